@@ -1,0 +1,88 @@
+"""A multi-GPU system: GPUs, their memory, and how they are connected."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..config import ConfigError, choice, flag, integer, number, quantity, text
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpuSpec:
+    model: str = text("GPU model name")
+    hbm_bytes: float = quantity("bytes", "HBM capacity per GPU")
+    hbm_bandwidth_bytes_per_s: float = quantity("bandwidth", "HBM bandwidth per GPU")
+    bf16_flops_per_s: float = quantity("flop_rate", "dense BF16 tensor-core peak")
+    fp8_flops_per_s: float = quantity("flop_rate", "dense FP8 peak; 0 means none (BF16 rate)", allow_zero=True, default=0.0)
+    l2_bytes: float = quantity("bytes", "L2 cache", default=0.0, allow_zero=True)
+
+    def flops_per_s(self, dtype: str) -> float:
+        if dtype in ("fp8", "int8") and self.fp8_flops_per_s > 0:
+            return self.fp8_flops_per_s
+        return self.bf16_flops_per_s
+
+
+@dataclass(frozen=True, kw_only=True)
+class InterconnectSpec:
+    topology: str = choice(("nvswitch", "pcie"), "GPUs joined by NVSwitch chips, or only by PCIe")
+    gpus_per_node: int = integer("GPUs in one node (or one NVLink domain)")
+    nodes: int = integer("nodes joined by the scale-out network", default=1)
+    nvlink_bandwidth_bytes_per_s: float = quantity(
+        "bandwidth", "NVLink bandwidth per GPU per direction (all links together)", allow_zero=True)
+    nvlink_links_per_gpu: int = integer("NVLink links per GPU", minimum=0)
+    nvswitch_chips: int = integer("NVSwitch chips per node", minimum=0)
+    in_switch_reduction: bool = flag("NVSwitch can reduce in the switch (NVLink SHARP)", default=False)
+    link_latency_s: float = quantity("time", "one-way latency of a GPU-to-GPU transfer")
+    pcie_bandwidth_bytes_per_s: float = quantity("bandwidth", "PCIe bandwidth per GPU per direction to the host")
+    host_memory_bytes: float = quantity("bytes", "host memory per node usable for spilled KV cache")
+    nic_bandwidth_bytes_per_s: float = quantity("bandwidth", "scale-out NIC bandwidth per GPU per direction")
+    nic_latency_s: float = quantity("time", "one-way latency across the scale-out network")
+
+    def check(self) -> None:
+        if self.topology == "nvswitch" and self.nvlink_bandwidth_bytes_per_s <= 0:
+            raise ConfigError("", "nvlink_bandwidth_bytes_per_s", "an nvswitch topology needs NVLink bandwidth > 0")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpuEfficiencySpec:
+    """Achieved fractions of peak and fixed overheads; each preset cites its source."""
+    gemm: float = number("achieved share of peak tensor FLOPs in large GEMMs", maximum=1.0)
+    memory: float = number("achieved share of HBM bandwidth in memory-bound kernels", maximum=1.0)
+    collective: float = number("achieved share of link bandwidth in collectives", maximum=1.0)
+    kernel_launch_s: float = quantity("time", "launch overhead of one kernel")
+    kernels_per_layer: int = integer("kernels launched per decoder layer per step")
+    collective_latency_s: float = quantity("time", "fixed latency of one collective call")
+    collective_step_latency_s: float = quantity("time", "latency of one dependent step of a ring or tree", allow_zero=True)
+    workspace_fraction: float = number("share of HBM kept for activations and workspace", maximum=0.9, allow_zero=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpuEnergySpec:
+    hbm_j_per_bit: float = quantity("energy_per_bit", "energy per bit read from HBM")
+    flop_j: float = quantity("energy_per_flop", "energy per 16-bit tensor FLOP")
+    link_j_per_bit: float = quantity("energy_per_bit", "energy per bit over NVLink")
+    pcie_j_per_bit: float = quantity("energy_per_bit", "energy per bit over PCIe to host memory")
+    static_power_w: float = quantity("power", "power drawn per GPU whatever the load", allow_zero=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpuSystemSpec:
+    kind: str = choice(("gpu",), "must be 'gpu'")
+    name: str = text("preset name")
+    description: str = text("what the system is", default="")
+    gpu: GpuSpec = field(metadata={"doc": "one GPU"})
+    interconnect: InterconnectSpec = field(metadata={"doc": "how GPUs are joined"})
+    efficiency: GpuEfficiencySpec = field(metadata={"doc": "fitted factors"})
+    energy: GpuEnergySpec = field(metadata={"doc": "energy per operation"})
+
+    @property
+    def num_gpus(self) -> int:
+        return self.interconnect.gpus_per_node * self.interconnect.nodes
+
+    def summary(self) -> dict:
+        return {
+            "name": self.name, "kind": "gpu", "gpu": self.gpu.model, "gpus": self.num_gpus,
+            "hbm_bytes_per_gpu": self.gpu.hbm_bytes, "hbm_bandwidth_bytes_per_s": self.gpu.hbm_bandwidth_bytes_per_s,
+            "bf16_flops_per_s": self.gpu.bf16_flops_per_s, "topology": self.interconnect.topology,
+            "nvlink_bandwidth_bytes_per_s": self.interconnect.nvlink_bandwidth_bytes_per_s,
+        }

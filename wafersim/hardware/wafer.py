@@ -1,0 +1,156 @@
+"""A wafer-scale system: a mesh of cores cut into reticle-sized dies.
+
+Per-core and per-link numbers are kept as the hardware states them (bytes per
+cycle, cycles per hop) and converted with the core clock; whole-wafer figures
+(cores, SRAM, bandwidth) are derived properties.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..config import ConfigError, choice, integer, number, quantity, text
+
+
+@dataclass(frozen=True, kw_only=True)
+class CoreSpec:
+    sram_bytes: float = quantity("bytes", "local SRAM of one core")
+    clock_hz: float = quantity("frequency", "core and fabric clock")
+    sram_read_bytes_per_cycle: float = number("bytes a core can read from its SRAM per cycle")
+    sram_write_bytes_per_cycle: float = number("bytes a core can write to its SRAM per cycle")
+    flops_per_cycle_16bit: float = number("FP16/BF16 FLOP per cycle (SIMD lanes x 2 for a fused multiply-add)")
+    flops_per_cycle_8bit: float = number("8-bit FLOP per cycle; 0 means the 16-bit rate", default=0.0, allow_zero=True)
+    reserved_sram_fraction: float = number(
+        "share of SRAM kept for code, activations and buffers", minimum=0.0, maximum=0.95, allow_zero=True)
+
+    def flops_per_cycle(self, dtype: str) -> float:
+        if dtype in ("fp8", "int8", "int4") and self.flops_per_cycle_8bit > 0:
+            return self.flops_per_cycle_8bit
+        return self.flops_per_cycle_16bit
+
+    @property
+    def usable_sram_bytes(self) -> float:
+        return self.sram_bytes * (1.0 - self.reserved_sram_fraction)
+
+    @property
+    def sram_read_bytes_per_s(self) -> float:
+        return self.sram_read_bytes_per_cycle * self.clock_hz
+
+
+@dataclass(frozen=True, kw_only=True)
+class MeshSpec:
+    cores_x: int = integer("cores along x (columns) on one wafer")
+    cores_y: int = integer("cores along y (rows) on one wafer")
+    dies_x: int = integer("dies along x")
+    dies_y: int = integer("dies along y")
+    link_bytes_per_cycle: float = number("bytes one mesh link moves per cycle in each direction")
+    hop_latency_cycles: float = number("cycles for a word to cross one router and link", allow_zero=True)
+
+    def check(self) -> None:
+        if self.cores_x % self.dies_x:
+            raise ConfigError("", "dies_x", f"die grid must tile the mesh: {self.dies_x} does not divide cores_x={self.cores_x}")
+        if self.cores_y % self.dies_y:
+            raise ConfigError("", "dies_y", f"die grid must tile the mesh: {self.dies_y} does not divide cores_y={self.cores_y}")
+
+    @property
+    def cores(self) -> int:
+        return self.cores_x * self.cores_y
+
+    @property
+    def die_cores_x(self) -> int:
+        return self.cores_x // self.dies_x
+
+    @property
+    def die_cores_y(self) -> int:
+        return self.cores_y // self.dies_y
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScribeSpec:
+    """Links that cross the scribe line between two dies."""
+    link_bytes_per_cycle: float = number("bytes a cross-die link moves per cycle in each direction")
+    extra_latency_cycles: float = number("cycles a crossing adds to an ordinary hop", allow_zero=True)
+    energy_j_per_bit: float = quantity("energy_per_bit", "energy to move one bit across the scribe line")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExternalMemorySpec:
+    """Memory outside the wafer (e.g. MemoryX), reached through edge I/O."""
+    capacity_bytes: float = quantity("bytes", "external memory capacity")
+    io_bandwidth_bytes_per_s: float = quantity("bandwidth", "wafer edge I/O bandwidth to external memory")
+    io_ports: int = integer("edge I/O ports", default=1)
+    latency_s: float = quantity("time", "round-trip latency of an external read")
+    energy_j_per_bit: float = quantity("energy_per_bit", "energy per bit read from external memory")
+
+
+@dataclass(frozen=True, kw_only=True)
+class InterWaferSpec:
+    bandwidth_bytes_per_s: float = quantity("bandwidth", "link bandwidth between two wafers")
+    latency_s: float = quantity("time", "latency between two wafers")
+    energy_j_per_bit: float = quantity("energy_per_bit", "energy per bit sent between wafers")
+    max_wafers: int = integer("largest number of wafers the system may use", default=64)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaferCalibrationSpec:
+    """Fitted or assumed factors; each preset says where its values come from."""
+    compute_efficiency: float = number("achieved share of peak core FLOPs", maximum=1.0)
+    collective_step_cycles: float = number(
+        "software cost of one dependent step of a mesh broadcast or reduction", allow_zero=True)
+    decode_stages_per_layer: int = integer(
+        "dependent mesh broadcast/reduce stages in one decode layer (QKV, scores, softmax, AV, O, MLP up, MLP down)")
+    prefill_block_tokens: int = integer("tokens per block pipelined through the layers in prefill")
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaferEnergySpec:
+    sram_j_per_bit: float = quantity("energy_per_bit", "energy per bit read from core SRAM")
+    link_j_per_bit: float = quantity("energy_per_bit", "energy per bit per on-die mesh hop")
+    flop_j: float = quantity("energy_per_flop", "energy per 16-bit FLOP")
+    static_power_w: float = quantity("power", "power drawn whatever the load (per wafer)", allow_zero=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaferSpec:
+    kind: str = choice(("wafer",), "must be 'wafer'")
+    name: str = text("preset name")
+    description: str = text("what the system is", default="")
+    core: CoreSpec = field(metadata={"doc": "one core"})
+    mesh: MeshSpec = field(metadata={"doc": "the core mesh and its dies"})
+    scribe: ScribeSpec = field(metadata={"doc": "cross-scribe-line links"})
+    external_memory: ExternalMemorySpec = field(metadata={"doc": "memory beyond the wafer"})
+    interwafer: InterWaferSpec = field(metadata={"doc": "links between wafers"})
+    calibration: WaferCalibrationSpec = field(metadata={"doc": "fitted factors"})
+    energy: WaferEnergySpec = field(metadata={"doc": "energy per operation"})
+
+    @property
+    def cores(self) -> int:
+        return self.mesh.cores
+
+    @property
+    def sram_bytes(self) -> float:
+        return self.cores * self.core.sram_bytes
+
+    @property
+    def usable_sram_bytes(self) -> float:
+        return self.cores * self.core.usable_sram_bytes
+
+    @property
+    def sram_bandwidth_bytes_per_s(self) -> float:
+        return self.cores * self.core.sram_read_bytes_per_s
+
+    def peak_flops(self, dtype: str = "bf16") -> float:
+        return self.cores * self.core.flops_per_cycle(dtype) * self.core.clock_hz
+
+    @property
+    def link_bytes_per_s(self) -> float:
+        return self.mesh.link_bytes_per_cycle * self.core.clock_hz
+
+    def summary(self) -> dict:
+        return {
+            "name": self.name, "kind": "wafer", "cores": self.cores,
+            "mesh": f"{self.mesh.cores_y} x {self.mesh.cores_x}", "dies": f"{self.mesh.dies_y} x {self.mesh.dies_x}",
+            "sram_bytes": self.sram_bytes, "sram_bandwidth_bytes_per_s": self.sram_bandwidth_bytes_per_s,
+            "peak_flops_bf16": self.peak_flops("bf16"),
+            "io_bandwidth_bytes_per_s": self.external_memory.io_bandwidth_bytes_per_s,
+        }
