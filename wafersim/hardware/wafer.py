@@ -97,8 +97,6 @@ class WaferCalibrationSpec:
     compute_efficiency: float = number("achieved share of peak core FLOPs", maximum=1.0)
     collective_step_cycles: float = number(
         "software cost of one dependent step of a mesh broadcast or reduction", allow_zero=True)
-    decode_stages_per_layer: int = integer(
-        "dependent mesh broadcast/reduce stages in one decode layer (QKV, scores, softmax, AV, O, MLP up, MLP down)")
     prefill_block_tokens: int = integer("tokens per block pipelined through the layers in prefill")
 
 

@@ -1,0 +1,203 @@
+"""The ``wafersim`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Sequence
+
+from . import __version__
+from .config import ConfigError, parse_override
+from .presets import list_presets, load_model, load_system
+from .report import comparison_table, lines, summary_table, verdict
+from .results.hdf5 import ResultsFormatError, read_summaries, write_results
+from .simulate import simulate
+
+
+def _int_or(word: str):
+    def parse(text: str) -> int | str:
+        if text == word:
+            return word
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a positive integer or '{word}', got {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"expected a positive integer or '{word}', got {text!r}")
+        return value
+    parse.__name__ = f"integer or {word}"
+    return parse
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _scenario_args(p: argparse.ArgumentParser, compare: bool = False) -> None:
+    g = p.add_argument_group("scenario")
+    g.add_argument("--batch", type=_int_or("max"), default=1, help="sequences decoded together, or 'max' (default 1)")
+    g.add_argument("--prompt", type=_positive, default=2048, help="prompt tokens per sequence (default 2048)")
+    g.add_argument("--output", type=_positive, default=128, help="generated tokens per sequence (default 128)")
+    g.add_argument("--dtype", default=None, help="weight format: bf16, fp16, fp8, int8, int4 (default: the model's)")
+    g.add_argument("--kv-dtype", default=None, help="KV-cache format (default: same as --dtype)")
+    g.add_argument("--layers", type=_positive, default=None, help="simulate only the first N decoder layers")
+    g.add_argument("--fidelity", choices=("analytic", "flow"), default="analytic", help="engine (default analytic)")
+    w = p.add_argument_group("wafer systems")
+    w.add_argument("--wafers", type=_int_or("auto"), default="auto" if compare else 1,
+                   help="wafers used, or 'auto' for the fewest that hold the job (default %(default)s)")
+    w.add_argument("--placement", choices=("pipelined", "sequential", "streaming"), default=None,
+                   help="layer placement (default pipelined)")
+    w.add_argument("--cores", default=None, metavar="RxC", help="use only an R x C block of each wafer's cores")
+    gp = p.add_argument_group("GPU systems")
+    gp.add_argument("--tp", type=_int_or("auto"), default="auto" if compare else 1,
+                    help="tensor-parallel GPUs, or 'auto' (default %(default)s)")
+    gp.add_argument("--pp", type=_positive, default=1, help="pipeline-parallel stages (default 1)")
+    o = p.add_argument_group("output")
+    o.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a preset field: system.<key>, model.<key> or mapping.<key>"
+                        + (" (a.<key> / b.<key> for one side)" if compare else ""))
+    o.add_argument("-o", "--out", default=None, metavar="FILE.h5", help="write results to an HDF5 file")
+    o.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _split_sets(items: Sequence[str], sides: Sequence[str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {s: {} for s in (*sides, "model", "mapping")}
+    for item in items:
+        key, value = parse_override(item)
+        head, _, rest = key.partition(".")
+        if head not in out or not rest:
+            allowed = ", ".join(f"{s}.<key>" for s in out)
+            raise ConfigError("--set", key, f"expected one of {allowed}")
+        out[head][rest] = value
+    return out
+
+
+def _scenario(ns: argparse.Namespace) -> dict[str, Any]:
+    return {"batch": ns.batch, "prompt_tokens": ns.prompt, "output_tokens": ns.output, "dtype": ns.dtype,
+            "kv_dtype": ns.kv_dtype, "wafers": ns.wafers, "tp": ns.tp, "pp": ns.pp, "layers": ns.layers,
+            "fidelity": ns.fidelity}
+
+
+def _mapping(ns: argparse.Namespace, sets: dict[str, Any]) -> dict[str, Any]:
+    mapping = dict(sets)
+    if ns.placement:
+        mapping["placement"] = ns.placement
+    if ns.cores:
+        mapping["cores"] = ns.cores
+    return mapping
+
+
+def _run_one(system_name: str, model, ns, system_sets, mapping):
+    system = load_system(system_name, system_sets)
+    scenario = _scenario(ns)
+    if system.kind == "wafer":
+        scenario["tp"] = 1
+    elif scenario["wafers"] == "auto":
+        scenario["wafers"] = 1
+    return simulate(system, model, mapping=mapping, **scenario)
+
+
+def cmd_run(ns: argparse.Namespace) -> int:
+    sets = _split_sets(ns.set, ["system"])
+    model = load_model(ns.model, sets["model"])
+    result = _run_one(ns.system, model, ns, sets["system"], _mapping(ns, sets["mapping"]))
+    if ns.out:
+        write_results(ns.out, result)
+    if ns.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        print(f"{result.summary['system']} running {result.summary['model']}")
+        print(summary_table(result.summary))
+        print(lines(result.notes))
+        if ns.out:
+            print(f"results written to {ns.out}")
+    return 0
+
+
+def cmd_compare(ns: argparse.Namespace) -> int:
+    sets = _split_sets(ns.set, ["system", "a", "b"])
+    model = load_model(ns.model, sets["model"])
+    mapping = _mapping(ns, sets["mapping"])
+    ra = _run_one(ns.system_a, model, ns, {**sets["system"], **sets["a"]}, mapping)
+    rb = _run_one(ns.system_b, model, ns, {**sets["system"], **sets["b"]}, mapping)
+    if ns.out:
+        write_results(ns.out, [ra, rb], run_ids=["a", "b"])
+    if ns.json:
+        print(json.dumps({"a": ra.to_json(), "b": rb.to_json(),
+                          "ratio": {k: ra.summary[k] / rb.summary[k] for k in
+                                    ("ttft_s", "tpot_s", "tokens_per_s_per_user", "tokens_per_s", "energy_per_token_j")
+                                    if rb.summary[k]}}, indent=2))
+        return 0
+    print(f"{model.name}: A = {ns.system_a}, B = {ns.system_b}")
+    print(comparison_table(ra.summary, rb.summary))
+    print(verdict(ra.summary, rb.summary))
+    print("A:\n" + lines(ra.notes))
+    print("B:\n" + lines(rb.notes))
+    if ns.out:
+        print(f"results written to {ns.out}")
+    return 0
+
+
+def cmd_presets(ns: argparse.Namespace) -> int:
+    for folder, title in (("meshes", "systems (meshes/)"), ("workloads", "models (workloads/)")):
+        print(title)
+        for name in list_presets(folder):
+            spec = load_system(name) if folder == "meshes" else load_model(name)
+            desc = spec.description or ""
+            print(f"  {name:<16} {desc}")
+    return 0
+
+
+def cmd_show(ns: argparse.Namespace) -> int:
+    for summary in read_summaries(ns.file):
+        print(f"{summary['system']} running {summary['model']}")
+        print(summary_table(summary))
+        print(lines(summary.get("notes", [])))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="wafersim", description="Wafer-scale chips against multi-GPU systems for LLM inference.")
+    p.add_argument("--version", action="version", version=f"wafersim {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    r = sub.add_parser("run", help="simulate one model on one system")
+    r.add_argument("system", help="hardware preset name or path (see `wafersim presets`)")
+    r.add_argument("model", help="model preset name or path")
+    _scenario_args(r)
+    r.set_defaults(func=cmd_run)
+    c = sub.add_parser("compare", help="simulate one model on two systems, side by side")
+    c.add_argument("system_a", metavar="SYSTEM_A")
+    c.add_argument("system_b", metavar="SYSTEM_B")
+    c.add_argument("model")
+    _scenario_args(c, compare=True)
+    c.set_defaults(func=cmd_compare)
+    pr = sub.add_parser("presets", help="list the bundled presets")
+    pr.set_defaults(func=cmd_presets)
+    s = sub.add_parser("show", help="print the summary of a results file")
+    s.add_argument("file")
+    s.set_defaults(func=cmd_show)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    try:
+        return ns.func(ns)
+    except (ConfigError, ResultsFormatError) as exc:
+        print(f"wafersim: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("wafersim: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,362 @@
+"""First-order (analytic) model of LLM inference on one or several wafers.
+
+The wafer model, per decoder layer:
+
+* **Placement.** ``pipelined``: the layers share the cores of the wafers used,
+  each on a square-ish region, consecutive layers neighbours (snake order);
+  ``sequential``: every layer spread over the whole block of cores, layers run
+  one after another; ``streaming``: weights stay in external memory and stream
+  in through edge I/O each step.  Several wafers each hold a contiguous range
+  of layers.
+* **Memory.** Weights stay on chip first (the batch shares them); KV cache
+  fills what is left; whatever does not fit spills to external memory.
+* **A layer's decode step** is a chain of dependent mesh stages (QKV, attention
+  scores, softmax, weighted sum, O, MLP up, MLP down).  Each stage broadcasts its
+  input along region rows and tree-reduces partial sums along columns (the
+  WaferLLM MeshGEMV pattern): latency = hops x hop latency + scribe crossings x
+  extra latency + tree levels x software step cost; bandwidth = slice bytes /
+  link bandwidth.  Core work is max(compute, SRAM reads) spread evenly.
+* **Spill.** Spilled weights and KV are read through edge I/O every step,
+  overlapped with on-chip work: the step takes the longer of the two.
+* **Prefill** pipelines blocks of prompt tokens through the layers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..config import ConfigError
+from ..hardware.wafer import WaferSpec
+from ..workload.dtypes import dtype_bytes
+from ..workload.model import ModelSpec
+from ..workload.scenario import MappingOptions, Scenario
+from .phase import PhaseTime
+
+
+def _log2ceil(n: float) -> int:
+    return 0 if n <= 1 else math.ceil(math.log2(n))
+
+
+@dataclass(frozen=True)
+class WaferMemoryPlan:
+    """Where every byte lives: totals for the run."""
+    wafers: int
+    cores_per_wafer: int
+    capacity_bytes: float
+    weight_bytes: float
+    kv_bytes: float
+    spilled_weight_bytes: float
+    spilled_kv_bytes: float
+
+    @property
+    def spilled_bytes(self) -> float:
+        return self.spilled_weight_bytes + self.spilled_kv_bytes
+
+    @property
+    def fits(self) -> bool:
+        return self.spilled_bytes == 0.0
+
+    @property
+    def spilled_kv_fraction(self) -> float:
+        return self.spilled_kv_bytes / self.kv_bytes if self.kv_bytes else 0.0
+
+    @property
+    def spilled_weight_fraction(self) -> float:
+        return self.spilled_weight_bytes / self.weight_bytes if self.weight_bytes else 0.0
+
+
+def _stage_shapes(model: ModelSpec, tokens: int) -> list[tuple[str, float, float]]:
+    """The dependent mesh stages of one layer: (name, K, N) of the matrix each moves."""
+    d, q, kv, f = model.hidden_size, model.q_size, model.kv_size, model.ffn_size
+    up = (2 if model.mlp == "gated" else 1) * f * model.experts_touched(tokens)
+    heads = model.num_heads
+    return [
+        ("qkv", d, q + 2 * kv),
+        ("scores", q, heads),        # partial dot products reduced per head
+        ("softmax", heads, heads),   # max and sum reductions per head
+        ("weighted_sum", heads, q),  # probability-weighted V summed over the cores holding KV
+        ("o", q, d),
+        ("mlp_up", d, up),
+        ("mlp_down", f, d),
+    ]
+
+
+def _region(cores: float, block: tuple[int, int], sequential: bool) -> tuple[float, float]:
+    """Rows and columns of one layer's region."""
+    if sequential and block != (0, 0):
+        return float(block[0]), float(block[1])
+    side = math.sqrt(max(cores, 1.0))
+    return side, side
+
+
+class AnalyticWafer:
+    """Analytic engine for a :class:`WaferSpec`."""
+
+    def __init__(self, system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions):
+        self.w, self.m, self.s, self.map = system, model, scenario, mapping
+        self.wb = dtype_bytes(scenario.dtype)
+        self.kvb = dtype_bytes(scenario.kv_dtype)
+        self.L = scenario.layers
+        self.include_head = self.L == model.num_layers
+
+    # ---- memory ---------------------------------------------------------------
+    def cores_per_wafer(self) -> int:
+        rows, cols = self.map.block
+        if (rows, cols) == (0, 0):
+            return self.w.cores
+        if rows > self.w.mesh.cores_y or cols > self.w.mesh.cores_x:
+            raise ConfigError("mapping", "cores", f"{rows}x{cols} does not fit the "
+                              f"{self.w.mesh.cores_y}x{self.w.mesh.cores_x} mesh of {self.w.name}")
+        return rows * cols
+
+    def weight_bytes(self) -> float:
+        m = self.m
+        b = self.L * m.layer_params
+        if self.include_head:
+            b += m.embedding_params + m.lm_head_params + m.final_norm_params
+        return b * self.wb
+
+    def kv_bytes(self, batch: int) -> float:
+        return batch * self.s.max_context * self.L * self.m.kv_bytes_per_token_layer(self.s.kv_dtype)
+
+    def capacity_per_wafer(self) -> float:
+        return self.cores_per_wafer() * self.w.core.usable_sram_bytes
+
+    def wafers_needed(self, batch: int) -> int:
+        """Fewest wafers that hold weights and KV; else the fewest that hold the weights."""
+        cap, limit = self.capacity_per_wafer(), self.w.interwafer.max_wafers
+        for need in (self.weight_bytes() + self.kv_bytes(batch), self.weight_bytes()):
+            n = max(1, math.ceil(need / cap))
+            if n <= limit:
+                return min(n, self.L)
+        return min(limit, self.L)
+
+    def memory_plan(self, batch: int, wafers: int) -> WaferMemoryPlan:
+        capacity = wafers * self.capacity_per_wafer()
+        wbytes, kvbytes = self.weight_bytes(), self.kv_bytes(batch)
+        if self.map.placement == "streaming":
+            on_w = 0.0
+        else:
+            on_w = min(wbytes, capacity)
+        on_kv = min(kvbytes, capacity - on_w)
+        return WaferMemoryPlan(wafers, self.cores_per_wafer(), capacity, wbytes, kvbytes,
+                               wbytes - on_w, kvbytes - on_kv)
+
+    def max_batch(self, wafers: int) -> int:
+        """Largest batch whose KV cache fits beside the weights (at least 1)."""
+        free = wafers * self.capacity_per_wafer() - (0.0 if self.map.placement == "streaming" else self.weight_bytes())
+        per_seq = self.kv_bytes(1)
+        return max(1, int(free // per_seq)) if free > 0 else 1
+
+    # ---- geometry -------------------------------------------------------------
+    def layer_cores(self, wafers: int) -> float:
+        per_wafer = self.cores_per_wafer()
+        if self.map.placement == "pipelined":
+            return per_wafer * wafers / self.L
+        return float(per_wafer)
+
+    def _stage_latency_s(self, rows: float, cols: float) -> tuple[float, float]:
+        """(hop latency, software step latency) of one broadcast-then-reduce stage."""
+        w = self.w
+        hops = (cols - 1) + (rows - 1)
+        crossings = (cols - 1) / w.mesh.die_cores_x + (rows - 1) / w.mesh.die_cores_y
+        cycles_hops = hops * w.mesh.hop_latency_cycles + crossings * w.scribe.extra_latency_cycles
+        steps = _log2ceil(cols) + _log2ceil(rows)
+        return cycles_hops / w.core.clock_hz, steps * w.calibration.collective_step_cycles / w.core.clock_hz
+
+    def _link_bytes_per_s(self, rows: float, cols: float) -> float:
+        """Bandwidth of the slowest link a stage crosses (scribe links if the region spans dies)."""
+        w = self.w
+        bw = w.mesh.link_bytes_per_cycle
+        spans = rows > w.mesh.die_cores_y or cols > w.mesh.die_cores_x
+        if spans:
+            bw = min(bw, w.scribe.link_bytes_per_cycle)
+        return bw * w.core.clock_hz
+
+    def layer_time(self, tokens: int, context: float, wafers: int, kv_tokens: float,
+                   kv_onchip_fraction: float, weights_onchip: bool) -> tuple[PhaseTime, dict[str, float]]:
+        """One layer processing ``tokens`` query tokens at once, each over ``context`` keys.
+
+        Returns the phase time and the work done (bytes, FLOPs, link bit-hops) for energy.
+        """
+        w, m, s = self.w, self.m, self.s
+        cores = self.layer_cores(wafers)
+        rows, cols = _region(cores, self.map.block, self.map.placement != "pipelined")
+        cores = rows * cols
+        core = w.core
+        flops = tokens * m.layer_matmul_flops_per_token + m.attention_flops(tokens, context)
+        rate = core.flops_per_cycle(s.dtype) * core.clock_hz * w.calibration.compute_efficiency
+        t_compute = flops / cores / rate
+        weight_read = m.layer_weight_bytes_read(tokens, s.dtype) if weights_onchip else 0.0
+        kv_read = kv_tokens * m.kv_bytes_per_token_layer(s.kv_dtype) * kv_onchip_fraction
+        sram_bytes = weight_read + kv_read
+        t_sram = sram_bytes / cores / core.sram_read_bytes_per_s
+        hop_lat, step_lat = self._stage_latency_s(rows, cols)
+        link_bw = self._link_bytes_per_s(rows, cols)
+        stages = _stage_shapes(m, tokens)
+        act = s.act_bytes
+        stage_bytes = [tokens * act * (k / rows + n / cols) for _, k, n in stages]
+        t_link = sum(stage_bytes) / link_bw
+        n_stages = len(stages)
+        comps = {
+            "compute": t_compute, "sram_bandwidth": t_sram,
+            "mesh_latency": n_stages * (hop_lat + step_lat), "mesh_bandwidth": t_link,
+        }
+        # Core work overlaps with SRAM reads; stage latencies and link transfers add.
+        t = max(t_compute, t_sram) + comps["mesh_latency"] + t_link
+        # link bit-hops: every stage moves its slices across the region's rows and columns
+        bit_hops = 8 * tokens * act * sum((k / rows) * rows * (cols - 1) + (n / cols) * cols * (rows - 1)
+                                          for _, k, n in stages)
+        work = {"flops": flops, "sram_bytes": sram_bytes, "link_bit_hops": bit_hops}
+        return PhaseTime(t, comps), work
+
+    def interlayer_time(self, tokens: int, wafers: int) -> tuple[float, float]:
+        """Moving one layer's output to the next layer's region: (seconds, bit-hops)."""
+        if self.map.placement != "pipelined":
+            return 0.0, 0.0
+        rows, cols = _region(self.layer_cores(wafers), self.map.block, False)
+        hop_lat, _ = self._stage_latency_s(rows, 1)
+        nbytes = tokens * self.m.hidden_size * self.s.act_bytes
+        t = hop_lat + nbytes / (cols * self._link_bytes_per_s(rows, cols))
+        return t, 8 * nbytes * rows
+
+    def interwafer_time(self, tokens: int, wafers: int) -> tuple[float, float]:
+        """Activations crossing the wafer boundaries once per pass: (seconds, bits)."""
+        nbytes = tokens * self.m.hidden_size * self.s.act_bytes
+        iw = self.w.interwafer
+        crossings = wafers - 1
+        return crossings * (iw.latency_s + nbytes / iw.bandwidth_bytes_per_s), 8 * nbytes * crossings
+
+    def head_time(self, tokens: int, wafers: int) -> tuple[float, float]:
+        """LM head GEMV (d x vocab) over one layer's region: (seconds, FLOPs)."""
+        if not self.include_head:
+            return 0.0, 0.0
+        m, core = self.m, self.w.core
+        cores = self.layer_cores(wafers)
+        flops = 2.0 * tokens * m.hidden_size * m.vocab_size
+        rate = core.flops_per_cycle(self.s.dtype) * core.clock_hz * self.w.calibration.compute_efficiency
+        t_sram = m.vocab_size * m.hidden_size * self.wb / cores / core.sram_read_bytes_per_s
+        rows = cols = math.sqrt(cores)
+        hop_lat, step_lat = self._stage_latency_s(rows, cols)
+        return max(flops / cores / rate, t_sram) + hop_lat + step_lat, flops
+
+
+def _sum_components(parts: list[PhaseTime], scale: float = 1.0) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for p in parts:
+        for k, v in p.components.items():
+            out[k] = out.get(k, 0.0) + v * scale
+    return out
+
+
+def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions):
+    """Run the analytic wafer model; ``scenario`` must be resolved against ``model``."""
+    import numpy as np
+
+    from ..results.run_result import LayerArray, RunResult
+
+    eng = AnalyticWafer(system, model, scenario, mapping)
+    s, w, L = scenario, system, scenario.layers
+    batch_guess = 1 if s.batch == "max" else s.batch
+    wafers = eng.wafers_needed(batch_guess) if s.wafers == "auto" else s.wafers
+    if wafers > w.interwafer.max_wafers:
+        raise ConfigError("scenario", "wafers", f"{w.name} allows at most {w.interwafer.max_wafers} wafers; got {wafers}")
+    if wafers > L:
+        raise ConfigError("scenario", "wafers", f"{wafers} wafers for {L} layers: each wafer needs at least one layer")
+    batch = eng.max_batch(wafers) if s.batch == "max" else s.batch
+    if s.wafers == "auto" and s.batch != "max":
+        wafers = eng.wafers_needed(batch)
+    plan = eng.memory_plan(batch, wafers)
+    notes: list[str] = []
+
+    # ---- decode: one step for the whole batch at the mean context -----------------
+    ctx = s.mean_decode_context
+    kv_tokens = batch * ctx
+    weights_on = plan.spilled_weight_fraction == 0.0
+    layer, work = eng.layer_time(batch, ctx, wafers, kv_tokens, 1.0 - plan.spilled_kv_fraction, weights_on)
+    t_move, move_bits = eng.interlayer_time(batch, wafers)
+    t_iw, iw_bits = eng.interwafer_time(batch, wafers)
+    t_head, head_flops = eng.head_time(batch, wafers)
+    onchip = L * (layer.time_s + t_move) + t_iw + t_head
+    ext = w.external_memory
+    io_bytes = (plan.spilled_weight_bytes
+                + plan.spilled_kv_fraction * kv_tokens * L * model.kv_bytes_per_token_layer(s.kv_dtype))
+    t_io = (io_bytes / ext.io_bandwidth_bytes_per_s + ext.latency_s) if io_bytes > 0 else 0.0
+    tpot = max(onchip, t_io)
+    comps = _sum_components([layer], L)
+    comps["mesh_latency"] += L * t_move + t_head
+    comps["interwafer"] = t_iw
+    comps["edge_io"] = t_io
+    decode = PhaseTime(tpot, comps)
+    decode_layer_s = tpot / L if t_io > onchip else layer.time_s + t_move
+
+    # ---- prefill: blocks of prompt tokens pipelined through the layers ------------
+    tokens = batch * s.prompt_tokens
+    block = min(w.calibration.prefill_block_tokens, tokens)
+    n_blocks = math.ceil(tokens / block)
+    # a block's queries attend on average to half the prompt
+    p_layer, p_work = eng.layer_time(block, s.prompt_tokens / 2.0, wafers, 0.0, 1.0, weights_on)
+    p_move, _ = eng.interlayer_time(block, wafers)
+    p_iw, _ = eng.interwafer_time(block, wafers)
+    per_block = p_layer.time_s + p_move
+    if mapping.placement == "pipelined":
+        t_layers = (n_blocks + L - 1) * per_block + n_blocks * p_iw
+    else:
+        t_layers = L * n_blocks * per_block + n_blocks * p_iw
+    t_phead, _ = eng.head_time(batch, wafers)
+    p_io_bytes = plan.spilled_weight_bytes + plan.spilled_kv_fraction * tokens * L * model.kv_bytes_per_token_layer(s.kv_dtype)
+    p_io = (p_io_bytes / ext.io_bandwidth_bytes_per_s + ext.latency_s) if p_io_bytes > 0 else 0.0
+    ttft = max(t_layers + t_phead, p_io)
+    p_comps = _sum_components([p_layer], n_blocks * (1 if mapping.placement == "pipelined" else L))
+    p_comps["interwafer"] = n_blocks * p_iw
+    p_comps["edge_io"] = p_io
+    prefill = PhaseTime(ttft, p_comps)
+
+    # ---- energy per generated token ------------------------------------------------
+    en = w.energy
+    step_j = (L * work["sram_bytes"] * 8 * en.sram_j_per_bit
+              + (L * work["flops"] + head_flops) * en.flop_j
+              + L * (work["link_bit_hops"] + move_bits) * en.link_j_per_bit
+              + iw_bits * w.interwafer.energy_j_per_bit
+              + io_bytes * 8 * ext.energy_j_per_bit
+              + en.static_power_w * wafers * tpot)
+    energy_per_token = step_j / batch
+
+    if not plan.fits:
+        what = []
+        if plan.spilled_weight_bytes:
+            what.append(f"{plan.spilled_weight_bytes / 1e9:.3g} GB of weights")
+        if plan.spilled_kv_bytes:
+            what.append(f"{plan.spilled_kv_bytes / 1e9:.3g} GB of KV cache")
+        notes.append(f"does not fit in SRAM ({plan.capacity_bytes / 1e9:.3g} GB usable on {wafers} wafer(s)): "
+                     f"{' and '.join(what)} spilled to external memory, read at "
+                     f"{ext.io_bandwidth_bytes_per_s / 1e9:.3g} GB/s through edge I/O")
+    notes.append(f"decode step bound by {decode.bottleneck}; prefill bound by {prefill.bottleneck}")
+
+    summary = {
+        "system": w.name, "model": model.name, "kind": "wafer", "fidelity": "analytic",
+        "batch": batch, "prompt_tokens": s.prompt_tokens, "output_tokens": s.output_tokens,
+        "layers": L, "devices": wafers, "ttft_s": ttft, "tpot_s": tpot,
+        "tokens_per_s_per_user": 1.0 / tpot, "tokens_per_s": batch / tpot,
+        "fits_on_chip": plan.fits, "spilled_bytes": plan.spilled_bytes,
+        "weight_bytes": plan.weight_bytes, "kv_bytes": plan.kv_bytes,
+        "bottleneck": decode.bottleneck, "prefill_bottleneck": prefill.bottleneck,
+        "decode_bottleneck": decode.bottleneck, "energy_per_token_j": energy_per_token,
+        "decode_layer_s": decode_layer_s, "prefill_layer_s": n_blocks * per_block,
+        "placement": mapping.placement, "cores_per_wafer": plan.cores_per_wafer,
+        "sram_capacity_bytes": plan.capacity_bytes,
+    }
+    layer_idx = np.arange(L)
+    arrays = {
+        "decode_layer_s": LayerArray(np.full(L, decode_layer_s), ("layer",), "s", "time of each layer in a decode step"),
+        "prefill_layer_s": LayerArray(np.full(L, n_blocks * per_block), ("layer",), "s", "time each layer is busy in prefill"),
+        "layer_wafer": LayerArray((layer_idx * wafers) // L, ("layer",), "", "wafer holding each layer"),
+    }
+    config = {"scenario": {**s.as_dict(), "batch": batch, "wafers": wafers}, "mapping": _asdict(mapping)}
+    return RunResult(summary, config, prefill, decode, arrays, notes)
+
+
+def _asdict(obj) -> dict:
+    import dataclasses
+    return dataclasses.asdict(obj)

@@ -1,0 +1,64 @@
+"""Human-readable tables of run summaries."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from .results.run_result import SUMMARY_FIELDS
+from .units import format_quantity
+
+_UNIT_KIND = {"s": "time", "B": "bytes", "J": None, "tokens/s": None, "tokens": None}
+
+
+def fmt(key: str, value: Any) -> str:
+    unit = SUMMARY_FIELDS.get(key, ("", ""))[0]
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        kind = _UNIT_KIND.get(unit)
+        if kind:
+            return format_quantity(value, kind, 4)
+        return f"{value:.4g} {unit}".strip()
+    return f"{value} {unit}".strip() if unit == "tokens" else str(value)
+
+
+ROWS = ["system", "model", "fidelity", "devices", "batch", "prompt_tokens", "output_tokens", "layers",
+        "ttft_s", "tpot_s", "tokens_per_s_per_user", "tokens_per_s", "decode_layer_s", "prefill_layer_s",
+        "fits_on_chip", "weight_bytes", "kv_bytes", "spilled_bytes", "decode_bottleneck",
+        "prefill_bottleneck", "energy_per_token_j"]
+RATIO_ROWS = {"ttft_s", "tpot_s", "tokens_per_s_per_user", "tokens_per_s", "energy_per_token_j",
+              "decode_layer_s", "prefill_layer_s"}
+
+
+def summary_table(summary: dict[str, Any]) -> str:
+    width = max(len(k) for k in ROWS)
+    return "\n".join(f"  {k:<{width}}  {fmt(k, summary[k])}" for k in ROWS if k in summary)
+
+
+def comparison_table(a: dict[str, Any], b: dict[str, Any]) -> str:
+    """Side by side, with the ratio A/B for the timing rows."""
+    width = max(len(k) for k in ROWS)
+    wa = max(len(fmt(k, a.get(k, ""))) for k in ROWS if k in a)
+    wb = max(len(fmt(k, b.get(k, ""))) for k in ROWS if k in b)
+    lines = [f"  {'':<{width}}  {'A':<{wa}}  {'B':<{wb}}  A/B"]
+    for k in ROWS:
+        if k not in a or k not in b:
+            continue
+        ratio = ""
+        if k in RATIO_ROWS and isinstance(a[k], (int, float)) and b[k]:
+            ratio = f"{a[k] / b[k]:.3g}x"
+        lines.append(f"  {k:<{width}}  {fmt(k, a[k]):<{wa}}  {fmt(k, b[k]):<{wb}}  {ratio}")
+    return "\n".join(lines)
+
+
+def verdict(a: dict[str, Any], b: dict[str, Any]) -> str:
+    """One sentence on who decodes faster per user and by how much."""
+    ra, rb = a["tokens_per_s_per_user"], b["tokens_per_s_per_user"]
+    fast, slow, x = (a, b, ra / rb) if ra >= rb else (b, a, rb / ra)
+    return (f"{fast['system']} decodes {x:.3g}x faster per user than {slow['system']} "
+            f"({fast['tokens_per_s_per_user']:.4g} vs {slow['tokens_per_s_per_user']:.4g} tokens/s); "
+            f"throughput ratio A/B {a['tokens_per_s'] / b['tokens_per_s']:.3g}x")
+
+
+def lines(items: Sequence[str], prefix: str = "  - ") -> str:
+    return "\n".join(prefix + s for s in items)

@@ -1,0 +1,77 @@
+"""The outcome of one simulated run, in a form both people and scripts read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..engines.phase import PhaseTime
+
+# summary key -> (unit, meaning); the order is the order `show` and `--json` use.
+SUMMARY_FIELDS: dict[str, tuple[str, str]] = {
+    "system": ("", "hardware preset"),
+    "model": ("", "model preset"),
+    "kind": ("", "wafer or gpu"),
+    "fidelity": ("", "engine that produced the numbers"),
+    "batch": ("", "sequences decoded together"),
+    "prompt_tokens": ("tokens", "prompt length per sequence"),
+    "output_tokens": ("tokens", "generated tokens per sequence"),
+    "layers": ("", "decoder layers simulated"),
+    "devices": ("", "wafers or GPUs used"),
+    "ttft_s": ("s", "time to first token (prefill)"),
+    "tpot_s": ("s", "time per output token (mean decode step)"),
+    "tokens_per_s_per_user": ("tokens/s", "decode speed one sequence sees"),
+    "tokens_per_s": ("tokens/s", "decode throughput of the whole batch"),
+    "fits_on_chip": ("", "weights and KV cache fit in on-chip memory (SRAM or HBM)"),
+    "spilled_bytes": ("B", "bytes held in external / host memory"),
+    "weight_bytes": ("B", "weight bytes of the simulated layers"),
+    "kv_bytes": ("B", "KV-cache bytes at the longest context"),
+    "bottleneck": ("", "resource that bounds a decode step"),
+    "prefill_bottleneck": ("", "resource that bounds prefill"),
+    "decode_bottleneck": ("", "resource that bounds a decode step"),
+    "energy_per_token_j": ("J", "energy per generated token, static power included"),
+    "decode_layer_s": ("s", "mean time of one decoder layer in a decode step"),
+    "prefill_layer_s": ("s", "mean time of one decoder layer in prefill"),
+}
+
+
+@dataclass(frozen=True)
+class LayerArray:
+    """An array for the results file, with named dimensions and units."""
+    data: np.ndarray
+    dims: tuple[str, ...]
+    units: str
+    description: str
+
+
+@dataclass
+class RunResult:
+    """Summary scalars, phase breakdowns, per-layer arrays and the resolved configuration."""
+    summary: dict[str, Any]
+    config: dict[str, Any]
+    prefill: PhaseTime
+    decode: PhaseTime
+    arrays: dict[str, LayerArray] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    attachments: dict[str, str] = field(default_factory=dict)  # e.g. a GraphML topology
+
+    def __post_init__(self) -> None:
+        missing = [k for k in SUMMARY_FIELDS if k not in self.summary]
+        if missing:
+            raise ValueError(f"RunResult summary lacks {missing}")
+
+    def to_json(self) -> dict[str, Any]:
+        out = {k: _plain(self.summary[k]) for k in SUMMARY_FIELDS}
+        out.update({k: _plain(v) for k, v in self.summary.items() if k not in out})
+        out["prefill_components_s"] = dict(sorted(self.prefill.components.items()))
+        out["decode_components_s"] = dict(sorted(self.decode.components.items()))
+        out["notes"] = list(self.notes)
+        return out
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    return v

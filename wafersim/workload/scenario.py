@@ -1,0 +1,118 @@
+"""What is asked of a system: batch, prompt and output lengths, formats, parallelism.
+
+A :class:`Scenario` is the workload side of one run; :class:`MappingOptions`
+says how a wafer lays the model out (``mapping.*`` settings on the command line).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ..config import ConfigError, build, choice, integer, text
+from .dtypes import DTYPES, dtype_bytes
+
+__all__ = ["Scenario", "MappingOptions", "parse_cores"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scenario:
+    """One inference job.  ``batch`` and ``wafers`` may be "max"/"auto" until resolved."""
+    batch: int | str = 1
+    prompt_tokens: int = 2048
+    output_tokens: int = 128
+    dtype: str | None = None          # weights; None = the model's default
+    kv_dtype: str | None = None       # KV cache; None = same as dtype
+    act_dtype: str = "bf16"           # activations exchanged between cores / GPUs
+    wafers: int | str = 1
+    tp: int = 1
+    pp: int = 1
+    layers: int | None = None         # simulate only the first N decoder layers
+    fidelity: str = "analytic"
+
+    def __post_init__(self) -> None:
+        _positive_or(self.batch, "batch", "max")
+        _positive_or(self.wafers, "wafers", "auto")
+        for key in ("prompt_tokens", "output_tokens", "tp", "pp"):
+            _positive_or(getattr(self, key), key, None)
+        if self.layers is not None:
+            _positive_or(self.layers, "layers", None)
+        for key in ("dtype", "kv_dtype", "act_dtype"):
+            v = getattr(self, key)
+            if v is not None and v not in DTYPES:
+                raise ConfigError("scenario", key, f"expected one of {', '.join(DTYPES)}; got {v!r}")
+        if self.fidelity not in ("analytic", "flow"):
+            raise ConfigError("scenario", "fidelity", f"expected analytic or flow; got {self.fidelity!r}")
+
+    def resolved(self, model: Any) -> "Scenario":
+        """Fill in defaults that depend on the model; checks --layers against it."""
+        dtype = self.dtype or model.dtype
+        layers = self.layers or model.num_layers
+        if layers > model.num_layers:
+            raise ConfigError("scenario", "layers", f"the model has {model.num_layers} decoder layers; got {layers}")
+        return replace(self, dtype=dtype, kv_dtype=self.kv_dtype or dtype, layers=layers)
+
+    @property
+    def max_context(self) -> int:
+        """Tokens of KV cache each sequence holds at its last step."""
+        return self.prompt_tokens + self.output_tokens
+
+    @property
+    def mean_decode_context(self) -> float:
+        """Mean keys attended per decode step: step t (0-based) sees prompt + t + 1 keys.
+
+        Attention cost is linear in context, so the mean step costs what the
+        mean context costs.
+        """
+        return self.prompt_tokens + (self.output_tokens + 1) / 2.0
+
+    @property
+    def act_bytes(self) -> float:
+        return dtype_bytes(self.act_dtype)
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def _positive_or(value: Any, key: str, word: str | None) -> None:
+    if word is not None and value == word:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        also = f" or '{word}'" if word else ""
+        raise ConfigError("scenario", key, f"expected a positive integer{also}; got {value!r}")
+
+
+def parse_cores(value: str) -> tuple[int, int]:
+    """'420x420' -> (rows, cols); '' -> (0, 0) meaning the whole wafer."""
+    if value in ("", "all"):
+        return (0, 0)
+    try:
+        r, c = value.lower().split("x")
+        rows, cols = int(r), int(c)
+    except ValueError:
+        raise ConfigError("mapping", "cores", f"expected ROWSxCOLS such as '420x420'; got {value!r}") from None
+    if rows < 1 or cols < 1:
+        raise ConfigError("mapping", "cores", f"expected positive ROWSxCOLS; got {value!r}")
+    return rows, cols
+
+
+@dataclass(frozen=True, kw_only=True)
+class MappingOptions:
+    """How a model is laid out on a wafer (``--placement``, ``--cores``, ``mapping.*``)."""
+    placement: str = choice(
+        ("pipelined", "sequential", "streaming"),
+        "pipelined: each layer on its own region, snake order; sequential: every layer over the "
+        "whole block of cores, run one after another; streaming: weights stay in external memory",
+        default="pipelined")
+    cores: str = text("restrict the mapping to a ROWSxCOLS block of each wafer ('' = all cores)", default="")
+
+    def check(self) -> None:
+        parse_cores(self.cores)
+
+    @property
+    def block(self) -> tuple[int, int]:
+        return parse_cores(self.cores)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "MappingOptions":
+        return build(cls, data, "mapping")
