@@ -194,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, ResultsFormatError) as exc:
         print(f"wafersim: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        return 0
     except KeyboardInterrupt:
         print("wafersim: interrupted", file=sys.stderr)
         return 130

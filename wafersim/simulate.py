@@ -39,7 +39,7 @@ def simulate(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
     elif isinstance(mapping, dict):
         mapping = build(MappingOptions, mapping, "mapping")
     if isinstance(system, WaferSpec):
-        if sc.tp != 1 or sc.pp != 1:
+        if sc.tp not in (1, "auto") or sc.pp != 1:
             raise ConfigError("scenario", "tp", "--tp and --pp apply to GPU systems; a wafer uses --wafers")
         result = _simulate_wafer(system, model, sc, mapping)
     elif isinstance(system, GpuSystemSpec):
@@ -64,5 +64,8 @@ def _simulate_wafer(system: WaferSpec, model: ModelSpec, sc: Scenario, mapping: 
 
 
 def _simulate_gpu(system: GpuSystemSpec, model: ModelSpec, sc: Scenario) -> RunResult:
+    from .engines.analytic_gpu import auto_tensor_parallel
     from .engines.analytic_gpu import simulate as gpu_simulate
+    if sc.tp == "auto":
+        sc = dataclasses.replace(sc, tp=auto_tensor_parallel(system, model, sc))
     return gpu_simulate(system, model, sc)

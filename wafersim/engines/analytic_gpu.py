@@ -19,7 +19,7 @@ closed-form ring over the GPUs' NVLink (or PCIe) bandwidth.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from ..config import ConfigError
@@ -175,6 +175,20 @@ class AnalyticGpu:
             return 0.0
         nbytes = tokens * self.m.hidden_size * self.s.act_bytes
         return (self.pp - 1) * self.collective("p2p", nbytes, 2)
+
+
+def auto_tensor_parallel(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario) -> int:
+    """The tp a latency-minded engineer would pick: powers of two within one node that
+    divide the heads; the fastest decode step among those that hold the job in HBM
+    (the fastest overall when none does); ties go to fewer GPUs.
+    """
+    options = [t for t in (1, 2, 4, 8, 16, 32, 64) if t <= min(system.interconnect.gpus_per_node, system.num_gpus)
+               and model.num_heads % t == 0 and t * scenario.pp <= system.num_gpus]
+    if len(options) <= 1:
+        return options[0] if options else 1
+    runs = [(tp, simulate(system, model, replace(scenario, tp=tp))) for tp in options]
+    fitting = [(tp, r) for tp, r in runs if r.summary["fits_on_chip"]] or runs
+    return min(fitting, key=lambda tr: (tr[1].summary["tpot_s"], tr[0]))[0]
 
 
 def simulate(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario,

@@ -25,7 +25,7 @@ class Scenario:
     kv_dtype: str | None = None       # KV cache; None = same as dtype
     act_dtype: str = "bf16"           # activations exchanged between cores / GPUs
     wafers: int | str = 1
-    tp: int = 1
+    tp: int | str = 1                 # "auto": smallest that holds the job (GPU systems)
     pp: int = 1
     layers: int | None = None         # simulate only the first N decoder layers
     fidelity: str = "analytic"
@@ -33,7 +33,8 @@ class Scenario:
     def __post_init__(self) -> None:
         _positive_or(self.batch, "batch", "max")
         _positive_or(self.wafers, "wafers", "auto")
-        for key in ("prompt_tokens", "output_tokens", "tp", "pp"):
+        _positive_or(self.tp, "tp", "auto")
+        for key in ("prompt_tokens", "output_tokens", "pp"):
             _positive_or(getattr(self, key), key, None)
         if self.layers is not None:
             _positive_or(self.layers, "layers", None)

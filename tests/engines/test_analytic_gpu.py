@@ -1,0 +1,76 @@
+"""The roofline GPU model against hand-computed values."""
+
+import pytest
+
+import wafersim
+from wafersim.engines.analytic_gpu import AnalyticGpu, ring_collective
+from wafersim.simulate import simulate
+from wafersim.workload.scenario import Scenario
+
+
+def test_single_gpu_decode_layer_by_hand():
+    g = wafersim.load_system("dgx-h100")
+    m = wafersim.load_model("llama-3.1-8b")
+    r = simulate(g, m, batch=1, prompt_tokens=1000, output_tokens=1)
+    eff = g.efficiency
+    ctx = 1001
+    hbm = (m.layer_params * 2 + ctx * m.kv_bytes_per_token_layer("bf16")) / (g.gpu.hbm_bandwidth_bytes_per_s * eff.memory)
+    flops = (2 * m.layer_params + m.attention_flops(1, ctx)) / (g.gpu.bf16_flops_per_s * eff.gemm)
+    expected = max(hbm, flops) + eff.kernels_per_layer * eff.kernel_launch_s
+    assert r.summary["decode_layer_s"] == pytest.approx(expected, rel=1e-12)
+    assert r.summary["bottleneck"] == "hbm_bandwidth"
+
+
+def test_ring_allreduce_closed_form():
+    g = wafersim.load_system("dgx-h100")
+    cost = ring_collective(g)
+    n, S = 8, 1e9
+    eff = g.efficiency
+    expected = (eff.collective_latency_s + 2 * (n - 1) * eff.collective_step_latency_s
+                + 2 * (n - 1) / n * S / (g.interconnect.nvlink_bandwidth_bytes_per_s * eff.collective))
+    assert cost("all_reduce", S, n) == pytest.approx(expected, rel=1e-12)
+    assert cost("all_reduce", S, 1) == 0.0
+
+
+def test_tensor_parallel_speeds_up_a_bandwidth_bound_decode():
+    times = [simulate("dgx-h100", "llama-3.1-70b", tp=tp, batch=1).summary["tpot_s"] for tp in (2, 4, 8)]
+    assert times[0] > times[1] > times[2]
+
+
+def test_batch_max_fits_and_one_more_spills():
+    r = simulate("dgx-h100", "llama-3.1-70b", tp=8, batch="max", prompt_tokens=4096)
+    assert r.summary["fits_on_chip"]
+    more = simulate("dgx-h100", "llama-3.1-70b", tp=8, batch=r.summary["batch"] + 1, prompt_tokens=4096)
+    assert not more.summary["fits_on_chip"] and more.summary["spilled_bytes"] > 0
+
+
+def test_kv_spill_reads_over_pcie():
+    r = simulate("dgx-h100", "llama-3.1-8b", batch=64, prompt_tokens=32768)
+    assert not r.summary["fits_on_chip"]
+    assert r.summary["bottleneck"] == "pcie_spill"
+
+
+def test_kv_heads_replicate_past_tp():
+    m = wafersim.load_model("llama-3.1-8b")   # 8 KV heads
+    g = wafersim.load_system("dgx-h100")
+    e8 = AnalyticGpu(g, m, Scenario(tp=8).resolved(m))
+    assert e8.kv_share == pytest.approx(1 / 8)
+    mq = wafersim.load_model("llama-3.1-8b", {"num_kv_heads": 4})
+    e8q = AnalyticGpu(g, mq, Scenario(tp=8).resolved(mq))
+    assert e8q.kv_share == pytest.approx(1 / 4)     # one KV head per GPU, replicated
+
+
+def test_pipeline_adds_stage_sends():
+    a = simulate("dgx-h100", "llama-3.1-70b", tp=4, pp=1, batch=1)
+    b = simulate("dgx-h100", "llama-3.1-70b", tp=4, pp=2, batch=1)
+    assert b.summary["devices"] == 8
+    assert b.decode.components["interconnect"] > a.decode.components["interconnect"]
+
+
+def test_more_bandwidth_never_slower():
+    base = wafersim.load_system("dgx-h100")
+    fast = wafersim.load_system("dgx-h100", {"gpu.hbm_bandwidth_bytes_per_s": "6.7 TB/s"})
+    for batch in (1, 64):
+        a = simulate(base, "llama-3.1-8b", batch=batch)
+        b = simulate(fast, "llama-3.1-8b", batch=batch)
+        assert b.summary["tpot_s"] <= a.summary["tpot_s"]

@@ -1,0 +1,82 @@
+"""The command line as a user types it."""
+
+import json
+
+import h5py
+import pytest
+
+from wafersim.cli import main
+
+JSON_KEYS = {"system", "model", "batch", "prompt_tokens", "output_tokens", "ttft_s", "tpot_s",
+             "tokens_per_s_per_user", "tokens_per_s", "fits_on_chip", "spilled_bytes", "bottleneck",
+             "energy_per_token_j", "decode_layer_s", "prefill_layer_s"}
+
+
+def _json(argv, capsys):
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", "wse3", "llama-3.1-8b", "--json"],
+    ["run", "wse3", "llama-3.1-70b", "--wafers", "4", "--json"],
+    ["run", "dgx-h100", "llama-3.1-70b", "--tp", "8", "--json"],
+    ["run", "dgx-h100", "llama-3.1-70b", "--tp", "8", "--batch", "max", "--json"],
+    ["run", "dgx-h100", "mixtral-8x7b", "--tp", "4", "--pp", "2", "--dtype", "fp8", "--json"],
+    ["run", "wse3", "llama-3.1-8b", "--layers", "1", "--placement", "sequential", "--cores", "420x420", "--json"],
+])
+def test_run_json_has_the_contract_keys(argv, capsys):
+    out = _json(argv, capsys)
+    assert JSON_KEYS <= set(out)
+    assert out["tpot_s"] > 0 and out["ttft_s"] > 0
+    assert out["tokens_per_s"] == pytest.approx(out["batch"] * out["tokens_per_s_per_user"])
+
+
+def test_wafer_beats_gpus_at_batch_one_for_8b(capsys):
+    wafer = _json(["run", "wse3", "llama-3.1-8b", "--json"], capsys)
+    gpu = _json(["run", "dgx-h100", "llama-3.1-8b", "--json"], capsys)
+    assert wafer["tokens_per_s_per_user"] > 5 * gpu["tokens_per_s_per_user"]
+
+
+def test_compare_prints_ratios(capsys):
+    assert main(["compare", "wse3", "dgx-h100", "llama-3.1-8b"]) == 0
+    out = capsys.readouterr().out
+    assert "A/B" in out and "faster per user" in out
+
+
+def test_compare_json(capsys):
+    out = _json(["compare", "wse3", "dgx-h100", "llama-3.1-8b", "--json"], capsys)
+    assert out["ratio"]["tpot_s"] == pytest.approx(out["a"]["tpot_s"] / out["b"]["tpot_s"])
+
+
+def test_presets_lists_everything(capsys):
+    assert main(["presets"]) == 0
+    out = capsys.readouterr().out
+    for name in ("wse2", "wse3", "mini-wafer", "dgx-a100", "dgx-h100", "hgx-h200", "dgx-b200", "gb200-nvl72",
+                 "llama-3.1-8b", "llama-3.1-405b", "gpt-j-6b", "mixtral-8x7b"):
+        assert name in out
+
+
+def test_output_file_and_show(tmp_path, capsys):
+    path = tmp_path / "out.h5"
+    assert main(["run", "wse3", "llama-3.1-8b", "-o", str(path)]) == 0
+    capsys.readouterr()
+    with h5py.File(path) as f:
+        assert f.attrs["format"] == "wafersim-results"
+    assert main(["show", str(path)]) == 0
+    assert "tokens_per_s_per_user" in capsys.readouterr().out
+
+
+def test_show_rejects_other_files(tmp_path, capsys):
+    path = tmp_path / "other.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["format"] = "something-else"
+    assert main(["show", str(path)]) == 2
+    assert "not a wafersim results file" in capsys.readouterr().err
+
+
+def test_preset_by_path(tmp_path, capsys):
+    from wafersim.presets import find_preset
+    out = _json(["run", str(find_preset("mini-wafer", "meshes")), str(find_preset("llama-2-7b", "workloads")),
+                 "--json"], capsys)
+    assert out["system"] == "mini-wafer"

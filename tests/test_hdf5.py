@@ -1,0 +1,67 @@
+"""The results file describes itself and is written atomically and deterministically."""
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from wafersim.results import hdf5
+from wafersim.simulate import simulate
+
+
+@pytest.fixture(scope="module")
+def result():
+    return simulate("wse3", "llama-3.1-8b", batch=2, prompt_tokens=1024)
+
+
+def test_root_attributes_and_config(tmp_path, result):
+    path = hdf5.write_results(tmp_path / "r.h5", result)
+    with h5py.File(path) as f:
+        for key in ("format", "format-version", "generated-by", "creation-date"):
+            assert key in f.attrs
+        run = f["runs/run-0000"]
+        config = json.loads(run.attrs["config"])
+        assert config["system"]["name"] == "wse3" and config["model"]["num_layers"] == 32
+        assert config["scenario"]["batch"] == 2
+        ds = run["decode_layer_s"]
+        assert ds.attrs["units"] == "s" and ds.dims[0].label == "" and ds.dims[0][0].name.endswith("/layer")
+        assert np.allclose(ds[()], result.arrays["decode_layer_s"].data)
+        assert f["summary/tpot_s"][0] == pytest.approx(result.summary["tpot_s"])
+        assert f["summary/tpot_s"].attrs["units"] == "s"
+
+
+def test_same_inputs_same_bytes(tmp_path, result, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    a = hdf5.write_results(tmp_path / "a.h5", result).read_bytes()
+    b = hdf5.write_results(tmp_path / "b.h5", simulate("wse3", "llama-3.1-8b", batch=2, prompt_tokens=1024)).read_bytes()
+    assert a == b
+
+
+def test_failed_write_leaves_nothing(tmp_path, result, monkeypatch):
+    target = tmp_path / "r.h5"
+    target.write_bytes(b"previous result")
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+    monkeypatch.setattr(hdf5, "_write_summary", boom)
+    with pytest.raises(RuntimeError):
+        hdf5.write_results(target, result)
+    assert target.read_bytes() == b"previous result"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.h5"]
+
+
+def test_reader_round_trip(tmp_path, result):
+    path = hdf5.write_results(tmp_path / "r.h5", [result, result], run_ids=["x", "y"])
+    summaries = hdf5.read_summaries(path)
+    assert [s["tpot_s"] for s in summaries] == [result.summary["tpot_s"]] * 2
+    run = hdf5.read_run(path, "y")
+    assert run["summary"]["system"] == "wse3" and "decode_layer_s" in run["arrays"]
+
+
+def test_newer_format_is_refused(tmp_path, result):
+    path = hdf5.write_results(tmp_path / "r.h5", result)
+    with h5py.File(path, "a") as f:
+        f.attrs["format-version"] = hdf5.FORMAT_VERSION + 1
+    with pytest.raises(hdf5.ResultsFormatError, match="newer"):
+        hdf5.read_summaries(path)
