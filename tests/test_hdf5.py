@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from wafersim.results import hdf5
-from wafersim.simulate import simulate
+from wafersim.runner import simulate
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from .config import ConfigError, parse_override
 from .presets import list_presets, load_model, load_system
 from .report import comparison_table, lines, summary_table, verdict
 from .results.hdf5 import ResultsFormatError, read_summaries, write_results
-from .simulate import simulate
+from .runner import simulate
 
 
 def _int_or(word: str):

@@ -4,7 +4,7 @@ import pytest
 
 import wafersim
 from wafersim.engines.analytic_gpu import AnalyticGpu, ring_collective
-from wafersim.simulate import simulate
+from wafersim.runner import simulate
 from wafersim.workload.scenario import Scenario
 
 

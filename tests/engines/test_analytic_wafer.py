@@ -6,7 +6,7 @@ import pytest
 
 import wafersim
 from wafersim.engines.analytic_wafer import AnalyticWafer
-from wafersim.simulate import simulate
+from wafersim.runner import simulate
 from wafersim.workload.scenario import MappingOptions, Scenario
 
 
