@@ -155,6 +155,46 @@ def cmd_presets(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_validate(ns: argparse.Namespace) -> int:
+    from .validation import MEASUREMENTS, error_stats, validate
+
+    comps = validate(ns.table or MEASUREMENTS)
+    if ns.out:
+        results = []
+        for c in comps:
+            c.result.summary.update({"measured": c.row.value, "predicted": c.predicted, "metric": c.row.metric,
+                                     "relative_error": c.error, "calibration": c.row.calibration,
+                                     "source": c.row.source})
+            results.append(c.result)
+        write_results(ns.out, results, run_ids=[c.row.id for c in comps])
+    groups = {
+        "calibration rows (GPU)": [c for c in comps if c.row.calibration and c.result.summary["kind"] == "gpu"],
+        "calibration rows (wafer)": [c for c in comps if c.row.calibration and c.result.summary["kind"] == "wafer"],
+        "rows not used for calibration": [c for c in comps if not c.row.calibration],
+        "all GPU rows": [c for c in comps if c.result.summary["kind"] == "gpu"],
+    }
+    if ns.json:
+        print(json.dumps({"rows": [{"id": c.row.id, "system": c.row.system, "model": c.row.model,
+                                    "metric": c.row.metric, "predicted": c.predicted, "measured": c.row.value,
+                                    "relative_error": c.error, "calibration": c.row.calibration,
+                                    "source": c.row.source} for c in comps],
+                          "stats": {k: error_stats(v) for k, v in groups.items()}}, indent=2))
+        return 0
+    w = max(len(c.row.id) for c in comps)
+    print(f"{'row':<{w}}  {'metric':<22} {'predicted':>11} {'measured':>11} {'error':>8}  cal")
+    for c in comps:
+        print(f"{c.row.id:<{w}}  {c.row.metric:<22} {c.predicted:>11.4g} {c.row.value:>11.4g} "
+              f"{c.error * 100:>+7.1f}%  {'yes' if c.row.calibration else ''}")
+    for name, group in groups.items():
+        st = error_stats(group)
+        if st["rows"]:
+            print(f"{name}: {st['rows']} rows, median |error| {st['median_abs_error'] * 100:.1f} %, "
+                  f"worst {st['worst_abs_error'] * 100:.1f} %")
+    if ns.out:
+        print(f"results written to {ns.out}")
+    return 0
+
+
 def cmd_show(ns: argparse.Namespace) -> int:
     for summary in read_summaries(ns.file):
         print(f"{summary['system']} running {summary['model']}")
@@ -180,6 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_compare)
     pr = sub.add_parser("presets", help="list the bundled presets")
     pr.set_defaults(func=cmd_presets)
+    v = sub.add_parser("validate", help="compare predictions with published measurements")
+    v.add_argument("--table", default=None, help="a measurements TOML file (default: the bundled table)")
+    v.add_argument("-o", "--out", default=None, metavar="FILE.h5", help="write every row's run to an HDF5 file")
+    v.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    v.set_defaults(func=cmd_validate)
     s = sub.add_parser("show", help="print the summary of a results file")
     s.add_argument("file")
     s.set_defaults(func=cmd_show)

@@ -1,0 +1,53 @@
+"""`wafersim validate` runs the published rows and reports the error per row."""
+
+import json
+
+import pytest
+
+from wafersim.cli import main
+from wafersim.config import ConfigError
+from wafersim.validation import error_stats, load_measurements, validate
+
+
+def test_every_row_has_a_source_and_runs():
+    comps = validate()
+    assert len(comps) >= 9
+    for c in comps:
+        assert c.row.source and c.predicted > 0
+        assert c.error == pytest.approx((c.predicted - c.row.value) / c.row.value)
+
+
+def test_calibrated_rows_hold_their_fit():
+    """Rows a preset field was fitted to must stay within 15 % (median) and 10 % (each)."""
+    cal = [c for c in validate() if c.row.calibration]
+    assert cal
+    assert error_stats(cal)["median_abs_error"] <= 0.15
+    assert all(abs(c.error) <= 0.10 for c in cal)
+
+
+def test_gpu_rows_median_error():
+    gpu = [c for c in validate() if c.result.summary["kind"] == "gpu"]
+    assert error_stats(gpu)["median_abs_error"] <= 0.15
+
+
+def test_cli_prints_table_and_writes_h5(tmp_path, capsys):
+    out = tmp_path / "v.h5"
+    assert main(["validate", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "rows not used for calibration" in text and "median |error|" in text
+    from wafersim.results.hdf5 import read_summaries
+    rows = read_summaries(out)
+    assert all("relative_error" in r and "measured" in r for r in rows)
+
+
+def test_json(capsys):
+    assert main(["validate", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["stats"]["rows not used for calibration"]["rows"] >= 1
+
+
+def test_bad_table_names_the_row(tmp_path):
+    path = tmp_path / "t.toml"
+    path.write_text('[[row]]\nid = "x"\nsystem = "wse3"\nmodel = "llama-3.1-8b"\nmetric = "speed"\nvalue = 1\nsource = "me"\n')
+    with pytest.raises(ConfigError, match=r"row\[0\]\.metric"):
+        load_measurements(path)

@@ -1,0 +1,91 @@
+"""Published measurements and how far the models are from them (`wafersim validate`)."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import ConfigError, load_toml
+from ..presets import load_model, load_system
+from ..results.run_result import SUMMARY_FIELDS, RunResult
+from ..runner import simulate
+
+MEASUREMENTS = Path(__file__).with_name("measurements.toml")
+_SCENARIO_KEYS = ("batch", "prompt_tokens", "output_tokens", "dtype", "kv_dtype", "wafers", "tp", "pp", "layers")
+_ROW_KEYS = {"id", "system", "model", "metric", "value", "source", "calibration", "note", "set", *_SCENARIO_KEYS}
+
+
+@dataclass(frozen=True)
+class Measurement:
+    id: str
+    system: str
+    model: str
+    metric: str
+    value: float
+    source: str
+    calibration: bool
+    scenario: dict[str, Any] = field(default_factory=dict)
+    overrides: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    row: Measurement
+    predicted: float
+    result: RunResult
+
+    @property
+    def error(self) -> float:
+        """Signed relative error, (predicted - measured) / measured."""
+        return (self.predicted - self.row.value) / self.row.value
+
+
+def load_measurements(path: str | Path = MEASUREMENTS) -> list[Measurement]:
+    data = load_toml(path)
+    rows = data.get("row")
+    if not isinstance(rows, list) or not rows:
+        raise ConfigError(str(path), "row", "expected one or more [[row]] tables")
+    out = []
+    for i, row in enumerate(rows):
+        key = f"row[{i}]"
+        unknown = sorted(set(row) - _ROW_KEYS)
+        if unknown:
+            raise ConfigError(str(path), f"{key}.{unknown[0]}", f"unknown key; expected one of {', '.join(sorted(_ROW_KEYS))}")
+        for need in ("id", "system", "model", "metric", "value", "source"):
+            if need not in row:
+                raise ConfigError(str(path), f"{key}.{need}", "missing")
+        if row["metric"] not in SUMMARY_FIELDS:
+            raise ConfigError(str(path), f"{key}.metric", f"expected a summary key; got {row['metric']!r}")
+        out.append(Measurement(
+            id=row["id"], system=row["system"], model=row["model"], metric=row["metric"],
+            value=float(row["value"]), source=row["source"], calibration=bool(row.get("calibration", False)),
+            scenario={k: row[k] for k in _SCENARIO_KEYS if k in row}, overrides=dict(row.get("set", {})),
+            note=row.get("note", "")))
+    return out
+
+
+def run_row(row: Measurement) -> Comparison:
+    parts: dict[str, dict[str, Any]] = {"system": {}, "model": {}, "mapping": {}}
+    for k, v in row.overrides.items():
+        head, _, rest = k.partition(".")
+        if head not in parts:
+            raise ConfigError(row.id, k, "expected system.*, model.* or mapping.*")
+        parts[head][rest] = v
+    system = load_system(row.system, parts["system"])
+    model = load_model(row.model, parts["model"])
+    result = simulate(system, model, mapping=parts["mapping"], **row.scenario)
+    return Comparison(row, float(result.summary[row.metric]), result)
+
+
+def validate(path: str | Path = MEASUREMENTS) -> list[Comparison]:
+    return [run_row(r) for r in load_measurements(path)]
+
+
+def error_stats(comparisons: list[Comparison]) -> dict[str, float]:
+    if not comparisons:
+        return {"rows": 0, "median_abs_error": float("nan"), "worst_abs_error": float("nan")}
+    errs = [abs(c.error) for c in comparisons]
+    return {"rows": len(errs), "median_abs_error": statistics.median(errs), "worst_abs_error": max(errs)}
