@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from tests import naive
 from tests.specs import small_wafer
+from wafersim.engines import _flow_kernels as _k
 from wafersim.engines.flow_routing import (
     COL_MULTICAST, ROW_MULTICAST, UNICAST, Transfers, route_transfers, warm_up,
 )
@@ -58,8 +59,15 @@ def cases(draw):
     return mesh, draw(transfers_on(mesh.ny, mesh.nx)), draw(st.sampled_from([0.0, 2.0]))
 
 
-def test_warm_up_runs():
+def test_warm_up_compiles_what_real_calls_use():
     warm_up()
+    kernels = [_k.route_xy, _k.link_stats]
+    if not all(hasattr(f, "signatures") for f in kernels):
+        pytest.skip("JIT disabled")
+    before = [len(f.signatures) for f in kernels]
+    mesh = PhysicalMesh.from_spec(small_wafer(3, 3))
+    route_transfers(mesh, Transfers.unicast([0], [0], [2], [2], 1.0))
+    assert [len(f.signatures) for f in kernels] == before, "a real call compiled a new specialisation"
 
 
 @SETTINGS

@@ -227,13 +227,21 @@ def route_transfers(mesh: PhysicalMesh, transfers: Transfers, router_cycles: flo
 
 
 def warm_up() -> None:
-    """Compile (or load from the on-disk cache) every kernel on a tiny mesh."""
+    """Compile (or load from the on-disk cache) every kernel on a tiny mesh.
+
+    The arrays have the types a real call passes (mesh arrays are read-only,
+    which Numba types apart from writable ones), so no later call compiles.
+    """
     shape = (2, 2, len(DIRECTIONS))
-    latency = np.ones(shape)
-    scribe = np.zeros(shape, dtype=np.bool_)
+
+    def frozen(a: np.ndarray) -> np.ndarray:
+        a.setflags(write=False)
+        return a
+
+    latency, bandwidth, energy = frozen(np.ones(shape)), frozen(np.ones(shape)), frozen(np.ones(shape))
+    scribe = frozen(np.zeros(shape, dtype=np.bool_))
     load = np.zeros(shape)
     idx = np.zeros(1, dtype=np.int32)
     _k.route_xy(idx, idx, idx, idx + 1, np.ones(1), np.zeros(1, dtype=np.int8), latency, scribe, 0.0,
                 load, np.zeros(1, dtype=np.int32), np.zeros(1, dtype=np.int32), np.zeros(1))
-    flat = load.reshape(-1)
-    _k.link_stats(flat, np.ones_like(flat), np.ones_like(flat), np.zeros_like(flat))
+    _k.link_stats(load.reshape(-1), bandwidth.reshape(-1), energy.reshape(-1), np.zeros_like(load).reshape(-1))
