@@ -1,0 +1,1 @@
+"""Engines: given a dataflow program on a mesh, how long it takes."""
