@@ -1,0 +1,1 @@
+"""Engines: how long a program or a collective takes on a system."""
