@@ -133,9 +133,12 @@ def _load_time(graph: nx.DiGraph, loads: dict[Edge, float], efficiency: float) -
 
 def _route_flows(router: Router, flows: Sequence[tuple[str, str, float]]) -> tuple[dict[Edge, float], float]:
     """Per-link bytes of a set of concurrent flows, and their largest route latency."""
+    per_pair: dict[Edge, float] = {}
+    for src, dst, nbytes in flows:
+        per_pair[(src, dst)] = per_pair.get((src, dst), 0.0) + nbytes
     loads: dict[Edge, float] = {}
     latency = 0.0
-    for src, dst, nbytes in flows:
+    for (src, dst), nbytes in sorted(per_pair.items()):
         route = router.route(src, dst)
         latency = max(latency, route.latency_s)
         for edge, share in route.shares:

@@ -57,13 +57,18 @@ class Router:
 
     def __init__(self, graph: nx.DiGraph):
         self.graph = graph
+        # Sorted adjacency with the attributes routing reads, built once.
+        self._adj = {u: [(v, float(graph.edges[u, v]["latency_s"]), float(graph.edges[u, v]["bandwidth_bytes_per_s"]))
+                         for v in sorted(graph.successors(u))] for u in graph.nodes}
+        self._bw = {(u, v): bw for u, nbrs in self._adj.items() for v, _, bw in nbrs}
+        self._is_cpu = {u: graph.nodes[u].get("kind") == "cpu" for u in graph.nodes}
         self._preds: dict[str, tuple[dict[str, tuple[int, float, int]], dict[str, list[str]]]] = {}
         self._routes: dict[Edge, Route] = {}
 
     def _dijkstra(self, src: str):
         if src in self._preds:
             return self._preds[src]
-        g = self.graph
+        adj, is_cpu = self._adj, self._is_cpu
         dist: dict[str, tuple[int, float, int]] = {src: (0, 0.0, 0)}
         preds: dict[str, list[str]] = {src: []}
         done: set[str] = set()
@@ -73,11 +78,11 @@ class Router:
             if u in done:
                 continue
             done.add(u)
-            transit = 1 if (u != src and g.nodes[u].get("kind") == "cpu") else 0
-            for v in sorted(g.successors(u)):
+            transit = 1 if (u != src and is_cpu[u]) else 0
+            for v, edge_lat, _ in adj[u]:
                 if v in done:
                     continue
-                cand = (c + transit, lat + g.edges[u, v]["latency_s"], hops + 1)
+                cand = (c + transit, lat + edge_lat, hops + 1)
                 old = dist.get(v)
                 if old is None or _cost_less(cand, old):
                     dist[v], preds[v] = cand, [u]
@@ -112,14 +117,14 @@ class Router:
         flow = {src: 1.0}
         shares: dict[Edge, float] = {}
         order = sorted(seen, key=lambda n: (dist[n][2], n))  # hops strictly grow along DAG edges
-        g = self.graph
+        bw = self._bw
         for u in order:
             if u == dst or u not in flow:
                 continue
             nxt = sorted(succ.get(u, ()))
-            total = sum(g.edges[u, v]["bandwidth_bytes_per_s"] for v in nxt)
+            total = sum(bw[u, v] for v in nxt)
             for v in nxt:
-                part = flow[u] * g.edges[u, v]["bandwidth_bytes_per_s"] / total
+                part = flow[u] * bw[u, v] / total
                 shares[(u, v)] = shares.get((u, v), 0.0) + part
                 flow[v] = flow.get(v, 0.0) + part
         route = Route(src, dst, tuple(sorted(shares.items())), dist[dst][1])
