@@ -25,7 +25,9 @@ tree (all-reduce only)
     GPUs, and the same shape over the GPUs rotated by n // 2, so a GPU inner in one is
     a leaf in the other) each reduce S/2 up to the root and broadcast it down.  The
     chunks are pipelined, so all tree edges carry their S/2 in both directions in one
-    phase, and the latency of 2 x depth dependent steps is paid once.
+    phase, and the latency of 2 x depth dependent steps is paid once.  Limitation: the
+    trees are flat over all GPUs, not NCCL's node-level trees with chains inside nodes,
+    so across nodes they cross NICs far more often than NCCL's (auto then picks ring).
 nvls (NVLink SHARP; NVSwitch chips marked ``in_switch_reduction``)
     The switch reduces and multicasts, so in an all-reduce each GPU sends S once and
     receives S once (the ring moves 2(n-1)/n x S each way): one step whose link loads
