@@ -1,1 +1,1 @@
-"""Engines: given a dataflow program on a mesh, how long it takes."""
+"""Engines: how long a program or a collective takes on a system."""

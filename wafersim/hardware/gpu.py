@@ -37,10 +37,64 @@ class InterconnectSpec:
     host_memory_bytes: float = quantity("bytes", "host memory per node usable for spilled KV cache")
     nic_bandwidth_bytes_per_s: float = quantity("bandwidth", "scale-out NIC bandwidth per GPU per direction")
     nic_latency_s: float = quantity("time", "one-way latency across the scale-out network")
+    # Optional detail for the link-level graph (wafersim.hardware.topology); every
+    # default reproduces the plain description above.
+    nvlink_links_per_switch: str = text(
+        "NVLink links from each GPU to each NVSwitch chip, comma separated ('5,4,4,5'); "
+        "empty spreads nvlink_links_per_gpu evenly, the remainder going to the outermost chips first",
+        default="")
+    nvls_efficiency: float = number(
+        "achieved share of link bandwidth in collectives reduced in the switch (NVLink SHARP); "
+        "0 means efficiency.collective", maximum=1.0, allow_zero=True, default=0.0)
+    collective_algorithm: str = choice(
+        ("auto", "ring", "tree", "nvls"), "collective algorithm; auto picks the fastest available", default="auto")
+    cpus_per_node: int = integer("host CPU sockets per node (DGX A100/H100/B200: 2)", default=2)
+    pcie_switches: int = integer(
+        "PCIe switches per node between GPUs (and NICs) and CPUs; 0 attaches GPUs to CPU root ports",
+        minimum=0, default=0)
+    pcie_latency_s: float = quantity(
+        "time", "one-way latency of one PCIe hop; 0 means half of link_latency_s", allow_zero=True, default=0.0)
+    cpu_link_bandwidth_bytes_per_s: float = quantity(
+        "bandwidth", "CPU-to-CPU link bandwidth per direction; 0 means pcie_bandwidth_bytes_per_s",
+        allow_zero=True, default=0.0)
+    leaf_switches: int = integer(
+        "InfiniBand leaf switches (rail-optimised: NIC i of every node on leaf i mod leaf_switches); "
+        "0 means one per GPU of a node", minimum=0, default=0)
+    spine_switches: int = integer("InfiniBand spine switches; 0 means as many as leaf switches", minimum=0, default=0)
+    fabric_oversubscription: float = number(
+        "leaf downlink to uplink bandwidth ratio (1 = non-blocking fat tree)", minimum=1.0, default=1.0)
+
+    def links_per_switch(self) -> tuple[int, ...]:
+        """NVLink links from one GPU to each NVSwitch chip of its node."""
+        chips, links = self.nvswitch_chips, self.nvlink_links_per_gpu
+        if self.nvlink_links_per_switch.strip():
+            try:
+                counts = tuple(int(x) for x in self.nvlink_links_per_switch.split(","))
+            except ValueError:
+                raise ConfigError("", "nvlink_links_per_switch",
+                                  f"expected comma-separated integers, got {self.nvlink_links_per_switch!r}") from None
+            return counts
+        if chips == 0:
+            return ()
+        counts = [links // chips] * chips
+        order = [i for pair in zip(range(chips), reversed(range(chips))) for i in pair]
+        for i in list(dict.fromkeys(order))[: links % chips]:
+            counts[i] += 1
+        return tuple(counts)
 
     def check(self) -> None:
         if self.topology == "nvswitch" and self.nvlink_bandwidth_bytes_per_s <= 0:
             raise ConfigError("", "nvlink_bandwidth_bytes_per_s", "an nvswitch topology needs NVLink bandwidth > 0")
+        if self.topology == "nvswitch" and (self.nvswitch_chips < 1 or self.nvlink_links_per_gpu < 1):
+            raise ConfigError("", "nvswitch_chips", "an nvswitch topology needs nvswitch_chips >= 1 and nvlink_links_per_gpu >= 1")
+        counts = self.links_per_switch()
+        if self.topology == "nvswitch":
+            if len(counts) != self.nvswitch_chips or any(c < 0 for c in counts) or sum(counts) != self.nvlink_links_per_gpu:
+                raise ConfigError("", "nvlink_links_per_switch",
+                                  f"expected {self.nvswitch_chips} counts >= 0 summing to nvlink_links_per_gpu "
+                                  f"= {self.nvlink_links_per_gpu}, got {counts}")
+        if self.collective_algorithm == "nvls" and not self.in_switch_reduction:
+            raise ConfigError("", "collective_algorithm", "nvls needs in_switch_reduction = true")
 
 
 @dataclass(frozen=True, kw_only=True)
