@@ -12,8 +12,11 @@ parallelism ``pp`` (GPUs used = tp x pp):
 * KV capacity per GPU = HBM x (1 - workspace) - weights; KV beyond it spills to
   host memory and is read over PCIe every step, overlapped with HBM reads.
 
-Collective costs come from a :class:`CollectiveModel`; the default is the
-closed-form ring over the GPUs' NVLink (or PCIe) bandwidth.
+Collective costs come from a ``CollectiveFn``; the default is
+:class:`~.gpu_collectives.GraphCollectives`: the system's link graph, built once per
+simulate call, with the groups placed on it (tensor-parallel groups inside one node
+first) and ``interconnect.collective_algorithm``.  :func:`ring_collective` is the
+closed-form ring over the GPUs' NVLink (or PCIe) bandwidth, for comparison.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from ..hardware.gpu import GpuSystemSpec
 from ..workload.dtypes import dtype_bytes
 from ..workload.model import ModelSpec
 from ..workload.scenario import Scenario
+from .gpu_collectives import GraphCollectives
 from .phase import PhaseTime
 
 CollectiveFn = Callable[[str, float, int], float]   # (op, bytes, gpus) -> seconds
@@ -82,7 +86,6 @@ class AnalyticGpu:
         self.L = scenario.layers
         self.include_head = self.L == model.num_layers
         self.wb = dtype_bytes(scenario.dtype)
-        self.collective = collective or ring_collective(system)
         gpus = self.tp * self.pp
         if gpus > system.num_gpus:
             raise ConfigError("scenario", "tp", f"tp x pp = {gpus} GPUs but {system.name} has {system.num_gpus}")
@@ -90,6 +93,7 @@ class AnalyticGpu:
             raise ConfigError("scenario", "pp", f"pp = {self.pp} stages for {self.L} layers")
         if self.tp > model.num_heads:
             raise ConfigError("scenario", "tp", f"tp = {self.tp} exceeds the {model.num_heads} attention heads")
+        self.collective = collective or GraphCollectives(system, self.tp, self.pp)
 
     @property
     def gpus(self) -> int:
@@ -174,7 +178,17 @@ class AnalyticGpu:
         if self.pp <= 1:
             return 0.0
         nbytes = tokens * self.m.hidden_size * self.s.act_bytes
+        if isinstance(self.collective, GraphCollectives):
+            return sum(self.collective.stage_send(stage, nbytes) for stage in range(self.pp - 1))
         return (self.pp - 1) * self.collective("p2p", nbytes, 2)
+
+    def collective_algorithms(self) -> dict[str, str]:
+        """Summary keys: the algorithm each collective used ("none": not used; "closed_form": ring_collective)."""
+        chosen = self.collective.chosen if isinstance(self.collective, GraphCollectives) else {}
+        used = {"all_reduce": self.tp > 1, "p2p": self.pp > 1}
+        return {f"{key}_algorithm": (chosen.get(op, "none") if isinstance(self.collective, GraphCollectives)
+                                     else "closed_form" if used[op] else "none")
+                for op, key in (("all_reduce", "allreduce"), ("p2p", "p2p"))}
 
 
 def auto_tensor_parallel(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario) -> int:
@@ -270,5 +284,9 @@ def simulate(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario,
         "prefill_layer_s": LayerArray(np.full(L, p_layer.time_s + kv_write), ("layer",), "s", "time of each layer in prefill"),
         "layer_stage": LayerArray(stage, ("layer",), "", "pipeline stage holding each layer"),
     }
+    summary.update(eng.collective_algorithms())
+    attachments = {}
+    if isinstance(eng.collective, GraphCollectives):
+        attachments["topology_graphml"] = eng.collective.graphml()
     config = {"scenario": {**s.as_dict(), "batch": batch}}
-    return RunResult(summary, config, prefill, decode, arrays, notes)
+    return RunResult(summary, config, prefill, decode, arrays, notes, attachments)

@@ -1,0 +1,136 @@
+"""Collectives of the GPU engine, costed on the system's link graph.
+
+:class:`GraphCollectives` builds the topology graph of a system once
+(:func:`~wafersim.hardware.topology.build_topology`), places the parallel groups on
+its GPUs and costs each collective with
+:func:`~wafersim.engines.collectives.collective_time`.
+
+Placement.  GPUs are taken in :func:`~wafersim.hardware.topology.gpu_nodes` order
+(node 0 first, then node 1, ...), and rank ``r`` of a job with ``tp`` x ``ep`` x
+``pp`` GPUs is ``r = (stage x ep + ep_rank) x tp + tp_rank``: a tensor-parallel group
+is ``tp`` consecutive GPUs (the first is GPUs 0..tp-1 of node 0, inside one node
+whenever tp <= GPUs per node), the expert-parallel ranks of a stage follow each
+other, and pipeline stages take the next GPUs, then the next nodes.
+
+What is costed:
+
+* ``all_reduce`` / ``all_gather`` / ``reduce_scatter``: the tensor-parallel group of
+  stage 0, expert rank 0 (all groups are alike, and they run at the same time on
+  disjoint GPUs);
+* ``all_to_all``: the expert-parallel group of stage 0 at tensor rank 0 (GPUs that
+  share a tensor rank exchange their shards; the tp lanes run on disjoint GPUs);
+* ``p2p`` (the engine's stage send, the collectives module's ``point_to_point``):
+  tensor rank 0, expert rank 0 of stage ``s`` to the same ranks of stage ``s + 1``.
+
+The algorithm is ``interconnect.collective_algorithm``; where it does not apply to an
+op or a group (tree is only for all-reduce, nvls only inside one NVLink domain with
+in-switch reduction) the fastest available is used, as with "auto".
+
+Results are cached per simulate call on (op, nbytes rounded to
+:data:`NBYTES_DIGITS` significant digits, group).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+
+from ..hardware.gpu import GpuSystemSpec
+from ..hardware.topology import build_topology, gpu_nodes, topology_to_graphml
+from .collectives import ALGORITHMS, CollectiveCost, CollectiveParams, available_algorithms, collective_time
+
+__all__ = ["NBYTES_DIGITS", "GpuPlacement", "GraphCollectives"]
+
+NBYTES_DIGITS = 6
+"""Significant digits of the message size in the cache key (sizes closer than this share a cost)."""
+
+_OPS = {"all_reduce": "all_reduce", "all_gather": "all_gather", "reduce_scatter": "reduce_scatter",
+        "all_to_all": "all_to_all", "p2p": "point_to_point"}
+
+
+@dataclass(frozen=True)
+class GpuPlacement:
+    """Which GPUs of the graph a tp x ep x pp job uses, and its groups."""
+    gpus: tuple[str, ...]
+    tp: int
+    ep: int
+    pp: int
+
+    def rank(self, stage: int, ep_rank: int, tp_rank: int) -> str:
+        return self.gpus[(stage * self.ep + ep_rank) * self.tp + tp_rank]
+
+    def tp_group(self, stage: int = 0, ep_rank: int = 0) -> tuple[str, ...]:
+        return tuple(self.rank(stage, ep_rank, t) for t in range(self.tp))
+
+    def ep_group(self, stage: int = 0, tp_rank: int = 0) -> tuple[str, ...]:
+        return tuple(self.rank(stage, e, tp_rank) for e in range(self.ep))
+
+    def stage_pair(self, stage: int) -> tuple[str, str]:
+        """The GPUs of the activation send from ``stage`` to ``stage + 1``."""
+        return self.rank(stage, 0, 0), self.rank(stage + 1, 0, 0)
+
+
+class GraphCollectives:
+    """Collective costs of one simulate call on the graph of ``system``.
+
+    Callable as the engine's ``CollectiveFn`` ``(op, nbytes, gpus) -> seconds``; the
+    group is the placement's group for ``op`` (``gpus`` must match its size).
+    """
+
+    def __init__(self, system: GpuSystemSpec, tp: int, pp: int, ep: int = 1):
+        self.system = system
+        self.graph: nx.DiGraph = build_topology(system)
+        all_gpus = gpu_nodes(self.graph)
+        need = tp * ep * pp
+        if need > len(all_gpus):
+            raise ValueError(f"{need} GPUs needed but the graph of {system.name} has {len(all_gpus)}")
+        self.placement = GpuPlacement(tuple(all_gpus[:need]), tp, ep, pp)
+        self.params = CollectiveParams.from_spec(system)
+        self.algorithm = system.interconnect.collective_algorithm
+        self._cache: dict[tuple[str, float, tuple[str, ...]], CollectiveCost] = {}
+        self.chosen: dict[str, str] = {}
+        """op -> algorithm of the last costed call that moved bytes"""
+
+    def graphml(self) -> str:
+        return topology_to_graphml(self.graph)
+
+    def group(self, op: str, n: int) -> tuple[str, ...]:
+        p = self.placement
+        if op == "all_to_all":
+            group = p.ep_group()
+        elif op == "p2p":
+            group = p.stage_pair(0)
+        else:
+            group = p.tp_group()
+        if len(group) != n:
+            raise ValueError(f"{op} over {n} GPUs, but the placement's group has {len(group)}")
+        return group
+
+    def cost(self, op: str, nbytes: float, group: tuple[str, ...]) -> CollectiveCost:
+        if op not in _OPS:
+            raise ValueError(f"unknown collective {op!r}; expected one of {', '.join(_OPS)}")
+        name = _OPS[op]
+        key = (name, float(f"{nbytes:.{NBYTES_DIGITS}g}"), tuple(group))
+        hit = self._cache.get(key)
+        if hit is None:
+            algorithm = self.algorithm
+            if algorithm != "auto" and (algorithm not in ALGORITHMS[name]
+                                        or algorithm not in available_algorithms(self.graph, group, name)):
+                algorithm = "auto"
+            hit = collective_time(self.graph, group, name, key[1], self.params, algorithm)
+            self._cache[key] = hit
+        if hit.algorithm != "none":
+            self.chosen[op] = hit.algorithm
+        return hit
+
+    def __call__(self, op: str, nbytes: float, n: int) -> float:
+        if n <= 1 or nbytes <= 0:
+            return 0.0
+        return self.cost(op, nbytes, self.group(op, n)).time_s
+
+    def stage_send(self, stage: int, nbytes: float) -> float:
+        """Seconds of the activation send from ``stage`` to ``stage + 1``."""
+        if nbytes <= 0:
+            return 0.0
+        return self.cost("p2p", nbytes, self.placement.stage_pair(stage)).time_s
