@@ -59,6 +59,8 @@ def _scenario_args(p: argparse.ArgumentParser, compare: bool = False) -> None:
     gp.add_argument("--tp", type=_int_or("auto"), default="auto" if compare else 1,
                     help="tensor-parallel GPUs, or 'auto' (default %(default)s)")
     gp.add_argument("--pp", type=_positive, default=1, help="pipeline-parallel stages (default 1)")
+    gp.add_argument("--ep", type=_positive, default=1,
+                    help="expert-parallel ranks for mixture-of-experts models (default 1); GPUs = tp x pp x ep")
     o = p.add_argument_group("output")
     o.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a preset field: system.<key>, model.<key> or mapping.<key>"
@@ -81,7 +83,7 @@ def _split_sets(items: Sequence[str], sides: Sequence[str]) -> dict[str, dict[st
 
 def _scenario(ns: argparse.Namespace) -> dict[str, Any]:
     return {"batch": ns.batch, "prompt_tokens": ns.prompt, "output_tokens": ns.output, "dtype": ns.dtype,
-            "kv_dtype": ns.kv_dtype, "wafers": ns.wafers, "tp": ns.tp, "pp": ns.pp, "layers": ns.layers,
+            "kv_dtype": ns.kv_dtype, "wafers": ns.wafers, "tp": ns.tp, "pp": ns.pp, "ep": ns.ep, "layers": ns.layers,
             "fidelity": ns.fidelity}
 
 
@@ -99,6 +101,7 @@ def _run_one(system_name: str, model, ns, system_sets, mapping):
     scenario = _scenario(ns)
     if system.kind == "wafer":
         scenario["tp"] = 1
+        scenario["ep"] = 1
     elif scenario["wafers"] == "auto":
         scenario["wafers"] = 1
     return simulate(system, model, mapping=mapping, **scenario)

@@ -22,7 +22,7 @@ def simulate(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
 
     ``system`` and ``model`` are specs or preset names/paths.  Scenario keywords:
     ``batch`` (int or "max"), ``prompt_tokens``, ``output_tokens``, ``dtype``,
-    ``kv_dtype``, ``wafers`` (int or "auto"), ``tp``, ``pp``, ``layers``,
+    ``kv_dtype``, ``wafers`` (int or "auto"), ``tp``, ``pp``, ``ep`` (expert-parallel ranks), ``layers``,
     ``fidelity``.  ``mapping`` sets wafer placement (``placement``, ``cores``).
     """
     if isinstance(system, str):
@@ -41,10 +41,12 @@ def simulate(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
     if isinstance(system, WaferSpec):
         if sc.tp not in (1, "auto") or sc.pp != 1:
             raise ConfigError("scenario", "tp", "--tp and --pp apply to GPU systems; a wafer uses --wafers")
+        if sc.ep != 1:
+            raise ConfigError("scenario", "ep", "--ep applies to GPU systems; a wafer uses --wafers")
         result = _simulate_wafer(system, model, sc, mapping)
     elif isinstance(system, GpuSystemSpec):
         if sc.wafers not in (1, "auto"):
-            raise ConfigError("scenario", "wafers", "--wafers applies to wafer systems; GPU systems use --tp/--pp")
+            raise ConfigError("scenario", "wafers", "--wafers applies to wafer systems; GPU systems use --tp/--pp/--ep")
         result = _simulate_gpu(system, model, sc)
     else:
         raise TypeError(f"system must be a WaferSpec or GpuSystemSpec, got {type(system).__name__}")

@@ -1,7 +1,7 @@
 """First-order (roofline) model of LLM inference on a multi-GPU system.
 
-Per decoder layer, per GPU, with tensor parallelism ``tp`` and pipeline
-parallelism ``pp`` (GPUs used = tp x pp):
+Per decoder layer, per GPU, with tensor parallelism ``tp``, pipeline
+parallelism ``pp`` and expert parallelism ``ep`` (GPUs used = tp x pp x ep):
 
 * time = max(FLOPs / (peak x gemm efficiency), HBM bytes / (bandwidth x memory
   efficiency)) + kernels x launch overhead + 2 all-reduces of the layer output
@@ -9,6 +9,22 @@ parallelism ``pp`` (GPUs used = tp x pp):
 * weights split evenly over tp (and layers over pp); KV heads split over tp,
   replicated when tp exceeds the KV heads;
 * pipeline stages add one activation send per stage boundary per step;
+* expert parallelism (mixture-of-experts models only; ``ep`` must divide
+  ``num_experts``): each of the ``ep`` ranks of a stage is a tp group holding
+  ``num_experts / ep`` experts (split over its tp GPUs) and a full copy of the
+  attention, router and norm weights (also split over tp).  The batch is split
+  over the ep ranks (data-parallel attention: a rank holds the KV cache of, and
+  runs attention and the LM head for, ceil(batch / ep) sequences).  The experts
+  see every token of the batch: a rank's experts read the weights of the experts
+  the batch touches among its own (``experts_touched(tokens) / ep`` under uniform
+  routing) and do ``tokens x experts_per_token / ep`` expert MLPs.  Each MoE layer
+  adds two all-to-alls (dispatch before the experts, combine after) among the ep
+  ranks that share a tensor rank, each with a send buffer per GPU of
+  ``local tokens x hidden x act bytes x experts_per_token / tp`` bytes: every
+  local token goes to ``experts_per_token`` experts, and the tp GPUs of a rank
+  each send a 1/tp slice of the hidden dimension.  Under uniform routing
+  (ep - 1) / ep of it leaves the GPU (the collectives module's all-to-all moves
+  nbytes / ep to each other rank);
 * KV capacity per GPU = HBM x (1 - workspace) - weights; KV beyond it spills to
   host memory and is read over PCIe every step, overlapped with HBM reads.
 
@@ -82,22 +98,40 @@ class AnalyticGpu:
     def __init__(self, system: GpuSystemSpec, model: ModelSpec, scenario: Scenario,
                  collective: CollectiveFn | None = None):
         self.g, self.m, self.s = system, model, scenario
-        self.tp, self.pp = scenario.tp, scenario.pp
+        self.tp, self.pp, self.ep = scenario.tp, scenario.pp, scenario.ep
         self.L = scenario.layers
         self.include_head = self.L == model.num_layers
         self.wb = dtype_bytes(scenario.dtype)
-        gpus = self.tp * self.pp
+        if self.ep > 1 and not model.is_moe:
+            raise ConfigError("scenario", "ep", f"ep = {self.ep} needs a mixture-of-experts model; "
+                                                f"{model.name} is dense (num_experts = 1)")
+        if model.num_experts % self.ep:
+            raise ConfigError("scenario", "ep", f"ep = {self.ep} must divide the {model.num_experts} experts "
+                                                f"of {model.name}")
+        gpus = self.tp * self.pp * self.ep
         if gpus > system.num_gpus:
-            raise ConfigError("scenario", "tp", f"tp x pp = {gpus} GPUs but {system.name} has {system.num_gpus}")
+            raise ConfigError("scenario", "tp", f"tp x pp x ep = {gpus} GPUs but {system.name} has {system.num_gpus}")
         if self.pp > self.L:
             raise ConfigError("scenario", "pp", f"pp = {self.pp} stages for {self.L} layers")
         if self.tp > model.num_heads:
             raise ConfigError("scenario", "tp", f"tp = {self.tp} exceeds the {model.num_heads} attention heads")
-        self.collective = collective or GraphCollectives(system, self.tp, self.pp)
+        self.collective = collective or GraphCollectives(system, self.tp, self.pp, self.ep)
 
     @property
     def gpus(self) -> int:
-        return self.tp * self.pp
+        return self.tp * self.pp * self.ep
+
+    def local_batch(self, batch: int) -> int:
+        """Sequences one expert-parallel rank holds (attention is data parallel over ep)."""
+        return math.ceil(batch / self.ep)
+
+    @property
+    def dense_layer_params(self) -> int:
+        """Parameters of a layer every ep rank holds: attention, router, norms (the MLP too if dense)."""
+        m = self.m
+        if not m.is_moe:
+            return m.layer_params
+        return m.attention_params + m.router_params + m.norm_params_per_layer
 
     @property
     def kv_share(self) -> float:
@@ -111,7 +145,8 @@ class AnalyticGpu:
 
     def weight_bytes_per_gpu(self) -> float:
         m = self.m
-        b = self.layers_per_stage * m.layer_params / self.tp
+        experts = (m.num_experts // self.ep) * m.expert_params if m.is_moe else 0
+        b = self.layers_per_stage * (self.dense_layer_params + experts) / self.tp
         if self.include_head:
             b += (m.embedding_params + m.lm_head_params) / self.tp
         return b * self.wb
@@ -126,12 +161,12 @@ class AnalyticGpu:
 
     def max_batch(self) -> int:
         per_seq = self.kv_bytes_per_seq_per_gpu()
-        return max(1, int(self.kv_capacity_per_gpu() // per_seq))
+        return max(1, self.ep * int(self.kv_capacity_per_gpu() // per_seq))
 
     def memory_plan(self, batch: int) -> GpuMemoryPlan:
         usable = self.g.gpu.hbm_bytes * (1.0 - self.g.efficiency.workspace_fraction)
         w = self.weight_bytes_per_gpu()
-        kv = batch * self.kv_bytes_per_seq_per_gpu()
+        kv = self.local_batch(batch) * self.kv_bytes_per_seq_per_gpu()
         w_spill = max(0.0, w - usable)
         kv_cap = max(0.0, usable - w)
         m = self.m
@@ -142,26 +177,45 @@ class AnalyticGpu:
         return GpuMemoryPlan(self.gpus, w, kv, kv_cap, w_spill, max(0.0, kv - kv_cap), total_w, total_kv)
 
     def layer_time(self, tokens: int, attn_flops: float, kv_read_bytes: float, hbm_fraction: float,
-                   weights_hbm_fraction: float) -> tuple[PhaseTime, dict[str, float]]:
-        """One layer on one GPU of a stage: ``tokens`` rows through the GEMMs."""
+                   weights_hbm_fraction: float, local: float = 1.0) -> tuple[PhaseTime, dict[str, float]]:
+        """One layer on one GPU of a stage: ``tokens`` rows (the whole batch) through the GEMMs.
+
+        ``attn_flops`` and ``kv_read_bytes`` are for the whole batch; ``local`` is the share
+        of the batch's sequences one expert-parallel rank holds (1 without ep).
+        """
         g, m, s, eff = self.g, self.m, self.s, self.g.efficiency
-        flops = (tokens * m.layer_matmul_flops_per_token + attn_flops) / self.tp
-        wbytes = m.layer_weight_bytes_read(tokens, s.dtype) / self.tp
-        kv_bytes = kv_read_bytes * self.kv_share
+        ep, k = self.ep, m.experts_per_token
+        local_tokens = tokens * local
+        expert_flops = 2.0 * k * m.expert_params            # per token, the routed experts
+        flops = ((local_tokens * (m.layer_matmul_flops_per_token - expert_flops)
+                  + tokens * expert_flops / ep + attn_flops * local) / self.tp)
+        expert_bytes = m.experts_touched(tokens) * m.expert_params * self.wb
+        wbytes = (m.layer_weight_bytes_read(tokens, s.dtype) - expert_bytes + expert_bytes / ep) / self.tp
+        kv_bytes = kv_read_bytes * local * self.kv_share
         hbm_bytes = wbytes * weights_hbm_fraction + kv_bytes * hbm_fraction
         pcie_bytes = wbytes * (1 - weights_hbm_fraction) + kv_bytes * (1 - hbm_fraction)
         t_cmp = flops / (g.gpu.flops_per_s(s.dtype) * eff.gemm)
         t_mem = hbm_bytes / (g.gpu.hbm_bandwidth_bytes_per_s * eff.memory)
         t_pcie = pcie_bytes / g.interconnect.pcie_bandwidth_bytes_per_s
         t_launch = eff.kernels_per_layer * eff.kernel_launch_s
-        act = tokens * m.hidden_size * s.act_bytes
+        act = local_tokens * m.hidden_size * s.act_bytes
         t_ar = 2 * self.collective("all_reduce", act, self.tp) if self.tp > 1 else 0.0
-        t = max(t_cmp, t_mem, t_pcie) + t_launch + t_ar
+        a2a = self.all_to_all_bytes(local_tokens)
+        t_a2a = 2 * self.collective("all_to_all", a2a, ep) if ep > 1 else 0.0
+        t = max(t_cmp, t_mem, t_pcie) + t_launch + t_ar + t_a2a
         comps = {"compute": t_cmp, "hbm_bandwidth": t_mem, "launch_overhead": t_launch,
-                 "interconnect": t_ar, "pcie_spill": t_pcie}
+                 "interconnect": t_ar + t_a2a, "pcie_spill": t_pcie}
         link_bytes = 2 * 2 * (self.tp - 1) / self.tp * act if self.tp > 1 else 0.0
+        link_bytes += 2 * (ep - 1) / ep * a2a
         work = {"flops": flops, "hbm_bytes": hbm_bytes, "pcie_bytes": pcie_bytes, "link_bytes": link_bytes}
         return PhaseTime(t, comps), work
+
+    def all_to_all_bytes(self, local_tokens: float) -> float:
+        """Send buffer per GPU of one MoE all-to-all (dispatch or combine); see the module docstring."""
+        if self.ep <= 1:
+            return 0.0
+        m = self.m
+        return local_tokens * m.hidden_size * self.s.act_bytes * m.experts_per_token / self.tp
 
     def head_time(self, tokens: int) -> tuple[float, float, float]:
         """LM head on the last stage: (seconds, FLOPs per GPU, bytes per GPU)."""
@@ -185,10 +239,10 @@ class AnalyticGpu:
     def collective_algorithms(self) -> dict[str, str]:
         """Summary keys: the algorithm each collective used ("none": not used; "closed_form": ring_collective)."""
         chosen = self.collective.chosen if isinstance(self.collective, GraphCollectives) else {}
-        used = {"all_reduce": self.tp > 1, "p2p": self.pp > 1}
+        used = {"all_reduce": self.tp > 1, "all_to_all": self.ep > 1, "p2p": self.pp > 1}
         return {f"{key}_algorithm": (chosen.get(op, "none") if isinstance(self.collective, GraphCollectives)
                                      else "closed_form" if used[op] else "none")
-                for op, key in (("all_reduce", "allreduce"), ("p2p", "p2p"))}
+                for op, key in (("all_reduce", "allreduce"), ("all_to_all", "alltoall"), ("p2p", "p2p"))}
 
 
 def auto_tensor_parallel(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario) -> int:
@@ -197,7 +251,7 @@ def auto_tensor_parallel(system: GpuSystemSpec, model: ModelSpec, scenario: Scen
     (the fastest overall when none does); ties go to fewer GPUs.
     """
     options = [t for t in (1, 2, 4, 8, 16, 32, 64) if t <= min(system.interconnect.gpus_per_node, system.num_gpus)
-               and model.num_heads % t == 0 and t * scenario.pp <= system.num_gpus]
+               and model.num_heads % t == 0 and t * scenario.pp * scenario.ep <= system.num_gpus]
     if len(options) <= 1:
         return options[0] if options else 1
     runs = [(tp, simulate(system, model, replace(scenario, tp=tp))) for tp in options]
@@ -220,12 +274,14 @@ def simulate(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario,
     kv_hbm = 1.0 - (plan.spilled_kv_bytes_per_gpu / plan.kv_bytes_per_gpu if plan.kv_bytes_per_gpu else 0.0)
     w_hbm = 1.0 - (plan.spilled_weight_bytes_per_gpu / plan.weight_bytes_per_gpu if plan.weight_bytes_per_gpu else 0.0)
     kvl = m.kv_bytes_per_token_layer(s.kv_dtype)
+    local_batch = eng.local_batch(batch)
+    local = local_batch / batch           # share of the sequences one expert-parallel rank holds
 
     # ---- decode step at the mean context ---------------------------------------------
     ctx = s.mean_decode_context
-    layer, work = eng.layer_time(batch, m.attention_flops(batch, ctx), batch * ctx * kvl, kv_hbm, w_hbm)
-    t_head, head_flops, head_bytes = eng.head_time(batch)
-    t_send = eng.stage_send_time(batch)
+    layer, work = eng.layer_time(batch, m.attention_flops(batch, ctx), batch * ctx * kvl, kv_hbm, w_hbm, local)
+    t_head, head_flops, head_bytes = eng.head_time(local_batch)
+    t_send = eng.stage_send_time(local_batch)
     # each token passes every stage in turn: a step walks all layers
     tpot = L * layer.time_s + t_head + t_send
     comps = {k: v * L for k, v in layer.components.items()}
@@ -236,14 +292,15 @@ def simulate(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario,
     # ---- prefill ----------------------------------------------------------------------
     tokens = batch * s.prompt_tokens
     p_attn = batch * m.prefill_attention_flops(s.prompt_tokens)
-    p_layer, p_work = eng.layer_time(tokens, p_attn, 0.0, kv_hbm, w_hbm)
+    p_layer, p_work = eng.layer_time(tokens, p_attn, 0.0, kv_hbm, w_hbm, local)
     # writing the prompt's KV cache
-    kv_write = tokens * kvl * eng.kv_share / (g.gpu.hbm_bandwidth_bytes_per_s * g.efficiency.memory)
-    p_head, _, _ = eng.head_time(batch)
-    ttft = L * (p_layer.time_s + kv_write) + p_head + eng.stage_send_time(tokens)
+    kv_write = tokens * local * kvl * eng.kv_share / (g.gpu.hbm_bandwidth_bytes_per_s * g.efficiency.memory)
+    p_head, _, _ = eng.head_time(local_batch)
+    p_send = eng.stage_send_time(local_batch * s.prompt_tokens)
+    ttft = L * (p_layer.time_s + kv_write) + p_head + p_send
     p_comps = {k: v * L for k, v in p_layer.components.items()}
     p_comps["hbm_bandwidth"] += L * kv_write
-    p_comps["interconnect"] += eng.stage_send_time(tokens)
+    p_comps["interconnect"] += p_send
     prefill = PhaseTime(ttft, p_comps)
 
     # ---- energy per generated token: every GPU does its share -------------------------
@@ -253,7 +310,7 @@ def simulate(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario,
     step_j = gpus * (per_gpu_layers * (work["hbm_bytes"] * 8 * en.hbm_j_per_bit + work["flops"] * en.flop_j
                                        + work["pcie_bytes"] * 8 * en.pcie_j_per_bit
                                        + work["link_bytes"] * 8 * en.link_j_per_bit)) \
-        + eng.tp * (head_flops * en.flop_j + head_bytes * 8 * en.hbm_j_per_bit) \
+        + eng.tp * eng.ep * (head_flops * en.flop_j + head_bytes * 8 * en.hbm_j_per_bit) \
         + en.static_power_w * gpus * tpot
     energy_per_token = step_j / batch
 
@@ -275,7 +332,7 @@ def simulate(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario,
         "bottleneck": decode.bottleneck, "prefill_bottleneck": prefill.bottleneck,
         "decode_bottleneck": decode.bottleneck, "energy_per_token_j": energy_per_token,
         "decode_layer_s": layer.time_s, "prefill_layer_s": p_layer.time_s + kv_write,
-        "tp": eng.tp, "pp": eng.pp, "max_batch": eng.max_batch(),
+        "tp": eng.tp, "pp": eng.pp, "ep": eng.ep, "max_batch": eng.max_batch(),
         "kv_capacity_per_gpu_bytes": plan.kv_capacity_per_gpu,
     }
     stage = (np.arange(L) * eng.pp) // L

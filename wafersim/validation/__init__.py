@@ -13,7 +13,7 @@ from ..results.run_result import SUMMARY_FIELDS, RunResult
 from ..runner import simulate
 
 MEASUREMENTS = Path(__file__).with_name("measurements.toml")
-_SCENARIO_KEYS = ("batch", "prompt_tokens", "output_tokens", "dtype", "kv_dtype", "wafers", "tp", "pp", "layers")
+_SCENARIO_KEYS = ("batch", "prompt_tokens", "output_tokens", "dtype", "kv_dtype", "wafers", "tp", "pp", "ep", "layers")
 _ROW_KEYS = {"id", "system", "model", "metric", "value", "source", "calibration", "note", "set", *_SCENARIO_KEYS}
 
 

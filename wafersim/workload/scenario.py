@@ -27,6 +27,7 @@ class Scenario:
     wafers: int | str = 1
     tp: int | str = 1                 # "auto": smallest that holds the job (GPU systems)
     pp: int = 1
+    ep: int = 1                       # expert-parallel ranks (mixture-of-experts models, GPU systems)
     layers: int | None = None         # simulate only the first N decoder layers
     fidelity: str = "analytic"
 
@@ -34,7 +35,7 @@ class Scenario:
         _positive_or(self.batch, "batch", "max")
         _positive_or(self.wafers, "wafers", "auto")
         _positive_or(self.tp, "tp", "auto")
-        for key in ("prompt_tokens", "output_tokens", "pp"):
+        for key in ("prompt_tokens", "output_tokens", "pp", "ep"):
             _positive_or(getattr(self, key), key, None)
         if self.layers is not None:
             _positive_or(self.layers, "layers", None)
