@@ -3,6 +3,7 @@
 Run: ``python benchmarks/bench_gpu_simulate.py``; prints a table and writes
 ``benchmarks/results/gpu_simulate.json``.  Each case is timed best-of-``--repeat``;
 a call builds the graph, places the groups and costs its collectives (cached per call).
+The GraphML text of a system is cached per spec; the untimed first call fills that cache.
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ Results are cached per simulate call on (op, nbytes rounded to
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import networkx as nx
 
@@ -44,6 +45,9 @@ __all__ = ["NBYTES_DIGITS", "GpuPlacement", "GraphCollectives"]
 
 NBYTES_DIGITS = 6
 """Significant digits of the message size in the cache key (sizes closer than this share a cost)."""
+
+GRAPHML_CACHE_SIZE = 16
+"""System specs whose GraphML text is kept between simulate calls."""
 
 _OPS = {"all_reduce": "all_reduce", "all_gather": "all_gather", "reduce_scatter": "reduce_scatter",
         "all_to_all": "all_to_all", "p2p": "point_to_point"}
@@ -71,6 +75,11 @@ class GpuPlacement:
         return self.rank(stage, 0, 0), self.rank(stage + 1, 0, 0)
 
 
+@lru_cache(maxsize=GRAPHML_CACHE_SIZE)
+def _graphml(system: GpuSystemSpec) -> str:
+    return topology_to_graphml(build_topology(system))
+
+
 class GraphCollectives:
     """Collective costs of one simulate call on the graph of ``system``.
 
@@ -93,7 +102,8 @@ class GraphCollectives:
         """op -> algorithm of the last costed call that moved bytes"""
 
     def graphml(self) -> str:
-        return topology_to_graphml(self.graph)
+        """The graph as GraphML (text cached per system spec: writing it costs more than a simulate call)."""
+        return _graphml(self.system)
 
     def group(self, op: str, n: int) -> tuple[str, ...]:
         p = self.placement
