@@ -31,6 +31,7 @@ from ..hardware.wafer import WaferSpec
 from ..workload.dtypes import dtype_bytes
 from ..workload.model import ModelSpec
 from ..workload.scenario import MappingOptions, Scenario
+from ..dataflow.stages import stage_shapes
 from .phase import PhaseTime
 
 
@@ -64,22 +65,6 @@ class WaferMemoryPlan:
     @property
     def spilled_weight_fraction(self) -> float:
         return self.spilled_weight_bytes / self.weight_bytes if self.weight_bytes else 0.0
-
-
-def _stage_shapes(model: ModelSpec, tokens: int) -> list[tuple[str, float, float]]:
-    """The dependent mesh stages of one layer: (name, K, N) of the matrix each moves."""
-    d, q, kv, f = model.hidden_size, model.q_size, model.kv_size, model.ffn_size
-    up = (2 if model.mlp == "gated" else 1) * f * model.experts_touched(tokens)
-    heads = model.num_heads
-    return [
-        ("qkv", d, q + 2 * kv),
-        ("scores", q, heads),        # partial dot products reduced per head
-        ("softmax", heads, heads),   # max and sum reductions per head
-        ("weighted_sum", heads, q),  # probability-weighted V summed over the cores holding KV
-        ("o", q, d),
-        ("mlp_up", d, up),
-        ("mlp_down", f, d),
-    ]
 
 
 def _region(cores: float, block: tuple[int, int], sequential: bool) -> tuple[float, float]:
@@ -194,7 +179,7 @@ class AnalyticWafer:
         t_sram = sram_bytes / cores / core.sram_read_bytes_per_s
         hop_lat, step_lat = self._stage_latency_s(rows, cols)
         link_bw = self._link_bytes_per_s(rows, cols)
-        stages = _stage_shapes(m, tokens)
+        stages = stage_shapes(m, tokens)
         act = s.act_bytes
         stage_bytes = [tokens * act * (k / rows + n / cols) for _, k, n in stages]
         t_link = sum(stage_bytes) / link_bw

@@ -44,6 +44,7 @@ class LayerArray:
     dims: tuple[str, ...]
     units: str
     description: str
+    labels: dict[str, tuple[str, ...]] | None = None   # names along a dimension, e.g. directions
 
 
 @dataclass
