@@ -239,7 +239,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     """Run the analytic wafer model; ``scenario`` must be resolved against ``model``."""
     import numpy as np
 
-    from ..results.run_result import LayerArray, RunResult
+    from ..results.run_result import LayerArray, RunResult, make_summary
 
     eng = AnalyticWafer(system, model, scenario, mapping)
     s, w, L = scenario, system, scenario.layers
@@ -319,19 +319,12 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
                      f"{ext.io_bandwidth_bytes_per_s / 1e9:.3g} GB/s through edge I/O")
     notes.append(f"decode step bound by {decode.bottleneck}; prefill bound by {prefill.bottleneck}")
 
-    summary = {
-        "system": w.name, "model": model.name, "kind": "wafer", "fidelity": "analytic",
-        "batch": batch, "prompt_tokens": s.prompt_tokens, "output_tokens": s.output_tokens,
-        "layers": L, "devices": wafers, "ttft_s": ttft, "tpot_s": tpot,
-        "tokens_per_s_per_user": 1.0 / tpot, "tokens_per_s": batch / tpot,
-        "fits_on_chip": plan.fits, "spilled_bytes": plan.spilled_bytes,
-        "weight_bytes": plan.weight_bytes, "kv_bytes": plan.kv_bytes,
-        "bottleneck": decode.bottleneck, "prefill_bottleneck": prefill.bottleneck,
-        "decode_bottleneck": decode.bottleneck, "energy_per_token_j": energy_per_token,
-        "decode_layer_s": decode_layer_s, "prefill_layer_s": n_blocks * per_block,
-        "placement": mapping.placement, "cores_per_wafer": plan.cores_per_wafer,
-        "sram_capacity_bytes": plan.capacity_bytes,
-    }
+    summary = make_summary(
+        system=w.name, model=model.name, kind="wafer", fidelity="analytic", scenario=s, batch=batch,
+        devices=wafers, prefill=prefill, decode=decode, fits=plan.fits, spilled_bytes=plan.spilled_bytes,
+        weight_bytes=plan.weight_bytes, kv_bytes=plan.kv_bytes, energy_per_token_j=energy_per_token,
+        decode_layer_s=decode_layer_s, prefill_layer_s=n_blocks * per_block,
+        placement=mapping.placement, cores_per_wafer=plan.cores_per_wafer, sram_capacity_bytes=plan.capacity_bytes)
     layer_idx = np.arange(L)
     arrays = {
         "decode_layer_s": LayerArray(np.full(L, decode_layer_s), ("layer",), "s", "time of each layer in a decode step"),

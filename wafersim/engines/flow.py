@@ -107,7 +107,7 @@ class _Timer:
 
 def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions):
     """Run the flow engine; ``scenario`` must be resolved against ``model``."""
-    from ..results.run_result import LayerArray, RunResult
+    from ..results.run_result import LayerArray, RunResult, make_summary
 
     warm_up()
     s, w, L = scenario, system, scenario.layers
@@ -189,19 +189,14 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
                  f"{DIRECTIONS[busiest[3]]}, {float(link_time.max()) * 1e6:.3g} us busy")
     notes.append(f"decode step bound by {decode.bottleneck}; prefill bound by {prefill.bottleneck}")
 
-    summary = {
-        "system": w.name, "model": model.name, "kind": "wafer", "fidelity": "flow",
-        "batch": batch, "prompt_tokens": s.prompt_tokens, "output_tokens": s.output_tokens,
-        "layers": L, "devices": wafers, "ttft_s": ttft, "tpot_s": tpot,
-        "tokens_per_s_per_user": 1.0 / tpot, "tokens_per_s": batch / tpot,
-        "fits_on_chip": pl.fits, "spilled_bytes": float(pl.total_spilled_bytes),
-        "weight_bytes": float(pl.region_weight_bytes.sum()), "kv_bytes": float(pl.region_kv_bytes.sum()),
-        "bottleneck": decode.bottleneck, "prefill_bottleneck": prefill.bottleneck,
-        "decode_bottleneck": decode.bottleneck, "energy_per_token_j": energy_per_token,
-        "decode_layer_s": decode_layer_s, "prefill_layer_s": n_blocks * float(per_block[:L].mean()),
-        "placement": mapping.placement, "cores_per_wafer": pl.block[0] * pl.block[1],
-        "micro_batches": micro, "max_link_utilisation": float(link_time.max() / tpot),
-    }
+    summary = make_summary(
+        system=w.name, model=model.name, kind="wafer", fidelity="flow", scenario=s, batch=batch, devices=wafers,
+        prefill=prefill, decode=decode, fits=pl.fits, spilled_bytes=pl.total_spilled_bytes,
+        weight_bytes=pl.region_weight_bytes.sum(), kv_bytes=pl.region_kv_bytes.sum(),
+        energy_per_token_j=energy_per_token, decode_layer_s=decode_layer_s,
+        prefill_layer_s=n_blocks * float(per_block[:L].mean()), placement=mapping.placement,
+        cores_per_wafer=pl.block[0] * pl.block[1], micro_batches=micro,
+        max_link_utilisation=float(link_time.max() / tpot))
     regions = ("region",)
     arrays = {
         "decode_layer_s": LayerArray(layer_time if t_io <= onchip else np.full(L, decode_layer_s), ("layer",), "s",
