@@ -209,6 +209,6 @@ def plot_link_utilisation(run: dict[str, Any], wafer: int = 0, ax=None):
         busiest = "no link carries traffic"
     ax.set_title(f"{_title_head(run, wafer, wafers)}\nlink utilisation, max of E/W/N/S links per core, "
                  f"log scale{_scale_note(f)}\n{busiest}", fontsize=10)
-    cb = ax.figure.colorbar(im, ax=ax, shrink=0.85)
+    cb = ax.figure.colorbar(im, ax=ax, shrink=0.85, extend="min" if isinstance(norm, LogNorm) else "neither")
     cb.set_label("share of a decode step the busiest link is busy" + (", block max" if f > 1 else ""))
     return ax
