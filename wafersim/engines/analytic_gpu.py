@@ -264,7 +264,7 @@ def simulate(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario,
     """Run the roofline GPU model; ``scenario`` must be resolved against ``model``."""
     import numpy as np
 
-    from ..results.run_result import LayerArray, RunResult
+    from ..results.run_result import LayerArray, RunResult, make_summary
 
     eng = AnalyticGpu(system, model, scenario, collective)
     s, g, m, L = scenario, system, model, scenario.layers
@@ -322,19 +322,12 @@ def simulate(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario,
         notes.append(f"--batch max: {batch} sequences of {s.max_context} tokens fill the KV capacity")
     notes.append(f"decode step bound by {decode.bottleneck}; prefill bound by {prefill.bottleneck}")
 
-    summary = {
-        "system": g.name, "model": m.name, "kind": "gpu", "fidelity": "analytic",
-        "batch": batch, "prompt_tokens": s.prompt_tokens, "output_tokens": s.output_tokens,
-        "layers": L, "devices": gpus, "ttft_s": ttft, "tpot_s": tpot,
-        "tokens_per_s_per_user": 1.0 / tpot, "tokens_per_s": batch / tpot,
-        "fits_on_chip": plan.fits, "spilled_bytes": plan.spilled_bytes,
-        "weight_bytes": plan.weight_bytes, "kv_bytes": plan.kv_bytes,
-        "bottleneck": decode.bottleneck, "prefill_bottleneck": prefill.bottleneck,
-        "decode_bottleneck": decode.bottleneck, "energy_per_token_j": energy_per_token,
-        "decode_layer_s": layer.time_s, "prefill_layer_s": p_layer.time_s + kv_write,
-        "tp": eng.tp, "pp": eng.pp, "ep": eng.ep, "max_batch": eng.max_batch(),
-        "kv_capacity_per_gpu_bytes": plan.kv_capacity_per_gpu,
-    }
+    summary = make_summary(
+        system=g.name, model=m.name, kind="gpu", fidelity="analytic", scenario=s, batch=batch, devices=gpus,
+        prefill=prefill, decode=decode, fits=plan.fits, spilled_bytes=plan.spilled_bytes,
+        weight_bytes=plan.weight_bytes, kv_bytes=plan.kv_bytes, energy_per_token_j=energy_per_token,
+        decode_layer_s=layer.time_s, prefill_layer_s=p_layer.time_s + kv_write,
+        tp=eng.tp, pp=eng.pp, ep=eng.ep, max_batch=eng.max_batch(), kv_capacity_per_gpu_bytes=plan.kv_capacity_per_gpu)
     stage = (np.arange(L) * eng.pp) // L
     arrays = {
         "decode_layer_s": LayerArray(np.full(L, layer.time_s), ("layer",), "s", "time of each layer in a decode step"),

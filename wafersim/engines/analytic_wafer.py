@@ -31,6 +31,7 @@ from ..hardware.wafer import WaferSpec
 from ..workload.dtypes import dtype_bytes
 from ..workload.model import ModelSpec
 from ..workload.scenario import MappingOptions, Scenario
+from ..dataflow.stages import stage_shapes
 from .phase import PhaseTime
 
 
@@ -64,22 +65,6 @@ class WaferMemoryPlan:
     @property
     def spilled_weight_fraction(self) -> float:
         return self.spilled_weight_bytes / self.weight_bytes if self.weight_bytes else 0.0
-
-
-def _stage_shapes(model: ModelSpec, tokens: int) -> list[tuple[str, float, float]]:
-    """The dependent mesh stages of one layer: (name, K, N) of the matrix each moves."""
-    d, q, kv, f = model.hidden_size, model.q_size, model.kv_size, model.ffn_size
-    up = (2 if model.mlp == "gated" else 1) * f * model.experts_touched(tokens)
-    heads = model.num_heads
-    return [
-        ("qkv", d, q + 2 * kv),
-        ("scores", q, heads),        # partial dot products reduced per head
-        ("softmax", heads, heads),   # max and sum reductions per head
-        ("weighted_sum", heads, q),  # probability-weighted V summed over the cores holding KV
-        ("o", q, d),
-        ("mlp_up", d, up),
-        ("mlp_down", f, d),
-    ]
 
 
 def _region(cores: float, block: tuple[int, int], sequential: bool) -> tuple[float, float]:
@@ -194,7 +179,7 @@ class AnalyticWafer:
         t_sram = sram_bytes / cores / core.sram_read_bytes_per_s
         hop_lat, step_lat = self._stage_latency_s(rows, cols)
         link_bw = self._link_bytes_per_s(rows, cols)
-        stages = _stage_shapes(m, tokens)
+        stages = stage_shapes(m, tokens)
         act = s.act_bytes
         stage_bytes = [tokens * act * (k / rows + n / cols) for _, k, n in stages]
         t_link = sum(stage_bytes) / link_bw
@@ -254,7 +239,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     """Run the analytic wafer model; ``scenario`` must be resolved against ``model``."""
     import numpy as np
 
-    from ..results.run_result import LayerArray, RunResult
+    from ..results.run_result import LayerArray, RunResult, make_summary
 
     eng = AnalyticWafer(system, model, scenario, mapping)
     s, w, L = scenario, system, scenario.layers
@@ -334,19 +319,12 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
                      f"{ext.io_bandwidth_bytes_per_s / 1e9:.3g} GB/s through edge I/O")
     notes.append(f"decode step bound by {decode.bottleneck}; prefill bound by {prefill.bottleneck}")
 
-    summary = {
-        "system": w.name, "model": model.name, "kind": "wafer", "fidelity": "analytic",
-        "batch": batch, "prompt_tokens": s.prompt_tokens, "output_tokens": s.output_tokens,
-        "layers": L, "devices": wafers, "ttft_s": ttft, "tpot_s": tpot,
-        "tokens_per_s_per_user": 1.0 / tpot, "tokens_per_s": batch / tpot,
-        "fits_on_chip": plan.fits, "spilled_bytes": plan.spilled_bytes,
-        "weight_bytes": plan.weight_bytes, "kv_bytes": plan.kv_bytes,
-        "bottleneck": decode.bottleneck, "prefill_bottleneck": prefill.bottleneck,
-        "decode_bottleneck": decode.bottleneck, "energy_per_token_j": energy_per_token,
-        "decode_layer_s": decode_layer_s, "prefill_layer_s": n_blocks * per_block,
-        "placement": mapping.placement, "cores_per_wafer": plan.cores_per_wafer,
-        "sram_capacity_bytes": plan.capacity_bytes,
-    }
+    summary = make_summary(
+        system=w.name, model=model.name, kind="wafer", fidelity="analytic", scenario=s, batch=batch,
+        devices=wafers, prefill=prefill, decode=decode, fits=plan.fits, spilled_bytes=plan.spilled_bytes,
+        weight_bytes=plan.weight_bytes, kv_bytes=plan.kv_bytes, energy_per_token_j=energy_per_token,
+        decode_layer_s=decode_layer_s, prefill_layer_s=n_blocks * per_block,
+        placement=mapping.placement, cores_per_wafer=plan.cores_per_wafer, sram_capacity_bytes=plan.capacity_bytes)
     layer_idx = np.arange(L)
     arrays = {
         "decode_layer_s": LayerArray(np.full(L, decode_layer_s), ("layer",), "s", "time of each layer in a decode step"),

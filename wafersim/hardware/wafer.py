@@ -109,6 +109,19 @@ class WaferEnergySpec:
 
 
 @dataclass(frozen=True, kw_only=True)
+class WaferDefectsSpec:
+    """Failed cores, drawn per wafer from a seeded generator, and spare columns per die.
+
+    Cerebras reports ~1-1.5 % spare cores and routing that shifts around a bad
+    core so software sees a clean mesh (Cerebras blog "100x defect tolerance", 2025).
+    """
+    density: float = number("share of physical cores that fail", default=0.0, maximum=1.0, allow_zero=True)
+    spare_fraction: float = number("spare columns per die as a share of its columns", default=0.015,
+                                   maximum=1.0, allow_zero=True)
+    seed: int = integer("seed of the defect map", default=0, minimum=0)
+
+
+@dataclass(frozen=True, kw_only=True)
 class WaferSpec:
     kind: str = choice(("wafer",), "must be 'wafer'")
     name: str = text("preset name")
@@ -120,6 +133,7 @@ class WaferSpec:
     interwafer: InterWaferSpec = field(metadata={"doc": "links between wafers"})
     calibration: WaferCalibrationSpec = field(metadata={"doc": "fitted factors"})
     energy: WaferEnergySpec = field(metadata={"doc": "energy per operation"})
+    defects: WaferDefectsSpec = field(default_factory=WaferDefectsSpec, metadata={"doc": "defect model"})
 
     @property
     def cores(self) -> int:

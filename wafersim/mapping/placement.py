@@ -2,11 +2,11 @@
 
 Strategies (``mapping.placement``):
 
-* ``pipelined``: each wafer holds a contiguous range of layers; its block of
-  cores is cut into a grid of equal near-square regions visited in snake order
-  (left to right, then right to left on the next band), so consecutive layers
-  are neighbours.  The embedding and LM head take as many consecutive regions
-  as their bytes need, after the last layer on the last wafer.
+* ``pipelined``: each wafer holds a contiguous range of layers, balanced by
+  bytes; its block of cores is cut into bands of near-square regions visited
+  in snake order (left to right, then right to left on the next band), so
+  consecutive layers are neighbours.  The embedding and LM head take a
+  full-width band at the bottom of the last wafer, sized by their bytes.
 * ``sequential``: every layer of a wafer is spread over the wafer's whole block;
   layers run one after another (the mapping published wafer kernels use).
 * ``streaming``: as sequential, but weights stay in external memory and stream in.
@@ -79,34 +79,56 @@ class Placement:
         return free
 
 
-def _grid(n: int, rows: int, cols: int) -> tuple[int, int]:
-    """A grid of at least n near-square cells on a rows x cols block."""
+def _bands(n: int, rows: int, cols: int) -> list[tuple[int, int, int, int]]:
+    """n rectangles (y0, x0, h, w) tiling a rows x cols block in snake order.
+
+    The block is cut into horizontal bands; each band's width is shared by the
+    layers in it, so no core is left out but the few rows and columns that do
+    not divide.  Band heights follow the number of layers in each band, and the
+    band count makes the regions closest to square.
+    """
     best = None
-    for g_rows in range(1, min(n, rows) + 1):
-        g_cols = math.ceil(n / g_rows)
-        if g_cols > cols:
+    for g in range(1, min(n, rows) + 1):
+        per = [n // g + (1 if b < n % g else 0) for b in range(g)]
+        h = rows // g
+        if max(per) > cols or h == 0:
             continue
-        h, w = rows // g_rows, cols // g_cols
-        key = (h + w) / math.sqrt(h * w) if h and w else math.inf   # prefer square, then large
-        cand = (key, -(h * w), g_rows, g_cols)
-        best = cand if best is None or cand < best else best
+        w = cols // max(per)
+        key = max(h / w, w / h)
+        if best is None or key < best[0]:
+            best = (key, g, per, h)
     if best is None:
         raise ConfigError("mapping", "cores", f"{n} regions do not fit a {rows} x {cols} block")
-    return best[2], best[3]
-
-
-def _snake(g_rows: int, g_cols: int) -> list[tuple[int, int]]:
-    cells = []
-    for r in range(g_rows):
-        cols = range(g_cols) if r % 2 == 0 else range(g_cols - 1, -1, -1)
-        cells.extend((r, c) for c in cols)
-    return cells
+    _, g, per, _ = best
+    # band heights follow their layer counts, so every region gets about rows x cols / n cores
+    edges = [round(rows * sum(per[:b]) / n) for b in range(g + 1)]
+    out = []
+    for b, k in enumerate(per):
+        w = cols // k
+        xs = [i * w for i in range(k)]
+        if b % 2:
+            xs.reverse()
+        out.extend((edges[b], x, edges[b + 1] - edges[b], w) for x in xs)
+    return out
 
 
 def _spread(total: int, n: int) -> np.ndarray:
     out = np.full(n, total // n, dtype=np.int64)
     out[: total % n] += 1
     return out
+
+
+def _split_layers(layers: int, wafers: int, layer_bytes: int, head_bytes: int) -> list[int]:
+    """First layer of each wafer (and ``layers`` at the end), balancing bytes; the head
+    sits after the last layer on the last wafer.  Every wafer gets at least one layer."""
+    total = layers * layer_bytes + head_bytes
+    first = [0]
+    for i in range(1, wafers):
+        target = total * i / wafers
+        k = round(target / layer_bytes) if layer_bytes else (i * layers) // wafers
+        first.append(min(max(k, first[-1] + 1), layers - (wafers - i)))
+    first.append(layers)
+    return first
 
 
 def block_shape(system: WaferSpec, mapping: MappingOptions) -> tuple[int, int]:
@@ -134,31 +156,25 @@ def place(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: Mapp
     head_w = int(round((model.embedding_params + model.lm_head_params + model.final_norm_params) * wb)) if has_head else 0
     cap = int(system.core.usable_sram_bytes)
 
-    first = [(i * L) // wafers for i in range(wafers + 1)]
+    first = _split_layers(L, wafers, layer_w, head_w)
     rw, ry, rx, rr, rc = [], [], [], [], []
     for wi in range(wafers):
         n_layers = first[wi + 1] - first[wi]
+        head_here = has_head and wi == wafers - 1
         if mapping.placement == "pipelined":
-            head_slots = 0
-            if has_head and wi == wafers - 1:
-                head_slots = max(1, math.ceil(head_w / layer_w)) if layer_w else 1
-            g_rows, g_cols = _grid(n_layers + head_slots, by, bx)
-            h, w = by // g_rows, bx // g_cols
-            cells = _snake(g_rows, g_cols)
-            for k in range(n_layers):
-                r, c = cells[k]
-                rw.append(wi); ry.append(r * h); rx.append(c * w); rr.append(h); rc.append(w)
-            if head_slots:
-                # the head's slots as one band: their bounding rectangle along the snake
-                slots = cells[n_layers:n_layers + head_slots]
-                ys = [r * h for r, _ in slots]; xs = [c * w for _, c in slots]
-                y0, x0 = min(ys), min(xs)
-                rw.append(wi); ry.append(y0); rx.append(x0)
-                rr.append(max(ys) + h - y0); rc.append(max(xs) + w - x0)
+            # the head takes a full-width band at the bottom, sized by its share of the bytes
+            head_rows = 0
+            if head_here:
+                share = head_w / (head_w + n_layers * layer_w) if head_w + n_layers * layer_w else 0.0
+                head_rows = min(by - 1, max(1, round(by * share)))
+            for y0, x0, h, w in _bands(n_layers, by - head_rows, bx):
+                rw.append(wi); ry.append(y0); rx.append(x0); rr.append(h); rc.append(w)
+            if head_here:
+                rw.append(wi); ry.append(by - head_rows); rx.append(0); rr.append(head_rows); rc.append(bx)
         else:
             for _ in range(n_layers):
                 rw.append(wi); ry.append(0); rx.append(0); rr.append(by); rc.append(bx)
-            if has_head and wi == wafers - 1:
+            if head_here:
                 rw.append(wi); ry.append(0); rx.append(0); rr.append(by); rc.append(bx)
 
     n_regions = len(rw)

@@ -82,7 +82,8 @@ def _write_array(group: h5py.Group, name: str, arr: LayerArray) -> None:
     ds.attrs["description"] = arr.description
     for axis, dim in enumerate(arr.dims):
         if dim not in group:
-            _scale(group, dim, np.arange(arr.data.shape[axis]))
+            labels = (arr.labels or {}).get(dim)
+            _scale(group, dim, np.array(labels, dtype=str) if labels else np.arange(arr.data.shape[axis]))
         ds.dims[axis].attach_scale(group[dim])
 
 
@@ -153,6 +154,9 @@ def write_results(path: str | Path, results: RunResult | Iterable[RunResult],
             for rid, res in zip(run_ids, results):
                 _write_run(runs.create_group(rid), res)
             _write_summary(f, results, run_ids)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes 0600; results are ordinary files
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -44,6 +44,7 @@ class LayerArray:
     dims: tuple[str, ...]
     units: str
     description: str
+    labels: dict[str, tuple[str, ...]] | None = None   # names along a dimension, e.g. directions
 
 
 @dataclass
@@ -75,3 +76,24 @@ def _plain(v: Any) -> Any:
     if isinstance(v, np.generic):
         return v.item()
     return v
+
+
+def make_summary(*, system: str, model: str, kind: str, fidelity: str, scenario: Any, batch: int,
+                 devices: int, prefill: PhaseTime, decode: PhaseTime, fits: bool, spilled_bytes: float,
+                 weight_bytes: float, kv_bytes: float, energy_per_token_j: float, decode_layer_s: float,
+                 prefill_layer_s: float, **extra: Any) -> dict[str, Any]:
+    """The summary every engine reports, derived in one place (tokens/s from the step time)."""
+    tpot = decode.time_s
+    out = {
+        "system": system, "model": model, "kind": kind, "fidelity": fidelity, "batch": batch,
+        "prompt_tokens": scenario.prompt_tokens, "output_tokens": scenario.output_tokens,
+        "layers": scenario.layers, "devices": devices, "ttft_s": prefill.time_s, "tpot_s": tpot,
+        "tokens_per_s_per_user": 1.0 / tpot, "tokens_per_s": batch / tpot,
+        "fits_on_chip": bool(fits), "spilled_bytes": float(spilled_bytes),
+        "weight_bytes": float(weight_bytes), "kv_bytes": float(kv_bytes),
+        "bottleneck": decode.bottleneck, "prefill_bottleneck": prefill.bottleneck,
+        "decode_bottleneck": decode.bottleneck, "energy_per_token_j": energy_per_token_j,
+        "decode_layer_s": decode_layer_s, "prefill_layer_s": prefill_layer_s,
+    }
+    out.update(extra)
+    return out

@@ -1,0 +1,110 @@
+"""The flow engine against the analytic model, conservation and the cliff."""
+
+import numpy as np
+import pytest
+
+import wafersim
+from wafersim.dataflow.lower import lower_pass
+from wafersim.mapping.placement import place
+from wafersim.workload.scenario import MappingOptions, Scenario
+
+
+@pytest.fixture(scope="module")
+def flow8b():
+    return wafersim.simulate("wse3", "llama-3.1-8b", fidelity="flow")
+
+
+def test_flow_agrees_with_analytic_on_a_fitting_model(flow8b):
+    analytic = wafersim.simulate("wse3", "llama-3.1-8b")
+    ratio = flow8b.summary["tpot_s"] / analytic.summary["tpot_s"]
+    assert 0.7 < ratio < 1.5
+    assert flow8b.summary["fidelity"] == "flow"
+
+
+def test_link_loads_conserve_bytes_times_hops():
+    """Total link load equals the sum over transfers of bytes x hops of the program."""
+    s = wafersim.load_system("mini-wafer")
+    m = wafersim.load_model("llama-3.1-8b")
+    sc = Scenario(layers=2, batch=1).resolved(m)
+    pl = place(s, m, sc, MappingOptions(), 1, 1)
+    prog = lower_pass(pl, m, sc, 1, sc.mean_decode_context, sc.mean_decode_context)
+    from wafersim.engines.flow import _Timer, physical_mesh
+    from wafersim.engines.flow_routing import route_transfers
+    expected = 0.0
+    mesh = physical_mesh(s)
+    for sb in (*prog.stages, prog.handoff, prog.io):
+        if len(sb.transfers):
+            expected += route_transfers(mesh, sb.transfers).bytes_hops
+    timer = _Timer(s, mesh, pl, sc.dtype)
+    timer.run(prog)
+    assert timer.load.sum() == pytest.approx(expected, rel=1e-12)
+
+
+def test_row_broadcast_closed_form():
+    """One region's QKV broadcast: each row link carries tokens x act x d / rows bytes once."""
+    s = wafersim.load_system("mini-wafer")
+    m = wafersim.load_model("llama-3.1-8b")
+    sc = Scenario(layers=1, batch=1).resolved(m)
+    pl = place(s, m, sc, MappingOptions(placement="sequential"), 1, 1)
+    prog = lower_pass(pl, m, sc, 1, 10.0, 10.0)
+    qkv = prog.stages[0]
+    from wafersim.engines.flow_routing import ROW_MULTICAST, route_transfers
+    from wafersim.engines.flow import physical_mesh
+    rows = pl.region_rows[0]
+    sel = qkv.transfers.kind == ROW_MULTICAST
+    sub = type(qkv.transfers)(*(getattr(qkv.transfers, f)[sel] for f in ("src_y", "src_x", "dst_y", "dst_x", "nbytes", "kind")))
+    res = route_transfers(physical_mesh(s), sub)
+    east = res.link_load[:, :-1, 0]
+    assert np.allclose(east, 2.0 * m.hidden_size / rows)
+
+
+def test_the_cliff_in_the_flow_engine():
+    fits = wafersim.simulate("wse3", "llama-3.1-8b", fidelity="flow", batch=4, prompt_tokens=8192)
+    spills = wafersim.simulate("wse3", "llama-3.1-8b", fidelity="flow", batch=4, prompt_tokens=65536)
+    assert fits.summary["fits_on_chip"] and not spills.summary["fits_on_chip"]
+    assert spills.summary["tokens_per_s_per_user"] * 10 <= fits.summary["tokens_per_s_per_user"]
+    assert spills.summary["bottleneck"] == "edge_io"
+    assert any("spilled to external memory" in n for n in spills.notes)
+
+
+@pytest.mark.parametrize("key,value", [("mesh.link_bytes_per_cycle", 8), ("core.sram_read_bytes_per_cycle", 32),
+                                       ("core.flops_per_cycle_16bit", 32), ("external_memory.io_bandwidth_bytes_per_s", "2.4 Tb/s")])
+def test_more_resource_never_slower(key, value):
+    base = wafersim.simulate("mini-wafer", "llama-3.1-8b", layers=2, fidelity="flow", prompt_tokens=256)
+    better = wafersim.simulate(wafersim.load_system("mini-wafer", {key: value}), "llama-3.1-8b", layers=2,
+                               fidelity="flow", prompt_tokens=256)
+    assert better.summary["tpot_s"] <= base.summary["tpot_s"] * (1 + 1e-12)
+
+
+def test_defects_make_links_longer_never_faster():
+    clean = wafersim.simulate("mini-wafer", "llama-3.1-8b", layers=2, fidelity="flow", prompt_tokens=256)
+    bad = wafersim.simulate(wafersim.load_system("mini-wafer", {"defects.density": 0.05, "defects.spare_fraction": 0.5,
+                                                                 "defects.seed": 3}),
+                            "llama-3.1-8b", layers=2, fidelity="flow", prompt_tokens=256)
+    assert bad.summary["tpot_s"] >= clean.summary["tpot_s"]
+
+
+def test_same_seed_same_result():
+    spec = wafersim.load_system("mini-wafer", {"defects.density": 0.05, "defects.spare_fraction": 0.5})
+    a = wafersim.simulate(spec, "llama-3.1-8b", layers=2, fidelity="flow")
+    b = wafersim.simulate(spec, "llama-3.1-8b", layers=2, fidelity="flow")
+    assert a.summary == b.summary
+    assert np.array_equal(a.arrays["link_load_bytes"].data, b.arrays["link_load_bytes"].data)
+
+
+def test_results_carry_maps(flow8b, tmp_path):
+    arr = flow8b.arrays
+    assert arr["sram_weight_bytes"].data.shape == (1, 756, 1176)
+    assert arr["link_utilisation"].dims == ("wafer", "y", "x", "direction")
+    assert arr["link_utilisation"].data.max() <= 1.0 + 1e-6
+    path = wafersim.write_results(tmp_path / "f.h5", flow8b)
+    import h5py
+    with h5py.File(path) as f:
+        g = f["runs/run-0000"]
+        assert [v.decode() if isinstance(v, bytes) else v for v in g["direction"][()]] == ["E", "W", "N", "S"]
+        assert g["sram_kv_bytes"].attrs["units"] == "B"
+
+
+def test_four_wafers_hold_70b_in_the_flow_engine():
+    r = wafersim.simulate("wse3", "llama-3.1-70b", fidelity="flow", wafers=4)
+    assert r.summary["fits_on_chip"] and r.summary["devices"] == 4

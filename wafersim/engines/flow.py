@@ -1,0 +1,224 @@
+"""Flow-level wafer engine: route every transfer of the dataflow program on the mesh.
+
+For each stage of each region the time is
+
+    max(core compute, core SRAM reads) + busiest link (load / bandwidth)
+    + longest path latency (hops, routers, scribe crossings, defect detours)
+    + tree levels x software step cost,
+
+where link loads come from dimension-ordered routing of every transfer
+(:mod:`wafersim.engines.flow_routing`).  Stages of a layer run one after
+another; layers run one after another for a token.  In a pipelined placement
+the batch is split into micro-batches (as many as there are layers, at most one
+per sequence) that follow each other through the layer regions, so a step for
+all sequences costs the layer walk of one micro-batch.  Spilled weights and KV
+stream through the edge ports during the step: the step takes the longer of
+on-chip work and edge I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+
+import numpy as np
+
+from ..config import ConfigError
+from ..dataflow.lower import lower_pass
+from ..dataflow.program import DataflowProgram, StageBatch
+from ..dataflow.stages import stage_shapes
+from ..hardware.defects import DefectSpec
+from ..hardware.mesh import DIRECTIONS, PhysicalMesh
+from ..hardware.wafer import WaferSpec
+from ..mapping.placement import Placement, place
+from ..workload.model import ModelSpec
+from ..workload.scenario import MappingOptions, Scenario
+from .analytic_wafer import AnalyticWafer
+from .flow_routing import route_transfers, warm_up
+from .phase import PhaseTime
+
+
+def physical_mesh(system: WaferSpec) -> PhysicalMesh:
+    d = system.defects
+    if d.density == 0.0:
+        return PhysicalMesh.from_spec(system)
+    return PhysicalMesh.from_spec(system, DefectSpec(density=d.density, spare_fraction=d.spare_fraction, seed=d.seed))
+
+
+class _Timer:
+    """Times a dataflow program on the wafers' meshes and keeps the link loads."""
+
+    def __init__(self, system: WaferSpec, mesh: PhysicalMesh, placement: Placement, dtype: str):
+        self.w, self.mesh, self.pl = system, mesh, placement
+        core = system.core
+        self.rate = core.flops_per_cycle(dtype) * core.clock_hz * system.calibration.compute_efficiency
+        self.sram_bw = core.sram_read_bytes_per_s
+        self.step_s = system.calibration.collective_step_cycles / core.clock_hz
+        ny, nx = mesh.shape
+        self.load = np.zeros((placement.wafers, ny, nx, len(DIRECTIONS)))
+        self.link_time = np.zeros_like(self.load)
+        self.link_energy = 0.0
+
+    def _route(self, sb: StageBatch, boxes: list[tuple[int, int, int, int]]) -> tuple[np.ndarray, np.ndarray]:
+        """Per region: (busiest link time inside its box, longest path latency)."""
+        R = self.pl.regions
+        link_max, lat_max = np.zeros(R), np.zeros(R)
+        if len(sb.transfers) == 0:
+            return link_max, lat_max
+        for wafer in np.unique(sb.transfer_wafer):
+            sel = np.nonzero(sb.transfer_wafer == wafer)[0]
+            t = sb.transfers
+            sub = type(t)(t.src_y[sel], t.src_x[sel], t.dst_y[sel], t.dst_x[sel], t.nbytes[sel], t.kind[sel])
+            res = route_transfers(self.mesh, sub)
+            self.load[wafer] += res.link_load
+            self.link_time[wafer] += res.link_time
+            self.link_energy += res.energy_j
+            np.maximum.at(lat_max, sb.transfer_region[sel], res.latency_s)
+            for i in np.unique(sb.transfer_region[sel]):
+                y0, x0, y1, x1 = boxes[i]
+                link_max[i] = res.link_time[y0:y1, x0:x1].max()
+        return link_max, lat_max
+
+    def run(self, prog: DataflowProgram) -> dict[str, np.ndarray]:
+        pl = self.pl
+        own = [(int(pl.region_y0[i]), int(pl.region_x0[i]), int(pl.region_y0[i] + pl.region_rows[i]),
+                int(pl.region_x0[i] + pl.region_cols[i])) for i in range(pl.regions)]
+        comps = {k: np.zeros(pl.regions) for k in ("compute", "sram_bandwidth", "mesh_bandwidth", "mesh_latency")}
+        stage_time = np.zeros((pl.regions, len(prog.stages)))
+        flops = sram = 0.0
+        for s, sb in enumerate(prog.stages):
+            link_max, lat_max = self._route(sb, own)
+            t_cmp, t_sram = sb.flops_per_core / self.rate, sb.sram_bytes_per_core / self.sram_bw
+            t_lat = lat_max + sb.tree_steps * self.step_s
+            stage_time[:, s] = np.maximum(t_cmp, t_sram) + link_max + t_lat
+            comps["compute"] += t_cmp; comps["sram_bandwidth"] += t_sram
+            comps["mesh_bandwidth"] += link_max; comps["mesh_latency"] += t_lat
+            flops += sb.flops.sum(); sram += sb.sram_bytes.sum()
+        pair = [(min(own[i][0], own[j][0]), min(own[i][1], own[j][1]), max(own[i][2], own[j][2]),
+                 max(own[i][3], own[j][3])) for i, j in zip(range(pl.regions), list(range(1, pl.regions)) + [0])]
+        h_link, h_lat = self._route(prog.handoff, pair)
+        io_boxes = [(0, 0, self.mesh.ny, self.mesh.nx)] * pl.regions
+        io_link, _ = self._route(prog.io, io_boxes)
+        comps["mesh_bandwidth"] += h_link; comps["mesh_latency"] += h_lat
+        return {"region_time": stage_time.sum(axis=1) + h_link + h_lat, "stage_time": stage_time,
+                "io_link_time": float(io_link.max()) if len(io_link) else 0.0,
+                "flops": flops, "sram_bytes": sram, **{f"c_{k}": v for k, v in comps.items()}}
+
+
+def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions):
+    """Run the flow engine; ``scenario`` must be resolved against ``model``."""
+    from ..results.run_result import LayerArray, RunResult, make_summary
+
+    warm_up()
+    s, w, L = scenario, system, scenario.layers
+    sizing = AnalyticWafer(system, model, scenario, mapping)
+    batch_guess = 1 if s.batch == "max" else s.batch
+    wafers = sizing.wafers_needed(batch_guess) if s.wafers == "auto" else s.wafers
+    if wafers > w.interwafer.max_wafers:
+        raise ConfigError("scenario", "wafers", f"{w.name} allows at most {w.interwafer.max_wafers} wafers; got {wafers}")
+    batch = sizing.max_batch(wafers) if s.batch == "max" else s.batch
+    if s.wafers == "auto" and s.batch != "max":
+        wafers = sizing.wafers_needed(batch)
+    pl = place(system, model, scenario, mapping, batch, wafers)
+    try:
+        mesh = physical_mesh(system)
+    except ValueError as exc:
+        raise ConfigError(system.name, "defects", str(exc)) from None
+    ext, iw = w.external_memory, w.interwafer
+    stage_names = [name for name, _, _ in stage_shapes(model, 1)]
+
+    # ---- decode: micro-batches follow each other through the layer regions ---------------
+    micro = min(batch, L) if mapping.placement == "pipelined" else 1
+    tokens = math.ceil(batch / micro)
+    ctx = s.mean_decode_context
+    timer = _Timer(system, mesh, pl, s.dtype)
+    prog = lower_pass(pl, model, scenario, tokens, ctx, tokens * ctx)
+    out = timer.run(prog)
+    t_iw = (wafers - 1) * (iw.latency_s + prog.interwafer_bytes / iw.bandwidth_bytes_per_s)
+    onchip = float(out["region_time"].sum()) + t_iw
+    # spilled bytes for the whole batch stream in once per step
+    full = lower_pass(pl, model, scenario, batch, ctx, batch * ctx) if micro > 1 else prog
+    io_bytes = full.io_bytes
+    t_io = 0.0
+    if io_bytes > 0:
+        t_io = max(io_bytes / ext.io_bandwidth_bytes_per_s, out["io_link_time"] * (batch / tokens)) + ext.latency_s
+    tpot = max(onchip, t_io)
+    comps = {k[2:]: float(v.sum()) for k, v in out.items() if k.startswith("c_")}
+    comps.update(interwafer=t_iw, edge_io=t_io)
+    decode = PhaseTime(tpot, comps)
+    layer_time = out["region_time"][:L]
+    decode_layer_s = float(layer_time.mean()) if t_io <= onchip else tpot / L
+    load, link_time = timer.load, timer.link_time
+
+    # ---- prefill: blocks of prompt tokens pipelined through the regions ---------------
+    p_tokens = batch * s.prompt_tokens
+    block = min(w.calibration.prefill_block_tokens, p_tokens)
+    n_blocks = math.ceil(p_tokens / block)
+    p_timer = _Timer(system, mesh, pl, s.dtype)
+    p_out = p_timer.run(lower_pass(pl, model, scenario, block, s.prompt_tokens / 2.0, 0.0))
+    per_block = p_out["region_time"]
+    t_piw = (wafers - 1) * (iw.latency_s + block * model.hidden_size * s.act_bytes / iw.bandwidth_bytes_per_s)
+    if mapping.placement == "pipelined":
+        t_layers = (n_blocks - 1) * float(per_block.max()) + float(per_block.sum()) + n_blocks * t_piw
+    else:
+        t_layers = n_blocks * float(per_block.sum()) + n_blocks * t_piw
+    p_io = 0.0
+    if pl.total_spilled_bytes:
+        p_io = (pl.spilled_weight_bytes.sum() + pl.spilled_kv_bytes.sum()) / ext.io_bandwidth_bytes_per_s + ext.latency_s
+    ttft = max(t_layers, p_io)
+    p_comps = {k[2:]: float(v.sum()) * n_blocks for k, v in p_out.items() if k.startswith("c_")}
+    p_comps.update(interwafer=n_blocks * t_piw, edge_io=p_io)
+    prefill = PhaseTime(ttft, p_comps)
+
+    # ---- energy per generated token ------------------------------------------------------
+    en = w.energy
+    step_j = micro * (out["sram_bytes"] * 8 * en.sram_j_per_bit + out["flops"] * en.flop_j + timer.link_energy) \
+        + (wafers - 1) * 8 * prog.interwafer_bytes * micro * iw.energy_j_per_bit \
+        + io_bytes * 8 * ext.energy_j_per_bit + en.static_power_w * wafers * tpot
+    energy_per_token = step_j / batch
+
+    notes = []
+    if not pl.fits:
+        notes.append(f"does not fit in SRAM: {pl.spilled_weight_bytes.sum() / 1e9:.3g} GB of weights and "
+                     f"{pl.spilled_kv_bytes.sum() / 1e9:.3g} GB of KV cache spilled to external memory, read at "
+                     f"{ext.io_bandwidth_bytes_per_s / 1e9:.3g} GB/s through edge I/O")
+    if micro > 1:
+        notes.append(f"batch of {batch} runs as {micro} micro-batches of {tokens} through the layer pipeline")
+    busiest = np.unravel_index(int(np.argmax(link_time)), link_time.shape)
+    notes.append(f"busiest link in a decode step: wafer {busiest[0]} core ({busiest[1]}, {busiest[2]}) "
+                 f"{DIRECTIONS[busiest[3]]}, {float(link_time.max()) * 1e6:.3g} us busy")
+    notes.append(f"decode step bound by {decode.bottleneck}; prefill bound by {prefill.bottleneck}")
+
+    summary = make_summary(
+        system=w.name, model=model.name, kind="wafer", fidelity="flow", scenario=s, batch=batch, devices=wafers,
+        prefill=prefill, decode=decode, fits=pl.fits, spilled_bytes=pl.total_spilled_bytes,
+        weight_bytes=pl.region_weight_bytes.sum(), kv_bytes=pl.region_kv_bytes.sum(),
+        energy_per_token_j=energy_per_token, decode_layer_s=decode_layer_s,
+        prefill_layer_s=n_blocks * float(per_block[:L].mean()), placement=mapping.placement,
+        cores_per_wafer=pl.block[0] * pl.block[1], micro_batches=micro,
+        max_link_utilisation=float(link_time.max() / tpot))
+    regions = ("region",)
+    arrays = {
+        "decode_layer_s": LayerArray(layer_time if t_io <= onchip else np.full(L, decode_layer_s), ("layer",), "s",
+                                     "time of each layer in a decode step"),
+        "prefill_layer_s": LayerArray(n_blocks * per_block[:L], ("layer",), "s", "time each layer is busy in prefill"),
+        "decode_stage_s": LayerArray(out["stage_time"][:L], ("layer", "stage"), "s", "time of each stage of each layer",
+                                     {"stage": tuple(stage_names)}),
+        "region_wafer": LayerArray(pl.region_wafer, regions, "", "wafer of each region (layers, then the head)"),
+        "region_y0": LayerArray(pl.region_y0, regions, "core", "top row of each region"),
+        "region_x0": LayerArray(pl.region_x0, regions, "core", "west column of each region"),
+        "region_rows": LayerArray(pl.region_rows, regions, "core", "rows of each region"),
+        "region_cols": LayerArray(pl.region_cols, regions, "core", "columns of each region"),
+        "region_spilled_weight_bytes": LayerArray(pl.spilled_weight_bytes, regions, "B", "weights spilled per region"),
+        "region_spilled_kv_bytes": LayerArray(pl.spilled_kv_bytes, regions, "B", "KV cache spilled per region"),
+        "sram_weight_bytes": LayerArray(pl.core_weight_bytes, ("wafer", "y", "x"), "B", "weight bytes on each core"),
+        "sram_kv_bytes": LayerArray(pl.core_kv_bytes, ("wafer", "y", "x"), "B", "KV-cache bytes on each core"),
+        "sram_free_bytes": LayerArray(pl.free_bytes(), ("wafer", "y", "x"), "B", "free SRAM on each core"),
+        "link_load_bytes": LayerArray(load.astype(np.float32), ("wafer", "y", "x", "direction"), "B",
+                                      "bytes each directed link carries in one decode pass of a micro-batch",
+                                      {"direction": DIRECTIONS}),
+        "link_utilisation": LayerArray((link_time / tpot).astype(np.float32), ("wafer", "y", "x", "direction"), "",
+                                       "share of a decode step each directed link is busy", {"direction": DIRECTIONS}),
+    }
+    config = {"scenario": {**s.as_dict(), "batch": batch, "wafers": wafers}, "mapping": asdict(mapping)}
+    return RunResult(summary, config, prefill, decode, arrays, notes)
