@@ -74,3 +74,10 @@ def test_more_bandwidth_never_slower():
         a = simulate(base, "llama-3.1-8b", batch=batch)
         b = simulate(fast, "llama-3.1-8b", batch=batch)
         assert b.summary["tpot_s"] <= a.summary["tpot_s"]
+
+
+def test_request_overhead_adds_to_ttft_only():
+    base = simulate("dgx-h100", "llama-3.1-8b", batch=1)
+    slow = simulate(wafersim.load_system("dgx-h100", {"efficiency.request_overhead_s": "15 ms"}), "llama-3.1-8b", batch=1)
+    assert slow.summary["ttft_s"] == pytest.approx(base.summary["ttft_s"] + 15e-3, rel=1e-12)
+    assert slow.summary["tpot_s"] == base.summary["tpot_s"]

@@ -297,10 +297,13 @@ def simulate(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario,
     kv_write = tokens * local * kvl * eng.kv_share / (g.gpu.hbm_bandwidth_bytes_per_s * g.efficiency.memory)
     p_head, _, _ = eng.head_time(local_batch)
     p_send = eng.stage_send_time(local_batch * s.prompt_tokens)
-    ttft = L * (p_layer.time_s + kv_write) + p_head + p_send
+    overhead = g.efficiency.request_overhead_s
+    ttft = L * (p_layer.time_s + kv_write) + p_head + p_send + overhead
     p_comps = {k: v * L for k, v in p_layer.components.items()}
     p_comps["hbm_bandwidth"] += L * kv_write
     p_comps["interconnect"] += p_send
+    if overhead:
+        p_comps["runtime_overhead"] = overhead
     prefill = PhaseTime(ttft, p_comps)
 
     # ---- energy per generated token: every GPU does its share -------------------------

@@ -108,6 +108,9 @@ class GpuEfficiencySpec:
     collective_latency_s: float = quantity("time", "fixed latency of one collective call")
     collective_step_latency_s: float = quantity("time", "latency of one dependent step of a ring or tree", allow_zero=True)
     workspace_fraction: float = number("share of HBM kept for activations and workspace", maximum=0.9, allow_zero=True)
+    request_overhead_s: float = quantity(
+        "time", "fixed serving-runtime time per request before the first token (scheduling, host work); "
+        "0 for the hardware alone", default=0.0, allow_zero=True)
 
 
 @dataclass(frozen=True, kw_only=True)
