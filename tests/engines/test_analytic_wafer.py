@@ -118,3 +118,16 @@ def test_mesh_latency_closed_form_for_one_stage():
     clock = w.core.clock_hz
     assert hop == pytest.approx(14 * w.mesh.hop_latency_cycles / clock)
     assert step == pytest.approx(6 * w.calibration.collective_step_cycles / clock)
+
+
+def test_each_wafer_brings_its_own_edge_io():
+    one = simulate("wse3", "llama-3.1-8b", layers=2, wafers=1, mapping={"placement": "streaming"}, prompt_tokens=128)
+    two = simulate("wse3", "llama-3.1-8b", layers=2, wafers=2, mapping={"placement": "streaming"}, prompt_tokens=128)
+    assert two.decode.components["edge_io"] < one.decode.components["edge_io"]
+
+
+@pytest.mark.parametrize("system", ["wse3", "dgx-h100"])
+def test_energy_breakdown_adds_up(system):
+    r = simulate(system, "llama-3.1-8b", batch=2)
+    parts = [v for k, v in r.summary.items() if k.startswith("energy_") and k != "energy_per_token_j"]
+    assert parts and sum(parts) == pytest.approx(r.summary["energy_per_token_j"], rel=1e-12)

@@ -108,3 +108,21 @@ def test_results_carry_maps(flow8b, tmp_path):
 def test_four_wafers_hold_70b_in_the_flow_engine():
     r = wafersim.simulate("wse3", "llama-3.1-70b", fidelity="flow", wafers=4)
     assert r.summary["fits_on_chip"] and r.summary["devices"] == 4
+
+
+def test_edge_ports_share_the_io_bandwidth():
+    """Bytes spread over every port take total / bandwidth; bytes at one port take ports x longer."""
+    from wafersim.engines.flow import _edge_port_time
+    s = wafersim.load_system("wse3")
+    ext, ny = s.external_memory, s.mesh.cores_y
+    rows = np.arange(ny)
+    spread = _edge_port_time(s, 1, np.zeros(ny, int), rows, np.full(ny, 1e6))
+    assert spread == pytest.approx(ny * 1e6 / ext.io_bandwidth_bytes_per_s, rel=0.02)
+    one = _edge_port_time(s, 1, np.zeros(1, int), np.zeros(1, int), np.array([ny * 1e6]))
+    assert one == pytest.approx(ext.io_ports * ny * 1e6 / ext.io_bandwidth_bytes_per_s)
+
+
+def test_energy_breakdown_adds_up(flow8b):
+    parts = [v for k, v in flow8b.summary.items() if k.startswith("energy_") and k != "energy_per_token_j"]
+    assert len(parts) == 6
+    assert sum(parts) == pytest.approx(flow8b.summary["energy_per_token_j"], rel=1e-12)

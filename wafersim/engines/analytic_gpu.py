@@ -310,12 +310,15 @@ def simulate(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario,
     en = g.energy
     gpus = eng.gpus
     per_gpu_layers = L / eng.pp
-    step_j = gpus * (per_gpu_layers * (work["hbm_bytes"] * 8 * en.hbm_j_per_bit + work["flops"] * en.flop_j
-                                       + work["pcie_bytes"] * 8 * en.pcie_j_per_bit
-                                       + work["link_bytes"] * 8 * en.link_j_per_bit)) \
-        + eng.tp * eng.ep * (head_flops * en.flop_j + head_bytes * 8 * en.hbm_j_per_bit) \
-        + en.static_power_w * gpus * tpot
-    energy_per_token = step_j / batch
+    head_gpus = eng.tp * eng.ep
+    energy = {
+        "compute": gpus * per_gpu_layers * work["flops"] * en.flop_j + head_gpus * head_flops * en.flop_j,
+        "hbm": (gpus * per_gpu_layers * work["hbm_bytes"] + head_gpus * head_bytes) * 8 * en.hbm_j_per_bit,
+        "pcie": gpus * per_gpu_layers * work["pcie_bytes"] * 8 * en.pcie_j_per_bit,
+        "links": gpus * per_gpu_layers * work["link_bytes"] * 8 * en.link_j_per_bit,
+        "static": en.static_power_w * gpus * tpot,
+    }
+    energy_per_token = sum(energy.values()) / batch
 
     if not plan.fits:
         notes.append(f"HBM holds {plan.kv_capacity_per_gpu / 1e9:.3g} GB of KV per GPU beside the weights; "
@@ -330,7 +333,8 @@ def simulate(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario,
         prefill=prefill, decode=decode, fits=plan.fits, spilled_bytes=plan.spilled_bytes,
         weight_bytes=plan.weight_bytes, kv_bytes=plan.kv_bytes, energy_per_token_j=energy_per_token,
         decode_layer_s=layer.time_s, prefill_layer_s=p_layer.time_s + kv_write,
-        tp=eng.tp, pp=eng.pp, ep=eng.ep, max_batch=eng.max_batch(), kv_capacity_per_gpu_bytes=plan.kv_capacity_per_gpu)
+        tp=eng.tp, pp=eng.pp, ep=eng.ep, max_batch=eng.max_batch(), kv_capacity_per_gpu_bytes=plan.kv_capacity_per_gpu,
+        **{f"energy_{k}_j": v / batch for k, v in energy.items()})
     stage = (np.arange(L) * eng.pp) // L
     arrays = {
         "decode_layer_s": LayerArray(np.full(L, layer.time_s), ("layer",), "s", "time of each layer in a decode step"),

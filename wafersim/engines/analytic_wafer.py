@@ -267,7 +267,8 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     ext = w.external_memory
     io_bytes = (plan.spilled_weight_bytes
                 + plan.spilled_kv_fraction * kv_tokens * L * model.kv_bytes_per_token_layer(s.kv_dtype))
-    t_io = (io_bytes / ext.io_bandwidth_bytes_per_s + ext.latency_s) if io_bytes > 0 else 0.0
+    io_bw = wafers * ext.io_bandwidth_bytes_per_s    # each wafer has its own edge I/O
+    t_io = (io_bytes / io_bw + ext.latency_s) if io_bytes > 0 else 0.0
     tpot = max(onchip, t_io)
     comps = _sum_components([layer], L)
     comps["mesh_latency"] += L * t_move + t_head
@@ -291,7 +292,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
         t_layers = L * n_blocks * per_block + n_blocks * p_iw
     t_phead, _ = eng.head_time(batch, wafers)
     p_io_bytes = plan.spilled_weight_bytes + plan.spilled_kv_fraction * tokens * L * model.kv_bytes_per_token_layer(s.kv_dtype)
-    p_io = (p_io_bytes / ext.io_bandwidth_bytes_per_s + ext.latency_s) if p_io_bytes > 0 else 0.0
+    p_io = (p_io_bytes / io_bw + ext.latency_s) if p_io_bytes > 0 else 0.0
     ttft = max(t_layers + t_phead, p_io)
     p_comps = _sum_components([p_layer], n_blocks * (1 if mapping.placement == "pipelined" else L))
     p_comps["interwafer"] = n_blocks * p_iw
@@ -300,13 +301,15 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
 
     # ---- energy per generated token ------------------------------------------------
     en = w.energy
-    step_j = (L * work["sram_bytes"] * 8 * en.sram_j_per_bit
-              + (L * work["flops"] + head_flops) * en.flop_j
-              + L * (work["link_bit_hops"] + move_bits) * en.link_j_per_bit
-              + iw_bits * w.interwafer.energy_j_per_bit
-              + io_bytes * 8 * ext.energy_j_per_bit
-              + en.static_power_w * wafers * tpot)
-    energy_per_token = step_j / batch
+    energy = {
+        "sram": L * work["sram_bytes"] * 8 * en.sram_j_per_bit,
+        "compute": (L * work["flops"] + head_flops) * en.flop_j,
+        "links": L * (work["link_bit_hops"] + move_bits) * en.link_j_per_bit,
+        "interwafer": iw_bits * w.interwafer.energy_j_per_bit,
+        "io": io_bytes * 8 * ext.energy_j_per_bit,
+        "static": en.static_power_w * wafers * tpot,
+    }
+    energy_per_token = sum(energy.values()) / batch
 
     if not plan.fits:
         what = []
@@ -324,7 +327,8 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
         devices=wafers, prefill=prefill, decode=decode, fits=plan.fits, spilled_bytes=plan.spilled_bytes,
         weight_bytes=plan.weight_bytes, kv_bytes=plan.kv_bytes, energy_per_token_j=energy_per_token,
         decode_layer_s=decode_layer_s, prefill_layer_s=n_blocks * per_block,
-        placement=mapping.placement, cores_per_wafer=plan.cores_per_wafer, sram_capacity_bytes=plan.capacity_bytes)
+        placement=mapping.placement, cores_per_wafer=plan.cores_per_wafer, sram_capacity_bytes=plan.capacity_bytes,
+        **{f"energy_{k}_j": v / batch for k, v in energy.items()})
     layer_idx = np.arange(L)
     arrays = {
         "decode_layer_s": LayerArray(np.full(L, decode_layer_s), ("layer",), "s", "time of each layer in a decode step"),

@@ -105,6 +105,22 @@ class _Timer:
                 "flops": flops, "sram_bytes": sram, **{f"c_{k}": v for k, v in comps.items()}}
 
 
+def _edge_port_time(system: WaferSpec, wafers: int, wafer: np.ndarray, rows: np.ndarray,
+                    nbytes: np.ndarray) -> float:
+    """Seconds the busiest edge I/O port needs for the bytes entering at ``rows``.
+
+    Each wafer has ``io_ports`` ports spread evenly down its west edge, each with an
+    equal share of the wafer's I/O bandwidth; bytes for a row enter through the
+    port that serves that row, so spill concentrated in a few rows loads few ports.
+    """
+    ext = system.external_memory
+    ports, ny = ext.io_ports, system.mesh.cores_y
+    port = np.asarray(rows, dtype=np.int64) * ports // ny
+    per_port = np.bincount(np.asarray(wafer, dtype=np.int64) * ports + port, weights=nbytes,
+                           minlength=wafers * ports)
+    return float(per_port.max()) / (ext.io_bandwidth_bytes_per_s / ports)
+
+
 def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions):
     """Run the flow engine; ``scenario`` must be resolved against ``model``."""
     from ..results.run_result import LayerArray, RunResult, make_summary
@@ -141,7 +157,9 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     io_bytes = full.io_bytes
     t_io = 0.0
     if io_bytes > 0:
-        t_io = max(io_bytes / ext.io_bandwidth_bytes_per_s, out["io_link_time"] * (batch / tokens)) + ext.latency_s
+        io = full.io
+        t_ports = _edge_port_time(system, wafers, io.transfer_wafer, io.transfers.src_y, io.transfers.nbytes)
+        t_io = max(t_ports, out["io_link_time"] * (batch / tokens)) + ext.latency_s
     tpot = max(onchip, t_io)
     comps = {k[2:]: float(v.sum()) for k, v in out.items() if k.startswith("c_")}
     comps.update(interwafer=t_iw, edge_io=t_io)
@@ -164,7 +182,11 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
         t_layers = n_blocks * float(per_block.sum()) + n_blocks * t_piw
     p_io = 0.0
     if pl.total_spilled_bytes:
-        p_io = (pl.spilled_weight_bytes.sum() + pl.spilled_kv_bytes.sum()) / ext.io_bandwidth_bytes_per_s + ext.latency_s
+        rows = pl.region_rows.astype(np.int64)
+        spilled = (pl.spilled_weight_bytes + pl.spilled_kv_bytes).astype(np.float64)
+        ys = np.concatenate([np.arange(y, y + r) for y, r in zip(pl.region_y0, rows)])
+        p_io = _edge_port_time(system, wafers, np.repeat(pl.region_wafer, rows), ys,
+                               np.repeat(spilled / rows, rows)) + ext.latency_s
     ttft = max(t_layers, p_io)
     p_comps = {k[2:]: float(v.sum()) * n_blocks for k, v in p_out.items() if k.startswith("c_")}
     p_comps.update(interwafer=n_blocks * t_piw, edge_io=p_io)
@@ -172,10 +194,15 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
 
     # ---- energy per generated token ------------------------------------------------------
     en = w.energy
-    step_j = micro * (out["sram_bytes"] * 8 * en.sram_j_per_bit + out["flops"] * en.flop_j + timer.link_energy) \
-        + (wafers - 1) * 8 * prog.interwafer_bytes * micro * iw.energy_j_per_bit \
-        + io_bytes * 8 * ext.energy_j_per_bit + en.static_power_w * wafers * tpot
-    energy_per_token = step_j / batch
+    energy = {
+        "sram": micro * out["sram_bytes"] * 8 * en.sram_j_per_bit,
+        "compute": micro * out["flops"] * en.flop_j,
+        "links": micro * timer.link_energy,
+        "interwafer": (wafers - 1) * 8 * prog.interwafer_bytes * micro * iw.energy_j_per_bit,
+        "io": io_bytes * 8 * ext.energy_j_per_bit,
+        "static": en.static_power_w * wafers * tpot,
+    }
+    energy_per_token = sum(energy.values()) / batch
 
     notes = []
     if not pl.fits:
@@ -196,7 +223,8 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
         energy_per_token_j=energy_per_token, decode_layer_s=decode_layer_s,
         prefill_layer_s=n_blocks * float(per_block[:L].mean()), placement=mapping.placement,
         cores_per_wafer=pl.block[0] * pl.block[1], micro_batches=micro,
-        max_link_utilisation=float(link_time.max() / tpot))
+        max_link_utilisation=float(link_time.max() / tpot),
+        **{f"energy_{k}_j": v / batch for k, v in energy.items()})
     regions = ("region",)
     arrays = {
         "decode_layer_s": LayerArray(layer_time if t_io <= onchip else np.full(L, decode_layer_s), ("layer",), "s",
