@@ -37,6 +37,7 @@ def test_link_loads_conserve_bytes_times_hops():
             expected += route_transfers(mesh, sb.transfers).bytes_hops
     timer = _Timer(s, mesh, pl, sc.dtype)
     timer.run(prog)
+    timer.route_io(prog)
     assert timer.load.sum() == pytest.approx(expected, rel=1e-12)
 
 
@@ -126,3 +127,10 @@ def test_energy_breakdown_adds_up(flow8b):
     parts = [v for k, v in flow8b.summary.items() if k.startswith("energy_") and k != "energy_per_token_j"]
     assert len(parts) == 6
     assert sum(parts) == pytest.approx(flow8b.summary["energy_per_token_j"], rel=1e-12)
+
+
+@pytest.mark.parametrize("batch,prompt", [(1, 2048), (8, 2048), (4, 65536)])
+def test_no_link_is_busier_than_the_step(batch, prompt):
+    r = wafersim.simulate("wse3", "llama-3.1-8b", fidelity="flow", batch=batch, prompt_tokens=prompt)
+    assert r.arrays["link_utilisation"].data.max() <= 1.0 + 1e-6
+    assert r.summary["max_link_utilisation"] <= 1.0 + 1e-9

@@ -79,7 +79,13 @@ class _Timer:
                 link_max[i] = res.link_time[y0:y1, x0:x1].max()
         return link_max, lat_max
 
+    def route_io(self, prog: DataflowProgram) -> float:
+        """Route the program's edge-I/O reads; the busiest link's seconds."""
+        link_max, _ = self._route(prog.io, [(0, 0, self.mesh.ny, self.mesh.nx)] * self.pl.regions)
+        return float(link_max.max()) if len(link_max) else 0.0
+
     def run(self, prog: DataflowProgram) -> dict[str, np.ndarray]:
+        """Time every stage and hand-off of one pass (edge I/O is routed by :meth:`route_io`)."""
         pl = self.pl
         own = [(int(pl.region_y0[i]), int(pl.region_x0[i]), int(pl.region_y0[i] + pl.region_rows[i]),
                 int(pl.region_x0[i] + pl.region_cols[i])) for i in range(pl.regions)]
@@ -97,11 +103,8 @@ class _Timer:
         pair = [(min(own[i][0], own[j][0]), min(own[i][1], own[j][1]), max(own[i][2], own[j][2]),
                  max(own[i][3], own[j][3])) for i, j in zip(range(pl.regions), list(range(1, pl.regions)) + [0])]
         h_link, h_lat = self._route(prog.handoff, pair)
-        io_boxes = [(0, 0, self.mesh.ny, self.mesh.nx)] * pl.regions
-        io_link, _ = self._route(prog.io, io_boxes)
         comps["mesh_bandwidth"] += h_link; comps["mesh_latency"] += h_lat
         return {"region_time": stage_time.sum(axis=1) + h_link + h_lat, "stage_time": stage_time,
-                "io_link_time": float(io_link.max()) if len(io_link) else 0.0,
                 "flops": flops, "sram_bytes": sram, **{f"c_{k}": v for k, v in comps.items()}}
 
 
@@ -155,18 +158,22 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     # spilled bytes for the whole batch stream in once per step
     full = lower_pass(pl, model, scenario, batch, ctx, batch * ctx) if micro > 1 else prog
     io_bytes = full.io_bytes
+    io_timer = _Timer(system, mesh, pl, s.dtype)       # edge I/O for the whole batch, once a step
     t_io = 0.0
     if io_bytes > 0:
         io = full.io
         t_ports = _edge_port_time(system, wafers, io.transfer_wafer, io.transfers.src_y, io.transfers.nbytes)
-        t_io = max(t_ports, out["io_link_time"] * (batch / tokens)) + ext.latency_s
-    tpot = max(onchip, t_io)
+        t_io = max(t_ports, io_timer.route_io(full)) + ext.latency_s
+    # what each link carries in a step: every micro-batch's pass, plus the edge I/O
+    load = micro * timer.load + io_timer.load
+    link_busy = micro * timer.link_time + io_timer.link_time
+    tpot = max(onchip, t_io, float(link_busy.max()))
     comps = {k[2:]: float(v.sum()) for k, v in out.items() if k.startswith("c_")}
     comps.update(interwafer=t_iw, edge_io=t_io)
     decode = PhaseTime(tpot, comps)
     layer_time = out["region_time"][:L]
-    decode_layer_s = float(layer_time.mean()) if t_io <= onchip else tpot / L
-    load, link_time = timer.load, timer.link_time
+    onchip_bound = tpot == onchip
+    decode_layer_s = float(layer_time.mean()) if onchip_bound else tpot / L
 
     # ---- prefill: blocks of prompt tokens pipelined through the regions ---------------
     p_tokens = batch * s.prompt_tokens
@@ -197,7 +204,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     energy = {
         "sram": micro * out["sram_bytes"] * 8 * en.sram_j_per_bit,
         "compute": micro * out["flops"] * en.flop_j,
-        "links": micro * timer.link_energy,
+        "links": micro * timer.link_energy + io_timer.link_energy,
         "interwafer": (wafers - 1) * 8 * prog.interwafer_bytes * micro * iw.energy_j_per_bit,
         "io": io_bytes * 8 * ext.energy_j_per_bit,
         "static": en.static_power_w * wafers * tpot,
@@ -211,9 +218,9 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
                      f"{ext.io_bandwidth_bytes_per_s / 1e9:.3g} GB/s through edge I/O")
     if micro > 1:
         notes.append(f"batch of {batch} runs as {micro} micro-batches of {tokens} through the layer pipeline")
-    busiest = np.unravel_index(int(np.argmax(link_time)), link_time.shape)
+    busiest = np.unravel_index(int(np.argmax(link_busy)), link_busy.shape)
     notes.append(f"busiest link in a decode step: wafer {busiest[0]} core ({busiest[1]}, {busiest[2]}) "
-                 f"{DIRECTIONS[busiest[3]]}, {float(link_time.max()) * 1e6:.3g} us busy")
+                 f"{DIRECTIONS[busiest[3]]}, {float(link_busy.max()) * 1e6:.3g} us busy")
     notes.append(f"decode step bound by {decode.bottleneck}; prefill bound by {prefill.bottleneck}")
 
     summary = make_summary(
@@ -223,11 +230,11 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
         energy_per_token_j=energy_per_token, decode_layer_s=decode_layer_s,
         prefill_layer_s=n_blocks * float(per_block[:L].mean()), placement=mapping.placement,
         cores_per_wafer=pl.block[0] * pl.block[1], micro_batches=micro,
-        max_link_utilisation=float(link_time.max() / tpot),
+        max_link_utilisation=float(link_busy.max() / tpot),
         **{f"energy_{k}_j": v / batch for k, v in energy.items()})
     regions = ("region",)
     arrays = {
-        "decode_layer_s": LayerArray(layer_time if t_io <= onchip else np.full(L, decode_layer_s), ("layer",), "s",
+        "decode_layer_s": LayerArray(layer_time if onchip_bound else np.full(L, decode_layer_s), ("layer",), "s",
                                      "time of each layer in a decode step"),
         "prefill_layer_s": LayerArray(n_blocks * per_block[:L], ("layer",), "s", "time each layer is busy in prefill"),
         "decode_stage_s": LayerArray(out["stage_time"][:L], ("layer", "stage"), "s", "time of each stage of each layer",
@@ -243,9 +250,9 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
         "sram_kv_bytes": LayerArray(pl.core_kv_bytes, ("wafer", "y", "x"), "B", "KV-cache bytes on each core"),
         "sram_free_bytes": LayerArray(pl.free_bytes(), ("wafer", "y", "x"), "B", "free SRAM on each core"),
         "link_load_bytes": LayerArray(load.astype(np.float32), ("wafer", "y", "x", "direction"), "B",
-                                      "bytes each directed link carries in one decode pass of a micro-batch",
+                                      "bytes each directed link carries in one decode step",
                                       {"direction": DIRECTIONS}),
-        "link_utilisation": LayerArray((link_time / tpot).astype(np.float32), ("wafer", "y", "x", "direction"), "",
+        "link_utilisation": LayerArray((link_busy / tpot).astype(np.float32), ("wafer", "y", "x", "direction"), "",
                                        "share of a decode step each directed link is busy", {"direction": DIRECTIONS}),
     }
     config = {"scenario": {**s.as_dict(), "batch": batch, "wafers": wafers}, "mapping": asdict(mapping)}

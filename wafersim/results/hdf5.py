@@ -192,6 +192,14 @@ def read_run(path: str | Path, run_id: str | None = None) -> dict[str, Any]:
         if rid not in runs:
             raise KeyError(f"{path}: no run {rid!r}; runs: {', '.join(runs)}")
         g = runs[rid]
-        arrays = {k: g[k][()] for k in g if isinstance(g[k], h5py.Dataset)}
+        arrays = {}
+        for k in g:
+            if isinstance(g[k], h5py.Dataset):
+                data = g[k][()]
+                if isinstance(data, np.ndarray) and data.dtype == object:
+                    data = np.array([v.decode() if isinstance(v, bytes) else v for v in data], dtype=object)
+                elif isinstance(data, bytes):
+                    data = data.decode()
+                arrays[k] = data
         return {"id": rid, "summary": json.loads(g.attrs["summary"]), "config": json.loads(g.attrs["config"]),
                 "notes": json.loads(g.attrs["notes"]), "arrays": arrays}
