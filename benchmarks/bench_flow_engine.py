@@ -199,11 +199,8 @@ def main() -> dict:
         print(f"{r['case']:<16} {r['cores']:>9} {r['regions']:>7} {r['transfers']:>9} {r['decode_step_s']:>9.4f} "
               f"{r['lower_s']:>8.4f} {r['route_s']:>8.4f} {r['decode_s_per_mcore']:>8.4f} {r['simulate_s']:>10.3f} "
               f"{r['maxrss_bytes'] / 1e6:>9.0f} {r['tracemalloc_peak_bytes'] / 1e6:>9.0f}")
-    print(f"decode step vs cores (8b blocks): log-log slope {slope_top:.2f} over the three largest, "
+    print(f"decode step vs cores (8b on k x k meshes): log-log slope {slope_top:.2f} over the three largest, "
           f"{slope_all:.2f} over all; {blocks[-1]['cores'] / blocks[0]['cores']:.0f}x the cores costs {spread:.2f}x")
-    if abs(slope_all) < 0.2:
-        print("note: the step cost hardly depends on the cores used: it is set by the size of the physical mesh "
-              "(each routing call works on the whole wafer), so s/Mcore of small blocks is not a per-core cost")
     for key, t in targets.items():
         print(f"{'PASS' if t['pass'] else 'FAIL'}  {key}")
 
