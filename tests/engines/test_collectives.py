@@ -1,5 +1,5 @@
 """Collective costs: exact closed forms on hand-built graphs, calibration against
-measured NCCL bus bandwidths (DOMAIN.md section 4).
+measured NCCL bus bandwidths (nccl-tests #212, nccl #1455).
 
 Calibration (tolerance 10 %, 1 GiB messages, 8 GPUs):
   dgx-h100  efficiency.collective = 0.82        -> ring all-reduce ~365-370 GB/s (nccl-tests #212)
@@ -196,7 +196,7 @@ def test_deterministic():
 # ---------------------------------------------------------------- calibration
 
 A100_TEST_SYSTEM = {
-    # Used only when meshes/dgx-a100.toml is not there; values as DOMAIN.md section 4.
+    # Used only when meshes/dgx-a100.toml is not there; values from the NVIDIA A100 datasheet and measured NCCL bus bandwidth.
     "kind": "gpu", "name": "dgx-a100-test",
     "gpu": {"model": "A100 SXM 80GB", "hbm_bytes": "80 GB", "hbm_bandwidth_bytes_per_s": "2.0 TB/s",
             "bf16_flops_per_s": "312 TFLOP/s"},
