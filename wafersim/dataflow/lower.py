@@ -1,18 +1,22 @@
 """Lowering a placement to a dataflow program (decode steps and prefill blocks).
 
 Per region (a layer, or the embedding + LM head), each stage of
-:func:`~wafersim.dataflow.stages.stage_shapes` is lowered the MeshGEMV way:
+:func:`~wafersim.dataflow.stages.stage_shapes` is lowered the MeshGEMV way
+(a region entered from above or below runs it transposed: swap rows and
+columns below, input entering along the top row):
 
 * the stage input is broadcast along every region row: a row multicast from
   the row's west core, ``tokens x act_bytes x K / rows`` bytes;
-* partial sums are reduced along every region column toward the top row: a
-  chain of ``tokens x act_bytes x N / cols`` bytes from the bottom core, which
-  loads each column link once (the software tree over the same links costs
-  ``log2`` dependent steps, counted in ``tree_steps``);
-* compute and SRAM reads are spread evenly over the region's cores.
+* the cores compute (spread evenly over the region);
+* partial sums are reduced along every region column toward a row on the
+  region's diagonal: chains of ``tokens x act_bytes x N / cols`` bytes from the
+  column's two ends, which load each column link once (the software tree over
+  the same links costs ``log2`` dependent steps, counted in ``tree_steps``).
 
-Between consecutive regions on a wafer the layer output moves from the top row
-of one region to the top row of the next (one unicast per column).  Spilled
+Broadcast and reduction are separate dependent stage batches, so their link
+times and latencies add.  Between consecutive regions on a wafer each output
+slice moves from the diagonal its reduction ended on to where the next region's
+input enters, so the hand-off spreads over many rows and columns.  Spilled
 weights and KV enter through the west edge of the wafer, one flow per region
 row, to the region's west column.
 """
@@ -50,22 +54,85 @@ def _batch(name, parts, regions, flops, sram, steps, cores) -> StageBatch:
                       flops / cores, sram / cores, steps.astype(np.int32), flops, sram)
 
 
-def _row_bcast(y0, x0, r, c, nbytes):
-    ys = np.arange(y0, y0 + r)
-    return (ys, np.full(r, x0), np.full(r, x0), np.full(r, x0 + c - 1), np.full(r, nbytes), np.full(r, ROW_MULTICAST))
+def _orientations(pl: Placement) -> np.ndarray:
+    """True where a region runs its GEMVs transposed (input enters its top row).
+
+    A region whose predecessor on the same wafer sits above or below it (a turn of
+    the snake) takes its input along its top row; otherwise along its west column.
+    Either way a hand-off leaves the previous region on distinct rows and reaches
+    the next region on distinct rows or columns, so it spreads over many links.
+    """
+    t = np.zeros(pl.regions, dtype=bool)
+    if pl.strategy != "pipelined":
+        return t
+    for i in range(1, pl.regions):
+        if pl.region_wafer[i] != pl.region_wafer[i - 1]:
+            continue
+        a0, a1 = pl.region_y0[i - 1], pl.region_y0[i - 1] + pl.region_rows[i - 1]
+        b0, b1 = pl.region_y0[i], pl.region_y0[i] + pl.region_rows[i]
+        t[i] = b0 >= a1 or a0 >= b1          # no shared rows: stacked vertically
+    return t
 
 
-def _col_reduce(y0, x0, r, c, nbytes):
+def _chains(fixed, lo, hi, target, nbytes, along_x: bool):
+    """Reduction chains on lines ``fixed`` (rows if along_x, else columns) from both
+    ends lo and hi toward ``target``; each link of a line carries the partial sums once."""
+    first, last = target > lo, target < hi
+    line = np.concatenate([fixed[first], fixed[last]])
+    src = np.concatenate([np.full(int(first.sum()), lo), np.full(int(last.sum()), hi)])
+    dst = np.concatenate([target[first], target[last]])
+    n = len(line)
+    if along_x:
+        return (line, src, line, dst, np.full(n, nbytes), np.full(n, UNICAST))
+    return (src, line, dst, line, np.full(n, nbytes), np.full(n, UNICAST))
+
+
+def _gemv(y0, x0, r, c, k_bytes, n_bytes, transposed):
+    """Broadcast of ``k_bytes`` of input and reduction of ``n_bytes`` of output on a region.
+
+    Normal: row multicasts from the west column, column chains toward a diagonal row.
+    Transposed: column multicasts from the top row, row chains toward a diagonal column.
+    Returns (broadcast, reduction or None, broadcast tree steps, reduction tree steps).
+    """
+    if not transposed:
+        ys = np.arange(y0, y0 + r)
+        bcast = (ys, np.full(r, x0), np.full(r, x0), np.full(r, x0 + c - 1), np.full(r, k_bytes / r),
+                 np.full(r, ROW_MULTICAST))
+        j = np.arange(c)
+        red = _chains(x0 + j, y0, y0 + r - 1, y0 + (j * r) // c, n_bytes / c, along_x=False) if r > 1 else None
+        return bcast, red, _log2ceil(c), _log2ceil(r)
     xs = np.arange(x0, x0 + c)
-    return (np.full(c, y0 + r - 1), xs, np.full(c, y0), xs, np.full(c, nbytes), np.full(c, UNICAST))
+    bcast = (np.full(c, y0), xs, np.full(c, y0), np.full(c, y0 + r - 1), np.full(c, k_bytes / c),
+             np.full(c, COL_MULTICAST))
+    i = np.arange(r)
+    red = _chains(y0 + i, x0, x0 + c - 1, x0 + (i * c) // r, n_bytes / r, along_x=True) if c > 1 else None
+    return bcast, red, _log2ceil(r), _log2ceil(c)
+
+
+def _outputs(y0, x0, r, c, transposed):
+    """Where a region's output slices end up (the diagonal its reductions end on)."""
+    if not transposed:
+        j = np.arange(c)
+        return y0 + (j * r) // c, x0 + j
+    i = np.arange(r)
+    return y0 + i, x0 + (i * c) // r
+
+
+def _inputs(y0, x0, r, c, transposed, n):
+    """Where ``n`` input slices enter a region: its west column, or its top row if transposed."""
+    s = np.arange(n)
+    if not transposed:
+        return y0 + (s * r) // n, np.full(n, x0)
+    return np.full(n, y0), x0 + (s * c) // n
 
 
 def lower_pass(placement: Placement, model: ModelSpec, scenario: Scenario, tokens: int, context: float,
-               kv_tokens: float) -> DataflowProgram:
+               kv_tokens: float, head: bool = True) -> DataflowProgram:
     """One pass of ``tokens`` query tokens (each over ``context`` keys) through every region.
 
     ``kv_tokens`` is how many cached tokens' KV the pass reads (decode: batch x context;
-    prefill: 0, the block's own keys are in flight).
+    prefill: 0, the block's own keys are in flight).  ``head=False`` leaves the LM head
+    idle (prefill blocks: only each sequence's last token needs logits).
     """
     pl = placement
     R = pl.regions
@@ -76,43 +143,51 @@ def lower_pass(placement: Placement, model: ModelSpec, scenario: Scenario, token
     w_frac = 1.0 - pl.spilled_weight_bytes / np.maximum(pl.region_weight_bytes, 1)
     kv_frac = 1.0 - pl.spilled_kv_bytes / np.maximum(pl.region_kv_bytes, 1)
     is_layer = np.arange(R) < pl.layers
+    turned = _orientations(pl)
     stages = []
-    for name, K, N in stage_shapes(model, tokens):
-        parts, flops, sram, steps = [], np.zeros(R), np.zeros(R), np.zeros(R, np.int32)
+    for name, K, N, weight_elems in stage_shapes(model, tokens):
+        bcast, reduce = [], []
+        flops, sram = np.zeros(R), np.zeros(R)
+        steps_b, steps_r = np.zeros(R, np.int32), np.zeros(R, np.int32)
         for i in range(R):
             y0, x0, r, c, wafer = (int(pl.region_y0[i]), int(pl.region_x0[i]), int(pl.region_rows[i]),
                                    int(pl.region_cols[i]), int(pl.region_wafer[i]))
             if is_layer[i]:
-                k_i, n_i = K, N
-            elif name == "mlp_down":      # the head region runs one GEMV: d -> vocab
+                k_i, n_i, w_i = K, N, weight_elems
+            elif name == "mlp_down" and head:      # the head region runs one GEMV: d -> vocab
                 k_i, n_i = model.hidden_size, model.vocab_size
+                w_i = k_i * n_i
             else:
                 continue
-            parts.append((wafer, i, _row_bcast(y0, x0, r, c, tokens * act * k_i / r)))
-            if r > 1:
-                parts.append((wafer, i, _col_reduce(y0, x0, r, c, tokens * act * n_i / c)))
-            steps[i] = _log2ceil(r) + _log2ceil(c)
-            if is_gemv(name) or not is_layer[i]:
+            b_t, r_t, steps_b[i], steps_r[i] = _gemv(y0, x0, r, c, tokens * act * k_i, tokens * act * n_i, turned[i])
+            bcast.append((wafer, i, b_t))
+            if r_t is not None:
+                reduce.append((wafer, i, r_t))
+            if w_i:
                 flops[i] = 2.0 * tokens * k_i * n_i
-                sram[i] = k_i * n_i * wb * (w_frac[i] if is_layer[i] else 1.0)
+                sram[i] = w_i * wb * (w_frac[i] if is_layer[i] else 1.0)
             elif name in ATTENTION_STAGES:
                 flops[i] = model.attention_flops(tokens, context) / len(ATTENTION_STAGES)
                 sram[i] = kv_tokens * kvl * kv_frac[i] / len(ATTENTION_STAGES)
-        stages.append(_batch(name, parts, R, flops, sram, steps, cores))
+        zero = np.zeros(R)
+        # the broadcast, then the cores' work, then the reduction: dependent, so their times add
+        stages.append(_batch(f"{name}.broadcast", bcast, R, flops, sram, steps_b, cores))
+        stages.append(_batch(f"{name}.reduce", reduce, R, zero, zero, steps_r, cores))
 
-    # hand-off between consecutive regions of a wafer
+    # hand-off between consecutive regions of a wafer: each output slice goes from
+    # the diagonal its reduction ended on to where the next region's input enters
     parts = []
     for i in range(R - 1):
         if pl.region_wafer[i] != pl.region_wafer[i + 1] or pl.strategy != "pipelined":
             continue
-        c_src, c_dst = int(pl.region_cols[i]), int(pl.region_cols[i + 1])
-        xs = np.arange(c_src)
-        src_x = pl.region_x0[i] + xs
-        dst_x = pl.region_x0[i + 1] + (xs * c_dst) // c_src
-        parts.append((int(pl.region_wafer[i]), i, (np.full(c_src, pl.region_y0[i]), src_x,
-                                                   np.full(c_src, pl.region_y0[i + 1]), dst_x,
-                                                   np.full(c_src, tokens * act * model.hidden_size / c_src),
-                                                   np.full(c_src, UNICAST))))
+        src_y, src_x = _outputs(int(pl.region_y0[i]), int(pl.region_x0[i]), int(pl.region_rows[i]),
+                                int(pl.region_cols[i]), turned[i])
+        n = len(src_y)
+        dst_y, dst_x = _inputs(int(pl.region_y0[i + 1]), int(pl.region_x0[i + 1]), int(pl.region_rows[i + 1]),
+                               int(pl.region_cols[i + 1]), turned[i + 1], n)
+        parts.append((int(pl.region_wafer[i]), i, (src_y, src_x, dst_y, dst_x,
+                                                   np.full(n, tokens * act * model.hidden_size / n),
+                                                   np.full(n, UNICAST))))
     zero = np.zeros(R)
     handoff = _batch("handoff", parts, R, zero, zero, np.zeros(R, np.int32), cores)
 

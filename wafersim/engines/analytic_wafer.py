@@ -160,7 +160,7 @@ class AnalyticWafer:
         return bw * w.core.clock_hz
 
     def layer_time(self, tokens: int, context: float, wafers: int, kv_tokens: float,
-                   kv_onchip_fraction: float, weights_onchip: bool) -> tuple[PhaseTime, dict[str, float]]:
+                   kv_onchip_fraction: float, weights_onchip_fraction: float) -> tuple[PhaseTime, dict[str, float]]:
         """One layer processing ``tokens`` query tokens at once, each over ``context`` keys.
 
         Returns the phase time and the work done (bytes, FLOPs, link bit-hops) for energy.
@@ -173,7 +173,7 @@ class AnalyticWafer:
         flops = tokens * m.layer_matmul_flops_per_token + m.attention_flops(tokens, context)
         rate = core.flops_per_cycle(s.dtype) * core.clock_hz * w.calibration.compute_efficiency
         t_compute = flops / cores / rate
-        weight_read = m.layer_weight_bytes_read(tokens, s.dtype) if weights_onchip else 0.0
+        weight_read = m.layer_weight_bytes_read(tokens, s.dtype) * weights_onchip_fraction
         kv_read = kv_tokens * m.kv_bytes_per_token_layer(s.kv_dtype) * kv_onchip_fraction
         sram_bytes = weight_read + kv_read
         t_sram = sram_bytes / cores / core.sram_read_bytes_per_s
@@ -181,7 +181,7 @@ class AnalyticWafer:
         link_bw = self._link_bytes_per_s(rows, cols)
         stages = stage_shapes(m, tokens)
         act = s.act_bytes
-        stage_bytes = [tokens * act * (k / rows + n / cols) for _, k, n in stages]
+        stage_bytes = [tokens * act * (k / rows + n / cols) for _, k, n, _ in stages]
         t_link = sum(stage_bytes) / link_bw
         n_stages = len(stages)
         comps = {
@@ -192,7 +192,7 @@ class AnalyticWafer:
         t = max(t_compute, t_sram) + comps["mesh_latency"] + t_link
         # link bit-hops: every stage moves its slices across the region's rows and columns
         bit_hops = 8 * tokens * act * sum((k / rows) * rows * (cols - 1) + (n / cols) * cols * (rows - 1)
-                                          for _, k, n in stages)
+                                          for _, k, n, _ in stages)
         work = {"flops": flops, "sram_bytes": sram_bytes, "link_bit_hops": bit_hops}
         return PhaseTime(t, comps), work
 
@@ -212,6 +212,10 @@ class AnalyticWafer:
         iw = self.w.interwafer
         crossings = wafers - 1
         return crossings * (iw.latency_s + nbytes / iw.bandwidth_bytes_per_s), 8 * nbytes * crossings
+
+    def head_sram_bytes(self) -> float:
+        """LM head weights read once per pass."""
+        return self.m.vocab_size * self.m.hidden_size * self.wb if self.include_head else 0.0
 
     def head_time(self, tokens: int, wafers: int) -> tuple[float, float]:
         """LM head GEMV (d x vocab) over one layer's region: (seconds, FLOPs)."""
@@ -255,14 +259,19 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     plan = eng.memory_plan(batch, wafers)
     notes: list[str] = []
 
-    # ---- decode: one step for the whole batch at the mean context -----------------
+    # ---- decode: micro-batches follow each other through the layer regions -------------
+    # In a pipelined placement each layer owns its own cores, so the batch runs as
+    # min(batch, layers) micro-batches in flight at once; a step for every sequence
+    # then costs one micro-batch's walk through the layers.
+    micro = min(batch, L) if mapping.placement == "pipelined" else 1
+    tokens = math.ceil(batch / micro)
     ctx = s.mean_decode_context
     kv_tokens = batch * ctx
-    weights_on = plan.spilled_weight_fraction == 0.0
-    layer, work = eng.layer_time(batch, ctx, wafers, kv_tokens, 1.0 - plan.spilled_kv_fraction, weights_on)
-    t_move, move_bits = eng.interlayer_time(batch, wafers)
-    t_iw, iw_bits = eng.interwafer_time(batch, wafers)
-    t_head, head_flops = eng.head_time(batch, wafers)
+    weights_on = 1.0 - plan.spilled_weight_fraction
+    layer, work = eng.layer_time(tokens, ctx, wafers, tokens * ctx, 1.0 - plan.spilled_kv_fraction, weights_on)
+    t_move, move_bits = eng.interlayer_time(tokens, wafers)
+    t_iw, iw_bits = eng.interwafer_time(tokens, wafers)
+    t_head, head_flops = eng.head_time(tokens, wafers)
     onchip = L * (layer.time_s + t_move) + t_iw + t_head
     ext = w.external_memory
     io_bytes = (plan.spilled_weight_bytes
@@ -302,10 +311,10 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     # ---- energy per generated token ------------------------------------------------
     en = w.energy
     energy = {
-        "sram": L * work["sram_bytes"] * 8 * en.sram_j_per_bit,
-        "compute": (L * work["flops"] + head_flops) * en.flop_j,
-        "links": L * (work["link_bit_hops"] + move_bits) * en.link_j_per_bit,
-        "interwafer": iw_bits * w.interwafer.energy_j_per_bit,
+        "sram": micro * (L * work["sram_bytes"] + eng.head_sram_bytes()) * 8 * en.sram_j_per_bit,
+        "compute": micro * (L * work["flops"] + head_flops) * en.flop_j,
+        "links": micro * L * (work["link_bit_hops"] + move_bits) * en.link_j_per_bit,
+        "interwafer": micro * iw_bits * w.interwafer.energy_j_per_bit,
         "io": io_bytes * 8 * ext.energy_j_per_bit,
         "static": en.static_power_w * wafers * tpot,
     }
@@ -320,6 +329,8 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
         notes.append(f"does not fit in SRAM ({plan.capacity_bytes / 1e9:.3g} GB usable on {wafers} wafer(s)): "
                      f"{' and '.join(what)} spilled to external memory, read at "
                      f"{ext.io_bandwidth_bytes_per_s / 1e9:.3g} GB/s through edge I/O")
+    if micro > 1:
+        notes.append(f"batch of {batch} runs as {micro} micro-batches of {tokens} through the layer pipeline")
     notes.append(f"decode step bound by {decode.bottleneck}; prefill bound by {prefill.bottleneck}")
 
     summary = make_summary(
@@ -327,7 +338,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
         devices=wafers, prefill=prefill, decode=decode, fits=plan.fits, spilled_bytes=plan.spilled_bytes,
         weight_bytes=plan.weight_bytes, kv_bytes=plan.kv_bytes, energy_per_token_j=energy_per_token,
         decode_layer_s=decode_layer_s, prefill_layer_s=n_blocks * per_block,
-        placement=mapping.placement, cores_per_wafer=plan.cores_per_wafer, sram_capacity_bytes=plan.capacity_bytes,
+        placement=mapping.placement, cores_per_wafer=plan.cores_per_wafer, micro_batches=micro, sram_capacity_bytes=plan.capacity_bytes,
         **{f"energy_{k}_j": v / batch for k, v in energy.items()})
     layer_idx = np.arange(L)
     arrays = {

@@ -144,7 +144,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     except ValueError as exc:
         raise ConfigError(system.name, "defects", str(exc)) from None
     ext, iw = w.external_memory, w.interwafer
-    stage_names = [name for name, _, _ in stage_shapes(model, 1)]
+    stage_names = [f"{name}.{part}" for name, _, _, _ in stage_shapes(model, 1) for part in ("broadcast", "reduce")]
 
     # ---- decode: micro-batches follow each other through the layer regions ---------------
     micro = min(batch, L) if mapping.placement == "pipelined" else 1
@@ -180,17 +180,23 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     block = min(w.calibration.prefill_block_tokens, p_tokens)
     n_blocks = math.ceil(p_tokens / block)
     p_timer = _Timer(system, mesh, pl, s.dtype)
-    p_out = p_timer.run(lower_pass(pl, model, scenario, block, s.prompt_tokens / 2.0, 0.0))
+    p_out = p_timer.run(lower_pass(pl, model, scenario, block, s.prompt_tokens / 2.0, 0.0, head=False))
     per_block = p_out["region_time"]
+    # logits for each sequence's last prompt token, after the last block
+    t_phead = 0.0
+    if pl.has_head:
+        h_out = _Timer(system, mesh, pl, s.dtype).run(lower_pass(pl, model, scenario, batch, s.prompt_tokens, 0.0))
+        t_phead = float(h_out["region_time"][-1])
     t_piw = (wafers - 1) * (iw.latency_s + block * model.hidden_size * s.act_bytes / iw.bandwidth_bytes_per_s)
     if mapping.placement == "pipelined":
-        t_layers = (n_blocks - 1) * float(per_block.max()) + float(per_block.sum()) + n_blocks * t_piw
+        t_layers = (n_blocks - 1) * float(per_block.max()) + float(per_block.sum()) + n_blocks * t_piw + t_phead
     else:
-        t_layers = n_blocks * float(per_block.sum()) + n_blocks * t_piw
+        t_layers = n_blocks * float(per_block.sum()) + n_blocks * t_piw + t_phead
     p_io = 0.0
     if pl.total_spilled_bytes:
         rows = pl.region_rows.astype(np.int64)
-        spilled = (pl.spilled_weight_bytes + pl.spilled_kv_bytes).astype(np.float64)
+        # prefill writes the prompt's share of the spilled KV cache (allocated for prompt + output)
+        spilled = (pl.spilled_weight_bytes + pl.spilled_kv_bytes * (s.prompt_tokens / s.max_context)).astype(np.float64)
         ys = np.concatenate([np.arange(y, y + r) for y, r in zip(pl.region_y0, rows)])
         p_io = _edge_port_time(system, wafers, np.repeat(pl.region_wafer, rows), ys,
                                np.repeat(spilled / rows, rows)) + ext.latency_s
