@@ -134,3 +134,12 @@ def test_no_link_is_busier_than_the_step(batch, prompt):
     r = wafersim.simulate("wse3", "llama-3.1-8b", fidelity="flow", batch=batch, prompt_tokens=prompt)
     assert r.arrays["link_utilisation"].data.max() <= 1.0 + 1e-6
     assert r.summary["max_link_utilisation"] <= 1.0 + 1e-9
+
+
+def test_batch_max_is_the_flow_placements_cliff():
+    r = wafersim.simulate("wse3", "llama-3.1-8b", fidelity="flow", batch="max", prompt_tokens=8192)
+    assert r.summary["fits_on_chip"]
+    more = wafersim.simulate("wse3", "llama-3.1-8b", fidelity="flow", batch=r.summary["batch"] + 1, prompt_tokens=8192)
+    assert not more.summary["fits_on_chip"]
+    analytic = wafersim.simulate("wse3", "llama-3.1-8b", batch="max", prompt_tokens=8192)
+    assert r.summary["batch"] >= 0.9 * analytic.summary["batch"]   # the placement wastes little SRAM

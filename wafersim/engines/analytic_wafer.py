@@ -32,6 +32,7 @@ from ..workload.dtypes import dtype_bytes
 from ..workload.model import ModelSpec
 from ..workload.scenario import MappingOptions, Scenario
 from ..dataflow.stages import stage_shapes
+from ..mapping.placement import split_layers
 from .phase import PhaseTime
 
 
@@ -110,29 +111,50 @@ class AnalyticWafer:
 
     def wafers_needed(self, batch: int) -> int:
         """Fewest wafers that hold weights and KV; else the fewest that hold the weights."""
-        cap, limit = self.capacity_per_wafer(), self.w.interwafer.max_wafers
-        for need in (self.weight_bytes() + self.kv_bytes(batch), self.weight_bytes()):
-            n = max(1, math.ceil(need / cap))
-            if n <= limit:
-                return min(n, self.L)
-        return min(limit, self.L)
+        limit = min(self.w.interwafer.max_wafers, self.L)
+        start = max(1, math.ceil(self.weight_bytes() / self.capacity_per_wafer()))
+        for n in range(min(start, limit), limit + 1):
+            if self.memory_plan(batch, n).fits:
+                return n
+        for n in range(1, limit + 1):
+            if self.memory_plan(batch, n).spilled_weight_bytes == 0:
+                return n
+        return limit
 
     def memory_plan(self, batch: int, wafers: int) -> WaferMemoryPlan:
-        capacity = wafers * self.capacity_per_wafer()
-        wbytes, kvbytes = self.weight_bytes(), self.kv_bytes(batch)
-        if self.map.placement == "streaming":
-            on_w = 0.0
-        else:
-            on_w = min(wbytes, capacity)
-        on_kv = min(kvbytes, capacity - on_w)
-        return WaferMemoryPlan(wafers, self.cores_per_wafer(), capacity, wbytes, kvbytes,
-                               wbytes - on_w, kvbytes - on_kv)
+        """Per wafer, whole layers in contiguous ranges (as the placement cuts them):
+        weights first, then KV; what a wafer cannot hold spills."""
+        cap = self.capacity_per_wafer()
+        m = self.m
+        layer_w = m.layer_params * self.wb
+        layer_kv = batch * self.s.max_context * m.kv_bytes_per_token_layer(self.s.kv_dtype)
+        head_w = self.weight_bytes() - self.L * layer_w
+        first = split_layers(self.L, wafers, layer_w + layer_kv, head_w)
+        spilled_w = spilled_kv = 0.0
+        for i in range(wafers):
+            n = first[i + 1] - first[i]
+            wb = n * layer_w + (head_w if i == wafers - 1 else 0.0)
+            kb = n * layer_kv
+            on_w = 0.0 if self.map.placement == "streaming" else min(wb, cap)
+            on_kv = min(kb, cap - on_w)
+            spilled_w += wb - on_w
+            spilled_kv += kb - on_kv
+        return WaferMemoryPlan(wafers, self.cores_per_wafer(), wafers * cap, self.weight_bytes(),
+                               self.kv_bytes(batch), spilled_w, spilled_kv)
 
     def max_batch(self, wafers: int) -> int:
-        """Largest batch whose KV cache fits beside the weights (at least 1)."""
-        free = wafers * self.capacity_per_wafer() - (0.0 if self.map.placement == "streaming" else self.weight_bytes())
-        per_seq = self.kv_bytes(1)
-        return max(1, int(free // per_seq)) if free > 0 else 1
+        """Largest batch whose KV cache fits beside the weights (at least 1), by bisection."""
+        def fits(b: int) -> bool:
+            return self.memory_plan(b, wafers).fits
+        if not fits(1):
+            return 1
+        lo, hi = 1, 2
+        while fits(hi) and hi < 1 << 30:
+            lo, hi = hi, hi * 2
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+        return lo
 
     # ---- geometry -------------------------------------------------------------
     def layer_cores(self, wafers: int) -> float:

@@ -124,6 +124,21 @@ def _edge_port_time(system: WaferSpec, wafers: int, wafer: np.ndarray, rows: np.
     return float(per_port.max()) / (ext.io_bandwidth_bytes_per_s / ports)
 
 
+def _max_batch(system, model, scenario, mapping, wafers: int, guess: int) -> int:
+    """Largest batch whose placement spills nothing (at least 1), by bisection."""
+    def fits(b: int) -> bool:
+        return place(system, model, scenario, mapping, b, wafers).fits
+    lo, hi = 1, max(1, guess)
+    while fits(hi) and hi < 1 << 30:
+        lo, hi = hi, hi * 2
+    if not fits(lo):
+        return 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return lo
+
+
 def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions):
     """Run the flow engine; ``scenario`` must be resolved against ``model``."""
     from ..results.run_result import LayerArray, RunResult, make_summary
@@ -135,9 +150,15 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     wafers = sizing.wafers_needed(batch_guess) if s.wafers == "auto" else s.wafers
     if wafers > w.interwafer.max_wafers:
         raise ConfigError("scenario", "wafers", f"{w.name} allows at most {w.interwafer.max_wafers} wafers; got {wafers}")
-    batch = sizing.max_batch(wafers) if s.batch == "max" else s.batch
+    batch = s.batch
     if s.wafers == "auto" and s.batch != "max":
         wafers = sizing.wafers_needed(batch)
+        # the placement, not the pooled capacity, decides what fits: add wafers until it holds
+        while wafers < min(w.interwafer.max_wafers, L) and not place(system, model, scenario, mapping,
+                                                                     batch, wafers).fits:
+            wafers += 1
+    if s.batch == "max":
+        batch = _max_batch(system, model, scenario, mapping, wafers, sizing.max_batch(wafers))
     pl = place(system, model, scenario, mapping, batch, wafers)
     try:
         mesh = physical_mesh(system)

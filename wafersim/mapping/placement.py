@@ -118,15 +118,25 @@ def _spread(total: int, n: int) -> np.ndarray:
     return out
 
 
-def _split_layers(layers: int, wafers: int, layer_bytes: int, head_bytes: int) -> list[int]:
-    """First layer of each wafer (and ``layers`` at the end), balancing bytes; the head
-    sits after the last layer on the last wafer.  Every wafer gets at least one layer."""
-    total = layers * layer_bytes + head_bytes
+def split_layers(layers: int, wafers: int, layer_bytes: float, head_bytes: float) -> list[int]:
+    """First layer of each wafer (and ``layers`` at the end) for contiguous ranges that
+    minimise the fullest wafer.  ``layer_bytes`` is what one layer holds (weights and
+    KV); the head (embedding, LM head) sits after the last layer on the last wafer.
+    Layers are whole: a wafer holds a layer entirely or not at all.
+    """
+    if wafers <= 1:
+        return [0, layers]
+    best = None
+    for last in range(1, layers - wafers + 2):
+        rest = layers - last
+        fullest = max(last * layer_bytes + head_bytes, math.ceil(rest / (wafers - 1)) * layer_bytes)
+        if best is None or fullest < best[0]:
+            best = (fullest, last)
+    last = best[1]
+    rest, others = layers - last, wafers - 1
     first = [0]
-    for i in range(1, wafers):
-        target = total * i / wafers
-        k = round(target / layer_bytes) if layer_bytes else (i * layers) // wafers
-        first.append(min(max(k, first[-1] + 1), layers - (wafers - i)))
+    for i in range(others):
+        first.append(first[-1] + rest // others + (1 if i < rest % others else 0))
     first.append(layers)
     return first
 
@@ -156,16 +166,18 @@ def place(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: Mapp
     head_w = int(round((model.embedding_params + model.lm_head_params + model.final_norm_params) * wb)) if has_head else 0
     cap = int(system.core.usable_sram_bytes)
 
-    first = _split_layers(L, wafers, layer_w, head_w)
+    first = split_layers(L, wafers, layer_w + layer_kv, head_w)
     rw, ry, rx, rr, rc = [], [], [], [], []
     for wi in range(wafers):
         n_layers = first[wi + 1] - first[wi]
         head_here = has_head and wi == wafers - 1
         if mapping.placement == "pipelined":
-            # the head takes a full-width band at the bottom, sized by its share of the bytes
+            # the head takes a full-width band at the bottom, sized by its share of the
+            # bytes the wafer holds (weights and KV cache)
             head_rows = 0
             if head_here:
-                share = head_w / (head_w + n_layers * layer_w) if head_w + n_layers * layer_w else 0.0
+                held = head_w + n_layers * (layer_w + layer_kv)
+                share = head_w / held if held else 0.0
                 head_rows = min(by - 1, max(1, round(by * share)))
             for y0, x0, h, w in _bands(n_layers, by - head_rows, bx):
                 rw.append(wi); ry.append(y0); rx.append(x0); rr.append(h); rc.append(w)
