@@ -65,3 +65,26 @@ def test_newer_format_is_refused(tmp_path, result):
         f.attrs["format-version"] = hdf5.FORMAT_VERSION + 1
     with pytest.raises(hdf5.ResultsFormatError, match="newer"):
         hdf5.read_summaries(path)
+
+
+def test_comparison_keeps_every_column_with_fill_values(tmp_path, result):
+    gpu = simulate("dgx-h100", "llama-3.1-8b", tp=2)
+    path = hdf5.write_results(tmp_path / "c.h5", [result, gpu], run_ids=["a", "b"])
+    with h5py.File(path) as f:
+        tp = f["summary/tp"]
+        assert np.isnan(tp[0]) and tp[1] == 2 and np.isnan(tp.attrs["_FillValue"])
+        assert f["summary/placement"][1] in (b"", "")
+        assert f["summary/energy_static_j"].attrs["units"] == "J"
+
+
+@pytest.mark.parametrize("ids", [["a", "a"], ["a/b"], [""]])
+def test_bad_run_ids_are_refused(tmp_path, result, ids):
+    with pytest.raises(ValueError, match="run id"):
+        hdf5.write_results(tmp_path / "r.h5", [result] * len(ids), run_ids=ids)
+
+
+def test_read_run_of_a_non_hdf5_file(tmp_path):
+    path = tmp_path / "x.h5"
+    path.write_text("not hdf5")
+    with pytest.raises(hdf5.ResultsFormatError, match="cannot open"):
+        hdf5.read_run(path)

@@ -51,3 +51,25 @@ def test_bad_table_names_the_row(tmp_path):
     path.write_text('[[row]]\nid = "x"\nsystem = "wse3"\nmodel = "llama-3.1-8b"\nmetric = "speed"\nvalue = 1\nsource = "me"\n')
     with pytest.raises(ConfigError, match=r"row\[0\]\.metric"):
         load_measurements(path)
+
+
+@pytest.mark.parametrize("row,key", [
+    ('value = "fast"', "value"), ("value = 0", "value"), ('metric = "bottleneck"', "metric"),
+    ('id = "a/b"', "id"),
+])
+def test_bad_rows_are_named(tmp_path, row, key):
+    base = {"id": '"x"', "system": '"wse3"', "model": '"llama-3.1-8b"', "metric": '"tpot_s"', "value": "1", "source": '"me"'}
+    k, _, v = row.partition(" = ")
+    base[k] = v
+    path = tmp_path / "t.toml"
+    path.write_text("[[row]]\n" + "".join(f"{a} = {b}\n" for a, b in base.items()))
+    with pytest.raises(ConfigError, match=rf"row\[0\]\.{key}"):
+        load_measurements(path)
+
+
+def test_duplicate_ids_are_refused(tmp_path):
+    row = '[[row]]\nid = "x"\nsystem = "wse3"\nmodel = "llama-3.1-8b"\nmetric = "tpot_s"\nvalue = 1\nsource = "me"\n'
+    path = tmp_path / "t.toml"
+    path.write_text(row + row)
+    with pytest.raises(ConfigError, match=r"row\[1\]\.id.*duplicate"):
+        load_measurements(path)

@@ -50,16 +50,16 @@ def _scenario_args(p: argparse.ArgumentParser, compare: bool = False) -> None:
     g.add_argument("--layers", type=_positive, default=None, help="simulate only the first N decoder layers")
     g.add_argument("--fidelity", choices=("analytic", "flow"), default="analytic", help="engine (default analytic)")
     w = p.add_argument_group("wafer systems")
-    w.add_argument("--wafers", type=_int_or("auto"), default="auto" if compare else 1,
-                   help="wafers used, or 'auto' for the fewest that hold the job (default %(default)s)")
+    w.add_argument("--wafers", type=_int_or("auto"), default=None,
+                   help=f"wafers used, or 'auto' for the fewest that hold the job (default {'auto' if compare else 1})")
     w.add_argument("--placement", choices=("pipelined", "sequential", "streaming"), default=None,
                    help="layer placement (default pipelined)")
     w.add_argument("--cores", default=None, metavar="RxC", help="use only an R x C block of each wafer's cores")
     gp = p.add_argument_group("GPU systems")
-    gp.add_argument("--tp", type=_int_or("auto"), default="auto" if compare else 1,
-                    help="tensor-parallel GPUs, or 'auto' (default %(default)s)")
-    gp.add_argument("--pp", type=_positive, default=1, help="pipeline-parallel stages (default 1)")
-    gp.add_argument("--ep", type=_positive, default=1,
+    gp.add_argument("--tp", type=_int_or("auto"), default=None,
+                    help=f"tensor-parallel GPUs, or 'auto' (default {'auto' if compare else 1})")
+    gp.add_argument("--pp", type=_positive, default=None, help="pipeline-parallel stages (default 1)")
+    gp.add_argument("--ep", type=_positive, default=None,
                     help="expert-parallel ranks for mixture-of-experts models (default 1); GPUs = tp x pp x ep")
     o = p.add_argument_group("output")
     o.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -96,14 +96,34 @@ def _mapping(ns: argparse.Namespace, sets: dict[str, Any]) -> dict[str, Any]:
     return mapping
 
 
-def _run_one(system_name: str, model, ns, system_sets, mapping):
+_WAFER_FLAGS = {"wafers": "--wafers", "placement": "--placement", "cores": "--cores"}
+_GPU_FLAGS = {"tp": "--tp", "pp": "--pp", "ep": "--ep"}
+
+
+def _run_one(system_name: str, model, ns, system_sets, mapping, compare: bool = False):
+    """Run one system.  ``run`` refuses flags meant for the other kind of system;
+    ``compare`` applies each flag to the side it fits and runs the GPU side analytic."""
     system = load_system(system_name, system_sets)
     scenario = _scenario(ns)
-    if system.kind == "wafer":
-        scenario["tp"] = 1
-        scenario["ep"] = 1
-    elif scenario["wafers"] == "auto":
-        scenario["wafers"] = 1
+    wafer = system.kind == "wafer"
+    foreign = _GPU_FLAGS if wafer else _WAFER_FLAGS
+    given = [flag for key, flag in foreign.items() if getattr(ns, key) is not None]
+    if not wafer and mapping and not given:
+        given = ["--set mapping.*"]
+    if given and not compare:
+        kind, other = ("a wafer", "GPU systems") if wafer else ("a GPU system", "wafer systems")
+        raise ConfigError("command line", given[0].lstrip("-"),
+                          f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to {other}; "
+                          f"{system.name} is {kind}")
+    if wafer:
+        scenario.update(tp=1, pp=1, ep=1, wafers=ns.wafers or ("auto" if compare else 1))
+    else:
+        if ns.fidelity == "flow" and not compare:
+            raise ConfigError("command line", "fidelity", f"--fidelity flow models wafer meshes; {system.name} "
+                              "is a GPU system (its model is the analytic roofline on the topology graph)")
+        scenario.update(wafers=1, tp=ns.tp or ("auto" if compare else 1), pp=ns.pp or 1, ep=ns.ep or 1,
+                        fidelity="analytic")
+        mapping = None
     return simulate(system, model, mapping=mapping, **scenario)
 
 
@@ -128,8 +148,8 @@ def cmd_compare(ns: argparse.Namespace) -> int:
     sets = _split_sets(ns.set, ["system", "a", "b"])
     model = load_model(ns.model, sets["model"])
     mapping = _mapping(ns, sets["mapping"])
-    ra = _run_one(ns.system_a, model, ns, {**sets["system"], **sets["a"]}, mapping)
-    rb = _run_one(ns.system_b, model, ns, {**sets["system"], **sets["b"]}, mapping)
+    ra = _run_one(ns.system_a, model, ns, {**sets["system"], **sets["a"]}, mapping, compare=True)
+    rb = _run_one(ns.system_b, model, ns, {**sets["system"], **sets["b"]}, mapping, compare=True)
     if ns.out:
         write_results(ns.out, [ra, rb], run_ids=["a", "b"])
     if ns.json:

@@ -57,6 +57,18 @@ def _load(name_or_path: str | Path, folder: str, overrides: Mapping[str, Any] | 
     return data, str(path)
 
 
+def _build(cls: type, data: dict, source: str, overrides: Mapping[str, Any] | None, prefix: str) -> Any:
+    """Build a spec; an error in a key the user overrode names the --set, not the file."""
+    try:
+        return build(cls, data, source)
+    except ConfigError as exc:
+        hit = [k for k in (overrides or {}) if exc.key == k or exc.key.startswith(k + ".") or k.startswith(exc.key + ".")]
+        if hit:
+            raise ConfigError(f"--set {prefix}{hit[0]}={overrides[hit[0]]!r} (on {source})", exc.key,
+                              exc.message) from None
+        raise
+
+
 def load_system(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None) -> System:
     """Load a hardware preset (wafer or GPU system) into a frozen, validated spec.
 
@@ -67,10 +79,10 @@ def load_system(name_or_path: str | Path, overrides: Mapping[str, Any] | None = 
     kind = data.get("kind")
     if kind not in _SYSTEM_KINDS:
         raise ConfigError(source, "kind", f"expected one of {', '.join(_SYSTEM_KINDS)}; got {kind!r}")
-    return build(_SYSTEM_KINDS[kind], data, source)
+    return _build(_SYSTEM_KINDS[kind], data, source, overrides, "system.")
 
 
 def load_model(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None) -> ModelSpec:
     """Load a model preset into a frozen, validated :class:`ModelSpec`."""
     data, source = _load(name_or_path, "workloads", overrides)
-    return build(ModelSpec, data, source)
+    return _build(ModelSpec, data, source, overrides, "model.")

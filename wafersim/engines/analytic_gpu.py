@@ -113,8 +113,11 @@ class AnalyticGpu:
             raise ConfigError("scenario", "tp", f"tp x pp x ep = {gpus} GPUs but {system.name} has {system.num_gpus}")
         if self.pp > self.L:
             raise ConfigError("scenario", "pp", f"pp = {self.pp} stages for {self.L} layers")
-        if self.tp > model.num_heads:
-            raise ConfigError("scenario", "tp", f"tp = {self.tp} exceeds the {model.num_heads} attention heads")
+        if model.num_heads % self.tp:
+            raise ConfigError("scenario", "tp", f"tp = {self.tp} must divide the {model.num_heads} attention heads")
+        kvh = model.num_kv_heads
+        if kvh % self.tp and self.tp % kvh:
+            raise ConfigError("scenario", "tp", f"tp = {self.tp} must divide the {kvh} KV heads or be a multiple of them")
         self.collective = collective or GraphCollectives(system, self.tp, self.pp, self.ep)
 
     @property
@@ -320,12 +323,20 @@ def simulate(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario,
     }
     energy_per_token = sum(energy.values()) / batch
 
-    if not plan.fits:
+    if plan.spilled_weight_bytes_per_gpu:
+        notes.append(f"the weights do not fit in HBM: {plan.spilled_weight_bytes_per_gpu / 1e9:.3g} GB of weights "
+                     f"and {plan.spilled_kv_bytes_per_gpu / 1e9:.3g} GB of KV per GPU spilled to host memory, read "
+                     f"over PCIe ({g.interconnect.pcie_bandwidth_bytes_per_s / 1e9:.3g} GB/s per GPU); "
+                     "use more GPUs (--tp, --pp)")
+    elif not plan.fits:
         notes.append(f"HBM holds {plan.kv_capacity_per_gpu / 1e9:.3g} GB of KV per GPU beside the weights; "
-                     f"{plan.spilled_bytes / 1e9:.3g} GB spilled to host memory over PCIe "
+                     f"{plan.spilled_bytes / 1e9:.3g} GB of KV spilled to host memory over PCIe "
                      f"({g.interconnect.pcie_bandwidth_bytes_per_s / 1e9:.3g} GB/s per GPU)")
     if s.batch == "max":
-        notes.append(f"--batch max: {batch} sequences of {s.max_context} tokens fill the KV capacity")
+        if plan.fits:
+            notes.append(f"--batch max: {batch} sequences of {s.max_context} tokens fill the KV capacity")
+        else:
+            notes.append(f"--batch max: not even one sequence of {s.max_context} tokens fits in HBM; ran batch 1")
     notes.append(f"decode step bound by {decode.bottleneck}; prefill bound by {prefill.bottleneck}")
 
     summary = make_summary(

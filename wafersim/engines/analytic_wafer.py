@@ -31,7 +31,7 @@ from ..hardware.wafer import WaferSpec
 from ..workload.dtypes import dtype_bytes
 from ..workload.model import ModelSpec
 from ..workload.scenario import MappingOptions, Scenario
-from ..dataflow.stages import stage_shapes
+from ..dataflow.stages import micro_batches, stage_shapes
 from ..mapping.placement import split_layers
 from .phase import PhaseTime
 
@@ -285,8 +285,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     # In a pipelined placement each layer owns its own cores, so the batch runs as
     # min(batch, layers) micro-batches in flight at once; a step for every sequence
     # then costs one micro-batch's walk through the layers.
-    micro = min(batch, L) if mapping.placement == "pipelined" else 1
-    tokens = math.ceil(batch / micro)
+    micro, tokens = micro_batches(batch, L, mapping.placement == "pipelined")
     ctx = s.mean_decode_context
     kv_tokens = batch * ctx
     weights_on = 1.0 - plan.spilled_weight_fraction

@@ -26,7 +26,7 @@ import numpy as np
 from ..config import ConfigError
 from ..dataflow.lower import lower_pass
 from ..dataflow.program import DataflowProgram, StageBatch
-from ..dataflow.stages import stage_shapes
+from ..dataflow.stages import micro_batches, stage_shapes
 from ..hardware.defects import DefectSpec
 from ..hardware.mesh import DIRECTIONS, PhysicalMesh
 from ..hardware.wafer import WaferSpec
@@ -168,8 +168,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     stage_names = [f"{name}.{part}" for name, _, _, _ in stage_shapes(model, 1) for part in ("broadcast", "reduce")]
 
     # ---- decode: micro-batches follow each other through the layer regions ---------------
-    micro = min(batch, L) if mapping.placement == "pipelined" else 1
-    tokens = math.ceil(batch / micro)
+    micro, tokens = micro_batches(batch, L, mapping.placement == "pipelined")
     ctx = s.mean_decode_context
     timer = _Timer(system, mesh, pl, s.dtype)
     prog = lower_pass(pl, model, scenario, tokens, ctx, tokens * ctx)

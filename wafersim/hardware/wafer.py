@@ -24,7 +24,8 @@ class CoreSpec:
         "share of SRAM kept for code, activations and buffers", minimum=0.0, maximum=0.95, allow_zero=True)
 
     def flops_per_cycle(self, dtype: str) -> float:
-        if dtype in ("fp8", "int8", "int4") and self.flops_per_cycle_8bit > 0:
+        # int4 is weight-only: weights widen to 16 bits before the multiply, as on GPUs
+        if dtype in ("fp8", "int8") and self.flops_per_cycle_8bit > 0:
             return self.flops_per_cycle_8bit
         return self.flops_per_cycle_16bit
 

@@ -29,7 +29,7 @@ import h5py
 import numpy as np
 
 from .. import __version__
-from .run_result import SUMMARY_FIELDS, LayerArray, RunResult
+from .run_result import SUMMARY_FIELDS, LayerArray, RunResult, field_info
 
 FORMAT = "wafersim-results"
 FORMAT_VERSION = 1
@@ -107,27 +107,38 @@ def _write_run(group: h5py.Group, result: RunResult) -> None:
 
 
 def _write_summary(root: h5py.File, results: Sequence[RunResult], run_ids: Sequence[str]) -> None:
+    """One column per summary key; a key some runs lack (a GPU-only scalar in a
+    wafer-vs-GPU comparison) is filled with NaN (numbers) or "" (text), as its
+    ``_FillValue`` attribute says."""
     g = root.create_group("summary")
     _scale(g, "run", np.array(run_ids, dtype=str))
+    scalar = (int, float, str, bool, np.generic)
     keys = list(SUMMARY_FIELDS)
     for k in sorted({k for r in results for k in r.summary} - set(keys)):
-        if all(isinstance(r.summary.get(k), (int, float, str, bool, np.generic)) for r in results):
+        if all(isinstance(r.summary[k], scalar) for r in results if k in r.summary):
             keys.append(k)
     for key in keys:
-        values = [r.summary.get(key) for r in results]
-        if all(isinstance(v, (bool, np.bool_)) for v in values):
-            data = np.array(values, dtype=np.int8)
-        elif all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in values):
-            data = np.array(values, dtype=np.float64 if any(isinstance(v, float) for v in values) else np.int64)
+        present = [r.summary[key] for r in results if key in r.summary]
+        missing = len(present) < len(results)
+        fill: Any = None
+        if all(isinstance(v, (bool, np.bool_)) for v in present) and not missing:
+            data = np.array(present, dtype=np.int8)
+        elif all(isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_)) for v in present):
+            as_int = all(isinstance(v, (int, np.integer)) for v in present) and not missing
+            fill = None if as_int else np.nan
+            data = np.array([r.summary.get(key, fill) for r in results], dtype=np.int64 if as_int else np.float64)
         else:
-            data = np.array(["" if v is None else str(v) for v in values], dtype=object)
+            fill = ""
+            data = np.array([str(r.summary[key]) if key in r.summary else "" for r in results], dtype=object)
         if data.dtype == object:
             ds = g.create_dataset(key, data=data, dtype=_STR, track_times=False)
         else:
             ds = _dataset(g, key, data)
-        unit, meaning = SUMMARY_FIELDS.get(key, ("", ""))
+        unit, meaning = field_info(key)
         ds.attrs["units"] = unit
         ds.attrs["description"] = meaning
+        if missing:
+            ds.attrs["_FillValue"] = fill
         ds.dims[0].attach_scale(g["run"])
 
 
@@ -138,6 +149,11 @@ def write_results(path: str | Path, results: RunResult | Iterable[RunResult],
     if not results:
         raise ValueError("no results to write")
     run_ids = list(run_ids) if run_ids is not None else [f"run-{i:04d}" for i in range(len(results))]
+    if len(run_ids) != len(results):
+        raise ValueError(f"{len(run_ids)} run ids for {len(results)} results")
+    for rid in run_ids:
+        if not rid or "/" in rid or rid.startswith(".") or run_ids.count(rid) > 1:
+            raise ValueError(f"run id {rid!r} must be unique, non-empty and free of '/' and a leading '.'")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -185,7 +201,11 @@ def read_summaries(path: str | Path) -> list[dict[str, Any]]:
 
 def read_run(path: str | Path, run_id: str | None = None) -> dict[str, Any]:
     """One run: its summary, config, notes and arrays (numpy) by name."""
-    with h5py.File(path, "r") as f:
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise ResultsFormatError(f"{path}: cannot open as HDF5 ({exc})") from None
+    with f:
         check_format(f, path)
         runs = f["runs"]
         rid = run_id or next(iter(runs))

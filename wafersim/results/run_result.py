@@ -37,6 +37,39 @@ SUMMARY_FIELDS: dict[str, tuple[str, str]] = {
 }
 
 
+# scalars some engines add, with their units
+EXTRA_FIELDS: dict[str, tuple[str, str]] = {
+    "placement": ("", "wafer layout strategy"),
+    "cores_per_wafer": ("cores", "cores of each wafer the mapping uses"),
+    "sram_capacity_bytes": ("B", "usable SRAM of the wafers used"),
+    "micro_batches": ("", "micro-batches in flight through the layer pipeline"),
+    "max_link_utilisation": ("", "share of a decode step the busiest mesh link is busy"),
+    "tp": ("", "tensor-parallel GPUs"), "pp": ("", "pipeline stages"), "ep": ("", "expert-parallel ranks"),
+    "max_batch": ("", "largest batch whose KV cache fits in HBM"),
+    "kv_capacity_per_gpu_bytes": ("B", "HBM left for KV cache per GPU"),
+    "allreduce_algorithm": ("", "all-reduce algorithm chosen on the topology"),
+    "alltoall_algorithm": ("", "all-to-all algorithm chosen on the topology"),
+    "p2p_algorithm": ("", "point-to-point algorithm chosen on the topology"),
+    "measured": ("", "published value of the metric (validate)"),
+    "predicted": ("", "predicted value of the metric (validate)"),
+    "metric": ("", "summary key compared (validate)"),
+    "relative_error": ("", "(predicted - measured) / measured (validate)"),
+    "calibration": ("", "a preset field was fitted to this row (validate)"),
+    "source": ("", "where the measurement was published (validate)"),
+}
+
+
+def field_info(key: str) -> tuple[str, str]:
+    """(units, description) of a summary key."""
+    if key in SUMMARY_FIELDS:
+        return SUMMARY_FIELDS[key]
+    if key in EXTRA_FIELDS:
+        return EXTRA_FIELDS[key]
+    if key.startswith("energy_") and key.endswith("_j"):
+        return "J", f"energy per generated token: {key[7:-2]}"
+    return "", ""
+
+
 @dataclass(frozen=True)
 class LayerArray:
     """An array for the results file, with named dimensions and units."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,10 +11,13 @@ from typing import Any
 
 from ..config import ConfigError, load_toml
 from ..presets import load_model, load_system
-from ..results.run_result import SUMMARY_FIELDS, RunResult
+from ..results.run_result import RunResult
 from ..runner import simulate
 
 MEASUREMENTS = Path(__file__).with_name("measurements.toml")
+NUMERIC_METRICS = ("ttft_s", "tpot_s", "tokens_per_s_per_user", "tokens_per_s", "energy_per_token_j",
+                   "decode_layer_s", "prefill_layer_s")
+_ID = re.compile(r"[A-Za-z0-9_-]+")
 _SCENARIO_KEYS = ("batch", "prompt_tokens", "output_tokens", "dtype", "kv_dtype", "wafers", "tp", "pp", "ep", "layers")
 _ROW_KEYS = {"id", "system", "model", "metric", "value", "source", "calibration", "note", "set", *_SCENARIO_KEYS}
 
@@ -48,7 +53,7 @@ def load_measurements(path: str | Path = MEASUREMENTS) -> list[Measurement]:
     rows = data.get("row")
     if not isinstance(rows, list) or not rows:
         raise ConfigError(str(path), "row", "expected one or more [[row]] tables")
-    out = []
+    out, seen = [], {}
     for i, row in enumerate(rows):
         key = f"row[{i}]"
         unknown = sorted(set(row) - _ROW_KEYS)
@@ -57,8 +62,17 @@ def load_measurements(path: str | Path = MEASUREMENTS) -> list[Measurement]:
         for need in ("id", "system", "model", "metric", "value", "source"):
             if need not in row:
                 raise ConfigError(str(path), f"{key}.{need}", "missing")
-        if row["metric"] not in SUMMARY_FIELDS:
-            raise ConfigError(str(path), f"{key}.metric", f"expected a summary key; got {row['metric']!r}")
+        if row["metric"] not in NUMERIC_METRICS:
+            raise ConfigError(str(path), f"{key}.metric",
+                              f"expected a numeric summary key ({', '.join(NUMERIC_METRICS)}); got {row['metric']!r}")
+        value = row["value"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise ConfigError(str(path), f"{key}.value", f"expected a positive number; got {value!r}")
+        if not isinstance(row["id"], str) or not _ID.fullmatch(row["id"]):
+            raise ConfigError(str(path), f"{key}.id", f"expected letters, digits, '-' and '_'; got {row['id']!r}")
+        if row["id"] in seen:
+            raise ConfigError(str(path), f"{key}.id", f"duplicate id {row['id']!r} (also row[{seen[row['id']]}])")
+        seen[row["id"]] = i
         out.append(Measurement(
             id=row["id"], system=row["system"], model=row["model"], metric=row["metric"],
             value=float(row["value"]), source=row["source"], calibration=bool(row.get("calibration", False)),

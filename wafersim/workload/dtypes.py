@@ -1,8 +1,12 @@
-"""Number formats and their storage size."""
+"""Number formats and their storage size.
+
+bf16/fp16 compute at the 16-bit rate, fp8/int8 at the 8-bit rate where the
+hardware has one; int4 is weight-only (widened to 16 bits before the multiply).
+"""
 
 from __future__ import annotations
 
-BYTES_PER_ELEMENT = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
+BYTES_PER_ELEMENT = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
 DTYPES = tuple(BYTES_PER_ELEMENT)
 
 

@@ -45,7 +45,7 @@ class ModelSpec:
     num_experts: int = integer("MLP experts per layer (1 = dense)", default=1)
     experts_per_token: int = integer("experts routed per token", default=1)
     max_context: int = integer("longest context the model supports", default=131072)
-    dtype: str = choice(("fp32", "bf16", "fp16", "fp8", "int8", "int4"), "default weight format", default="bf16")
+    dtype: str = choice(("bf16", "fp16", "fp8", "int8", "int4"), "default weight format", default="bf16")
 
     def check(self) -> None:
         if self.head_dim == 0 and self.hidden_size % self.num_heads:

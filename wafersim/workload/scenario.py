@@ -52,6 +52,9 @@ class Scenario:
         layers = self.layers or model.num_layers
         if layers > model.num_layers:
             raise ConfigError("scenario", "layers", f"the model has {model.num_layers} decoder layers; got {layers}")
+        if self.max_context > model.max_context:
+            raise ConfigError("scenario", "prompt_tokens", f"prompt + output = {self.max_context} tokens exceeds the "
+                              f"{model.max_context}-token context of {model.name}")
         return replace(self, dtype=dtype, kv_dtype=self.kv_dtype or dtype, layers=layers)
 
     @property
