@@ -81,3 +81,20 @@ def test_request_overhead_adds_to_ttft_only():
     slow = simulate(wafersim.load_system("dgx-h100", {"efficiency.request_overhead_s": "15 ms"}), "llama-3.1-8b", batch=1)
     assert slow.summary["ttft_s"] == pytest.approx(base.summary["ttft_s"] + 15e-3, rel=1e-12)
     assert slow.summary["tpot_s"] == base.summary["tpot_s"]
+
+
+def test_pipeline_stages_hold_one_end_each():
+    """With pp > 1 the embedding sits on the first stage and the LM head on the last."""
+    m = wafersim.load_model("llama-3.1-8b")
+    g = wafersim.load_system("dgx-h100")
+    one = AnalyticGpu(g, m, Scenario(pp=1).resolved(m)).weight_bytes_per_gpu()
+    two = AnalyticGpu(g, m, Scenario(pp=2).resolved(m)).weight_bytes_per_gpu()
+    layers = 32 * m.layer_params * 2
+    assert one == pytest.approx(layers + (m.embedding_params + m.lm_head_params) * 2)
+    assert two == pytest.approx(layers / 2 + max(m.embedding_params, m.lm_head_params) * 2)
+
+
+def test_pipeline_micro_batches_when_compute_bound():
+    """A compute-bound batch gains from micro-batches in flight on every stage."""
+    big = simulate("dgx-h100", "llama-3.1-8b", tp=1, pp=8, batch=512, prompt_tokens=128).summary
+    assert big["micro_batches"] == 8

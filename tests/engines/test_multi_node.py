@@ -38,8 +38,9 @@ def test_simulate_pays_the_infiniband_send_per_step():
     m = wafersim.load_model("llama-3.1-70b")
     r = simulate(g, m, tp=8, pp=2, batch=4)
     e = AnalyticGpu(g, m, Scenario(tp=8, pp=2, batch=4).resolved(m))
-    send = e.collective.stage_send(0, 4 * m.hidden_size * 2)
-    layer, _ = e.layer_time(4, 0.0, 0.0, 1.0, 1.0)
+    # two stages: the batch of 4 runs as 2 micro-batches of 2 sequences
+    send = e.collective.stage_send(0, 2 * m.hidden_size * 2)
+    layer, _ = e.layer_time(2, 0.0, 0.0, 1.0, 1.0)
     assert r.decode.components["interconnect"] == pytest.approx(m.num_layers * layer.components["interconnect"] + send)
     inside = simulate(g, m, tp=4, pp=2, batch=4)      # both stages in node 0: NVLink
     assert inside.summary["p2p_algorithm"] == "direct"

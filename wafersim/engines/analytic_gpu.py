@@ -47,6 +47,7 @@ from ..workload.dtypes import dtype_bytes
 from ..workload.model import ModelSpec
 from ..workload.scenario import Scenario
 from .gpu_collectives import GraphCollectives
+from ..dataflow.stages import micro_batches
 from .phase import PhaseTime
 
 CollectiveFn = Callable[[str, float, int], float]   # (op, bytes, gpus) -> seconds
@@ -151,7 +152,11 @@ class AnalyticGpu:
         experts = (m.num_experts // self.ep) * m.expert_params if m.is_moe else 0
         b = self.layers_per_stage * (self.dense_layer_params + experts) / self.tp
         if self.include_head:
-            b += (m.embedding_params + m.lm_head_params) / self.tp
+            # one stage holds both ends when pp = 1; else the first holds the embedding,
+            # the last the LM head: the fuller of the two sizes the GPUs
+            ends = (m.embedding_params + m.lm_head_params if self.pp == 1
+                    else max(m.embedding_params, m.lm_head_params))
+            b += ends / self.tp
         return b * self.wb
 
     def kv_bytes_per_seq_per_gpu(self) -> float:
@@ -281,10 +286,13 @@ def simulate(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario,
     local = local_batch / batch           # share of the sequences one expert-parallel rank holds
 
     # ---- decode step at the mean context ---------------------------------------------
+    # with pipeline stages the batch runs as micro-batches (one per stage at most), each
+    # walking every stage in turn while the others work on the rest
+    micro, mb = micro_batches(batch, eng.pp, eng.pp > 1)
     ctx = s.mean_decode_context
-    layer, work = eng.layer_time(batch, m.attention_flops(batch, ctx), batch * ctx * kvl, kv_hbm, w_hbm, local)
-    t_head, head_flops, head_bytes = eng.head_time(local_batch)
-    t_send = eng.stage_send_time(local_batch)
+    layer, work = eng.layer_time(mb, m.attention_flops(mb, ctx), mb * ctx * kvl, kv_hbm, w_hbm, local)
+    t_head, head_flops, head_bytes = eng.head_time(math.ceil(local_batch / micro))
+    t_send = eng.stage_send_time(math.ceil(local_batch / micro))
     # each token passes every stage in turn: a step walks all layers
     tpot = L * layer.time_s + t_head + t_send
     comps = {k: v * L for k, v in layer.components.items()}
@@ -315,10 +323,10 @@ def simulate(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario,
     per_gpu_layers = L / eng.pp
     head_gpus = eng.tp * eng.ep
     energy = {
-        "compute": gpus * per_gpu_layers * work["flops"] * en.flop_j + head_gpus * head_flops * en.flop_j,
-        "hbm": (gpus * per_gpu_layers * work["hbm_bytes"] + head_gpus * head_bytes) * 8 * en.hbm_j_per_bit,
-        "pcie": gpus * per_gpu_layers * work["pcie_bytes"] * 8 * en.pcie_j_per_bit,
-        "links": gpus * per_gpu_layers * work["link_bytes"] * 8 * en.link_j_per_bit,
+        "compute": micro * (gpus * per_gpu_layers * work["flops"] + head_gpus * head_flops) * en.flop_j,
+        "hbm": micro * (gpus * per_gpu_layers * work["hbm_bytes"] + head_gpus * head_bytes) * 8 * en.hbm_j_per_bit,
+        "pcie": micro * gpus * per_gpu_layers * work["pcie_bytes"] * 8 * en.pcie_j_per_bit,
+        "links": micro * gpus * per_gpu_layers * work["link_bytes"] * 8 * en.link_j_per_bit,
         "static": en.static_power_w * gpus * tpot,
     }
     energy_per_token = sum(energy.values()) / batch
@@ -344,7 +352,7 @@ def simulate(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario,
         prefill=prefill, decode=decode, fits=plan.fits, spilled_bytes=plan.spilled_bytes,
         weight_bytes=plan.weight_bytes, kv_bytes=plan.kv_bytes, energy_per_token_j=energy_per_token,
         decode_layer_s=layer.time_s, prefill_layer_s=p_layer.time_s + kv_write,
-        tp=eng.tp, pp=eng.pp, ep=eng.ep, max_batch=eng.max_batch(), kv_capacity_per_gpu_bytes=plan.kv_capacity_per_gpu,
+        tp=eng.tp, pp=eng.pp, ep=eng.ep, max_batch=eng.max_batch(), kv_capacity_per_gpu_bytes=plan.kv_capacity_per_gpu, micro_batches=micro,
         **{f"energy_{k}_j": v / batch for k, v in energy.items()})
     stage = (np.arange(L) * eng.pp) // L
     arrays = {
