@@ -65,12 +65,12 @@ def _segment(y, x, direction, steps, nbytes, pre, diff):
 
 @njit(cache=True)
 def _integrate(diff, y0, x0, y1, x1, load):
-    """Running sums of the difference arrays into ``load`` (ny, nx, 4), then clear them.
+    """Running sums of the difference arrays written to ``load`` (ny, nx, 4), then clear them.
 
     Only entries ``[y0..y1, x0..x1]`` of the difference arrays can be non-zero
     (the box the segments touched, ends included); outside it the running sums
-    stay exactly 0, so the sums start at the box and leave the rest of ``load``
-    untouched.  Every entry read is set back to 0, so the arrays are all zero
+    stay exactly 0, so the sums start at the box, every link of the box (within
+    the mesh) is written and the rest of ``load`` is left untouched.  Every entry read is set back to 0, so the arrays are all zero
     again for the next call.  A link that no segment covers gets exactly 0 (no
     rounding residue).
     """
@@ -86,7 +86,7 @@ def _integrate(diff, y0, x0, y1, x1, load):
                 load_x[y, x, s] = 0.0
                 count_x[y, x, s] = 0
                 if x < nx:
-                    load[y, x, EAST + s] += acc if cov > 0 else 0.0
+                    load[y, x, EAST + s] = acc if cov > 0 else 0.0
     w = min(x1 + 1, nx) - x0
     for s in range(2):
         acc_row = np.zeros(w)
@@ -99,7 +99,7 @@ def _integrate(diff, y0, x0, y1, x1, load):
                 load_y[y, x, s] = 0.0
                 count_y[y, x, s] = 0
                 if y < ny:
-                    load[y, x, NORTH + s] += acc_row[j] if cov_row[j] > 0 else 0.0
+                    load[y, x, NORTH + s] = acc_row[j] if cov_row[j] > 0 else 0.0
 
 
 @njit(cache=True)
@@ -122,7 +122,7 @@ def _touch(box, y, x, direction, steps):
 @njit(cache=True)
 def route_xy(src_y, src_x, dst_y, dst_x, nbytes, kind, pre, router_s, diff,
              load, hops, crossings, path_latency, box):
-    """Route every transfer; accumulate bytes onto ``load`` (ny, nx, 4).
+    """Route every transfer; write the bytes each link carries to ``load`` (ny, nx, 4) inside ``box``.
 
     ``pre`` holds the mesh's prefix sums ``(lat_x, cross_x, lat_y, cross_y)``
     (see ``PhysicalMesh.link_prefix_sums``); ``diff`` four all-zero scratch
@@ -130,8 +130,9 @@ def route_xy(src_y, src_x, dst_y, dst_x, nbytes, kind, pre, router_s, diff,
     again on return.  Fills ``hops`` (int32), ``crossings`` (int32) and
     ``path_latency`` (float64) per transfer and ``box`` (int64, 4) with the
     links the transfers load, ``(y0, x0, y1, x1)`` with ``y1, x1`` exclusive
-    (``(0, 0, 0, 0)`` when none): ``load`` changes only inside it.  Returns the
-    total of bytes x hops.
+    (``(0, 0, 0, 0)`` when none): every link inside it is written (0 where
+    nothing passes), none outside it, so the caller must see that ``load`` is 0
+    outside the box.  Returns the total of bytes x hops.
 
     Each route is at most two straight segments (or two arms), so the kernel
     records segments in difference arrays and integrates them once at the end,

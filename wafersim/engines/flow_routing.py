@@ -214,12 +214,20 @@ class RoutingBuffers:
         self.link_time = np.zeros_like(self.load)
         self.box = np.zeros(4, dtype=np.int64)
 
-    def _clear(self) -> None:
-        """Zero what the last call wrote (the scratch arrays are left zero by the kernel)."""
-        y0, x0, y1, x1 = (int(v) for v in self.box)
-        self.load[y0:y1, x0:x1] = 0.0
-        self.link_time[y0:y1, x0:x1] = 0.0
-        self.box[:] = 0
+    def _clear_outside(self, prev: tuple[int, int, int, int]) -> None:
+        """Zero what the previous call (box ``prev``) wrote outside this call's box.
+
+        Inside this call's box the kernels overwrite every link; the scratch
+        arrays are left zero by the kernel.
+        """
+        y0, x0, y1, x1 = prev
+        n0, m0, n1, m1 = (int(v) for v in self.box)
+        r0, r1 = max(y0, n0), min(y1, n1)                 # rows of ``prev`` that the new box spans
+        for a in (self.load, self.link_time):
+            a[y0:min(y1, n0), x0:x1] = 0.0                # above the new box
+            a[max(y0, n1):y1, x0:x1] = 0.0                # below it
+            a[r0:r1, x0:min(x1, m0)] = 0.0                # west of it
+            a[r0:r1, max(x0, m1):x1] = 0.0                # east of it
 
 
 def route_transfers(mesh: PhysicalMesh, transfers: Transfers, router_cycles: float = 0.0, *,
@@ -250,7 +258,7 @@ def route_transfers(mesh: PhysicalMesh, transfers: Transfers, router_cycles: flo
         raise ValueError(f"buffers are for a {buffers.shape[0]} x {buffers.shape[1]} mesh, not {ny} x {nx}")
     _check_in_mesh(transfers, ny, nx)
 
-    buffers._clear()
+    prev = tuple(int(v) for v in buffers.box)
     n = len(transfers)
     load, link_time, box = buffers.load, buffers.link_time, buffers.box
     hops = np.zeros(n, dtype=np.int32)
@@ -260,6 +268,7 @@ def route_transfers(mesh: PhysicalMesh, transfers: Transfers, router_cycles: flo
     bytes_hops = _k.route_xy(t.src_y, t.src_x, t.dst_y, t.dst_x, t.nbytes, t.kind,
                              mesh.link_prefix_sums, float(router_cycles) / mesh.clock_hz, buffers.diff,
                              load, hops, crossings, latency, box)
+    buffers._clear_outside(prev)
     y0, x0, y1, x1 = (int(v) for v in box)
     max_time, flat, energy = _k.link_stats(load, mesh.bandwidth_bytes_per_s, mesh.energy_j_per_bit, link_time,
                                            y0, x0, y1, x1)
