@@ -76,30 +76,47 @@ def _integrate(diff, y0, x0, y1, x1, load):
     """
     load_x, count_x, load_y, count_y = diff
     ny, nx = load.shape[0], load.shape[1]
-    for y in range(y0, min(y1 + 1, ny)):
-        for s in range(2):
-            acc = 0.0
-            cov = 0
-            for x in range(x0, x1 + 1):
-                acc += load_x[y, x, s]
-                cov += count_x[y, x, s]
-                load_x[y, x, s] = 0.0
-                count_x[y, x, s] = 0
-                if x < nx:
-                    load[y, x, EAST + s] = acc if cov > 0 else 0.0
-    w = min(x1 + 1, nx) - x0
-    for s in range(2):
-        acc_row = np.zeros(w)
-        cov_row = np.zeros(w, dtype=np.int64)
-        for y in range(y0, y1 + 1):
-            for j in range(w):
-                x = x0 + j
-                acc_row[j] += load_y[y, x, s]
-                cov_row[j] += count_y[y, x, s]
+    xe = min(x1 + 1, nx)                # columns of links; column nx of load_x/count_x is an end only
+    ye = min(y1 + 1, ny)
+    # rows: east and west run side by side, each with its own running sum in column order
+    for y in range(y0, ye):
+        acc_e = 0.0
+        acc_w = 0.0
+        cov_e = 0
+        cov_w = 0
+        for x in range(x0, xe):
+            acc_e += load_x[y, x, 0]
+            acc_w += load_x[y, x, 1]
+            cov_e += count_x[y, x, 0]
+            cov_w += count_x[y, x, 1]
+            load_x[y, x, 0] = 0.0
+            load_x[y, x, 1] = 0.0
+            count_x[y, x, 0] = 0
+            count_x[y, x, 1] = 0
+            load[y, x, EAST] = acc_e if cov_e > 0 else 0.0
+            load[y, x, WEST] = acc_w if cov_w > 0 else 0.0
+        for x in range(xe, x1 + 1):
+            load_x[y, x, 0] = 0.0
+            load_x[y, x, 1] = 0.0
+            count_x[y, x, 0] = 0
+            count_x[y, x, 1] = 0
+    # columns: one running sum per column and direction, carried down the rows
+    w = xe - x0
+    acc = np.zeros((w, 2))
+    cov = np.zeros((w, 2), dtype=np.int64)
+    for y in range(y0, y1 + 1):
+        for j in range(w):
+            x = x0 + j
+            for s in range(2):
+                acc[j, s] += load_y[y, x, s]
+                cov[j, s] += count_y[y, x, s]
                 load_y[y, x, s] = 0.0
                 count_y[y, x, s] = 0
-                if y < ny:
-                    load[y, x, NORTH + s] = acc_row[j] if cov_row[j] > 0 else 0.0
+        if y < ny:
+            for j in range(w):
+                x = x0 + j
+                load[y, x, NORTH] = acc[j, 0] if cov[j, 0] > 0 else 0.0
+                load[y, x, SOUTH] = acc[j, 1] if cov[j, 1] > 0 else 0.0
 
 
 @njit(cache=True)
