@@ -67,7 +67,7 @@ class _Timer:
         self.load = self.link_time = None
         if keep_links:
             self.load = np.zeros((placement.wafers, ny, nx, len(DIRECTIONS)))
-            self.link_time = np.zeros_like(self.load)
+            self.link_time = np.zeros(self.load.shape)
         self.link_energy = 0.0
 
     def _route(self, sb: StageBatch, boxes: list[tuple[int, int, int, int]]) -> tuple[np.ndarray, np.ndarray]:

@@ -211,7 +211,7 @@ class RoutingBuffers:
         self.diff = (np.zeros((ny, nx + 1, 2)), np.zeros((ny, nx + 1, 2), dtype=np.int32),
                      np.zeros((ny + 1, nx, 2)), np.zeros((ny + 1, nx, 2), dtype=np.int32))
         self.load = np.zeros((ny, nx, len(DIRECTIONS)))
-        self.link_time = np.zeros_like(self.load)
+        self.link_time = np.zeros(self.load.shape)
         self.box = np.zeros(4, dtype=np.int64)
 
     def _clear_outside(self, prev: tuple[int, int, int, int]) -> None:
