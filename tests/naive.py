@@ -75,3 +75,22 @@ def link_stats(mesh, load: dict) -> tuple[float, tuple[int, int, int] | None, fl
             best, best_link = t, (y, x, k)
         energy += b * 8 * float(mesh.energy_j_per_bit[y, x, k])
     return best, best_link, energy
+
+
+def prefix_sums(mesh) -> tuple[list, list, list, list]:
+    """Latency and scribe-crossing sums of links [y, 0..j-1, E/W] and [0..i-1, x, N/S], as nested lists."""
+    ny, nx = mesh.shape
+    lat_x = [[[0.0, 0.0] for _ in range(nx + 1)] for _ in range(ny)]
+    cross_x = [[[0, 0] for _ in range(nx + 1)] for _ in range(ny)]
+    lat_y = [[[0.0, 0.0] for _ in range(nx)] for _ in range(ny + 1)]
+    cross_y = [[[0, 0] for _ in range(nx)] for _ in range(ny + 1)]
+    for s, (horizontal, vertical) in enumerate((("E", "N"), ("W", "S"))):
+        for y in range(ny):
+            for x in range(nx):
+                lat_x[y][x + 1][s] = lat_x[y][x][s] + float(mesh.latency_s[y, x, INDEX[horizontal]])
+                cross_x[y][x + 1][s] = cross_x[y][x][s] + int(mesh.crosses_scribe[y, x, INDEX[horizontal]])
+        for x in range(nx):
+            for y in range(ny):
+                lat_y[y + 1][x][s] = lat_y[y][x][s] + float(mesh.latency_s[y, x, INDEX[vertical]])
+                cross_y[y + 1][x][s] = cross_y[y][x][s] + int(mesh.crosses_scribe[y, x, INDEX[vertical]])
+    return lat_x, cross_x, lat_y, cross_y

@@ -11,7 +11,7 @@ from tests import naive
 from tests.specs import small_wafer
 from wafersim.engines import _flow_kernels as _k
 from wafersim.engines.flow_routing import (
-    COL_MULTICAST, ROW_MULTICAST, UNICAST, Transfers, route_transfers, warm_up,
+    COL_MULTICAST, ROW_MULTICAST, UNICAST, RoutingBuffers, Transfers, route_transfers, warm_up,
 )
 from wafersim.hardware.defects import DefectSpec, map_defects
 from wafersim.hardware.mesh import EAST, NORTH, SOUTH, WEST, PhysicalMesh
@@ -92,6 +92,47 @@ def test_kernel_matches_naive(case):
     if best_link is not None:
         assert got.max_link == best_link
     assert got.energy_j == pytest.approx(energy, rel=1e-12)
+
+
+@SETTINGS
+@given(meshes())
+def test_prefix_sums_match_naive(mesh):
+    got = mesh.link_prefix_sums
+    want = naive.prefix_sums(mesh)
+    for g, w, dtype in zip(got, want, (np.float64, np.int32, np.float64, np.int32)):
+        assert g.dtype == dtype and not g.flags.writeable and g.flags.c_contiguous
+        np.testing.assert_array_equal(g, np.array(w, dtype=dtype))   # same order of additions: bit for bit
+    assert mesh.link_prefix_sums is got, "computed once per mesh"
+
+
+@SETTINGS
+@given(st.data())
+def test_reused_buffers_give_what_fresh_calls_give(data):
+    """Routing several sets of transfers through one RoutingBuffers changes no result."""
+    mesh = data.draw(meshes())
+    buffers = RoutingBuffers(mesh)
+    for _ in range(3):
+        transfers = data.draw(transfers_on(mesh.ny, mesh.nx))
+        router_cycles = data.draw(st.sampled_from([0.0, 2.0]))
+        fresh = route_transfers(mesh, transfers, router_cycles=router_cycles)
+        got = route_transfers(mesh, transfers, router_cycles=router_cycles, buffers=buffers)
+        for name in ("link_load", "link_time", "hops", "scribe_crossings", "latency_s"):
+            np.testing.assert_array_equal(getattr(got, name), getattr(fresh, name), err_msg=name)
+        for name in ("max_link_time_s", "max_link", "energy_j", "bytes_hops", "box"):
+            assert getattr(got, name) == getattr(fresh, name), name
+        y0, x0, y1, x1 = got.box
+        outside = np.ones(mesh.shape, dtype=bool)
+        outside[y0:y1, x0:x1] = False
+        assert not got.link_load[outside].any() and not got.link_time[outside].any()
+        assert 0 <= y0 <= y1 <= mesh.ny and 0 <= x0 <= x1 <= mesh.nx
+        for scratch in buffers.diff:
+            assert not scratch.any(), "scratch left dirty"
+
+
+def test_buffers_for_another_mesh_are_refused():
+    with pytest.raises(ValueError, match="buffers are for a 3 x 3 mesh"):
+        route_transfers(PhysicalMesh.from_spec(small_wafer(4, 4)), Transfers.empty(),
+                        buffers=RoutingBuffers(PhysicalMesh.from_spec(small_wafer(3, 3))))
 
 
 @SETTINGS

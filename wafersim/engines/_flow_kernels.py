@@ -35,29 +35,6 @@ BITS_PER_BYTE = 8.0
 
 
 @njit(cache=True)
-def _prefix(latency, scribe):
-    """Prefix sums of link latency and scribe crossings along rows (E, W) and columns (N, S).
-
-    ``lat_x[y, j, d]`` is the latency sum of links ``[y, 0..j-1, d]`` for d in
-    (EAST, WEST); ``lat_y[i, x, d - NORTH]`` of links ``[0..i-1, x, d]`` for d in
-    (NORTH, SOUTH); ``cross_x`` and ``cross_y`` count scribe links likewise.
-    """
-    ny, nx = latency.shape[0], latency.shape[1]
-    lat_x = np.zeros((ny, nx + 1, 2))
-    cross_x = np.zeros((ny, nx + 1, 2), dtype=np.int32)
-    lat_y = np.zeros((ny + 1, nx, 2))
-    cross_y = np.zeros((ny + 1, nx, 2), dtype=np.int32)
-    for y in range(ny):
-        for x in range(nx):
-            for s in range(2):
-                lat_x[y, x + 1, s] = lat_x[y, x, s] + latency[y, x, EAST + s]
-                cross_x[y, x + 1, s] = cross_x[y, x, s] + scribe[y, x, EAST + s]
-                lat_y[y + 1, x, s] = lat_y[y, x, s] + latency[y, x, NORTH + s]
-                cross_y[y + 1, x, s] = cross_y[y, x, s] + scribe[y, x, NORTH + s]
-    return lat_x, cross_x, lat_y, cross_y
-
-
-@njit(cache=True)
 def _segment(y, x, direction, steps, nbytes, pre, diff):
     """Put ``nbytes`` on ``steps`` consecutive links from (y, x) in ``direction``.
 
@@ -87,49 +64,105 @@ def _segment(y, x, direction, steps, nbytes, pre, diff):
 
 
 @njit(cache=True)
-def _integrate(diff, load):
-    """Running sums of the difference arrays into ``load`` (ny, nx, 4).
+def _integrate(diff, y0, x0, y1, x1, load):
+    """Running sums of the difference arrays written to ``load`` (ny, nx, 4), then clear them.
 
-    A link that no segment covers gets exactly 0 (no rounding residue).
+    Only entries ``[y0..y1, x0..x1]`` of the difference arrays can be non-zero
+    (the box the segments touched, ends included); outside it the running sums
+    stay exactly 0, so the sums start at the box, every link of the box (within
+    the mesh) is written and the rest of ``load`` is left untouched.  Every entry read is set back to 0, so the arrays are all zero
+    again for the next call.  A link that no segment covers gets exactly 0 (no
+    rounding residue).
     """
     load_x, count_x, load_y, count_y = diff
     ny, nx = load.shape[0], load.shape[1]
-    for y in range(ny):
-        for s in range(2):
-            acc = 0.0
-            cov = 0
-            for x in range(nx):
-                acc += load_x[y, x, s]
-                cov += count_x[y, x, s]
-                load[y, x, EAST + s] += acc if cov > 0 else 0.0
-    for s in range(2):
-        acc_row = np.zeros(nx)
-        cov_row = np.zeros(nx, dtype=np.int64)
-        for y in range(ny):
-            for x in range(nx):
-                acc_row[x] += load_y[y, x, s]
-                cov_row[x] += count_y[y, x, s]
-                load[y, x, NORTH + s] += acc_row[x] if cov_row[x] > 0 else 0.0
+    xe = min(x1 + 1, nx)                # columns of links; column nx of load_x/count_x is an end only
+    ye = min(y1 + 1, ny)
+    # rows: east and west run side by side, each with its own running sum in column order
+    for y in range(y0, ye):
+        acc_e = 0.0
+        acc_w = 0.0
+        cov_e = 0
+        cov_w = 0
+        for x in range(x0, xe):
+            acc_e += load_x[y, x, 0]
+            acc_w += load_x[y, x, 1]
+            cov_e += count_x[y, x, 0]
+            cov_w += count_x[y, x, 1]
+            load_x[y, x, 0] = 0.0
+            load_x[y, x, 1] = 0.0
+            count_x[y, x, 0] = 0
+            count_x[y, x, 1] = 0
+            load[y, x, EAST] = acc_e if cov_e > 0 else 0.0
+            load[y, x, WEST] = acc_w if cov_w > 0 else 0.0
+        for x in range(xe, x1 + 1):
+            load_x[y, x, 0] = 0.0
+            load_x[y, x, 1] = 0.0
+            count_x[y, x, 0] = 0
+            count_x[y, x, 1] = 0
+    # columns: one running sum per column and direction, carried down the rows
+    w = xe - x0
+    acc = np.zeros((w, 2))
+    cov = np.zeros((w, 2), dtype=np.int64)
+    for y in range(y0, y1 + 1):
+        for j in range(w):
+            x = x0 + j
+            for s in range(2):
+                acc[j, s] += load_y[y, x, s]
+                cov[j, s] += count_y[y, x, s]
+                load_y[y, x, s] = 0.0
+                count_y[y, x, s] = 0
+        if y < ny:
+            for j in range(w):
+                x = x0 + j
+                load[y, x, NORTH] = acc[j, 0] if cov[j, 0] > 0 else 0.0
+                load[y, x, SOUTH] = acc[j, 1] if cov[j, 1] > 0 else 0.0
 
 
 @njit(cache=True)
-def route_xy(src_y, src_x, dst_y, dst_x, nbytes, kind, latency, scribe, router_s,
-             load, hops, crossings, path_latency):
-    """Route every transfer; accumulate bytes onto ``load`` (ny, nx, 4).
+def _touch(box, y, x, direction, steps):
+    """Grow ``box`` (y0, x0, y1, x1, inclusive) to the difference entries of a segment."""
+    if steps == 0:
+        return
+    if direction == EAST or direction == WEST:
+        lo = x if direction == EAST else x - steps + 1
+        y_lo, y_hi, x_lo, x_hi = y, y, lo, lo + steps
+    else:
+        lo = y if direction == SOUTH else y - steps + 1
+        y_lo, y_hi, x_lo, x_hi = lo, lo + steps, x, x
+    box[0] = min(box[0], y_lo)
+    box[1] = min(box[1], x_lo)
+    box[2] = max(box[2], y_hi)
+    box[3] = max(box[3], x_hi)
 
-    Fills ``hops`` (int32), ``crossings`` (int32) and ``path_latency``
-    (float64) per transfer and returns the total of bytes x hops.
+
+@njit(cache=True)
+def route_xy(src_y, src_x, dst_y, dst_x, nbytes, kind, pre, router_s, diff,
+             load, hops, crossings, path_latency, box):
+    """Route every transfer; write the bytes each link carries to ``load`` (ny, nx, 4) inside ``box``.
+
+    ``pre`` holds the mesh's prefix sums ``(lat_x, cross_x, lat_y, cross_y)``
+    (see ``PhysicalMesh.link_prefix_sums``); ``diff`` four all-zero scratch
+    arrays shaped like them, float64, int32, float64, int32, which are all zero
+    again on return.  Fills ``hops`` (int32), ``crossings`` (int32) and
+    ``path_latency`` (float64) per transfer and ``box`` (int64, 4) with the
+    links the transfers load, ``(y0, x0, y1, x1)`` with ``y1, x1`` exclusive
+    (``(0, 0, 0, 0)`` when none): every link inside it is written (0 where
+    nothing passes), none outside it, so the caller must see that ``load`` is 0
+    outside the box.  Returns the total of bytes x hops.
 
     Each route is at most two straight segments (or two arms), so the kernel
-    records segments in difference arrays and integrates them once at the end:
-    O(transfers + links) work instead of O(total hops).  Loads are exact for
-    whole byte counts below 2**53; otherwise they differ from a hop-by-hop sum
-    by rounding only.
+    records segments in difference arrays and integrates them once at the end,
+    over the box the segments touch only: O(transfers + box) work instead of
+    O(total hops).  Loads are exact for whole byte counts below 2**53;
+    otherwise they differ from a hop-by-hop sum by rounding only.
     """
-    ny, nx = latency.shape[0], latency.shape[1]
-    pre = _prefix(latency, scribe)
-    diff = (np.zeros((ny, nx + 1, 2)), np.zeros((ny, nx + 1, 2), dtype=np.int32),
-            np.zeros((ny + 1, nx, 2)), np.zeros((ny + 1, nx, 2), dtype=np.int32))
+    ny, nx = load.shape[0], load.shape[1]
+    # inclusive box of difference entries touched: rows up to ny, columns up to nx
+    box[0] = ny + 1
+    box[1] = nx + 1
+    box[2] = -1
+    box[3] = -1
     bytes_hops = 0.0
     for i in range(src_y.shape[0]):
         sy = src_y[i]
@@ -139,14 +172,12 @@ def route_xy(src_y, src_x, dst_y, dst_x, nbytes, kind, latency, scribe, router_s
         if k == UNICAST:
             ty = dst_y[i]
             tx = dst_x[i]
-            if tx >= sx:
-                lat_x, cr_x = _segment(sy, sx, EAST, tx - sx, b, pre, diff)
-            else:
-                lat_x, cr_x = _segment(sy, sx, WEST, sx - tx, b, pre, diff)
-            if ty >= sy:
-                lat_y, cr_y = _segment(sy, tx, SOUTH, ty - sy, b, pre, diff)
-            else:
-                lat_y, cr_y = _segment(sy, tx, NORTH, sy - ty, b, pre, diff)
+            dx = EAST if tx >= sx else WEST
+            dy = SOUTH if ty >= sy else NORTH
+            lat_x, cr_x = _segment(sy, sx, dx, abs(tx - sx), b, pre, diff)
+            lat_y, cr_y = _segment(sy, tx, dy, abs(ty - sy), b, pre, diff)
+            _touch(box, sy, sx, dx, abs(tx - sx))
+            _touch(box, sy, tx, dy, abs(ty - sy))
             h = abs(tx - sx) + abs(ty - sy)
             hops[i] = h
             crossings[i] = cr_x + cr_y
@@ -157,43 +188,59 @@ def route_xy(src_y, src_x, dst_y, dst_x, nbytes, kind, latency, scribe, router_s
             if k == ROW_MULTICAST:
                 down = sx - lo
                 up = hi - sx
-                lat_a, cr_a = _segment(sy, sx, WEST, down, b, pre, diff)
-                lat_b, cr_b = _segment(sy, sx, EAST, up, b, pre, diff)
+                d_a, d_b = WEST, EAST
             else:
                 down = sy - lo
                 up = hi - sy
-                lat_a, cr_a = _segment(sy, sx, NORTH, down, b, pre, diff)
-                lat_b, cr_b = _segment(sy, sx, SOUTH, up, b, pre, diff)
+                d_a, d_b = NORTH, SOUTH
+            lat_a, cr_a = _segment(sy, sx, d_a, down, b, pre, diff)
+            lat_b, cr_b = _segment(sy, sx, d_b, up, b, pre, diff)
+            _touch(box, sy, sx, d_a, down)
+            _touch(box, sy, sx, d_b, up)
             h = down + up
             hops[i] = h
             crossings[i] = cr_a + cr_b
             path_latency[i] = max(lat_a + down * router_s, lat_b + up * router_s)
         bytes_hops += b * hops[i]
-    _integrate(diff, load)
+    if box[2] < 0:
+        box[0] = 0
+        box[1] = 0
+        box[2] = 0
+        box[3] = 0
+        return bytes_hops
+    _integrate(diff, box[0], box[1], box[2], box[3], load)
+    box[2] = min(box[2] + 1, ny)
+    box[3] = min(box[3] + 1, nx)
     return bytes_hops
 
 
 @njit(cache=True)
-def link_stats(load, bandwidth, energy_per_bit, link_time):
-    """Fill ``link_time = load / bandwidth``; return (max time, flat index of it, energy J).
+def link_stats(load, bandwidth, energy_per_bit, link_time, y0, x0, y1, x1):
+    """Fill ``link_time = load / bandwidth`` inside the box; return (max time, flat index of it, energy J).
 
-    All arrays are flat and contiguous.  A loaded link without bandwidth takes
-    an infinite time; ties go to the lowest index.
+    Arrays are (ny, nx, 4) and contiguous; only links ``[y0:y1, x0:x1]`` are
+    read and written (outside the box ``load`` must be 0, so ``link_time`` is
+    0 there too).  The flat index is into the whole (ny, nx, 4) array.  A
+    loaded link without bandwidth takes an infinite time; ties go to the lowest
+    index, and with no load at all the index is 0.
     """
+    nx, nd = load.shape[1], load.shape[2]
     best = 0.0
     best_i = 0
     energy = 0.0
-    for i in range(load.shape[0]):
-        l = load[i]
-        if l == 0.0:
-            t = 0.0
-        elif bandwidth[i] > 0.0:
-            t = l / bandwidth[i]
-        else:
-            t = np.inf
-        link_time[i] = t
-        if t > best:
-            best = t
-            best_i = i
-        energy += l * BITS_PER_BYTE * energy_per_bit[i]
+    for y in range(y0, y1):
+        for x in range(x0, x1):
+            for d in range(nd):
+                l = load[y, x, d]
+                if l == 0.0:
+                    t = 0.0
+                elif bandwidth[y, x, d] > 0.0:
+                    t = l / bandwidth[y, x, d]
+                else:
+                    t = np.inf
+                link_time[y, x, d] = t
+                if t > best:
+                    best = t
+                    best_i = (y * nx + x) * nd + d
+                energy += l * BITS_PER_BYTE * energy_per_bit[y, x, d]
     return best, best_i, energy

@@ -18,6 +18,7 @@ on-chip work and edge I/O.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict
 
@@ -34,11 +35,14 @@ from ..mapping.placement import Placement, place
 from ..workload.model import ModelSpec
 from ..workload.scenario import MappingOptions, Scenario
 from .analytic_wafer import AnalyticWafer
-from .flow_routing import route_transfers, warm_up
+from .flow_routing import RoutingBuffers, route_transfers, warm_up
 from .phase import PhaseTime
 
 
+@functools.lru_cache(maxsize=2)
 def physical_mesh(system: WaferSpec) -> PhysicalMesh:
+    """The (read-only) mesh of ``system``, built once per spec: sweeps that rerun one
+    system reuse its link arrays and their prefix sums instead of rebuilding them."""
     d = system.defects
     if d.density == 0.0:
         return PhysicalMesh.from_spec(system)
@@ -48,35 +52,55 @@ def physical_mesh(system: WaferSpec) -> PhysicalMesh:
 class _Timer:
     """Times a dataflow program on the wafers' meshes and keeps the link loads."""
 
-    def __init__(self, system: WaferSpec, mesh: PhysicalMesh, placement: Placement, dtype: str):
+    def __init__(self, system: WaferSpec, mesh: PhysicalMesh, placement: Placement, dtype: str,
+                 buffers: RoutingBuffers | None = None, keep_links: bool = True):
+        """``buffers`` are shared work arrays for routing (one per mesh is enough); with
+        ``keep_links=False`` the per-link totals ``load`` and ``link_time`` are not kept
+        (``None``), which saves two (wafers, ny, nx, 4) arrays where nobody reads them."""
         self.w, self.mesh, self.pl = system, mesh, placement
         core = system.core
         self.rate = core.flops_per_cycle(dtype) * core.clock_hz * system.calibration.compute_efficiency
         self.sram_bw = core.sram_read_bytes_per_s
         self.step_s = system.calibration.collective_step_cycles / core.clock_hz
+        self.buffers = RoutingBuffers(mesh) if buffers is None else buffers
         ny, nx = mesh.shape
-        self.load = np.zeros((placement.wafers, ny, nx, len(DIRECTIONS)))
-        self.link_time = np.zeros_like(self.load)
+        self.load = self.link_time = None
+        if keep_links:
+            self.load = np.zeros((placement.wafers, ny, nx, len(DIRECTIONS)))
+            self.link_time = np.zeros(self.load.shape)
         self.link_energy = 0.0
 
     def _route(self, sb: StageBatch, boxes: list[tuple[int, int, int, int]]) -> tuple[np.ndarray, np.ndarray]:
-        """Per region: (busiest link time inside its box, longest path latency)."""
+        """Per region: (busiest link time inside its box, longest path latency).
+
+        Only the box of links the transfers load is read: outside it this
+        stage's link loads and times are 0, so adding it to the totals and
+        taking each region's busiest link over it changes nothing.
+        """
         R = self.pl.regions
         link_max, lat_max = np.zeros(R), np.zeros(R)
         if len(sb.transfers) == 0:
             return link_max, lat_max
-        for wafer in np.unique(sb.transfer_wafer):
-            sel = np.nonzero(sb.transfer_wafer == wafer)[0]
+        wafers = np.unique(sb.transfer_wafer)
+        for wafer in wafers:
             t = sb.transfers
-            sub = type(t)(t.src_y[sel], t.src_x[sel], t.dst_y[sel], t.dst_x[sel], t.nbytes[sel], t.kind[sel])
-            res = route_transfers(self.mesh, sub)
-            self.load[wafer] += res.link_load
-            self.link_time[wafer] += res.link_time
+            if len(wafers) == 1:
+                sel, sub = slice(None), t
+            else:
+                sel = np.nonzero(sb.transfer_wafer == wafer)[0]
+                sub = type(t)(t.src_y[sel], t.src_x[sel], t.dst_y[sel], t.dst_x[sel], t.nbytes[sel], t.kind[sel])
+            res = route_transfers(self.mesh, sub, buffers=self.buffers)
+            y0, x0, y1, x1 = res.box
+            if self.load is not None:
+                self.load[wafer, y0:y1, x0:x1] += res.link_load[y0:y1, x0:x1]
+                self.link_time[wafer, y0:y1, x0:x1] += res.link_time[y0:y1, x0:x1]
             self.link_energy += res.energy_j
-            np.maximum.at(lat_max, sb.transfer_region[sel], res.latency_s)
-            for i in np.unique(sb.transfer_region[sel]):
-                y0, x0, y1, x1 = boxes[i]
-                link_max[i] = res.link_time[y0:y1, x0:x1].max()
+            regions = sb.transfer_region[sel]
+            np.maximum.at(lat_max, regions, res.latency_s)
+            for i in np.unique(regions):
+                by0, bx0, by1, bx1 = boxes[i]
+                cy0, cx0, cy1, cx1 = max(by0, y0), max(bx0, x0), min(by1, y1), min(bx1, x1)
+                link_max[i] = res.link_time[cy0:cy1, cx0:cx1].max() if cy0 < cy1 and cx0 < cx1 else 0.0
         return link_max, lat_max
 
     def route_io(self, prog: DataflowProgram) -> float:
@@ -170,7 +194,8 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     # ---- decode: micro-batches follow each other through the layer regions ---------------
     micro, tokens = micro_batches(batch, L, mapping.placement == "pipelined")
     ctx = s.mean_decode_context
-    timer = _Timer(system, mesh, pl, s.dtype)
+    buffers = RoutingBuffers(mesh)                      # routing work arrays, shared by every pass
+    timer = _Timer(system, mesh, pl, s.dtype, buffers)
     prog = lower_pass(pl, model, scenario, tokens, ctx, tokens * ctx)
     out = timer.run(prog)
     t_iw = (wafers - 1) * (iw.latency_s + prog.interwafer_bytes / iw.bandwidth_bytes_per_s)
@@ -178,16 +203,25 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     # spilled bytes for the whole batch stream in once per step
     full = lower_pass(pl, model, scenario, batch, ctx, batch * ctx) if micro > 1 else prog
     io_bytes = full.io_bytes
-    io_timer = _Timer(system, mesh, pl, s.dtype)       # edge I/O for the whole batch, once a step
+    io_timer = None                                     # edge I/O for the whole batch, once a step
     t_io = 0.0
     if io_bytes > 0:
+        io_timer = _Timer(system, mesh, pl, s.dtype, buffers)
         io = full.io
         t_ports = _edge_port_time(system, wafers, io.transfer_wafer, io.transfers.src_y, io.transfers.nbytes)
         t_io = max(t_ports, io_timer.route_io(full)) + ext.latency_s
-    # what each link carries in a step: every micro-batch's pass, plus the edge I/O
-    load = micro * timer.load + io_timer.load
-    link_busy = micro * timer.link_time + io_timer.link_time
-    tpot = max(onchip, t_io, float(link_busy.max()))
+    # what each link carries in a step: every micro-batch's pass, plus the edge I/O (in place:
+    # the arrays are (wafers, ny, nx, 4) and the timer's totals are not needed apart)
+    load, link_busy = timer.load, timer.link_time
+    if micro != 1:
+        load *= micro
+        link_busy *= micro
+    if io_timer is not None:
+        load += io_timer.load
+        link_busy += io_timer.link_time
+    busiest_flat = int(np.argmax(link_busy))
+    busy_max = float(link_busy.reshape(-1)[busiest_flat])
+    tpot = max(onchip, t_io, busy_max)
     comps = {k[2:]: float(v.sum()) for k, v in out.items() if k.startswith("c_")}
     comps.update(interwafer=t_iw, edge_io=t_io)
     decode = PhaseTime(tpot, comps)
@@ -199,13 +233,14 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     p_tokens = batch * s.prompt_tokens
     block = min(w.calibration.prefill_block_tokens, p_tokens)
     n_blocks = math.ceil(p_tokens / block)
-    p_timer = _Timer(system, mesh, pl, s.dtype)
+    p_timer = _Timer(system, mesh, pl, s.dtype, buffers, keep_links=False)
     p_out = p_timer.run(lower_pass(pl, model, scenario, block, s.prompt_tokens / 2.0, 0.0, head=False))
     per_block = p_out["region_time"]
     # logits for each sequence's last prompt token, after the last block
     t_phead = 0.0
     if pl.has_head:
-        h_out = _Timer(system, mesh, pl, s.dtype).run(lower_pass(pl, model, scenario, batch, s.prompt_tokens, 0.0))
+        h_out = _Timer(system, mesh, pl, s.dtype, buffers, keep_links=False).run(
+            lower_pass(pl, model, scenario, batch, s.prompt_tokens, 0.0))
         t_phead = float(h_out["region_time"][-1])
     t_piw = (wafers - 1) * (iw.latency_s + block * model.hidden_size * s.act_bytes / iw.bandwidth_bytes_per_s)
     if mapping.placement == "pipelined":
@@ -230,7 +265,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     energy = {
         "sram": micro * out["sram_bytes"] * 8 * en.sram_j_per_bit,
         "compute": micro * out["flops"] * en.flop_j,
-        "links": micro * timer.link_energy + io_timer.link_energy,
+        "links": micro * timer.link_energy + (io_timer.link_energy if io_timer is not None else 0.0),
         "interwafer": (wafers - 1) * 8 * prog.interwafer_bytes * micro * iw.energy_j_per_bit,
         "io": io_bytes * 8 * ext.energy_j_per_bit,
         "static": en.static_power_w * wafers * tpot,
@@ -244,9 +279,9 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
                      f"{ext.io_bandwidth_bytes_per_s / 1e9:.3g} GB/s through edge I/O")
     if micro > 1:
         notes.append(f"batch of {batch} runs as {micro} micro-batches of {tokens} through the layer pipeline")
-    busiest = np.unravel_index(int(np.argmax(link_busy)), link_busy.shape)
+    busiest = np.unravel_index(busiest_flat, link_busy.shape)
     notes.append(f"busiest link in a decode step: wafer {busiest[0]} core ({busiest[1]}, {busiest[2]}) "
-                 f"{DIRECTIONS[busiest[3]]}, {float(link_busy.max()) * 1e6:.3g} us busy")
+                 f"{DIRECTIONS[busiest[3]]}, {busy_max * 1e6:.3g} us busy")
     notes.append(f"decode step bound by {decode.bottleneck}; prefill bound by {prefill.bottleneck}")
 
     summary = make_summary(
@@ -256,7 +291,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
         energy_per_token_j=energy_per_token, decode_layer_s=decode_layer_s,
         prefill_layer_s=n_blocks * float(per_block[:L].mean()), placement=mapping.placement,
         cores_per_wafer=pl.block[0] * pl.block[1], micro_batches=micro,
-        max_link_utilisation=float(link_busy.max() / tpot),
+        max_link_utilisation=float(busy_max / tpot),
         **{f"energy_{k}_j": v / batch for k, v in energy.items()})
     regions = ("region",)
     arrays = {
@@ -278,7 +313,8 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
         "link_load_bytes": LayerArray(load.astype(np.float32), ("wafer", "y", "x", "direction"), "B",
                                       "bytes each directed link carries in one decode step",
                                       {"direction": DIRECTIONS}),
-        "link_utilisation": LayerArray((link_busy / tpot).astype(np.float32), ("wafer", "y", "x", "direction"), "",
+        "link_utilisation": LayerArray(np.divide(link_busy, tpot, out=np.empty(link_busy.shape, np.float32),
+                                                 casting="same_kind"), ("wafer", "y", "x", "direction"), "",
                                        "share of a decode step each directed link is busy", {"direction": DIRECTIONS}),
     }
     config = {"scenario": {**s.as_dict(), "batch": batch, "wafers": wafers}, "mapping": asdict(mapping)}

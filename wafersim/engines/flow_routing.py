@@ -25,7 +25,7 @@ from . import _flow_kernels as _k
 
 __all__ = [
     "UNICAST", "ROW_MULTICAST", "COL_MULTICAST", "KINDS",
-    "Transfers", "RoutingResult", "route_transfers", "warm_up",
+    "Transfers", "RoutingResult", "RoutingBuffers", "route_transfers", "warm_up",
 ]
 
 UNICAST, ROW_MULTICAST, COL_MULTICAST = _k.UNICAST, _k.ROW_MULTICAST, _k.COL_MULTICAST
@@ -150,7 +150,9 @@ class RoutingResult:
     ``latency_s`` per transfer; ``max_link_time_s`` and ``max_link``
     ((y, x, direction index) of the busiest link, the first in index order on a
     tie); ``energy_j`` = sum of load x 8 x energy per bit; ``bytes_hops`` =
-    sum over transfers of bytes x hops (= ``link_load.sum()``).
+    sum over transfers of bytes x hops (= ``link_load.sum()``); ``box``
+    ((y0, x0, y1, x1), ends exclusive, ``(0, 0, 0, 0)`` when nothing moves) holds
+    every loaded link: outside it ``link_load`` and ``link_time`` are 0.
     """
     link_load: np.ndarray
     link_time: np.ndarray
@@ -161,6 +163,7 @@ class RoutingResult:
     max_link: tuple[int, int, int]
     energy_j: float
     bytes_hops: float
+    box: tuple[int, int, int, int] | None = None
 
     @property
     def max_link_name(self) -> str:
@@ -189,13 +192,56 @@ def _check_in_mesh(t: Transfers, ny: int, nx: int) -> None:
                 f"{what[:-1]} {src[i]} and lie within 0..{size - 1}")
 
 
-def route_transfers(mesh: PhysicalMesh, transfers: Transfers, router_cycles: float = 0.0) -> RoutingResult:
+class RoutingBuffers:
+    """Work arrays for :func:`route_transfers` on meshes of one shape, reused call after call.
+
+    Routing a set of transfers needs whole-mesh scratch and output arrays;
+    allocating and zeroing them for every call costs more than the routing
+    when the transfers touch a small part of the mesh, and for big meshes
+    costs page faults every time.  Pass one ``RoutingBuffers`` to many calls
+    instead: each call clears only the box the previous one loaded.  The
+    :class:`RoutingResult` of a call with buffers shares ``link_load`` and
+    ``link_time`` with them, so those arrays hold that call's values only until
+    the next call with the same buffers (copy what must outlive it).
+    """
+
+    def __init__(self, mesh: PhysicalMesh):
+        ny, nx = mesh.shape
+        self.shape = (ny, nx)
+        self.diff = (np.zeros((ny, nx + 1, 2)), np.zeros((ny, nx + 1, 2), dtype=np.int32),
+                     np.zeros((ny + 1, nx, 2)), np.zeros((ny + 1, nx, 2), dtype=np.int32))
+        self.load = np.zeros((ny, nx, len(DIRECTIONS)))
+        self.link_time = np.zeros(self.load.shape)
+        self.box = np.zeros(4, dtype=np.int64)
+
+    def _clear_outside(self, prev: tuple[int, int, int, int]) -> None:
+        """Zero what the previous call (box ``prev``) wrote outside this call's box.
+
+        Inside this call's box the kernels overwrite every link; the scratch
+        arrays are left zero by the kernel.
+        """
+        y0, x0, y1, x1 = prev
+        n0, m0, n1, m1 = (int(v) for v in self.box)
+        r0, r1 = max(y0, n0), min(y1, n1)                 # rows of ``prev`` that the new box spans
+        for a in (self.load, self.link_time):
+            a[y0:min(y1, n0), x0:x1] = 0.0                # above the new box
+            a[max(y0, n1):y1, x0:x1] = 0.0                # below it
+            a[r0:r1, x0:min(x1, m0)] = 0.0                # west of it
+            a[r0:r1, max(x0, m1):x1] = 0.0                # east of it
+
+
+def route_transfers(mesh: PhysicalMesh, transfers: Transfers, router_cycles: float = 0.0, *,
+                    buffers: RoutingBuffers | None = None) -> RoutingResult:
     """Route ``transfers`` on ``mesh`` with XY routing and sum the link loads.
 
     ``router_cycles`` is a cost per hop added to each path's latency on top of
     the link latency (which already includes one router traversal per the
     preset's ``hop_latency_cycles``); it is converted with the mesh clock.
-    Raises ValueError naming the first transfer that leaves the mesh.
+    ``buffers`` (a :class:`RoutingBuffers` for a mesh of this shape) lets
+    repeated calls reuse their work arrays; the result then shares its link
+    arrays with them (valid until the next call).  Without it every call
+    allocates its own.  Raises ValueError naming the first transfer that
+    leaves the mesh.
     """
     if not isinstance(mesh, PhysicalMesh):
         raise TypeError(f"mesh must be a PhysicalMesh, got {type(mesh).__name__}")
@@ -204,44 +250,46 @@ def route_transfers(mesh: PhysicalMesh, transfers: Transfers, router_cycles: flo
     if not np.isfinite(router_cycles) or router_cycles < 0:
         raise ValueError(f"router_cycles must be finite and >= 0, got {router_cycles!r}")
     ny, nx = mesh.shape
+    if buffers is None:
+        buffers = RoutingBuffers(mesh)
+    elif not isinstance(buffers, RoutingBuffers):
+        raise TypeError(f"buffers must be a RoutingBuffers, got {type(buffers).__name__}")
+    elif buffers.shape != (ny, nx):
+        raise ValueError(f"buffers are for a {buffers.shape[0]} x {buffers.shape[1]} mesh, not {ny} x {nx}")
     _check_in_mesh(transfers, ny, nx)
 
+    prev = tuple(int(v) for v in buffers.box)
     n = len(transfers)
-    load = np.zeros((ny, nx, len(DIRECTIONS)), dtype=np.float64)
+    load, link_time, box = buffers.load, buffers.link_time, buffers.box
     hops = np.zeros(n, dtype=np.int32)
     crossings = np.zeros(n, dtype=np.int32)
     latency = np.zeros(n, dtype=np.float64)
     t = transfers
     bytes_hops = _k.route_xy(t.src_y, t.src_x, t.dst_y, t.dst_x, t.nbytes, t.kind,
-                             mesh.latency_s, mesh.crosses_scribe, float(router_cycles) / mesh.clock_hz,
-                             load, hops, crossings, latency)
-    link_time = np.zeros_like(load)
-    max_time, flat, energy = _k.link_stats(load.reshape(-1), mesh.bandwidth_bytes_per_s.reshape(-1),
-                                           mesh.energy_j_per_bit.reshape(-1), link_time.reshape(-1))
+                             mesh.link_prefix_sums, float(router_cycles) / mesh.clock_hz, buffers.diff,
+                             load, hops, crossings, latency, box)
+    buffers._clear_outside(prev)
+    y0, x0, y1, x1 = (int(v) for v in box)
+    max_time, flat, energy = _k.link_stats(load, mesh.bandwidth_bytes_per_s, mesh.energy_j_per_bit, link_time,
+                                           y0, x0, y1, x1)
     y, x, d = np.unravel_index(int(flat), load.shape)
     return RoutingResult(
         link_load=load, link_time=link_time, hops=hops, scribe_crossings=crossings, latency_s=latency,
         max_link_time_s=float(max_time), max_link=(int(y), int(x), int(d)),
-        energy_j=float(energy), bytes_hops=float(bytes_hops),
+        energy_j=float(energy), bytes_hops=float(bytes_hops), box=(y0, x0, y1, x1),
     )
 
 
 def warm_up() -> None:
     """Compile (or load from the on-disk cache) every kernel on a tiny mesh.
 
-    The arrays have the types a real call passes (mesh arrays are read-only,
-    which Numba types apart from writable ones), so no later call compiles.
+    The call goes through :func:`route_transfers` on a real (2 x 2)
+    :class:`PhysicalMesh`, so the arrays have exactly the types a real call
+    passes (mesh arrays and prefix sums are read-only, which Numba types apart
+    from writable ones) and no later call compiles.
     """
-    shape = (2, 2, len(DIRECTIONS))
-
-    def frozen(a: np.ndarray) -> np.ndarray:
-        a.setflags(write=False)
-        return a
-
-    latency, bandwidth, energy = frozen(np.ones(shape)), frozen(np.ones(shape)), frozen(np.ones(shape))
-    scribe = frozen(np.zeros(shape, dtype=np.bool_))
-    load = np.zeros(shape)
-    idx = np.zeros(1, dtype=np.int32)
-    _k.route_xy(idx, idx, idx, idx + 1, np.ones(1), np.zeros(1, dtype=np.int8), latency, scribe, 0.0,
-                load, np.zeros(1, dtype=np.int32), np.zeros(1, dtype=np.int32), np.zeros(1))
-    _k.link_stats(load.reshape(-1), bandwidth.reshape(-1), energy.reshape(-1), np.zeros_like(load).reshape(-1))
+    ones = np.ones((2, 2, len(DIRECTIONS)))
+    mesh = PhysicalMesh(bandwidth_bytes_per_s=ones, latency_s=ones, energy_j_per_bit=ones,
+                        crosses_scribe=np.zeros(ones.shape, dtype=np.bool_),
+                        link_hops=np.ones(ones.shape, dtype=np.int32), clock_hz=1.0)
+    route_transfers(mesh, Transfers.unicast([0], [0], [1], [1], 1.0), buffers=RoutingBuffers(mesh))

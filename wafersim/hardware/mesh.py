@@ -21,6 +21,7 @@ latency and energy (see :mod:`wafersim.hardware.defects`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -91,6 +92,29 @@ class PhysicalMesh:
     @property
     def cores(self) -> int:
         return self.ny * self.nx
+
+    @cached_property
+    def link_prefix_sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Prefix sums of link latency and scribe crossings along rows and columns (read-only, computed once).
+
+        ``(lat_x, cross_x, lat_y, cross_y)``: ``lat_x[y, j, s]`` is the latency sum of
+        links ``[y, 0..j-1, EAST + s]`` (shape (ny, nx + 1, 2), float64);
+        ``lat_y[i, x, s]`` of links ``[0..i-1, x, NORTH + s]`` (shape (ny + 1, nx, 2));
+        ``cross_x`` and ``cross_y`` (int32) count scribe links likewise.  The sums run
+        in index order, so a difference of two entries is the latency of a straight
+        run of links.  They depend on the mesh only, so routing reads them here
+        instead of recomputing them for every set of transfers.
+        """
+        ny, nx = self.shape
+        lat_x, lat_y = np.zeros((ny, nx + 1, 2)), np.zeros((ny + 1, nx, 2))
+        cross_x, cross_y = np.zeros((ny, nx + 1, 2), dtype=np.int32), np.zeros((ny + 1, nx, 2), dtype=np.int32)
+        np.cumsum(self.latency_s[:, :, EAST:WEST + 1], axis=1, out=lat_x[:, 1:])
+        np.cumsum(self.crosses_scribe[:, :, EAST:WEST + 1], axis=1, dtype=np.int32, out=cross_x[:, 1:])
+        np.cumsum(self.latency_s[:, :, NORTH:SOUTH + 1], axis=0, out=lat_y[1:])
+        np.cumsum(self.crosses_scribe[:, :, NORTH:SOUTH + 1], axis=0, dtype=np.int32, out=cross_y[1:])
+        for a in (lat_x, cross_x, lat_y, cross_y):
+            a.setflags(write=False)
+        return lat_x, cross_x, lat_y, cross_y
 
     @property
     def link_exists(self) -> np.ndarray:

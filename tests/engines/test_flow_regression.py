@@ -1,0 +1,135 @@
+"""The flow engine's results, pinned.
+
+Speed work on the flow engine (buffers reused between routes, link statistics
+restricted to the box the transfers touch, prefix sums cached on the mesh) must
+not change a single result.  A change to the model itself moves these values on
+purpose: re-record them then, and say in the commit what moved and why.  Each case runs ``simulate(..., fidelity="flow")``
+and compares every numeric summary field (recorded to 12 significant digits)
+and checksums of the result arrays: sum, position-weighted sum, maximum, index
+of the maximum and count of non-zero entries.  The cases cover a full WSE-3
+wafer, a small mesh with defects, spill and micro-batches, and a model on four
+wafers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import wafersim
+
+CASES = {
+    "8b-wse3": ("wse3", None, "llama-3.1-8b", {}),
+    "8b-128-defects-batch8": ("wse3", {"mesh.cores_x": 128, "mesh.cores_y": 128, "mesh.dies_x": 2, "mesh.dies_y": 2,
+                                       "defects.density": 0.004, "defects.spare_fraction": 0.05, "defects.seed": 3},
+                              "llama-3.1-8b", {"batch": 8}),
+    "70b-4x256": ("wse3", {"mesh.cores_x": 256, "mesh.cores_y": 256, "mesh.dies_x": 4, "mesh.dies_y": 4},
+                  "llama-3.1-70b", {"wafers": 4, "batch": 2}),
+}
+ARRAYS = ("link_load_bytes", "link_utilisation", "decode_stage_s", "decode_layer_s", "prefill_layer_s")
+REL = 1e-11   # the recorded values carry 12 significant digits
+
+EXPECTED = {'70b-4x256': {'batch': 2.0,
+               'cores_per_wafer': 65536.0,
+               'decode_layer_s': (0.23415442752, 9.48325431456, 0.002926930344, 0, 80),
+               'decode_stage_s': (0.00556680702075, 2.51474901651, 3.51560606061e-05, 150, 1120),
+               'devices': 4.0,
+               'energy_compute_j': 0.072270610432,
+               'energy_interwafer_j': 3.93216e-06,
+               'energy_io_j': 4.59298982912,
+               'energy_links_j': 1.84628377738,
+               'energy_per_token_j': 4689.61050847,
+               'energy_sram_j': 0.0104099168001,
+               'energy_static_j': 4683.0885504,
+               'kv_bytes': 1426063360.0,
+               'layers': 80.0,
+               'link_load_bytes': (12422318814500.0, 6204571191610000.0, 104582808.0, 0, 642842),
+               'link_utilisation': (12057.2320934, 6022221.45154, 0.101509168744, 0, 642842),
+               'max_link_utilisation': 0.101509166794,
+               'micro_batches': 2.0,
+               'output_tokens': 128.0,
+               'prefill_layer_s': (20.9723213668, 838.681642171, 0.270359602424, 9, 80),
+               'prompt_tokens': 2048.0,
+               'spilled_bytes': 131269896192.0,
+               'tokens_per_s': 8.54137169723,
+               'tokens_per_s_per_user': 4.27068584861,
+               'tpot_s': 0.23415442752,
+               'ttft_s': 0.91889289484,
+               'weight_bytes': 141107412992.0},
+ '8b-128-defects-batch8': {'batch': 8.0,
+                           'cores_per_wafer': 16384.0,
+                           'decode_layer_s': (0.124110398431, 2.04782157412, 0.00387844995098, 0, 32),
+                           'decode_stage_s': (0.00403196513075, 0.914395456941, 6.31573860963e-05, 332, 448),
+                           'devices': 1.0,
+                           'energy_compute_j': 0.008058437632,
+                           'energy_interwafer_j': 0.0,
+                           'energy_io_j': 0.153857984,
+                           'energy_links_j': 0.0283953336097,
+                           'energy_per_token_j': 155.32963775,
+                           'energy_sram_j': 0.00132795568296,
+                           'energy_static_j': 155.137998039,
+                           'kv_bytes': 2281701376.0,
+                           'layers': 32.0,
+                           'link_load_bytes': (793948900246.0, 394459493859000.0, 115855120.0, 0, 39383),
+                           'link_utilisation': (1453.8905284, 722339.840546, 0.212155535817, 0, 39383),
+                           'max_link_utilisation': 0.212155536989,
+                           'micro_batches': 8.0,
+                           'output_tokens': 128.0,
+                           'prefill_layer_s': (61.9716238519, 1022.83076381, 2.01712591401, 22, 32),
+                           'prompt_tokens': 2048.0,
+                           'spilled_bytes': 17650354176.0,
+                           'tokens_per_s': 64.4587407752,
+                           'tokens_per_s_per_user': 8.05734259691,
+                           'tpot_s': 0.124110398431,
+                           'ttft_s': 2.48604974206,
+                           'weight_bytes': 16060522496.0},
+ '8b-wse3': {'batch': 1.0,
+             'cores_per_wafer': 889056.0,
+             'decode_layer_s': (0.000308362375037, 0.00510785988869, 1.03545318116e-05, 31, 32),
+             'decode_stage_s': (0.000300789863202, 0.0677159124957, 1.62435479735e-06, 234, 448),
+             'devices': 1.0,
+             'energy_compute_j': 0.008058437632,
+             'energy_interwafer_j': 0.0,
+             'energy_io_j': 0.0,
+             'energy_links_j': 0.000322163794656,
+             'energy_per_token_j': 3.1402986046,
+             'energy_sram_j': 0.0122289651712,
+             'energy_static_j': 3.119689038,
+             'kv_bytes': 285212672.0,
+             'layers': 32.0,
+             'link_load_bytes': (1123052292.54, 560421777238.0, 2644.45361328, 3099941, 2158339),
+             'link_utilisation': (818.15576143, 408273.335913, 0.00192651315592, 3099941, 2158339),
+             'max_link_utilisation': 0.00192651311195,
+             'micro_batches': 1.0,
+             'output_tokens': 128.0,
+             'prefill_layer_s': (0.159276859365, 2.63090169462, 0.00499694185281, 31, 32),
+             'prompt_tokens': 2048.0,
+             'spilled_bytes': 0.0,
+             'tokens_per_s': 3205.44768347,
+             'tokens_per_s_per_user': 3205.44768347,
+             'tpot_s': 0.0003119689038,
+             'ttft_s': 0.0146430432261,
+             'weight_bytes': 16060522496.0}}
+
+def digest(result) -> dict:
+    out = {k: float(v) for k, v in result.summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    for name in ARRAYS:
+        a = np.asarray(result.arrays[name].data, dtype=np.float64).ravel()
+        w = np.arange(a.size) % 997 + 1.0
+        out[name] = (float(a.sum()), float((a * w).sum()), float(a.max()), int(np.argmax(a)), int(np.count_nonzero(a)))
+    return out
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_flow_results_unchanged(case):
+    system, sets, model, scenario = CASES[case]
+    got = digest(wafersim.simulate(wafersim.load_system(system, sets), model, fidelity="flow", **scenario))
+    want = EXPECTED[case]
+    assert set(got) == set(want)
+    for key, value in want.items():
+        if isinstance(value, tuple):
+            total, weighted, peak, argmax, nonzero = got[key]
+            assert (argmax, nonzero) == value[3:], key
+            assert (total, weighted, peak) == pytest.approx(value[:3], rel=REL, abs=0.0), key
+        else:
+            assert got[key] == pytest.approx(value, rel=REL, abs=0.0), key
