@@ -247,3 +247,21 @@ def test_mini_wafer_is_a_small_wse3_like_fixture():
     assert (mini.mesh.die_cores_x, mini.mesh.die_cores_y) == (8, 8)
     assert mini.core == wse3.core
     assert "test fixture" in mini.description.lower()
+
+
+def _peak_power(spec):
+    """Static power plus dynamic power at peak memory bandwidth and peak FLOPs."""
+    e = spec.energy
+    if spec.kind == "wafer":
+        return e.static_power_w + spec.sram_bandwidth_bytes_per_s * 8 * e.sram_j_per_bit + spec.peak_flops("bf16") * e.flop_j
+    g = spec.gpu
+    return e.static_power_w + g.hbm_bandwidth_bytes_per_s * 8 * e.hbm_j_per_bit + g.bf16_flops_per_s * e.flop_j
+
+
+@pytest.mark.parametrize("name", wafersim.list_presets("meshes"))
+def test_energies_fit_the_power_envelope(name):
+    """Per-operation energies and static power must not add up to more than the chip can draw."""
+    spec = wafersim.load_system(name)
+    assert spec.energy.tdp_w > 0, f"{name}: give energy.tdp_w"
+    assert _peak_power(spec) <= 1.05 * spec.energy.tdp_w
+    assert _peak_power(spec) >= 0.6 * spec.energy.tdp_w      # and not far below it

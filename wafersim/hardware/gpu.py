@@ -120,6 +120,7 @@ class GpuEnergySpec:
     link_j_per_bit: float = quantity("energy_per_bit", "energy per bit over NVLink")
     pcie_j_per_bit: float = quantity("energy_per_bit", "energy per bit over PCIe to host memory")
     static_power_w: float = quantity("power", "power drawn per GPU whatever the load", allow_zero=True)
+    tdp_w: float = quantity("power", "power envelope of one GPU; 0 if unknown", default=0.0, allow_zero=True)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -107,6 +107,7 @@ class WaferEnergySpec:
     link_j_per_bit: float = quantity("energy_per_bit", "energy per bit per on-die mesh hop")
     flop_j: float = quantity("energy_per_flop", "energy per 16-bit FLOP")
     static_power_w: float = quantity("power", "power drawn whatever the load (per wafer)", allow_zero=True)
+    tdp_w: float = quantity("power", "power envelope of one wafer; 0 if unknown", default=0.0, allow_zero=True)
 
 
 @dataclass(frozen=True, kw_only=True)
