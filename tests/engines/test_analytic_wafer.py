@@ -141,3 +141,15 @@ def test_hbm_energy_by_hand():
     r = simulate(g, m, batch=1, prompt_tokens=100, output_tokens=1).summary
     bits = 8 * (m.param_count - m.embedding_params) * 2 + 8 * 32 * 101 * m.kv_bytes_per_token_layer("bf16")
     assert r["energy_hbm_j"] == pytest.approx(bits * g.energy.hbm_j_per_bit, rel=1e-3)
+
+
+def test_spill_beyond_external_memory_is_flagged():
+    r = simulate(wafersim.load_system("wse3", {"external_memory.capacity_bytes": "10 GB"}), "llama-3.1-8b",
+                 batch=16, prompt_tokens=65536)
+    assert any("exceeds" in n and "external memory" in n for n in r.notes)
+
+
+def test_micro_batch_note_counts_sequences():
+    r = simulate("wse3", "llama-3.1-8b", batch=64, prompt_tokens=1000)
+    assert "64 sequences" not in " ".join(r.notes)
+    assert any("32 micro-batches of 2" in n for n in r.notes)

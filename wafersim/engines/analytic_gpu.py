@@ -272,7 +272,7 @@ def simulate(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario,
     """Run the roofline GPU model; ``scenario`` must be resolved against ``model``."""
     import numpy as np
 
-    from ..results.run_result import LayerArray, RunResult, make_summary
+    from ..results.run_result import LayerArray, RunResult, capacity_note, make_summary
 
     eng = AnalyticGpu(system, model, scenario, collective)
     s, g, m, L = scenario, system, model, scenario.layers
@@ -331,6 +331,8 @@ def simulate(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario,
     }
     energy_per_token = sum(energy.values()) / batch
 
+    nodes = math.ceil(gpus / g.interconnect.gpus_per_node)
+    notes += capacity_note(plan.spilled_bytes, nodes * g.interconnect.host_memory_bytes, "host memory")
     if plan.spilled_weight_bytes_per_gpu:
         notes.append(f"the weights do not fit in HBM: {plan.spilled_weight_bytes_per_gpu / 1e9:.3g} GB of weights "
                      f"and {plan.spilled_kv_bytes_per_gpu / 1e9:.3g} GB of KV per GPU spilled to host memory, read "

@@ -265,7 +265,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     """Run the analytic wafer model; ``scenario`` must be resolved against ``model``."""
     import numpy as np
 
-    from ..results.run_result import LayerArray, RunResult, make_summary
+    from ..results.run_result import LayerArray, RunResult, capacity_note, make_summary
 
     eng = AnalyticWafer(system, model, scenario, mapping)
     s, w, L = scenario, system, scenario.layers
@@ -308,9 +308,9 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     decode_layer_s = tpot / L if t_io > onchip else layer.time_s + t_move
 
     # ---- prefill: blocks of prompt tokens pipelined through the layers ------------
-    tokens = batch * s.prompt_tokens
-    block = min(w.calibration.prefill_block_tokens, tokens)
-    n_blocks = math.ceil(tokens / block)
+    p_tokens = batch * s.prompt_tokens
+    block = min(w.calibration.prefill_block_tokens, p_tokens)
+    n_blocks = math.ceil(p_tokens / block)
     # a block's queries attend on average to half the prompt
     p_layer, p_work = eng.layer_time(block, s.prompt_tokens / 2.0, wafers, 0.0, 1.0, weights_on)
     p_move, _ = eng.interlayer_time(block, wafers)
@@ -321,7 +321,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     else:
         t_layers = L * n_blocks * per_block + n_blocks * p_iw
     t_phead, _ = eng.head_time(batch, wafers)
-    p_io_bytes = plan.spilled_weight_bytes + plan.spilled_kv_fraction * tokens * L * model.kv_bytes_per_token_layer(s.kv_dtype)
+    p_io_bytes = plan.spilled_weight_bytes + plan.spilled_kv_fraction * p_tokens * L * model.kv_bytes_per_token_layer(s.kv_dtype)
     p_io = (p_io_bytes / io_bw + ext.latency_s) if p_io_bytes > 0 else 0.0
     ttft = max(t_layers + t_phead, p_io)
     p_comps = _sum_components([p_layer], n_blocks * (1 if mapping.placement == "pipelined" else L))
@@ -341,6 +341,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     }
     energy_per_token = sum(energy.values()) / batch
 
+    notes += capacity_note(plan.spilled_bytes, wafers * ext.capacity_bytes, "external memory")
     if not plan.fits:
         what = []
         if plan.spilled_weight_bytes:

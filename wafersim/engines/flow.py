@@ -165,7 +165,7 @@ def _max_batch(system, model, scenario, mapping, wafers: int, guess: int) -> int
 
 def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions):
     """Run the flow engine; ``scenario`` must be resolved against ``model``."""
-    from ..results.run_result import LayerArray, RunResult, make_summary
+    from ..results.run_result import LayerArray, RunResult, capacity_note, make_summary
 
     warm_up()
     s, w, L = scenario, system, scenario.layers
@@ -273,6 +273,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     energy_per_token = sum(energy.values()) / batch
 
     notes = []
+    notes += capacity_note(pl.total_spilled_bytes, wafers * ext.capacity_bytes, "external memory")
     if not pl.fits:
         notes.append(f"does not fit in SRAM: {pl.spilled_weight_bytes.sum() / 1e9:.3g} GB of weights and "
                      f"{pl.spilled_kv_bytes.sum() / 1e9:.3g} GB of KV cache spilled to external memory, read at "

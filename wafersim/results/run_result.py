@@ -59,6 +59,14 @@ EXTRA_FIELDS: dict[str, tuple[str, str]] = {
 }
 
 
+def capacity_note(spilled_bytes: float, capacity_bytes: float, where: str) -> list[str]:
+    """A warning when the spill would not fit in the memory it spills to."""
+    if spilled_bytes <= capacity_bytes:
+        return []
+    return [f"the spill ({spilled_bytes / 1e12:.3g} TB) exceeds the {capacity_bytes / 1e12:.3g} TB of {where}: "
+            "this configuration cannot run as given"]
+
+
 def field_info(key: str) -> tuple[str, str]:
     """(units, description) of a summary key."""
     if key in SUMMARY_FIELDS:
