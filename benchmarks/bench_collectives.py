@@ -7,6 +7,8 @@ including graph routing (collective_time routes from scratch on every call).
 
 from __future__ import annotations
 
+import sys
+
 import argparse
 import json
 import platform
@@ -16,6 +18,9 @@ from pathlib import Path
 from wafersim.engines.collectives import ALGORITHMS, CollectiveParams, available_algorithms, collective_time
 from wafersim.hardware.topology import build_topology, gpu_nodes
 from wafersim.presets import load_system
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import write_json  # noqa: E402
 
 GIB = 2**30
 
@@ -61,9 +66,8 @@ def main() -> None:
         print(f"{r['nodes']:>5} {r['gpus']:>5} {r['op']:<15} {r['algorithm']:<7} {r['wall_s'] * 1e3:>9.2f} "
               f"{r['predicted_time_s'] * 1e3:>9.3f} {r['bus_bandwidth_bytes_per_s'] / 1e9:>11.1f}  {r['bottleneck_link']}")
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"python": platform.python_version(), "machine": platform.machine(),
-                               "repeat": args.repeat, "rows": rows}, indent=1) + "\n")
+    write_json(out, {"python": platform.python_version(), "machine": platform.machine(),
+                     "repeat": args.repeat, "rows": rows})
     print(f"wrote {out}")
 
 

@@ -59,6 +59,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import write_json  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "flow_engine.json"
 REPEATS = 3
@@ -213,7 +216,7 @@ def main() -> dict:
         "cases": rows, "targets": targets, "wall_s": time.perf_counter() - t_start,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    write_json(RESULTS, report)
     print(f"wrote {RESULTS.relative_to(ROOT)}")
     return report
 

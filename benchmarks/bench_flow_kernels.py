@@ -34,6 +34,9 @@ from wafersim.engines.flow_routing import (  # noqa: E402
 )
 from wafersim.hardware.mesh import PhysicalMesh  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import write_json  # noqa: E402
+
 SEED = 2024
 KIND_SHARES = {UNICAST: 0.8, ROW_MULTICAST: 0.1, COL_MULTICAST: 0.1}
 SMALL = {"ny": 64, "nx": 64, "dies_y": 4, "dies_x": 4, "transfers": 10_000}
@@ -120,7 +123,7 @@ def main() -> dict:
           f"({big['kernel_transfers_per_s']:.3g} transfers/s, {big['link_hops_per_s']:.3g} link hops/s), "
           f"peak traced memory {big_peak / 2**20:.1f} MiB, process max RSS {figures['process_max_rss_bytes'] / 2**20:.0f} MiB")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
+    write_json(RESULTS, figures)
     print(f"wrote {RESULTS.relative_to(ROOT)}")
     return figures
 

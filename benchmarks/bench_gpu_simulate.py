@@ -8,6 +8,8 @@ The GraphML text of a system is cached per spec; the untimed first call fills th
 
 from __future__ import annotations
 
+import sys
+
 import argparse
 import json
 import platform
@@ -16,6 +18,9 @@ from pathlib import Path
 
 from wafersim.presets import load_system
 from wafersim.runner import simulate
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import write_json  # noqa: E402
 
 CASES = (
     ("dgx-h100", "llama-3.1-70b", {"tp": 8}, {}),
@@ -39,8 +44,7 @@ def main() -> None:
         best = min(_timed(system, model, scenario) for _ in range(ns.repeat))
         rows.append({"system": preset, "set": sets, "model": model, "scenario": scenario, "seconds": best})
         print(f"{preset:<10} {model:<15} {json.dumps(scenario):<28} {json.dumps(sets):<28} {best * 1e3:8.2f} ms")
-    Path(ns.out).write_text(json.dumps({"machine": platform.platform(), "python": platform.python_version(),
-                                        "cases": rows}, indent=2) + "\n")
+    write_json(ns.out, {"machine": platform.platform(), "python": platform.python_version(), "cases": rows})
 
 
 def _timed(system, model, scenario) -> float:

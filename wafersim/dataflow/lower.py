@@ -127,12 +127,13 @@ def _inputs(y0, x0, r, c, transposed, n):
 
 
 def lower_pass(placement: Placement, model: ModelSpec, scenario: Scenario, tokens: int, context: float,
-               kv_tokens: float, head: bool = True) -> DataflowProgram:
+               kv_tokens: float, head: bool = True, only: int | None = None) -> DataflowProgram:
     """One pass of ``tokens`` query tokens (each over ``context`` keys) through every region.
 
     ``kv_tokens`` is how many cached tokens' KV the pass reads (decode: batch x context;
     prefill: 0, the block's own keys are in flight).  ``head=False`` leaves the LM head
-    idle (prefill blocks: only each sequence's last token needs logits).
+    idle (prefill blocks: only each sequence's last token needs logits).  ``only`` lowers
+    the stages of that one region and nothing else (no hand-offs, no edge I/O).
     """
     pl = placement
     R = pl.regions
@@ -152,6 +153,8 @@ def lower_pass(placement: Placement, model: ModelSpec, scenario: Scenario, token
         for i in range(R):
             y0, x0, r, c, wafer = (int(pl.region_y0[i]), int(pl.region_x0[i]), int(pl.region_rows[i]),
                                    int(pl.region_cols[i]), int(pl.region_wafer[i]))
+            if only is not None and i != only:
+                continue
             if is_layer[i]:
                 k_i, n_i, w_i = K, N, weight_elems
             elif name == "mlp_down" and head:      # the head region runs one GEMV: d -> vocab
@@ -177,7 +180,7 @@ def lower_pass(placement: Placement, model: ModelSpec, scenario: Scenario, token
     # hand-off between consecutive regions of a wafer: each output slice goes from
     # the diagonal its reduction ended on to where the next region's input enters
     parts = []
-    for i in range(R - 1):
+    for i in range(R - 1 if only is None else 0):
         if pl.region_wafer[i] != pl.region_wafer[i + 1] or pl.strategy != "pipelined":
             continue
         src_y, src_x = _outputs(int(pl.region_y0[i]), int(pl.region_x0[i]), int(pl.region_rows[i]),
@@ -197,11 +200,12 @@ def lower_pass(placement: Placement, model: ModelSpec, scenario: Scenario, token
                                pl.spilled_kv_bytes / np.maximum(pl.region_kv_bytes, 1), 0.0) * kv_tokens * kvl
     io_region = spilled_w + np.where(is_layer, spilled_kv_read, 0.0)
     parts = []
-    for i in np.nonzero(io_region > 0)[0]:
+    for i in (np.nonzero(io_region > 0)[0] if only is None else []):
         y0, x0, r = int(pl.region_y0[i]), int(pl.region_x0[i]), int(pl.region_rows[i])
         ys = np.arange(y0, y0 + r)
         parts.append((int(pl.region_wafer[i]), int(i), (ys, np.zeros(r, int), ys, np.full(r, x0),
                                                          np.full(r, io_region[i] / r), np.full(r, UNICAST))))
     io = _batch("edge_io", parts, R, zero, zero, np.zeros(R, np.int32), cores)
-    return DataflowProgram(tokens, R, pl.region_wafer, tuple(stages), handoff, io, float(io_region.sum()),
+    return DataflowProgram(tokens, R, pl.region_wafer, tuple(stages), handoff, io,
+                           float(io_region.sum()) if only is None else 0.0,
                            tokens * act * model.hidden_size)

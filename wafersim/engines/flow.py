@@ -240,7 +240,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     t_phead = 0.0
     if pl.has_head:
         h_out = _Timer(system, mesh, pl, s.dtype, buffers, keep_links=False).run(
-            lower_pass(pl, model, scenario, batch, s.prompt_tokens, 0.0))
+            lower_pass(pl, model, scenario, batch, s.prompt_tokens, 0.0, only=pl.regions - 1))
         t_phead = float(h_out["region_time"][-1])
     t_piw = (wafers - 1) * (iw.latency_s + block * model.hidden_size * s.act_bytes / iw.bandwidth_bytes_per_s)
     if mapping.placement == "pipelined":

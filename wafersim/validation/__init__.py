@@ -18,7 +18,8 @@ MEASUREMENTS = Path(__file__).with_name("measurements.toml")
 NUMERIC_METRICS = ("ttft_s", "tpot_s", "tokens_per_s_per_user", "tokens_per_s", "energy_per_token_j",
                    "decode_layer_s", "prefill_layer_s")
 _ID = re.compile(r"[A-Za-z0-9_-]+")
-_SCENARIO_KEYS = ("batch", "prompt_tokens", "output_tokens", "dtype", "kv_dtype", "wafers", "tp", "pp", "ep", "layers")
+_SCENARIO_KEYS = ("batch", "prompt_tokens", "output_tokens", "dtype", "kv_dtype", "wafers", "tp", "pp", "ep", "layers",
+                  "fidelity")
 _ROW_KEYS = {"id", "system", "model", "metric", "value", "source", "calibration", "note", "set", *_SCENARIO_KEYS}
 
 
