@@ -98,3 +98,14 @@ def test_pipeline_micro_batches_when_compute_bound():
     """A compute-bound batch gains from micro-batches in flight on every stage."""
     big = simulate("dgx-h100", "llama-3.1-8b", tp=1, pp=8, batch=512, prompt_tokens=128).summary
     assert big["micro_batches"] == 8
+
+
+def test_attention_runs_at_its_own_efficiency():
+    """Prefill attention FLOPs take peak x efficiency.attention, the projections peak x gemm."""
+    g = wafersim.load_system("dgx-h100")
+    slow = wafersim.load_system("dgx-h100", {"efficiency.attention": 0.25})
+    m = wafersim.load_model("llama-3.1-8b")
+    a = simulate(g, m, prompt_tokens=8192, output_tokens=1).prefill.components["compute"]
+    b = simulate(slow, m, prompt_tokens=8192, output_tokens=1).prefill.components["compute"]
+    attn = 32 * m.prefill_attention_flops(8192) / g.gpu.bf16_flops_per_s
+    assert b - a == pytest.approx(attn * (1 / 0.25 - 1 / g.efficiency.attention), rel=1e-9)

@@ -195,14 +195,18 @@ class AnalyticGpu:
         ep, k = self.ep, m.experts_per_token
         local_tokens = tokens * local
         expert_flops = 2.0 * k * m.expert_params            # per token, the routed experts
-        flops = ((local_tokens * (m.layer_matmul_flops_per_token - expert_flops)
-                  + tokens * expert_flops / ep + attn_flops * local) / self.tp)
+        matmul_flops = (local_tokens * (m.layer_matmul_flops_per_token - expert_flops)
+                        + tokens * expert_flops / ep) / self.tp
+        attention_flops = attn_flops * local / self.tp
+        flops = matmul_flops + attention_flops
         expert_bytes = m.experts_touched(tokens) * m.expert_params * self.wb
         wbytes = (m.layer_weight_bytes_read(tokens, s.dtype) - expert_bytes + expert_bytes / ep) / self.tp
         kv_bytes = kv_read_bytes * local * self.kv_share
         hbm_bytes = wbytes * weights_hbm_fraction + kv_bytes * hbm_fraction
         pcie_bytes = wbytes * (1 - weights_hbm_fraction) + kv_bytes * (1 - hbm_fraction)
-        t_cmp = flops / (g.gpu.flops_per_s(s.dtype) * eff.gemm)
+        # projections at the weights' rate and GEMM efficiency; attention in 16-bit at its own
+        t_cmp = (matmul_flops / (g.gpu.flops_per_s(s.dtype) * eff.gemm)
+                 + attention_flops / (g.gpu.bf16_flops_per_s * (eff.attention or eff.gemm)))
         t_mem = hbm_bytes / (g.gpu.hbm_bandwidth_bytes_per_s * eff.memory)
         t_pcie = pcie_bytes / g.interconnect.pcie_bandwidth_bytes_per_s
         t_launch = eff.kernels_per_layer * eff.kernel_launch_s

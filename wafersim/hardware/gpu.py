@@ -102,6 +102,8 @@ class GpuEfficiencySpec:
     """Achieved fractions of peak and fixed overheads; each preset cites its source."""
     gemm: float = number("achieved share of peak tensor FLOPs in large GEMMs", maximum=1.0)
     memory: float = number("achieved share of HBM bandwidth in memory-bound kernels", maximum=1.0)
+    attention: float = number("achieved share of the 16-bit tensor peak in attention (fused, FlashAttention-style); "
+                              "0 means the gemm share", default=0.0, maximum=1.0, allow_zero=True)
     collective: float = number("achieved share of link bandwidth in collectives", maximum=1.0)
     kernel_launch_s: float = quantity("time", "launch overhead of one kernel")
     kernels_per_layer: int = integer("kernels launched per decoder layer per step")
