@@ -15,29 +15,25 @@ from .results.hdf5 import ResultsFormatError, read_summaries, write_results
 from .runner import simulate
 
 
-def _int_or(word: str):
+def _int_or(word: str | None):
+    """An argparse type: a positive integer, or ``word`` when one is given."""
+    expected = "a positive integer" + (f" or '{word}'" if word else "")
+
     def parse(text: str) -> int | str:
-        if text == word:
+        if word is not None and text == word:
             return word
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a positive integer or '{word}', got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
         if value < 1:
-            raise argparse.ArgumentTypeError(f"expected a positive integer or '{word}', got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
         return value
-    parse.__name__ = f"integer or {word}"
+    parse.__name__ = expected
     return parse
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+_positive = _int_or(None)
 
 
 def _scenario_args(p: argparse.ArgumentParser, compare: bool = False) -> None:

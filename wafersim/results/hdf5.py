@@ -188,25 +188,29 @@ def check_format(f: h5py.File, path: str | Path) -> None:
         raise ResultsFormatError(f"{path}: format-version {version} is newer than this wafersim reads ({FORMAT_VERSION})")
 
 
-def read_summaries(path: str | Path) -> list[dict[str, Any]]:
-    """The summary of every run in a results file, as dicts (JSON values)."""
+def _open(path: str | Path) -> h5py.File:
+    """Open a results file for reading, checking it is one this version can read."""
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
         raise ResultsFormatError(f"{path}: cannot open as HDF5 ({exc})") from None
-    with f:
+    try:
         check_format(f, path)
+    except ResultsFormatError:
+        f.close()
+        raise
+    return f
+
+
+def read_summaries(path: str | Path) -> list[dict[str, Any]]:
+    """The summary of every run in a results file, as dicts (JSON values)."""
+    with _open(path) as f:
         return [json.loads(f["runs"][rid].attrs["summary"]) for rid in f["runs"]]
 
 
 def read_run(path: str | Path, run_id: str | None = None) -> dict[str, Any]:
     """One run: its summary, config, notes and arrays (numpy) by name."""
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise ResultsFormatError(f"{path}: cannot open as HDF5 ({exc})") from None
-    with f:
-        check_format(f, path)
+    with _open(path) as f:
         runs = f["runs"]
         rid = run_id or next(iter(runs))
         if rid not in runs:
