@@ -1,4 +1,4 @@
-"""Heat maps of a flow run: SRAM occupancy and link utilisation per core.
+"""Heat maps of a flow run (SRAM occupancy and link utilisation per core) and the context cliff.
 
 Both functions take the dict returned by :func:`wafersim.results.hdf5.read_run`
 for a run made with ``fidelity="flow"`` (only flow runs store per-core arrays)::
@@ -12,6 +12,10 @@ for a run made with ``fidelity="flow"`` (only flow runs store per-core arrays)::
 Large meshes are reduced by block maximum to at most ``MAX_PIXELS`` cells per
 side before drawing (a WSE-3 wafer, 756 x 1176 cores, is drawn as 2 x 2
 blocks); the title says so.  Axes are always in core coordinates.
+:func:`plot_cliff` draws the runs of :func:`wafersim.sweep_cliff.cliff_sweep`:
+tokens/s per user against context, one line per system, with each system's
+cliff marked.
+
 Matplotlib is imported only when a function is called
 (``pip install 'wafersim[plot]'``).
 """
@@ -25,7 +29,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["NotAFlowRunError", "MAX_PIXELS", "plot_sram_occupancy", "plot_link_utilisation",
-           "block_max", "sram_occupancy", "max_link_utilisation"]
+           "block_max", "sram_occupancy", "max_link_utilisation", "plot_cliff"]
 
 MAX_PIXELS = 600
 DECADES = 4          # span of the logarithmic colour scale of link utilisation
@@ -211,4 +215,78 @@ def plot_link_utilisation(run: dict[str, Any], wafer: int = 0, ax=None):
                  f"log scale{_scale_note(f)}\n{busiest}", fontsize=10)
     cb = ax.figure.colorbar(im, ax=ax, shrink=0.85, extend="min" if isinstance(norm, LogNorm) else "neither")
     cb.set_label("share of a decode step the busiest link is busy" + (", block max" if f > 1 else ""))
+    return ax
+
+
+def _tokens_label(n: int) -> str:
+    """1024 -> '1K', 131072 -> '128K', 3000 -> '3000'."""
+    return f"{n // 1024}K" if n >= 1024 and n % 1024 == 0 else str(n)
+
+
+def plot_cliff(results, ax=None):
+    """Tokens/s per user against context for the runs of a cliff sweep; returns the Axes.
+
+    One line per system (log-log); a marker is filled where weights and KV
+    cache fit on chip (SRAM on a wafer, HBM on a GPU system) and hollow where
+    they spill, and a dotted vertical line marks each system's cliff, the first
+    context that spills.  ``results`` is the list
+    :func:`wafersim.sweep_cliff.cliff_sweep` returns.
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    from .sweep_cliff import context_of, find_cliffs
+
+    results = list(results)
+    if not results:
+        raise ValueError("no results to plot")
+    if ax is None:
+        plt = _matplotlib()
+        _, ax = plt.subplots(figsize=(10.5, 5.6), dpi=100, layout="constrained")
+    cliffs = find_cliffs(results)
+    colours = [f"C{i % 10}" for i in range(len(cliffs))]
+    contexts: set[int] = set()
+    handles = []
+    for (name, cliff), colour in zip(cliffs.items(), colours):
+        runs = sorted((r for r in results if r.summary["system"] == name), key=context_of)
+        x = np.array([context_of(r) for r in runs], dtype=float)
+        y = np.array([r.summary["tokens_per_s_per_user"] for r in runs], dtype=float)
+        fits = np.array([bool(r.summary["fits_on_chip"]) for r in runs])
+        contexts.update(int(c) for c in x)
+        kind = runs[0].summary.get("kind", "")
+        ax.plot(x, y, "-", color=colour, linewidth=1.8, zorder=2)
+        ax.plot(x[fits], y[fits], "o", color=colour, markersize=7, zorder=3)
+        ax.plot(x[~fits], y[~fits], "o", markerfacecolor="white", markeredgecolor=colour, markeredgewidth=1.8,
+                markersize=7, zorder=3)
+        label = f"{name} ({runs[0].summary.get('devices', '?')} {'wafer' if kind == 'wafer' else 'GPU'}"
+        label += "s)" if runs[0].summary.get("devices", 1) != 1 else ")"
+        handles.append(Line2D([], [], color=colour, marker="o", linewidth=1.8, label=label))
+        if cliff is not None:
+            ax.axvline(cliff, color=colour, linestyle=":", linewidth=1.6, zorder=1)
+            below = " or below" if cliff == runs[0].summary["prompt_tokens"] + runs[0].summary["output_tokens"] else ""
+            ax.annotate(f"{name} cliff: {cliff} tokens{below}", xy=(cliff, 1.0), xycoords=("data", "axes fraction"),
+                        xytext=(-4, -6), textcoords="offset points", rotation=90, ha="right", va="top",
+                        fontsize=9, color=colour,
+                        bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.85))
+    handles += [Line2D([], [], color="grey", marker="o", linestyle="none", label="fits on chip"),
+                Line2D([], [], color="grey", marker="o", markerfacecolor="white", markeredgewidth=1.8,
+                       linestyle="none", label="spills off chip")]
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ticks = sorted(contexts)
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticks(ticks, [_tokens_label(t) for t in ticks])
+    lo, hi = min(ticks), max(ticks)
+    ax.set_xlim(lo / 1.3, hi * 1.3)
+    ax.grid(True, which="major", axis="both", color="#dddddd", linewidth=0.7)
+    ax.grid(True, which="minor", axis="y", color="#eeeeee", linewidth=0.5)
+    ax.set_axisbelow(True)
+    ax.set_xlabel("context per user (prompt + output tokens, log scale)")
+    ax.set_ylabel("decode tokens/s per user (log scale)")
+    s = results[0].summary
+    ax.set_title(f"{s.get('model', '?')}, batch {s.get('batch', '?')}, {s.get('output_tokens', '?')} output tokens: "
+                 "where weights + KV cache stop fitting on chip\n"
+                 "(on chip = SRAM for a wafer, HBM for a GPU system)", fontsize=10)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=9)
     return ax

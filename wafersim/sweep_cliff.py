@@ -1,0 +1,134 @@
+"""Context sweep to find where a system falls off the on-chip memory cliff.
+
+``context`` here is the whole sequence a user holds at its last decode step,
+prompt + output (what :attr:`Scenario.max_context` counts and what the KV
+cache is sized for): a point at context C runs ``prompt_tokens = C -
+output_tokens``.  A context of the model's ``max_context`` is therefore
+allowed; anything larger is refused before any point runs.
+
+Each system keeps the configuration the caller gives it, so that the cliff is
+not hidden: a wafer runs on ``wafers=1`` unless told otherwise (``wafers="auto"``
+would add wafers as the context grows), a GPU system on ``tp="auto"``.  As in
+``wafersim compare``, each scenario key goes to the side it fits (``wafers``
+and ``mapping`` to wafers; ``tp``, ``pp``, ``ep`` to GPU systems) and a GPU
+system runs the analytic model whatever ``fidelity`` says::
+
+    from wafersim.sweep_cliff import cliff_sweep, find_cliff
+    results = cliff_sweep(["wse3", "dgx-h100"], "llama-3.1-8b", [2048, 16384, 65536], batch=4)
+    find_cliff(results, "wse3")        # -> 65536
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Iterable
+
+from .presets import load_model, load_system
+from .results.run_result import RunResult
+from .runner import simulate
+
+__all__ = ["cliff_sweep", "find_cliff", "find_cliffs", "context_of", "default_contexts"]
+
+_GPU_KEYS = ("tp", "pp", "ep")
+
+
+def default_contexts(max_context: int, start: int = 1024) -> list[int]:
+    """Powers of two from ``start`` up to ``max_context`` (inclusive)."""
+    out, c = [], start
+    while c <= max_context:
+        out.append(c)
+        c *= 2
+    return out
+
+
+def context_of(result: RunResult) -> int:
+    """The context (prompt + output tokens) a run was made at."""
+    s = result.summary
+    return int(s["prompt_tokens"]) + int(s["output_tokens"])
+
+
+def _check_contexts(contexts: list[int], output_tokens: int, model) -> list[int]:
+    if not contexts:
+        raise ValueError("no contexts to sweep")
+    bad = [c for c in contexts if isinstance(c, bool) or not isinstance(c, int)]
+    if bad:
+        raise ValueError(f"contexts must be integers; got {bad}")
+    short = [c for c in contexts if c <= output_tokens]
+    if short:
+        raise ValueError(f"contexts {short} leave no prompt: a context is prompt + output tokens and must exceed "
+                         f"output_tokens={output_tokens}")
+    long = [c for c in contexts if c > model.max_context]
+    if long:
+        raise ValueError(f"contexts {long} exceed the {model.max_context}-token limit (max_context) of {model.name}")
+    return sorted(set(contexts))
+
+
+def cliff_sweep(systems: list[str], model: str, contexts: list[int], batch: int = 1, output_tokens: int = 128,
+                fidelity: str = "analytic", *, progress: bool = False, **scenario: Any) -> list[RunResult]:
+    """Run every (system, context) pair; results are ordered by system, then ascending context.
+
+    ``systems`` and ``model`` are preset names, paths or specs.  Extra keywords
+    (``dtype``, ``kv_dtype``, ``wafers``, ``tp``, ``pp``, ``ep``, ``layers``,
+    ``mapping``, ...) pass to :func:`wafersim.simulate`, each to the kind of
+    system it applies to.  Raises :class:`ValueError` for a context beyond the
+    model's ``max_context`` (or not above ``output_tokens``) and
+    :class:`wafersim.ConfigError` for an unknown preset or bad scenario value.
+    With ``progress=True`` one line per point goes to stderr.
+    """
+    model_spec = load_model(model) if isinstance(model, str) else model
+    contexts = _check_contexts(list(contexts), output_tokens, model_spec)
+    specs = [load_system(s) if isinstance(s, str) else s for s in systems]
+    if not specs:
+        raise ValueError("no systems to sweep")
+    mapping = scenario.pop("mapping", None)
+    wafers = scenario.pop("wafers", 1)
+    gpu = {k: scenario.pop(k, "auto" if k == "tp" else 1) for k in _GPU_KEYS}
+    total, results = len(specs) * len(contexts), []
+    for spec in specs:
+        if spec.kind == "wafer":
+            kind_kw = dict(wafers=wafers, tp=1, pp=1, ep=1, fidelity=fidelity, mapping=mapping)
+        else:
+            kind_kw = dict(wafers=1, fidelity="analytic", **gpu)
+        for ctx in contexts:
+            r = simulate(spec, model_spec, batch=batch, prompt_tokens=ctx - output_tokens,
+                         output_tokens=output_tokens, **kind_kw, **scenario)
+            results.append(r)
+            if progress:
+                s = r.summary
+                print(f"[{len(results)}/{total}] {spec.name} context {ctx}: "
+                      f"{s['tokens_per_s_per_user']:.4g} tokens/s per user, "
+                      f"{'fits' if s['fits_on_chip'] else 'spills'}, {s['bottleneck']}", file=sys.stderr, flush=True)
+    return results
+
+
+def _systems(results: Iterable[RunResult]) -> list[str]:
+    names: list[str] = []
+    for r in results:
+        if r.summary["system"] not in names:
+            names.append(r.summary["system"])
+    return names
+
+
+def find_cliff(results: Iterable[RunResult], system: str | None = None) -> int | None:
+    """The smallest context at which ``system`` no longer fits on chip; None if it fits at every context swept.
+
+    ``system`` may be left out when the results hold one system only.  If the
+    smallest context swept already spills, that context is returned (the cliff
+    lies at or below it).
+    """
+    results = list(results)
+    names = _systems(results)
+    if system is None:
+        if len(names) != 1:
+            raise ValueError(f"results hold {len(names)} systems ({', '.join(names)}); name one")
+        system = names[0]
+    elif system not in names:
+        raise ValueError(f"no results for system {system!r}; have {', '.join(names)}")
+    spilled = [context_of(r) for r in results if r.summary["system"] == system and not r.summary["fits_on_chip"]]
+    return min(spilled) if spilled else None
+
+
+def find_cliffs(results: Iterable[RunResult]) -> dict[str, int | None]:
+    """:func:`find_cliff` for every system in ``results``, in order of first appearance."""
+    results = list(results)
+    return {name: find_cliff(results, name) for name in _systems(results)}
