@@ -138,10 +138,11 @@ def test_edge_ports_share_the_io_bandwidth():
     from wafersim.engines.flow import _edge_port_time
     s = wafersim.load_system("wse3")
     ext, ny = s.external_memory, s.mesh.cores_y
-    rows = np.arange(ny)
-    spread = _edge_port_time(s, 1, np.zeros(ny, int), rows, np.full(ny, 1e6))
-    assert spread == pytest.approx(ny * 1e6 / ext.io_bandwidth_bytes_per_s, rel=0.02)
-    one = _edge_port_time(s, 1, np.zeros(1, int), np.zeros(1, int), np.array([ny * 1e6]))
+    rows = np.concatenate([np.arange(ny), np.arange(ny)])
+    edges = np.concatenate([np.zeros(ny, int), np.full(ny, s.mesh.cores_x - 1)])   # both side edges
+    spread = _edge_port_time(s, 1, np.zeros(2 * ny, int), rows, edges, np.full(2 * ny, 1e6))
+    assert spread == pytest.approx(2 * ny * 1e6 / ext.io_bandwidth_bytes_per_s, rel=0.02)
+    one = _edge_port_time(s, 1, np.zeros(1, int), np.zeros(1, int), np.zeros(1, int), np.array([ny * 1e6]))
     assert one == pytest.approx(ext.io_ports * ny * 1e6 / ext.io_bandwidth_bytes_per_s)
 
 

@@ -17,8 +17,9 @@ Broadcast and reduction are separate dependent stage batches, so their link
 times and latencies add.  Between consecutive regions on a wafer each output
 slice moves from the diagonal its reduction ended on to where the next region's
 input enters, so the hand-off spreads over many rows and columns.  Spilled
-weights and KV enter through the west edge of the wafer, one flow per region
-row, to the region's west column.
+weights and KV enter through the wafer's side edges: each region row takes half
+from the west edge (to the region's west column) and half from the east edge
+(to its east column); a wafer with a single port uses the west edge only.
 """
 
 from __future__ import annotations
@@ -127,13 +128,16 @@ def _inputs(y0, x0, r, c, transposed, n):
 
 
 def lower_pass(placement: Placement, model: ModelSpec, scenario: Scenario, tokens: int, context: float,
-               kv_tokens: float, head: bool = True, only: int | None = None) -> DataflowProgram:
+               kv_tokens: float, head: bool = True, only: int | None = None,
+               io_ports: int = 1) -> DataflowProgram:
     """One pass of ``tokens`` query tokens (each over ``context`` keys) through every region.
 
     ``kv_tokens`` is how many cached tokens' KV the pass reads (decode: batch x context;
     prefill: 0, the block's own keys are in flight).  ``head=False`` leaves the LM head
     idle (prefill blocks: only each sequence's last token needs logits).  ``only`` lowers
     the stages of that one region and nothing else (no hand-offs, no edge I/O).
+    ``io_ports`` is the wafer's edge I/O port count: with two or more, ports sit on both
+    side edges and every region row takes half its spilled bytes from each.
     """
     pl = placement
     R = pl.regions
@@ -194,17 +198,25 @@ def lower_pass(placement: Placement, model: ModelSpec, scenario: Scenario, token
     zero = np.zeros(R)
     handoff = _batch("handoff", parts, R, zero, zero, np.zeros(R, np.int32), cores)
 
-    # spilled bytes read this pass, from the west edge into each region row
+    # spilled bytes read this pass, into each region row from the wafer's side edges
     spilled_w = pl.spilled_weight_bytes.astype(np.float64)
     spilled_kv_read = np.where(pl.region_kv_bytes > 0,
                                pl.spilled_kv_bytes / np.maximum(pl.region_kv_bytes, 1), 0.0) * kv_tokens * kvl
     io_region = spilled_w + np.where(is_layer, spilled_kv_read, 0.0)
     parts = []
+    nx = pl.shape[1]
     for i in (np.nonzero(io_region > 0)[0] if only is None else []):
-        y0, x0, r = int(pl.region_y0[i]), int(pl.region_x0[i]), int(pl.region_rows[i])
+        y0, x0, r, c = int(pl.region_y0[i]), int(pl.region_x0[i]), int(pl.region_rows[i]), int(pl.region_cols[i])
         ys = np.arange(y0, y0 + r)
-        parts.append((int(pl.region_wafer[i]), int(i), (ys, np.zeros(r, int), ys, np.full(r, x0),
-                                                         np.full(r, io_region[i] / r), np.full(r, UNICAST))))
+        if io_ports >= 2:    # half from the west edge to the west column, half from the east edge to the east column
+            ys2 = np.concatenate([ys, ys])
+            src = np.concatenate([np.zeros(r, int), np.full(r, nx - 1)])
+            dst = np.concatenate([np.full(r, x0), np.full(r, x0 + c - 1)])
+            parts.append((int(pl.region_wafer[i]), int(i), (ys2, src, ys2, dst, np.full(2 * r, io_region[i] / (2 * r)),
+                                                             np.full(2 * r, UNICAST))))
+        else:
+            parts.append((int(pl.region_wafer[i]), int(i), (ys, np.zeros(r, int), ys, np.full(r, x0),
+                                                             np.full(r, io_region[i] / r), np.full(r, UNICAST))))
     io = _batch("edge_io", parts, R, zero, zero, np.zeros(R, np.int32), cores)
     return DataflowProgram(tokens, R, pl.region_wafer, tuple(stages), handoff, io,
                            float(io_region.sum()) if only is None else 0.0,

@@ -132,17 +132,22 @@ class _Timer:
                 "flops": flops, "sram_bytes": sram, **{f"c_{k}": v for k, v in comps.items()}}
 
 
-def _edge_port_time(system: WaferSpec, wafers: int, wafer: np.ndarray, rows: np.ndarray,
+def _edge_port_time(system: WaferSpec, wafers: int, wafer: np.ndarray, rows: np.ndarray, cols: np.ndarray,
                     nbytes: np.ndarray) -> float:
-    """Seconds the busiest edge I/O port needs for the bytes entering at ``rows``.
+    """Seconds the busiest edge I/O port needs for the bytes entering at (``rows``, ``cols``).
 
-    Each wafer has ``io_ports`` ports spread evenly down its west edge, each with an
-    equal share of the wafer's I/O bandwidth; bytes for a row enter through the
-    port that serves that row, so spill concentrated in a few rows loads few ports.
+    Each wafer has ``io_ports`` ports, each with an equal share of its I/O bandwidth:
+    the first ceil(ports / 2) spread evenly down the west edge, the rest down the
+    east edge.  Bytes enter through the port serving their row on their edge, so
+    spill concentrated in a few rows loads few ports.
     """
     ext = system.external_memory
     ports, ny = ext.io_ports, system.mesh.cores_y
-    port = np.asarray(rows, dtype=np.int64) * ports // ny
+    west = -(-ports // 2) if ports >= 2 else ports
+    east = ports - west
+    rows = np.asarray(rows, dtype=np.int64)
+    on_east = (np.asarray(cols) > 0) & (east > 0)
+    port = np.where(on_east, west + rows * max(east, 1) // ny, rows * west // ny)
     per_port = np.bincount(np.asarray(wafer, dtype=np.int64) * ports + port, weights=nbytes,
                            minlength=wafers * ports)
     return float(per_port.max()) / (ext.io_bandwidth_bytes_per_s / ports)
@@ -196,19 +201,20 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     ctx = s.mean_decode_context
     buffers = RoutingBuffers(mesh)                      # routing work arrays, shared by every pass
     timer = _Timer(system, mesh, pl, s.dtype, buffers)
-    prog = lower_pass(pl, model, scenario, tokens, ctx, tokens * ctx)
+    prog = lower_pass(pl, model, scenario, tokens, ctx, tokens * ctx, io_ports=ext.io_ports)
     out = timer.run(prog)
     t_iw = (wafers - 1) * (iw.latency_s + prog.interwafer_bytes / iw.bandwidth_bytes_per_s)
     onchip = float(out["region_time"].sum()) + t_iw
     # spilled bytes for the whole batch stream in once per step
-    full = lower_pass(pl, model, scenario, batch, ctx, batch * ctx) if micro > 1 else prog
+    full = lower_pass(pl, model, scenario, batch, ctx, batch * ctx, io_ports=ext.io_ports) if micro > 1 else prog
     io_bytes = full.io_bytes
     io_timer = None                                     # edge I/O for the whole batch, once a step
     t_io = 0.0
     if io_bytes > 0:
         io_timer = _Timer(system, mesh, pl, s.dtype, buffers)
         io = full.io
-        t_ports = _edge_port_time(system, wafers, io.transfer_wafer, io.transfers.src_y, io.transfers.nbytes)
+        t_ports = _edge_port_time(system, wafers, io.transfer_wafer, io.transfers.src_y, io.transfers.src_x,
+                                  io.transfers.nbytes)
         t_io = max(t_ports, io_timer.route_io(full)) + ext.latency_s
     # what each link carries in a step: every micro-batch's pass, plus the edge I/O (in place:
     # the arrays are (wafers, ny, nx, 4) and the timer's totals are not needed apart)
@@ -234,7 +240,8 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     block = min(w.calibration.prefill_block_tokens, p_tokens)
     n_blocks = math.ceil(p_tokens / block)
     p_timer = _Timer(system, mesh, pl, s.dtype, buffers, keep_links=False)
-    p_out = p_timer.run(lower_pass(pl, model, scenario, block, s.prompt_tokens / 2.0, 0.0, head=False))
+    p_out = p_timer.run(lower_pass(pl, model, scenario, block, s.prompt_tokens / 2.0, 0.0, head=False,
+                                   io_ports=ext.io_ports))
     per_block = p_out["region_time"]
     # logits for each sequence's last prompt token, after the last block
     t_phead = 0.0
@@ -253,8 +260,11 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
         # prefill writes the prompt's share of the spilled KV cache (allocated for prompt + output)
         spilled = (pl.spilled_weight_bytes + pl.spilled_kv_bytes * (s.prompt_tokens / s.max_context)).astype(np.float64)
         ys = np.concatenate([np.arange(y, y + r) for y, r in zip(pl.region_y0, rows)])
-        p_io = _edge_port_time(system, wafers, np.repeat(pl.region_wafer, rows), ys,
-                               np.repeat(spilled / rows, rows)) + ext.latency_s
+        # as in lowering: each row's bytes enter half from each side edge (when there are ports on both)
+        sides = (0, pl.shape[1] - 1) if ext.io_ports >= 2 else (0,)
+        row_wafer, row_bytes = np.repeat(pl.region_wafer, rows), np.repeat(spilled / rows, rows) / len(sides)
+        p_io = _edge_port_time(system, wafers, np.tile(row_wafer, len(sides)), np.tile(ys, len(sides)),
+                               np.repeat(sides, len(ys)), np.tile(row_bytes, len(sides))) + ext.latency_s
     ttft = max(t_layers, p_io)
     p_comps = {k[2:]: float(v.sum()) * n_blocks for k, v in p_out.items() if k.startswith("c_")}
     p_comps.update(interwafer=n_blocks * t_piw, edge_io=p_io)
