@@ -190,6 +190,8 @@ def cmd_validate(ns: argparse.Namespace) -> int:
         "calibration rows (GPU)": [c for c in comps if c.row.calibration and c.result.summary["kind"] == "gpu"],
         "calibration rows (wafer)": [c for c in comps if c.row.calibration and c.result.summary["kind"] == "wafer"],
         "rows not used for calibration": [c for c in comps if not c.row.calibration],
+        "wafer rows not used for calibration": [c for c in comps if not c.row.calibration
+                                                and c.result.summary["kind"] == "wafer"],
         "all GPU rows": [c for c in comps if c.result.summary["kind"] == "gpu"],
     }
     if ns.json:

@@ -172,3 +172,15 @@ def test_batch_max_is_the_flow_placements_cliff():
     assert not more.summary["fits_on_chip"]
     analytic = wafersim.simulate("wse3", "llama-3.1-8b", batch="max", prompt_tokens=8192)
     assert r.summary["batch"] >= 0.9 * analytic.summary["batch"]   # the placement wastes little SRAM
+
+
+@pytest.mark.parametrize("region", ["128x128", "100x100"])
+def test_given_region_size_in_both_engines(region):
+    """A smaller region than the layer needs spills in both engines; one that holds it does not."""
+    a = wafersim.simulate("wse3", "llama-3.1-8b", mapping={"region": region})
+    f = wafersim.simulate("wse3", "llama-3.1-8b", mapping={"region": region}, fidelity="flow")
+    m = wafersim.load_model("llama-3.1-8b")
+    rows, cols = (int(v) for v in region.split("x"))
+    holds = rows * cols * wafersim.load_system("wse3").core.usable_sram_bytes >= m.layer_weight_bytes("bf16")
+    assert a.summary["fits_on_chip"] == f.summary["fits_on_chip"] == holds
+    assert 0.6 < f.summary["tpot_s"] / a.summary["tpot_s"] < 1.6

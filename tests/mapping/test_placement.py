@@ -92,3 +92,18 @@ def test_cores_block_restricts_the_mapping():
     pl, s, m = _place("wse3", "llama-3.1-8b", "sequential", layers=1, cores="420x420")
     assert pl.block == (420, 420)
     assert pl.core_weight_bytes[:, 420:, :].sum() == 0 and pl.core_weight_bytes[:, :, 420:].sum() == 0
+
+
+def test_a_given_region_size_caps_every_layer_region():
+    s = wafersim.load_system("wse3")
+    m = wafersim.load_model("llama-3.1-8b")
+    sc = Scenario(batch=1).resolved(m)
+    pl = place(s, m, sc, MappingOptions(region="120x100"), 1, 1)
+    assert (pl.region_rows[:32] <= 120).all() and (pl.region_cols[:32] <= 100).all()
+    assert (pl.region_rows[:32] * pl.region_cols[:32] == 12000).all()
+
+
+def test_bad_region_names_the_key():
+    from wafersim.config import ConfigError, build
+    with pytest.raises(ConfigError, match="region"):
+        build(MappingOptions, {"region": "big"}, "mapping")

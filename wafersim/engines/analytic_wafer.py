@@ -130,10 +130,21 @@ class AnalyticWafer:
         layer_kv = batch * self.s.max_context * m.kv_bytes_per_token_layer(self.s.kv_dtype)
         head_w = self.weight_bytes() - self.L * layer_w
         first = split_layers(self.L, wafers, layer_w + layer_kv, head_w)
+        cap_r, cap_c = self.map.region_cap
         spilled_w = spilled_kv = 0.0
         for i in range(wafers):
             n = first[i + 1] - first[i]
-            wb = n * layer_w + (head_w if i == wafers - 1 else 0.0)
+            head = head_w if i == wafers - 1 else 0.0
+            if self.map.placement == "pipelined" and cap_r:
+                # each layer holds what its capped region holds; the head uses what is left
+                region = min(cap, cap_r * cap_c * self.w.core.usable_sram_bytes)
+                on_w_layer = min(layer_w, region)
+                on_kv_layer = min(layer_kv, region - on_w_layer)
+                on_head = min(head, max(0.0, cap - n * region))
+                spilled_w += n * (layer_w - on_w_layer) + head - on_head
+                spilled_kv += n * (layer_kv - on_kv_layer)
+                continue
+            wb = n * layer_w + head
             kb = n * layer_kv
             on_w = 0.0 if self.map.placement == "streaming" else min(wb, cap)
             on_kv = min(kb, cap - on_w)
@@ -160,8 +171,18 @@ class AnalyticWafer:
     def layer_cores(self, wafers: int) -> float:
         per_wafer = self.cores_per_wafer()
         if self.map.placement == "pipelined":
-            return per_wafer * wafers / self.L
+            even = per_wafer * wafers / self.L
+            cap_r, cap_c = self.map.region_cap
+            return min(even, float(cap_r * cap_c)) if cap_r else even
         return float(per_wafer)
+
+    def layer_shape(self, wafers: int) -> tuple[float, float]:
+        """Rows and columns of one layer's region."""
+        cap_r, cap_c = self.map.region_cap
+        if self.map.placement == "pipelined" and cap_r:
+            side = math.sqrt(self.cores_per_wafer() * wafers / self.L)
+            return min(side, cap_r), min(side, cap_c)
+        return _region(self.layer_cores(wafers), self.map.block, self.map.placement != "pipelined")
 
     def _stage_latency_s(self, rows: float, cols: float) -> tuple[float, float]:
         """(hop latency, software step latency) of one broadcast-then-reduce stage."""
@@ -188,8 +209,7 @@ class AnalyticWafer:
         Returns the phase time and the work done (bytes, FLOPs, link bit-hops) for energy.
         """
         w, m, s = self.w, self.m, self.s
-        cores = self.layer_cores(wafers)
-        rows, cols = _region(cores, self.map.block, self.map.placement != "pipelined")
+        rows, cols = self.layer_shape(wafers)
         cores = rows * cols
         core = w.core
         flops = tokens * m.layer_matmul_flops_per_token + m.attention_flops(tokens, context)
@@ -222,7 +242,7 @@ class AnalyticWafer:
         """Moving one layer's output to the next layer's region: (seconds, bit-hops)."""
         if self.map.placement != "pipelined":
             return 0.0, 0.0
-        rows, cols = _region(self.layer_cores(wafers), self.map.block, False)
+        rows, cols = self.layer_shape(wafers)
         hop_lat, _ = self._stage_latency_s(rows, 1)
         nbytes = tokens * self.m.hidden_size * self.s.act_bytes
         t = hop_lat + nbytes / (cols * self._link_bytes_per_s(rows, cols))

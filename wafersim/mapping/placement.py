@@ -179,7 +179,10 @@ def place(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: Mapp
                 held = head_w + n_layers * (layer_w + layer_kv)
                 share = head_w / held if held else 0.0
                 head_rows = min(by - 1, max(1, round(by * share)))
+            cap_r, cap_c = mapping.region_cap
             for y0, x0, h, w in _bands(n_layers, by - head_rows, bx):
+                if cap_r:       # a given region size: the top-left corner of the band cell
+                    h, w = min(h, cap_r), min(w, cap_c)
                 rw.append(wi); ry.append(y0); rx.append(x0); rr.append(h); rc.append(w)
             if head_here:
                 rw.append(wi); ry.append(by - head_rows); rx.append(0); rr.append(head_rows); rc.append(bx)

@@ -110,9 +110,21 @@ class MappingOptions:
         "whole block of cores, run one after another; streaming: weights stay in external memory",
         default="pipelined")
     cores: str = text("restrict the mapping to a ROWSxCOLS block of each wafer ('' = all cores)", default="")
+    region: str = text("pipelined placement: cap each layer's region at ROWSxCOLS cores ('' = share the "
+                       "block evenly); smaller regions mean shorter mesh paths and less SRAM per layer",
+                       default="")
 
     def check(self) -> None:
         parse_cores(self.cores)
+        try:
+            parse_cores(self.region)
+        except ConfigError as exc:
+            raise ConfigError("mapping", "region", exc.message.replace("'420x420'", "'128x128'")) from None
+
+    @property
+    def region_cap(self) -> tuple[int, int]:
+        """(rows, cols) each layer region is capped at; (0, 0) for none."""
+        return parse_cores(self.region)
 
     @property
     def block(self) -> tuple[int, int]:
