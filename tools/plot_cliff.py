@@ -23,9 +23,6 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-# PNG metadata without the matplotlib version or a date, so the same input gives the same bytes
-_PNG_METADATA = {"Software": None}
-
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="plot_cliff.py", description=__doc__.split("\n\n")[0])
@@ -120,11 +117,11 @@ def main(argv: list[str] | None = None) -> int:
                                                       if cliff == first else ""))
     print(f"wrote {h5}")
     if plt is not None:
-        from wafersim.plots import plot_cliff
+        from wafersim.plots import plot_cliff, save_png
         ax = plot_cliff(results)
         png = Path(f"{prefix}-cliff.png")
         png.parent.mkdir(parents=True, exist_ok=True)
-        ax.figure.savefig(png, metadata=_PNG_METADATA)
+        save_png(ax.figure, png)
         plt.close(ax.figure)
         print(f"wrote {png}")
     return 0

@@ -18,9 +18,6 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-# PNG metadata without the matplotlib version or a date, so the same input gives the same bytes
-_PNG_METADATA = {"Software": None}
-
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="plot_heatmaps.py", description=__doc__.split("\n\n")[0])
@@ -42,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print("error: plotting needs matplotlib; install it with: pip install 'wafersim[plot]'", file=sys.stderr)
         return 2
-    from wafersim.plots import NotAFlowRunError, plot_link_utilisation, plot_sram_occupancy
+    from wafersim.plots import NotAFlowRunError, plot_link_utilisation, plot_sram_occupancy, save_png
     from wafersim.results.hdf5 import ResultsFormatError, read_run
 
     path = Path(args.results)
@@ -61,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             ax = draw(run, wafer=args.wafer)
             out = Path(f"{prefix}-{suffix}.png")
             out.parent.mkdir(parents=True, exist_ok=True)
-            ax.figure.savefig(out, dpi=args.dpi, metadata=_PNG_METADATA)
+            save_png(ax.figure, out, dpi=args.dpi)
             plt.close(ax.figure)
             written.append(out)
     except NotAFlowRunError as exc:

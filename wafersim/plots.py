@@ -23,18 +23,37 @@ Matplotlib is imported only when a function is called
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 __all__ = ["NotAFlowRunError", "MAX_PIXELS", "plot_sram_occupancy", "plot_link_utilisation",
-           "block_max", "sram_occupancy", "max_link_utilisation", "plot_cliff"]
+           "block_max", "sram_occupancy", "max_link_utilisation", "plot_cliff", "save_png"]
 
 MAX_PIXELS = 600
 DECADES = 4          # span of the logarithmic colour scale of link utilisation
 _SRAM_KEYS = ("sram_weight_bytes", "sram_kv_bytes", "sram_free_bytes")
 _REGION_KEYS = ("region_wafer", "region_y0", "region_x0", "region_rows", "region_cols")
+
+
+def save_png(fig: Any, path: str | Path, dpi: float | None = None) -> Path:
+    """Write ``fig`` as a PNG atomically (temporary file, then rename), without the
+    software version or a date in its metadata, so the same input gives the same bytes."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent or ".")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=dpi, metadata={"Software": None})
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
 
 
 class NotAFlowRunError(ValueError):
