@@ -109,3 +109,22 @@ def test_attention_runs_at_its_own_efficiency():
     b = simulate(slow, m, prompt_tokens=8192, output_tokens=1).prefill.components["compute"]
     attn = 32 * m.prefill_attention_flops(8192) / g.gpu.bf16_flops_per_s
     assert b - a == pytest.approx(attn * (1 / 0.25 - 1 / g.efficiency.attention), rel=1e-9)
+
+
+def test_pipeline_step_covers_the_fullest_stage():
+    """8 stages, 8 micro-batches: the last stage (4 layers and the LM head) is busy 8 times over."""
+    g = wafersim.load_system("dgx-h100")
+    m = wafersim.load_model("llama-3.1-8b")
+    r = simulate(g, m, tp=1, pp=8, batch=8, prompt_tokens=512)
+    e = AnalyticGpu(g, m, Scenario(tp=1, pp=8, batch=8, prompt_tokens=512).resolved(m))
+    ctx = 512 + (128 + 1) / 2
+    layer, _ = e.layer_time(1, m.attention_flops(1, ctx), ctx * m.kv_bytes_per_token_layer("bf16"), 1.0, 1.0)
+    head, _, _ = e.head_time(1)
+    assert r.summary["tpot_s"] == pytest.approx(8 * (4 * layer.time_s + head), rel=1e-9)
+
+
+def test_tp_auto_respects_kv_heads():
+    """48 query heads and 12 KV heads: tp 8 divides neither way, so auto must not pick it."""
+    m = wafersim.load_model("llama-3.1-8b", {"num_heads": 48, "num_kv_heads": 12, "hidden_size": 6144})
+    r = simulate("dgx-h100", m, tp="auto")
+    assert r.summary["tp"] in (1, 2, 4)

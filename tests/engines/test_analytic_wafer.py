@@ -153,3 +153,15 @@ def test_micro_batch_note_counts_sequences():
     r = simulate("wse3", "llama-3.1-8b", batch=64, prompt_tokens=1000)
     assert "64 sequences" not in " ".join(r.notes)
     assert any("32 micro-batches of 2" in n for n in r.notes)
+
+
+@pytest.mark.parametrize("fidelity", ["analytic", "flow"])
+def test_prefill_pays_each_wafer_boundary_once(fidelity):
+    """Blocks stream through the wafer links while the layers work: the links add their
+    latency and one block's bytes once per boundary, not once per block."""
+    w = wafersim.load_system("wse3")
+    m = wafersim.load_model("llama-3.1-70b")
+    r = simulate(w, m, wafers=4, prompt_tokens=8192, output_tokens=1, fidelity=fidelity)
+    block = w.calibration.prefill_block_tokens
+    one_pass = 3 * (w.interwafer.latency_s + block * m.hidden_size * 2 / w.interwafer.bandwidth_bytes_per_s)
+    assert r.prefill.components["interwafer"] == pytest.approx(one_pass, rel=1e-9)

@@ -184,3 +184,9 @@ def test_given_region_size_in_both_engines(region):
     holds = rows * cols * wafersim.load_system("wse3").core.usable_sram_bytes >= m.layer_weight_bytes("bf16")
     assert a.summary["fits_on_chip"] == f.summary["fits_on_chip"] == holds
     assert 0.6 < f.summary["tpot_s"] / a.summary["tpot_s"] < 1.6
+
+
+def test_flow_step_covers_the_busiest_region():
+    r = wafersim.simulate("wse3", "llama-3.1-8b", fidelity="flow", batch=32, prompt_tokens=512)
+    layers = r.arrays["decode_layer_s"].data
+    assert r.summary["tpot_s"] >= r.summary["micro_batches"] * layers.max() * (1 - 1e-12)

@@ -38,8 +38,9 @@ def micro_batches(batch: int, layers: int, pipelined: bool) -> tuple[int, int]:
     """(micro-batches, sequences in each) for a decode step.
 
     A pipelined placement keeps up to one micro-batch per layer in flight; the
-    count is trimmed so no micro-batch is empty (65 sequences on 32 layers run as
-    33 micro-batches of 2, not 32 of 3).
+    size is the smallest that keeps the count within the layers, and the count is
+    trimmed so no micro-batch is empty (65 sequences on 32 layers run as 22
+    micro-batches of 3, not 32 of 3).
     """
     if not pipelined:
         return 1, batch

@@ -49,6 +49,7 @@ from ..workload.scenario import Scenario
 from .gpu_collectives import GraphCollectives
 from ..dataflow.stages import micro_batches
 from .phase import PhaseTime
+from .pipeline import decode_step_time
 
 CollectiveFn = Callable[[str, float, int], float]   # (op, bytes, gpus) -> seconds
 
@@ -262,8 +263,10 @@ def auto_tensor_parallel(system: GpuSystemSpec, model: ModelSpec, scenario: Scen
     divide the heads; the fastest decode step among those that hold the job in HBM
     (the fastest overall when none does); ties go to fewer GPUs.
     """
+    kvh = model.num_kv_heads
     options = [t for t in (1, 2, 4, 8, 16, 32, 64) if t <= min(system.interconnect.gpus_per_node, system.num_gpus)
-               and model.num_heads % t == 0 and t * scenario.pp * scenario.ep <= system.num_gpus]
+               and model.num_heads % t == 0 and (kvh % t == 0 or t % kvh == 0)
+               and t * scenario.pp * scenario.ep <= system.num_gpus]
     if len(options) <= 1:
         return options[0] if options else 1
     runs = [(tp, simulate(system, model, replace(scenario, tp=tp))) for tp in options]
@@ -297,8 +300,11 @@ def simulate(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario,
     layer, work = eng.layer_time(mb, m.attention_flops(mb, ctx), mb * ctx * kvl, kv_hbm, w_hbm, local)
     t_head, head_flops, head_bytes = eng.head_time(math.ceil(local_batch / micro))
     t_send = eng.stage_send_time(math.ceil(local_batch / micro))
-    # each token passes every stage in turn: a step walks all layers
-    tpot = L * layer.time_s + t_head + t_send
+    # each token passes every stage in turn: a step walks all layers; the fullest stage
+    # (the last holds its layers and the LM head) takes every micro-batch in turn
+    last_stage_layers = L - (eng.pp - 1) * eng.layers_per_stage
+    busiest = max(eng.layers_per_stage * layer.time_s, last_stage_layers * layer.time_s + t_head)
+    tpot = decode_step_time(L * layer.time_s + t_head + t_send, micro, busiest)
     comps = {k: v * L for k, v in layer.components.items()}
     comps["compute"] += t_head
     comps["interconnect"] += t_send

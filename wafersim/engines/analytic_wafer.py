@@ -34,6 +34,7 @@ from ..workload.scenario import MappingOptions, Scenario
 from ..dataflow.stages import micro_batches, stage_shapes
 from ..mapping.placement import split_layers
 from .phase import PhaseTime
+from .pipeline import decode_step_time, prefill_time
 
 
 def _log2ceil(n: float) -> int:
@@ -313,7 +314,8 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     t_move, move_bits = eng.interlayer_time(tokens, wafers)
     t_iw, iw_bits = eng.interwafer_time(tokens, wafers)
     t_head, head_flops = eng.head_time(tokens, wafers)
-    onchip = L * (layer.time_s + t_move) + t_iw + t_head
+    # one micro-batch's walk; the head region must also take every micro-batch in turn
+    onchip = decode_step_time(L * (layer.time_s + t_move) + t_iw + t_head, micro, max(layer.time_s + t_move, t_head))
     ext = w.external_memory
     io_bytes = (plan.spilled_weight_bytes
                 + plan.spilled_kv_fraction * kv_tokens * L * model.kv_bytes_per_token_layer(s.kv_dtype))
@@ -334,18 +336,16 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     # a block's queries attend on average to half the prompt
     p_layer, p_work = eng.layer_time(block, s.prompt_tokens / 2.0, wafers, 0.0, 1.0, weights_on)
     p_move, _ = eng.interlayer_time(block, wafers)
-    p_iw, _ = eng.interwafer_time(block, wafers)
     per_block = p_layer.time_s + p_move
-    if mapping.placement == "pipelined":
-        t_layers = (n_blocks + L - 1) * per_block + n_blocks * p_iw
-    else:
-        t_layers = L * n_blocks * per_block + n_blocks * p_iw
+    iw = w.interwafer
+    t_layers, t_piw = prefill_time([per_block] * L, n_blocks, mapping.placement == "pipelined", wafers - 1,
+                                   iw.latency_s, block * model.hidden_size * s.act_bytes / iw.bandwidth_bytes_per_s)
     t_phead, _ = eng.head_time(batch, wafers)
     p_io_bytes = plan.spilled_weight_bytes + plan.spilled_kv_fraction * p_tokens * L * model.kv_bytes_per_token_layer(s.kv_dtype)
     p_io = (p_io_bytes / io_bw + ext.latency_s) if p_io_bytes > 0 else 0.0
     ttft = max(t_layers + t_phead, p_io)
     p_comps = _sum_components([p_layer], n_blocks * (1 if mapping.placement == "pipelined" else L))
-    p_comps["interwafer"] = n_blocks * p_iw
+    p_comps["interwafer"] = t_piw
     p_comps["edge_io"] = p_io
     prefill = PhaseTime(ttft, p_comps)
 

@@ -37,6 +37,7 @@ from ..workload.scenario import MappingOptions, Scenario
 from .analytic_wafer import AnalyticWafer
 from .flow_routing import RoutingBuffers, route_transfers, warm_up
 from .phase import PhaseTime
+from .pipeline import decode_step_time, prefill_time
 
 
 @functools.lru_cache(maxsize=2)
@@ -204,7 +205,8 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     prog = lower_pass(pl, model, scenario, tokens, ctx, tokens * ctx, io_ports=ext.io_ports)
     out = timer.run(prog)
     t_iw = (wafers - 1) * (iw.latency_s + prog.interwafer_bytes / iw.bandwidth_bytes_per_s)
-    onchip = float(out["region_time"].sum()) + t_iw
+    # one micro-batch's walk, but no region can take every micro-batch in less than the step
+    onchip = decode_step_time(float(out["region_time"].sum()) + t_iw, micro, float(out["region_time"].max()))
     # spilled bytes for the whole batch stream in once per step
     full = lower_pass(pl, model, scenario, batch, ctx, batch * ctx, io_ports=ext.io_ports) if micro > 1 else prog
     io_bytes = full.io_bytes
@@ -249,11 +251,9 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
         h_out = _Timer(system, mesh, pl, s.dtype, buffers, keep_links=False).run(
             lower_pass(pl, model, scenario, batch, s.prompt_tokens, 0.0, only=pl.regions - 1))
         t_phead = float(h_out["region_time"][-1])
-    t_piw = (wafers - 1) * (iw.latency_s + block * model.hidden_size * s.act_bytes / iw.bandwidth_bytes_per_s)
-    if mapping.placement == "pipelined":
-        t_layers = (n_blocks - 1) * float(per_block.max()) + float(per_block.sum()) + n_blocks * t_piw + t_phead
-    else:
-        t_layers = n_blocks * float(per_block.sum()) + n_blocks * t_piw + t_phead
+    t_layers, t_piw = prefill_time(per_block, n_blocks, mapping.placement == "pipelined", wafers - 1, iw.latency_s,
+                                   block * model.hidden_size * s.act_bytes / iw.bandwidth_bytes_per_s)
+    t_layers += t_phead
     p_io = 0.0
     if pl.total_spilled_bytes:
         rows = pl.region_rows.astype(np.int64)
@@ -267,7 +267,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
                                np.repeat(sides, len(ys)), np.tile(row_bytes, len(sides))) + ext.latency_s
     ttft = max(t_layers, p_io)
     p_comps = {k[2:]: float(v.sum()) * n_blocks for k, v in p_out.items() if k.startswith("c_")}
-    p_comps.update(interwafer=n_blocks * t_piw, edge_io=p_io)
+    p_comps.update(interwafer=t_piw, edge_io=p_io)
     prefill = PhaseTime(ttft, p_comps)
 
     # ---- energy per generated token ------------------------------------------------------
