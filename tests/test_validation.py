@@ -73,3 +73,13 @@ def test_duplicate_ids_are_refused(tmp_path):
     path.write_text(row + row)
     with pytest.raises(ConfigError, match=r"row\[1\]\.id.*duplicate"):
         load_measurements(path)
+
+
+def test_h5_keeps_the_error_statistics(tmp_path, capsys):
+    import h5py
+    out = tmp_path / "v.h5"
+    assert main(["validate", "-o", str(out)]) == 0
+    with h5py.File(out) as f:
+        stats = json.loads(f.attrs["validation-error-stats"])
+    assert stats["calibration rows (GPU)"]["median_abs_error"] <= 0.15
+    assert stats["rows not used for calibration"]["rows"] >= 10

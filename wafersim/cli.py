@@ -175,7 +175,7 @@ def cmd_presets(ns: argparse.Namespace) -> int:
 
 
 def cmd_validate(ns: argparse.Namespace) -> int:
-    from .validation import MEASUREMENTS, error_stats, validate
+    from .validation import MEASUREMENTS, error_stats, report_groups, validate
 
     comps = validate(ns.table or MEASUREMENTS)
     if ns.out:
@@ -185,15 +185,10 @@ def cmd_validate(ns: argparse.Namespace) -> int:
                                      "relative_error": c.error, "calibration": c.row.calibration,
                                      "source": c.row.source})
             results.append(c.result)
-        write_results(ns.out, results, run_ids=[c.row.id for c in comps])
-    groups = {
-        "calibration rows (GPU)": [c for c in comps if c.row.calibration and c.result.summary["kind"] == "gpu"],
-        "calibration rows (wafer)": [c for c in comps if c.row.calibration and c.result.summary["kind"] == "wafer"],
-        "rows not used for calibration": [c for c in comps if not c.row.calibration],
-        "wafer rows not used for calibration": [c for c in comps if not c.row.calibration
-                                                and c.result.summary["kind"] == "wafer"],
-        "all GPU rows": [c for c in comps if c.result.summary["kind"] == "gpu"],
-    }
+        stats = {name: error_stats(group) for name, group in report_groups(comps).items()}
+        write_results(ns.out, results, run_ids=[c.row.id for c in comps],
+                      extra_attrs={"validation-error-stats": json.dumps(stats, sort_keys=True)})
+    groups = report_groups(comps)
     if ns.json:
         print(json.dumps({"rows": [{"id": c.row.id, "system": c.row.system, "model": c.row.model,
                                     "metric": c.row.metric, "predicted": c.predicted, "measured": c.row.value,

@@ -190,3 +190,22 @@ def test_flow_step_covers_the_busiest_region():
     r = wafersim.simulate("wse3", "llama-3.1-8b", fidelity="flow", batch=32, prompt_tokens=512)
     layers = r.arrays["decode_layer_s"].data
     assert r.summary["tpot_s"] >= r.summary["micro_batches"] * layers.max() * (1 - 1e-12)
+
+
+def test_single_column_reduction_closed_form():
+    """A layer on one column of r cores: the reduction chains carry tokens x act x N bytes once
+    over each of the r-1 column links (toward the reduction row from both ends)."""
+    s = wafersim.load_system("mini-wafer")
+    m = wafersim.load_model("llama-3.1-8b")
+    sc = Scenario(layers=1, batch=1).resolved(m)
+    pl = place(s, m, sc, MappingOptions(placement="sequential", cores="16x1"), 1, 1)
+    prog = lower_pass(pl, m, sc, 1, 10.0, 10.0)
+    from wafersim.engines.flow import physical_mesh
+    from wafersim.engines.flow_routing import route_transfers
+    reduce = next(sb for sb in prog.stages if sb.name == "o.reduce")
+    res = route_transfers(physical_mesh(s), reduce.transfers)
+    expected = 2.0 * m.hidden_size            # 1 token x 2 bytes x N (= d outputs of O), all in one column
+    # column 0's reduction row is row 0: one chain from row 15 north, each north link carrying it once
+    north, south = res.link_load[:, 0, 2], res.link_load[:, 0, 3]
+    assert np.allclose(north[1:16], expected) and north[0] == 0 and not south.any()
+    assert res.link_load.sum() == pytest.approx(15 * expected)

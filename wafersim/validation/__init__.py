@@ -104,3 +104,15 @@ def error_stats(comparisons: list[Comparison]) -> dict[str, float]:
         return {"rows": 0, "median_abs_error": float("nan"), "worst_abs_error": float("nan")}
     errs = [abs(c.error) for c in comparisons]
     return {"rows": len(errs), "median_abs_error": statistics.median(errs), "worst_abs_error": max(errs)}
+
+
+def report_groups(comps: list[Comparison]) -> dict[str, list[Comparison]]:
+    """The rows `validate` reports error statistics over, by name."""
+    return {
+        "calibration rows (GPU)": [c for c in comps if c.row.calibration and c.result.summary["kind"] == "gpu"],
+        "calibration rows (wafer)": [c for c in comps if c.row.calibration and c.result.summary["kind"] == "wafer"],
+        "rows not used for calibration": [c for c in comps if not c.row.calibration],
+        "wafer rows not used for calibration": [c for c in comps if not c.row.calibration
+                                                and c.result.summary["kind"] == "wafer"],
+        "all GPU rows": [c for c in comps if c.result.summary["kind"] == "gpu"],
+    }
