@@ -21,7 +21,12 @@ def test_every_byte_is_on_chip_or_spilled(batch):
     plan = eng.memory_plan(batch, 1)
     on_chip = plan.weight_bytes + plan.kv_bytes - plan.spilled_bytes
     assert on_chip <= plan.capacity_bytes * (1 + 1e-12)
-    assert plan.spilled_bytes == pytest.approx(max(0.0, plan.weight_bytes + plan.kv_bytes - plan.capacity_bytes))
+    assert plan.spilled_bytes >= max(0.0, plan.weight_bytes + plan.kv_bytes - plan.capacity_bytes) * (1 - 1e-12)
+    # the same bytes as the per-core accounting of the flow placement (another code path),
+    # up to the byte each core rounds
+    from wafersim.mapping.placement import place
+    pl = place(eng.w, eng.m, eng.s, eng.map, batch, 1)
+    assert plan.spilled_bytes == pytest.approx(pl.total_spilled_bytes, abs=1e6)
 
 
 def test_capacity_is_cores_times_usable_sram():

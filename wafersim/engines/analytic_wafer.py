@@ -32,7 +32,7 @@ from ..workload.dtypes import dtype_bytes
 from ..workload.model import ModelSpec
 from ..workload.scenario import MappingOptions, Scenario
 from ..dataflow.stages import micro_batches, stage_shapes
-from ..mapping.placement import split_layers
+from ..mapping.placement import Layout, layout, split_layers
 from .phase import PhaseTime
 from .pipeline import decode_step_time, prefill_time
 
@@ -86,6 +86,9 @@ class AnalyticWafer:
         self.kvb = dtype_bytes(scenario.kv_dtype)
         self.L = scenario.layers
         self.include_head = self.L == model.num_layers
+        # the batch region shapes are cut for (the layout sizes the head band by it)
+        self.batch = scenario.batch if isinstance(scenario.batch, int) else 1
+        self._layouts: dict[tuple[int, int], Layout] = {}
 
     # ---- memory ---------------------------------------------------------------
     def cores_per_wafer(self) -> int:
@@ -122,30 +125,31 @@ class AnalyticWafer:
                 return n
         return limit
 
+    def layout(self, batch: int, wafers: int) -> Layout:
+        """The placement's geometry (shared with the flow engine), cached per (batch, wafers)."""
+        key = (batch, wafers)
+        if key not in self._layouts:
+            self._layouts[key] = layout(self.w, self.m, self.s, self.map, batch, wafers)
+        return self._layouts[key]
+
     def memory_plan(self, batch: int, wafers: int) -> WaferMemoryPlan:
-        """Per wafer, whole layers in contiguous ranges (as the placement cuts them):
-        weights first, then KV; what a wafer cannot hold spills."""
+        """Pipelined: each region holds what its cores hold, weights first, as the flow
+        placement lays them out.  Sequential and streaming: per wafer, whole layers in
+        contiguous ranges share the wafer's SRAM, weights first, then KV."""
+        if self.map.placement == "pipelined":
+            sw, skv = self.layout(batch, wafers).region_spill()
+            return WaferMemoryPlan(wafers, self.cores_per_wafer(), wafers * self.capacity_per_wafer(),
+                                   self.weight_bytes(), self.kv_bytes(batch), float(sw.sum()), float(skv.sum()))
         cap = self.capacity_per_wafer()
         m = self.m
         layer_w = m.layer_params * self.wb
         layer_kv = batch * self.s.max_context * m.kv_bytes_per_token_layer(self.s.kv_dtype)
         head_w = self.weight_bytes() - self.L * layer_w
         first = split_layers(self.L, wafers, layer_w + layer_kv, head_w)
-        cap_r, cap_c = self.map.region_cap
         spilled_w = spilled_kv = 0.0
         for i in range(wafers):
             n = first[i + 1] - first[i]
-            head = head_w if i == wafers - 1 else 0.0
-            if self.map.placement == "pipelined" and cap_r:
-                # each layer holds what its capped region holds; the head uses what is left
-                region = min(cap, cap_r * cap_c * self.w.core.usable_sram_bytes)
-                on_w_layer = min(layer_w, region)
-                on_kv_layer = min(layer_kv, region - on_w_layer)
-                on_head = min(head, max(0.0, cap - n * region))
-                spilled_w += n * (layer_w - on_w_layer) + head - on_head
-                spilled_kv += n * (layer_kv - on_kv_layer)
-                continue
-            wb = n * layer_w + head
+            wb = n * layer_w + (head_w if i == wafers - 1 else 0.0)
             kb = n * layer_kv
             on_w = 0.0 if self.map.placement == "streaming" else min(wb, cap)
             on_kv = min(kb, cap - on_w)
@@ -169,21 +173,19 @@ class AnalyticWafer:
         return lo
 
     # ---- geometry -------------------------------------------------------------
-    def layer_cores(self, wafers: int) -> float:
-        per_wafer = self.cores_per_wafer()
-        if self.map.placement == "pipelined":
-            even = per_wafer * wafers / self.L
-            cap_r, cap_c = self.map.region_cap
-            return min(even, float(cap_r * cap_c)) if cap_r else even
-        return float(per_wafer)
-
     def layer_shape(self, wafers: int) -> tuple[float, float]:
-        """Rows and columns of one layer's region."""
-        cap_r, cap_c = self.map.region_cap
-        if self.map.placement == "pipelined" and cap_r:
-            side = math.sqrt(self.cores_per_wafer() * wafers / self.L)
-            return min(side, cap_r), min(side, cap_c)
-        return _region(self.layer_cores(wafers), self.map.block, self.map.placement != "pipelined")
+        """Mean rows and columns of a layer's region (pipelined: as the placement cuts them)."""
+        if self.map.placement == "pipelined":
+            lay = self.layout(self.batch, wafers)
+            return float(lay.region_rows[:self.L].mean()), float(lay.region_cols[:self.L].mean())
+        return _region(float(self.cores_per_wafer()), self.map.block, True)
+
+    def head_cores(self, wafers: int) -> float:
+        """Cores the LM head runs on: its own band when pipelined, the whole block otherwise."""
+        if self.map.placement == "pipelined":
+            lay = self.layout(self.batch, wafers)
+            return float(lay.region_rows[-1]) * float(lay.region_cols[-1])
+        return float(self.cores_per_wafer())
 
     def _stage_latency_s(self, rows: float, cols: float) -> tuple[float, float]:
         """(hop latency, software step latency) of one broadcast-then-reduce stage."""
@@ -261,11 +263,11 @@ class AnalyticWafer:
         return self.m.vocab_size * self.m.hidden_size * self.wb if self.include_head else 0.0
 
     def head_time(self, tokens: int, wafers: int) -> tuple[float, float]:
-        """LM head GEMV (d x vocab) over one layer's region: (seconds, FLOPs)."""
+        """LM head GEMV (d x vocab) over the head's cores: (seconds, FLOPs)."""
         if not self.include_head:
             return 0.0, 0.0
         m, core = self.m, self.w.core
-        cores = self.layer_cores(wafers)
+        cores = self.head_cores(wafers)
         flops = 2.0 * tokens * m.hidden_size * m.vocab_size
         rate = core.flops_per_cycle(self.s.dtype) * core.clock_hz * self.w.calibration.compute_efficiency
         t_sram = m.vocab_size * m.hidden_size * self.wb / cores / core.sram_read_bytes_per_s
@@ -299,6 +301,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     batch = eng.max_batch(wafers) if s.batch == "max" else s.batch
     if s.wafers == "auto" and s.batch != "max":
         wafers = eng.wafers_needed(batch)
+    eng.batch = batch
     plan = eng.memory_plan(batch, wafers)
     notes: list[str] = []
 

@@ -151,9 +151,36 @@ def block_shape(system: WaferSpec, mapping: MappingOptions) -> tuple[int, int]:
     return rows, cols
 
 
-def place(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions,
-          batch: int, wafers: int) -> Placement:
-    """Lay out ``scenario.layers`` layers (and the head when all layers run) on ``wafers`` wafers."""
+@dataclass(frozen=True, eq=False)
+class Layout:
+    """The geometry of a placement without per-core accounting: where each region sits
+    and what it must hold.  Cheap enough to compute many times (no per-core arrays)."""
+    wafers: int
+    shape: tuple[int, int]
+    block: tuple[int, int]
+    region_wafer: np.ndarray
+    region_y0: np.ndarray
+    region_x0: np.ndarray
+    region_rows: np.ndarray
+    region_cols: np.ndarray
+    region_weight_bytes: np.ndarray
+    region_kv_bytes: np.ndarray
+    core_capacity_bytes: int
+    layers: int
+    has_head: bool
+
+    def region_spill(self, streaming: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(weights, KV) each region cannot hold when its regions do not overlap
+        (pipelined): weights first, then KV, up to rows x cols x usable SRAM."""
+        cap = self.region_rows.astype(np.int64) * self.region_cols * self.core_capacity_bytes
+        on_w = np.zeros_like(cap) if streaming else np.minimum(self.region_weight_bytes, cap)
+        on_kv = np.minimum(self.region_kv_bytes, cap - on_w)
+        return self.region_weight_bytes - on_w, self.region_kv_bytes - on_kv
+
+
+def layout(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions,
+           batch: int, wafers: int) -> Layout:
+    """Regions for ``scenario.layers`` layers (and the head when all layers run) on ``wafers`` wafers."""
     L = scenario.layers
     if wafers > L:
         raise ConfigError("scenario", "wafers", f"{wafers} wafers for {L} layers: each wafer needs at least one layer")
@@ -172,13 +199,20 @@ def place(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: Mapp
         n_layers = first[wi + 1] - first[wi]
         head_here = has_head and wi == wafers - 1
         if mapping.placement == "pipelined":
-            # the head takes a full-width band at the bottom, sized by its share of the
-            # bytes the wafer holds (weights and KV cache)
+            # the head takes a full-width band at the bottom, sized so weights stay on chip
+            # before KV: by its share of all bytes when everything fits; with rows for all
+            # its weights when only the weights fit; by its share of the weights otherwise
             head_rows = 0
             if head_here:
-                held = head_w + n_layers * (layer_w + layer_kv)
-                share = head_w / held if held else 0.0
-                head_rows = min(by - 1, max(1, round(by * share)))
+                room = by * bx * cap
+                weights = head_w + n_layers * layer_w
+                if weights + n_layers * layer_kv <= room:
+                    rows = by * head_w / (weights + n_layers * layer_kv)
+                elif weights <= room:
+                    rows = math.ceil(head_w / (bx * cap))
+                else:
+                    rows = by * head_w / weights
+                head_rows = min(by - 1, max(1, round(rows)))
             cap_r, cap_c = mapping.region_cap
             for y0, x0, h, w in _bands(n_layers, by - head_rows, bx):
                 if cap_r:       # a given region size: the top-left corner of the band cell
@@ -191,10 +225,21 @@ def place(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: Mapp
                 rw.append(wi); ry.append(0); rx.append(0); rr.append(by); rc.append(bx)
             if head_here:
                 rw.append(wi); ry.append(0); rx.append(0); rr.append(by); rc.append(bx)
+    i32 = lambda v: np.asarray(v, dtype=np.int32)  # noqa: E731
+    return Layout(wafers, (ny, nx), (by, bx), i32(rw), i32(ry), i32(rx), i32(rr), i32(rc),
+                  np.array([layer_w] * L + ([head_w] if has_head else []), dtype=np.int64),
+                  np.array([layer_kv] * L + ([0] if has_head else []), dtype=np.int64), cap, L, has_head)
 
+
+def place(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions,
+          batch: int, wafers: int) -> Placement:
+    """Lay out ``scenario.layers`` layers (and the head when all layers run) on ``wafers`` wafers."""
+    lay = layout(system, model, scenario, mapping, batch, wafers)
+    ny, nx = lay.shape
+    cap = lay.core_capacity_bytes
+    rw, ry, rx, rr, rc = lay.region_wafer, lay.region_y0, lay.region_x0, lay.region_rows, lay.region_cols
+    region_w, region_kv = lay.region_weight_bytes, lay.region_kv_bytes
     n_regions = len(rw)
-    region_w = np.array([layer_w] * L + ([head_w] if has_head else []), dtype=np.int64)
-    region_kv = np.array([layer_kv] * L + ([0] if has_head else []), dtype=np.int64)
     core_w = np.zeros((wafers, ny, nx), dtype=np.int64)
     core_kv = np.zeros((wafers, ny, nx), dtype=np.int64)
     sp_w = np.zeros(n_regions, dtype=np.int64)
@@ -202,7 +247,7 @@ def place(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: Mapp
     streaming = mapping.placement == "streaming"
 
     for i in range(n_regions):
-        wi, y0, x0, h, w = rw[i], ry[i], rx[i], rr[i], rc[i]
+        wi, y0, x0, h, w = int(rw[i]), int(ry[i]), int(rx[i]), int(rr[i]), int(rc[i])
         n = h * w
         view_w = core_w[wi, y0:y0 + h, x0:x0 + w]
         view_kv = core_kv[wi, y0:y0 + h, x0:x0 + w]
@@ -222,6 +267,5 @@ def place(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: Mapp
         sp_kv[i] = int(region_kv[i] - got_kv.sum())
         view_kv += got_kv
 
-    i32 = lambda v: np.asarray(v, dtype=np.int32)  # noqa: E731
-    return Placement(mapping.placement, wafers, (ny, nx), (by, bx), i32(rw), i32(ry), i32(rx), i32(rr), i32(rc),
-                     region_w, region_kv, sp_w, sp_kv, cap, core_w, core_kv, L, has_head)
+    return Placement(mapping.placement, wafers, (ny, nx), lay.block, rw, ry, rx, rr, rc,
+                     region_w, region_kv, sp_w, sp_kv, cap, core_w, core_kv, lay.layers, lay.has_head)
