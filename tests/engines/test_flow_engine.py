@@ -135,16 +135,37 @@ def test_four_wafers_hold_70b_in_the_flow_engine():
 
 def test_edge_ports_share_the_io_bandwidth():
     """Bytes spread over every port take total / bandwidth; bytes at one port take ports x longer."""
-    from wafersim.engines.flow import _edge_port_time
+    from wafersim.dataflow.edge_io import EAST, WEST, port_time
     s = wafersim.load_system("wse3")
     ext, ny = s.external_memory, s.mesh.cores_y
     rows = np.concatenate([np.arange(ny), np.arange(ny)])
-    edges = np.concatenate([np.zeros(ny, int), np.full(ny, s.mesh.cores_x - 1)])   # both side edges
-    spread = _edge_port_time(s, 1, np.zeros(2 * ny, int), rows, edges, np.full(2 * ny, 1e6))
+    edges = np.concatenate([np.full(ny, WEST), np.full(ny, EAST)])   # both side edges, every row
+    spread = port_time(s, 1, np.zeros(2 * ny, int), edges, rows, np.full(2 * ny, 1e6))
     assert spread == pytest.approx(2 * ny * 1e6 / ext.io_bandwidth_bytes_per_s, rel=0.02)
-    one = _edge_port_time(s, 1, np.zeros(1, int), np.zeros(1, int), np.zeros(1, int), np.array([ny * 1e6]))
+    one = port_time(s, 1, np.zeros(1, int), np.array([WEST]), np.zeros(1, int), np.array([ny * 1e6]))
     assert one == pytest.approx(ext.io_ports * ny * 1e6 / ext.io_bandwidth_bytes_per_s)
 
+
+@pytest.mark.parametrize("edges,expected", [("west", {0}), ("west_east", {0, 1}), ("all", {0, 1, 2, 3})])
+def test_io_edges_decide_where_spill_enters(edges, expected):
+    s = wafersim.load_system("wse3", {"external_memory.io_edges": edges})
+    m = wafersim.load_model("llama-3.1-8b")
+    sc = Scenario(batch=4, prompt_tokens=65536).resolved(m)
+    pl = place(s, m, sc, MappingOptions(), 4, 1)
+    from wafersim.dataflow.edge_io import io_edges
+    prog = lower_pass(pl, m, sc, 1, 1000.0, 4000.0, io_edges=io_edges(s))
+    assert set(prog.io_edge.tolist()) == expected
+    assert prog.io.transfers.nbytes.sum() == pytest.approx(prog.io_bytes)
+    t = prog.io.transfers
+    on_edge = {0: t.src_x == 0, 1: t.src_x == s.mesh.cores_x - 1, 2: t.src_y == 0, 3: t.src_y == s.mesh.cores_y - 1}
+    for e in expected:
+        assert on_edge[e][prog.io_edge == e].all()
+
+
+def test_io_edges_need_enough_ports():
+    from wafersim.config import ConfigError
+    with pytest.raises(ConfigError, match="io_edges"):
+        wafersim.load_system("wse3", {"external_memory.io_edges": "all", "external_memory.io_ports": 2})
 
 def test_energy_parts_from_first_principles(flow8b):
     """Static energy is power x wafers x step time; compute energy is FLOPs x J/FLOP, with the

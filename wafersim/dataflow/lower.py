@@ -17,9 +17,7 @@ Broadcast and reduction are separate dependent stage batches, so their link
 times and latencies add.  Between consecutive regions on a wafer each output
 slice moves from the diagonal its reduction ended on to where the next region's
 input enters, so the hand-off spreads over many rows and columns.  Spilled
-weights and KV enter through the wafer's side edges: each region row takes half
-from the west edge (to the region's west column) and half from the east edge
-(to its east column); a wafer with a single port uses the west edge only.
+weights and KV enter through the wafer's I/O edges (see :mod:`.edge_io`).
 """
 
 from __future__ import annotations
@@ -34,6 +32,7 @@ from ..workload.dtypes import dtype_bytes
 from ..workload.model import ModelSpec
 from ..workload.scenario import Scenario
 from .program import DataflowProgram, StageBatch
+from .edge_io import region_flows
 from .stages import ATTENTION_STAGES, is_gemv, stage_shapes
 
 __all__ = ["lower_pass", "COL_MULTICAST"]
@@ -129,15 +128,14 @@ def _inputs(y0, x0, r, c, transposed, n):
 
 def lower_pass(placement: Placement, model: ModelSpec, scenario: Scenario, tokens: int, context: float,
                kv_tokens: float, head: bool = True, only: int | None = None,
-               io_ports: int = 1) -> DataflowProgram:
+               io_edges: tuple[int, ...] = (0,)) -> DataflowProgram:
     """One pass of ``tokens`` query tokens (each over ``context`` keys) through every region.
 
     ``kv_tokens`` is how many cached tokens' KV the pass reads (decode: batch x context;
     prefill: 0, the block's own keys are in flight).  ``head=False`` leaves the LM head
     idle (prefill blocks: only each sequence's last token needs logits).  ``only`` lowers
     the stages of that one region and nothing else (no hand-offs, no edge I/O).
-    ``io_ports`` is the wafer's edge I/O port count: with two or more, ports sit on both
-    side edges and every region row takes half its spilled bytes from each.
+    ``io_edges`` are the edges spilled bytes enter through (see :mod:`.edge_io`).
     """
     pl = placement
     R = pl.regions
@@ -203,21 +201,16 @@ def lower_pass(placement: Placement, model: ModelSpec, scenario: Scenario, token
     spilled_kv_read = np.where(pl.region_kv_bytes > 0,
                                pl.spilled_kv_bytes / np.maximum(pl.region_kv_bytes, 1), 0.0) * kv_tokens * kvl
     io_region = spilled_w + np.where(is_layer, spilled_kv_read, 0.0)
-    parts = []
-    nx = pl.shape[1]
+    parts, edge, position = [], [], []
     for i in (np.nonzero(io_region > 0)[0] if only is None else []):
-        y0, x0, r, c = int(pl.region_y0[i]), int(pl.region_x0[i]), int(pl.region_rows[i]), int(pl.region_cols[i])
-        ys = np.arange(y0, y0 + r)
-        if io_ports >= 2:    # half from the west edge to the west column, half from the east edge to the east column
-            ys2 = np.concatenate([ys, ys])
-            src = np.concatenate([np.zeros(r, int), np.full(r, nx - 1)])
-            dst = np.concatenate([np.full(r, x0), np.full(r, x0 + c - 1)])
-            parts.append((int(pl.region_wafer[i]), int(i), (ys2, src, ys2, dst, np.full(2 * r, io_region[i] / (2 * r)),
-                                                             np.full(2 * r, UNICAST))))
-        else:
-            parts.append((int(pl.region_wafer[i]), int(i), (ys, np.zeros(r, int), ys, np.full(r, x0),
-                                                             np.full(r, io_region[i] / r), np.full(r, UNICAST))))
+        flows, e, p = region_flows(int(pl.region_y0[i]), int(pl.region_x0[i]), int(pl.region_rows[i]),
+                                   int(pl.region_cols[i]), float(io_region[i]), pl.shape, io_edges)
+        parts.append((int(pl.region_wafer[i]), int(i), flows))
+        edge.append(e)
+        position.append(p)
     io = _batch("edge_io", parts, R, zero, zero, np.zeros(R, np.int32), cores)
+    cat = lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)  # noqa: E731
     return DataflowProgram(tokens, R, pl.region_wafer, tuple(stages), handoff, io,
+                           cat(edge, np.int8), cat(position, np.int64),
                            float(io_region.sum()) if only is None else 0.0,
                            tokens * act * model.hidden_size)

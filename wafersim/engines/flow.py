@@ -25,6 +25,7 @@ from dataclasses import asdict
 import numpy as np
 
 from ..config import ConfigError
+from ..dataflow.edge_io import io_edges, port_time, region_flows
 from ..dataflow.lower import lower_pass
 from ..dataflow.program import DataflowProgram, StageBatch
 from ..dataflow.stages import micro_batches, stage_shapes
@@ -133,27 +134,6 @@ class _Timer:
                 "flops": flops, "sram_bytes": sram, **{f"c_{k}": v for k, v in comps.items()}}
 
 
-def _edge_port_time(system: WaferSpec, wafers: int, wafer: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-                    nbytes: np.ndarray) -> float:
-    """Seconds the busiest edge I/O port needs for the bytes entering at (``rows``, ``cols``).
-
-    Each wafer has ``io_ports`` ports, each with an equal share of its I/O bandwidth:
-    the first ceil(ports / 2) spread evenly down the west edge, the rest down the
-    east edge.  Bytes enter through the port serving their row on their edge, so
-    spill concentrated in a few rows loads few ports.
-    """
-    ext = system.external_memory
-    ports, ny = ext.io_ports, system.mesh.cores_y
-    west = -(-ports // 2) if ports >= 2 else ports
-    east = ports - west
-    rows = np.asarray(rows, dtype=np.int64)
-    on_east = (np.asarray(cols) > 0) & (east > 0)
-    port = np.where(on_east, west + rows * max(east, 1) // ny, rows * west // ny)
-    per_port = np.bincount(np.asarray(wafer, dtype=np.int64) * ports + port, weights=nbytes,
-                           minlength=wafers * ports)
-    return float(per_port.max()) / (ext.io_bandwidth_bytes_per_s / ports)
-
-
 def _max_batch(system, model, scenario, mapping, wafers: int, guess: int) -> int:
     """Largest batch whose placement spills nothing (at least 1), by bisection."""
     def fits(b: int) -> bool:
@@ -195,6 +175,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     except ValueError as exc:
         raise ConfigError(system.name, "defects", str(exc)) from None
     ext, iw = w.external_memory, w.interwafer
+    edges = io_edges(system)
     stage_names = [f"{name}.{part}" for name, _, _, _ in stage_shapes(model, 1) for part in ("broadcast", "reduce")]
 
     # ---- decode: micro-batches follow each other through the layer regions ---------------
@@ -202,21 +183,20 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     ctx = s.mean_decode_context
     buffers = RoutingBuffers(mesh)                      # routing work arrays, shared by every pass
     timer = _Timer(system, mesh, pl, s.dtype, buffers)
-    prog = lower_pass(pl, model, scenario, tokens, ctx, tokens * ctx, io_ports=ext.io_ports)
+    prog = lower_pass(pl, model, scenario, tokens, ctx, tokens * ctx, io_edges=edges)
     out = timer.run(prog)
     t_iw = (wafers - 1) * (iw.latency_s + prog.interwafer_bytes / iw.bandwidth_bytes_per_s)
     # one micro-batch's walk, but no region can take every micro-batch in less than the step
     onchip = decode_step_time(float(out["region_time"].sum()) + t_iw, micro, float(out["region_time"].max()))
     # spilled bytes for the whole batch stream in once per step
-    full = lower_pass(pl, model, scenario, batch, ctx, batch * ctx, io_ports=ext.io_ports) if micro > 1 else prog
+    full = lower_pass(pl, model, scenario, batch, ctx, batch * ctx, io_edges=edges) if micro > 1 else prog
     io_bytes = full.io_bytes
     io_timer = None                                     # edge I/O for the whole batch, once a step
     t_io = 0.0
     if io_bytes > 0:
         io_timer = _Timer(system, mesh, pl, s.dtype, buffers)
         io = full.io
-        t_ports = _edge_port_time(system, wafers, io.transfer_wafer, io.transfers.src_y, io.transfers.src_x,
-                                  io.transfers.nbytes)
+        t_ports = port_time(system, wafers, io.transfer_wafer, full.io_edge, full.io_position, io.transfers.nbytes)
         t_io = max(t_ports, io_timer.route_io(full)) + ext.latency_s
     # what each link carries in a step: every micro-batch's pass, plus the edge I/O (in place:
     # the arrays are (wafers, ny, nx, 4) and the timer's totals are not needed apart)
@@ -243,7 +223,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     n_blocks = math.ceil(p_tokens / block)
     p_timer = _Timer(system, mesh, pl, s.dtype, buffers, keep_links=False)
     p_out = p_timer.run(lower_pass(pl, model, scenario, block, s.prompt_tokens / 2.0, 0.0, head=False,
-                                   io_ports=ext.io_ports))
+                                   io_edges=edges))
     per_block = p_out["region_time"]
     # logits for each sequence's last prompt token, after the last block
     t_phead = 0.0
@@ -256,15 +236,16 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     t_layers += t_phead
     p_io = 0.0
     if pl.total_spilled_bytes:
-        rows = pl.region_rows.astype(np.int64)
         # prefill writes the prompt's share of the spilled KV cache (allocated for prompt + output)
-        spilled = (pl.spilled_weight_bytes + pl.spilled_kv_bytes * (s.prompt_tokens / s.max_context)).astype(np.float64)
-        ys = np.concatenate([np.arange(y, y + r) for y, r in zip(pl.region_y0, rows)])
-        # as in lowering: each row's bytes enter half from each side edge (when there are ports on both)
-        sides = (0, pl.shape[1] - 1) if ext.io_ports >= 2 else (0,)
-        row_wafer, row_bytes = np.repeat(pl.region_wafer, rows), np.repeat(spilled / rows, rows) / len(sides)
-        p_io = _edge_port_time(system, wafers, np.tile(row_wafer, len(sides)), np.tile(ys, len(sides)),
-                               np.repeat(sides, len(ys)), np.tile(row_bytes, len(sides))) + ext.latency_s
+        spilled = pl.spilled_weight_bytes + pl.spilled_kv_bytes * (s.prompt_tokens / s.max_context)
+        wafer_of, edge_of, pos_of, bytes_of = [], [], [], []
+        for i in np.nonzero(spilled > 0)[0]:
+            flows, e, p = region_flows(int(pl.region_y0[i]), int(pl.region_x0[i]), int(pl.region_rows[i]),
+                                       int(pl.region_cols[i]), float(spilled[i]), pl.shape, edges)
+            wafer_of.append(np.full(len(e), pl.region_wafer[i])); edge_of.append(e); pos_of.append(p)
+            bytes_of.append(flows[4])
+        p_io = port_time(system, wafers, np.concatenate(wafer_of), np.concatenate(edge_of), np.concatenate(pos_of),
+                         np.concatenate(bytes_of)) + ext.latency_s
     ttft = max(t_layers, p_io)
     p_comps = {k[2:]: float(v.sum()) * n_blocks for k, v in p_out.items() if k.startswith("c_")}
     p_comps.update(interwafer=t_piw, edge_io=p_io)

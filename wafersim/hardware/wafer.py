@@ -80,9 +80,16 @@ class ExternalMemorySpec:
     capacity_bytes: float = quantity("bytes", "external memory capacity")
     io_bandwidth_bytes_per_s: float = quantity("bandwidth", "wafer edge I/O bandwidth to external memory")
     io_ports: int = integer("edge I/O ports", default=1)
+    io_edges: str = choice(("auto", "west", "west_east", "all"),
+                           "edges the ports are spread over ('auto': west and east with two or more ports, "
+                           "else west)", default="auto")
     latency_s: float = quantity("time", "round-trip latency of an external read")
     energy_j_per_bit: float = quantity("energy_per_bit", "energy per bit read from external memory")
 
+    def check(self) -> None:
+        need = {"west": 1, "west_east": 2, "all": 4}.get(self.io_edges, 1)
+        if self.io_ports < need:
+            raise ConfigError("", "io_edges", f"{self.io_edges} needs at least {need} io_ports; got {self.io_ports}")
 
 @dataclass(frozen=True, kw_only=True)
 class InterWaferSpec:
