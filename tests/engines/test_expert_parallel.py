@@ -76,3 +76,11 @@ def test_cli_ep(capsys):
     assert main(["run", "dgx-h100", "mixtral-8x7b", "--ep", "8", "--json"]) == 0
     assert '"ep": 8' in capsys.readouterr().out
     assert main(["compare", "wse3", "dgx-h100", "mixtral-8x7b", "--ep", "4", "--tp", "2"]) == 0
+
+
+def test_ranks_without_sequences_spend_no_sequence_energy():
+    """One sequence on 8 expert-parallel ranks reads the same bytes as on 8 tensor-parallel GPUs:
+    the attention weights and KV once, every touched expert once."""
+    ep = simulate("dgx-h100", "mixtral-8x7b", batch=1, prompt_tokens=8192, ep=8).summary
+    tp = simulate("dgx-h100", "mixtral-8x7b", batch=1, prompt_tokens=8192, tp=8).summary
+    assert ep["energy_hbm_j"] == pytest.approx(tp["energy_hbm_j"], rel=0.02)

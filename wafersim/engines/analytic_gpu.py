@@ -220,7 +220,12 @@ class AnalyticGpu:
                  "interconnect": t_ar + t_a2a, "pcie_spill": t_pcie}
         link_bytes = 2 * 2 * (self.tp - 1) / self.tp * act if self.tp > 1 else 0.0
         link_bytes += 2 * (ep - 1) / ep * a2a
-        work = {"flops": flops, "hbm_bytes": hbm_bytes, "pcie_bytes": pcie_bytes, "link_bytes": link_bytes}
+        # what every expert-parallel rank does (its share of the touched experts) apart from
+        # what only ranks holding sequences do (attention, dense weights, KV)
+        expert_hbm = expert_bytes / ep / self.tp * weights_hbm_fraction
+        expert_flops_gpu = tokens * expert_flops / ep / self.tp
+        work = {"flops": flops, "hbm_bytes": hbm_bytes, "pcie_bytes": pcie_bytes, "link_bytes": link_bytes,
+                "flops_expert": expert_flops_gpu if ep > 1 else 0.0, "hbm_expert": expert_hbm if ep > 1 else 0.0}
         return PhaseTime(t, comps), work
 
     def all_to_all_bytes(self, local_tokens: float) -> float:
@@ -331,10 +336,17 @@ def simulate(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario,
     en = g.energy
     gpus = eng.gpus
     per_gpu_layers = L / eng.pp
-    head_gpus = eng.tp * eng.ep
+    # with ep, ranks beyond the sequences there are hold experts but no sequences
+    busy_gpus = eng.tp * eng.pp * math.ceil(batch / local_batch)
+    busy_head_gpus = eng.tp * math.ceil(batch / local_batch)
+
+    def per_step(key: str) -> float:
+        expert = work.get(key.replace("_bytes", "") + "_expert", 0.0) if key != "flops" else work["flops_expert"]
+        return per_gpu_layers * (busy_gpus * (work[key] - expert) + gpus * expert)
+
     energy = {
-        "compute": micro * (gpus * per_gpu_layers * work["flops"] + head_gpus * head_flops) * en.flop_j,
-        "hbm": micro * (gpus * per_gpu_layers * work["hbm_bytes"] + head_gpus * head_bytes) * 8 * en.hbm_j_per_bit,
+        "compute": micro * (per_step("flops") + busy_head_gpus * head_flops) * en.flop_j,
+        "hbm": micro * (per_step("hbm_bytes") + busy_head_gpus * head_bytes) * 8 * en.hbm_j_per_bit,
         "pcie": micro * gpus * per_gpu_layers * work["pcie_bytes"] * 8 * en.pcie_j_per_bit,
         "links": micro * gpus * per_gpu_layers * work["link_bytes"] * 8 * en.link_j_per_bit,
         "static": en.static_power_w * gpus * tpot,
