@@ -118,3 +118,8 @@ def test_errors_are_one_line_from_the_real_command(tmp_path):
         proc = subprocess.run([sys.executable, "-m", "wafersim", *args], capture_output=True, text=True)
         assert proc.returncode == 2, proc.stderr
         assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_compare_set_errors_echo_what_was_typed(capsys):
+    assert main(["compare", "wse3", "dgx-h100", "llama-3.1-8b", "--set", "b.model.num_layers=40"]) == 2
+    assert "--set b.model.num_layers=40" in capsys.readouterr().err

@@ -66,7 +66,9 @@ def _scenario_args(p: argparse.ArgumentParser, compare: bool = False) -> None:
 
 
 def _split_sets(items: Sequence[str], sides: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Overrides by target; ``out["typed"]`` maps each (target, key) to what the user typed."""
     out: dict[str, dict[str, Any]] = {s: {} for s in (*sides, "model", "mapping")}
+    typed: dict[tuple[str, str], str] = {}
     for item in items:
         key, value = parse_override(item)
         head, _, rest = key.partition(".")
@@ -74,7 +76,13 @@ def _split_sets(items: Sequence[str], sides: Sequence[str]) -> dict[str, dict[st
             allowed = ", ".join(f"{s}.<key>" for s in out)
             raise ConfigError("--set", key, f"expected one of {allowed}")
         out[head][rest] = value
+        typed[(head, rest)] = item
+    out["typed"] = typed
     return out
+
+
+def _typed(sets: dict, *heads: str) -> dict[str, str]:
+    return {rest: text for (head, rest), text in sets["typed"].items() if head in heads}
 
 
 def _scenario(ns: argparse.Namespace) -> dict[str, Any]:
@@ -96,10 +104,10 @@ _WAFER_FLAGS = {"wafers": "--wafers", "placement": "--placement", "cores": "--co
 _GPU_FLAGS = {"tp": "--tp", "pp": "--pp", "ep": "--ep"}
 
 
-def _run_one(system_name: str, model, ns, system_sets, mapping, compare: bool = False):
+def _run_one(system_name: str, model, ns, system_sets, mapping, compare: bool = False, typed=None):
     """Run one system.  ``run`` refuses flags meant for the other kind of system;
     ``compare`` applies each flag to the side it fits and runs the GPU side analytic."""
-    system = load_system(system_name, system_sets)
+    system = load_system(system_name, system_sets, origin=typed)
     scenario = _scenario(ns)
     wafer = system.kind == "wafer"
     foreign = _GPU_FLAGS if wafer else _WAFER_FLAGS
@@ -126,7 +134,8 @@ def _run_one(system_name: str, model, ns, system_sets, mapping, compare: bool = 
 def cmd_run(ns: argparse.Namespace) -> int:
     sets = _split_sets(ns.set, ["system"])
     model = load_model(ns.model, sets["model"])
-    result = _run_one(ns.system, model, ns, sets["system"], _mapping(ns, sets["mapping"]))
+    result = _run_one(ns.system, model, ns, sets["system"], _mapping(ns, sets["mapping"]),
+                      typed=_typed(sets, "system"))
     if ns.out:
         write_results(ns.out, result)
     if ns.json:
@@ -144,8 +153,10 @@ def cmd_compare(ns: argparse.Namespace) -> int:
     sets = _split_sets(ns.set, ["system", "a", "b"])
     model = load_model(ns.model, sets["model"])
     mapping = _mapping(ns, sets["mapping"])
-    ra = _run_one(ns.system_a, model, ns, {**sets["system"], **sets["a"]}, mapping, compare=True)
-    rb = _run_one(ns.system_b, model, ns, {**sets["system"], **sets["b"]}, mapping, compare=True)
+    ra = _run_one(ns.system_a, model, ns, {**sets["system"], **sets["a"]}, mapping, compare=True,
+                  typed=_typed(sets, "system", "a"))
+    rb = _run_one(ns.system_b, model, ns, {**sets["system"], **sets["b"]}, mapping, compare=True,
+                  typed=_typed(sets, "system", "b"))
     if ns.out:
         write_results(ns.out, [ra, rb], run_ids=["a", "b"])
     if ns.json:

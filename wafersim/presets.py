@@ -57,19 +57,22 @@ def _load(name_or_path: str | Path, folder: str, overrides: Mapping[str, Any] | 
     return data, str(path)
 
 
-def _build(cls: type, data: dict, source: str, overrides: Mapping[str, Any] | None, prefix: str) -> Any:
-    """Build a spec; an error in a key the user overrode names the --set, not the file."""
+def _build(cls: type, data: dict, source: str, overrides: Mapping[str, Any] | None, prefix: str,
+           origin: Mapping[str, str] | None = None) -> Any:
+    """Build a spec; an error in a key the user overrode names the --set (as typed, when
+    ``origin`` maps the key to the text), not the file."""
     try:
         return build(cls, data, source)
     except ConfigError as exc:
         hit = [k for k in (overrides or {}) if exc.key == k or exc.key.startswith(k + ".") or k.startswith(exc.key + ".")]
         if hit:
-            raise ConfigError(f"--set {prefix}{hit[0]}={overrides[hit[0]]!r} (on {source})", exc.key,
-                              exc.message) from None
+            typed = (origin or {}).get(hit[0]) or f"{prefix}{hit[0]}={overrides[hit[0]]!r}"
+            raise ConfigError(f"--set {typed} (on {source})", exc.key, exc.message) from None
         raise
 
 
-def load_system(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None) -> System:
+def load_system(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None, *,
+                origin: Mapping[str, str] | None = None) -> System:
     """Load a hardware preset (wafer or GPU system) into a frozen, validated spec.
 
     ``overrides`` maps dotted keys to values ({"core.sram_bytes": "64 KiB"}) and is
@@ -79,7 +82,7 @@ def load_system(name_or_path: str | Path, overrides: Mapping[str, Any] | None = 
     kind = data.get("kind")
     if kind not in _SYSTEM_KINDS:
         raise ConfigError(source, "kind", f"expected one of {', '.join(_SYSTEM_KINDS)}; got {kind!r}")
-    return _build(_SYSTEM_KINDS[kind], data, source, overrides, "system.")
+    return _build(_SYSTEM_KINDS[kind], data, source, overrides, "system.", origin)
 
 
 def load_model(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None) -> ModelSpec:
