@@ -114,3 +114,9 @@ def test_cli_errors_name_the_key(argv, key, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert f"'{key}'" in err and "Traceback" not in err
+
+
+def test_set_that_breaks_a_neighbours_check_is_named(capsys):
+    assert main(["run", "wse3", "llama-3.1-8b", "--set", "system.mesh.cores_x=1177"]) == 2
+    err = capsys.readouterr().err
+    assert "--set system.mesh.cores_x=1177" in err and "'mesh.dies_x'" in err

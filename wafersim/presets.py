@@ -64,7 +64,12 @@ def _build(cls: type, data: dict, source: str, overrides: Mapping[str, Any] | No
     try:
         return build(cls, data, source)
     except ConfigError as exc:
-        hit = [k for k in (overrides or {}) if exc.key == k or exc.key.startswith(k + ".") or k.startswith(exc.key + ".")]
+        def related(k: str) -> bool:
+            # the key itself, a table around it, or a neighbour in the same table whose
+            # cross-check failed (cores_x set, dies_x no longer tiles it)
+            return (exc.key == k or exc.key.startswith(k + ".") or k.startswith(exc.key + ".")
+                    or ("." in k and k.rpartition(".")[0] == exc.key.rpartition(".")[0]))
+        hit = [k for k in (overrides or {}) if related(k)]
         if hit:
             typed = (origin or {}).get(hit[0]) or f"{prefix}{hit[0]}={overrides[hit[0]]!r}"
             raise ConfigError(f"--set {typed} (on {source})", exc.key, exc.message) from None
