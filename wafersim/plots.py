@@ -23,13 +23,13 @@ Matplotlib is imported only when a function is called
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .atomic import atomic_path
 
 __all__ = ["NotAFlowRunError", "MAX_PIXELS", "plot_sram_occupancy", "plot_link_utilisation",
            "block_max", "sram_occupancy", "max_link_utilisation", "plot_cliff", "save_png"]
@@ -44,15 +44,8 @@ def save_png(fig: Any, path: str | Path, dpi: float | None = None) -> Path:
     """Write ``fig`` as a PNG atomically (temporary file, then rename), without the
     software version or a date in its metadata, so the same input gives the same bytes."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent or ".")
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=dpi, metadata={"Software": None})
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -29,6 +28,7 @@ import h5py
 import numpy as np
 
 from .. import __version__
+from ..atomic import atomic_path
 from .run_result import SUMMARY_FIELDS, LayerArray, RunResult, field_info
 
 FORMAT = "wafersim-results"
@@ -155,28 +155,17 @@ def write_results(path: str | Path, results: RunResult | Iterable[RunResult],
         if not rid or "/" in rid or rid.startswith(".") or run_ids.count(rid) > 1:
             raise ValueError(f"run id {rid!r} must be unique, non-empty and free of '/' and a leading '.'")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w", track_order=True) as f:
-            f.attrs["format"] = FORMAT
-            f.attrs["format-version"] = FORMAT_VERSION
-            f.attrs["generated-by"] = f"wafersim {__version__}"
-            f.attrs["creation-date"] = _creation_date()
-            for k, v in sorted((extra_attrs or {}).items()):
-                f.attrs[k] = v
-            runs = f.create_group("runs")
-            for rid, res in zip(run_ids, results):
-                _write_run(runs.create_group(rid), res)
-            _write_summary(f, results, run_ids)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes 0600; results are ordinary files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, h5py.File(tmp, "w", track_order=True) as f:
+        f.attrs["format"] = FORMAT
+        f.attrs["format-version"] = FORMAT_VERSION
+        f.attrs["generated-by"] = f"wafersim {__version__}"
+        f.attrs["creation-date"] = _creation_date()
+        for k, v in sorted((extra_attrs or {}).items()):
+            f.attrs[k] = v
+        runs = f.create_group("runs")
+        for rid, res in zip(run_ids, results):
+            _write_run(runs.create_group(rid), res)
+        _write_summary(f, results, run_ids)
     return path
 
 
