@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 
 import argparse
-import json
 import platform
 import time
 from pathlib import Path

@@ -13,7 +13,6 @@ random endpoints.  Prints the figures and writes them to
 from __future__ import annotations
 
 import dataclasses
-import json
 import platform
 import resource
 import sys

@@ -57,6 +57,14 @@ def _load(name_or_path: str | Path, folder: str, overrides: Mapping[str, Any] | 
     return data, str(path)
 
 
+def _related(override: str, key: str) -> bool:
+    """Whether an error at ``key`` comes from the ``override``: the key itself, a table
+    around it, or a neighbour in the same table whose cross-check failed (cores_x set,
+    dies_x no longer tiles it)."""
+    return (key == override or key.startswith(override + ".") or override.startswith(key + ".")
+            or ("." in override and override.rpartition(".")[0] == key.rpartition(".")[0]))
+
+
 def _build(cls: type, data: dict, source: str, overrides: Mapping[str, Any] | None, prefix: str,
            origin: Mapping[str, str] | None = None) -> Any:
     """Build a spec; an error in a key the user overrode names the --set (as typed, when
@@ -64,12 +72,7 @@ def _build(cls: type, data: dict, source: str, overrides: Mapping[str, Any] | No
     try:
         return build(cls, data, source)
     except ConfigError as exc:
-        def related(k: str) -> bool:
-            # the key itself, a table around it, or a neighbour in the same table whose
-            # cross-check failed (cores_x set, dies_x no longer tiles it)
-            return (exc.key == k or exc.key.startswith(k + ".") or k.startswith(exc.key + ".")
-                    or ("." in k and k.rpartition(".")[0] == exc.key.rpartition(".")[0]))
-        hit = [k for k in (overrides or {}) if related(k)]
+        hit = [k for k in (overrides or {}) if _related(k, exc.key)]
         if hit:
             typed = (origin or {}).get(hit[0]) or f"{prefix}{hit[0]}={overrides[hit[0]]!r}"
             raise ConfigError(f"--set {typed} (on {source})", exc.key, exc.message) from None

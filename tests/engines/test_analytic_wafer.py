@@ -1,6 +1,5 @@
 """The analytic wafer model against conservation laws, closed forms and a published measurement."""
 
-import math
 
 import pytest
 

@@ -230,3 +230,10 @@ def test_single_column_reduction_closed_form():
     north, south = res.link_load[:, 0, 2], res.link_load[:, 0, 3]
     assert np.allclose(north[1:16], expected) and north[0] == 0 and not south.any()
     assert res.link_load.sum() == pytest.approx(15 * expected)
+
+
+def test_defects_are_reported():
+    spec = wafersim.load_system("mini-wafer", {"defects.density": 0.05, "defects.spare_fraction": 0.5, "defects.seed": 3})
+    r = wafersim.simulate(spec, "llama-3.1-8b", layers=2, fidelity="flow")
+    note = next(n for n in r.notes if n.startswith("defects"))
+    assert "seed 3" in note and "detour" in note

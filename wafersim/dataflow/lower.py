@@ -33,7 +33,7 @@ from ..workload.model import ModelSpec
 from ..workload.scenario import Scenario
 from .program import DataflowProgram, StageBatch
 from .edge_io import region_flows
-from .stages import ATTENTION_STAGES, is_gemv, stage_shapes
+from .stages import ATTENTION_STAGES, stage_shapes
 
 __all__ = ["lower_pass", "COL_MULTICAST"]
 

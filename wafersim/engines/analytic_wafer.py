@@ -199,11 +199,9 @@ class AnalyticWafer:
     def _link_bytes_per_s(self, rows: float, cols: float) -> float:
         """Bandwidth of the slowest link a stage crosses (scribe links if the region spans dies)."""
         w = self.w
-        bw = w.mesh.link_bytes_per_cycle
-        spans = rows > w.mesh.die_cores_y or cols > w.mesh.die_cores_x
-        if spans:
-            bw = min(bw, w.scribe.link_bytes_per_cycle)
-        return bw * w.core.clock_hz
+        if rows > w.mesh.die_cores_y or cols > w.mesh.die_cores_x:
+            return min(w.link_bytes_per_s, w.scribe.link_bytes_per_cycle * w.core.clock_hz)
+        return w.link_bytes_per_s
 
     def layer_time(self, tokens: int, context: float, wafers: int, kv_tokens: float,
                    kv_onchip_fraction: float, weights_onchip_fraction: float) -> tuple[PhaseTime, dict[str, float]]:

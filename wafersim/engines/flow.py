@@ -265,6 +265,10 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
 
     notes = []
     notes += capacity_note(pl.total_spilled_bytes, wafers * ext.capacity_bytes, "external memory")
+    dm = mesh.defect_map
+    if dm is not None:
+        notes.append(f"defects (seed {dm.seed}): {dm.failed_cores} of {dm.physical_cores} physical cores failed; "
+                     f"{dm.detoured_links} logical links detour around them")
     if not pl.fits:
         notes.append(f"does not fit in SRAM: {pl.spilled_weight_bytes.sum() / 1e9:.3g} GB of weights and "
                      f"{pl.spilled_kv_bytes.sum() / 1e9:.3g} GB of KV cache spilled to external memory, read at "

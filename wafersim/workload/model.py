@@ -13,7 +13,6 @@ FLOPs count a multiply-add as 2.  Attention over a context of ``n`` tokens costs
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from ..config import ConfigError, choice, flag, integer, text

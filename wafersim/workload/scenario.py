@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..config import ConfigError, build, choice, integer, text
+from ..config import ConfigError, choice, text
 from .dtypes import DTYPES, dtype_bytes
 
 __all__ = ["Scenario", "MappingOptions", "parse_cores"]
@@ -130,6 +130,3 @@ class MappingOptions:
     def block(self) -> tuple[int, int]:
         return parse_cores(self.cores)
 
-    @classmethod
-    def from_dict(cls, data: dict) -> "MappingOptions":
-        return build(cls, data, "mapping")
