@@ -237,3 +237,24 @@ def test_defects_are_reported():
     r = wafersim.simulate(spec, "llama-3.1-8b", layers=2, fidelity="flow")
     note = next(n for n in r.notes if n.startswith("defects"))
     assert "seed 3" in note and "detour" in note
+
+
+def test_sequential_layers_do_not_stack_link_loads():
+    """Sequential placement runs layers one after another on the same cores: a layer's time
+    does not depend on how many layers share the cores (it did when they were routed together)."""
+    one = wafersim.simulate("wse3", "llama-3.1-8b", layers=1, mapping={"placement": "sequential"}, fidelity="flow")
+    many = wafersim.simulate("wse3", "llama-3.1-8b", layers=16, mapping={"placement": "sequential"}, fidelity="flow")
+    assert many.summary["decode_layer_s"] == pytest.approx(one.summary["decode_layer_s"], rel=1e-9)
+    assert many.summary["prefill_layer_s"] == pytest.approx(one.summary["prefill_layer_s"], rel=1e-9)
+
+
+@pytest.mark.parametrize("edges,ports", [("all", 4), ("all", 5), ("all", 6), ("all", 7), ("west_east", 3)])
+def test_spill_spread_evenly_loads_every_port_equally(edges, ports):
+    """A region spanning the whole wafer spills evenly: whatever the ports per edge, the busiest
+    port takes total / (I/O bandwidth), i.e. each edge's share follows its port count."""
+    from wafersim.dataflow.edge_io import io_edges, port_time, region_flows
+    s = wafersim.load_system("wse3", {"external_memory.io_edges": edges, "external_memory.io_ports": ports})
+    ny, nx = s.mesh.cores_y, s.mesh.cores_x
+    flows, edge, pos = region_flows(0, 0, ny, nx, 1e9, (ny, nx), io_edges(s), ports)
+    t = port_time(s, 1, np.zeros(len(edge), int), edge, pos, flows[4])
+    assert t == pytest.approx(1e9 / s.external_memory.io_bandwidth_bytes_per_s, rel=0.01)

@@ -7,7 +7,8 @@ bytes enter in equal shares through each of those edges: through the west and
 east edges one flow per region row (to the region's west or east column), through
 the north and south edges one flow per region column (to its top or bottom row).
 Each port has an equal share of the wafer's I/O bandwidth and serves an equal
-stretch of its edge.
+stretch of its edge; an edge takes a share of the bytes in proportion to its ports,
+so every port is equally loaded when the spill is spread evenly.
 """
 
 from __future__ import annotations
@@ -27,15 +28,22 @@ def io_edges(system: WaferSpec) -> tuple[int, ...]:
     return _SETS[name]
 
 
+def ports_per_edge(ports: int, edges: tuple[int, ...]) -> list[int]:
+    """Ports on each of ``edges``, spread as evenly as the count allows (earlier edges first)."""
+    return [ports // len(edges) + (1 if k < ports % len(edges) else 0) for k in range(len(edges))]
+
+
 def region_flows(y0: int, x0: int, rows: int, cols: int, nbytes: float, shape: tuple[int, int],
-                 edges: tuple[int, ...]):
+                 edges: tuple[int, ...], ports: int | None = None):
     """Transfers (src_y, src_x, dst_y, dst_x, bytes, kind) bringing ``nbytes`` into a region,
-    with each transfer's edge and its position along that edge."""
+    with each transfer's edge and its position along that edge.  Each edge carries a share
+    in proportion to its ports (``ports`` total; equal shares when not given)."""
     ny, nx = shape
-    share = nbytes / len(edges)
+    counts = ports_per_edge(ports, edges) if ports else [1] * len(edges)
     ys, xs = np.arange(y0, y0 + rows), np.arange(x0, x0 + cols)
     parts = []
-    for e in edges:
+    for e, count in zip(edges, counts):
+        share = nbytes * count / sum(counts)
         if e in (WEST, EAST):
             src_x = np.full(rows, 0 if e == WEST else nx - 1)
             dst_x = np.full(rows, x0 if e == WEST else x0 + cols - 1)
@@ -55,7 +63,7 @@ def port_time(system: WaferSpec, wafers: int, wafer: np.ndarray, edge: np.ndarra
     ext = system.external_memory
     used = io_edges(system)
     ports = ext.io_ports
-    per_edge = [ports // len(used) + (1 if k < ports % len(used) else 0) for k in range(len(used))]
+    per_edge = ports_per_edge(ports, used)
     offset = np.zeros(4, dtype=np.int64)
     count = np.zeros(4, dtype=np.int64)
     length = np.array([system.mesh.cores_y, system.mesh.cores_y, system.mesh.cores_x, system.mesh.cores_x])

@@ -128,7 +128,7 @@ def _inputs(y0, x0, r, c, transposed, n):
 
 def lower_pass(placement: Placement, model: ModelSpec, scenario: Scenario, tokens: int, context: float,
                kv_tokens: float, head: bool = True, only: int | None = None,
-               io_edges: tuple[int, ...] = (0,)) -> DataflowProgram:
+               io_edges: tuple[int, ...] = (0,), io_ports: int | None = None) -> DataflowProgram:
     """One pass of ``tokens`` query tokens (each over ``context`` keys) through every region.
 
     ``kv_tokens`` is how many cached tokens' KV the pass reads (decode: batch x context;
@@ -204,7 +204,7 @@ def lower_pass(placement: Placement, model: ModelSpec, scenario: Scenario, token
     parts, edge, position = [], [], []
     for i in (np.nonzero(io_region > 0)[0] if only is None else []):
         flows, e, p = region_flows(int(pl.region_y0[i]), int(pl.region_x0[i]), int(pl.region_rows[i]),
-                                   int(pl.region_cols[i]), float(io_region[i]), pl.shape, io_edges)
+                                   int(pl.region_cols[i]), float(io_region[i]), pl.shape, io_edges, io_ports)
         parts.append((int(pl.region_wafer[i]), int(i), flows))
         edge.append(e)
         position.append(p)

@@ -307,7 +307,7 @@ def simulate(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario,
     t_send = eng.stage_send_time(math.ceil(local_batch / micro))
     # each token passes every stage in turn: a step walks all layers; the fullest stage
     # (the last holds its layers and the LM head) takes every micro-batch in turn
-    last_stage_layers = L - (eng.pp - 1) * eng.layers_per_stage
+    last_stage_layers = max(0, L - (eng.pp - 1) * eng.layers_per_stage)
     busiest = max(eng.layers_per_stage * layer.time_s, last_stage_layers * layer.time_s + t_head)
     tpot = decode_step_time(L * layer.time_s + t_head + t_send, micro, busiest)
     comps = {k: v * L for k, v in layer.components.items()}

@@ -72,17 +72,22 @@ class _Timer:
             self.link_time = np.zeros(self.load.shape)
         self.link_energy = 0.0
 
-    def _route(self, sb: StageBatch, boxes: list[tuple[int, int, int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    def _route(self, sb: StageBatch, boxes: list[tuple[int, int, int, int]],
+               one_at_a_time: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Per region: (busiest link time inside its box, longest path latency).
 
         Only the box of links the transfers load is read: outside it this
         stage's link loads and times are 0, so adding it to the totals and
         taking each region's busiest link over it changes nothing.
+        ``one_at_a_time``: the regions share cores (sequential placement) and run
+        one after another, so each is routed alone; identical regions share one route.
         """
         R = self.pl.regions
         link_max, lat_max = np.zeros(R), np.zeros(R)
         if len(sb.transfers) == 0:
             return link_max, lat_max
+        if one_at_a_time:
+            return self._route_each(sb, boxes, link_max, lat_max)
         wafers = np.unique(sb.transfer_wafer)
         for wafer in wafers:
             t = sb.transfers
@@ -105,6 +110,31 @@ class _Timer:
                 link_max[i] = res.link_time[cy0:cy1, cx0:cx1].max() if cy0 < cy1 and cx0 < cx1 else 0.0
         return link_max, lat_max
 
+    def _route_each(self, sb, boxes, link_max, lat_max):
+        t = sb.transfers
+        groups: dict[tuple, list[int]] = {}
+        for i in np.unique(sb.transfer_region):
+            sel = np.nonzero(sb.transfer_region == i)[0]
+            key = (int(sb.transfer_wafer[sel[0]]), boxes[i], len(sel), float(t.nbytes[sel].sum()))
+            groups.setdefault(key, []).append(int(i))
+        for (wafer, box, _, _), regions in groups.items():
+            sel = np.nonzero(sb.transfer_region == regions[0])[0]
+            sub = type(t)(t.src_y[sel], t.src_x[sel], t.dst_y[sel], t.dst_x[sel], t.nbytes[sel], t.kind[sel])
+            res = route_transfers(self.mesh, sub, buffers=self.buffers)
+            y0, x0, y1, x1 = res.box
+            n = len(regions)              # each runs in turn: their loads add over the step
+            if self.load is not None:
+                self.load[wafer, y0:y1, x0:x1] += n * res.link_load[y0:y1, x0:x1]
+                self.link_time[wafer, y0:y1, x0:x1] += n * res.link_time[y0:y1, x0:x1]
+            self.link_energy += n * res.energy_j
+            by0, bx0, by1, bx1 = box
+            cy0, cx0, cy1, cx1 = max(by0, y0), max(bx0, x0), min(by1, y1), min(bx1, x1)
+            busiest = res.link_time[cy0:cy1, cx0:cx1].max() if cy0 < cy1 and cx0 < cx1 else 0.0
+            longest = float(res.latency_s.max()) if len(res.latency_s) else 0.0
+            for i in regions:
+                link_max[i], lat_max[i] = busiest, longest
+        return link_max, lat_max
+
     def route_io(self, prog: DataflowProgram) -> float:
         """Route the program's edge-I/O reads; the busiest link's seconds."""
         link_max, _ = self._route(prog.io, [(0, 0, self.mesh.ny, self.mesh.nx)] * self.pl.regions)
@@ -118,8 +148,9 @@ class _Timer:
         comps = {k: np.zeros(pl.regions) for k in ("compute", "sram_bandwidth", "mesh_bandwidth", "mesh_latency")}
         stage_time = np.zeros((pl.regions, len(prog.stages)))
         flops = sram = 0.0
+        shared = pl.strategy != "pipelined"      # every layer on the same cores, one after another
         for s, sb in enumerate(prog.stages):
-            link_max, lat_max = self._route(sb, own)
+            link_max, lat_max = self._route(sb, own, one_at_a_time=shared)
             t_cmp, t_sram = sb.flops_per_core / self.rate, sb.sram_bytes_per_core / self.sram_bw
             t_lat = lat_max + sb.tree_steps * self.step_s
             stage_time[:, s] = np.maximum(t_cmp, t_sram) + link_max + t_lat
@@ -183,13 +214,14 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     ctx = s.mean_decode_context
     buffers = RoutingBuffers(mesh)                      # routing work arrays, shared by every pass
     timer = _Timer(system, mesh, pl, s.dtype, buffers)
-    prog = lower_pass(pl, model, scenario, tokens, ctx, tokens * ctx, io_edges=edges)
+    prog = lower_pass(pl, model, scenario, tokens, ctx, tokens * ctx, io_edges=edges, io_ports=ext.io_ports)
     out = timer.run(prog)
     t_iw = (wafers - 1) * (iw.latency_s + prog.interwafer_bytes / iw.bandwidth_bytes_per_s)
     # one micro-batch's walk, but no region can take every micro-batch in less than the step
     onchip = decode_step_time(float(out["region_time"].sum()) + t_iw, micro, float(out["region_time"].max()))
     # spilled bytes for the whole batch stream in once per step
-    full = lower_pass(pl, model, scenario, batch, ctx, batch * ctx, io_edges=edges) if micro > 1 else prog
+    full = prog if micro == 1 else lower_pass(pl, model, scenario, batch, ctx, batch * ctx,
+                                              io_edges=edges, io_ports=ext.io_ports)
     io_bytes = full.io_bytes
     io_timer = None                                     # edge I/O for the whole batch, once a step
     t_io = 0.0
@@ -223,7 +255,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     n_blocks = math.ceil(p_tokens / block)
     p_timer = _Timer(system, mesh, pl, s.dtype, buffers, keep_links=False)
     p_out = p_timer.run(lower_pass(pl, model, scenario, block, s.prompt_tokens / 2.0, 0.0, head=False,
-                                   io_edges=edges))
+                                   io_edges=edges, io_ports=ext.io_ports))
     per_block = p_out["region_time"]
     # logits for each sequence's last prompt token, after the last block
     t_phead = 0.0
@@ -241,7 +273,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
         wafer_of, edge_of, pos_of, bytes_of = [], [], [], []
         for i in np.nonzero(spilled > 0)[0]:
             flows, e, p = region_flows(int(pl.region_y0[i]), int(pl.region_x0[i]), int(pl.region_rows[i]),
-                                       int(pl.region_cols[i]), float(spilled[i]), pl.shape, edges)
+                                       int(pl.region_cols[i]), float(spilled[i]), pl.shape, edges, ext.io_ports)
             wafer_of.append(np.full(len(e), pl.region_wafer[i])); edge_of.append(e); pos_of.append(p)
             bytes_of.append(flows[4])
         p_io = port_time(system, wafers, np.concatenate(wafer_of), np.concatenate(edge_of), np.concatenate(pos_of),

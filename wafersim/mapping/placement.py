@@ -206,13 +206,14 @@ def layout(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: Map
             if head_here:
                 room = by * bx * cap
                 weights = head_w + n_layers * layer_w
+                need = math.ceil(head_w / (bx * cap)) if cap else by       # rows the head's weights need
                 if weights + n_layers * layer_kv <= room:
-                    rows = by * head_w / (weights + n_layers * layer_kv)
+                    rows = max(need, round(by * head_w / (weights + n_layers * layer_kv)))
                 elif weights <= room:
-                    rows = math.ceil(head_w / (bx * cap))
+                    rows = need
                 else:
-                    rows = by * head_w / weights
-                head_rows = min(by - 1, max(1, round(rows)))
+                    rows = round(by * head_w / weights)
+                head_rows = min(by - 1, max(1, rows))
             cap_r, cap_c = mapping.region_cap
             for y0, x0, h, w in _bands(n_layers, by - head_rows, bx):
                 if cap_r:       # a given region size: the top-left corner of the band cell
