@@ -22,8 +22,6 @@ weights and KV enter through the wafer's I/O edges (see :mod:`.edge_io`).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..engines.flow_routing import COL_MULTICAST, ROW_MULTICAST, UNICAST, Transfers
@@ -33,13 +31,10 @@ from ..workload.model import ModelSpec
 from ..workload.scenario import Scenario
 from .program import DataflowProgram, StageBatch
 from .edge_io import region_flows
-from .stages import ATTENTION_STAGES, stage_shapes
+from .stages import ATTENTION_STAGES, log2ceil, stage_shapes
 
 __all__ = ["lower_pass", "COL_MULTICAST"]
 
-
-def _log2ceil(n: int) -> int:
-    return 0 if n <= 1 else math.ceil(math.log2(n))
 
 
 def _batch(name, parts, regions, flops, sram, steps, cores) -> StageBatch:
@@ -100,13 +95,13 @@ def _gemv(y0, x0, r, c, k_bytes, n_bytes, transposed):
                  np.full(r, ROW_MULTICAST))
         j = np.arange(c)
         red = _chains(x0 + j, y0, y0 + r - 1, y0 + (j * r) // c, n_bytes / c, along_x=False) if r > 1 else None
-        return bcast, red, _log2ceil(c), _log2ceil(r)
+        return bcast, red, log2ceil(c), log2ceil(r)
     xs = np.arange(x0, x0 + c)
     bcast = (np.full(c, y0), xs, np.full(c, y0), np.full(c, y0 + r - 1), np.full(c, k_bytes / c),
              np.full(c, COL_MULTICAST))
     i = np.arange(r)
     red = _chains(y0 + i, x0, x0 + c - 1, x0 + (i * c) // r, n_bytes / r, along_x=True) if c > 1 else None
-    return bcast, red, _log2ceil(r), _log2ceil(c)
+    return bcast, red, log2ceil(r), log2ceil(c)
 
 
 def _outputs(y0, x0, r, c, transposed):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from ..workload.model import ModelSpec
 
 # stages whose work is attention over the KV cache (split evenly between them)
@@ -32,6 +34,11 @@ def stage_shapes(model: ModelSpec, tokens: int) -> list[tuple[str, float, float,
         ("mlp_up", d, mats_in * f * k, d * mats_in * f * touched),
         ("mlp_down", f * k, d, f * d * touched),
     ]
+
+
+def log2ceil(n: float) -> int:
+    """Levels of a binary tree over n cores (0 for one core)."""
+    return 0 if n <= 1 else math.ceil(math.log2(n))
 
 
 def micro_batches(batch: int, layers: int, pipelined: bool) -> tuple[int, int]:

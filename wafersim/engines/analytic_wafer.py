@@ -25,20 +25,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 from ..config import ConfigError
 from ..hardware.wafer import WaferSpec
 from ..workload.dtypes import dtype_bytes
 from ..workload.model import ModelSpec
 from ..workload.scenario import MappingOptions, Scenario
-from ..dataflow.stages import micro_batches, stage_shapes
+from ..dataflow.stages import log2ceil, micro_batches, stage_shapes
 from ..mapping.placement import Layout, layout, split_layers
 from .phase import PhaseTime
 from .pipeline import decode_step_time, prefill_time
 
-
-def _log2ceil(n: float) -> int:
-    return 0 if n <= 1 else math.ceil(math.log2(n))
 
 
 @dataclass(frozen=True)
@@ -75,6 +73,20 @@ def _region(cores: float, block: tuple[int, int], sequential: bool) -> tuple[flo
         return float(block[0]), float(block[1])
     side = math.sqrt(max(cores, 1.0))
     return side, side
+
+
+def largest_fitting(fits: Callable[[int], bool], guess: int = 1) -> int:
+    """Largest n >= 1 with ``fits(n)`` (1 if none), doubling from ``guess`` then bisecting;
+    ``fits`` must hold for every n below one that fits."""
+    if not fits(1):
+        return 1
+    lo, hi = 1, max(2, guess)
+    while fits(hi) and hi < 1 << 30:
+        lo, hi = hi, hi * 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return lo
 
 
 class AnalyticWafer:
@@ -159,18 +171,32 @@ class AnalyticWafer:
                                self.kv_bytes(batch), spilled_w, spilled_kv)
 
     def max_batch(self, wafers: int) -> int:
-        """Largest batch whose KV cache fits beside the weights (at least 1), by bisection."""
-        def fits(b: int) -> bool:
-            return self.memory_plan(b, wafers).fits
-        if not fits(1):
-            return 1
-        lo, hi = 1, 2
-        while fits(hi) and hi < 1 << 30:
-            lo, hi = hi, hi * 2
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            lo, hi = (mid, hi) if fits(mid) else (lo, mid)
-        return lo
+        """Largest batch whose KV cache fits beside the weights (at least 1)."""
+        return largest_fitting(lambda b: self.memory_plan(b, wafers).fits)
+
+    def resolve(self, fits: Callable[[int, int], bool] | None = None) -> tuple[int, int]:
+        """(batch, wafers) with --batch max and --wafers auto resolved.
+
+        ``fits(batch, wafers)`` says whether a job fits; by default this engine's
+        memory plan (the flow engine passes its per-core placement).
+        """
+        s, w, L = self.s, self.w, self.L
+        fits = fits or (lambda b, n: self.memory_plan(b, n).fits)
+        wafers = self.wafers_needed(1 if s.batch == "max" else s.batch) if s.wafers == "auto" else s.wafers
+        if wafers > w.interwafer.max_wafers:
+            raise ConfigError("scenario", "wafers", f"{w.name} allows at most {w.interwafer.max_wafers} wafers; "
+                              f"got {wafers}")
+        if wafers > L:
+            raise ConfigError("scenario", "wafers", f"{wafers} wafers for {L} layers: each wafer needs at least one layer")
+        if s.batch == "max":
+            return largest_fitting(lambda b: fits(b, wafers), self.max_batch(wafers)), wafers
+        if s.wafers == "auto":
+            wafers = self.wafers_needed(s.batch)
+            # where the plan holds the job but ``fits`` (stricter) does not, add wafers
+            while (wafers < min(w.interwafer.max_wafers, L) and self.memory_plan(s.batch, wafers).fits
+                   and not fits(s.batch, wafers)):
+                wafers += 1
+        return s.batch, wafers
 
     # ---- geometry -------------------------------------------------------------
     def layer_shape(self, wafers: int) -> tuple[float, float]:
@@ -193,7 +219,7 @@ class AnalyticWafer:
         hops = (cols - 1) + (rows - 1)
         crossings = (cols - 1) / w.mesh.die_cores_x + (rows - 1) / w.mesh.die_cores_y
         cycles_hops = hops * w.mesh.hop_latency_cycles + crossings * w.scribe.extra_latency_cycles
-        steps = _log2ceil(cols) + _log2ceil(rows)
+        steps = log2ceil(cols) + log2ceil(rows)
         return cycles_hops / w.core.clock_hz, steps * w.calibration.collective_step_cycles / w.core.clock_hz
 
     def _link_bytes_per_s(self, rows: float, cols: float) -> float:
@@ -290,15 +316,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
 
     eng = AnalyticWafer(system, model, scenario, mapping)
     s, w, L = scenario, system, scenario.layers
-    batch_guess = 1 if s.batch == "max" else s.batch
-    wafers = eng.wafers_needed(batch_guess) if s.wafers == "auto" else s.wafers
-    if wafers > w.interwafer.max_wafers:
-        raise ConfigError("scenario", "wafers", f"{w.name} allows at most {w.interwafer.max_wafers} wafers; got {wafers}")
-    if wafers > L:
-        raise ConfigError("scenario", "wafers", f"{wafers} wafers for {L} layers: each wafer needs at least one layer")
-    batch = eng.max_batch(wafers) if s.batch == "max" else s.batch
-    if s.wafers == "auto" and s.batch != "max":
-        wafers = eng.wafers_needed(batch)
+    batch, wafers = eng.resolve()
     eng.batch = batch
     plan = eng.memory_plan(batch, wafers)
     notes: list[str] = []

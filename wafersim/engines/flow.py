@@ -165,41 +165,15 @@ class _Timer:
                 "flops": flops, "sram_bytes": sram, **{f"c_{k}": v for k, v in comps.items()}}
 
 
-def _max_batch(system, model, scenario, mapping, wafers: int, guess: int) -> int:
-    """Largest batch whose placement spills nothing (at least 1), by bisection."""
-    def fits(b: int) -> bool:
-        return place(system, model, scenario, mapping, b, wafers).fits
-    lo, hi = 1, max(1, guess)
-    while fits(hi) and hi < 1 << 30:
-        lo, hi = hi, hi * 2
-    if not fits(lo):
-        return 1
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
-    return lo
-
-
 def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions):
     """Run the flow engine; ``scenario`` must be resolved against ``model``."""
     from ..results.run_result import LayerArray, RunResult, capacity_note, make_summary
 
     warm_up()
     s, w, L = scenario, system, scenario.layers
-    sizing = AnalyticWafer(system, model, scenario, mapping)
-    batch_guess = 1 if s.batch == "max" else s.batch
-    wafers = sizing.wafers_needed(batch_guess) if s.wafers == "auto" else s.wafers
-    if wafers > w.interwafer.max_wafers:
-        raise ConfigError("scenario", "wafers", f"{w.name} allows at most {w.interwafer.max_wafers} wafers; got {wafers}")
-    batch = s.batch
-    if s.wafers == "auto" and s.batch != "max":
-        wafers = sizing.wafers_needed(batch)
-        # the placement, not the pooled capacity, decides what fits: add wafers until it holds
-        while wafers < min(w.interwafer.max_wafers, L) and not place(system, model, scenario, mapping,
-                                                                     batch, wafers).fits:
-            wafers += 1
-    if s.batch == "max":
-        batch = _max_batch(system, model, scenario, mapping, wafers, sizing.max_batch(wafers))
+    # sized by the per-core placement itself, so --batch max never lands past its cliff
+    batch, wafers = AnalyticWafer(system, model, scenario, mapping).resolve(
+        lambda b, n: place(system, model, scenario, mapping, b, n).fits)
     pl = place(system, model, scenario, mapping, batch, wafers)
     try:
         mesh = physical_mesh(system)
