@@ -99,7 +99,7 @@ def run_case(name: str) -> dict:
     from wafersim.engines.flow import _Timer, physical_mesh
     from wafersim.engines.flow_routing import warm_up
     from wafersim.mapping.placement import place
-    from wafersim.workload.scenario import MappingOptions, Scenario
+    from wafersim import MappingOptions, Scenario
 
     case = CASES[name]
     kw = dict(case["scenario"], fidelity="flow")

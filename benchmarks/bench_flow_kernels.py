@@ -26,12 +26,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests import naive  # noqa: E402
 from wafersim import load_system  # noqa: E402
-from wafersim.engines.flow_routing import (  # noqa: E402
-    COL_MULTICAST, ROW_MULTICAST, UNICAST, Transfers, route_transfers, warm_up,
-)
+from wafersim.dataflow.transfers import COL_MULTICAST, ROW_MULTICAST, UNICAST, Transfers  # noqa: E402
+from wafersim.engines.flow_routing import route_transfers, warm_up  # noqa: E402
 from wafersim.hardware.mesh import PhysicalMesh  # noqa: E402
+from wafersim.testing import naive  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import write_json  # noqa: E402

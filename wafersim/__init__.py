@@ -10,14 +10,14 @@ The public API::
     wafersim.write_results("out.h5", result)
 """
 
-__version__ = "0.1.0"
-
-from .config import ConfigError  # noqa: E402
-from .presets import list_presets, load_model, load_system  # noqa: E402
-from .results.hdf5 import read_run, read_summaries, write_results  # noqa: E402
-from .results.run_result import RunResult  # noqa: E402
-from .runner import simulate  # noqa: E402
-from .workload.scenario import MappingOptions, Scenario  # noqa: E402
+from ._version import __version__
+from .config import ConfigError
+from .mapping.options import MappingOptions
+from .presets import list_presets, load_model, load_system
+from .results.hdf5 import read_run, read_summaries, write_results
+from .results.run_result import RunResult
+from .runner import simulate
+from .workload.scenario import Scenario
 
 __all__ = ["__version__", "ConfigError", "load_system", "load_model", "list_presets", "simulate",
            "RunResult", "Scenario", "MappingOptions", "write_results", "read_summaries", "read_run"]

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any, Sequence
 
-from . import __version__
+from ._version import __version__
 from .config import ConfigError, parse_override
 from .presets import list_presets, load_model, load_system
 from .report import comparison_table, lines, summary_table, verdict

@@ -11,7 +11,8 @@ from .hardware.wafer import WaferSpec
 from .presets import load_model, load_system
 from .results.run_result import RunResult
 from .workload.model import ModelSpec
-from .workload.scenario import MappingOptions, Scenario
+from .mapping.options import MappingOptions
+from .workload.scenario import Scenario
 
 __all__ = ["simulate"]
 

@@ -6,7 +6,7 @@ import pytest
 import wafersim
 from wafersim.engines.analytic_wafer import AnalyticWafer
 from wafersim.runner import simulate
-from wafersim.workload.scenario import MappingOptions, Scenario
+from wafersim import MappingOptions, Scenario
 
 
 def _engine(system="wse3", model="llama-3.1-8b", **kw):

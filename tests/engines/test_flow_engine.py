@@ -6,7 +6,8 @@ import pytest
 import wafersim
 from wafersim.dataflow.lower import lower_pass
 from wafersim.mapping.placement import place
-from wafersim.workload.scenario import MappingOptions, Scenario
+from wafersim import MappingOptions, Scenario
+from wafersim.hardware.directions import EAST, NORTH, SOUTH, WEST
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def test_flow_agrees_with_analytic_on_a_fitting_model(model, batch, wafers):
 
 
 def test_micro_batches_never_run_empty_sequences():
-    from wafersim.dataflow.stages import micro_batches
+    from wafersim.engines.pipeline import micro_batches
     for batch in range(1, 200):
         micro, size = micro_batches(batch, 32, True)
         assert micro <= 32 and (micro - 1) * size < batch <= micro * size
@@ -71,7 +72,8 @@ def test_row_broadcast_closed_form():
     pl = place(s, m, sc, MappingOptions(placement="sequential"), 1, 1)
     prog = lower_pass(pl, m, sc, 1, 10.0, 10.0)
     qkv = prog.stages[0]
-    from wafersim.engines.flow_routing import ROW_MULTICAST, route_transfers
+    from wafersim.dataflow.transfers import ROW_MULTICAST
+    from wafersim.engines.flow_routing import route_transfers
     from wafersim.engines.flow import physical_mesh
     rows = pl.region_rows[0]
     sel = qkv.transfers.kind == ROW_MULTICAST
@@ -135,7 +137,7 @@ def test_four_wafers_hold_70b_in_the_flow_engine():
 
 def test_edge_ports_share_the_io_bandwidth():
     """Bytes spread over every port take total / bandwidth; bytes at one port take ports x longer."""
-    from wafersim.dataflow.edge_io import EAST, WEST, port_time
+    from wafersim.dataflow.edge_io import port_time
     s = wafersim.load_system("wse3")
     ext, ny = s.external_memory, s.mesh.cores_y
     rows = np.concatenate([np.arange(ny), np.arange(ny)])
@@ -146,7 +148,8 @@ def test_edge_ports_share_the_io_bandwidth():
     assert one == pytest.approx(ext.io_ports * ny * 1e6 / ext.io_bandwidth_bytes_per_s)
 
 
-@pytest.mark.parametrize("edges,expected", [("west", {0}), ("west_east", {0, 1}), ("all", {0, 1, 2, 3})])
+@pytest.mark.parametrize("edges,expected", [("west", {WEST}), ("west_east", {WEST, EAST}),
+                                            ("all", {WEST, EAST, NORTH, SOUTH})])
 def test_io_edges_decide_where_spill_enters(edges, expected):
     s = wafersim.load_system("wse3", {"external_memory.io_edges": edges})
     m = wafersim.load_model("llama-3.1-8b")
@@ -157,7 +160,8 @@ def test_io_edges_decide_where_spill_enters(edges, expected):
     assert set(prog.io_edge.tolist()) == expected
     assert prog.io.transfers.nbytes.sum() == pytest.approx(prog.io_bytes)
     t = prog.io.transfers
-    on_edge = {0: t.src_x == 0, 1: t.src_x == s.mesh.cores_x - 1, 2: t.src_y == 0, 3: t.src_y == s.mesh.cores_y - 1}
+    on_edge = {WEST: t.src_x == 0, EAST: t.src_x == s.mesh.cores_x - 1, NORTH: t.src_y == 0,
+               SOUTH: t.src_y == s.mesh.cores_y - 1}
     for e in expected:
         assert on_edge[e][prog.io_edge == e].all()
 

@@ -7,14 +7,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests import naive
 from tests.specs import small_wafer
+from wafersim.dataflow.transfers import COL_MULTICAST, ROW_MULTICAST, UNICAST, Transfers
 from wafersim.engines import _flow_kernels as _k
-from wafersim.engines.flow_routing import (
-    COL_MULTICAST, ROW_MULTICAST, UNICAST, RoutingBuffers, Transfers, route_transfers, warm_up,
-)
+from wafersim.engines.flow_routing import RoutingBuffers, route_transfers, warm_up
 from wafersim.hardware.defects import DefectSpec, map_defects
-from wafersim.hardware.mesh import EAST, NORTH, SOUTH, WEST, PhysicalMesh
+from wafersim.hardware.directions import EAST, NORTH, SOUTH, WEST
+from wafersim.hardware.mesh import PhysicalMesh
+from wafersim.testing import naive
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from tests.specs import base_wafer, small_wafer
-from wafersim.hardware.mesh import DIRECTIONS, EAST, NORTH, SOUTH, WEST, PhysicalMesh
+from wafersim.hardware.directions import DIRECTIONS, EAST, NORTH, SOUTH, WEST
+from wafersim.hardware.mesh import PhysicalMesh
 
 
 def test_direction_constants():

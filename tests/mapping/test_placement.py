@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 
 import wafersim
 from wafersim.mapping.placement import _bands, place, split_layers
-from wafersim.workload.scenario import MappingOptions, Scenario
+from wafersim import MappingOptions, Scenario
 
 
 def _place(system, model, placement="pipelined", batch=1, prompt=2048, wafers=1, layers=None, cores=""):

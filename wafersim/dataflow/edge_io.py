@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engines.flow_routing import UNICAST
+from ..hardware.directions import EAST, NORTH, SOUTH, WEST
 from ..hardware.wafer import WaferSpec
+from .transfers import UNICAST
 
-WEST, EAST, NORTH, SOUTH = 0, 1, 2, 3
 _SETS = {"west": (WEST,), "west_east": (WEST, EAST), "all": (WEST, EAST, NORTH, SOUTH)}
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engines.flow_routing import COL_MULTICAST, ROW_MULTICAST, UNICAST, Transfers
 from ..mapping.placement import Placement
 from ..workload.dtypes import dtype_bytes
 from ..workload.model import ModelSpec
@@ -32,6 +31,7 @@ from ..workload.scenario import Scenario
 from .program import DataflowProgram, StageBatch
 from .edge_io import region_flows
 from .stages import ATTENTION_STAGES, log2ceil, stage_shapes
+from .transfers import COL_MULTICAST, ROW_MULTICAST, UNICAST, Transfers
 
 __all__ = ["lower_pass", "COL_MULTICAST"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..engines.flow_routing import Transfers
+from .transfers import Transfers
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,7 +44,7 @@ class DataflowProgram:
     stages: tuple[StageBatch, ...]    # dependent, in order, within each region
     handoff: StageBatch               # region i -> region i + 1 on the same wafer
     io: StageBatch                    # spilled bytes from the edge ports into the regions
-    io_edge: np.ndarray               # int8 [io transfers]: edge each enters through (0 W, 1 E, 2 N, 3 S)
+    io_edge: np.ndarray               # int8 [io transfers]: edge each enters through (hardware.directions: WEST, EAST, NORTH, SOUTH)
     io_position: np.ndarray           # int64 [io transfers]: its row (W, E) or column (N, S) on that edge
     io_bytes: float                   # bytes read from external memory per pass
     interwafer_bytes: float           # activation bytes crossing each wafer boundary per pass

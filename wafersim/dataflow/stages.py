@@ -39,21 +39,3 @@ def stage_shapes(model: ModelSpec, tokens: int) -> list[tuple[str, float, float,
 def log2ceil(n: float) -> int:
     """Levels of a binary tree over n cores (0 for one core)."""
     return 0 if n <= 1 else math.ceil(math.log2(n))
-
-
-def micro_batches(batch: int, layers: int, pipelined: bool) -> tuple[int, int]:
-    """(micro-batches, sequences in each) for a decode step.
-
-    A pipelined placement keeps up to one micro-batch per layer in flight; the
-    size is the smallest that keeps the count within the layers, and the count is
-    trimmed so no micro-batch is empty (65 sequences on 32 layers run as 22
-    micro-batches of 3, not 32 of 3).
-    """
-    if not pipelined:
-        return 1, batch
-    size = -(-batch // min(batch, layers))
-    return -(-batch // size), size
-
-
-def is_gemv(name: str) -> bool:
-    return name in ("qkv", "o", "mlp_up", "mlp_down")

@@ -28,9 +28,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..hardware.mesh import EAST, NORTH, SOUTH, WEST
+from ..dataflow.transfers import COL_MULTICAST, ROW_MULTICAST, UNICAST
+from ..hardware.directions import EAST, NORTH, SOUTH, WEST
 
-UNICAST, ROW_MULTICAST, COL_MULTICAST = 0, 1, 2
 BITS_PER_BYTE = 8.0
 
 

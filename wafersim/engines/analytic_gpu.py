@@ -47,9 +47,8 @@ from ..workload.dtypes import dtype_bytes
 from ..workload.model import ModelSpec
 from ..workload.scenario import Scenario
 from .gpu_collectives import GraphCollectives
-from ..dataflow.stages import micro_batches
-from .phase import PhaseTime
-from .pipeline import decode_step_time
+from ..results.phase import PhaseTime
+from .pipeline import decode_step_time, micro_batches
 
 CollectiveFn = Callable[[str, float, int], float]   # (op, bytes, gpus) -> seconds
 

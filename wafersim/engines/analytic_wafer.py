@@ -31,11 +31,12 @@ from ..config import ConfigError
 from ..hardware.wafer import WaferSpec
 from ..workload.dtypes import dtype_bytes
 from ..workload.model import ModelSpec
-from ..workload.scenario import MappingOptions, Scenario
-from ..dataflow.stages import log2ceil, micro_batches, stage_shapes
+from ..mapping.options import MappingOptions
+from ..workload.scenario import Scenario
+from ..dataflow.stages import log2ceil, stage_shapes
 from ..mapping.placement import Layout, layout, split_layers
-from .phase import PhaseTime
-from .pipeline import decode_step_time, prefill_time
+from ..results.phase import PhaseTime
+from .pipeline import decode_step_time, micro_batches, prefill_time
 
 
 

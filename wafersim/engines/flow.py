@@ -28,17 +28,19 @@ from ..config import ConfigError
 from ..dataflow.edge_io import io_edges, port_time, region_flows
 from ..dataflow.lower import lower_pass
 from ..dataflow.program import DataflowProgram, StageBatch
-from ..dataflow.stages import micro_batches, stage_shapes
+from ..dataflow.stages import stage_shapes
 from ..hardware.defects import DefectSpec
-from ..hardware.mesh import DIRECTIONS, PhysicalMesh
+from ..hardware.directions import DIRECTIONS
+from ..hardware.mesh import PhysicalMesh
 from ..hardware.wafer import WaferSpec
 from ..mapping.placement import Placement, place
 from ..workload.model import ModelSpec
-from ..workload.scenario import MappingOptions, Scenario
+from ..mapping.options import MappingOptions
+from ..workload.scenario import Scenario
 from .analytic_wafer import AnalyticWafer
 from .flow_routing import RoutingBuffers, route_transfers, warm_up
-from .phase import PhaseTime
-from .pipeline import decode_step_time, prefill_time
+from ..results.phase import PhaseTime
+from .pipeline import decode_step_time, micro_batches, prefill_time
 
 
 @functools.lru_cache(maxsize=2)

@@ -1,6 +1,6 @@
 """Flow-level routing of transfers on a wafer mesh.
 
-A :class:`Transfers` holds many transfers as arrays; :func:`route_transfers`
+A :class:`~wafersim.dataflow.transfers.Transfers` holds many transfers as arrays; :func:`route_transfers`
 routes them all with dimension-ordered XY routing (X first, then Y) on a
 :class:`~wafersim.hardware.mesh.PhysicalMesh` and returns the bytes each
 directed link carries, the busiest link, per-transfer hops and latency and the
@@ -20,125 +20,12 @@ from typing import Sequence
 
 import numpy as np
 
-from ..hardware.mesh import DIRECTIONS, PhysicalMesh
+from ..dataflow.transfers import COL_MULTICAST, KINDS, ROW_MULTICAST, UNICAST, Transfers
+from ..hardware.directions import DIRECTIONS
+from ..hardware.mesh import PhysicalMesh
 from . import _flow_kernels as _k
 
-__all__ = [
-    "UNICAST", "ROW_MULTICAST", "COL_MULTICAST", "KINDS",
-    "Transfers", "RoutingResult", "RoutingBuffers", "route_transfers", "warm_up",
-]
-
-UNICAST, ROW_MULTICAST, COL_MULTICAST = _k.UNICAST, _k.ROW_MULTICAST, _k.COL_MULTICAST
-KINDS = ("unicast", "row_multicast", "col_multicast")
-_INT_FIELDS = ("src_y", "src_x", "dst_y", "dst_x")
-
-
-def _as_int32(name: str, values) -> np.ndarray:
-    a = np.asarray(values)
-    if a.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {a.shape}")
-    if a.size and not np.issubdtype(a.dtype, np.integer):
-        raise ValueError(f"{name} must hold integers, got dtype {a.dtype}")
-    info = np.iinfo(np.int32)
-    if a.size and (a.min() < info.min or a.max() > info.max):
-        i = int(np.argmax((a < info.min) | (a > info.max)))
-        raise ValueError(f"transfer {i}: {name}={a[i]} does not fit in int32")
-    return np.ascontiguousarray(a, dtype=np.int32)
-
-
-@dataclass(frozen=True, eq=False)
-class Transfers:
-    """Transfers as a structure of arrays (see the module docs for ``kind``).
-
-    ``src_y, src_x, dst_y, dst_x`` are int32, ``nbytes`` float64 (finite,
-    >= 0), ``kind`` int8 (UNICAST, ROW_MULTICAST or COL_MULTICAST).  For a
-    multicast ``dst_y`` and ``dst_x`` hold the low and high end of the span
-    (columns for a row multicast, rows for a column multicast); prefer the
-    :meth:`row_multicast` and :meth:`col_multicast` constructors.
-    """
-    src_y: np.ndarray
-    src_x: np.ndarray
-    dst_y: np.ndarray
-    dst_x: np.ndarray
-    nbytes: np.ndarray
-    kind: np.ndarray
-
-    def __post_init__(self) -> None:
-        for name in _INT_FIELDS:
-            object.__setattr__(self, name, _as_int32(name, getattr(self, name)))
-        nbytes = np.asarray(self.nbytes)
-        if nbytes.ndim != 1:
-            raise ValueError(f"nbytes must be one-dimensional, got shape {nbytes.shape}")
-        if nbytes.size and not (np.issubdtype(nbytes.dtype, np.integer) or np.issubdtype(nbytes.dtype, np.floating)):
-            raise ValueError(f"nbytes must be numbers, got dtype {nbytes.dtype}")
-        nbytes = np.ascontiguousarray(nbytes, dtype=np.float64)
-        bad = ~np.isfinite(nbytes) | (nbytes < 0)
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise ValueError(f"transfer {i}: nbytes must be finite and >= 0, got {nbytes[i]!r}")
-        kind = np.asarray(self.kind)
-        if kind.ndim != 1:
-            raise ValueError(f"kind must be one-dimensional, got shape {kind.shape}")
-        if kind.size and not np.issubdtype(kind.dtype, np.integer):
-            raise ValueError(f"kind must hold integers, got dtype {kind.dtype}")
-        bad = (kind < 0) | (kind >= len(KINDS))
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise ValueError(f"transfer {i}: kind={kind[i]} is not one of 0 ({KINDS[0]}), 1 ({KINDS[1]}), 2 ({KINDS[2]})")
-        object.__setattr__(self, "nbytes", nbytes)
-        object.__setattr__(self, "kind", np.ascontiguousarray(kind, dtype=np.int8))
-        n = len(self.src_y)
-        for name in ("src_x", "dst_y", "dst_x", "nbytes", "kind"):
-            if len(getattr(self, name)) != n:
-                raise ValueError(f"{name} has {len(getattr(self, name))} entries, src_y has {n}")
-
-    def __len__(self) -> int:
-        return len(self.src_y)
-
-    @classmethod
-    def from_lists(cls, src_y: Sequence[int], src_x: Sequence[int], dst_y: Sequence[int],
-                   dst_x: Sequence[int], nbytes: Sequence[float] | float,
-                   kind: Sequence[int] | int = UNICAST) -> "Transfers":
-        """Build from sequences; a scalar ``nbytes`` or ``kind`` applies to all."""
-        n = len(src_y)
-        nb = np.full(n, nbytes, dtype=np.float64) if np.isscalar(nbytes) else np.asarray(nbytes)
-        kd = np.full(n, kind, dtype=np.int8) if np.isscalar(kind) else np.asarray(kind)
-        return cls(np.asarray(src_y), np.asarray(src_x), np.asarray(dst_y), np.asarray(dst_x), nb, kd)
-
-    @classmethod
-    def unicast(cls, src_y, src_x, dst_y, dst_x, nbytes) -> "Transfers":
-        """Point-to-point transfers."""
-        return cls.from_lists(np.atleast_1d(src_y), np.atleast_1d(src_x), np.atleast_1d(dst_y),
-                              np.atleast_1d(dst_x), np.atleast_1d(nbytes) if not np.isscalar(nbytes) else nbytes,
-                              UNICAST)
-
-    @classmethod
-    def row_multicast(cls, src_y, src_x, x_lo, x_hi, nbytes) -> "Transfers":
-        """From (src_y, src_x) to every core of row src_y in columns x_lo..x_hi."""
-        return cls.from_lists(np.atleast_1d(src_y), np.atleast_1d(src_x), np.atleast_1d(x_lo),
-                              np.atleast_1d(x_hi), np.atleast_1d(nbytes) if not np.isscalar(nbytes) else nbytes,
-                              ROW_MULTICAST)
-
-    @classmethod
-    def col_multicast(cls, src_y, src_x, y_lo, y_hi, nbytes) -> "Transfers":
-        """From (src_y, src_x) to every core of column src_x in rows y_lo..y_hi."""
-        return cls.from_lists(np.atleast_1d(src_y), np.atleast_1d(src_x), np.atleast_1d(y_lo),
-                              np.atleast_1d(y_hi), np.atleast_1d(nbytes) if not np.isscalar(nbytes) else nbytes,
-                              COL_MULTICAST)
-
-    @classmethod
-    def empty(cls) -> "Transfers":
-        z = np.zeros(0, dtype=np.int32)
-        return cls(z, z, z, z, np.zeros(0), np.zeros(0, dtype=np.int8))
-
-    @classmethod
-    def concat(cls, parts: Sequence["Transfers"]) -> "Transfers":
-        """All transfers of ``parts``, in order."""
-        parts = list(parts)
-        if not parts:
-            return cls.empty()
-        cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
-        return cls(cat("src_y"), cat("src_x"), cat("dst_y"), cat("dst_x"), cat("nbytes"), cat("kind"))
+__all__ = ["RoutingResult", "RoutingBuffers", "route_transfers", "warm_up"]
 
 
 @dataclass(frozen=True, eq=False)

@@ -26,6 +26,20 @@ def prefill_time(per_block: Sequence[float], n_blocks: int, pipelined: bool, cro
     return n_blocks * walk + interwafer, interwafer
 
 
+def micro_batches(batch: int, layers: int, pipelined: bool) -> tuple[int, int]:
+    """(micro-batches, sequences in each) for a decode step.
+
+    A pipelined placement keeps up to one micro-batch per layer in flight; the
+    size is the smallest that keeps the count within the layers, and the count is
+    trimmed so no micro-batch is empty (65 sequences on 32 layers run as 22
+    micro-batches of 3, not 32 of 3).
+    """
+    if not pipelined:
+        return 1, batch
+    size = -(-batch // min(batch, layers))
+    return -(-batch // size), size
+
+
 def decode_step_time(walk_s: float, micro_batches: int, busiest_s: float) -> float:
     """A decode step for the whole batch: one micro-batch's walk, but never shorter
     than the busiest region or stage needs for all micro-batches in turn."""

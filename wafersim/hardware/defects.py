@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .directions import EAST, NORTH, SOUTH, WEST
 from .wafer import MeshSpec
 
 __all__ = ["DefectSpec", "DefectMap", "map_defects"]
@@ -115,9 +116,6 @@ class DefectMap:
 
 def map_defects(mesh: MeshSpec, defects: DefectSpec) -> DefectMap:
     """Draw failed cores and map the logical mesh onto the physical wafer."""
-    # Local import: mesh.py imports this module.
-    from .mesh import EAST, NORTH, SOUTH, WEST
-
     ny, nx, w = mesh.cores_y, mesh.cores_x, mesh.die_cores_x
     s = defects.spares_per_die(w)
     seg = w + s

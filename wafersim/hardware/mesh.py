@@ -26,18 +26,10 @@ from functools import cached_property
 import numpy as np
 
 from .defects import DefectMap, DefectSpec, map_defects
+from .directions import DIRECTIONS, EAST, NORTH, SOUTH, WEST
 from .wafer import WaferSpec
 
-__all__ = [
-    "EAST", "WEST", "NORTH", "SOUTH", "DIRECTIONS", "DIRECTION_STEPS", "OPPOSITE",
-    "PhysicalMesh",
-]
-
-EAST, WEST, NORTH, SOUTH = 0, 1, 2, 3
-DIRECTIONS = ("E", "W", "N", "S")
-#: (dy, dx) of one step in each direction, in DIRECTIONS order.
-DIRECTION_STEPS = ((0, 1), (0, -1), (-1, 0), (1, 0))
-OPPOSITE = (WEST, EAST, SOUTH, NORTH)
+__all__ = ["PhysicalMesh"]
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:

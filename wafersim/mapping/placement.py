@@ -29,7 +29,8 @@ from ..config import ConfigError
 from ..hardware.wafer import WaferSpec
 from ..workload.dtypes import dtype_bytes
 from ..workload.model import ModelSpec
-from ..workload.scenario import MappingOptions, Scenario
+from .options import MappingOptions
+from ..workload.scenario import Scenario
 
 
 @dataclass(frozen=True, eq=False)

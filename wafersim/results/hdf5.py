@@ -27,7 +27,7 @@ from typing import Any, Iterable, Sequence
 import h5py
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..atomic import atomic_path
 from .run_result import SUMMARY_FIELDS, LayerArray, RunResult, field_info
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engines.phase import PhaseTime
+from .phase import PhaseTime
 
 # summary key -> (unit, meaning); the order is the order `show` and `--json` use.
 SUMMARY_FIELDS: dict[str, tuple[str, str]] = {

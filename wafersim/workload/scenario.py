@@ -1,7 +1,7 @@
 """What is asked of a system: batch, prompt and output lengths, formats, parallelism.
 
-A :class:`Scenario` is the workload side of one run; :class:`MappingOptions`
-says how a wafer lays the model out (``mapping.*`` settings on the command line).
+A :class:`Scenario` is the workload side of one run; how a wafer lays the
+model out is :class:`wafersim.mapping.options.MappingOptions`.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..config import ConfigError, choice, text
+from ..config import ConfigError
 from .dtypes import DTYPES, dtype_bytes
 
-__all__ = ["Scenario", "MappingOptions", "parse_cores"]
+__all__ = ["Scenario"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,48 +85,3 @@ def _positive_or(value: Any, key: str, word: str | None) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         also = f" or '{word}'" if word else ""
         raise ConfigError("scenario", key, f"expected a positive integer{also}; got {value!r}")
-
-
-def parse_cores(value: str) -> tuple[int, int]:
-    """'420x420' -> (rows, cols); '' -> (0, 0) meaning the whole wafer."""
-    if value in ("", "all"):
-        return (0, 0)
-    try:
-        r, c = value.lower().split("x")
-        rows, cols = int(r), int(c)
-    except ValueError:
-        raise ConfigError("mapping", "cores", f"expected ROWSxCOLS such as '420x420'; got {value!r}") from None
-    if rows < 1 or cols < 1:
-        raise ConfigError("mapping", "cores", f"expected positive ROWSxCOLS; got {value!r}")
-    return rows, cols
-
-
-@dataclass(frozen=True, kw_only=True)
-class MappingOptions:
-    """How a model is laid out on a wafer (``--placement``, ``--cores``, ``mapping.*``)."""
-    placement: str = choice(
-        ("pipelined", "sequential", "streaming"),
-        "pipelined: each layer on its own region, snake order; sequential: every layer over the "
-        "whole block of cores, run one after another; streaming: weights stay in external memory",
-        default="pipelined")
-    cores: str = text("restrict the mapping to a ROWSxCOLS block of each wafer ('' = all cores)", default="")
-    region: str = text("pipelined placement: cap each layer's region at ROWSxCOLS cores ('' = share the "
-                       "block evenly); smaller regions mean shorter mesh paths and less SRAM per layer",
-                       default="")
-
-    def check(self) -> None:
-        parse_cores(self.cores)
-        try:
-            parse_cores(self.region)
-        except ConfigError as exc:
-            raise ConfigError("mapping", "region", exc.message.replace("'420x420'", "'128x128'")) from None
-
-    @property
-    def region_cap(self) -> tuple[int, int]:
-        """(rows, cols) each layer region is capped at; (0, 0) for none."""
-        return parse_cores(self.region)
-
-    @property
-    def block(self) -> tuple[int, int]:
-        return parse_cores(self.cores)
-

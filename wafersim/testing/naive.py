@@ -1,4 +1,4 @@
-"""Slow, obvious reference implementations of the kernels, for tests.
+"""Slow, obvious reference implementations of the flow kernels, for tests and benchmarks.
 
 Routes are walked hop by hop with named directions and plain Python lists and
 dicts; nothing here is meant to be fast.
@@ -6,7 +6,7 @@ dicts; nothing here is meant to be fast.
 
 from __future__ import annotations
 
-from wafersim.hardware.mesh import DIRECTIONS
+from ..hardware.directions import DIRECTIONS
 
 STEP = {"E": (0, 1), "W": (0, -1), "N": (-1, 0), "S": (1, 0)}
 INDEX = {name: i for i, name in enumerate(DIRECTIONS)}
