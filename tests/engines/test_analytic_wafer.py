@@ -24,7 +24,7 @@ def test_every_byte_is_on_chip_or_spilled(batch):
     # the same bytes as the per-core accounting of the flow placement (another code path),
     # up to the byte each core rounds
     from wafersim.mapping.placement import place
-    pl = place(eng.w, eng.m, eng.s, eng.map, batch, 1)
+    pl = place(eng.system, eng.model, eng.scenario, eng.mapping, batch, 1)
     assert plan.spilled_bytes == pytest.approx(pl.total_spilled_bytes, abs=1e6)
 
 

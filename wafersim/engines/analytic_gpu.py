@@ -98,11 +98,11 @@ class GpuMemoryPlan:
 class AnalyticGpu:
     def __init__(self, system: GpuSystemSpec, model: ModelSpec, scenario: Scenario,
                  collective: CollectiveFn | None = None):
-        self.g, self.m, self.s = system, model, scenario
+        self.system, self.model, self.scenario = system, model, scenario
         self.tp, self.pp, self.ep = scenario.tp, scenario.pp, scenario.ep
-        self.L = scenario.layers
-        self.include_head = self.L == model.num_layers
-        self.wb = dtype_bytes(scenario.dtype)
+        self.layers = scenario.layers
+        self.include_head = self.layers == model.num_layers
+        self.weight_bytes_per_param = dtype_bytes(scenario.dtype)
         if self.ep > 1 and not model.is_moe:
             raise ConfigError("scenario", "ep", f"ep = {self.ep} needs a mixture-of-experts model; "
                                                 f"{model.name} is dense (num_experts = 1)")
@@ -112,8 +112,8 @@ class AnalyticGpu:
         gpus = self.tp * self.pp * self.ep
         if gpus > system.num_gpus:
             raise ConfigError("scenario", "tp", f"tp x pp x ep = {gpus} GPUs but {system.name} has {system.num_gpus}")
-        if self.pp > self.L:
-            raise ConfigError("scenario", "pp", f"pp = {self.pp} stages for {self.L} layers")
+        if self.pp > self.layers:
+            raise ConfigError("scenario", "pp", f"pp = {self.pp} stages for {self.layers} layers")
         if model.num_heads % self.tp:
             raise ConfigError("scenario", "tp", f"tp = {self.tp} must divide the {model.num_heads} attention heads")
         kvh = model.num_kv_heads
@@ -132,7 +132,7 @@ class AnalyticGpu:
     @property
     def dense_layer_params(self) -> int:
         """Parameters of a layer every ep rank holds: attention, router, norms (the MLP too if dense)."""
-        m = self.m
+        m = self.model
         if not m.is_moe:
             return m.layer_params
         return m.attention_params + m.router_params + m.norm_params_per_layer
@@ -140,15 +140,15 @@ class AnalyticGpu:
     @property
     def kv_share(self) -> float:
         """Share of a layer's KV cache one GPU holds (KV heads replicate past tp = kv_heads)."""
-        kvh = self.m.num_kv_heads
+        kvh = self.model.num_kv_heads
         return math.ceil(kvh / self.tp) / kvh
 
     @property
     def layers_per_stage(self) -> int:
-        return math.ceil(self.L / self.pp)
+        return math.ceil(self.layers / self.pp)
 
     def weight_bytes_per_gpu(self) -> float:
-        m = self.m
+        m = self.model
         experts = (m.num_experts // self.ep) * m.expert_params if m.is_moe else 0
         b = self.layers_per_stage * (self.dense_layer_params + experts) / self.tp
         if self.include_head:
@@ -157,14 +157,14 @@ class AnalyticGpu:
             ends = (m.embedding_params + m.lm_head_params if self.pp == 1
                     else max(m.embedding_params, m.lm_head_params))
             b += ends / self.tp
-        return b * self.wb
+        return b * self.weight_bytes_per_param
 
     def kv_bytes_per_seq_per_gpu(self) -> float:
-        return (self.s.max_context * self.layers_per_stage
-                * self.m.kv_bytes_per_token_layer(self.s.kv_dtype) * self.kv_share)
+        return (self.scenario.max_context * self.layers_per_stage
+                * self.model.kv_bytes_per_token_layer(self.scenario.kv_dtype) * self.kv_share)
 
     def kv_capacity_per_gpu(self) -> float:
-        usable = self.g.gpu.hbm_bytes * (1.0 - self.g.efficiency.workspace_fraction)
+        usable = self.system.gpu.hbm_bytes * (1.0 - self.system.efficiency.workspace_fraction)
         return max(0.0, usable - self.weight_bytes_per_gpu())
 
     def max_batch(self) -> int:
@@ -172,16 +172,16 @@ class AnalyticGpu:
         return max(1, self.ep * int(self.kv_capacity_per_gpu() // per_seq))
 
     def memory_plan(self, batch: int) -> GpuMemoryPlan:
-        usable = self.g.gpu.hbm_bytes * (1.0 - self.g.efficiency.workspace_fraction)
+        usable = self.system.gpu.hbm_bytes * (1.0 - self.system.efficiency.workspace_fraction)
         w = self.weight_bytes_per_gpu()
         kv = self.local_batch(batch) * self.kv_bytes_per_seq_per_gpu()
         w_spill = max(0.0, w - usable)
         kv_cap = max(0.0, usable - w)
-        m = self.m
-        total_w = self.L * m.layer_params * self.wb
+        m = self.model
+        total_w = self.layers * m.layer_params * self.weight_bytes_per_param
         if self.include_head:
-            total_w += (m.embedding_params + m.lm_head_params + m.final_norm_params) * self.wb
-        total_kv = batch * self.s.max_context * self.L * m.kv_bytes_per_token_layer(self.s.kv_dtype)
+            total_w += (m.embedding_params + m.lm_head_params + m.final_norm_params) * self.weight_bytes_per_param
+        total_kv = batch * self.scenario.max_context * self.layers * m.kv_bytes_per_token_layer(self.scenario.kv_dtype)
         return GpuMemoryPlan(self.gpus, w, kv, kv_cap, w_spill, max(0.0, kv - kv_cap), total_w, total_kv)
 
     def layer_time(self, tokens: int, attn_flops: float, kv_read_bytes: float, hbm_fraction: float,
@@ -191,7 +191,7 @@ class AnalyticGpu:
         ``attn_flops`` and ``kv_read_bytes`` are for the whole batch; ``local`` is the share
         of the batch's sequences one expert-parallel rank holds (1 without ep).
         """
-        g, m, s, eff = self.g, self.m, self.s, self.g.efficiency
+        g, m, s, eff = self.system, self.model, self.scenario, self.system.efficiency
         ep, k = self.ep, m.experts_per_token
         local_tokens = tokens * local
         expert_flops = 2.0 * k * m.expert_params            # per token, the routed experts
@@ -199,7 +199,7 @@ class AnalyticGpu:
                         + tokens * expert_flops / ep) / self.tp
         attention_flops = attn_flops * local / self.tp
         flops = matmul_flops + attention_flops
-        expert_bytes = m.experts_touched(tokens) * m.expert_params * self.wb
+        expert_bytes = m.experts_touched(tokens) * m.expert_params * self.weight_bytes_per_param
         wbytes = (m.layer_weight_bytes_read(tokens, s.dtype) - expert_bytes + expert_bytes / ep) / self.tp
         kv_bytes = kv_read_bytes * local * self.kv_share
         hbm_bytes = wbytes * weights_hbm_fraction + kv_bytes * hbm_fraction
@@ -231,24 +231,24 @@ class AnalyticGpu:
         """Send buffer per GPU of one MoE all-to-all (dispatch or combine); see the module docstring."""
         if self.ep <= 1:
             return 0.0
-        m = self.m
-        return local_tokens * m.hidden_size * self.s.act_bytes * m.experts_per_token / self.tp
+        m = self.model
+        return local_tokens * m.hidden_size * self.scenario.act_bytes * m.experts_per_token / self.tp
 
     def head_time(self, tokens: int) -> tuple[float, float, float]:
         """LM head on the last stage: (seconds, FLOPs per GPU, bytes per GPU)."""
         if not self.include_head:
             return 0.0, 0.0, 0.0
-        g, m, eff = self.g, self.m, self.g.efficiency
+        g, m, eff = self.system, self.model, self.system.efficiency
         flops = 2.0 * tokens * m.hidden_size * m.vocab_size / self.tp
-        nbytes = m.hidden_size * m.vocab_size * self.wb / self.tp
-        t = max(flops / (g.gpu.flops_per_s(self.s.dtype) * eff.gemm),
+        nbytes = m.hidden_size * m.vocab_size * self.weight_bytes_per_param / self.tp
+        t = max(flops / (g.gpu.flops_per_s(self.scenario.dtype) * eff.gemm),
                 nbytes / (g.gpu.hbm_bandwidth_bytes_per_s * eff.memory)) + eff.kernel_launch_s
         return t, flops, nbytes
 
     def stage_send_time(self, tokens: int) -> float:
         if self.pp <= 1:
             return 0.0
-        nbytes = tokens * self.m.hidden_size * self.s.act_bytes
+        nbytes = tokens * self.model.hidden_size * self.scenario.act_bytes
         if isinstance(self.collective, GraphCollectives):
             return sum(self.collective.stage_send(stage, nbytes) for stage in range(self.pp - 1))
         return (self.pp - 1) * self.collective("p2p", nbytes, 2)

@@ -68,9 +68,10 @@ class WaferMemoryPlan:
         return self.spilled_weight_bytes / self.weight_bytes if self.weight_bytes else 0.0
 
 
-def _region(cores: float, block: tuple[int, int], sequential: bool) -> tuple[float, float]:
-    """Rows and columns of one layer's region."""
-    if sequential and block != (0, 0):
+def _block_shape(cores: float, block: tuple[int, int]) -> tuple[float, float]:
+    """Rows and columns of the block of cores every layer spreads over (sequential and
+    streaming placements): the ``--cores`` block, or a square of the wafer's cores."""
+    if block != (0, 0):
         return float(block[0]), float(block[1])
     side = math.sqrt(max(cores, 1.0))
     return side, side
@@ -94,41 +95,40 @@ class AnalyticWafer:
     """Analytic engine for a :class:`WaferSpec`."""
 
     def __init__(self, system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions):
-        self.w, self.m, self.s, self.map = system, model, scenario, mapping
-        self.wb = dtype_bytes(scenario.dtype)
-        self.kvb = dtype_bytes(scenario.kv_dtype)
-        self.L = scenario.layers
-        self.include_head = self.L == model.num_layers
+        self.system, self.model, self.scenario, self.mapping = system, model, scenario, mapping
+        self.weight_bytes_per_param = dtype_bytes(scenario.dtype)
+        self.layers = scenario.layers
+        self.include_head = self.layers == model.num_layers
         # the batch region shapes are cut for (the layout sizes the head band by it)
         self.batch = scenario.batch if isinstance(scenario.batch, int) else 1
         self._layouts: dict[tuple[int, int], Layout] = {}
 
     # ---- memory ---------------------------------------------------------------
     def cores_per_wafer(self) -> int:
-        rows, cols = self.map.block
+        rows, cols = self.mapping.block
         if (rows, cols) == (0, 0):
-            return self.w.cores
-        if rows > self.w.mesh.cores_y or cols > self.w.mesh.cores_x:
+            return self.system.cores
+        if rows > self.system.mesh.cores_y or cols > self.system.mesh.cores_x:
             raise ConfigError("mapping", "cores", f"{rows}x{cols} does not fit the "
-                              f"{self.w.mesh.cores_y}x{self.w.mesh.cores_x} mesh of {self.w.name}")
+                              f"{self.system.mesh.cores_y}x{self.system.mesh.cores_x} mesh of {self.system.name}")
         return rows * cols
 
     def weight_bytes(self) -> float:
-        m = self.m
-        b = self.L * m.layer_params
+        m = self.model
+        b = self.layers * m.layer_params
         if self.include_head:
             b += m.embedding_params + m.lm_head_params + m.final_norm_params
-        return b * self.wb
+        return b * self.weight_bytes_per_param
 
     def kv_bytes(self, batch: int) -> float:
-        return batch * self.s.max_context * self.L * self.m.kv_bytes_per_token_layer(self.s.kv_dtype)
+        return batch * self.scenario.max_context * self.layers * self.model.kv_bytes_per_token_layer(self.scenario.kv_dtype)
 
     def capacity_per_wafer(self) -> float:
-        return self.cores_per_wafer() * self.w.core.usable_sram_bytes
+        return self.cores_per_wafer() * self.system.core.usable_sram_bytes
 
     def wafers_needed(self, batch: int) -> int:
         """Fewest wafers that hold weights and KV; else the fewest that hold the weights."""
-        limit = min(self.w.interwafer.max_wafers, self.L)
+        limit = min(self.system.interwafer.max_wafers, self.layers)
         start = max(1, math.ceil(self.weight_bytes() / self.capacity_per_wafer()))
         for n in range(min(start, limit), limit + 1):
             if self.memory_plan(batch, n).fits:
@@ -142,29 +142,29 @@ class AnalyticWafer:
         """The placement's geometry (shared with the flow engine), cached per (batch, wafers)."""
         key = (batch, wafers)
         if key not in self._layouts:
-            self._layouts[key] = layout(self.w, self.m, self.s, self.map, batch, wafers)
+            self._layouts[key] = layout(self.system, self.model, self.scenario, self.mapping, batch, wafers)
         return self._layouts[key]
 
     def memory_plan(self, batch: int, wafers: int) -> WaferMemoryPlan:
         """Pipelined: each region holds what its cores hold, weights first, as the flow
         placement lays them out.  Sequential and streaming: per wafer, whole layers in
         contiguous ranges share the wafer's SRAM, weights first, then KV."""
-        if self.map.placement == "pipelined":
+        if self.mapping.placement == "pipelined":
             sw, skv = self.layout(batch, wafers).region_spill()
             return WaferMemoryPlan(wafers, self.cores_per_wafer(), wafers * self.capacity_per_wafer(),
                                    self.weight_bytes(), self.kv_bytes(batch), float(sw.sum()), float(skv.sum()))
         cap = self.capacity_per_wafer()
-        m = self.m
-        layer_w = m.layer_params * self.wb
-        layer_kv = batch * self.s.max_context * m.kv_bytes_per_token_layer(self.s.kv_dtype)
-        head_w = self.weight_bytes() - self.L * layer_w
-        first = split_layers(self.L, wafers, layer_w + layer_kv, head_w)
+        m = self.model
+        layer_w = m.layer_params * self.weight_bytes_per_param
+        layer_kv = batch * self.scenario.max_context * m.kv_bytes_per_token_layer(self.scenario.kv_dtype)
+        head_w = self.weight_bytes() - self.layers * layer_w
+        first = split_layers(self.layers, wafers, layer_w + layer_kv, head_w)
         spilled_w = spilled_kv = 0.0
         for i in range(wafers):
             n = first[i + 1] - first[i]
             wb = n * layer_w + (head_w if i == wafers - 1 else 0.0)
             kb = n * layer_kv
-            on_w = 0.0 if self.map.placement == "streaming" else min(wb, cap)
+            on_w = 0.0 if self.mapping.placement == "streaming" else min(wb, cap)
             on_kv = min(kb, cap - on_w)
             spilled_w += wb - on_w
             spilled_kv += kb - on_kv
@@ -181,7 +181,7 @@ class AnalyticWafer:
         ``fits(batch, wafers)`` says whether a job fits; by default this engine's
         memory plan (the flow engine passes its per-core placement).
         """
-        s, w, L = self.s, self.w, self.L
+        s, w, L = self.scenario, self.system, self.layers
         fits = fits or (lambda b, n: self.memory_plan(b, n).fits)
         wafers = self.wafers_needed(1 if s.batch == "max" else s.batch) if s.wafers == "auto" else s.wafers
         if wafers > w.interwafer.max_wafers:
@@ -202,21 +202,21 @@ class AnalyticWafer:
     # ---- geometry -------------------------------------------------------------
     def layer_shape(self, wafers: int) -> tuple[float, float]:
         """Mean rows and columns of a layer's region (pipelined: as the placement cuts them)."""
-        if self.map.placement == "pipelined":
+        if self.mapping.placement == "pipelined":
             lay = self.layout(self.batch, wafers)
-            return float(lay.region_rows[:self.L].mean()), float(lay.region_cols[:self.L].mean())
-        return _region(float(self.cores_per_wafer()), self.map.block, True)
+            return float(lay.region_rows[:self.layers].mean()), float(lay.region_cols[:self.layers].mean())
+        return _block_shape(float(self.cores_per_wafer()), self.mapping.block)
 
     def head_cores(self, wafers: int) -> float:
         """Cores the LM head runs on: its own band when pipelined, the whole block otherwise."""
-        if self.map.placement == "pipelined":
+        if self.mapping.placement == "pipelined":
             lay = self.layout(self.batch, wafers)
             return float(lay.region_rows[-1]) * float(lay.region_cols[-1])
         return float(self.cores_per_wafer())
 
     def _stage_latency_s(self, rows: float, cols: float) -> tuple[float, float]:
         """(hop latency, software step latency) of one broadcast-then-reduce stage."""
-        w = self.w
+        w = self.system
         hops = (cols - 1) + (rows - 1)
         crossings = (cols - 1) / w.mesh.die_cores_x + (rows - 1) / w.mesh.die_cores_y
         cycles_hops = hops * w.mesh.hop_latency_cycles + crossings * w.scribe.extra_latency_cycles
@@ -225,7 +225,7 @@ class AnalyticWafer:
 
     def _link_bytes_per_s(self, rows: float, cols: float) -> float:
         """Bandwidth of the slowest link a stage crosses (scribe links if the region spans dies)."""
-        w = self.w
+        w = self.system
         if rows > w.mesh.die_cores_y or cols > w.mesh.die_cores_x:
             return min(w.link_bytes_per_s, w.scribe.link_bytes_per_cycle * w.core.clock_hz)
         return w.link_bytes_per_s
@@ -236,7 +236,7 @@ class AnalyticWafer:
 
         Returns the phase time and the work done (bytes, FLOPs, link bit-hops) for energy.
         """
-        w, m, s = self.w, self.m, self.s
+        w, m, s = self.system, self.model, self.scenario
         rows, cols = self.layer_shape(wafers)
         cores = rows * cols
         core = w.core
@@ -268,34 +268,34 @@ class AnalyticWafer:
 
     def interlayer_time(self, tokens: int, wafers: int) -> tuple[float, float]:
         """Moving one layer's output to the next layer's region: (seconds, bit-hops)."""
-        if self.map.placement != "pipelined":
+        if self.mapping.placement != "pipelined":
             return 0.0, 0.0
         rows, cols = self.layer_shape(wafers)
         hop_lat, _ = self._stage_latency_s(rows, 1)
-        nbytes = tokens * self.m.hidden_size * self.s.act_bytes
+        nbytes = tokens * self.model.hidden_size * self.scenario.act_bytes
         t = hop_lat + nbytes / (cols * self._link_bytes_per_s(rows, cols))
         return t, 8 * nbytes * rows
 
     def interwafer_time(self, tokens: int, wafers: int) -> tuple[float, float]:
         """Activations crossing the wafer boundaries once per pass: (seconds, bits)."""
-        nbytes = tokens * self.m.hidden_size * self.s.act_bytes
-        iw = self.w.interwafer
+        nbytes = tokens * self.model.hidden_size * self.scenario.act_bytes
+        iw = self.system.interwafer
         crossings = wafers - 1
         return crossings * (iw.latency_s + nbytes / iw.bandwidth_bytes_per_s), 8 * nbytes * crossings
 
     def head_sram_bytes(self) -> float:
         """LM head weights read once per pass."""
-        return self.m.vocab_size * self.m.hidden_size * self.wb if self.include_head else 0.0
+        return self.model.vocab_size * self.model.hidden_size * self.weight_bytes_per_param if self.include_head else 0.0
 
     def head_time(self, tokens: int, wafers: int) -> tuple[float, float]:
         """LM head GEMV (d x vocab) over the head's cores: (seconds, FLOPs)."""
         if not self.include_head:
             return 0.0, 0.0
-        m, core = self.m, self.w.core
+        m, core = self.model, self.system.core
         cores = self.head_cores(wafers)
         flops = 2.0 * tokens * m.hidden_size * m.vocab_size
-        rate = core.flops_per_cycle(self.s.dtype) * core.clock_hz * self.w.calibration.compute_efficiency
-        t_sram = m.vocab_size * m.hidden_size * self.wb / cores / core.sram_read_bytes_per_s
+        rate = core.flops_per_cycle(self.scenario.dtype) * core.clock_hz * self.system.calibration.compute_efficiency
+        t_sram = m.vocab_size * m.hidden_size * self.weight_bytes_per_param / cores / core.sram_read_bytes_per_s
         rows = cols = math.sqrt(cores)
         hop_lat, step_lat = self._stage_latency_s(rows, cols)
         return max(flops / cores / rate, t_sram) + hop_lat + step_lat, flops

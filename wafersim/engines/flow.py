@@ -61,7 +61,7 @@ class _Timer:
         """``buffers`` are shared work arrays for routing (one per mesh is enough); with
         ``keep_links=False`` the per-link totals ``load`` and ``link_time`` are not kept
         (``None``), which saves two (wafers, ny, nx, 4) arrays where nobody reads them."""
-        self.w, self.mesh, self.pl = system, mesh, placement
+        self.system, self.mesh, self.pl = system, mesh, placement
         core = system.core
         self.rate = core.flops_per_cycle(dtype) * core.clock_hz * system.calibration.compute_efficiency
         self.sram_bw = core.sram_read_bytes_per_s
