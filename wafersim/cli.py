@@ -11,7 +11,8 @@ from . import __version__
 from .config import ConfigError, parse_override
 from .presets import list_presets, load_model, load_system
 from .report import comparison_table, lines, summary_table, verdict
-from .results.hdf5 import ResultsFormatError, read_summaries, write_results
+from .provenance import describe
+from .results.hdf5 import ResultsFormatError, read_provenance, read_summaries, write_results
 from .runner import simulate
 
 
@@ -133,7 +134,7 @@ def _run_one(system_name: str, model, ns, system_sets, mapping, compare: bool = 
 
 def cmd_run(ns: argparse.Namespace) -> int:
     sets = _split_sets(ns.set, ["system"])
-    model = load_model(ns.model, sets["model"])
+    model = load_model(ns.model, sets["model"], origin=_typed(sets, "model"))
     result = _run_one(ns.system, model, ns, sets["system"], _mapping(ns, sets["mapping"]),
                       typed=_typed(sets, "system"))
     if ns.out:
@@ -151,7 +152,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
 
 def cmd_compare(ns: argparse.Namespace) -> int:
     sets = _split_sets(ns.set, ["system", "a", "b"])
-    model = load_model(ns.model, sets["model"])
+    model = load_model(ns.model, sets["model"], origin=_typed(sets, "model"))
     mapping = _mapping(ns, sets["mapping"])
     ra = _run_one(ns.system_a, model, ns, {**sets["system"], **sets["a"]}, mapping, compare=True,
                   typed=_typed(sets, "system", "a"))
@@ -223,10 +224,11 @@ def cmd_validate(ns: argparse.Namespace) -> int:
 
 
 def cmd_show(ns: argparse.Namespace) -> int:
-    for summary in read_summaries(ns.file):
+    for summary, prov in zip(read_summaries(ns.file), read_provenance(ns.file)):
         print(f"{summary['system']} running {summary['model']}")
         print(summary_table(summary))
         print(lines(summary.get("notes", [])))
+        print("provenance:\n" + describe(prov))
     return 0
 
 
