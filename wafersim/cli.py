@@ -150,6 +150,16 @@ def cmd_run(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _labels(name_a: str, name_b: str, typed_a: str, typed_b: str) -> tuple[str, str]:
+    """Names for the two sides of a comparison that tell them apart: the system names,
+    else what was typed (a preset and a copy of it under another file name), else A / B."""
+    if name_a != name_b:
+        return name_a, name_b
+    if typed_a != typed_b:
+        return typed_a, typed_b
+    return f"A ({name_a})", f"B ({name_b})"
+
+
 def cmd_compare(ns: argparse.Namespace) -> int:
     sets = _split_sets(ns.set, ["system", "a", "b"])
     model = load_model(ns.model, sets["model"], origin=_typed(sets, "model"))
@@ -168,7 +178,8 @@ def cmd_compare(ns: argparse.Namespace) -> int:
         return 0
     print(f"{model.name}: A = {ns.system_a}, B = {ns.system_b}")
     print(comparison_table(ra.summary, rb.summary))
-    print(verdict(ra.summary, rb.summary))
+    print(verdict(ra.summary, rb.summary, _labels(ra.summary["system"], rb.summary["system"],
+                                                  ns.system_a, ns.system_b)))
     print("A:\n" + lines(ra.notes))
     print("B:\n" + lines(rb.notes))
     if ns.out:
