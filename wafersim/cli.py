@@ -11,7 +11,8 @@ from ._version import __version__
 from .config import ConfigError, parse_override
 from .presets import list_presets, load_model, load_system
 from .report import comparison_table, lines, summary_table, verdict
-from .results.hdf5 import ResultsFormatError, read_summaries, write_results
+from .provenance import describe
+from .results.hdf5 import ResultsFormatError, read_provenance, read_summaries, write_results
 from .runner import simulate
 
 
@@ -133,7 +134,7 @@ def _run_one(system_name: str, model, ns, system_sets, mapping, compare: bool = 
 
 def cmd_run(ns: argparse.Namespace) -> int:
     sets = _split_sets(ns.set, ["system"])
-    model = load_model(ns.model, sets["model"])
+    model = load_model(ns.model, sets["model"], origin=_typed(sets, "model"))
     result = _run_one(ns.system, model, ns, sets["system"], _mapping(ns, sets["mapping"]),
                       typed=_typed(sets, "system"))
     if ns.out:
@@ -149,9 +150,19 @@ def cmd_run(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _labels(name_a: str, name_b: str, typed_a: str, typed_b: str) -> tuple[str, str]:
+    """Names for the two sides of a comparison that tell them apart: the system names,
+    else what was typed (a preset and a copy of it under another file name), else A / B."""
+    if name_a != name_b:
+        return name_a, name_b
+    if typed_a != typed_b:
+        return typed_a, typed_b
+    return f"A ({name_a})", f"B ({name_b})"
+
+
 def cmd_compare(ns: argparse.Namespace) -> int:
     sets = _split_sets(ns.set, ["system", "a", "b"])
-    model = load_model(ns.model, sets["model"])
+    model = load_model(ns.model, sets["model"], origin=_typed(sets, "model"))
     mapping = _mapping(ns, sets["mapping"])
     ra = _run_one(ns.system_a, model, ns, {**sets["system"], **sets["a"]}, mapping, compare=True,
                   typed=_typed(sets, "system", "a"))
@@ -167,7 +178,8 @@ def cmd_compare(ns: argparse.Namespace) -> int:
         return 0
     print(f"{model.name}: A = {ns.system_a}, B = {ns.system_b}")
     print(comparison_table(ra.summary, rb.summary))
-    print(verdict(ra.summary, rb.summary))
+    print(verdict(ra.summary, rb.summary, _labels(ra.summary["system"], rb.summary["system"],
+                                                  ns.system_a, ns.system_b)))
     print("A:\n" + lines(ra.notes))
     print("B:\n" + lines(rb.notes))
     if ns.out:
@@ -223,10 +235,11 @@ def cmd_validate(ns: argparse.Namespace) -> int:
 
 
 def cmd_show(ns: argparse.Namespace) -> int:
-    for summary in read_summaries(ns.file):
+    for summary, prov in zip(read_summaries(ns.file), read_provenance(ns.file)):
         print(f"{summary['system']} running {summary['model']}")
         print(summary_table(summary))
         print(lines(summary.get("notes", [])))
+        print("provenance:\n" + describe(prov))
     return 0
 
 

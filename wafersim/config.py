@@ -203,5 +203,10 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any], source: 
 
 
 def to_dict(spec: Any) -> dict[str, Any]:
-    """A JSON-ready dict of a spec, in SI units."""
-    return dataclasses.asdict(spec)
+    """A JSON-ready dict of a spec, in SI units (without its provenance, which
+    ``simulate`` records separately)."""
+    out = dataclasses.asdict(spec)
+    for f in dataclasses.fields(spec):
+        if f.metadata.get("kind") == "provenance":
+            del out[f.name]
+    return out

@@ -3,6 +3,11 @@
 Hardware presets live in ``meshes/``, model presets in ``workloads/``.  A name
 is a file stem (``wse3``, ``llama-3.1-8b``); anything that looks like a path
 (has a slash or ends in ``.toml``) is read as a path.
+
+A preset may build on another: ``base = "wse3"`` (a preset name, or a path
+relative to the file's own folder) takes every value of the base and the file
+overrides what differs, table by table.  Bases may have bases.  A preset with a
+base and no ``name`` of its own is named after its file.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Any, Mapping
 from .config import ConfigError, apply_overrides, build, load_toml
 from .hardware.gpu import GpuSystemSpec
 from .hardware.wafer import WaferSpec
+from .provenance import PresetFile, Provenance, attach, typed_value
 from .workload.model import ModelSpec
 
 __all__ = ["preset_dirs", "find_preset", "list_presets", "load_system", "load_model", "System"]
@@ -49,12 +55,110 @@ def find_preset(name_or_path: str | Path, folder: str) -> Path:
     raise ConfigError(text, "", f"no preset named {text!r} in {folder}/; known presets: {known}")
 
 
-def _load(name_or_path: str | Path, folder: str, overrides: Mapping[str, Any] | None) -> tuple[dict, str]:
-    path = find_preset(name_or_path, folder)
+_KINDS = {"meshes": ("wafer", "gpu"), "workloads": ("model",)}
+_FOLDER_OF_KIND = {kind: folder for folder, kinds in _KINDS.items() for kind in kinds}
+_WHAT = {"meshes": "a hardware preset (meshes/)", "workloads": "a model preset (workloads/)"}
+
+
+def _looks_like_path(text: str) -> bool:
+    return "/" in text or text.endswith(".toml")
+
+
+def _kind_of(data: Mapping[str, Any], path: Path) -> str | None:
+    """The kind a preset declares, else the one its folder implies (None if neither says)."""
+    kind = data.get("kind")
+    if isinstance(kind, str):
+        return kind
+    return {"workloads": "model"}.get(path.parent.name)
+
+
+def _find_base(base: Any, child: Path, folder: str) -> Path:
+    """Resolve the ``base`` key of ``child``: a preset name, or a path relative to the child's folder."""
+    if not isinstance(base, str) or not base.strip():
+        raise ConfigError(str(child), "base", f"expected the name of {_WHAT[folder]} or a path to a TOML "
+                                              f"file, got {base!r}")
+    if _looks_like_path(base):
+        path = Path(base).expanduser()
+        path = path if path.is_absolute() else child.parent / path
+        if not path.is_file():
+            raise ConfigError(str(child), "base", f"expected {_WHAT[folder]} by name or path; "
+                                                  f"no file {base!r} (looked for {path})")
+        return path
+    for d in preset_dirs(folder):
+        if (d / f"{base}.toml").is_file():
+            return d / f"{base}.toml"
+    other = "workloads" if folder == "meshes" else "meshes"
+    if any((d / f"{base}.toml").is_file() for d in preset_dirs(other)):
+        raise ConfigError(str(child), "base", f"{base!r} is {_WHAT[other]}; expected {_WHAT[folder]}")
+    known = ", ".join(list_presets(folder)) or "none found"
+    raise ConfigError(str(child), "base", f"no preset named {base!r}; expected {_WHAT[folder]} "
+                                          f"({known}) or a path to a TOML file")
+
+
+def _merge(base: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep merge of tables; the child's values win (a child table extends the base's)."""
+    out = dict(base)
+    for key, value in child.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _check_kind(path: Path, data: Mapping[str, Any], base_path: Path, base_data: Mapping[str, Any],
+                folder: str) -> None:
+    """A model inherits from a model, a wafer from a wafer, a GPU system from a GPU system."""
+    kind, base_kind = _kind_of(data, path), _kind_of(base_data, base_path)
+    if base_kind is not None and (base_kind not in _KINDS[folder] or (kind is not None and kind != base_kind)):
+        wanted = f"a {kind!r} preset" if kind in _KINDS[folder] else _WHAT[folder]
+        where = _FOLDER_OF_KIND.get(base_kind)
+        what = f"a {base_kind!r} preset" + (f" ({where}/)" if where else "")
+        raise ConfigError(str(path), "base", f"{base_path.name} is {what}; expected {wanted}")
+    if base_kind is None and base_path.parent.name in _KINDS and base_path.parent.name != folder:
+        raise ConfigError(str(path), "base", f"{base_path} is in {base_path.parent.name}/; expected {_WHAT[folder]}")
+
+
+def _resolve(path: Path, folder: str, chain: tuple[Path, ...] = ()) -> tuple[dict, list[PresetFile]]:
+    """The preset at ``path`` with its bases merged in, and the base chain (nearest first).
+
+    ``chain`` holds the files (resolved) that led here, to catch loops.  A preset with a
+    ``base`` and no ``name`` is named after its file.  Errors name ``path`` as given."""
+    chain = (*chain, path.resolve())
     data = load_toml(path)
+    if "base" not in data:
+        return data, []
+    data = dict(data)
+    base_path = _find_base(data.pop("base"), path, folder)
+    if base_path.resolve() in chain:
+        loop = " -> ".join(p.name for p in (*chain, base_path.resolve()))
+        raise ConfigError(str(path), "base", f"the bases loop: {loop}; expected a chain that ends at a "
+                                             "preset without a base")
+    _check_kind(path, data, base_path, load_toml(base_path), folder)   # before following its own base
+    base_data, base_chain = _resolve(base_path, folder, chain)
+    _check_kind(path, data, base_path, base_data, folder)
+    base_name = str(base_data.get("name", base_path.stem))
+    merged = _merge(base_data, data)
+    if "name" not in data:
+        merged["name"] = path.stem
+    return merged, [PresetFile(base_name, str(base_path.resolve())), *base_chain]
+
+
+def _load(name_or_path: str | Path, folder: str, overrides: Mapping[str, Any] | None
+          ) -> tuple[dict, str, list[PresetFile]]:
+    path = find_preset(name_or_path, folder)
+    data, bases = _resolve(path, folder)
     if overrides:
         data = apply_overrides(data, overrides)
-    return data, str(path)
+    return data, str(path), bases
+
+
+def _provenance(spec: Any, source: str, bases: list[PresetFile], overrides: Mapping[str, Any] | None,
+                origin: Mapping[str, str] | None, prefix: str) -> Any:
+    overrides = dict(overrides or {})
+    typed = tuple((origin or {}).get(k) or f"{prefix}{k}={typed_value(v)}" for k, v in overrides.items())
+    return attach(spec, Provenance(name=spec.name, path=str(Path(source).resolve()), bases=tuple(bases),
+                                   set=typed, overrides=overrides))
 
 
 def _related(override: str, key: str) -> bool:
@@ -84,16 +188,23 @@ def load_system(name_or_path: str | Path, overrides: Mapping[str, Any] | None = 
     """Load a hardware preset (wafer or GPU system) into a frozen, validated spec.
 
     ``overrides`` maps dotted keys to values ({"core.sram_bytes": "64 KiB"}) and is
-    validated exactly as the file is.
+    validated exactly as the file is; ``origin`` maps a key to the ``--set`` text the
+    user typed for it.  A preset may inherit from another (``base = "wse3"``).  The
+    spec's ``provenance`` (not part of its equality) names the file, its base chain
+    and the overrides.
     """
-    data, source = _load(name_or_path, "meshes", overrides)
+    data, source, bases = _load(name_or_path, "meshes", overrides)
     kind = data.get("kind")
     if kind not in _SYSTEM_KINDS:
         raise ConfigError(source, "kind", f"expected one of {', '.join(_SYSTEM_KINDS)}; got {kind!r}")
-    return _build(_SYSTEM_KINDS[kind], data, source, overrides, "system.", origin)
+    spec = _build(_SYSTEM_KINDS[kind], data, source, overrides, "system.", origin)
+    return _provenance(spec, source, bases, overrides, origin, "system.")
 
 
-def load_model(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None) -> ModelSpec:
-    """Load a model preset into a frozen, validated :class:`ModelSpec`."""
-    data, source = _load(name_or_path, "workloads", overrides)
-    return _build(ModelSpec, data, source, overrides, "model.")
+def load_model(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None, *,
+               origin: Mapping[str, str] | None = None) -> ModelSpec:
+    """Load a model preset into a frozen, validated :class:`ModelSpec` (provenance as
+    :func:`load_system`)."""
+    data, source, bases = _load(name_or_path, "workloads", overrides)
+    spec = _build(ModelSpec, data, source, overrides, "model.", origin)
+    return _provenance(spec, source, bases, overrides, origin, "model.")

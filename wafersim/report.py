@@ -51,11 +51,13 @@ def comparison_table(a: dict[str, Any], b: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def verdict(a: dict[str, Any], b: dict[str, Any]) -> str:
-    """One sentence on who decodes faster per user and by how much."""
+def verdict(a: dict[str, Any], b: dict[str, Any], labels: tuple[str, str] | None = None) -> str:
+    """One sentence on who decodes faster per user and by how much; ``labels`` name
+    the sides (default: their system names)."""
+    la, lb = labels or (a["system"], b["system"])
     ra, rb = a["tokens_per_s_per_user"], b["tokens_per_s_per_user"]
-    fast, slow, x = (a, b, ra / rb) if ra >= rb else (b, a, rb / ra)
-    return (f"{fast['system']} decodes {x:.3g}x faster per user than {slow['system']} "
+    fast, slow, x, lf, ls = (a, b, ra / rb, la, lb) if ra >= rb else (b, a, rb / ra, lb, la)
+    return (f"{lf} decodes {x:.3g}x faster per user than {ls} "
             f"({fast['tokens_per_s_per_user']:.4g} vs {slow['tokens_per_s_per_user']:.4g} tokens/s); "
             f"throughput ratio A/B {a['tokens_per_s'] / b['tokens_per_s']:.3g}x")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from . import provenance
 from .config import ConfigError, build, to_dict
 from .hardware.gpu import GpuSystemSpec
 from .hardware.wafer import WaferSpec
@@ -51,7 +52,8 @@ def simulate(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
         result = _simulate_gpu(system, model, sc)
     else:
         raise TypeError(f"system must be a WaferSpec or GpuSystemSpec, got {type(system).__name__}")
-    result.config.update({"system": to_dict(system), "model": to_dict(model)})
+    result.config.update({"system": to_dict(system), "model": to_dict(model),
+                          "provenance": {"system": provenance.record(system), "model": provenance.record(model)}})
     return result
 
 

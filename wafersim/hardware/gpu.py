@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..config import ConfigError, choice, flag, integer, number, quantity, text
+from ..provenance import Provenance, provenance_field
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,6 +135,7 @@ class GpuSystemSpec:
     interconnect: InterconnectSpec = field(metadata={"doc": "how GPUs are joined"})
     efficiency: GpuEfficiencySpec = field(metadata={"doc": "fitted factors"})
     energy: GpuEnergySpec = field(metadata={"doc": "energy per operation"})
+    provenance: Provenance | None = provenance_field()
 
     @property
     def num_gpus(self) -> int:

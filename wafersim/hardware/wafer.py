@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..config import ConfigError, choice, integer, number, quantity, text
+from ..provenance import Provenance, provenance_field
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,6 +144,7 @@ class WaferSpec:
     calibration: WaferCalibrationSpec = field(metadata={"doc": "fitted factors"})
     energy: WaferEnergySpec = field(metadata={"doc": "energy per operation"})
     defects: WaferDefectsSpec = field(default_factory=WaferDefectsSpec, metadata={"doc": "defect model"})
+    provenance: Provenance | None = provenance_field()
 
     @property
     def cores(self) -> int:

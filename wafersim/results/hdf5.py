@@ -197,6 +197,13 @@ def read_summaries(path: str | Path) -> list[dict[str, Any]]:
         return [json.loads(f["runs"][rid].attrs["summary"]) for rid in f["runs"]]
 
 
+def read_provenance(path: str | Path) -> list[dict[str, Any]]:
+    """Each run's ``config["provenance"]`` (preset, base chain, overrides of the system and
+    the model), in run order; ``{}`` for a run written before provenance was recorded."""
+    with _open(path) as f:
+        return [json.loads(f["runs"][rid].attrs["config"]).get("provenance", {}) for rid in f["runs"]]
+
+
 def read_run(path: str | Path, run_id: str | None = None) -> dict[str, Any]:
     """One run: its summary, config, notes and arrays (numpy) by name."""
     with _open(path) as f:

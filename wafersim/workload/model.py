@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..config import ConfigError, choice, flag, integer, text
+from ..provenance import Provenance, provenance_field
 from .dtypes import dtype_bytes
 
 
@@ -45,6 +46,7 @@ class ModelSpec:
     experts_per_token: int = integer("experts routed per token", default=1)
     max_context: int = integer("longest context the model supports", default=131072)
     dtype: str = choice(("bf16", "fp16", "fp8", "int8", "int4"), "default weight format", default="bf16")
+    provenance: Provenance | None = provenance_field()
 
     def check(self) -> None:
         if self.head_dim == 0 and self.hidden_size % self.num_heads:
