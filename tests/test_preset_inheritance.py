@@ -39,7 +39,7 @@ def test_inherit_from_a_preset_name_changes_only_what_the_child_says():
     # everything else, including the rest of the [core] table, comes from wse3
     expected = dataclasses.replace(base, name="wse3-96k", core=dataclasses.replace(base.core, sram_bytes=96 * KiB))
     assert child == expected
-    assert child.provenance.bases == (PresetFile("wse3", str(WSE3)),)
+    assert child.provenance.bases == (PresetFile("wse3", "meshes/wse3.toml"),)
     assert child.provenance.path == str(EXAMPLE)
 
 
@@ -61,7 +61,7 @@ def test_a_chain_of_two_merges_in_order_and_the_child_wins(tmp_path):
     assert spec.core.clock_hz == pytest.approx(1.5e9)        # the middle preset's value over wse3's
     assert spec.mesh == wafersim.load_system("wse3").mesh    # the root's tables
     assert [(b.name, b.path) for b in spec.provenance.bases] == [
-        ("mid", str((tmp_path / "mid.toml").resolve())), ("wse3", str(WSE3))]
+        ("mid", str((tmp_path / "mid.toml").resolve())), ("wse3", "meshes/wse3.toml")]
 
 
 def test_model_presets_inherit_too(tmp_path):
@@ -195,7 +195,7 @@ def test_provenance_leaves_equality_hashing_and_the_stored_config_alone():
     assert "provenance" not in to_dict(loaded)
     assert to_dict(loaded) == to_dict(built)
     # a plain preset has no bases and no overrides
-    assert loaded.provenance.as_dict() == {"name": "wse3", "path": str(WSE3), "bases": [], "set": [], "overrides": {}}
+    assert loaded.provenance.as_dict() == {"name": "wse3", "path": "meshes/wse3.toml", "bases": [], "set": [], "overrides": {}}
 
 
 def test_a_spec_changed_in_python_loses_its_file_provenance():
@@ -222,7 +222,7 @@ def test_child_preset_runs_through_the_cli_and_its_result_shows_base_and_overrid
     assert config["system"]["core"]["clock_hz"] == pytest.approx(1.2e9)
     assert "provenance" not in config["system"]
     prov = config["provenance"]
-    assert prov["system"] == {"name": "wse3-96k", "path": str(EXAMPLE), "bases": [{"name": "wse3", "path": str(WSE3)}],
+    assert prov["system"] == {"name": "wse3-96k", "path": str(EXAMPLE), "bases": [{"name": "wse3", "path": "meshes/wse3.toml"}],
                               "set": [typed], "overrides": {"core.clock_hz": "1.2 GHz"}}
     assert prov["model"]["name"] == "llama-3.1-8b" and prov["model"]["bases"] == []
     assert prov["model"]["set"] == ["model.num_layers=4"] and prov["model"]["overrides"] == {"num_layers": 4}
@@ -233,7 +233,7 @@ def test_child_preset_runs_through_the_cli_and_its_result_shows_base_and_overrid
     shown = capsys.readouterr().out
     tail = shown.split("provenance:\n", 1)[1]
     assert f"system  wse3-96k  ({EXAMPLE})" in tail
-    assert f"base  wse3  ({WSE3})" in tail
+    assert f"base  wse3  (meshes/wse3.toml)" in tail
     assert f"--set {typed}" in tail and "--set model.num_layers=4" in tail
 
 

@@ -33,6 +33,18 @@ def preset_dirs(folder: str) -> list[Path]:
     return [p for p in (here.parent / folder, here / "data" / folder) if p.is_dir()]
 
 
+def recorded_path(path: Path) -> str:
+    """How a result names a preset file: ``meshes/wse3.toml`` for a bundled preset (the
+    same on every machine, so results stay byte-identical across checkouts), the
+    absolute path for a user's own file."""
+    resolved = path.resolve()
+    for folder in ("meshes", "workloads"):
+        for d in preset_dirs(folder):
+            if resolved.parent == d.resolve():
+                return f"{folder}/{resolved.name}"
+    return str(resolved)
+
+
 def list_presets(folder: str) -> list[str]:
     names: set[str] = set()
     for d in preset_dirs(folder):
@@ -141,7 +153,7 @@ def _resolve(path: Path, folder: str, chain: tuple[Path, ...] = ()) -> tuple[dic
     merged = _merge(base_data, data)
     if "name" not in data:
         merged["name"] = path.stem
-    return merged, [PresetFile(base_name, str(base_path.resolve())), *base_chain]
+    return merged, [PresetFile(base_name, recorded_path(base_path)), *base_chain]
 
 
 def _load(name_or_path: str | Path, folder: str, overrides: Mapping[str, Any] | None
@@ -157,7 +169,7 @@ def _provenance(spec: Any, source: str, bases: list[PresetFile], overrides: Mapp
                 origin: Mapping[str, str] | None, prefix: str) -> Any:
     overrides = dict(overrides or {})
     typed = tuple((origin or {}).get(k) or f"{prefix}{k}={typed_value(v)}" for k, v in overrides.items())
-    return attach(spec, Provenance(name=spec.name, path=str(Path(source).resolve()), bases=tuple(bases),
+    return attach(spec, Provenance(name=spec.name, path=recorded_path(Path(source)), bases=tuple(bases),
                                    set=typed, overrides=overrides))
 
 
