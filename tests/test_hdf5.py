@@ -56,7 +56,12 @@ def test_reader_round_trip(tmp_path, result):
     summaries = hdf5.read_summaries(path)
     assert [s["tpot_s"] for s in summaries] == [result.summary["tpot_s"]] * 2
     run = hdf5.read_run(path, "y")
-    assert run["summary"]["system"] == "wse3" and "decode_layer_s" in run["arrays"]
+    assert run.summary == result.summary and run.notes == result.notes and run.config == result.config
+    assert run.decode == result.decode and run.prefill == result.prefill
+    assert set(run.arrays) == set(result.arrays)
+    for name, arr in result.arrays.items():
+        back = run.arrays[name]
+        assert np.array_equal(back.data, arr.data) and back.dims == arr.dims and back.units == arr.units
 
 
 def test_newer_format_is_refused(tmp_path, result):

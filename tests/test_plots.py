@@ -75,7 +75,7 @@ def test_plot_functions_draw_on_given_axes(flow_file: Path) -> None:
         assert plot_link_utilisation(run, ax=b) is b
         assert "mini-wafer" in a.get_title() and "busiest link" in b.get_title()
         occ = sram_occupancy(run)
-        assert occ.shape == run["arrays"]["sram_weight_bytes"].shape[1:]
+        assert occ.shape == run.arrays["sram_weight_bytes"].data.shape[1:]
         assert ((occ >= 0) & (occ <= 1)).all()
     finally:
         plt.close(fig)

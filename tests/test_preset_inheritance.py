@@ -215,8 +215,8 @@ def test_child_preset_runs_through_the_cli_and_its_result_shows_base_and_overrid
     assert printed.startswith("wse3-96k running llama-3.1-8b")
 
     run = wafersim.read_run(out)
-    assert run["summary"]["system"] == "wse3-96k"
-    config = run["config"]
+    assert run.summary["system"] == "wse3-96k"
+    config = run.config
     assert config["system"]["name"] == "wse3-96k"
     assert config["system"]["core"]["sram_bytes"] == 96 * KiB
     assert config["system"]["core"]["clock_hz"] == pytest.approx(1.2e9)

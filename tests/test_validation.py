@@ -35,9 +35,17 @@ def test_cli_prints_table_and_writes_h5(tmp_path, capsys):
     assert main(["validate", "-o", str(out)]) == 0
     text = capsys.readouterr().out
     assert "rows not used for calibration" in text and "median |error|" in text
-    from wafersim.results.hdf5 import read_summaries
+    from wafersim.results.hdf5 import read_summaries, read_table
+    from wafersim.validation import load_measurements
     rows = read_summaries(out)
-    assert all("relative_error" in r and "measured" in r for r in rows)
+    assert not any("relative_error" in r or "measured" in r for r in rows)   # run summaries stay runs
+    table = read_table(out, "validation")
+    measured = load_measurements()
+    assert table["run"] == [m.id for m in measured] and table["measured"] == [m.value for m in measured]
+    for r, predicted, measured_value, error in zip(rows, table["predicted"], table["measured"],
+                                                   table["relative_error"]):
+        assert error == (predicted - measured_value) / measured_value
+    assert [bool(c) for c in table["calibration"]] == [m.calibration for m in measured]
 
 
 def test_json(capsys):

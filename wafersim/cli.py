@@ -13,6 +13,7 @@ from .presets import list_presets, load_model, load_system
 from .report import comparison_table, lines, summary_table, verdict
 from .provenance import describe
 from .results.hdf5 import ResultsFormatError, read_provenance, read_summaries, write_results
+from .engines import registry as engines
 from .runner import simulate
 
 
@@ -45,7 +46,9 @@ def _scenario_args(p: argparse.ArgumentParser, compare: bool = False) -> None:
     g.add_argument("--dtype", default=None, help="weight format: bf16, fp16, fp8, int8, int4 (default: the model's)")
     g.add_argument("--kv-dtype", default=None, help="KV-cache format (default: same as --dtype)")
     g.add_argument("--layers", type=_positive, default=None, help="simulate only the first N decoder layers")
-    g.add_argument("--fidelity", choices=("analytic", "flow"), default="analytic", help="engine (default analytic)")
+    g.add_argument("--fidelity", choices=engines.fidelities(), default="analytic",
+                   help="engine (default analytic; `wafersim engines` lists them)"
+                        + ("; a side without it runs its default" if compare else ""))
     w = p.add_argument_group("wafer systems")
     w.add_argument("--wafers", type=_int_or("auto"), default=None,
                    help=f"wafers used, or 'auto' for the fewest that hold the job (default {'auto' if compare else 1})")
@@ -107,7 +110,8 @@ _GPU_FLAGS = {"tp": "--tp", "pp": "--pp", "ep": "--ep"}
 
 def _run_one(system_name: str, model, ns, system_sets, mapping, compare: bool = False, typed=None):
     """Run one system.  ``run`` refuses flags meant for the other kind of system;
-    ``compare`` applies each flag to the side it fits and runs the GPU side analytic."""
+    ``compare`` applies each flag to the side it fits and runs a side whose kind has no
+    engine at ``--fidelity`` with its kind's default engine."""
     system = load_system(system_name, system_sets, origin=typed)
     scenario = _scenario(ns)
     wafer = system.kind == "wafer"
@@ -123,12 +127,10 @@ def _run_one(system_name: str, model, ns, system_sets, mapping, compare: bool = 
     if wafer:
         scenario.update(tp=1, pp=1, ep=1, wafers=ns.wafers or ("auto" if compare else 1))
     else:
-        if ns.fidelity == "flow" and not compare:
-            raise ConfigError("command line", "fidelity", f"--fidelity flow models wafer meshes; {system.name} "
-                              "is a GPU system (its model is the analytic roofline on the topology graph)")
-        scenario.update(wafers=1, tp=ns.tp or ("auto" if compare else 1), pp=ns.pp or 1, ep=ns.ep or 1,
-                        fidelity="analytic")
+        scenario.update(wafers=1, tp=ns.tp or ("auto" if compare else 1), pp=ns.pp or 1, ep=ns.ep or 1)
         mapping = None
+    if compare:
+        scenario["fidelity"] = engines.fidelity_or_default(system.kind, ns.fidelity)
     return simulate(system, model, mapping=mapping, **scenario)
 
 
@@ -197,20 +199,21 @@ def cmd_presets(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_engines(ns: argparse.Namespace) -> int:
+    for entry in engines.DEFAULT.entries():
+        print(f"  {entry.kind:<6} {entry.fidelity:<10} {entry.description}")
+    return 0
+
+
 def cmd_validate(ns: argparse.Namespace) -> int:
-    from .validation import MEASUREMENTS, error_stats, report_groups, validate
+    from .validation import MEASUREMENTS, error_stats, report_groups, table_columns, validate
 
     comps = validate(ns.table or MEASUREMENTS)
     if ns.out:
-        results = []
-        for c in comps:
-            c.result.summary.update({"measured": c.row.value, "predicted": c.predicted, "metric": c.row.metric,
-                                     "relative_error": c.error, "calibration": c.row.calibration,
-                                     "source": c.row.source})
-            results.append(c.result)
         stats = {name: error_stats(group) for name, group in report_groups(comps).items()}
-        write_results(ns.out, results, run_ids=[c.row.id for c in comps],
-                      extra_attrs={"validation-error-stats": json.dumps(stats, sort_keys=True)})
+        write_results(ns.out, [c.result for c in comps], run_ids=[c.row.id for c in comps],
+                      extra_attrs={"validation-error-stats": json.dumps(stats, sort_keys=True)},
+                      tables={"validation": table_columns(comps)})
     groups = report_groups(comps)
     if ns.json:
         print(json.dumps({"rows": [{"id": c.row.id, "system": c.row.system, "model": c.row.model,
@@ -260,6 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_compare)
     pr = sub.add_parser("presets", help="list the bundled presets")
     pr.set_defaults(func=cmd_presets)
+    en = sub.add_parser("engines", help="list the engines: system kind and fidelity")
+    en.set_defaults(func=cmd_engines)
     v = sub.add_parser("validate", help="compare predictions with published measurements")
     v.add_argument("--table", default=None, help="a measurements TOML file (default: the bundled table)")
     v.add_argument("-o", "--out", default=None, metavar="FILE.h5", help="write every row's run to an HDF5 file")

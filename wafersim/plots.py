@@ -1,7 +1,7 @@
 """Heat maps of a flow run (SRAM occupancy and link utilisation per core) and the context cliff.
 
-Both functions take the dict returned by :func:`wafersim.results.hdf5.read_run`
-for a run made with ``fidelity="flow"`` (only flow runs store per-core arrays)::
+Both functions take a :class:`~wafersim.results.run_result.RunResult` (from
+``simulate`` or :func:`wafersim.results.hdf5.read_run`) of a run made with ``fidelity="flow"`` (only flow runs store per-core arrays)::
 
     from wafersim.results.hdf5 import read_run
     from wafersim.plots import plot_sram_occupancy, plot_link_utilisation
@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 
 from .atomic import atomic_path
+from .hardware.directions import DIRECTIONS
+from .results.run_result import RunResult
 
 __all__ = ["NotAFlowRunError", "MAX_PIXELS", "plot_sram_occupancy", "plot_link_utilisation",
            "block_max", "sram_occupancy", "max_link_utilisation", "plot_cliff", "save_png"]
@@ -62,15 +64,14 @@ def _matplotlib():
     return plt
 
 
-def _arrays(run: dict[str, Any], keys: tuple[str, ...]) -> dict[str, np.ndarray]:
-    arrays = run.get("arrays", {})
-    missing = [k for k in keys if k not in arrays]
+def _arrays(run: RunResult, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    missing = [k for k in keys if k not in run.arrays]
     if missing:
-        fidelity = run.get("summary", {}).get("fidelity", "unknown")
+        s = run.summary
         raise NotAFlowRunError(
-            f"run {run.get('id', '?')!r} (fidelity {fidelity!r}) has no per-core arrays "
+            f"the run of {s['system']} (fidelity {s['fidelity']!r}) has no per-core arrays "
             f"({', '.join(missing)}); run with --fidelity flow (or fidelity='flow') to get them")
-    return arrays
+    return {k: run.arrays[k].data for k in keys}
 
 
 def _check_wafer(wafer: int, n: int) -> int:
@@ -97,7 +98,7 @@ def block_max(a: np.ndarray, max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, 
         return np.nanmax(blocks, axis=(1, 3)), f
 
 
-def sram_occupancy(run: dict[str, Any], wafer: int = 0) -> np.ndarray:
+def sram_occupancy(run: RunResult, wafer: int = 0) -> np.ndarray:
     """(weights + KV) / (weights + KV + free) per core of one wafer; NaN for cores with no SRAM in use."""
     a = _arrays(run, _SRAM_KEYS)
     wafer = _check_wafer(wafer, a["sram_weight_bytes"].shape[0])
@@ -108,19 +109,19 @@ def sram_occupancy(run: dict[str, Any], wafer: int = 0) -> np.ndarray:
     return occ
 
 
-def max_link_utilisation(run: dict[str, Any], wafer: int = 0) -> tuple[np.ndarray, tuple[int, int, str], float]:
+def max_link_utilisation(run: RunResult, wafer: int = 0) -> tuple[np.ndarray, tuple[int, int, str], float]:
     """Per core, the utilisation of its busiest outgoing link; and the busiest link (y, x, direction), its value."""
     a = _arrays(run, ("link_utilisation",))
     util = a["link_utilisation"]
     wafer = _check_wafer(wafer, util.shape[0])
     u = util[wafer]
-    labels = [d.decode() if isinstance(d, bytes) else str(d) for d in a.get("direction", ("E", "W", "N", "S"))]
+    labels = (run.arrays["link_utilisation"].labels or {}).get("direction", DIRECTIONS)
     y, x, d = np.unravel_index(int(np.argmax(u)), u.shape)
     return u.max(axis=-1), (int(y), int(x), labels[d]), float(u[y, x, d])
 
 
-def _title_head(run: dict[str, Any], wafer: int, wafers: int) -> str:
-    s = run.get("summary", {})
+def _title_head(run: RunResult, wafer: int, wafers: int) -> str:
+    s = run.summary
     ctx = f"context {s.get('prompt_tokens', '?')}+{s.get('output_tokens', '?')} tokens"
     where = f"wafer {wafer} of {wafers}" if wafers > 1 else "one wafer"
     return f"{s.get('system', '?')} / {s.get('model', '?')}: batch {s.get('batch', '?')}, {ctx}, {where}"
@@ -152,13 +153,13 @@ def _image(ax, data: np.ndarray, shape: tuple[int, int], cmap: str, norm):
     return im
 
 
-def _draw_regions(ax, run: dict[str, Any], wafer: int, shape: tuple[int, int], edgecolor: str = "black") -> None:
+def _draw_regions(ax, run: RunResult, wafer: int, shape: tuple[int, int], edgecolor: str = "black") -> None:
     from matplotlib import patheffects
     from matplotlib.patches import Rectangle
-    a = run["arrays"]
-    if not all(k in a for k in _REGION_KEYS):
+    if not all(k in run.arrays for k in _REGION_KEYS):
         return
-    layers = int(run.get("summary", {}).get("layers", len(a["region_wafer"])))
+    a = _arrays(run, _REGION_KEYS)
+    layers = int(run.summary["layers"])
     n = len(a["region_wafer"])
     on = [i for i in range(n) if int(a["region_wafer"][i]) == wafer]
     ny, nx = shape
@@ -176,14 +177,14 @@ def _draw_regions(ax, run: dict[str, Any], wafer: int, shape: tuple[int, int], e
                 color="black", path_effects=outline)
 
 
-def plot_sram_occupancy(run: dict[str, Any], wafer: int = 0, ax=None):
+def plot_sram_occupancy(run: RunResult, wafer: int = 0, ax=None):
     """Draw the SRAM occupancy of each core of ``wafer`` with the layer regions outlined; returns the Axes.
 
     Occupancy is (weights + KV cache) / (weights + KV cache + free).  Grey
     cells hold no SRAM in use (outside the block of cores the mapping uses).
     """
     occ = sram_occupancy(run, wafer)
-    wafers = run["arrays"]["sram_weight_bytes"].shape[0]
+    wafers = run.arrays["sram_weight_bytes"].data.shape[0]
     img, f = block_max(occ)
     ax = _new_axes(ax, occ.shape)
     from matplotlib.colors import Normalize
@@ -197,7 +198,7 @@ def plot_sram_occupancy(run: dict[str, Any], wafer: int = 0, ax=None):
     return ax
 
 
-def plot_link_utilisation(run: dict[str, Any], wafer: int = 0, ax=None):
+def plot_link_utilisation(run: RunResult, wafer: int = 0, ax=None):
     """Draw, per core of ``wafer``, the busiest of its four outgoing links' share of a decode step; returns the Axes.
 
     The colour scale is logarithmic over the ``DECADES`` decades below the
@@ -206,7 +207,7 @@ def plot_link_utilisation(run: dict[str, Any], wafer: int = 0, ax=None):
     """
     from matplotlib.colors import LogNorm, Normalize
     u, (y, x, d), peak = max_link_utilisation(run, wafer)
-    wafers = run["arrays"]["link_utilisation"].shape[0]
+    wafers = run.arrays["link_utilisation"].data.shape[0]
     img, f = block_max(u)
     ax = _new_axes(ax, u.shape)
     if peak > 0:

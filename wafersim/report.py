@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from .results.run_result import SUMMARY_FIELDS
+from .results.summary import field_info
 from .units import format_quantity
 
 _UNIT_KIND = {"s": "time", "B": "bytes", "J": None, "tokens/s": None, "tokens": None}
 
 
 def fmt(key: str, value: Any) -> str:
-    unit = SUMMARY_FIELDS.get(key, ("", ""))[0]
+    unit = field_info(key)[0]
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):

@@ -4,6 +4,7 @@ import pytest
 
 import wafersim
 from wafersim.engines.analytic_gpu import AnalyticGpu, ring_collective
+from wafersim.engines.gpu_memory import GpuMemory
 from wafersim.runner import simulate
 from wafersim.workload.scenario import Scenario
 
@@ -53,10 +54,10 @@ def test_kv_spill_reads_over_pcie():
 def test_kv_heads_replicate_past_tp():
     m = wafersim.load_model("llama-3.1-8b")   # 8 KV heads
     g = wafersim.load_system("dgx-h100")
-    e8 = AnalyticGpu(g, m, Scenario(tp=8).resolved(m))
+    e8 = GpuMemory(g, m, Scenario(tp=8).resolved(m))
     assert e8.kv_share == pytest.approx(1 / 8)
     mq = wafersim.load_model("llama-3.1-8b", {"num_kv_heads": 4})
-    e8q = AnalyticGpu(g, mq, Scenario(tp=8).resolved(mq))
+    e8q = GpuMemory(g, mq, Scenario(tp=8).resolved(mq))
     assert e8q.kv_share == pytest.approx(1 / 4)     # one KV head per GPU, replicated
 
 
@@ -87,8 +88,8 @@ def test_pipeline_stages_hold_one_end_each():
     """With pp > 1 the embedding sits on the first stage and the LM head on the last."""
     m = wafersim.load_model("llama-3.1-8b")
     g = wafersim.load_system("dgx-h100")
-    one = AnalyticGpu(g, m, Scenario(pp=1).resolved(m)).weight_bytes_per_gpu()
-    two = AnalyticGpu(g, m, Scenario(pp=2).resolved(m)).weight_bytes_per_gpu()
+    one = GpuMemory(g, m, Scenario(pp=1).resolved(m)).weight_bytes_per_gpu()
+    two = GpuMemory(g, m, Scenario(pp=2).resolved(m)).weight_bytes_per_gpu()
     layers = 32 * m.layer_params * 2
     assert one == pytest.approx(layers + (m.embedding_params + m.lm_head_params) * 2)
     assert two == pytest.approx(layers / 2 + max(m.embedding_params, m.lm_head_params) * 2)

@@ -5,13 +5,14 @@ import pytest
 
 import wafersim
 from wafersim.engines.analytic_wafer import AnalyticWafer
+from wafersim.engines.wafer_memory import WaferMemory
 from wafersim.runner import simulate
 from wafersim import MappingOptions, Scenario
 
 
 def _engine(system="wse3", model="llama-3.1-8b", **kw):
     m = wafersim.load_model(model)
-    return AnalyticWafer(wafersim.load_system(system), m, Scenario(**kw).resolved(m), MappingOptions())
+    return WaferMemory(wafersim.load_system(system), m, Scenario(**kw).resolved(m), MappingOptions())
 
 
 @pytest.mark.parametrize("batch", [1, 4, 16, 64])

@@ -6,6 +6,7 @@ import wafersim
 from wafersim.cli import main
 from wafersim.config import ConfigError
 from wafersim.engines.analytic_gpu import AnalyticGpu
+from wafersim.engines.gpu_memory import GpuMemory
 from wafersim.runner import simulate
 from wafersim.workload.scenario import Scenario
 
@@ -46,7 +47,7 @@ def test_mixtral_fits_with_ep8_not_tp1():
 def test_weights_per_gpu_split_experts_replicate_attention():
     m = wafersim.load_model("mixtral-8x7b")
     g = wafersim.load_system("dgx-h100")
-    e = AnalyticGpu(g, m, Scenario(ep=8).resolved(m))
+    e = GpuMemory(g, m, Scenario(ep=8).resolved(m))
     dense = m.attention_params + m.router_params + m.norm_params_per_layer
     expected = (m.num_layers * (dense + m.expert_params) + m.embedding_params + m.lm_head_params) * 2
     assert e.weight_bytes_per_gpu() == pytest.approx(expected)

@@ -112,12 +112,12 @@ def test_bad_region_names_the_key():
 def test_analytic_plan_and_placement_agree_on_spill(rows, cols, batch):
     """The analytic engine's capacity (region geometry) and the placement's per-core accounting
     are separate code paths; for any region cap they must spill the same bytes."""
-    from wafersim.engines.analytic_wafer import AnalyticWafer
+    from wafersim.engines.wafer_memory import WaferMemory
     s = wafersim.load_system("wse3")
     m = wafersim.load_model("llama-3.1-8b")
     sc = Scenario(batch=batch, prompt_tokens=4096).resolved(m)
     mapping = MappingOptions(region=f"{rows}x{cols}")
-    plan = AnalyticWafer(s, m, sc, mapping).memory_plan(batch, 1)
+    plan = WaferMemory(s, m, sc, mapping).memory_plan(batch, 1)
     pl = place(s, m, sc, mapping, batch, 1)
     assert plan.fits == pl.fits
     assert plan.spilled_bytes == pytest.approx(pl.total_spilled_bytes, abs=1e6)

@@ -38,28 +38,51 @@ closed-form ring over the GPUs' NVLink (or PCIe) bandwidth, for comparison.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Protocol
 
-from ..config import ConfigError
+import numpy as np
+
 from ..hardware.gpu import GpuSystemSpec
-from ..workload.dtypes import dtype_bytes
+from ..mapping.options import MappingOptions
+from ..results.phase import PhaseTime
+from ..results.run_result import LayerArray, RunResult
+from ..units import format_quantity
 from ..workload.model import ModelSpec
 from ..workload.scenario import Scenario
+from .assembly import MemoryUse, assemble
 from .gpu_collectives import GraphCollectives
-from ..results.phase import PhaseTime
+from .gpu_memory import GpuCapacity, GpuMemory
 from .pipeline import decode_step_time, micro_batches
 
-CollectiveFn = Callable[[str, float, int], float]   # (op, bytes, gpus) -> seconds
+__all__ = ["AnalyticGpu", "simulate", "capacity", "ring_collective"]
+
+class CollectiveFn(Protocol):
+    """How the engine costs communication: :class:`GraphCollectives` (the system's link
+    graph, the default) or :class:`RingCollectives` (closed form, for comparison)."""
+
+    def __call__(self, op: str, nbytes: float, n: int) -> float:
+        """Seconds of collective ``op`` over ``nbytes`` per GPU among ``n`` GPUs."""
+
+    def stage_send(self, stage: int, nbytes: float) -> float:
+        """Seconds of the activation send from pipeline ``stage`` to ``stage + 1``."""
+
+    def algorithm_used(self, op: str) -> str:
+        """The algorithm ``op`` used ("none" when it moved nothing)."""
+
+    def graphml(self) -> str | None:
+        """The link graph the costs came from, as GraphML (None for a closed form)."""
 
 
-def ring_collective(system: GpuSystemSpec) -> CollectiveFn:
+class RingCollectives:
     """Closed-form ring collectives inside one node (alpha-beta model)."""
-    ic, eff = system.interconnect, system.efficiency
-    bw = (ic.nvlink_bandwidth_bytes_per_s if ic.topology == "nvswitch" else ic.pcie_bandwidth_bytes_per_s)
-    bw *= eff.collective
 
-    def cost(op: str, nbytes: float, n: int) -> float:
+    def __init__(self, system: GpuSystemSpec):
+        ic, self.efficiency = system.interconnect, system.efficiency
+        bw = (ic.nvlink_bandwidth_bytes_per_s if ic.topology == "nvswitch" else ic.pcie_bandwidth_bytes_per_s)
+        self.bytes_per_s = bw * self.efficiency.collective
+        self.used: set[str] = set()
+
+    def __call__(self, op: str, nbytes: float, n: int) -> float:
         if n <= 1 or nbytes <= 0:
             return 0.0
         if op == "all_reduce":
@@ -70,119 +93,42 @@ def ring_collective(system: GpuSystemSpec) -> CollectiveFn:
             steps, moved = 1, nbytes
         else:
             raise ValueError(f"unknown collective {op!r}")
-        return eff.collective_latency_s + steps * eff.collective_step_latency_s + moved / bw
+        self.used.add(op)
+        eff = self.efficiency
+        return eff.collective_latency_s + steps * eff.collective_step_latency_s + moved / self.bytes_per_s
 
-    return cost
+    def stage_send(self, stage: int, nbytes: float) -> float:
+        return self("p2p", nbytes, 2)
+
+    def algorithm_used(self, op: str) -> str:
+        return "closed_form" if op in self.used else "none"
+
+    def graphml(self) -> None:
+        return None
 
 
-@dataclass(frozen=True)
-class GpuMemoryPlan:
-    gpus: int
-    weight_bytes_per_gpu: float
-    kv_bytes_per_gpu: float
-    kv_capacity_per_gpu: float
-    spilled_weight_bytes_per_gpu: float
-    spilled_kv_bytes_per_gpu: float
-    weight_bytes: float
-    kv_bytes: float
-
-    @property
-    def fits(self) -> bool:
-        return self.spilled_weight_bytes_per_gpu == 0.0 and self.spilled_kv_bytes_per_gpu == 0.0
-
-    @property
-    def spilled_bytes(self) -> float:
-        return self.gpus * (self.spilled_weight_bytes_per_gpu + self.spilled_kv_bytes_per_gpu)
+def ring_collective(system: GpuSystemSpec) -> RingCollectives:
+    """Closed-form ring collectives inside one node (alpha-beta model)."""
+    return RingCollectives(system)
 
 
 class AnalyticGpu:
+    """Roofline timing of one layer, the LM head and the stage sends on one GPU of a stage."""
+
     def __init__(self, system: GpuSystemSpec, model: ModelSpec, scenario: Scenario,
                  collective: CollectiveFn | None = None):
+        """``scenario`` is resolved: ``batch`` and ``tp`` are numbers."""
         self.system, self.model, self.scenario = system, model, scenario
+        self.memory = GpuMemory(system, model, scenario)
         self.tp, self.pp, self.ep = scenario.tp, scenario.pp, scenario.ep
         self.layers = scenario.layers
-        self.include_head = self.layers == model.num_layers
-        self.weight_bytes_per_param = dtype_bytes(scenario.dtype)
-        if self.ep > 1 and not model.is_moe:
-            raise ConfigError("scenario", "ep", f"ep = {self.ep} needs a mixture-of-experts model; "
-                                                f"{model.name} is dense (num_experts = 1)")
-        if model.num_experts % self.ep:
-            raise ConfigError("scenario", "ep", f"ep = {self.ep} must divide the {model.num_experts} experts "
-                                                f"of {model.name}")
-        gpus = self.tp * self.pp * self.ep
-        if gpus > system.num_gpus:
-            raise ConfigError("scenario", "tp", f"tp x pp x ep = {gpus} GPUs but {system.name} has {system.num_gpus}")
-        if self.pp > self.layers:
-            raise ConfigError("scenario", "pp", f"pp = {self.pp} stages for {self.layers} layers")
-        if model.num_heads % self.tp:
-            raise ConfigError("scenario", "tp", f"tp = {self.tp} must divide the {model.num_heads} attention heads")
-        kvh = model.num_kv_heads
-        if kvh % self.tp and self.tp % kvh:
-            raise ConfigError("scenario", "tp", f"tp = {self.tp} must divide the {kvh} KV heads or be a multiple of them")
+        self.include_head = self.memory.include_head
+        self.weight_bytes_per_param = self.memory.weight_bytes_per_param
         self.collective = collective or GraphCollectives(system, self.tp, self.pp, self.ep)
 
     @property
     def gpus(self) -> int:
-        return self.tp * self.pp * self.ep
-
-    def local_batch(self, batch: int) -> int:
-        """Sequences one expert-parallel rank holds (attention is data parallel over ep)."""
-        return math.ceil(batch / self.ep)
-
-    @property
-    def dense_layer_params(self) -> int:
-        """Parameters of a layer every ep rank holds: attention, router, norms (the MLP too if dense)."""
-        m = self.model
-        if not m.is_moe:
-            return m.layer_params
-        return m.attention_params + m.router_params + m.norm_params_per_layer
-
-    @property
-    def kv_share(self) -> float:
-        """Share of a layer's KV cache one GPU holds (KV heads replicate past tp = kv_heads)."""
-        kvh = self.model.num_kv_heads
-        return math.ceil(kvh / self.tp) / kvh
-
-    @property
-    def layers_per_stage(self) -> int:
-        return math.ceil(self.layers / self.pp)
-
-    def weight_bytes_per_gpu(self) -> float:
-        m = self.model
-        experts = (m.num_experts // self.ep) * m.expert_params if m.is_moe else 0
-        b = self.layers_per_stage * (self.dense_layer_params + experts) / self.tp
-        if self.include_head:
-            # one stage holds both ends when pp = 1; else the first holds the embedding,
-            # the last the LM head: the fuller of the two sizes the GPUs
-            ends = (m.embedding_params + m.lm_head_params if self.pp == 1
-                    else max(m.embedding_params, m.lm_head_params))
-            b += ends / self.tp
-        return b * self.weight_bytes_per_param
-
-    def kv_bytes_per_seq_per_gpu(self) -> float:
-        return (self.scenario.max_context * self.layers_per_stage
-                * self.model.kv_bytes_per_token_layer(self.scenario.kv_dtype) * self.kv_share)
-
-    def kv_capacity_per_gpu(self) -> float:
-        usable = self.system.gpu.hbm_bytes * (1.0 - self.system.efficiency.workspace_fraction)
-        return max(0.0, usable - self.weight_bytes_per_gpu())
-
-    def max_batch(self) -> int:
-        per_seq = self.kv_bytes_per_seq_per_gpu()
-        return max(1, self.ep * int(self.kv_capacity_per_gpu() // per_seq))
-
-    def memory_plan(self, batch: int) -> GpuMemoryPlan:
-        usable = self.system.gpu.hbm_bytes * (1.0 - self.system.efficiency.workspace_fraction)
-        w = self.weight_bytes_per_gpu()
-        kv = self.local_batch(batch) * self.kv_bytes_per_seq_per_gpu()
-        w_spill = max(0.0, w - usable)
-        kv_cap = max(0.0, usable - w)
-        m = self.model
-        total_w = self.layers * m.layer_params * self.weight_bytes_per_param
-        if self.include_head:
-            total_w += (m.embedding_params + m.lm_head_params + m.final_norm_params) * self.weight_bytes_per_param
-        total_kv = batch * self.scenario.max_context * self.layers * m.kv_bytes_per_token_layer(self.scenario.kv_dtype)
-        return GpuMemoryPlan(self.gpus, w, kv, kv_cap, w_spill, max(0.0, kv - kv_cap), total_w, total_kv)
+        return self.memory.gpus
 
     def layer_time(self, tokens: int, attn_flops: float, kv_read_bytes: float, hbm_fraction: float,
                    weights_hbm_fraction: float, local: float = 1.0) -> tuple[PhaseTime, dict[str, float]]:
@@ -201,7 +147,7 @@ class AnalyticGpu:
         flops = matmul_flops + attention_flops
         expert_bytes = m.experts_touched(tokens) * m.expert_params * self.weight_bytes_per_param
         wbytes = (m.layer_weight_bytes_read(tokens, s.dtype) - expert_bytes + expert_bytes / ep) / self.tp
-        kv_bytes = kv_read_bytes * local * self.kv_share
+        kv_bytes = kv_read_bytes * local * self.memory.kv_share
         hbm_bytes = wbytes * weights_hbm_fraction + kv_bytes * hbm_fraction
         pcie_bytes = wbytes * (1 - weights_hbm_fraction) + kv_bytes * (1 - hbm_fraction)
         # projections at the weights' rate and GEMM efficiency; attention in 16-bit at its own
@@ -249,51 +195,32 @@ class AnalyticGpu:
         if self.pp <= 1:
             return 0.0
         nbytes = tokens * self.model.hidden_size * self.scenario.act_bytes
-        if isinstance(self.collective, GraphCollectives):
-            return sum(self.collective.stage_send(stage, nbytes) for stage in range(self.pp - 1))
-        return (self.pp - 1) * self.collective("p2p", nbytes, 2)
+        return sum(self.collective.stage_send(stage, nbytes) for stage in range(self.pp - 1))
 
     def collective_algorithms(self) -> dict[str, str]:
-        """Summary keys: the algorithm each collective used ("none": not used; "closed_form": ring_collective)."""
-        chosen = self.collective.chosen if isinstance(self.collective, GraphCollectives) else {}
-        used = {"all_reduce": self.tp > 1, "all_to_all": self.ep > 1, "p2p": self.pp > 1}
-        return {f"{key}_algorithm": (chosen.get(op, "none") if isinstance(self.collective, GraphCollectives)
-                                     else "closed_form" if used[op] else "none")
+        """Summary keys: the algorithm each collective used ("none": not used; "closed_form": RingCollectives)."""
+        return {f"{key}_algorithm": self.collective.algorithm_used(op)
                 for op, key in (("all_reduce", "allreduce"), ("all_to_all", "alltoall"), ("p2p", "p2p"))}
 
 
-def auto_tensor_parallel(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario) -> int:
-    """The tp a latency-minded engineer would pick: powers of two within one node that
-    divide the heads; the fastest decode step among those that hold the job in HBM
-    (the fastest overall when none does); ties go to fewer GPUs.
-    """
-    kvh = model.num_kv_heads
-    options = [t for t in (1, 2, 4, 8, 16, 32, 64) if t <= min(system.interconnect.gpus_per_node, system.num_gpus)
-               and model.num_heads % t == 0 and (kvh % t == 0 or t % kvh == 0)
-               and t * scenario.pp * scenario.ep <= system.num_gpus]
-    if len(options) <= 1:
-        return options[0] if options else 1
-    runs = [(tp, simulate(system, model, replace(scenario, tp=tp))) for tp in options]
-    fitting = [(tp, r) for tp, r in runs if r.summary["fits_on_chip"]] or runs
-    return min(fitting, key=lambda tr: (tr[1].summary["tpot_s"], tr[0]))[0]
+def capacity(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario,
+             mapping: MappingOptions | None = None) -> GpuCapacity:
+    """What the GPUs of the scenario's tp x pp x ep layout hold (for :mod:`wafersim.sizing`)."""
+    return GpuCapacity(GpuMemory(system, model, scenario))
 
 
-def simulate(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario,
-             collective: CollectiveFn | None = None):
-    """Run the roofline GPU model; ``scenario`` must be resolved against ``model``."""
-    import numpy as np
-
-    from ..results.run_result import LayerArray, RunResult, capacity_note, make_summary
-
+def simulate(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions | None = None,
+             collective: CollectiveFn | None = None) -> RunResult:
+    """Run the roofline GPU model; ``scenario`` is resolved (batch and tp are numbers).
+    ``mapping`` (a wafer layout) does not apply to GPUs and is ignored."""
     eng = AnalyticGpu(system, model, scenario, collective)
     s, g, m, L = scenario, system, model, scenario.layers
-    batch = eng.max_batch() if s.batch == "max" else s.batch
-    plan = eng.memory_plan(batch)
-    notes: list[str] = []
+    batch = s.batch
+    plan = eng.memory.memory_plan(batch)
     kv_hbm = 1.0 - (plan.spilled_kv_bytes_per_gpu / plan.kv_bytes_per_gpu if plan.kv_bytes_per_gpu else 0.0)
     w_hbm = 1.0 - (plan.spilled_weight_bytes_per_gpu / plan.weight_bytes_per_gpu if plan.weight_bytes_per_gpu else 0.0)
     kvl = m.kv_bytes_per_token_layer(s.kv_dtype)
-    local_batch = eng.local_batch(batch)
+    local_batch = eng.memory.local_batch(batch)
     local = local_batch / batch           # share of the sequences one expert-parallel rank holds
 
     # ---- decode step at the mean context ---------------------------------------------
@@ -306,8 +233,8 @@ def simulate(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario,
     t_send = eng.stage_send_time(math.ceil(local_batch / micro))
     # each token passes every stage in turn: a step walks all layers; the fullest stage
     # (the last holds its layers and the LM head) takes every micro-batch in turn
-    last_stage_layers = max(0, L - (eng.pp - 1) * eng.layers_per_stage)
-    busiest = max(eng.layers_per_stage * layer.time_s, last_stage_layers * layer.time_s + t_head)
+    last_stage_layers = max(0, L - (eng.pp - 1) * eng.memory.layers_per_stage)
+    busiest = max(eng.memory.layers_per_stage * layer.time_s, last_stage_layers * layer.time_s + t_head)
     tpot = decode_step_time(L * layer.time_s + t_head + t_send, micro, busiest)
     comps = {k: v * L for k, v in layer.components.items()}
     comps["compute"] += t_head
@@ -319,7 +246,7 @@ def simulate(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario,
     p_attn = batch * m.prefill_attention_flops(s.prompt_tokens)
     p_layer, p_work = eng.layer_time(tokens, p_attn, 0.0, kv_hbm, w_hbm, local)
     # writing the prompt's KV cache
-    kv_write = tokens * local * kvl * eng.kv_share / (g.gpu.hbm_bandwidth_bytes_per_s * g.efficiency.memory)
+    kv_write = tokens * local * kvl * eng.memory.kv_share / (g.gpu.hbm_bandwidth_bytes_per_s * g.efficiency.memory)
     p_head, _, _ = eng.head_time(local_batch)
     p_send = eng.stage_send_time(local_batch * s.prompt_tokens)
     overhead = g.efficiency.request_overhead_s
@@ -343,49 +270,40 @@ def simulate(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario,
         expert = work.get(key.replace("_bytes", "") + "_expert", 0.0) if key != "flops" else work["flops_expert"]
         return per_gpu_layers * (busy_gpus * (work[key] - expert) + gpus * expert)
 
-    energy = {
+    step_energy = {
         "compute": micro * (per_step("flops") + busy_head_gpus * head_flops) * en.flop_j,
         "hbm": micro * (per_step("hbm_bytes") + busy_head_gpus * head_bytes) * 8 * en.hbm_j_per_bit,
         "pcie": micro * gpus * per_gpu_layers * work["pcie_bytes"] * 8 * en.pcie_j_per_bit,
         "links": micro * gpus * per_gpu_layers * work["link_bytes"] * 8 * en.link_j_per_bit,
         "static": en.static_power_w * gpus * tpot,
     }
-    energy_per_token = sum(energy.values()) / batch
-
     nodes = math.ceil(gpus / g.interconnect.gpus_per_node)
-    notes += capacity_note(plan.spilled_bytes, nodes * g.interconnect.host_memory_bytes, "host memory")
+    pcie = format_quantity(g.interconnect.pcie_bandwidth_bytes_per_s, "bandwidth")
+    notes = []
     if plan.spilled_weight_bytes_per_gpu:
-        notes.append(f"the weights do not fit in HBM: {plan.spilled_weight_bytes_per_gpu / 1e9:.3g} GB of weights "
-                     f"and {plan.spilled_kv_bytes_per_gpu / 1e9:.3g} GB of KV per GPU spilled to host memory, read "
-                     f"over PCIe ({g.interconnect.pcie_bandwidth_bytes_per_s / 1e9:.3g} GB/s per GPU); "
-                     "use more GPUs (--tp, --pp)")
+        notes.append(f"the weights do not fit in HBM: {format_quantity(plan.spilled_weight_bytes_per_gpu, 'bytes')} "
+                     f"of weights and {format_quantity(plan.spilled_kv_bytes_per_gpu, 'bytes')} of KV per GPU spilled "
+                     f"to host memory, read over PCIe ({pcie} per GPU); use more GPUs (--tp, --pp)")
     elif not plan.fits:
-        notes.append(f"HBM holds {plan.kv_capacity_per_gpu / 1e9:.3g} GB of KV per GPU beside the weights; "
-                     f"{plan.spilled_bytes / 1e9:.3g} GB of KV spilled to host memory over PCIe "
-                     f"({g.interconnect.pcie_bandwidth_bytes_per_s / 1e9:.3g} GB/s per GPU)")
-    if s.batch == "max":
-        if plan.fits:
-            notes.append(f"--batch max: {batch} sequences of {s.max_context} tokens fill the KV capacity")
-        else:
-            notes.append(f"--batch max: not even one sequence of {s.max_context} tokens fits in HBM; ran batch 1")
-    notes.append(f"decode step bound by {decode.bottleneck}; prefill bound by {prefill.bottleneck}")
-
-    summary = make_summary(
-        system=g.name, model=m.name, kind="gpu", fidelity="analytic", scenario=s, batch=batch, devices=gpus,
-        prefill=prefill, decode=decode, fits=plan.fits, spilled_bytes=plan.spilled_bytes,
-        weight_bytes=plan.weight_bytes, kv_bytes=plan.kv_bytes, energy_per_token_j=energy_per_token,
-        decode_layer_s=layer.time_s, prefill_layer_s=p_layer.time_s + kv_write,
-        tp=eng.tp, pp=eng.pp, ep=eng.ep, max_batch=eng.max_batch(), kv_capacity_per_gpu_bytes=plan.kv_capacity_per_gpu, micro_batches=micro,
-        **{f"energy_{k}_j": v / batch for k, v in energy.items()})
+        notes.append(f"HBM holds {format_quantity(plan.kv_capacity_per_gpu, 'bytes')} of KV per GPU beside the "
+                     f"weights; {format_quantity(plan.spilled_bytes, 'bytes')} of KV spilled to host memory over "
+                     f"PCIe ({pcie} per GPU)")
     stage = (np.arange(L) * eng.pp) // L
     arrays = {
         "decode_layer_s": LayerArray(np.full(L, layer.time_s), ("layer",), "s", "time of each layer in a decode step"),
         "prefill_layer_s": LayerArray(np.full(L, p_layer.time_s + kv_write), ("layer",), "s", "time of each layer in prefill"),
         "layer_stage": LayerArray(stage, ("layer",), "", "pipeline stage holding each layer"),
     }
-    summary.update(eng.collective_algorithms())
-    attachments = {}
-    if isinstance(eng.collective, GraphCollectives):
-        attachments["topology_graphml"] = eng.collective.graphml()
-    config = {"scenario": {**s.as_dict(), "batch": batch}}
-    return RunResult(summary, config, prefill, decode, arrays, notes, attachments)
+    graphml = eng.collective.graphml()
+    attachments = {"topology_graphml": graphml} if graphml is not None else {}
+    memory = MemoryUse(fits=plan.fits, weight_bytes=plan.weight_bytes, kv_bytes=plan.kv_bytes,
+                       spilled_bytes=plan.spilled_bytes, spill_capacity_bytes=nodes * g.interconnect.host_memory_bytes,
+                       spill_memory="host memory")
+    return assemble(
+        system=g, model=m, kind="gpu", fidelity="analytic", scenario=s, devices=gpus,
+        prefill=prefill, decode=decode, memory=memory, step_energy_j=step_energy,
+        decode_layer_s=layer.time_s, prefill_layer_s=p_layer.time_s + kv_write,
+        details={"tp": eng.tp, "pp": eng.pp, "ep": eng.ep, "max_batch": eng.memory.max_batch(),
+                 "kv_capacity_per_gpu_bytes": plan.kv_capacity_per_gpu, "micro_batches": micro,
+                 **eng.collective_algorithms()},
+        notes=notes, arrays=arrays, attachments=attachments)

@@ -24,48 +24,21 @@ The wafer model, per decoder layer:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Callable
 
-from ..config import ConfigError
-from ..hardware.wafer import WaferSpec
-from ..workload.dtypes import dtype_bytes
-from ..workload.model import ModelSpec
-from ..mapping.options import MappingOptions
-from ..workload.scenario import Scenario
+import numpy as np
+
 from ..dataflow.stages import log2ceil, stage_shapes
-from ..mapping.placement import Layout, layout, split_layers
+from ..hardware.wafer import WaferSpec
+from ..mapping.options import MappingOptions
 from ..results.phase import PhaseTime
-from .pipeline import decode_step_time, micro_batches, prefill_time
+from ..results.run_result import LayerArray, RunResult
+from ..workload.model import ModelSpec
+from ..workload.scenario import Scenario
+from .assembly import MemoryUse, assemble
+from .pipeline import decode_step_time, micro_batch_note, micro_batches, prefill_time
+from .wafer_memory import WaferCapacity, WaferMemory, spill_note
 
-
-
-@dataclass(frozen=True)
-class WaferMemoryPlan:
-    """Where every byte lives: totals for the run."""
-    wafers: int
-    cores_per_wafer: int
-    capacity_bytes: float
-    weight_bytes: float
-    kv_bytes: float
-    spilled_weight_bytes: float
-    spilled_kv_bytes: float
-
-    @property
-    def spilled_bytes(self) -> float:
-        return self.spilled_weight_bytes + self.spilled_kv_bytes
-
-    @property
-    def fits(self) -> bool:
-        return self.spilled_bytes == 0.0
-
-    @property
-    def spilled_kv_fraction(self) -> float:
-        return self.spilled_kv_bytes / self.kv_bytes if self.kv_bytes else 0.0
-
-    @property
-    def spilled_weight_fraction(self) -> float:
-        return self.spilled_weight_bytes / self.weight_bytes if self.weight_bytes else 0.0
+__all__ = ["AnalyticWafer", "simulate", "capacity"]
 
 
 def _block_shape(cores: float, block: tuple[int, int]) -> tuple[float, float]:
@@ -77,142 +50,34 @@ def _block_shape(cores: float, block: tuple[int, int]) -> tuple[float, float]:
     return side, side
 
 
-def largest_fitting(fits: Callable[[int], bool], guess: int = 1) -> int:
-    """Largest n >= 1 with ``fits(n)`` (1 if none), doubling from ``guess`` then bisecting;
-    ``fits`` must hold for every n below one that fits."""
-    if not fits(1):
-        return 1
-    lo, hi = 1, max(2, guess)
-    while fits(hi) and hi < 1 << 30:
-        lo, hi = hi, hi * 2
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
-    return lo
-
-
 class AnalyticWafer:
     """Analytic engine for a :class:`WaferSpec`."""
 
-    def __init__(self, system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions):
+    def __init__(self, system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions,
+                 memory: WaferMemory | None = None):
+        """``scenario`` is resolved: ``batch`` (the batch the regions are cut for: the layout
+        sizes the head band by it) and ``wafers`` are numbers."""
         self.system, self.model, self.scenario, self.mapping = system, model, scenario, mapping
-        self.weight_bytes_per_param = dtype_bytes(scenario.dtype)
+        self.memory = memory or WaferMemory(system, model, scenario, mapping)
+        self.weight_bytes_per_param = self.memory.weight_bytes_per_param
         self.layers = scenario.layers
-        self.include_head = self.layers == model.num_layers
-        # the batch region shapes are cut for (the layout sizes the head band by it)
-        self.batch = scenario.batch if isinstance(scenario.batch, int) else 1
-        self._layouts: dict[tuple[int, int], Layout] = {}
-
-    # ---- memory ---------------------------------------------------------------
-    def cores_per_wafer(self) -> int:
-        rows, cols = self.mapping.block
-        if (rows, cols) == (0, 0):
-            return self.system.cores
-        if rows > self.system.mesh.cores_y or cols > self.system.mesh.cores_x:
-            raise ConfigError("mapping", "cores", f"{rows}x{cols} does not fit the "
-                              f"{self.system.mesh.cores_y}x{self.system.mesh.cores_x} mesh of {self.system.name}")
-        return rows * cols
-
-    def weight_bytes(self) -> float:
-        m = self.model
-        b = self.layers * m.layer_params
-        if self.include_head:
-            b += m.embedding_params + m.lm_head_params + m.final_norm_params
-        return b * self.weight_bytes_per_param
-
-    def kv_bytes(self, batch: int) -> float:
-        return batch * self.scenario.max_context * self.layers * self.model.kv_bytes_per_token_layer(self.scenario.kv_dtype)
-
-    def capacity_per_wafer(self) -> float:
-        return self.cores_per_wafer() * self.system.core.usable_sram_bytes
-
-    def wafers_needed(self, batch: int) -> int:
-        """Fewest wafers that hold weights and KV; else the fewest that hold the weights."""
-        limit = min(self.system.interwafer.max_wafers, self.layers)
-        start = max(1, math.ceil(self.weight_bytes() / self.capacity_per_wafer()))
-        for n in range(min(start, limit), limit + 1):
-            if self.memory_plan(batch, n).fits:
-                return n
-        for n in range(1, limit + 1):
-            if self.memory_plan(batch, n).spilled_weight_bytes == 0:
-                return n
-        return limit
-
-    def layout(self, batch: int, wafers: int) -> Layout:
-        """The placement's geometry (shared with the flow engine), cached per (batch, wafers)."""
-        key = (batch, wafers)
-        if key not in self._layouts:
-            self._layouts[key] = layout(self.system, self.model, self.scenario, self.mapping, batch, wafers)
-        return self._layouts[key]
-
-    def memory_plan(self, batch: int, wafers: int) -> WaferMemoryPlan:
-        """Pipelined: each region holds what its cores hold, weights first, as the flow
-        placement lays them out.  Sequential and streaming: per wafer, whole layers in
-        contiguous ranges share the wafer's SRAM, weights first, then KV."""
-        if self.mapping.placement == "pipelined":
-            sw, skv = self.layout(batch, wafers).region_spill()
-            return WaferMemoryPlan(wafers, self.cores_per_wafer(), wafers * self.capacity_per_wafer(),
-                                   self.weight_bytes(), self.kv_bytes(batch), float(sw.sum()), float(skv.sum()))
-        cap = self.capacity_per_wafer()
-        m = self.model
-        layer_w = m.layer_params * self.weight_bytes_per_param
-        layer_kv = batch * self.scenario.max_context * m.kv_bytes_per_token_layer(self.scenario.kv_dtype)
-        head_w = self.weight_bytes() - self.layers * layer_w
-        first = split_layers(self.layers, wafers, layer_w + layer_kv, head_w)
-        spilled_w = spilled_kv = 0.0
-        for i in range(wafers):
-            n = first[i + 1] - first[i]
-            wb = n * layer_w + (head_w if i == wafers - 1 else 0.0)
-            kb = n * layer_kv
-            on_w = 0.0 if self.mapping.placement == "streaming" else min(wb, cap)
-            on_kv = min(kb, cap - on_w)
-            spilled_w += wb - on_w
-            spilled_kv += kb - on_kv
-        return WaferMemoryPlan(wafers, self.cores_per_wafer(), wafers * cap, self.weight_bytes(),
-                               self.kv_bytes(batch), spilled_w, spilled_kv)
-
-    def max_batch(self, wafers: int) -> int:
-        """Largest batch whose KV cache fits beside the weights (at least 1)."""
-        return largest_fitting(lambda b: self.memory_plan(b, wafers).fits)
-
-    def resolve(self, fits: Callable[[int, int], bool] | None = None) -> tuple[int, int]:
-        """(batch, wafers) with --batch max and --wafers auto resolved.
-
-        ``fits(batch, wafers)`` says whether a job fits; by default this engine's
-        memory plan (the flow engine passes its per-core placement).
-        """
-        s, w, L = self.scenario, self.system, self.layers
-        fits = fits or (lambda b, n: self.memory_plan(b, n).fits)
-        wafers = self.wafers_needed(1 if s.batch == "max" else s.batch) if s.wafers == "auto" else s.wafers
-        if wafers > w.interwafer.max_wafers:
-            raise ConfigError("scenario", "wafers", f"{w.name} allows at most {w.interwafer.max_wafers} wafers; "
-                              f"got {wafers}")
-        if wafers > L:
-            raise ConfigError("scenario", "wafers", f"{wafers} wafers for {L} layers: each wafer needs at least one layer")
-        if s.batch == "max":
-            return largest_fitting(lambda b: fits(b, wafers), self.max_batch(wafers)), wafers
-        if s.wafers == "auto":
-            wafers = self.wafers_needed(s.batch)
-            # where the plan holds the job but ``fits`` (stricter) does not, add wafers
-            while (wafers < min(w.interwafer.max_wafers, L) and self.memory_plan(s.batch, wafers).fits
-                   and not fits(s.batch, wafers)):
-                wafers += 1
-        return s.batch, wafers
+        self.include_head = self.memory.include_head
+        self.batch = scenario.batch
 
     # ---- geometry -------------------------------------------------------------
     def layer_shape(self, wafers: int) -> tuple[float, float]:
         """Mean rows and columns of a layer's region (pipelined: as the placement cuts them)."""
         if self.mapping.placement == "pipelined":
-            lay = self.layout(self.batch, wafers)
+            lay = self.memory.layout(self.batch, wafers)
             return float(lay.region_rows[:self.layers].mean()), float(lay.region_cols[:self.layers].mean())
-        return _block_shape(float(self.cores_per_wafer()), self.mapping.block)
+        return _block_shape(float(self.memory.cores_per_wafer()), self.mapping.block)
 
     def head_cores(self, wafers: int) -> float:
         """Cores the LM head runs on: its own band when pipelined, the whole block otherwise."""
         if self.mapping.placement == "pipelined":
-            lay = self.layout(self.batch, wafers)
+            lay = self.memory.layout(self.batch, wafers)
             return float(lay.region_rows[-1]) * float(lay.region_cols[-1])
-        return float(self.cores_per_wafer())
+        return float(self.memory.cores_per_wafer())
 
     def _stage_latency_s(self, rows: float, cols: float) -> tuple[float, float]:
         """(hop latency, software step latency) of one broadcast-then-reduce stage."""
@@ -309,18 +174,17 @@ def _sum_components(parts: list[PhaseTime], scale: float = 1.0) -> dict[str, flo
     return out
 
 
-def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions):
-    """Run the analytic wafer model; ``scenario`` must be resolved against ``model``."""
-    import numpy as np
+def capacity(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions) -> WaferCapacity:
+    """What the wafers hold by the memory plan (for :mod:`wafersim.sizing`)."""
+    return WaferCapacity(WaferMemory(system, model, scenario, mapping))
 
-    from ..results.run_result import LayerArray, RunResult, capacity_note, make_summary
 
+def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions) -> RunResult:
+    """Run the analytic wafer model; ``scenario`` is resolved (batch and wafers are numbers)."""
     eng = AnalyticWafer(system, model, scenario, mapping)
     s, w, L = scenario, system, scenario.layers
-    batch, wafers = eng.resolve()
-    eng.batch = batch
-    plan = eng.memory_plan(batch, wafers)
-    notes: list[str] = []
+    batch, wafers = s.batch, s.wafers
+    plan = eng.memory.memory_plan(batch, wafers)
 
     # ---- decode: micro-batches follow each other through the layer regions -------------
     # In a pipelined placement each layer owns its own cores, so the batch runs as
@@ -371,7 +235,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
 
     # ---- energy per generated token ------------------------------------------------
     en = w.energy
-    energy = {
+    step_energy = {
         "sram": micro * (L * work["sram_bytes"] + eng.head_sram_bytes()) * 8 * en.sram_j_per_bit,
         "compute": micro * (L * work["flops"] + head_flops) * en.flop_j,
         "links": micro * L * (work["link_bit_hops"] + move_bits) * en.link_j_per_bit,
@@ -379,39 +243,23 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
         "io": io_bytes * 8 * ext.energy_j_per_bit,
         "static": en.static_power_w * wafers * tpot,
     }
-    energy_per_token = sum(energy.values()) / batch
-
-    notes += capacity_note(plan.spilled_bytes, wafers * ext.capacity_bytes, "external memory")
-    if not plan.fits:
-        what = []
-        if plan.spilled_weight_bytes:
-            what.append(f"{plan.spilled_weight_bytes / 1e9:.3g} GB of weights")
-        if plan.spilled_kv_bytes:
-            what.append(f"{plan.spilled_kv_bytes / 1e9:.3g} GB of KV cache")
-        notes.append(f"does not fit in SRAM ({plan.capacity_bytes / 1e9:.3g} GB usable on {wafers} wafer(s)): "
-                     f"{' and '.join(what)} spilled to external memory, read at "
-                     f"{ext.io_bandwidth_bytes_per_s / 1e9:.3g} GB/s through edge I/O")
+    notes = spill_note(plan.spilled_weight_bytes, plan.spilled_kv_bytes, ext.io_bandwidth_bytes_per_s,
+                       plan.capacity_bytes, wafers)
     if micro > 1:
-        notes.append(f"batch of {batch} runs as {micro} micro-batches of {tokens} through the layer pipeline")
-    notes.append(f"decode step bound by {decode.bottleneck}; prefill bound by {prefill.bottleneck}")
-
-    summary = make_summary(
-        system=w.name, model=model.name, kind="wafer", fidelity="analytic", scenario=s, batch=batch,
-        devices=wafers, prefill=prefill, decode=decode, fits=plan.fits, spilled_bytes=plan.spilled_bytes,
-        weight_bytes=plan.weight_bytes, kv_bytes=plan.kv_bytes, energy_per_token_j=energy_per_token,
-        decode_layer_s=decode_layer_s, prefill_layer_s=n_blocks * per_block,
-        placement=mapping.placement, cores_per_wafer=plan.cores_per_wafer, micro_batches=micro, sram_capacity_bytes=plan.capacity_bytes,
-        **{f"energy_{k}_j": v / batch for k, v in energy.items()})
+        notes.append(micro_batch_note(batch, micro, tokens))
     layer_idx = np.arange(L)
     arrays = {
         "decode_layer_s": LayerArray(np.full(L, decode_layer_s), ("layer",), "s", "time of each layer in a decode step"),
         "prefill_layer_s": LayerArray(np.full(L, n_blocks * per_block), ("layer",), "s", "time each layer is busy in prefill"),
         "layer_wafer": LayerArray((layer_idx * wafers) // L, ("layer",), "", "wafer holding each layer"),
     }
-    config = {"scenario": {**s.as_dict(), "batch": batch, "wafers": wafers}, "mapping": _asdict(mapping)}
-    return RunResult(summary, config, prefill, decode, arrays, notes)
-
-
-def _asdict(obj) -> dict:
-    import dataclasses
-    return dataclasses.asdict(obj)
+    memory = MemoryUse(fits=plan.fits, weight_bytes=plan.weight_bytes, kv_bytes=plan.kv_bytes,
+                       spilled_bytes=plan.spilled_bytes, spill_capacity_bytes=wafers * ext.capacity_bytes,
+                       spill_memory="external memory")
+    return assemble(
+        system=w, model=model, kind="wafer", fidelity="analytic", scenario=s, devices=wafers,
+        prefill=prefill, decode=decode, memory=memory, step_energy_j=step_energy,
+        decode_layer_s=decode_layer_s, prefill_layer_s=n_blocks * per_block,
+        details={"placement": mapping.placement, "cores_per_wafer": plan.cores_per_wafer,
+                 "sram_capacity_bytes": plan.capacity_bytes, "micro_batches": micro},
+        notes=notes, arrays=arrays, mapping=mapping)

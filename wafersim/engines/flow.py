@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import asdict
 
 import numpy as np
 
@@ -37,10 +36,13 @@ from ..mapping.placement import Placement, place
 from ..workload.model import ModelSpec
 from ..mapping.options import MappingOptions
 from ..workload.scenario import Scenario
-from .analytic_wafer import AnalyticWafer
+from .assembly import MemoryUse, assemble
+from .capacity import largest_fitting
 from .flow_routing import RoutingBuffers, route_transfers, warm_up
 from ..results.phase import PhaseTime
-from .pipeline import decode_step_time, micro_batches, prefill_time
+from ..results.run_result import LayerArray, RunResult
+from .pipeline import decode_step_time, micro_batch_note, micro_batches, prefill_time
+from .wafer_memory import WaferCapacity, WaferMemory, spill_note
 
 
 @functools.lru_cache(maxsize=2)
@@ -167,15 +169,35 @@ class _Timer:
                 "flops": flops, "sram_bytes": sram, **{f"c_{k}": v for k, v in comps.items()}}
 
 
-def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions):
-    """Run the flow engine; ``scenario`` must be resolved against ``model``."""
-    from ..results.run_result import LayerArray, RunResult, capacity_note, make_summary
+class PlacementCapacity(WaferCapacity):
+    """Capacity by the per-core placement itself, so ``--batch max`` never lands past the
+    flow engine's own cliff.  The pooled memory plan screens it: a placement never holds
+    what the plan (the same layout, or whole layers pooled per wafer) cannot."""
 
+    def fits(self, batch: int, devices: int) -> bool:
+        mem = self.memory
+        return place(mem.system, mem.model, mem.scenario, mem.mapping, batch, devices).fits
+
+    def device_range(self, batch: int) -> tuple[int, int]:
+        """From the fewest wafers whose memory plan holds ``batch`` (the last if none does)."""
+        start, limit = super().device_range(batch)
+        plan_fits = super().fits
+        return next((n for n in range(start, limit + 1) if plan_fits(batch, n)), limit), limit
+
+    def largest_batch(self, devices: int) -> int:
+        return largest_fitting(lambda b: self.fits(b, devices), super().largest_batch(devices))
+
+
+def capacity(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions) -> PlacementCapacity:
+    """What the wafers hold by the per-core placement (for :mod:`wafersim.sizing`)."""
+    return PlacementCapacity(WaferMemory(system, model, scenario, mapping))
+
+
+def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions) -> RunResult:
+    """Run the flow engine; ``scenario`` is resolved (batch and wafers are numbers)."""
     warm_up()
     s, w, L = scenario, system, scenario.layers
-    # sized by the per-core placement itself, so --batch max never lands past its cliff
-    batch, wafers = AnalyticWafer(system, model, scenario, mapping).resolve(
-        lambda b, n: place(system, model, scenario, mapping, b, n).fits)
+    batch, wafers = s.batch, s.wafers
     pl = place(system, model, scenario, mapping, batch, wafers)
     try:
         mesh = physical_mesh(system)
@@ -261,7 +283,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
 
     # ---- energy per generated token ------------------------------------------------------
     en = w.energy
-    energy = {
+    step_energy = {
         "sram": micro * out["sram_bytes"] * 8 * en.sram_j_per_bit,
         "compute": micro * out["flops"] * en.flop_j,
         "links": micro * timer.link_energy + (io_timer.link_energy if io_timer is not None else 0.0),
@@ -269,34 +291,18 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
         "io": io_bytes * 8 * ext.energy_j_per_bit,
         "static": en.static_power_w * wafers * tpot,
     }
-    energy_per_token = sum(energy.values()) / batch
-
     notes = []
-    notes += capacity_note(pl.total_spilled_bytes, wafers * ext.capacity_bytes, "external memory")
     dm = mesh.defect_map
     if dm is not None:
         notes.append(f"defects (seed {dm.seed}): {dm.failed_cores} of {dm.physical_cores} physical cores failed; "
                      f"{dm.detoured_links} logical links detour around them")
-    if not pl.fits:
-        notes.append(f"does not fit in SRAM: {pl.spilled_weight_bytes.sum() / 1e9:.3g} GB of weights and "
-                     f"{pl.spilled_kv_bytes.sum() / 1e9:.3g} GB of KV cache spilled to external memory, read at "
-                     f"{ext.io_bandwidth_bytes_per_s / 1e9:.3g} GB/s through edge I/O")
+    notes += spill_note(float(pl.spilled_weight_bytes.sum()), float(pl.spilled_kv_bytes.sum()),
+                        ext.io_bandwidth_bytes_per_s)
     if micro > 1:
-        notes.append(f"batch of {batch} runs as {micro} micro-batches of {tokens} through the layer pipeline")
+        notes.append(micro_batch_note(batch, micro, tokens))
     busiest = np.unravel_index(busiest_flat, link_busy.shape)
     notes.append(f"busiest link in a decode step: wafer {busiest[0]} core ({busiest[1]}, {busiest[2]}) "
                  f"{DIRECTIONS[busiest[3]]}, {busy_max * 1e6:.3g} us busy")
-    notes.append(f"decode step bound by {decode.bottleneck}; prefill bound by {prefill.bottleneck}")
-
-    summary = make_summary(
-        system=w.name, model=model.name, kind="wafer", fidelity="flow", scenario=s, batch=batch, devices=wafers,
-        prefill=prefill, decode=decode, fits=pl.fits, spilled_bytes=pl.total_spilled_bytes,
-        weight_bytes=pl.region_weight_bytes.sum(), kv_bytes=pl.region_kv_bytes.sum(),
-        energy_per_token_j=energy_per_token, decode_layer_s=decode_layer_s,
-        prefill_layer_s=n_blocks * float(per_block[:L].mean()), placement=mapping.placement,
-        cores_per_wafer=pl.block[0] * pl.block[1], micro_batches=micro,
-        max_link_utilisation=float(busy_max / tpot),
-        **{f"energy_{k}_j": v / batch for k, v in energy.items()})
     regions = ("region",)
     arrays = {
         "decode_layer_s": LayerArray(layer_time if onchip_bound else np.full(L, decode_layer_s), ("layer",), "s",
@@ -321,5 +327,13 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
                                                  casting="same_kind"), ("wafer", "y", "x", "direction"), "",
                                        "share of a decode step each directed link is busy", {"direction": DIRECTIONS}),
     }
-    config = {"scenario": {**s.as_dict(), "batch": batch, "wafers": wafers}, "mapping": asdict(mapping)}
-    return RunResult(summary, config, prefill, decode, arrays, notes)
+    memory = MemoryUse(fits=pl.fits, weight_bytes=pl.region_weight_bytes.sum(), kv_bytes=pl.region_kv_bytes.sum(),
+                       spilled_bytes=pl.total_spilled_bytes, spill_capacity_bytes=wafers * ext.capacity_bytes,
+                       spill_memory="external memory")
+    return assemble(
+        system=w, model=model, kind="wafer", fidelity="flow", scenario=s, devices=wafers,
+        prefill=prefill, decode=decode, memory=memory, step_energy_j=step_energy,
+        decode_layer_s=decode_layer_s, prefill_layer_s=n_blocks * float(per_block[:L].mean()),
+        details={"placement": mapping.placement, "cores_per_wafer": pl.block[0] * pl.block[1],
+                 "micro_batches": micro, "max_link_utilisation": float(busy_max / tpot)},
+        notes=notes, arrays=arrays, mapping=mapping)

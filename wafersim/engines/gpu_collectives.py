@@ -139,6 +139,9 @@ class GraphCollectives:
             return 0.0
         return self.cost(op, nbytes, self.group(op, n)).time_s
 
+    def algorithm_used(self, op: str) -> str:
+        return self.chosen.get(op, "none")
+
     def stage_send(self, stage: int, nbytes: float) -> float:
         """Seconds of the activation send from ``stage`` to ``stage + 1``."""
         if nbytes <= 0:

@@ -40,6 +40,10 @@ def micro_batches(batch: int, layers: int, pipelined: bool) -> tuple[int, int]:
     return -(-batch // size), size
 
 
+def micro_batch_note(batch: int, micro: int, size: int, through: str = "the layer pipeline") -> str:
+    return f"batch of {batch} runs as {micro} micro-batches of {size} through {through}"
+
+
 def decode_step_time(walk_s: float, micro_batches: int, busiest_s: float) -> float:
     """A decode step for the whole batch: one micro-batch's walk, but never shorter
     than the busiest region or stage needs for all micro-batches in turn."""

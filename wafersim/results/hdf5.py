@@ -1,10 +1,11 @@
 """Self-describing HDF5 results (schema in docs/results-schema.md).
 
-Layout, version 1::
+Layout, version 2::
 
     /                       attrs: format, format-version, generated-by, creation-date
-    /summary/<key>          one column per summary key along dimension ``run``
+    /summary/<key>          one column per summary field (results.summary.Summary) along ``run``
     /summary/run            the run ids (dimension scale)
+    /<table>/<key>          optional tables along ``run`` (``validation`` in validate files)
     /runs/<id>              attrs: system, model, config (JSON), summary (JSON), notes (JSON)
     /runs/<id>/layer        dimension scale 0..L-1
     /runs/<id>/<array>      per-layer (or per-core, per-link) arrays, attrs units, description
@@ -29,10 +30,12 @@ import numpy as np
 
 from .._version import __version__
 from ..atomic import atomic_path
-from .run_result import SUMMARY_FIELDS, LayerArray, RunResult, field_info
+from .phase import PhaseTime
+from .run_result import LayerArray, RunResult
+from .summary import FIELDS, Summary
 
 FORMAT = "wafersim-results"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2   # 2: validation columns in /validation, not /summary; config.provenance
 _STR = h5py.string_dtype("utf-8")
 _COMPRESS = {"compression": "gzip", "shuffle": True}
 
@@ -106,35 +109,27 @@ def _write_run(group: h5py.Group, result: RunResult) -> None:
         group.create_dataset(name, data=text, dtype=_STR, track_times=False)
 
 
-def _write_summary(root: h5py.File, results: Sequence[RunResult], run_ids: Sequence[str]) -> None:
-    """One column per summary key; a key some runs lack (a GPU-only scalar in a
-    wafer-vs-GPU comparison) is filled with NaN (numbers) or "" (text), as its
-    ``_FillValue`` attribute says."""
-    g = root.create_group("summary")
-    _scale(g, "run", np.array(run_ids, dtype=str))
-    scalar = (int, float, str, bool, np.generic)
-    keys = list(SUMMARY_FIELDS)
-    for k in sorted({k for r in results for k in r.summary} - set(keys)):
-        if all(isinstance(r.summary[k], scalar) for r in results if k in r.summary):
-            keys.append(k)
-    for key in keys:
-        present = [r.summary[key] for r in results if key in r.summary]
-        missing = len(present) < len(results)
+def _write_columns(g: h5py.Group, columns: Sequence[tuple[str, list[Any], str, str]], n: int) -> None:
+    """Columns (name, values with None where a run lacks it, units, description) along
+    ``run``: booleans as int8, numbers as int64 or float64, text as UTF-8; a column some
+    runs lack is filled with NaN (numbers) or "" (text), as its ``_FillValue`` says."""
+    for key, values, unit, meaning in columns:
+        present = [v for v in values if v is not None]
+        missing = len(present) < n
         fill: Any = None
         if all(isinstance(v, (bool, np.bool_)) for v in present) and not missing:
             data = np.array(present, dtype=np.int8)
         elif all(isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_)) for v in present):
             as_int = all(isinstance(v, (int, np.integer)) for v in present) and not missing
             fill = None if as_int else np.nan
-            data = np.array([r.summary.get(key, fill) for r in results], dtype=np.int64 if as_int else np.float64)
+            data = np.array([fill if v is None else v for v in values], dtype=np.int64 if as_int else np.float64)
         else:
             fill = ""
-            data = np.array([str(r.summary[key]) if key in r.summary else "" for r in results], dtype=object)
+            data = np.array(["" if v is None else str(v) for v in values], dtype=object)
         if data.dtype == object:
             ds = g.create_dataset(key, data=data, dtype=_STR, track_times=False)
         else:
             ds = _dataset(g, key, data)
-        unit, meaning = field_info(key)
         ds.attrs["units"] = unit
         ds.attrs["description"] = meaning
         if missing:
@@ -142,9 +137,28 @@ def _write_summary(root: h5py.File, results: Sequence[RunResult], run_ids: Seque
         ds.dims[0].attach_scale(g["run"])
 
 
+def _table(root: h5py.File, name: str, run_ids: Sequence[str],
+           columns: Sequence[tuple[str, list[Any], str, str]]) -> None:
+    g = root.create_group(name)
+    _scale(g, "run", np.array(run_ids, dtype=str))
+    _write_columns(g, columns, len(run_ids))
+
+
+def _write_summary(root: h5py.File, results: Sequence[RunResult], run_ids: Sequence[str]) -> None:
+    """One column per summary field that any run has, in the declared order."""
+    columns = [(key, [r.summary.get(key) for r in results], *FIELDS[key])
+               for key in FIELDS if any(key in r.summary for r in results)]
+    _table(root, "summary", run_ids, columns)
+
+
 def write_results(path: str | Path, results: RunResult | Iterable[RunResult],
-                  run_ids: Sequence[str] | None = None, extra_attrs: dict[str, str] | None = None) -> Path:
-    """Write one or more runs to ``path`` atomically (temporary file, then rename)."""
+                  run_ids: Sequence[str] | None = None, extra_attrs: dict[str, str] | None = None,
+                  tables: dict[str, Sequence[tuple[str, list[Any], str, str]]] | None = None) -> Path:
+    """Write one or more runs to ``path`` atomically (temporary file, then rename).
+
+    ``tables`` adds groups of columns along ``run`` beside ``/summary`` (e.g. the
+    measurements ``wafersim validate -o`` compares with): name -> columns of
+    (key, one value per run, units, description)."""
     results = [results] if isinstance(results, RunResult) else list(results)
     if not results:
         raise ValueError("no results to write")
@@ -166,6 +180,10 @@ def write_results(path: str | Path, results: RunResult | Iterable[RunResult],
         for rid, res in zip(run_ids, results):
             _write_run(runs.create_group(rid), res)
         _write_summary(f, results, run_ids)
+        for name, columns in sorted((tables or {}).items()):
+            if name in ("runs", "summary"):
+                raise ValueError(f"table name {name!r} is taken")
+            _table(f, name, run_ids, columns)
     return path
 
 
@@ -197,6 +215,17 @@ def read_summaries(path: str | Path) -> list[dict[str, Any]]:
         return [json.loads(f["runs"][rid].attrs["summary"]) for rid in f["runs"]]
 
 
+def read_table(path: str | Path, name: str = "summary") -> dict[str, list[Any]]:
+    """A table along ``run`` (``summary``, or ``validation`` in validate files) as column -> values,
+    with the run ids under ``run``; text decoded, booleans as 0/1."""
+    with _open(path) as f:
+        if name not in f or name == "runs" or not isinstance(f[name], h5py.Group):
+            tables = [k for k in f if k != "runs" and isinstance(f[k], h5py.Group)]
+            raise KeyError(f"{path}: no table {name!r}; tables: {', '.join(tables)}")
+        g = f[name]
+        return {key: [v.item() if hasattr(v, "item") else v for v in _decode(g[key][()])] for key in g}
+
+
 def read_provenance(path: str | Path) -> list[dict[str, Any]]:
     """Each run's ``config["provenance"]`` (preset, base chain, overrides of the system and
     the model), in run order; ``{}`` for a run written before provenance was recorded."""
@@ -204,22 +233,39 @@ def read_provenance(path: str | Path) -> list[dict[str, Any]]:
         return [json.loads(f["runs"][rid].attrs["config"]).get("provenance", {}) for rid in f["runs"]]
 
 
-def read_run(path: str | Path, run_id: str | None = None) -> dict[str, Any]:
-    """One run: its summary, config, notes and arrays (numpy) by name."""
+def _decode(data: Any) -> Any:
+    if isinstance(data, np.ndarray) and data.dtype == object:
+        return np.array([v.decode() if isinstance(v, bytes) else v for v in data], dtype=object)
+    return data.decode() if isinstance(data, bytes) else data
+
+
+def read_run(path: str | Path, run_id: str | None = None) -> RunResult:
+    """One run as a :class:`RunResult`: the typed summary, both phases' components, every
+    array with its dimensions, units and labels, the notes, attachments and configuration."""
     with _open(path) as f:
         runs = f["runs"]
         rid = run_id or next(iter(runs))
         if rid not in runs:
             raise KeyError(f"{path}: no run {rid!r}; runs: {', '.join(runs)}")
         g = runs[rid]
-        arrays = {}
-        for k in g:
-            if isinstance(g[k], h5py.Dataset):
-                data = g[k][()]
-                if isinstance(data, np.ndarray) and data.dtype == object:
-                    data = np.array([v.decode() if isinstance(v, bytes) else v for v in data], dtype=object)
-                elif isinstance(data, bytes):
-                    data = data.decode()
-                arrays[k] = data
-        return {"id": rid, "summary": json.loads(g.attrs["summary"]), "config": json.loads(g.attrs["config"]),
-                "notes": json.loads(g.attrs["notes"]), "arrays": arrays}
+        stored = json.loads(g.attrs["summary"])
+        names = [str(n) for n in _decode(g["component"][()])] if "component" in g else []
+        phases = {}
+        for label, total in (("prefill_components_s", "ttft_s"), ("decode_components_s", "tpot_s")):
+            values = g[label][()] if label in g else []
+            phases[label] = PhaseTime(float(stored[total]), {n: float(v) for n, v in zip(names, values)})
+        arrays, attachments = {}, {}
+        for name, item in g.items():
+            if not isinstance(item, h5py.Dataset) or name in phases or item.is_scale:
+                continue
+            if item.shape == () and h5py.check_string_dtype(item.dtype):
+                attachments[name] = _decode(item[()])
+                continue
+            dims = tuple(d[0].name.rsplit("/", 1)[-1] if len(d) else f"dim_{i}" for i, d in enumerate(item.dims))
+            labels = {dim: tuple(str(v) for v in _decode(g[dim][()])) for dim in dims
+                      if dim in g and h5py.check_string_dtype(g[dim].dtype)}
+            arrays[name] = LayerArray(item[()], dims, str(item.attrs.get("units", "")),
+                                      str(item.attrs.get("description", "")), labels or None)
+        return RunResult(Summary.from_mapping(stored), json.loads(g.attrs["config"]),
+                         phases["prefill_components_s"], phases["decode_components_s"], arrays,
+                         json.loads(g.attrs["notes"]), attachments)

@@ -99,6 +99,25 @@ def validate(path: str | Path = MEASUREMENTS) -> list[Comparison]:
     return [run_row(r) for r in load_measurements(path)]
 
 
+#: the columns of the ``/validation`` table in ``wafersim validate -o`` files: key -> (units, meaning)
+TABLE_FIELDS: dict[str, tuple[str, str]] = {
+    "metric": ("", "summary key compared"),
+    "measured": ("", "published value of the metric, in the metric's units"),
+    "predicted": ("", "predicted value of the metric, in the metric's units"),
+    "relative_error": ("", "(predicted - measured) / measured"),
+    "calibration": ("", "a preset field was fitted to this row"),
+    "source": ("", "where the measurement was published"),
+}
+
+
+def table_columns(comparisons: list[Comparison]) -> list[tuple[str, list[Any], str, str]]:
+    """The validation table for :func:`wafersim.results.hdf5.write_results` (one row per run)."""
+    values = {"metric": lambda c: c.row.metric, "measured": lambda c: c.row.value,
+              "predicted": lambda c: c.predicted, "relative_error": lambda c: c.error,
+              "calibration": lambda c: c.row.calibration, "source": lambda c: c.row.source}
+    return [(key, [values[key](c) for c in comparisons], *TABLE_FIELDS[key]) for key in TABLE_FIELDS]
+
+
 def error_stats(comparisons: list[Comparison]) -> dict[str, float]:
     if not comparisons:
         return {"rows": 0, "median_abs_error": float("nan"), "worst_abs_error": float("nan")}

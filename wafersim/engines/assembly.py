@@ -1,0 +1,73 @@
+"""One place where an engine's numbers become a :class:`~wafersim.results.run_result.RunResult`.
+
+Every engine hands over the same things: the two phase times, what fits and
+what spilled, the energy of one decode step split by part, its own notes and
+arrays.  Here they become the typed summary (throughput from the step time,
+bottlenecks from the phase components, energy per generated token), the notes
+every run carries (spill beyond the backing memory, what bounds each phase)
+and the resolved configuration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
+
+from ..mapping.options import MappingOptions
+from ..results.phase import PhaseTime
+from ..results.run_result import LayerArray, RunResult
+from ..results.summary import Summary
+from ..units import format_quantity
+from ..workload.scenario import Scenario
+
+__all__ = ["MemoryUse", "assemble", "capacity_note"]
+
+
+@dataclass(frozen=True)
+class MemoryUse:
+    """What a run keeps on chip, and where the rest goes."""
+    fits: bool
+    weight_bytes: float
+    kv_bytes: float
+    spilled_bytes: float
+    spill_capacity_bytes: float       # of the memory the spill goes to
+    spill_memory: str                 # its name, for the notes ("external memory", "host memory")
+
+
+def capacity_note(spilled_bytes: float, capacity_bytes: float, where: str) -> list[str]:
+    """A warning when the spill would not fit in the memory it spills to."""
+    if spilled_bytes <= capacity_bytes:
+        return []
+    return [f"the spill ({format_quantity(spilled_bytes, 'bytes')}) exceeds the "
+            f"{format_quantity(capacity_bytes, 'bytes')} of {where}: this configuration cannot run as given"]
+
+
+def assemble(*, system: Any, model: Any, kind: str, fidelity: str, scenario: Scenario, devices: int,
+             prefill: PhaseTime, decode: PhaseTime, memory: MemoryUse, step_energy_j: Mapping[str, float],
+             decode_layer_s: float, prefill_layer_s: float, details: Mapping[str, Any] | None = None,
+             notes: list[str] | None = None, arrays: dict[str, LayerArray] | None = None,
+             attachments: dict[str, str] | None = None, mapping: MappingOptions | None = None) -> RunResult:
+    """The result of one run.  ``scenario`` is resolved (batch and devices are numbers);
+    ``step_energy_j`` is the energy of one decode step of the whole batch by part;
+    ``details`` are the engine's own summary fields (e.g. ``tp``, ``placement``)."""
+    batch = scenario.batch
+    tpot = decode.time_s
+    energy = {f"energy_{part}_j": joules / batch for part, joules in step_energy_j.items()}
+    summary = Summary(
+        system=system.name, model=model.name, kind=kind, fidelity=fidelity, batch=batch,
+        prompt_tokens=scenario.prompt_tokens, output_tokens=scenario.output_tokens, layers=scenario.layers,
+        devices=devices, ttft_s=prefill.time_s, tpot_s=tpot,
+        tokens_per_s_per_user=1.0 / tpot, tokens_per_s=batch / tpot,
+        fits_on_chip=bool(memory.fits), spilled_bytes=float(memory.spilled_bytes),
+        weight_bytes=float(memory.weight_bytes), kv_bytes=float(memory.kv_bytes),
+        bottleneck=decode.bottleneck, prefill_bottleneck=prefill.bottleneck, decode_bottleneck=decode.bottleneck,
+        energy_per_token_j=sum(step_energy_j.values()) / batch,
+        decode_layer_s=decode_layer_s, prefill_layer_s=prefill_layer_s,
+        **dict(details or {}), **energy)
+    all_notes = [*capacity_note(memory.spilled_bytes, memory.spill_capacity_bytes, memory.spill_memory),
+                 *(notes or []),
+                 f"decode step bound by {decode.bottleneck}; prefill bound by {prefill.bottleneck}"]
+    config: dict[str, Any] = {"scenario": scenario.as_dict()}
+    if mapping is not None:
+        config["mapping"] = asdict(mapping)
+    return RunResult(summary, config, prefill, decode, dict(arrays or {}), all_notes, dict(attachments or {}))

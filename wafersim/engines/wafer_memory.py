@@ -1,0 +1,166 @@
+"""Where a model's bytes live on one or several wafers: the memory plan both wafer engines share.
+
+Weights stay on chip first (the batch shares them); the KV cache fills what is
+left; whatever does not fit spills to external memory behind the edge I/O.
+A pipelined placement holds per region what the flow placement's own layout
+gives its cores (:func:`wafersim.mapping.placement.layout`); sequential and
+streaming placements pool each wafer's SRAM over whole layers in contiguous
+ranges (streaming keeps no weights on chip).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..config import ConfigError
+from ..hardware.wafer import WaferSpec
+from ..mapping.options import MappingOptions
+from ..mapping.placement import Layout, layout, split_layers
+from ..units import format_quantity
+from ..workload.dtypes import dtype_bytes
+from ..workload.model import ModelSpec
+from ..workload.scenario import Scenario
+from .capacity import Capacity
+
+__all__ = ["WaferMemoryPlan", "WaferMemory", "WaferCapacity", "spill_note"]
+
+
+@dataclass(frozen=True)
+class WaferMemoryPlan:
+    """Where every byte lives: totals for the run."""
+    wafers: int
+    cores_per_wafer: int
+    capacity_bytes: float
+    weight_bytes: float
+    kv_bytes: float
+    spilled_weight_bytes: float
+    spilled_kv_bytes: float
+
+    @property
+    def spilled_bytes(self) -> float:
+        return self.spilled_weight_bytes + self.spilled_kv_bytes
+
+    @property
+    def fits(self) -> bool:
+        return self.spilled_bytes == 0.0
+
+    @property
+    def spilled_kv_fraction(self) -> float:
+        return self.spilled_kv_bytes / self.kv_bytes if self.kv_bytes else 0.0
+
+    @property
+    def spilled_weight_fraction(self) -> float:
+        return self.spilled_weight_bytes / self.weight_bytes if self.weight_bytes else 0.0
+
+
+class WaferMemory:
+    """The bytes of a job on wafers of ``system``; layouts are cached per (batch, wafers)."""
+
+    def __init__(self, system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions):
+        self.system, self.model, self.scenario, self.mapping = system, model, scenario, mapping
+        self.weight_bytes_per_param = dtype_bytes(scenario.dtype)
+        self.layers = scenario.layers
+        self.include_head = self.layers == model.num_layers
+        self._layouts: dict[tuple[int, int], Layout] = {}
+
+    def cores_per_wafer(self) -> int:
+        rows, cols = self.mapping.block
+        if (rows, cols) == (0, 0):
+            return self.system.cores
+        if rows > self.system.mesh.cores_y or cols > self.system.mesh.cores_x:
+            raise ConfigError("mapping", "cores", f"{rows}x{cols} does not fit the "
+                              f"{self.system.mesh.cores_y}x{self.system.mesh.cores_x} mesh of {self.system.name}")
+        return rows * cols
+
+    def weight_bytes(self) -> float:
+        m = self.model
+        b = self.layers * m.layer_params
+        if self.include_head:
+            b += m.embedding_params + m.lm_head_params + m.final_norm_params
+        return b * self.weight_bytes_per_param
+
+    def kv_bytes(self, batch: int) -> float:
+        return batch * self.scenario.max_context * self.layers * self.model.kv_bytes_per_token_layer(self.scenario.kv_dtype)
+
+    def capacity_per_wafer(self) -> float:
+        return self.cores_per_wafer() * self.system.core.usable_sram_bytes
+
+    def layout(self, batch: int, wafers: int) -> Layout:
+        """The placement's geometry (shared with the flow engine), cached per (batch, wafers)."""
+        key = (batch, wafers)
+        if key not in self._layouts:
+            self._layouts[key] = layout(self.system, self.model, self.scenario, self.mapping, batch, wafers)
+        return self._layouts[key]
+
+    def memory_plan(self, batch: int, wafers: int) -> WaferMemoryPlan:
+        """Pipelined: each region holds what its cores hold, weights first, as the flow
+        placement lays them out.  Sequential and streaming: per wafer, whole layers in
+        contiguous ranges share the wafer's SRAM, weights first, then KV."""
+        if self.mapping.placement == "pipelined":
+            sw, skv = self.layout(batch, wafers).region_spill()
+            return WaferMemoryPlan(wafers, self.cores_per_wafer(), wafers * self.capacity_per_wafer(),
+                                   self.weight_bytes(), self.kv_bytes(batch), float(sw.sum()), float(skv.sum()))
+        cap = self.capacity_per_wafer()
+        m = self.model
+        layer_w = m.layer_params * self.weight_bytes_per_param
+        layer_kv = batch * self.scenario.max_context * m.kv_bytes_per_token_layer(self.scenario.kv_dtype)
+        head_w = self.weight_bytes() - self.layers * layer_w
+        first = split_layers(self.layers, wafers, layer_w + layer_kv, head_w)
+        spilled_w = spilled_kv = 0.0
+        for i in range(wafers):
+            n = first[i + 1] - first[i]
+            wb = n * layer_w + (head_w if i == wafers - 1 else 0.0)
+            kb = n * layer_kv
+            on_w = 0.0 if self.mapping.placement == "streaming" else min(wb, cap)
+            on_kv = min(kb, cap - on_w)
+            spilled_w += wb - on_w
+            spilled_kv += kb - on_kv
+        return WaferMemoryPlan(wafers, self.cores_per_wafer(), wafers * cap, self.weight_bytes(),
+                               self.kv_bytes(batch), spilled_w, spilled_kv)
+
+
+class WaferCapacity(Capacity):
+    """Capacity by the memory plan: the analytic wafer engine's, and the flow engine's screen."""
+
+    def __init__(self, memory: WaferMemory):
+        self.memory = memory
+
+    def fits(self, batch: int, devices: int) -> bool:
+        return self.memory.memory_plan(batch, devices).fits
+
+    def holds_weights(self, batch: int, devices: int) -> bool:
+        return self.memory.memory_plan(batch, devices).spilled_weight_bytes == 0
+
+    def device_range(self, batch: int) -> tuple[int, int]:
+        """No fewer wafers than the weights need at full SRAM; no more than the system
+        allows or than there are layers (each wafer holds whole layers)."""
+        mem = self.memory
+        limit = min(mem.system.interwafer.max_wafers, mem.layers)
+        start = max(1, math.ceil(mem.weight_bytes() / mem.capacity_per_wafer()))
+        return min(start, limit), limit
+
+    def check_devices(self, devices: int) -> None:
+        mem = self.memory
+        if devices > mem.system.interwafer.max_wafers:
+            raise ConfigError("scenario", "wafers", f"{mem.system.name} allows at most "
+                              f"{mem.system.interwafer.max_wafers} wafers; got {devices}")
+        if devices > mem.layers:
+            raise ConfigError("scenario", "wafers", f"{devices} wafers for {mem.layers} layers: "
+                              "each wafer needs at least one layer")
+
+
+def spill_note(weight_bytes: float, kv_bytes: float, io_bandwidth_bytes_per_s: float,
+               usable_bytes: float | None = None, wafers: int = 1) -> list[str]:
+    """The note a wafer run carries when weights or KV cache spill to external memory."""
+    if weight_bytes == 0 and kv_bytes == 0:
+        return []
+    what = []
+    if weight_bytes:
+        what.append(f"{format_quantity(weight_bytes, 'bytes')} of weights")
+    if kv_bytes:
+        what.append(f"{format_quantity(kv_bytes, 'bytes')} of KV cache")
+    usable = (f" ({format_quantity(usable_bytes, 'bytes')} usable on {wafers} wafer(s))"
+              if usable_bytes is not None else "")
+    return [f"does not fit in SRAM{usable}: {' and '.join(what)} spilled to external memory, read at "
+            f"{format_quantity(io_bandwidth_bytes_per_s, 'bandwidth')} through edge I/O"]

@@ -1,0 +1,131 @@
+"""Sizing a run: ``--batch max``, ``--wafers auto`` and ``--tp auto`` for any engine.
+
+Sizing asks the engine's :class:`~wafersim.engines.capacity.Capacity` what fits
+and never looks inside the engine:
+
+* ``wafers = auto``: the fewest devices that hold the weights and the KV cache
+  of the batch (one sequence when the batch is ``max``); when none does, the
+  fewest that hold the weights;
+* ``batch = max``: the largest batch that fits on the devices chosen;
+* ``tp = auto`` (GPU systems): the tensor parallelism a latency-minded engineer
+  would pick: powers of two within one node that divide the heads; the fastest
+  decode step among those that hold the job (the fastest overall when none
+  does); ties go to fewer GPUs.  Each candidate is sized and run; the chosen
+  run is handed back so it is not run twice.
+
+Which scenario key counts a kind's devices, and which keys do not apply to a
+kind, is declared here once (:data:`DEVICE_KEY`, :data:`FOREIGN_KEYS`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .config import ConfigError
+from .engines.capacity import Capacity
+from .engines.registry import Engine
+from .mapping.options import MappingOptions
+from .results.run_result import RunResult
+from .workload.model import ModelSpec
+from .workload.scenario import Scenario
+
+__all__ = ["Sized", "size", "check_kind", "fewest_devices", "tensor_parallel_options", "DEVICE_KEY", "FOREIGN_KEYS"]
+
+#: the scenario key that counts a kind's devices when it may be "auto"
+DEVICE_KEY = {"wafer": "wafers"}
+#: scenario keys that do not apply to a kind: key -> (values allowed, why)
+FOREIGN_KEYS: dict[str, dict[str, tuple[tuple[Any, ...], str]]] = {
+    "wafer": {"tp": ((1, "auto"), "--tp and --pp apply to GPU systems; a wafer uses --wafers"),
+              "pp": ((1,), "--tp and --pp apply to GPU systems; a wafer uses --wafers"),
+              "ep": ((1,), "--ep applies to GPU systems; a wafer uses --wafers")},
+    "gpu": {"wafers": ((1, "auto"), "--wafers applies to wafer systems; GPU systems use --tp/--pp/--ep")},
+}
+_TP_CHOICES = (1, 2, 4, 8, 16, 32, 64)
+
+
+@dataclass(frozen=True)
+class Sized:
+    """A scenario with every ``max`` and ``auto`` replaced by a number, the notes that say
+    how, and the run a search already made with exactly this scenario (if any)."""
+    scenario: Scenario
+    notes: tuple[str, ...] = ()
+    result: RunResult | None = None
+
+
+def check_kind(kind: str, scenario: Scenario) -> Scenario:
+    """Refuse scenario keys meant for another kind of system; return the scenario with
+    those keys at their defaults (``tp = auto`` on a wafer means 1)."""
+    for key, (allowed, why) in FOREIGN_KEYS.get(kind, {}).items():
+        if getattr(scenario, key) not in allowed:
+            raise ConfigError("scenario", key, why)
+    defaults = {key: allowed[0] for key, (allowed, _) in FOREIGN_KEYS.get(kind, {}).items()}
+    return replace(scenario, **defaults)
+
+
+def fewest_devices(capacity: Capacity, batch: int) -> tuple[int, str]:
+    """The fewest devices that hold ``batch``; else the fewest that hold the weights; else
+    the most allowed.  Returns the count and which of the three it is, in words."""
+    start, limit = capacity.device_range(batch)
+    for n in range(start, limit + 1):
+        if capacity.fits(batch, n):
+            return n, "the fewest that hold the job"
+    for n in range(1, limit + 1):
+        if capacity.holds_weights(batch, n):
+            return n, "the fewest that hold the weights (the KV cache spills)"
+    return limit, "the most allowed (the weights spill)"
+
+
+def tensor_parallel_options(system: Any, model: ModelSpec, scenario: Scenario) -> list[int]:
+    """Powers of two within one node that divide the attention heads and the KV heads
+    (or are multiples of them) and leave room for the scenario's pp x ep."""
+    kvh = model.num_kv_heads
+    node = min(system.interconnect.gpus_per_node, system.num_gpus)
+    return [t for t in _TP_CHOICES if t <= node and model.num_heads % t == 0 and (kvh % t == 0 or t % kvh == 0)
+            and t * scenario.pp * scenario.ep <= system.num_gpus]
+
+
+def size(engine: Engine, system: Any, model: ModelSpec, scenario: Scenario, mapping: MappingOptions | None) -> Sized:
+    """Resolve ``batch = max``, the kind's ``auto`` device count and ``tp = auto``."""
+    if scenario.tp == "auto":
+        return _fastest_tensor_parallel(engine, system, model, scenario, mapping)
+    capacity: Capacity = engine.capacity(system, model, scenario, mapping)
+    key = DEVICE_KEY.get(system.kind)
+    notes: list[str] = []
+    asked = getattr(scenario, key) if key else None
+    if asked == "auto":
+        devices, why = fewest_devices(capacity, 1 if scenario.batch == "max" else scenario.batch)
+        notes.append(f"--{key} auto: {devices}, {why}")
+    elif asked is not None:
+        devices = asked
+    else:
+        devices = capacity.device_range(1)[0]
+    capacity.check_devices(devices)
+    batch = scenario.batch
+    if batch == "max":
+        batch = capacity.largest_batch(devices)
+        if batch == 1 and not capacity.fits(1, devices):
+            notes.append(f"--batch max: not even one sequence of {scenario.max_context} tokens fits beside the "
+                         "weights; ran batch 1")
+        else:
+            notes.append(f"--batch max: {batch} sequences of {scenario.max_context} tokens fill the KV capacity")
+    changes: dict[str, Any] = {"batch": batch}
+    if key:
+        changes[key] = devices
+    return Sized(replace(scenario, **changes), tuple(notes))
+
+
+def _fastest_tensor_parallel(engine: Engine, system: Any, model: ModelSpec, scenario: Scenario,
+                             mapping: MappingOptions | None) -> Sized:
+    options = tensor_parallel_options(system, model, scenario)
+    if len(options) <= 1:
+        return size(engine, system, model, replace(scenario, tp=options[0] if options else 1), mapping)
+    runs = []
+    for tp in options:
+        sized = size(engine, system, model, replace(scenario, tp=tp), mapping)
+        runs.append((tp, sized, engine.simulate(system, model, sized.scenario, mapping)))
+    fitting = [run for run in runs if run[2].summary["fits_on_chip"]] or runs
+    tp, sized, result = min(fitting, key=lambda run: (run[2].summary["tpot_s"], run[0]))
+    why = "that hold the job" if result.summary["fits_on_chip"] else "(none holds the job)"
+    note = f"--tp auto: tp = {tp}, the fastest decode step among tp = {', '.join(map(str, options))} {why}"
+    return Sized(sized.scenario, (*sized.notes, note), result)
