@@ -2,7 +2,7 @@
 
     python tools/plot_cliff.py MODEL --systems wse3 dgx-h100 [--batch N]
         [--contexts 1024,4096,... | --max-context N] [--output-tokens N]
-        [--fidelity analytic|flow] [-o PREFIX]
+        [--fidelity NAME] [-o PREFIX]
 
 runs every (system, context) pair with :func:`wafersim.sweep_cliff.cliff_sweep`
 (a context is prompt + output tokens; a wafer keeps one wafer, a GPU system
@@ -25,6 +25,8 @@ if str(ROOT) not in sys.path:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from wafersim.engines import registry as engines
+
     p = argparse.ArgumentParser(prog="plot_cliff.py", description=__doc__.split("\n\n")[0])
     p.add_argument("model", help="model preset name or TOML path")
     p.add_argument("--systems", nargs="+", required=True, metavar="SYSTEM", help="system presets to compare")
@@ -35,8 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     ctx.add_argument("--max-context", type=int, default=None, metavar="N",
                      help="powers of two from 1024 up to N (default: the model's max_context)")
     p.add_argument("--output-tokens", type=int, default=128, help="output tokens per sequence (default 128)")
-    p.add_argument("--fidelity", choices=("analytic", "flow"), default="analytic",
-                   help="wafer engine (GPU systems always run analytic; default analytic)")
+    p.add_argument("--fidelity", choices=engines.fidelities(), default="analytic",
+                   help="engine (a system whose kind lacks it runs its default; default analytic)")
     p.add_argument("-o", "--output", default=None, metavar="PREFIX",
                    help="writes PREFIX-cliff.png and PREFIX-cliff.h5 (default MODEL-bBATCH)")
     p.add_argument("--no-plot", action="store_true", help="write only the .h5 and the table")

@@ -10,8 +10,8 @@ Each system keeps the configuration the caller gives it, so that the cliff is
 not hidden: a wafer runs on ``wafers=1`` unless told otherwise (``wafers="auto"``
 would add wafers as the context grows), a GPU system on ``tp="auto"``.  As in
 ``wafersim compare``, each scenario key goes to the side it fits (``wafers``
-and ``mapping`` to wafers; ``tp``, ``pp``, ``ep`` to GPU systems) and a GPU
-system runs the analytic model whatever ``fidelity`` says::
+and ``mapping`` to wafers; ``tp``, ``pp``, ``ep`` to GPU systems) and a system
+whose kind has no engine at ``fidelity`` runs its kind's default engine::
 
     from wafersim.sweep_cliff import cliff_sweep, find_cliff
     results = cliff_sweep(["wse3", "dgx-h100"], "llama-3.1-8b", [2048, 16384, 65536], batch=4)
@@ -23,6 +23,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Iterable
 
+from .engines import registry as engines
 from .presets import load_model, load_system
 from .results.run_result import RunResult
 from .runner import simulate
@@ -85,10 +86,11 @@ def cliff_sweep(systems: list[str], model: str, contexts: list[int], batch: int 
     gpu = {k: scenario.pop(k, "auto" if k == "tp" else 1) for k in _GPU_KEYS}
     total, results = len(specs) * len(contexts), []
     for spec in specs:
+        side = engines.fidelity_or_default(spec.kind, fidelity)
         if spec.kind == "wafer":
-            kind_kw = dict(wafers=wafers, tp=1, pp=1, ep=1, fidelity=fidelity, mapping=mapping)
+            kind_kw = dict(wafers=wafers, tp=1, pp=1, ep=1, fidelity=side, mapping=mapping)
         else:
-            kind_kw = dict(wafers=1, fidelity="analytic", **gpu)
+            kind_kw = dict(wafers=1, fidelity=side, **gpu)
         for ctx in contexts:
             r = simulate(spec, model_spec, batch=batch, prompt_tokens=ctx - output_tokens,
                          output_tokens=output_tokens, **kind_kw, **scenario)
