@@ -233,7 +233,7 @@ def test_child_preset_runs_through_the_cli_and_its_result_shows_base_and_overrid
     shown = capsys.readouterr().out
     tail = shown.split("provenance:\n", 1)[1]
     assert f"system  wse3-96k  ({EXAMPLE})" in tail
-    assert f"base  wse3  (meshes/wse3.toml)" in tail
+    assert "base  wse3  (meshes/wse3.toml)" in tail
     assert f"--set {typed}" in tail and "--set model.num_layers=4" in tail
 
 

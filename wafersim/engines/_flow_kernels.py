@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..dataflow.transfers import COL_MULTICAST, ROW_MULTICAST, UNICAST
+from ..dataflow.transfers import ROW_MULTICAST, UNICAST
 from ..hardware.directions import EAST, NORTH, SOUTH, WEST
 
 BITS_PER_BYTE = 8.0

@@ -32,15 +32,16 @@ from ..hardware.defects import DefectSpec
 from ..hardware.directions import DIRECTIONS
 from ..hardware.mesh import PhysicalMesh
 from ..hardware.wafer import WaferSpec
-from ..mapping.placement import Placement, place
-from ..workload.model import ModelSpec
 from ..mapping.options import MappingOptions
+from ..mapping.placement import Placement, place
+from ..results.phase import PhaseTime
+from ..results.run_result import LayerArray, RunResult
+from ..units import format_quantity
+from ..workload.model import ModelSpec
 from ..workload.scenario import Scenario
 from .assembly import MemoryUse, assemble
 from .capacity import largest_fitting
 from .flow_routing import RoutingBuffers, route_transfers, warm_up
-from ..results.phase import PhaseTime
-from ..results.run_result import LayerArray, RunResult
 from .pipeline import decode_step_time, micro_batch_note, micro_batches, prefill_time
 from .wafer_memory import WaferCapacity, WaferMemory, spill_note
 
@@ -302,7 +303,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
         notes.append(micro_batch_note(batch, micro, tokens))
     busiest = np.unravel_index(busiest_flat, link_busy.shape)
     notes.append(f"busiest link in a decode step: wafer {busiest[0]} core ({busiest[1]}, {busiest[2]}) "
-                 f"{DIRECTIONS[busiest[3]]}, {busy_max * 1e6:.3g} us busy")
+                 f"{DIRECTIONS[busiest[3]]}, {format_quantity(busy_max, 'time')} busy")
     regions = ("region",)
     arrays = {
         "decode_layer_s": LayerArray(layer_time if onchip_bound else np.full(L, decode_layer_s), ("layer",), "s",

@@ -16,7 +16,6 @@ mid-run (compiled code is also cached on disk).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
