@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -177,7 +177,7 @@ def _draw_regions(ax, run: RunResult, wafer: int, shape: tuple[int, int], edgeco
                 color="black", path_effects=outline)
 
 
-def plot_sram_occupancy(run: RunResult, wafer: int = 0, ax=None):
+def plot_sram_occupancy(run: RunResult, wafer: int = 0, ax: Any = None) -> Any:
     """Draw the SRAM occupancy of each core of ``wafer`` with the layer regions outlined; returns the Axes.
 
     Occupancy is (weights + KV cache) / (weights + KV cache + free).  Grey
@@ -198,7 +198,7 @@ def plot_sram_occupancy(run: RunResult, wafer: int = 0, ax=None):
     return ax
 
 
-def plot_link_utilisation(run: RunResult, wafer: int = 0, ax=None):
+def plot_link_utilisation(run: RunResult, wafer: int = 0, ax: Any = None) -> Any:
     """Draw, per core of ``wafer``, the busiest of its four outgoing links' share of a decode step; returns the Axes.
 
     The colour scale is logarithmic over the ``DECADES`` decades below the
@@ -236,7 +236,7 @@ def _tokens_label(n: int) -> str:
     return f"{n // 1024}K" if n >= 1024 and n % 1024 == 0 else str(n)
 
 
-def plot_cliff(results, ax=None):
+def plot_cliff(results: Iterable[RunResult], ax: Any = None) -> Any:
     """Tokens/s per user against context for the runs of a cliff sweep; returns the Axes.
 
     One line per system (log-log); a marker is filled where weights and KV

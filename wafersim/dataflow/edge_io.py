@@ -34,7 +34,8 @@ def ports_per_edge(ports: int, edges: tuple[int, ...]) -> list[int]:
 
 
 def region_flows(y0: int, x0: int, rows: int, cols: int, nbytes: float, shape: tuple[int, int],
-                 edges: tuple[int, ...], ports: int | None = None):
+                 edges: tuple[int, ...], ports: int | None = None
+                 ) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray]:
     """Transfers (src_y, src_x, dst_y, dst_x, bytes, kind) bringing ``nbytes`` into a region,
     with each transfer's edge and its position along that edge.  Each edge carries a share
     in proportion to its ports (``ports`` total; equal shares when not given)."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["UNICAST", "ROW_MULTICAST", "COL_MULTICAST", "KINDS", "Transfers"]
 
@@ -94,21 +95,24 @@ class Transfers:
         return cls(np.asarray(src_y), np.asarray(src_x), np.asarray(dst_y), np.asarray(dst_x), nb, kd)
 
     @classmethod
-    def unicast(cls, src_y, src_x, dst_y, dst_x, nbytes) -> "Transfers":
+    def unicast(cls, src_y: ArrayLike, src_x: ArrayLike, dst_y: ArrayLike, dst_x: ArrayLike,
+                nbytes: ArrayLike) -> "Transfers":
         """Point-to-point transfers."""
         return cls.from_lists(np.atleast_1d(src_y), np.atleast_1d(src_x), np.atleast_1d(dst_y),
                               np.atleast_1d(dst_x), np.atleast_1d(nbytes) if not np.isscalar(nbytes) else nbytes,
                               UNICAST)
 
     @classmethod
-    def row_multicast(cls, src_y, src_x, x_lo, x_hi, nbytes) -> "Transfers":
+    def row_multicast(cls, src_y: ArrayLike, src_x: ArrayLike, x_lo: ArrayLike, x_hi: ArrayLike,
+                      nbytes: ArrayLike) -> "Transfers":
         """From (src_y, src_x) to every core of row src_y in columns x_lo..x_hi."""
         return cls.from_lists(np.atleast_1d(src_y), np.atleast_1d(src_x), np.atleast_1d(x_lo),
                               np.atleast_1d(x_hi), np.atleast_1d(nbytes) if not np.isscalar(nbytes) else nbytes,
                               ROW_MULTICAST)
 
     @classmethod
-    def col_multicast(cls, src_y, src_x, y_lo, y_hi, nbytes) -> "Transfers":
+    def col_multicast(cls, src_y: ArrayLike, src_x: ArrayLike, y_lo: ArrayLike, y_hi: ArrayLike,
+                      nbytes: ArrayLike) -> "Transfers":
         """From (src_y, src_x) to every core of column src_x in rows y_lo..y_hi."""
         return cls.from_lists(np.atleast_1d(src_y), np.atleast_1d(src_x), np.atleast_1d(y_lo),
                               np.atleast_1d(y_hi), np.atleast_1d(nbytes) if not np.isscalar(nbytes) else nbytes,

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import networkx as nx
 
@@ -88,7 +88,7 @@ class CollectiveParams:
                 raise ValueError(f"CollectiveParams.{name} must be >= 0, got {value!r}")
 
     @classmethod
-    def from_spec(cls, spec) -> "CollectiveParams":
+    def from_spec(cls, spec: Any) -> "CollectiveParams":
         """From ``spec.efficiency`` (collective, collective_latency_s, collective_step_latency_s)
         and ``spec.interconnect.nvls_efficiency`` (0: the collective efficiency)."""
         eff = spec.efficiency

@@ -6,7 +6,9 @@ dicts; nothing here is meant to be fast.
 
 from __future__ import annotations
 
+from ..dataflow.transfers import Transfers
 from ..hardware.directions import DIRECTIONS
+from ..hardware.mesh import PhysicalMesh
 
 STEP = {"E": (0, 1), "W": (0, -1), "N": (-1, 0), "S": (1, 0)}
 INDEX = {name: i for i, name in enumerate(DIRECTIONS)}
@@ -39,7 +41,7 @@ def arms(kind: int, sy: int, sx: int, dy: int, dx: int) -> list[list[tuple[int, 
     return [walk(sy, sx, "N", sy - lo), walk(sy, sx, "S", hi - sy)]
 
 
-def route(mesh, transfers, router_s: float) -> dict:
+def route(mesh: PhysicalMesh, transfers: Transfers, router_s: float) -> dict:
     """Route every transfer; return loads (dict per link), hops, crossings, latency, bytes x hops."""
     load: dict[tuple[int, int, str], float] = {}
     hops, crossings, latency = [], [], []
@@ -65,7 +67,7 @@ def route(mesh, transfers, router_s: float) -> dict:
     return {"load": load, "hops": hops, "crossings": crossings, "latency": latency, "bytes_hops": bytes_hops}
 
 
-def link_stats(mesh, load: dict) -> tuple[float, tuple[int, int, int] | None, float]:
+def link_stats(mesh: PhysicalMesh, load: dict) -> tuple[float, tuple[int, int, int] | None, float]:
     """Busiest link (time, (y, x, direction index)) and energy of a load dict."""
     best, best_link, energy = 0.0, None, 0.0
     for (y, x, d), b in sorted(load.items(), key=lambda kv: (kv[0][0], kv[0][1], INDEX[kv[0][2]])):
@@ -77,7 +79,7 @@ def link_stats(mesh, load: dict) -> tuple[float, tuple[int, int, int] | None, fl
     return best, best_link, energy
 
 
-def prefix_sums(mesh) -> tuple[list, list, list, list]:
+def prefix_sums(mesh: PhysicalMesh) -> tuple[list, list, list, list]:
     """Latency and scribe-crossing sums of links [y, 0..j-1, E/W] and [0..i-1, x, N/S], as nested lists."""
     ny, nx = mesh.shape
     lat_x = [[[0.0, 0.0] for _ in range(nx + 1)] for _ in range(ny)]
