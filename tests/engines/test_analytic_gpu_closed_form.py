@@ -422,3 +422,27 @@ def test_moe_batch_max_counts_every_expert_rank(tp, ep):
     assert r.summary["kv_capacity_per_gpu_bytes"] == pytest.approx(cap, rel=REL)
     assert r.summary["max_batch"] == r.summary["batch"] == batch
     assert r.summary["fits_on_chip"]
+
+
+# ---- two nodes ------------------------------------------------------------------------------------------
+def p2p_ib(nbytes):
+    """Stage send from GPU 0 of node 0 to GPU 0 of node 1: GPU -> NIC (PCIe hop, half the link
+    latency), NIC -> leaf 0 -> NIC (InfiniBand), NIC -> GPU; PCIe and NIC both 50 GB/s."""
+    return CALL + nbytes / (NIC * COLL) + 2 * LINK_LAT / 2 + NIC_LAT + STEP
+
+
+def test_two_nodes_tp4_ep2_pp2_places_stages_on_nodes():
+    """Mixtral on two nodes, tp 4 x ep 2 x pp 2: a node per stage, so the all-reduces (GPUs 0-3)
+    and all-to-alls (GPUs 0 and 4) stay on NVLink and only the stage send crosses InfiniBand."""
+    P, B = 1000, 4
+    r = wafersim.simulate(system(interconnect__nodes=2), "mixtral-8x7b", batch=B, prompt_tokens=P,
+                          output_tokens=1, tp=4, ep=2, pp=2)
+    # decode: 2 micro-batches of 2 sequences; a rank holds half of each, one token
+    decode = LAYERS * (2 * ring_ar(D * 2, 4) + 2 * direct(D * 2 * K / 4, 2)) + p2p_ib(D * 2)
+    assert r.decode.components["interconnect"] == pytest.approx(decode, rel=REL)
+    # prefill: a rank holds 2 sequences of 1000 tokens
+    local_tokens = 2 * P
+    prefill = (LAYERS * (2 * ring_ar(local_tokens * D * 2, 4) + 2 * direct(local_tokens * D * 2 * K / 4, 2))
+               + p2p_ib(local_tokens * D * 2))
+    assert r.prefill.components["interconnect"] == pytest.approx(prefill, rel=REL)
+    assert r.summary["devices"] == 16 and r.summary["micro_batches"] == 2
