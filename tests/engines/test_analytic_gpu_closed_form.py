@@ -446,3 +446,51 @@ def test_two_nodes_tp4_ep2_pp2_places_stages_on_nodes():
                + p2p_ib(local_tokens * D * 2))
     assert r.prefill.components["interconnect"] == pytest.approx(prefill, rel=REL)
     assert r.summary["devices"] == 16 and r.summary["micro_batches"] == 2
+
+
+# ---- the closed-form ring, --tp auto ------------------------------------------------------------------------
+@pytest.mark.parametrize("op,steps,moved", [("all_reduce", 14, 2 * 7 / 8), ("all_gather", 7, 7 / 8),
+                                            ("reduce_scatter", 7, 7 / 8), ("all_to_all", 7, 7 / 8), ("p2p", 1, 1.0)])
+def test_ring_collective_alpha_beta(op, steps, moved):
+    from wafersim.engines.analytic_gpu import ring_collective
+    cost = ring_collective(system())
+    nbytes = 1e8
+    assert cost(op, nbytes, 8) == pytest.approx(CALL + steps * STEP + moved * nbytes / (NVLINK * COLL), rel=REL)
+    assert cost(op, nbytes, 1) == 0.0 and cost(op, 0.0, 8) == 0.0
+    pcie = ring_collective(system(interconnect__topology="pcie"))
+    assert pcie(op, nbytes, 8) == pytest.approx(CALL + steps * STEP + moved * nbytes / (PCIE * COLL), rel=REL)
+    with pytest.raises(ValueError, match="unknown collective 'broadcast'"):
+        cost("broadcast", nbytes, 8)
+
+
+def test_simulate_with_the_closed_form_ring():
+    """The engine with ring_collective: all-reduces and stage sends by the alpha-beta formulas."""
+    from wafersim.engines.analytic_gpu import ring_collective, simulate
+    g, m = system(), wafersim.load_model("llama-3.1-8b")
+    sc = wafersim.Scenario(batch=1, prompt_tokens=1000, output_tokens=1, tp=2, pp=2).resolved(m)
+    r = simulate(g, m, sc, collective=ring_collective(g))
+    act = D * 2
+    ar = CALL + 2 * STEP + act / (NVLINK * COLL)               # n = 2: 2 steps moving act
+    send = CALL + STEP + act / (NVLINK * COLL)
+    assert r.decode.components["interconnect"] == pytest.approx(LAYERS * 2 * ar + send, rel=REL)
+    assert (r.summary["allreduce_algorithm"], r.summary["p2p_algorithm"], r.summary["alltoall_algorithm"]) == \
+        ("closed_form", "closed_form", "none")
+
+
+def test_tp_auto_takes_the_only_tp_that_holds_the_model():
+    """Two GPUs per node: 70B (141 GB) fits on two GPUs of 72 usable GB, not on one."""
+    r = wafersim.simulate(system(interconnect__gpus_per_node=2), "llama-3.1-70b", tp="auto", prompt_tokens=100)
+    assert r.summary["tp"] == 2 and r.summary["fits_on_chip"]
+    one = wafersim.simulate(system(interconnect__gpus_per_node=1), "llama-3.1-70b", tp="auto", prompt_tokens=100)
+    assert one.summary["tp"] == 1 and not one.summary["fits_on_chip"]
+
+
+def test_tp_auto_fastest_when_nothing_fits():
+    """405B (810 GB) fits on no tp of one 8-GPU node: the fastest decode step wins, tp 8."""
+    r = wafersim.simulate(system(), "llama-3.1-405b", tp="auto", prompt_tokens=100)
+    assert r.summary["tp"] == 8 and not r.summary["fits_on_chip"]
+
+
+def test_tp_auto_stays_within_gpus_left_by_pp_and_ep():
+    r = wafersim.simulate(system(), "mixtral-8x7b", tp="auto", ep=2, pp=2, prompt_tokens=100)
+    assert r.summary["tp"] == 2 and r.summary["devices"] == 8
