@@ -143,3 +143,16 @@ def test_group_size_must_match_the_placement():
         gc("all_reduce", 1e6, 8)
     with pytest.raises(ValueError, match="16 GPUs needed"):
         GraphCollectives(wafersim.load_system("dgx-h100"), tp=8, pp=2)
+
+
+def test_costs_are_cached_at_six_significant_digits():
+    """1,234,567 bytes is costed as 1,234,570 (NBYTES_DIGITS = 6); the cached cost is reused."""
+    spec = wafersim.load_system("dgx-h100")
+    gc = GraphCollectives(spec, tp=8, pp=1)
+    graph = build_topology(spec)
+    exact = collective_time(graph, gpus(8), "all_reduce", 1_234_570.0, CollectiveParams.from_spec(spec))
+    assert gc("all_reduce", 1_234_567, 8) == pytest.approx(exact.time_s, rel=1e-12)
+    assert gc("all_reduce", 1_234_574, 8) == pytest.approx(exact.time_s, rel=1e-12)
+    other = collective_time(graph, gpus(8), "all_reduce", 1_234_567.0, CollectiveParams.from_spec(spec))
+    assert other.time_s != exact.time_s
+    assert gc.chosen == {"all_reduce": exact.algorithm}
