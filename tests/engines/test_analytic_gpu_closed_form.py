@@ -394,6 +394,30 @@ def test_moe_decode_batch_split_over_expert_ranks():
     assert r.summary["tpot_s"] == pytest.approx(LAYERS * layer + t_head, rel=REL)
 
 
+def test_moe_prefill_batch_split_over_expert_ranks():
+    """Mixtral, tp 2 x ep 4, batch 8 of 500 tokens: a rank writes the KV of and runs attention
+    for its 2 sequences; the experts see all 4000 tokens."""
+    P, B, tp, ep = 500, 8, 2, 4
+    r = wafersim.simulate(system(), "mixtral-8x7b", batch=B, prompt_tokens=P, output_tokens=1, tp=tp, ep=ep)
+    local_tokens, tokens = 2 * P, B * P
+    matmul = (local_tokens * 2 * DENSE_MIX + tokens * 2 * K * MLP_P / ep) / tp
+    attn = 2 * 4 * H * HD * P * (P + 1) / 2 / tp
+    t_cmp = matmul / (BF16 * GEMM) + attn / (BF16 * ATT)
+    touched = E * (1 - (1 - K / E) ** tokens)
+    t_mem = (DENSE_MIX * 2 + touched * MLP_P * 2 / ep) / tp / (BW * MEM)
+    kv_write = local_tokens * KV_TOKEN_LAYER / tp / (BW * MEM)
+    t_ar = 2 * ring_ar(local_tokens * D * 2, tp)
+    t_a2a = 2 * direct(local_tokens * D * 2 * K / tp, ep)
+    c = r.prefill.components
+    assert c["compute"] == pytest.approx(LAYERS * t_cmp, rel=REL)
+    assert c["hbm_bandwidth"] == pytest.approx(LAYERS * (t_mem + kv_write), rel=REL)
+    assert c["interconnect"] == pytest.approx(LAYERS * (t_ar + t_a2a), rel=REL)
+    layer = max(t_cmp, t_mem) + KERNELS * LAUNCH + t_ar + t_a2a
+    assert r.summary["prefill_layer_s"] == pytest.approx(layer + kv_write, rel=REL)
+    assert r.summary["ttft_s"] == pytest.approx(
+        LAYERS * (layer + kv_write) + head(2, vocab=V_MIX, tp=tp)[0], rel=REL)
+
+
 def test_moe_decode_energy_counts_each_expert_rank():
     """One sequence on 8 expert ranks: attention, KV and head once; the touched experts once."""
     P = 1000
