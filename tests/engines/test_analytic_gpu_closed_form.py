@@ -317,7 +317,7 @@ def test_weights_beyond_hbm_spill_with_all_the_kv():
 
 
 # ---- energy -----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("tp", [1, 2])
+@pytest.mark.parametrize("tp", [1, 2, 4])
 def test_decode_energy_per_token(tp):
     """Every GPU's FLOPs, HBM bytes and link bytes at their energies, plus static power x step."""
     P, O, B = 1000, 1, 4
@@ -431,6 +431,24 @@ def test_moe_decode_energy_counts_each_expert_rank():
     assert s["energy_hbm_j"] == pytest.approx((LAYERS * hbm + D * V_MIX * 2) * 8 * J_HBM, rel=REL)
     assert s["energy_links_j"] == pytest.approx(LAYERS * link * 8 * J_LINK, rel=REL)
     assert s["energy_static_j"] == pytest.approx(STATIC * 8 * s["tpot_s"], rel=REL)
+
+
+def test_moe_decode_energy_with_idle_expert_ranks():
+    """tp 2 x ep 4, batch 2: two ranks hold a sequence each, all four hold experts.  Attention,
+    dense weights, KV and the LM head are paid by the two busy ranks' GPUs; the touched experts
+    once over all eight GPUs; links and static power by all eight."""
+    P, B, tp, ep = 1000, 2, 2, 4
+    r = wafersim.simulate(system(), "mixtral-8x7b", batch=B, prompt_tokens=P, output_tokens=1, tp=tp, ep=ep)
+    ctx = P + 1.0
+    touched = E * (1 - (1 - K / E) ** B)                            # 3.5 of 8 experts
+    flops = B * (2 * DENSE_MIX + 4 * H * HD * ctx + 2 * K * MLP_P)
+    hbm = 2 * DENSE_MIX * 2 + B * ctx * KV_TOKEN_LAYER + touched * MLP_P * 2
+    link = 8 * (2 * 2 * (tp - 1) / tp * D * 2 + 2 * (ep - 1) / ep * D * 2 * K / tp)
+    s = r.summary
+    assert s["energy_compute_j"] == pytest.approx((LAYERS * flops + B * 2 * D * V_MIX) * J_FLOP / B, rel=REL)
+    assert s["energy_hbm_j"] == pytest.approx((LAYERS * hbm + 2 * D * V_MIX * 2) * 8 * J_HBM / B, rel=REL)
+    assert s["energy_links_j"] == pytest.approx(LAYERS * link * 8 * J_LINK / B, rel=REL)
+    assert s["energy_static_j"] == pytest.approx(STATIC * 8 * s["tpot_s"] / B, rel=REL)
 
 
 @pytest.mark.parametrize("tp,ep", [(1, 8), (2, 4), (4, 2), (8, 1)])
