@@ -10,6 +10,8 @@ import pytest
 import wafersim
 from wafersim.sweep_cliff import cliff_sweep, context_of, default_contexts, find_cliff, find_cliffs
 
+from .plotting import need_matplotlib
+
 TOOL = Path(__file__).resolve().parents[1] / "tools" / "plot_cliff.py"
 CONTEXTS = [2048, 16384, 65536]
 
@@ -95,7 +97,7 @@ def test_tool_writes_h5_and_table(tmp_path: Path, capsys) -> None:
 
 
 def test_tool_writes_png_and_h5(tmp_path: Path) -> None:
-    pytest.importorskip("matplotlib")
+    need_matplotlib()
     prefix = tmp_path / "sub" / "c"
     assert _run_tool(prefix) == 0
     assert Path(f"{prefix}-cliff.h5").is_file()
@@ -104,8 +106,7 @@ def test_tool_writes_png_and_h5(tmp_path: Path) -> None:
 
 
 def test_plot_cliff_draws_on_given_axes(sweep) -> None:
-    pytest.importorskip("matplotlib")
-    import matplotlib
+    matplotlib = need_matplotlib()
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("matplotlib")
+import wafersim
 
-import wafersim  # noqa: E402
+from .plotting import need_matplotlib
 
 TOOL = Path(__file__).resolve().parents[1] / "tools" / "plot_heatmaps.py"
 
@@ -28,6 +28,7 @@ def flow_file(tmp_path_factory) -> Path:
 
 
 def test_tool_writes_both_pngs(flow_file: Path, tmp_path: Path, capsys) -> None:
+    need_matplotlib()
     prefix = tmp_path / "maps"
     assert _tool().main([str(flow_file), "-o", str(prefix)]) == 0
     for suffix in ("sram", "links"):
@@ -38,6 +39,7 @@ def test_tool_writes_both_pngs(flow_file: Path, tmp_path: Path, capsys) -> None:
 
 
 def test_tool_output_is_deterministic(flow_file: Path, tmp_path: Path) -> None:
+    need_matplotlib()
     tool = _tool()
     assert tool.main([str(flow_file), "-o", str(tmp_path / "a")]) == 0
     assert tool.main([str(flow_file), "-o", str(tmp_path / "b")]) == 0
@@ -46,6 +48,7 @@ def test_tool_output_is_deterministic(flow_file: Path, tmp_path: Path) -> None:
 
 
 def test_tool_refuses_analytic_run(tmp_path: Path, capsys) -> None:
+    need_matplotlib()
     path = wafersim.write_results(tmp_path / "analytic.h5", wafersim.simulate("mini-wafer", "llama-3.1-8b", layers=2))
     assert _tool().main([str(path), "-o", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
@@ -54,6 +57,7 @@ def test_tool_refuses_analytic_run(tmp_path: Path, capsys) -> None:
 
 
 def test_tool_rejects_bad_wafer_and_run(flow_file: Path, tmp_path: Path, capsys) -> None:
+    need_matplotlib()
     tool = _tool()
     assert tool.main([str(flow_file), "--wafer", "3", "-o", str(tmp_path / "w")]) == 2
     assert "out of range" in capsys.readouterr().err
@@ -62,7 +66,7 @@ def test_tool_rejects_bad_wafer_and_run(flow_file: Path, tmp_path: Path, capsys)
 
 
 def test_plot_functions_draw_on_given_axes(flow_file: Path) -> None:
-    import matplotlib
+    matplotlib = need_matplotlib()
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -82,6 +86,7 @@ def test_plot_functions_draw_on_given_axes(flow_file: Path) -> None:
 
 
 def test_block_max_reduces_large_meshes() -> None:
+    """Pure numpy: runs without matplotlib."""
     import numpy as np
 
     from wafersim.plots import block_max

@@ -90,11 +90,24 @@ def test_active_param_count_matches_published(name, published):
     assert model.active_param_count == pytest.approx(published, rel=0.005)
 
 
-def test_dense_models_touch_every_parameter():
-    for name in PUBLISHED_PARAMS:
-        model = wafersim.load_model(name)
-        if not model.is_moe:
-            assert model.active_param_count == model.param_count, name
+@pytest.mark.parametrize("name", WORKLOADS)
+def test_parameter_counts_from_the_shape_fields(name):
+    """Total and active parameters written out from each preset's shape fields (docs/models.md):
+    a dense model touches every parameter, a mixture only its routed experts."""
+    m = wafersim.load_model(name)
+    d, f, v, hd = m.hidden_size, m.ffn_size, m.vocab_size, m.head_dim or m.hidden_size // m.num_heads
+    q, kv = m.num_heads * hd, m.num_kv_heads * hd
+    attention = d * (q + 2 * kv) + q * d + (q + 2 * kv if m.qkv_bias else 0) + (d if m.out_bias else 0)
+    mats = 3 if m.mlp == "gated" else 2
+    mlp = mats * d * f + ((mats - 1) * f + d if m.mlp_bias else 0)
+    norm = d * (2 if m.norm == "layer" else 1)
+    router = d * m.num_experts if m.num_experts > 1 else 0
+    ends = v * d + (0 if m.tie_embeddings else v * d) + (v if m.lm_head_bias else 0) + norm
+    total = m.num_layers * (attention + m.num_experts * mlp + router + m.norms_per_layer * norm) + ends
+    active = m.num_layers * (attention + m.experts_per_token * mlp + router + m.norms_per_layer * norm) + ends
+    assert m.param_count == total
+    assert m.active_param_count == active
+    assert (active == total) == (m.num_experts == 1)
 
 
 def test_mixtral_is_a_two_of_eight_mixture():

@@ -117,11 +117,17 @@ def test_pipeline_step_covers_the_fullest_stage():
     g = wafersim.load_system("dgx-h100")
     m = wafersim.load_model("llama-3.1-8b")
     r = simulate(g, m, tp=1, pp=8, batch=8, prompt_tokens=512)
-    e = AnalyticGpu(g, m, Scenario(tp=1, pp=8, batch=8, prompt_tokens=512).resolved(m))
-    ctx = 512 + (128 + 1) / 2
-    layer, _ = e.layer_time(1, m.attention_flops(1, ctx), ctx * m.kv_bytes_per_token_layer("bf16"), 1.0, 1.0)
-    head, _, _ = e.head_time(1)
-    assert r.summary["tpot_s"] == pytest.approx(8 * (4 * layer.time_s + head), rel=1e-9)
+    gpu, eff = g.gpu, g.efficiency
+    d, v, layer_params, kv_token = 4096, 128256, 218_112_000, 2 * 8 * 128 * 2
+    ctx = 512 + (128 + 1) / 2                      # one sequence per micro-batch
+    compute = 2 * layer_params / (gpu.bf16_flops_per_s * eff.gemm) + 4 * 4096 * ctx / (gpu.bf16_flops_per_s * eff.attention)
+    memory = (layer_params * 2 + ctx * kv_token) / (gpu.hbm_bandwidth_bytes_per_s * eff.memory)
+    layer = max(compute, memory) + eff.kernels_per_layer * eff.kernel_launch_s
+    head = max(2 * d * v / (gpu.bf16_flops_per_s * eff.gemm),
+               d * v * 2 / (gpu.hbm_bandwidth_bytes_per_s * eff.memory)) + eff.kernel_launch_s
+    assert r.summary["micro_batches"] == 8
+    assert r.summary["decode_layer_s"] == pytest.approx(layer, rel=1e-9)
+    assert r.summary["tpot_s"] == pytest.approx(8 * (4 * layer + head), rel=1e-9)
 
 
 def test_tp_auto_respects_kv_heads():

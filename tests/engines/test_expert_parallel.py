@@ -67,10 +67,26 @@ def test_all_to_all_in_interconnect_component():
     assert per_layer > 0
 
 
-def test_ep1_matches_previous_model():
-    a = simulate("dgx-h100", "mixtral-8x7b", tp=8)
-    b = simulate("dgx-h100", "mixtral-8x7b", tp=8, ep=1)
-    assert a.summary["tpot_s"] == b.summary["tpot_s"]
+def test_ep1_keeps_every_expert_on_each_tensor_parallel_gpu():
+    """Without expert ranks (ep = 1) each of the 8 tensor-parallel GPUs holds 1/8 of every
+    expert and reads 1/8 of each expert the batch touches; no all-to-all, and --batch max is
+    what one GPU's KV capacity holds (not multiplied by ep)."""
+    g = wafersim.load_system("dgx-h100")
+    m = wafersim.load_model("mixtral-8x7b")
+    d, f, layers, batch, prompt, out = 4096, 14336, 32, 4, 1000, 1
+    dense = d * (4096 + 2 * 1024) + 4096 * d + 8 * d + 2 * d          # attention, router, norms
+    expert = 3 * d * f
+    touched = 8 * (1 - (1 - 2 / 8) ** batch)
+    kv = batch * (prompt + 1.0) * 2 * 1024 * 2 / 8
+    r = simulate(g, m, tp=8, ep=1, batch=batch, prompt_tokens=prompt, output_tokens=out)
+    hbm = layers * ((dense + touched * expert) * 2 / 8 + kv) / (g.gpu.hbm_bandwidth_bytes_per_s * g.efficiency.memory)
+    assert r.decode.components["hbm_bandwidth"] == pytest.approx(hbm, rel=1e-9)
+    assert r.summary["alltoall_algorithm"] == "none" and r.summary["devices"] == 8
+    weights = (layers * (dense + 8 * expert) + 2 * 32000 * d) * 2 / 8
+    cap = g.gpu.hbm_bytes * (1 - g.efficiency.workspace_fraction) - weights
+    assert r.summary["kv_capacity_per_gpu_bytes"] == pytest.approx(cap, rel=1e-9)
+    per_seq = (prompt + out) * layers * 2 * 1024 * 2 / 8
+    assert r.summary["max_batch"] == int(cap // per_seq)
 
 
 def test_cli_ep(capsys):

@@ -6,10 +6,8 @@ import pytest
 
 import wafersim
 from wafersim.cli import main
-from wafersim.engines.analytic_gpu import AnalyticGpu
 from wafersim.engines.gpu_collectives import GraphCollectives
 from wafersim.runner import simulate
-from wafersim.workload.scenario import Scenario
 
 
 def two_nodes():
@@ -34,16 +32,27 @@ def test_pipeline_send_between_nodes_is_the_infiniband_closed_form():
 
 
 def test_simulate_pays_the_infiniband_send_per_step():
+    """tp 8 x pp 2 on two nodes: per layer two all-reduces inside node 0 (the fastest of ring,
+    tree and NVLS), per step one stage send over InfiniBand, all written out."""
     g = two_nodes()
+    ic, eff = g.interconnect, g.efficiency
     m = wafersim.load_model("llama-3.1-70b")
     r = simulate(g, m, tp=8, pp=2, batch=4)
-    e = AnalyticGpu(g, m, Scenario(tp=8, pp=2, batch=4).resolved(m))
     # two stages: the batch of 4 runs as 2 micro-batches of 2 sequences
-    send = e.collective.stage_send(0, 2 * m.hidden_size * 2)
-    layer, _ = e.layer_time(2, 0.0, 0.0, 1.0, 1.0)
-    assert r.decode.components["interconnect"] == pytest.approx(m.num_layers * layer.components["interconnect"] + send)
+    nbytes = 2 * 8192 * 2
+    nvlink, hop = ic.nvlink_bandwidth_bytes_per_s, ic.link_latency_s    # GPU -> NVSwitch -> GPU
+    pcie_hop = ic.pcie_latency_s or ic.link_latency_s / 2
+    call, step, n = eff.collective_latency_s, eff.collective_step_latency_s, 8
+    ring = call + 2 * (n - 1) * (nbytes / n / (nvlink * eff.collective) + hop + step)
+    tree = call + 4 * nbytes / 2 / (nvlink * eff.collective) + 2 * 3 * (hop + step)  # busiest GPU: 4 tree edges
+    nvls = call + nbytes / (nvlink * ic.nvls_efficiency) + hop + step
+    send = call + nbytes / (ic.nic_bandwidth_bytes_per_s * eff.collective) + 2 * pcie_hop + ic.nic_latency_s + step
+    expected = m.num_layers * 2 * min(ring, tree, nvls) + send
+    assert r.decode.components["interconnect"] == pytest.approx(expected, rel=1e-9)
+    assert r.summary["p2p_algorithm"] == "direct"
     inside = simulate(g, m, tp=4, pp=2, batch=4)      # both stages in node 0: NVLink
     assert inside.summary["p2p_algorithm"] == "direct"
+    assert inside.decode.components["interconnect"] < r.decode.components["interconnect"]
 
 
 def test_tp16_across_nodes_runs_and_each_all_reduce_is_slower():
