@@ -53,7 +53,8 @@ def test_resolved_fills_the_model_defaults():
     ({"dtype": "fp4"}, "dtype.*expected one of bf16"),
     ({"kv_dtype": "fp4"}, "kv_dtype"),
     ({"act_dtype": "fp4"}, "act_dtype"),
-    ({"fidelity": "cycle"}, "fidelity.*analytic or flow"),
+    ({"fidelity": ""}, "fidelity.*engine name"),
+    ({"fidelity": 3}, "fidelity.*engine name"),
 ])
 def test_rejected(kw, message):
     with pytest.raises(ConfigError, match=message):
