@@ -412,9 +412,10 @@ def test_files(root: Path, file: str, all_tests: bool) -> list[str]:
         tests = [t for t in tests if not any(fnmatch.fnmatch(t, g) for g in GPU_ONLY_TESTS)]
     elif side == "gpu":
         tests = [t for t in tests if not any(fnmatch.fnmatch(t, g) for g in WAFER_ONLY_TESTS)]
-    # the likeliest killers first: tests named after the module (then its package), then the rest
+    # the likeliest killers first: closed-form tests, tests named after the module (then its
+    # package), then the rest
     stem, pkg = Path(file).stem.lstrip("_").split("_")[0], Path(file).parent.name
-    return sorted(tests, key=lambda t: (stem not in Path(t).name, pkg not in t, t))
+    return sorted(tests, key=lambda t: ("closed_form" not in t, stem not in Path(t).name, pkg not in t, t))
 
 
 # ---- running --------------------------------------------------------------------------------
