@@ -180,14 +180,50 @@ def test_io_port_sets_the_step_when_kv_spills():
     assert r.decode.components["sram_bandwidth"] == pytest.approx(total(st, "sram"), rel=REL)
 
 
+UNIFORM = {"scribe.link_bytes_per_cycle": 4, "scribe.extra_latency_cycles": 0, "mesh.hop_latency_cycles": 0,
+           "calibration.collective_step_cycles": 0}
+
+
+def two_regions(tokens, ctx, kv_tokens, kv_on=1.0):
+    """Two layer regions side by side, 64 x 32 each (columns 0-31 and 32-63), links all 4 bytes per
+    cycle and no latency: (region 0, region 1) seconds per pass, and the busiest links' bytes."""
+    cores = 64 * 32
+    bcast = sum(tokens * ACT * k / 64 for _, k, _, _ in STAGES)       # bytes on each row link, all stages
+    chains = sum(tokens * ACT * n / 32 for _, _, n, _ in STAGES)      # bytes on each column link
+    handoff = tokens * ACT * D / 32      # each of 32 slices on its own row, from the diagonal east to column 32
+    work = 0.0
+    for name, k, n, w in STAGES:
+        if w:
+            work += max(2 * tokens * k * n / cores / RATE["bf16"], w * 2 / cores / SRAM_BPS)
+        elif name in ("scores", "weighted_sum"):
+            work += max(4 * Q * tokens * ctx / 2 / cores / RATE["bf16"],
+                        kv_tokens * 2 * KV * 2 * kv_on / 2 / cores / SRAM_BPS)
+    region0 = work + (bcast + chains + handoff) / LINK_BPS
+    region1 = work + (bcast + chains) / LINK_BPS
+    return region0, region1, bcast, handoff
+
+
+@pytest.mark.parametrize("batch,micro", [(1, 1), (4, 2)])
+def test_micro_batches_by_hand(batch, micro):
+    """One sequence walks both regions; four run as two micro-batches of two, and the step is
+    two passes through the slower region (the one that also sends the hand-off)."""
+    r = run(UNIFORM, batch=batch, prompt_tokens=64, output_tokens=16, layers=2, mapping={"placement": "pipelined"})
+    assert r.summary["micro_batches"] == micro
+    tokens = batch // micro
+    ctx = 64 + (16 + 1) / 2
+    region0, region1, _, _ = two_regions(tokens, ctx, tokens * ctx)
+    assert list(r.arrays["decode_layer_s"].data) == pytest.approx([region0, region1], rel=REL)
+    tpot = region0 + region1 if micro == 1 else micro * region0
+    assert r.summary["tpot_s"] == pytest.approx(tpot, rel=REL)
+
+
 def test_busiest_link_sets_the_step():
     """Two layer regions side by side (64 x 32 each, columns 0-31 and 32-63) on uniform links with no
     latency.  Spilled KV of the east region enters through the west edge port and crosses the west
     region's rows, on the links that already carry its row broadcasts and the hand-off: that link is
     busier than the on-chip walk and than the I/O on its own."""
     batch, prompt, out = 8, 1024, 64
-    r = run({"core.sram_bytes": "1 KiB", "core.reserved_sram_fraction": 0, "scribe.link_bytes_per_cycle": 4,
-             "scribe.extra_latency_cycles": 0, "mesh.hop_latency_cycles": 0, "calibration.collective_step_cycles": 0,
+    r = run({**UNIFORM, "core.sram_bytes": "1 KiB", "core.reserved_sram_fraction": 0,
              "external_memory.io_bandwidth_bytes_per_s": "1 PB/s", "external_memory.latency_s": "1 ns"},
             batch=batch, prompt_tokens=prompt, output_tokens=out, layers=2, mapping={"placement": "pipelined"})
     a = r.arrays
@@ -200,21 +236,7 @@ def test_busiest_link_sets_the_step():
     spilled = kv - (cores * 1024 - LAYER_PARAMS * 2)
     frac = spilled / kv
     ctx = prompt + (out + 1) / 2
-    bcast = sum(tokens * ACT * k / 64 for _, k, _, _ in STAGES)       # bytes on each row link, all stages
-    chains = sum(tokens * ACT * n / 32 for _, _, n, _ in STAGES)      # bytes on each column link
-    handoff = tokens * ACT * D / 32      # each of 32 slices on its own row, from the diagonal east to column 32
-    work = 0.0
-    for name, k, n, w in STAGES:
-        if w:
-            t = max(2 * tokens * k * n / cores / RATE["bf16"], w * 2 / cores / SRAM_BPS)
-        elif name in ("scores", "weighted_sum"):
-            t = max(4 * Q * tokens * ctx / 2 / cores / RATE["bf16"],
-                    tokens * ctx * 2 * KV * 2 * (1 - frac) / 2 / cores / SRAM_BPS)
-        else:
-            t = 0.0
-        work += t
-    region0 = work + (bcast + chains + handoff) / LINK_BPS
-    region1 = work + (bcast + chains) / LINK_BPS
+    region0, region1, bcast, handoff = two_regions(tokens, ctx, tokens * ctx, kv_on=1 - frac)
     onchip = max(region0 + region1, micro * max(region0, region1))
     io_east = spilled / kv * batch * ctx * 2 * KV * 2 / 64 / LINK_BPS    # per row, over the west region
     t_io = max(2 * spilled / kv * batch * ctx * 2 * KV * 2 / 1e15, io_east) + 1e-9
