@@ -184,13 +184,8 @@ UNIFORM = {"scribe.link_bytes_per_cycle": 4, "scribe.extra_latency_cycles": 0, "
            "calibration.collective_step_cycles": 0}
 
 
-def two_regions(tokens, ctx, kv_tokens, kv_on=1.0):
-    """Two layer regions side by side, 64 x 32 each (columns 0-31 and 32-63), links all 4 bytes per
-    cycle and no latency: (region 0, region 1) seconds per pass, and the busiest links' bytes."""
-    cores = 64 * 32
-    bcast = sum(tokens * ACT * k / 64 for _, k, _, _ in STAGES)       # bytes on each row link, all stages
-    chains = sum(tokens * ACT * n / 32 for _, _, n, _ in STAGES)      # bytes on each column link
-    handoff = tokens * ACT * D / 32      # each of 32 slices on its own row, from the diagonal east to column 32
+def core_work(tokens, ctx, kv_tokens, cores, kv_on=1.0):
+    """Sum over a layer's stages of max(compute, SRAM reads) on ``cores`` cores."""
     work = 0.0
     for name, k, n, w in STAGES:
         if w:
@@ -198,9 +193,47 @@ def two_regions(tokens, ctx, kv_tokens, kv_on=1.0):
         elif name in ("scores", "weighted_sum"):
             work += max(4 * Q * tokens * ctx / 2 / cores / RATE["bf16"],
                         kv_tokens * 2 * KV * 2 * kv_on / 2 / cores / SRAM_BPS)
+    return work
+
+
+def two_regions(tokens, ctx, kv_tokens, kv_on=1.0):
+    """Two layer regions side by side, 64 x 32 each (columns 0-31 and 32-63), links all 4 bytes per
+    cycle and no latency: (region 0, region 1) seconds per pass, and the busiest links' bytes."""
+    bcast = sum(tokens * ACT * k / 64 for _, k, _, _ in STAGES)       # bytes on each row link, all stages
+    chains = sum(tokens * ACT * n / 32 for _, _, n, _ in STAGES)      # bytes on each column link
+    handoff = tokens * ACT * D / 32      # each of 32 slices on its own row, from the diagonal east to column 32
+    work = core_work(tokens, ctx, kv_tokens, 64 * 32, kv_on)
     region0 = work + (bcast + chains + handoff) / LINK_BPS
     region1 = work + (bcast + chains) / LINK_BPS
     return region0, region1, bcast, handoff
+
+
+def test_snake_turn_runs_the_region_transposed():
+    """Three layers: two side by side in a band of 43 rows, the third below them in a band of 21 rows.
+    The third is entered from above, so it runs transposed: column multicasts from its top row and
+    row chains toward a diagonal column.  Hand-offs: region 0 -> 1 east along 32 distinct rows;
+    region 1 -> 2 west then south, on 32 distinct rows and columns."""
+    r = run(UNIFORM, batch=1, prompt_tokens=64, output_tokens=16, layers=3, mapping={"placement": "pipelined"})
+    a = r.arrays
+    assert list(a["region_y0"].data) == [0, 0, 43] and list(a["region_x0"].data) == [0, 32, 0]
+    assert list(a["region_rows"].data) == [43, 43, 21] and list(a["region_cols"].data) == [32, 32, 64]
+    ctx = 64 + (16 + 1) / 2
+    handoff = ACT * D / 32
+    upper = core_work(1, ctx, ctx, 43 * 32) + sum(ACT * k / 43 + ACT * n / 32 for _, k, n, _ in STAGES) / LINK_BPS
+    lower = core_work(1, ctx, ctx, 21 * 64) + sum(ACT * k / 64 + ACT * n / 21 for _, k, n, _ in STAGES) / LINK_BPS
+    expected = [upper + handoff / LINK_BPS, upper + handoff / LINK_BPS, lower]
+    assert list(a["decode_layer_s"].data) == pytest.approx(expected, rel=REL)
+    assert r.summary["tpot_s"] == pytest.approx(sum(expected), rel=REL)
+    # every byte x hop: broadcasts over (cols - 1) or (rows - 1) links, chains over the rest of the
+    # line, hand-offs over their Manhattan distance (rows (43 j) // 32; columns 2 j of region 2)
+    bytes_hops = 0.0
+    for _, k, n, _ in STAGES:
+        bytes_hops += 2 * (43 * (ACT * k / 43) * 31 + 32 * (ACT * n / 32) * 42)
+        bytes_hops += 64 * (ACT * k / 64) * 20 + 21 * (ACT * n / 21) * 63
+    for j in range(32):
+        bytes_hops += handoff * (32 - j)                                   # region 0 -> 1
+        bytes_hops += handoff * ((32 + j - 2 * j) + (43 - (43 * j) // 32))   # region 1 -> 2
+    assert float(a["link_load_bytes"].data.sum()) == pytest.approx(bytes_hops, rel=1e-6)
 
 
 @pytest.mark.parametrize("batch,micro", [(1, 1), (4, 2)])
