@@ -198,7 +198,7 @@ def model_files(patterns: list[str] | None) -> list[str]:
     if patterns:
         chosen = sorted({str(p.relative_to(ROOT)) for g in patterns for p in ROOT.glob(g) if p.suffix == ".py"})
         rel = sorted(set(chosen) | {f for f in rel if any(fnmatch.fnmatch(f, g) for g in patterns)})
-    return rel
+    return [f for f in rel if not f.endswith("__init__.py")]
 
 
 def planted_mutants(files: list[str] | None = None) -> list[Mutant]:
@@ -412,9 +412,10 @@ def test_files(root: Path, file: str, all_tests: bool) -> list[str]:
         tests = [t for t in tests if not any(fnmatch.fnmatch(t, g) for g in GPU_ONLY_TESTS)]
     elif side == "gpu":
         tests = [t for t in tests if not any(fnmatch.fnmatch(t, g) for g in WAFER_ONLY_TESTS)]
-    # the likeliest killers first: tests named after the module (then its package), then the rest
+    # the likeliest killers first: closed-form tests, tests named after the module (then its
+    # package), then the rest
     stem, pkg = Path(file).stem.lstrip("_").split("_")[0], Path(file).parent.name
-    return sorted(tests, key=lambda t: (stem not in Path(t).name, pkg not in t, t))
+    return sorted(tests, key=lambda t: ("closed_form" not in t, stem not in Path(t).name, pkg not in t, t))
 
 
 # ---- running --------------------------------------------------------------------------------
@@ -480,7 +481,8 @@ class Pool:
 
     def baseline(self, files: list[str], all_tests: bool) -> dict[tuple[str, ...], float]:
         """Run each distinct test subset on an unmutated copy: it must pass; its time sets the timeout."""
-        subsets = sorted({tuple(test_files(ROOT, f, all_tests)) for f in files})
+        # one run per set of test files (the order only changes which test fails first)
+        subsets = sorted({tuple(sorted(test_files(ROOT, f, all_tests))) for f in files})
         times: dict[tuple[str, ...], float] = {}
 
         def one(tests):
@@ -594,7 +596,7 @@ def main(argv: list[str] | None = None) -> int:
               + ", ".join(f"{len(k)} files {v:.0f} s" for k, v in base.items()), flush=True)
 
         def one(m: Mutant) -> Outcome:
-            tests = tuple(test_files(ROOT, m.file, args.all_tests))
+            tests = tuple(sorted(test_files(ROOT, m.file, args.all_tests)))
             timeout = args.timeout or 3 * base.get(tests, 60.0) + 60
             o = pool.run(m, timeout, args.all_tests)
             with lock:

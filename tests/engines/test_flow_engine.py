@@ -15,14 +15,27 @@ def flow8b():
     return wafersim.simulate("wse3", "llama-3.1-8b", fidelity="flow")
 
 
-@pytest.mark.parametrize("model,batch,wafers", [("llama-3.1-8b", 1, 1), ("llama-3.1-8b", 8, 1),
-                                                ("llama-3.1-8b", 32, 1), ("llama-3.1-70b", 4, 4)])
-def test_flow_agrees_with_analytic_on_a_fitting_model(model, batch, wafers):
+@pytest.mark.parametrize("model,batch,wafers,tpot_band", [("llama-3.1-8b", 1, 1, 0.03), ("llama-3.1-8b", 8, 1, 0.03),
+                                                          ("llama-3.1-8b", 32, 1, 0.10), ("llama-3.1-70b", 4, 4, 0.03)])
+def test_flow_agrees_with_analytic_on_a_fitting_model(model, batch, wafers, tpot_band):
+    """Where both engines describe the same work they agree closely, term by term.
+
+    The flow engine routes each transfer where the analytic one uses a mean region
+    shape, and its stage FLOPs leave out the norms: a few per cent apart.  With 32
+    micro-batches the flow step is 32 x its slowest region, the analytic one 32 x the
+    mean layer: up to 10 % apart.  Closed forms of each engine are in the
+    ``*_closed_form`` tests; this band only catches the engines drifting apart.
+    """
     analytic = wafersim.simulate("wse3", model, batch=batch, wafers=wafers)
     flow = wafersim.simulate("wse3", model, batch=batch, wafers=wafers, fidelity="flow")
     assert flow.summary["fidelity"] == "flow" and flow.summary["fits_on_chip"] and analytic.summary["fits_on_chip"]
-    assert 0.85 < flow.summary["tpot_s"] / analytic.summary["tpot_s"] < 1.15
-    assert 0.7 < flow.summary["ttft_s"] / analytic.summary["ttft_s"] < 1.5
+    assert flow.summary["tpot_s"] / analytic.summary["tpot_s"] == pytest.approx(1.0, abs=tpot_band)
+    assert flow.summary["ttft_s"] / analytic.summary["ttft_s"] == pytest.approx(1.0, abs=0.03)
+    a, f = analytic.decode.components, flow.decode.components
+    for key in ("compute", "sram_bandwidth", "mesh_latency"):
+        assert f[key] / a[key] == pytest.approx(1.0, abs=0.03), key
+    assert f["interwafer"] == pytest.approx(a["interwafer"], rel=1e-12, abs=0.0)
+    assert f["edge_io"] == a["edge_io"] == 0.0
 
 
 def test_micro_batches_never_run_empty_sequences():
@@ -184,10 +197,22 @@ def test_energy_parts_from_first_principles(flow8b):
 
 
 @pytest.mark.parametrize("batch,prompt", [(1, 2048), (8, 2048), (4, 65536)])
-def test_no_link_is_busier_than_the_step(batch, prompt):
-    r = wafersim.simulate("wse3", "llama-3.1-8b", fidelity="flow", batch=batch, prompt_tokens=prompt)
-    assert r.arrays["link_utilisation"].data.max() <= 1.0 + 1e-6
-    assert r.summary["max_link_utilisation"] <= 1.0 + 1e-9
+def test_link_utilisation_is_load_over_bandwidth_over_the_step(batch, prompt):
+    """Each link's utilisation is the bytes it carries in a step over its bandwidth, over the step.
+
+    That no link is busier than the step holds by construction (the step includes the
+    busiest link); test_flow_closed_form.py has a case where that link sets the step.
+    Here the utilisation map is checked against the load map and the preset's links.
+    """
+    w = wafersim.load_system("wse3")
+    assert w.scribe.link_bytes_per_cycle == w.mesh.link_bytes_per_cycle    # one bandwidth for every link
+    r = wafersim.simulate(w, "llama-3.1-8b", fidelity="flow", batch=batch, prompt_tokens=prompt)
+    load = r.arrays["link_load_bytes"].data.astype(np.float64)
+    by_hand = load / (w.mesh.link_bytes_per_cycle * w.core.clock_hz) / r.summary["tpot_s"]
+    util = r.arrays["link_utilisation"].data
+    assert util == pytest.approx(by_hand, rel=1e-5, abs=1e-12)
+    assert r.summary["max_link_utilisation"] == pytest.approx(by_hand.max(), rel=1e-5)
+    assert 0.0 < r.summary["max_link_utilisation"] <= 1.0 + 1e-9
 
 
 def test_batch_max_is_the_flow_placements_cliff():
@@ -212,9 +237,19 @@ def test_given_region_size_in_both_engines(region):
 
 
 def test_flow_step_covers_the_busiest_region():
+    """32 sequences on 32 layers: 32 micro-batches of one, each doing a batch-1 pass's work.
+
+    That the step is at least 32 x the slowest layer holds by construction; the step
+    set by micro-batches x the slowest region, worked out by hand, is in
+    test_flow_closed_form.py::test_micro_batches_by_hand.  Here: every micro-batch
+    pays its own FLOPs (compute energy per token as at batch 1).
+    """
+    one = wafersim.simulate("wse3", "llama-3.1-8b", fidelity="flow", batch=1, prompt_tokens=512)
     r = wafersim.simulate("wse3", "llama-3.1-8b", fidelity="flow", batch=32, prompt_tokens=512)
+    assert r.summary["micro_batches"] == 32
     layers = r.arrays["decode_layer_s"].data
-    assert r.summary["tpot_s"] >= r.summary["micro_batches"] * layers.max() * (1 - 1e-12)
+    assert r.summary["tpot_s"] >= 32 * layers.max() * (1 - 1e-12)
+    assert r.summary["energy_compute_j"] == pytest.approx(one.summary["energy_compute_j"], rel=1e-9)
 
 
 def test_single_column_reduction_closed_form():

@@ -27,7 +27,8 @@ CASES = {
                   "llama-3.1-70b", {"wafers": 4, "batch": 2}),
 }
 ARRAYS = ("link_load_bytes", "link_utilisation", "decode_stage_s", "decode_layer_s", "prefill_layer_s")
-REL = 1e-11   # the recorded values carry 12 significant digits
+REL = 1e-9    # recorded to 12 significant digits; 1e-9 leaves room for a numpy or numba update
+              # (summation order, fused multiply-adds) while any change to the model moves more
 
 EXPECTED = {'70b-4x256': {'batch': 2.0,
                'cores_per_wafer': 65536.0,

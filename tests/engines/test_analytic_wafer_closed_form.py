@@ -1,0 +1,247 @@
+"""Every term of the analytic wafer engine, worked out by hand from the preset numbers.
+
+The system is ``tests/data/scribe-wafer.toml``: 64 x 64 cores in 2 x 2 dies of
+32 x 32, whose scribe links move 1 byte per cycle (on-die links 4) and add 10
+cycles per crossing (an on-die hop is 2), so a region that spans dies pays the
+scribe terms.  The model is ``tests/data/tiny-llama.toml`` (4 layers, d 256).
+The numbers of both files are written out below; nothing here calls the
+engine's helpers, so a changed equation in the engine fails these tests.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+import wafersim
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+SYSTEM = str(DATA / "scribe-wafer.toml")
+MODEL = str(DATA / "tiny-llama.toml")
+REL = 1e-12
+
+# ---- tests/data/scribe-wafer.toml ----
+CLK = 1e9                      # cycles per second
+LINK_BPS = 4 * CLK             # on-die link, bytes/s
+SCRIBE_BPS = 1 * CLK           # scribe link, bytes/s
+HOP = 2                        # cycles per hop
+EXTRA = 10                     # cycles a scribe crossing adds
+DIE = 32                       # cores per die along x and y
+STEP = 7                       # cycles per software tree step
+RATE = {"bf16": 16 * CLK * 0.5, "fp8": 32 * CLK * 0.5}   # FLOP/s per core (x compute efficiency 0.5)
+SRAM_BPS = 16 * CLK            # SRAM read bytes/s per core
+USABLE = 48 * 1024 * 0.875     # usable SRAM per core
+CORES = 64 * 64
+IO_BPS, IO_LAT = 100e9, 2e-6
+IW_BPS, IW_LAT = 50e9, 3e-6
+BLOCK = 16                     # prefill block tokens
+E_SRAM, E_LINK, E_FLOP, E_IO, E_IW = 0.03e-12, 0.1e-12, 0.4e-12, 8e-12, 10e-12
+STATIC_W = 4000.0
+
+# ---- tests/data/tiny-llama.toml ----
+D, HEADS, KV_HEADS, HD, F, VOCAB, NL = 256, 4, 2, 64, 512, 1024, 4
+Q, KV = HEADS * HD, KV_HEADS * HD
+LAYER_PARAMS = D * (Q + 2 * KV) + Q * D + 3 * D * F + 2 * D     # attention, gated MLP, two RMSNorms
+HEAD_PARAMS = 2 * VOCAB * D + D                                  # embedding, LM head (untied), final norm
+ACT = 2                                                          # bf16 activations
+# (K, N) of the dependent stages of a layer: qkv, scores, softmax, weighted sum, o, mlp up, mlp down
+STAGES = [(D, Q + 2 * KV), (Q, HEADS), (HEADS, HEADS), (HEADS, Q), (Q, D), (D, 2 * F), (F, D)]
+
+
+def kv_bytes_per_token_layer(kv_bytes: float = 2) -> float:
+    return 2 * KV * kv_bytes
+
+
+def lg(n: float) -> int:
+    return 0 if n <= 1 else math.ceil(math.log2(n))
+
+
+def stage_latency(rows: float, cols: float) -> tuple[float, float]:
+    """One broadcast along rows and reduction along columns: (hop latency, tree steps) in seconds."""
+    hops = (cols - 1) + (rows - 1)
+    crossings = (cols - 1) / DIE + (rows - 1) / DIE        # die boundaries crossed, on average
+    return (hops * HOP + crossings * EXTRA) / CLK, (lg(rows) + lg(cols)) * STEP / CLK
+
+
+def slowest_link(rows: float, cols: float) -> float:
+    return SCRIBE_BPS if rows > DIE or cols > DIE else LINK_BPS
+
+
+def layer(tokens, context, kv_tokens, rows, cols, kv_on=1.0, w_on=1.0, dtype="bf16"):
+    wb = 1 if dtype == "fp8" else 2
+    cores = rows * cols
+    flops = tokens * 2 * LAYER_PARAMS + 4 * Q * tokens * context
+    sram = LAYER_PARAMS * wb * w_on + kv_tokens * kv_bytes_per_token_layer(wb) * kv_on
+    t_compute, t_sram = flops / cores / RATE[dtype], sram / cores / SRAM_BPS
+    hop, step = stage_latency(rows, cols)
+    latency = len(STAGES) * (hop + step)
+    t_link = sum(tokens * ACT * (k / rows + n / cols) for k, n in STAGES) / slowest_link(rows, cols)
+    bit_hops = 8 * tokens * ACT * sum(k * (cols - 1) + n * (rows - 1) for k, n in STAGES)
+    return dict(time=max(t_compute, t_sram) + latency + t_link, compute=t_compute, sram=t_sram, latency=latency,
+                link=t_link, flops=flops, sram_bytes=sram, bit_hops=bit_hops)
+
+
+def head(tokens, cores):
+    flops = 2 * tokens * D * VOCAB
+    t = max(flops / cores / RATE["bf16"], VOCAB * D * 2 / cores / SRAM_BPS)
+    hop, step = stage_latency(math.sqrt(cores), math.sqrt(cores))
+    return t + hop + step, flops
+
+
+def run(**kw):
+    mapping = kw.pop("mapping", {"placement": "sequential"})
+    overrides = kw.pop("overrides", None)
+    system = wafersim.load_system(SYSTEM, overrides)
+    return wafersim.simulate(system, wafersim.load_model(MODEL), mapping=mapping, **kw)
+
+
+def test_scribe_links_are_slower_and_later_in_the_test_preset():
+    w = wafersim.load_system(SYSTEM)
+    assert w.scribe.link_bytes_per_cycle < w.mesh.link_bytes_per_cycle
+    assert w.scribe.extra_latency_cycles > 0
+    assert (w.mesh.die_cores_x, w.mesh.die_cores_y) == (DIE, DIE)
+
+
+@pytest.mark.parametrize("dtype", ["bf16", "fp8"])
+def test_decode_one_wafer_every_term(dtype):
+    """Two layers, each over the whole 64 x 64 block (spanning all four dies), one after another."""
+    r = run(batch=1, prompt_tokens=64, output_tokens=16, layers=2, dtype=dtype)
+    ctx = 64 + (16 + 1) / 2                       # mean keys a decode step attends to
+    ly = layer(1, ctx, ctx, 64, 64, dtype=dtype)
+    tpot = 2 * ly["time"]
+    c = r.decode.components
+    assert c["compute"] == pytest.approx(2 * ly["compute"], rel=REL)
+    assert c["sram_bandwidth"] == pytest.approx(2 * ly["sram"], rel=REL)
+    assert c["mesh_latency"] == pytest.approx(2 * ly["latency"], rel=REL)
+    assert c["mesh_bandwidth"] == pytest.approx(2 * ly["link"], rel=REL)
+    assert c["interwafer"] == 0.0 and c["edge_io"] == 0.0     # one wafer: no boundary to cross
+    assert r.summary["tpot_s"] == pytest.approx(tpot, rel=REL)
+    assert r.summary["decode_layer_s"] == pytest.approx(ly["time"], rel=REL)
+    energy = {
+        "sram": 2 * ly["sram_bytes"] * 8 * E_SRAM,
+        "compute": 2 * ly["flops"] * E_FLOP,
+        "links": 2 * ly["bit_hops"] * E_LINK,
+        "interwafer": 0.0, "io": 0.0,
+        "static": STATIC_W * 1 * tpot,
+    }
+    for k, v in energy.items():
+        assert r.summary[f"energy_{k}_j"] == pytest.approx(v, rel=REL, abs=1e-30), k
+    assert r.summary["energy_per_token_j"] == pytest.approx(sum(energy.values()), rel=REL)
+
+
+def test_decode_four_wafers_every_term():
+    """All four layers and the LM head, one layer per wafer: three boundaries, the head on the last wafer."""
+    r = run(batch=1, prompt_tokens=64, output_tokens=16, wafers=4)
+    assert r.summary["devices"] == 4
+    ctx = 64 + (16 + 1) / 2
+    ly = layer(1, ctx, ctx, 64, 64)
+    t_head, head_flops = head(1, CORES)
+    nbytes = D * ACT                                    # one token's activations
+    t_iw = 3 * (IW_LAT + nbytes / IW_BPS)
+    tpot = 4 * ly["time"] + t_iw + t_head
+    c = r.decode.components
+    assert c["interwafer"] == pytest.approx(t_iw, rel=REL)
+    assert c["mesh_latency"] == pytest.approx(4 * ly["latency"] + t_head, rel=REL)
+    assert r.summary["tpot_s"] == pytest.approx(tpot, rel=REL)
+    energy = {
+        "sram": (4 * ly["sram_bytes"] + VOCAB * D * 2) * 8 * E_SRAM,
+        "compute": (4 * ly["flops"] + head_flops) * E_FLOP,
+        "links": 4 * ly["bit_hops"] * E_LINK,
+        "interwafer": 8 * nbytes * 3 * E_IW,
+        "io": 0.0,
+        "static": STATIC_W * 4 * tpot,                   # every wafer draws its static power
+    }
+    for k, v in energy.items():
+        assert r.summary[f"energy_{k}_j"] == pytest.approx(v, rel=REL, abs=1e-30), k
+    assert r.summary["energy_per_token_j"] == pytest.approx(sum(energy.values()), rel=REL)
+
+
+@pytest.mark.parametrize("wafers", [1, 4])
+def test_prefill_every_term(wafers):
+    """Causal attention: a block's queries see half the prompt on average; blocks run one after another."""
+    batch, prompt = 2, 64
+    r = run(batch=batch, prompt_tokens=prompt, output_tokens=16, wafers=wafers)
+    blocks = batch * prompt // BLOCK
+    ly = layer(BLOCK, prompt / 2, 0, 64, 64)
+    t_head, _ = head(batch, CORES)
+    crossings = wafers - 1
+    t_iw = crossings * (IW_LAT + blocks * BLOCK * D * ACT / IW_BPS)
+    ttft = blocks * NL * ly["time"] + t_iw + t_head
+    p = r.prefill.components
+    assert p["compute"] == pytest.approx(blocks * NL * ly["compute"], rel=REL)
+    assert p["sram_bandwidth"] == pytest.approx(blocks * NL * ly["sram"], rel=REL)
+    assert p["mesh_latency"] == pytest.approx(blocks * NL * ly["latency"], rel=REL)
+    assert p["mesh_bandwidth"] == pytest.approx(blocks * NL * ly["link"], rel=REL)
+    assert p["interwafer"] == pytest.approx(t_iw, rel=REL, abs=0.0)
+    assert p["edge_io"] == 0.0
+    assert r.summary["ttft_s"] == pytest.approx(ttft, rel=REL)
+    assert r.summary["prefill_layer_s"] == pytest.approx(blocks * ly["time"], rel=REL)
+
+
+def _pipelined_region():
+    """Two layers side by side in one band of 64 x 32 cells, each capped at 48 x 24 cores:
+    48 rows span the die boundary at row 32; 24 columns stay on one die."""
+    return 48, 24
+
+
+def test_pipelined_decode_and_prefill_every_term():
+    rows, cols = _pipelined_region()
+    r = run(batch=1, prompt_tokens=64, output_tokens=16, layers=2,
+            mapping={"placement": "pipelined", "region": f"{rows}x{cols}"})
+    ctx = 64 + (16 + 1) / 2
+    ly = layer(1, ctx, ctx, rows, cols)
+    # hand-off to the next region: down one region column (rows - 1 hops), over every column's links
+    hop = ((rows - 1) * HOP + (rows - 1) / DIE * EXTRA) / CLK
+    move = hop + D * ACT / (cols * SCRIBE_BPS)
+    tpot = 2 * (ly["time"] + move)
+    assert r.summary["micro_batches"] == 1
+    assert r.summary["tpot_s"] == pytest.approx(tpot, rel=REL)
+    assert r.decode.components["mesh_latency"] == pytest.approx(2 * (ly["latency"] + move), rel=REL)
+    assert r.summary["energy_links_j"] == pytest.approx(2 * (ly["bit_hops"] + 8 * D * ACT * rows) * E_LINK, rel=REL)
+    # prefill: 4 blocks through 2 regions: the first walks both, then one leaves per block time
+    pl = layer(BLOCK, 32, 0, rows, cols)
+    per_block = pl["time"] + hop + BLOCK * D * ACT / (cols * SCRIBE_BPS)
+    assert r.summary["ttft_s"] == pytest.approx((4 - 1) * per_block + 2 * per_block, rel=REL)
+    assert r.prefill.components["compute"] == pytest.approx(4 * pl["compute"], rel=REL)
+
+
+def test_pipelined_micro_batches_scale_the_work():
+    """Batch 4 on two layer regions: two micro-batches of two sequences; each pays the work again."""
+    rows, cols = _pipelined_region()
+    r = run(batch=4, prompt_tokens=64, output_tokens=16, layers=2,
+            mapping={"placement": "pipelined", "region": f"{rows}x{cols}"})
+    assert r.summary["micro_batches"] == 2
+    ctx = 64 + (16 + 1) / 2
+    ly = layer(2, ctx, 2 * ctx, rows, cols)
+    assert r.summary["energy_compute_j"] == pytest.approx(2 * 2 * ly["flops"] * E_FLOP / 4, rel=REL)
+    assert r.summary["energy_sram_j"] == pytest.approx(2 * 2 * ly["sram_bytes"] * 8 * E_SRAM / 4, rel=REL)
+
+
+def test_sequential_spill_every_term():
+    """1 KiB of SRAM per core: the weights fit, the KV cache (sized for prompt + output) spills."""
+    batch, prompt, out, L = 4, 1024, 64, 2
+    r = run(batch=batch, prompt_tokens=prompt, output_tokens=out, layers=L,
+            overrides={"core.sram_bytes": "1 KiB", "core.reserved_sram_fraction": 0})
+    cap = CORES * 1024
+    weights = L * LAYER_PARAMS * 2
+    kv = batch * (prompt + out) * L * kv_bytes_per_token_layer()
+    spilled = kv - (cap - weights)
+    assert r.summary["weight_bytes"] == weights and r.summary["kv_bytes"] == kv
+    assert r.summary["spilled_bytes"] == pytest.approx(spilled, rel=REL)
+    frac = spilled / kv
+    ctx = prompt + (out + 1) / 2
+    ly = layer(batch, ctx, batch * ctx, 64, 64, kv_on=1 - frac)
+    io_bytes = frac * batch * ctx * L * kv_bytes_per_token_layer()
+    t_io = io_bytes / IO_BPS + IO_LAT
+    assert r.decode.components["edge_io"] == pytest.approx(t_io, rel=REL)
+    assert r.decode.components["sram_bandwidth"] == pytest.approx(L * ly["sram"], rel=REL)
+    assert r.summary["tpot_s"] == pytest.approx(max(L * ly["time"], t_io), rel=REL)
+    assert r.summary["energy_io_j"] == pytest.approx(io_bytes * 8 * E_IO / batch, rel=REL)
+    # prefill writes the prompt's share of the spilled KV cache
+    p_io = frac * batch * prompt * L * kv_bytes_per_token_layer() / IO_BPS + IO_LAT
+    assert r.prefill.components["edge_io"] == pytest.approx(p_io, rel=REL)
+    blocks = batch * prompt // BLOCK
+    pl = layer(BLOCK, prompt / 2, 0, 64, 64)
+    assert r.summary["ttft_s"] == pytest.approx(max(blocks * L * pl["time"], p_io), rel=REL)
