@@ -71,7 +71,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "mutation.json"
 
 # The model code that is scored (globs relative to the repository root).
 MODEL_FILES = ("wafersim/engines/*.py", "wafersim/mapping/*.py", "wafersim/dataflow/*.py",
-               "wafersim/workload/*.py", "wafersim/units.py")
+               "wafersim/workload/*.py", "wafersim/units.py", "wafersim/sizing.py")
 EXCLUDED_FILES = ("*/__init__.py", "wafersim/engines/_flow_kernels.py")
 
 # Kills by these do not count: they pin recorded values, not the model's reasons.
@@ -82,10 +82,12 @@ PINS = ("tests/engines/test_flow_regression.py",)
 # wafer-only ones, "all" everything.  New test files join a side by their name.
 TEST_SIDES = (
     ("wafersim/engines/analytic_gpu.py", "gpu"),
+    ("wafersim/engines/gpu_memory.py", "gpu"),
     ("wafersim/engines/collectives.py", "gpu"),
     ("wafersim/engines/gpu_collectives.py", "gpu"),
     ("wafersim/engines/routing.py", "gpu"),
     ("wafersim/engines/analytic_wafer.py", "wafer"),
+    ("wafersim/engines/wafer_memory.py", "wafer"),
     ("wafersim/engines/flow", "wafer"),
     ("wafersim/engines/_flow_kernels.py", "wafer"),
     ("wafersim/mapping/", "wafer"),
@@ -133,9 +135,9 @@ PLANTED = (
             "decode_step_time(L * (layer.time_s + t_move) + t_iw + t_head, micro",
             "decode_step_time(L * (layer.time_s + t_move) + t_iw, micro",
             "LM head left out of the decode walk (tpot -0.8 %)"),
-    Planted("aw-sequential-kv-prompt", "wafersim/engines/analytic_wafer.py",
-            "layer_kv = batch * self.s.max_context * m.kv_bytes_per_token_layer",
-            "layer_kv = batch * self.s.prompt_tokens * m.kv_bytes_per_token_layer",
+    Planted("aw-sequential-kv-prompt", "wafersim/engines/wafer_memory.py",
+            "layer_kv = batch * self.scenario.max_context * m.kv_bytes_per_token_layer",
+            "layer_kv = batch * self.scenario.prompt_tokens * m.kv_bytes_per_token_layer",
             "sequential KV sized by the prompt only (spill -1.1 %)"),
     Planted("flow-busiest-link-dropped", "wafersim/engines/flow.py",
             "tpot = max(onchip, t_io, busy_max)", "tpot = max(onchip, t_io)",
@@ -149,13 +151,16 @@ PLANTED = (
     Planted("gpu-expert-flops", "wafersim/engines/analytic_gpu.py",
             "expert_flops = 2.0 * k * m.expert_params", "expert_flops = 2.0 * m.expert_params",
             "routed expert FLOPs for one expert, not experts_per_token"),
-    Planted("gpu-max-batch-ep", "wafersim/engines/analytic_gpu.py",
+    Planted("gpu-max-batch-ep", "wafersim/engines/gpu_memory.py",
             "return max(1, self.ep * int(self.kv_capacity_per_gpu() // per_seq))",
             "return max(1, int(self.kv_capacity_per_gpu() // per_seq))",
             "max batch not multiplied by the expert-parallel ranks"),
     Planted("gpu-prefill-kv-write", "wafersim/engines/analytic_gpu.py",
-            "kv_write = tokens * local * kvl * eng.kv_share /", "kv_write = tokens * kvl * eng.kv_share /",
-            "prefill KV write for one local sequence only"),
+            "kv_write = tokens * local * kvl * eng.memory.kv_share /", "kv_write = tokens * local * kvl /",
+            "prefill KV write not divided by tp (ttft +0.8 %)"),
+    Planted("gpu-prefill-kv-write-local", "wafersim/engines/analytic_gpu.py",
+            "kv_write = tokens * local * kvl * eng.memory.kv_share /", "kv_write = tokens * kvl * eng.memory.kv_share /",
+            "prefill KV write for every sequence, not the expert-parallel rank's share"),
     Planted("coll-tree-steps", "wafersim/engines/collectives.py",
             "depth = int(math.floor(math.log2(n)))", "depth = int(math.ceil(math.log2(n)))",
             "tree depth rounded up instead of down"),
