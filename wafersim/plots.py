@@ -1,7 +1,8 @@
 """Heat maps of a flow run (SRAM occupancy and link utilisation per core) and the context cliff.
 
 Both functions take a :class:`~wafersim.results.run_result.RunResult` (from
-``simulate`` or :func:`wafersim.results.hdf5.read_run`) of a run made with ``fidelity="flow"`` (only flow runs store per-core arrays)::
+``simulate`` or :func:`wafersim.results.hdf5.read_run`) of a run made with
+``fidelity="flow"`` (only flow runs store per-core arrays)::
 
     from wafersim.results.hdf5 import read_run
     from wafersim.plots import plot_sram_occupancy, plot_link_utilisation
