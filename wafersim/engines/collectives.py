@@ -268,12 +268,13 @@ def available_algorithms(graph: nx.DiGraph, gpus: Sequence[str], op: str) -> tup
 
 
 def collective_time(graph: nx.DiGraph, gpus: Sequence[str], op: str, nbytes: float,
-                    params: CollectiveParams, algorithm: str = "auto") -> CollectiveCost:
+                    params: CollectiveParams, algorithm: str = "auto", router: Router | None = None) -> CollectiveCost:
     """Cost of collective ``op`` of ``nbytes`` over ``gpus`` (in ring order) on ``graph``.
 
     ``algorithm`` is one of ``ALGORITHMS[op]`` or "auto" (the fastest available; ties go
     to the earlier in ``ALGORITHMS[op]``).  With one GPU or no bytes nothing moves: the
-    cost is zero and the algorithm "none".
+    cost is zero and the algorithm "none".  ``router`` (of this ``graph``) reuses routes
+    found before; by default a new one is made.
     """
     op = _normalise_op(op)
     gpus = _check_gpus(graph, gpus)
@@ -290,7 +291,7 @@ def collective_time(graph: nx.DiGraph, gpus: Sequence[str], op: str, nbytes: flo
     if algorithm != "auto" and algorithm not in available:
         raise ValueError(f"algorithm {algorithm!r} is not available for {op} over these GPUs: it needs NVSwitch "
                          f"chips with in_switch_reduction linked to every GPU; available: {', '.join(available)}")
-    router = Router(graph)
+    router = router if router is not None else Router(graph)
     best_name, best = None, None
     for name in (available if algorithm == "auto" else (algorithm,)):
         plan = _PLANNERS[name](graph, router, gpus, op, nbytes, params)

@@ -26,13 +26,16 @@ The algorithm is ``interconnect.collective_algorithm``; where it does not apply 
 op or a group (tree is only for all-reduce, nvls only inside one NVLink domain with
 in-switch reduction) the fastest available is used, as with "auto".
 
-Results are cached per simulate call on (op, nbytes rounded to
-:data:`NBYTES_DIGITS` significant digits, group).
+The graph, its router (shortest paths per source) and the costs are built once
+per system spec and shared by every simulate call on it (specs are frozen, so
+this is safe; treat ``GraphCollectives.graph`` as read-only).  Costs are cached
+on (op, nbytes rounded to :data:`NBYTES_DIGITS` significant digits, group): a
+cost depends on nothing else, so a cached answer is the answer.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import networkx as nx
@@ -40,6 +43,7 @@ import networkx as nx
 from ..hardware.gpu import GpuSystemSpec
 from ..hardware.topology import build_topology, gpu_nodes, topology_to_graphml
 from .collectives import ALGORITHMS, CollectiveCost, CollectiveParams, available_algorithms, collective_time
+from .routing import Router
 
 __all__ = ["NBYTES_DIGITS", "GpuPlacement", "GraphCollectives"]
 
@@ -48,6 +52,9 @@ NBYTES_DIGITS = 6
 
 GRAPHML_CACHE_SIZE = 16
 """System specs whose GraphML text is kept between simulate calls."""
+
+GRAPH_CACHE_SIZE = 16
+"""System specs whose graph, routes and collective costs are kept between simulate calls."""
 
 _OPS = {"all_reduce": "all_reduce", "all_gather": "all_gather", "reduce_scatter": "reduce_scatter",
         "all_to_all": "all_to_all", "p2p": "point_to_point"}
@@ -75,9 +82,27 @@ class GpuPlacement:
         return self.rank(stage, 0, 0), self.rank(stage + 1, 0, 0)
 
 
+@dataclass(frozen=True, eq=False)
+class SystemGraph:
+    """What every simulate call on one system spec shares: its link graph (read-only), the
+    GPUs in placement order, the collective parameters, a router and the costs so far."""
+    graph: nx.DiGraph
+    gpus: tuple[str, ...]
+    params: CollectiveParams
+    router: Router
+    costs: dict[tuple[str, float, tuple[str, ...]], CollectiveCost] = field(default_factory=dict)
+
+
+@lru_cache(maxsize=GRAPH_CACHE_SIZE)
+def system_graph(system: GpuSystemSpec) -> SystemGraph:
+    """The shared graph state of ``system``, built on first use."""
+    graph = build_topology(system)
+    return SystemGraph(graph, tuple(gpu_nodes(graph)), CollectiveParams.from_spec(system), Router(graph))
+
+
 @lru_cache(maxsize=GRAPHML_CACHE_SIZE)
 def _graphml(system: GpuSystemSpec) -> str:
-    return topology_to_graphml(build_topology(system))
+    return topology_to_graphml(system_graph(system).graph)
 
 
 class GraphCollectives:
@@ -89,15 +114,17 @@ class GraphCollectives:
 
     def __init__(self, system: GpuSystemSpec, tp: int, pp: int, ep: int = 1):
         self.system = system
-        self.graph: nx.DiGraph = build_topology(system)
-        all_gpus = gpu_nodes(self.graph)
+        shared = system_graph(system)
+        self.graph: nx.DiGraph = shared.graph
+        self._router = shared.router
+        all_gpus = shared.gpus
         need = tp * ep * pp
         if need > len(all_gpus):
             raise ValueError(f"{need} GPUs needed but the graph of {system.name} has {len(all_gpus)}")
         self.placement = GpuPlacement(tuple(all_gpus[:need]), tp, ep, pp)
-        self.params = CollectiveParams.from_spec(system)
+        self.params = shared.params
         self.algorithm = system.interconnect.collective_algorithm
-        self._cache: dict[tuple[str, float, tuple[str, ...]], CollectiveCost] = {}
+        self._cache = shared.costs
         self.chosen: dict[str, str] = {}
         """op -> algorithm of the last costed call that moved bytes"""
 
@@ -128,7 +155,7 @@ class GraphCollectives:
             if algorithm != "auto" and (algorithm not in ALGORITHMS[name]
                                         or algorithm not in available_algorithms(self.graph, group, name)):
                 algorithm = "auto"
-            hit = collective_time(self.graph, group, name, key[1], self.params, algorithm)
+            hit = collective_time(self.graph, group, name, key[1], self.params, algorithm, self._router)
             self._cache[key] = hit
         if hit.algorithm != "none":
             self.chosen[op] = hit.algorithm
