@@ -11,7 +11,9 @@ expected.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import json
 import tomllib
 import typing
@@ -124,8 +126,7 @@ def build(cls: type, data: Mapping[str, Any], source: str = "", prefix: str = ""
     """Build the frozen spec ``cls`` from the raw table ``data``."""
     if not isinstance(data, Mapping):
         raise ConfigError(source, prefix, f"expected a table, got {data!r}")
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    hints = typing.get_type_hints(cls)
+    fields, hints = _fields(cls)
     unknown = sorted(set(data) - set(fields))
     if unknown:
         key = _join(prefix, unknown[0])
@@ -159,15 +160,36 @@ def build(cls: type, data: Mapping[str, Any], source: str = "", prefix: str = ""
     return obj
 
 
+@functools.cache
+def _fields(cls: type) -> tuple[dict[str, dataclasses.Field], dict[str, Any]]:
+    """The init fields of a spec class and their resolved type hints (read once per class)."""
+    return {f.name: f for f in dataclasses.fields(cls) if f.init}, typing.get_type_hints(cls)
+
+
 def load_toml(path: str | Path) -> dict[str, Any]:
+    """The table of a TOML file.  Parsed once per version of the file (its path, size and
+    modification time): a preset loaded by name in every call of a sweep is read once,
+    and an edited file is read again.  The caller gets its own copy."""
     path = Path(path)
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        st = path.stat()
+    except FileNotFoundError:
+        raise ConfigError(str(path), "", "file not found") from None
+    except OSError as exc:
+        raise ConfigError(str(path), "", f"cannot read: {exc.strerror}") from None
+    try:
+        return copy.deepcopy(_parse_toml(str(path.resolve()), st.st_size, st.st_mtime_ns))
     except FileNotFoundError:
         raise ConfigError(str(path), "", "file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), "", f"not valid TOML: {exc}") from None
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_toml(path: str, size: int, mtime_ns: int) -> dict[str, Any]:
+    """``size`` and ``mtime_ns`` are only part of the cache key."""
+    with open(path, "rb") as fh:
+        return tomllib.load(fh)
 
 
 def parse_override(text_: str) -> tuple[str, Any]:
