@@ -10,14 +10,26 @@ The public API::
     wafersim.write_results("out.h5", result)
 """
 
+from typing import Any
+
 from ._version import __version__
 from .config import ConfigError
 from .mapping.options import MappingOptions
 from .presets import list_presets, load_model, load_system
-from .results.hdf5 import read_run, read_summaries, write_results
+from .results.errors import ResultsFormatError
 from .results.run_result import RunResult
 from .runner import simulate
 from .workload.scenario import Scenario
 
-__all__ = ["__version__", "ConfigError", "load_system", "load_model", "list_presets", "simulate",
-           "RunResult", "Scenario", "MappingOptions", "write_results", "read_summaries", "read_run"]
+__all__ = ["__version__", "ConfigError", "ResultsFormatError", "load_system", "load_model", "list_presets",
+           "simulate", "RunResult", "Scenario", "MappingOptions", "write_results", "read_summaries", "read_run"]
+
+_HDF5 = ("write_results", "read_summaries", "read_run")
+
+
+def __getattr__(name: str) -> Any:
+    """The HDF5 functions import h5py on first use, so that a run that writes no file starts faster."""
+    if name in _HDF5:
+        from .results import hdf5
+        return getattr(hdf5, name)
+    raise AttributeError(f"module 'wafersim' has no attribute {name!r}")

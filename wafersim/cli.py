@@ -12,7 +12,7 @@ from .config import ConfigError, parse_override
 from .presets import list_presets, load_model, load_system
 from .report import comparison_table, lines, summary_table, verdict
 from .provenance import describe
-from .results.hdf5 import ResultsFormatError, read_provenance, read_summaries, write_results
+from .results.errors import ResultsFormatError
 from .engines import registry as engines
 from .runner import simulate
 
@@ -140,6 +140,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
     result = _run_one(ns.system, model, ns, sets["system"], _mapping(ns, sets["mapping"]),
                       typed=_typed(sets, "system"))
     if ns.out:
+        from .results.hdf5 import write_results
         write_results(ns.out, result)
     if ns.json:
         print(json.dumps(result.to_json(), indent=2))
@@ -171,6 +172,7 @@ def cmd_compare(ns: argparse.Namespace) -> int:
     rb = _run_one(ns.system_b, model, ns, {**sets["system"], **sets["b"]}, mapping, compare=True,
                   typed=_typed(sets, "system", "b"))
     if ns.out:
+        from .results.hdf5 import write_results
         write_results(ns.out, [ra, rb], run_ids=["a", "b"])
     if ns.json:
         print(json.dumps({"a": ra.to_json(), "b": rb.to_json(),
@@ -211,6 +213,7 @@ def cmd_validate(ns: argparse.Namespace) -> int:
     comps = validate(ns.table or MEASUREMENTS)
     if ns.out:
         stats = {name: error_stats(group) for name, group in report_groups(comps).items()}
+        from .results.hdf5 import write_results
         write_results(ns.out, [c.result for c in comps], run_ids=[c.row.id for c in comps],
                       extra_attrs={"validation-error-stats": json.dumps(stats, sort_keys=True)},
                       tables={"validation": table_columns(comps)})
@@ -238,6 +241,8 @@ def cmd_validate(ns: argparse.Namespace) -> int:
 
 
 def cmd_show(ns: argparse.Namespace) -> int:
+    from .results.hdf5 import read_provenance, read_summaries
+
     for summary, prov in zip(read_summaries(ns.file), read_provenance(ns.file)):
         print(f"{summary['system']} running {summary['model']}")
         print(summary_table(summary))

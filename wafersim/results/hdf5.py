@@ -30,6 +30,7 @@ import numpy as np
 
 from .._version import __version__
 from ..atomic import atomic_path
+from .errors import ResultsFormatError
 from .phase import PhaseTime
 from .run_result import LayerArray, RunResult
 from .summary import FIELDS, Summary
@@ -38,10 +39,6 @@ FORMAT = "wafersim-results"
 FORMAT_VERSION = 2   # 2: validation columns in /validation, not /summary; config.provenance
 _STR = h5py.string_dtype("utf-8")
 _COMPRESS = {"compression": "gzip", "shuffle": True}
-
-
-class ResultsFormatError(ValueError):
-    """A file is not a wafersim results file this version can read."""
 
 
 def _creation_date() -> str:

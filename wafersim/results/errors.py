@@ -1,0 +1,7 @@
+"""The error a results file raises when it is not one this version can read (no h5py needed to catch it)."""
+
+__all__ = ["ResultsFormatError"]
+
+
+class ResultsFormatError(ValueError):
+    """A file is not a wafersim results file this version can read."""
