@@ -2,8 +2,9 @@
 
 Run: ``python benchmarks/bench_gpu_simulate.py``; prints a table and writes
 ``benchmarks/results/gpu_simulate.json``.  Each case is timed best-of-``--repeat``;
-a call builds the graph, places the groups and costs its collectives (cached per call).
-The GraphML text of a system is cached per spec; the untimed first call fills that cache.
+a call places the groups and costs its collectives.  The graph, its routes, the
+collective costs and the GraphML text are kept per system spec; the untimed first
+call fills those caches, so the figures are what each further point of a sweep costs.
 """
 
 from __future__ import annotations
