@@ -107,7 +107,7 @@ def test_specs_are_frozen():
     (["run", "wse3", "llama-3.1-8b", "--layers", "99"], "layers"),
     (["run", "wse3", "llama-3.1-8b", "--cores", "9000x9000"], "cores"),
     (["run", "wse3", "llama-3.1-8b", "--cores", "big"], "cores"),
-    (["run", "dgx-h100", "llama-3.1-8b", "--tp", "16"], "tp"),
+    (["run", "dgx-h100", "llama-3.1-8b", "--tp", "512"], "tp"),
     (["run", "wse3", "llama-3.1-8b", "--dtype", "fp4"], "dtype"),
 ])
 def test_cli_errors_name_the_key(argv, key, capsys):

@@ -10,7 +10,7 @@ from typing import Any, Sequence
 from ._version import __version__
 from .config import ConfigError, parse_override
 from .presets import list_presets, load_model, load_system
-from .report import comparison_table, lines, summary_table, verdict
+from .report import comparison_table, headline, lines, side_line, summary_table, verdict
 from .provenance import describe
 from .results.errors import ResultsFormatError
 from .engines import registry as engines
@@ -56,6 +56,10 @@ def _scenario_args(p: argparse.ArgumentParser, compare: bool = False) -> None:
                    help="layer placement (default pipelined)")
     w.add_argument("--cores", default=None, metavar="RxC", help="use only an R x C block of each wafer's cores")
     gp = p.add_argument_group("GPU systems")
+    gp.add_argument("--gpus", type=_int_or("auto"), default=None,
+                    help="GPUs used, or 'auto' for the fewest whole nodes that hold the job; the parallel layout "
+                         "(tp, pp, ep not given) is the fastest that holds it"
+                         + (" (default auto unless --tp/--pp/--ep is given)" if compare else ""))
     gp.add_argument("--tp", type=_int_or("auto"), default=None,
                     help=f"tensor-parallel GPUs, or 'auto' (default {'auto' if compare else 1})")
     gp.add_argument("--pp", type=_positive, default=None, help="pipeline-parallel stages (default 1)")
@@ -91,8 +95,8 @@ def _typed(sets: dict, *heads: str) -> dict[str, str]:
 
 def _scenario(ns: argparse.Namespace) -> dict[str, Any]:
     return {"batch": ns.batch, "prompt_tokens": ns.prompt, "output_tokens": ns.output, "dtype": ns.dtype,
-            "kv_dtype": ns.kv_dtype, "wafers": ns.wafers, "tp": ns.tp, "pp": ns.pp, "ep": ns.ep, "layers": ns.layers,
-            "fidelity": ns.fidelity}
+            "kv_dtype": ns.kv_dtype, "wafers": ns.wafers, "tp": ns.tp, "pp": ns.pp, "ep": ns.ep, "gpus": ns.gpus,
+            "layers": ns.layers, "fidelity": ns.fidelity}
 
 
 def _mapping(ns: argparse.Namespace, sets: dict[str, Any]) -> dict[str, Any]:
@@ -105,7 +109,7 @@ def _mapping(ns: argparse.Namespace, sets: dict[str, Any]) -> dict[str, Any]:
 
 
 _WAFER_FLAGS = {"wafers": "--wafers", "placement": "--placement", "cores": "--cores"}
-_GPU_FLAGS = {"tp": "--tp", "pp": "--pp", "ep": "--ep"}
+_GPU_FLAGS = {"gpus": "--gpus", "tp": "--tp", "pp": "--pp", "ep": "--ep"}
 
 
 def _run_one(system_name: str, model, ns, system_sets, mapping, compare: bool = False, typed=None):
@@ -125,9 +129,14 @@ def _run_one(system_name: str, model, ns, system_sets, mapping, compare: bool = 
                           f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to {other}; "
                           f"{system.name} is {kind}")
     if wafer:
-        scenario.update(tp=1, pp=1, ep=1, wafers=ns.wafers or ("auto" if compare else 1))
+        scenario.update(tp=1, pp=1, ep=1, gpus=None, wafers=ns.wafers or ("auto" if compare else 1))
     else:
-        scenario.update(wafers=1, tp=ns.tp or ("auto" if compare else 1), pp=ns.pp or 1, ep=ns.ep or 1)
+        # compare sizes a GPU side like a wafer side: the fewest whole nodes that hold the job,
+        # unless the user fixed its layout
+        layout_given = any(getattr(ns, k) is not None for k in ("tp", "pp", "ep"))
+        gpus = ns.gpus if ns.gpus is not None else ("auto" if compare and not layout_given else None)
+        tp = ns.tp or ("auto" if compare and gpus is None else 1)
+        scenario.update(wafers=1, gpus=gpus, tp=tp, pp=ns.pp or 1, ep=ns.ep or 1)
         mapping = None
     if compare:
         scenario["fidelity"] = engines.fidelity_or_default(system.kind, ns.fidelity)
@@ -177,13 +186,18 @@ def cmd_compare(ns: argparse.Namespace) -> int:
     if ns.json:
         print(json.dumps({"a": ra.to_json(), "b": rb.to_json(),
                           "ratio": {k: ra.summary[k] / rb.summary[k] for k in
-                                    ("ttft_s", "tpot_s", "tokens_per_s_per_user", "tokens_per_s", "energy_per_token_j")
-                                    if rb.summary[k]}}, indent=2))
+                                    ("ttft_s", "tpot_s", "tokens_per_s_per_user", "tokens_per_s", "energy_per_token_j",
+                                     "tokens_per_s_per_device", "tokens_per_s_per_kw", "usd_per_million_tokens",
+                                     "power_w", "cost_usd")
+                                    if k in ra.summary and k in rb.summary and rb.summary[k]}}, indent=2))
         return 0
+    labels = _labels(ra.summary["system"], rb.summary["system"], ns.system_a, ns.system_b)
     print(f"{model.name}: A = {ns.system_a}, B = {ns.system_b}")
+    print(side_line("A", ra.summary))
+    print(side_line("B", rb.summary))
     print(comparison_table(ra.summary, rb.summary))
-    print(verdict(ra.summary, rb.summary, _labels(ra.summary["system"], rb.summary["system"],
-                                                  ns.system_a, ns.system_b)))
+    print(verdict(ra.summary, rb.summary, labels))
+    print(headline(ra.summary, rb.summary, labels))
     print("A:\n" + lines(ra.notes))
     print("B:\n" + lines(rb.notes))
     if ns.out:

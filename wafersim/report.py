@@ -7,13 +7,16 @@ from typing import Any, Sequence
 from .results.summary import field_info
 from .units import format_quantity
 
-_UNIT_KIND = {"s": "time", "B": "bytes", "J": None, "tokens/s": None, "tokens": None}
+_UNIT_KIND = {"s": "time", "B": "bytes", "W": "power", "J": None, "tokens/s": None, "tokens": None}
 
 
 def fmt(key: str, value: Any) -> str:
     unit = field_info(key)[0]
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if unit in ("USD", "USD/h") and isinstance(value, (int, float)):
+        money = f"${value:,.0f}" if abs(value) >= 100 else f"${value:,.3g}"
+        return money + ("/h" if unit == "USD/h" else "")
     if isinstance(value, float):
         kind = _UNIT_KIND.get(unit)
         if kind:
@@ -22,12 +25,17 @@ def fmt(key: str, value: Any) -> str:
     return f"{value} {unit}".strip() if unit == "tokens" else str(value)
 
 
-ROWS = ["system", "model", "fidelity", "devices", "batch", "prompt_tokens", "output_tokens", "layers",
-        "ttft_s", "tpot_s", "tokens_per_s_per_user", "tokens_per_s", "decode_layer_s", "prefill_layer_s",
-        "fits_on_chip", "weight_bytes", "kv_bytes", "spilled_bytes", "decode_bottleneck",
+ROWS = ["system", "model", "fidelity", "devices", "nodes", "power_w", "cost_usd", "batch", "prompt_tokens",
+        "output_tokens", "layers", "ttft_s", "tpot_s", "tokens_per_s_per_user", "tokens_per_s",
+        "tokens_per_s_per_device", "tokens_per_s_per_kw", "usd_per_million_tokens", "decode_layer_s",
+        "prefill_layer_s", "fits_on_chip", "weight_bytes", "kv_bytes", "spilled_bytes", "decode_bottleneck",
         "prefill_bottleneck", "energy_per_token_j"]
 RATIO_ROWS = {"ttft_s", "tpot_s", "tokens_per_s_per_user", "tokens_per_s", "energy_per_token_j",
-              "decode_layer_s", "prefill_layer_s"}
+              "decode_layer_s", "prefill_layer_s", "tokens_per_s_per_device", "tokens_per_s_per_kw",
+              "usd_per_million_tokens", "power_w", "cost_usd", "devices"}
+#: what ``compare`` weighs the sides by: (summary key, words, whether more is better)
+HEADLINE = (("tokens_per_s_per_user", "per user", True), ("tokens_per_s_per_device", "per device", True),
+            ("tokens_per_s_per_kw", "per kW", True), ("usd_per_million_tokens", "per dollar", False))
 
 
 def summary_table(summary: dict[str, Any]) -> str:
@@ -60,6 +68,33 @@ def verdict(a: dict[str, Any], b: dict[str, Any], labels: tuple[str, str] | None
     return (f"{lf} decodes {x:.3g}x faster per user than {ls} "
             f"({fast['tokens_per_s_per_user']:.4g} vs {slow['tokens_per_s_per_user']:.4g} tokens/s); "
             f"throughput ratio A/B {a['tokens_per_s'] / b['tokens_per_s']:.3g}x")
+
+
+def side_line(label: str, s: dict[str, Any]) -> str:
+    """What one side of a comparison is: its devices, nodes, wall power and price."""
+    unit = "wafer" if s["kind"] == "wafer" else "GPU"
+    parts = [f"{s['devices']} {unit}{'s' if s['devices'] != 1 else ''}"]
+    if s.get("nodes"):
+        parts[0] += f" in {s['nodes']} node{'s' if s['nodes'] != 1 else ''}"
+    if "tp" in s:
+        parts.append(f"tp {s['tp']} x pp {s['pp']} x ep {s['ep']}")
+    parts.append(fmt("power_w", s["power_w"]) if "power_w" in s else "power unknown")
+    parts.append(fmt("cost_usd", s["cost_usd"]) if "cost_usd" in s else "price unknown")
+    parts.append(f"batch {s['batch']}, {'fits on chip' if s['fits_on_chip'] else 'spills'}")
+    return f"{label}: {', '.join(parts)}"
+
+
+def headline(a: dict[str, Any], b: dict[str, Any], labels: tuple[str, str] | None = None) -> str:
+    """Who wins per user, per device, per kW and per dollar, and by how much."""
+    la, lb = labels or (a["system"], b["system"])
+    out = []
+    for key, words, more_is_better in HEADLINE:
+        if key not in a or key not in b or not a[key] or not b[key]:
+            out.append(f"{words}: unknown")
+            continue
+        x = a[key] / b[key] if more_is_better else b[key] / a[key]
+        out.append(f"{words}: {la} {x:.3g}x" if x >= 1 else f"{words}: {lb} {1 / x:.3g}x")
+    return "better " + "; ".join(out)
 
 
 def lines(items: Sequence[str], prefix: str = "  - ") -> str:

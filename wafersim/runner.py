@@ -58,6 +58,7 @@ def simulate(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
     sc = check_kind(kind, sc)
     engine = registry.get(kind, sc.fidelity).engine()
     sized = size(engine, system, model, sc, mapping)
+    system = sized.system or system
     result = sized.result or engine.simulate(system, model, sized.scenario, mapping)
     config = {**result.config, "system": to_dict(system), "model": to_dict(model),
               "provenance": {"system": provenance.record(system), "model": provenance.record(model)}}

@@ -12,6 +12,13 @@ and never looks inside the engine:
   decode step among those that hold the job (the fastest overall when none
   does); ties go to fewer GPUs.  Each candidate is sized and run; the chosen
   run is handed back so it is not run twice.
+* ``gpus = auto`` (GPU systems): the fewest whole nodes (up to
+  ``interconnect.max_nodes``) on which some parallel layout holds the weights
+  and the KV cache; ``gpus = N``: N GPUs.  The layout (tp within a node, pp,
+  ep for mixture-of-experts models; whichever of them the scenario leaves at 1)
+  is the fastest decode step among those that hold the job.  The run's system
+  then has as many nodes as the job spans.  A ``tp x pp x ep`` beyond the
+  preset's nodes grows the system the same way, up to ``max_nodes``.
 
 Which scenario key counts a kind's devices, and which keys do not apply to a
 kind, is declared here once (:data:`DEVICE_KEY`, :data:`FOREIGN_KEYS`).
@@ -19,9 +26,11 @@ kind, is declared here once (:data:`DEVICE_KEY`, :data:`FOREIGN_KEYS`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Any
 
+from . import provenance
 from .config import ConfigError
 from .engines.capacity import Capacity
 from .engines.registry import Engine
@@ -36,10 +45,11 @@ __all__ = ["Sized", "size", "check_kind", "fewest_devices", "tensor_parallel_opt
 DEVICE_KEY = {"wafer": "wafers"}
 #: scenario keys that do not apply to a kind: key -> (values allowed, why)
 FOREIGN_KEYS: dict[str, dict[str, tuple[tuple[Any, ...], str]]] = {
-    "wafer": {"tp": ((1, "auto"), "--tp and --pp apply to GPU systems; a wafer uses --wafers"),
+    "wafer": {"gpus": ((None,), "--gpus applies to GPU systems; a wafer uses --wafers"),
+              "tp": ((1, "auto"), "--tp and --pp apply to GPU systems; a wafer uses --wafers"),
               "pp": ((1,), "--tp and --pp apply to GPU systems; a wafer uses --wafers"),
               "ep": ((1,), "--ep applies to GPU systems; a wafer uses --wafers")},
-    "gpu": {"wafers": ((1, "auto"), "--wafers applies to wafer systems; GPU systems use --tp/--pp/--ep")},
+    "gpu": {"wafers": ((1, "auto"), "--wafers applies to wafer systems; GPU systems use --gpus/--tp/--pp/--ep")},
 }
 _TP_CHOICES = (1, 2, 4, 8, 16, 32, 64)
 
@@ -47,10 +57,12 @@ _TP_CHOICES = (1, 2, 4, 8, 16, 32, 64)
 @dataclass(frozen=True)
 class Sized:
     """A scenario with every ``max`` and ``auto`` replaced by a number, the notes that say
-    how, and the run a search already made with exactly this scenario (if any)."""
+    how, the run a search already made with exactly this scenario (if any), and the
+    system to run on when sizing grew it (more GPU nodes)."""
     scenario: Scenario
     notes: tuple[str, ...] = ()
     result: RunResult | None = None
+    system: Any = None
 
 
 def check_kind(kind: str, scenario: Scenario) -> Scenario:
@@ -85,8 +97,23 @@ def tensor_parallel_options(system: Any, model: ModelSpec, scenario: Scenario) -
             and t * scenario.pp * scenario.ep <= system.num_gpus]
 
 
+def with_nodes(system: Any, nodes: int) -> Any:
+    """``system`` with ``nodes`` nodes (same preset, same provenance)."""
+    if nodes == system.interconnect.nodes:
+        return system
+    grown = replace(system, interconnect=replace(system.interconnect, nodes=nodes))
+    return provenance.attach(grown, system.provenance) if system.provenance is not None else grown
+
+
 def size(engine: Engine, system: Any, model: ModelSpec, scenario: Scenario, mapping: MappingOptions | None) -> Sized:
-    """Resolve ``batch = max``, the kind's ``auto`` device count and ``tp = auto``."""
+    """Resolve ``batch = max``, the kind's ``auto`` device count, ``gpus`` and ``tp = auto``."""
+    if system.kind == "gpu" and scenario.gpus is not None:
+        return _gpu_layout(engine, system, model, scenario, mapping)
+    if system.kind == "gpu" and scenario.tp != "auto":
+        needed = math.ceil(scenario.tp * scenario.pp * scenario.ep / system.interconnect.gpus_per_node)
+        if system.interconnect.nodes < needed <= system.max_nodes:
+            grown = size(engine, with_nodes(system, needed), model, scenario, mapping)
+            return replace(grown, system=grown.system or with_nodes(system, needed))
     if scenario.tp == "auto":
         return _fastest_tensor_parallel(engine, system, model, scenario, mapping)
     capacity: Capacity = engine.capacity(system, model, scenario, mapping)
@@ -129,3 +156,66 @@ def _fastest_tensor_parallel(engine: Engine, system: Any, model: ModelSpec, scen
     why = "that hold the job" if result.summary["fits_on_chip"] else "(none holds the job)"
     note = f"--tp auto: tp = {tp}, the fastest decode step among tp = {', '.join(map(str, options))} {why}"
     return Sized(sized.scenario, (*sized.notes, note), result)
+
+
+def gpu_layouts(system: Any, model: ModelSpec, scenario: Scenario, gpus: int) -> list[tuple[int, int, int]]:
+    """Every (tp, pp, ep) with tp x pp x ep = ``gpus``: tp a power of two within one node that
+    divides the heads (and the KV heads, or is a multiple of them), ep a power of two that
+    divides the experts, pp at most the layers.  A tp, pp or ep the scenario sets (other
+    than 1) is kept."""
+    tps = ([scenario.tp] if scenario.tp not in (1, "auto") else tensor_parallel_options(
+        system, model, replace(scenario, pp=1, ep=1)))
+    eps = [scenario.ep] if scenario.ep != 1 else [e for e in _TP_CHOICES if model.num_experts % e == 0]
+    out = []
+    for tp in tps:
+        for ep in eps:
+            if gpus % (tp * ep):
+                continue
+            pp = gpus // (tp * ep)
+            if (scenario.pp == 1 or pp == scenario.pp) and pp <= (scenario.layers or model.num_layers):
+                out.append((tp, pp, ep))
+    return out
+
+
+def _gpu_layout(engine: Engine, system: Any, model: ModelSpec, scenario: Scenario,
+                mapping: MappingOptions | None) -> Sized:
+    gpn = system.interconnect.gpus_per_node
+    if scenario.gpus == "auto":
+        counts = [n * gpn for n in range(1, system.max_nodes + 1)]
+    else:
+        counts = [scenario.gpus]
+        if math.ceil(scenario.gpus / gpn) > system.max_nodes:
+            raise ConfigError("scenario", "gpus", f"{scenario.gpus} GPUs need {math.ceil(scenario.gpus / gpn)} nodes "
+                              f"of {gpn}; {system.name} may span at most {system.max_nodes} "
+                              "(interconnect.max_nodes)")
+    fit_batch = 1 if scenario.batch == "max" else scenario.batch
+    tried: list[tuple[Any, int, list[Scenario]]] = []
+    for gpus in counts:
+        grown = with_nodes(system, math.ceil(gpus / gpn))
+        layouts = [replace(scenario, gpus=gpus, tp=tp, pp=pp, ep=ep)
+                   for tp, pp, ep in gpu_layouts(grown, model, scenario, gpus)]
+        if not layouts:
+            continue
+        fitting = [sc for sc in layouts if engine.capacity(grown, model, sc, mapping).fits(fit_batch, gpus)]
+        tried.append((grown, gpus, fitting or layouts))
+        if fitting:
+            break
+    if not tried:
+        raise ConfigError("scenario", "gpus", f"no tp x pp x ep layout of {model.name} fills "
+                          f"{' or '.join(map(str, counts[:3]))}{' ...' if len(counts) > 3 else ''} GPUs of {system.name}")
+    grown, gpus, candidates = tried[-1]
+    runs = []
+    for sc in candidates:
+        sized = size(engine, grown, model, replace(sc, gpus=None), mapping)
+        sized = replace(sized, scenario=replace(sized.scenario, gpus=gpus))
+        runs.append((sized, engine.simulate(grown, model, sized.scenario, mapping)))
+    fitting_runs = [run for run in runs if run[1].summary["fits_on_chip"]] or runs
+    sized, result = min(fitting_runs, key=lambda run: (run[1].summary["tpot_s"], run[0].scenario.pp,
+                                                       run[0].scenario.tp))
+    s = sized.scenario
+    held = "hold the job" if result.summary["fits_on_chip"] else "were tried; none holds the job"
+    how = (f"--gpus auto: {gpus} GPUs ({gpus // gpn if gpus % gpn == 0 else math.ceil(gpus / gpn)} node(s)), "
+           f"the fewest whole nodes that {held}" if scenario.gpus == "auto" else f"--gpus {gpus}")
+    note = (f"{how}; layout tp {s.tp} x pp {s.pp} x ep {s.ep}, the fastest decode step of "
+            f"{len(candidates)} layout(s)")
+    return Sized(s, (*sized.notes, note), result, grown)

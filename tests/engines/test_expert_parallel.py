@@ -29,8 +29,13 @@ def test_ep_must_divide_experts():
 
 
 def test_ep_too_many_gpus():
-    with pytest.raises(ConfigError, match="tp x pp x ep = 16"):
-        simulate("dgx-h100", "mixtral-8x7b", tp=2, ep=8)
+    """16 GPUs span two DGX nodes where the scale-out network may join them, and are refused where not."""
+    one_node = wafersim.load_system("dgx-h100", {"interconnect.max_nodes": 1})
+    with pytest.raises(ConfigError, match="tp x pp x ep = 16 GPUs but dgx-h100 has 8 and may span at most 1"):
+        simulate(one_node, "mixtral-8x7b", tp=2, ep=8)
+    r = simulate("dgx-h100", "mixtral-8x7b", tp=2, ep=8)
+    assert r.summary["devices"] == 16 and r.summary["nodes"] == 2
+    assert r.config["system"]["interconnect"]["nodes"] == 2
 
 
 def test_wafer_rejects_ep():

@@ -126,7 +126,9 @@ def test_flow_results_unchanged(case):
     system, sets, model, scenario = CASES[case]
     got = digest(wafersim.simulate(wafersim.load_system(system, sets), model, fidelity="flow", **scenario))
     want = EXPECTED[case]
-    assert set(got) == set(want)
+    # every pinned value is still there; fields added since (the per-kW and per-dollar metrics,
+    # derived from preset prices) are pinned by their own closed-form tests, not here
+    assert set(want) <= set(got)
     for key, value in want.items():
         if isinstance(value, tuple):
             total, weighted, peak, argmax, nonzero = got[key]

@@ -29,11 +29,17 @@ def test_engine_all_reduce_equals_collective_time_on_the_graph():
 
 
 def test_cache_reuses_costs():
-    gc = GraphCollectives(wafersim.load_system("dgx-h100"), tp=8, pp=1)
+    """Sizes within NBYTES_DIGITS share one entry, and every call on the same spec shares the cache."""
+    system = wafersim.load_system("dgx-h100", {"efficiency.collective_latency_s": "7.9 us"})   # a fresh spec
+    gc = GraphCollectives(system, tp=8, pp=1)
+    before = len(gc._cache)
     a = gc("all_reduce", 16384.0, 8)
-    assert len(gc._cache) == 1
+    assert len(gc._cache) == before + 1
     assert gc("all_reduce", 16384.0 * (1 + 1e-9), 8) == a
-    assert len(gc._cache) == 1
+    assert len(gc._cache) == before + 1
+    again = GraphCollectives(system, tp=8, pp=1)
+    assert again._cache is gc._cache and again("all_reduce", 16384.0, 8) == a
+    assert len(gc._cache) == before + 1
 
 
 def test_configured_algorithm_is_used():

@@ -42,14 +42,32 @@ def capacity_note(spilled_bytes: float, capacity_bytes: float, where: str) -> li
             f"{format_quantity(capacity_bytes, 'bytes')} of {where}: this configuration cannot run as given"]
 
 
+def deployment_metrics(deployment: Any, units: int, tokens_per_s: float) -> dict[str, float]:
+    """Wall power, price and running cost of ``units`` units, and throughput per kW and per
+    dollar; a metric whose preset value is unknown (0) is left out."""
+    out: dict[str, float] = {}
+    if deployment.unit_power_w > 0:
+        out["power_w"] = units * deployment.unit_power_w
+        out["tokens_per_s_per_kw"] = tokens_per_s / (out["power_w"] / 1e3)
+    if deployment.unit_price_usd > 0:
+        out["cost_usd"] = units * deployment.unit_price_usd
+    if deployment.usd_per_hour() > 0:
+        out["usd_per_hour"] = units * deployment.usd_per_hour()
+        out["usd_per_million_tokens"] = out["usd_per_hour"] / (tokens_per_s * 3600.0) * 1e6
+    return out
+
+
 def assemble(*, system: Any, model: Any, kind: str, fidelity: str, scenario: Scenario, devices: int,
              prefill: PhaseTime, decode: PhaseTime, memory: MemoryUse, step_energy_j: Mapping[str, float],
              decode_layer_s: float, prefill_layer_s: float, details: Mapping[str, Any] | None = None,
              notes: list[str] | None = None, arrays: dict[str, LayerArray] | None = None,
-             attachments: dict[str, str] | None = None, mapping: MappingOptions | None = None) -> RunResult:
+             attachments: dict[str, str] | None = None, mapping: MappingOptions | None = None,
+             units: int | None = None) -> RunResult:
     """The result of one run.  ``scenario`` is resolved (batch and devices are numbers);
     ``step_energy_j`` is the energy of one decode step of the whole batch by part;
-    ``details`` are the engine's own summary fields (e.g. ``tp``, ``placement``)."""
+    ``details`` are the engine's own summary fields (e.g. ``tp``, ``placement``);
+    ``units`` counts the system's deployment units the job occupies (wafer systems,
+    GPU nodes; default ``devices``)."""
     batch = scenario.batch
     tpot = decode.time_s
     energy = {f"energy_{part}_j": joules / batch for part, joules in step_energy_j.items()}
@@ -63,6 +81,8 @@ def assemble(*, system: Any, model: Any, kind: str, fidelity: str, scenario: Sce
         bottleneck=decode.bottleneck, prefill_bottleneck=prefill.bottleneck, decode_bottleneck=decode.bottleneck,
         energy_per_token_j=sum(step_energy_j.values()) / batch,
         decode_layer_s=decode_layer_s, prefill_layer_s=prefill_layer_s,
+        tokens_per_s_per_device=batch / tpot / devices,
+        **deployment_metrics(system.deployment, devices if units is None else units, batch / tpot),
         **dict(details or {}), **energy)
     all_notes = [*capacity_note(memory.spilled_bytes, memory.spill_capacity_bytes, memory.spill_memory),
                  *(notes or []),

@@ -59,7 +59,9 @@ class GpuMemory:
                                                 f"of {model.name}")
         gpus = self.tp * self.pp * self.ep
         if gpus > system.num_gpus:
-            raise ConfigError("scenario", "tp", f"tp x pp x ep = {gpus} GPUs but {system.name} has {system.num_gpus}")
+            raise ConfigError("scenario", "tp", f"tp x pp x ep = {gpus} GPUs but {system.name} has {system.num_gpus}"
+                              + (f" and may span at most {system.max_nodes} node(s) (interconnect.max_nodes)"
+                                 if system.max_nodes * system.interconnect.gpus_per_node < gpus else ""))
         if self.pp > self.layers:
             raise ConfigError("scenario", "pp", f"pp = {self.pp} stages for {self.layers} layers")
         if model.num_heads % self.tp:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from ..config import ConfigError, choice, flag, integer, number, quantity, text
 from ..provenance import Provenance, provenance_field
+from .deployment import DeploymentSpec
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,6 +29,8 @@ class InterconnectSpec:
     topology: str = choice(("nvswitch", "pcie"), "GPUs joined by NVSwitch chips, or only by PCIe")
     gpus_per_node: int = integer("GPUs in one node (or one NVLink domain)")
     nodes: int = integer("nodes joined by the scale-out network", default=1)
+    max_nodes: int = integer("most nodes the scale-out network may join for one job (--gpus auto, --tp/--pp across "
+                             "nodes); 0 means nodes", minimum=0, default=0)
     nvlink_bandwidth_bytes_per_s: float = quantity(
         "bandwidth", "NVLink bandwidth per GPU per direction (all links together)", allow_zero=True)
     nvlink_links_per_gpu: int = integer("NVLink links per GPU", minimum=0)
@@ -135,11 +138,19 @@ class GpuSystemSpec:
     interconnect: InterconnectSpec = field(metadata={"doc": "how GPUs are joined"})
     efficiency: GpuEfficiencySpec = field(metadata={"doc": "fitted factors"})
     energy: GpuEnergySpec = field(metadata={"doc": "energy per operation"})
+    deployment: DeploymentSpec = field(default_factory=DeploymentSpec,
+                                       metadata={"doc": "power and price of one node"})
     provenance: Provenance | None = provenance_field()
 
     @property
     def num_gpus(self) -> int:
         return self.interconnect.gpus_per_node * self.interconnect.nodes
+
+    @property
+    def max_nodes(self) -> int:
+        """Most nodes one job may span (at least the nodes the preset has)."""
+        ic = self.interconnect
+        return max(ic.nodes, ic.max_nodes)
 
     def summary(self) -> dict:
         return {

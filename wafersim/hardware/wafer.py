@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from ..config import ConfigError, choice, integer, number, quantity, text
 from ..provenance import Provenance, provenance_field
+from .deployment import DeploymentSpec
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,6 +145,8 @@ class WaferSpec:
     calibration: WaferCalibrationSpec = field(metadata={"doc": "fitted factors"})
     energy: WaferEnergySpec = field(metadata={"doc": "energy per operation"})
     defects: WaferDefectsSpec = field(default_factory=WaferDefectsSpec, metadata={"doc": "defect model"})
+    deployment: DeploymentSpec = field(default_factory=DeploymentSpec,
+                                       metadata={"doc": "power and price of one wafer's system"})
     provenance: Provenance | None = provenance_field()
 
     @property

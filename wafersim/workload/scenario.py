@@ -28,6 +28,7 @@ class Scenario:
     tp: int | str = 1                 # "auto": smallest that holds the job (GPU systems)
     pp: int = 1
     ep: int = 1                       # expert-parallel ranks (mixture-of-experts models, GPU systems)
+    gpus: int | str | None = None     # GPUs used, or "auto" (GPU systems): tp, pp, ep left at 1 are then chosen
     layers: int | None = None         # simulate only the first N decoder layers
     fidelity: str = "analytic"        # an engine of the registry (wafersim.engines.registry)
 
@@ -35,6 +36,8 @@ class Scenario:
         _positive_or(self.batch, "batch", "max")
         _positive_or(self.wafers, "wafers", "auto")
         _positive_or(self.tp, "tp", "auto")
+        if self.gpus is not None:
+            _positive_or(self.gpus, "gpus", "auto")
         for key in ("prompt_tokens", "output_tokens", "pp", "ep"):
             _positive_or(getattr(self, key), key, None)
         if self.layers is not None:

@@ -1,0 +1,94 @@
+"""Power and price per system: the per-device, per-kW and per-dollar figures follow from the
+preset values by hand, and GPU systems scale out in whole nodes (--gpus auto)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import wafersim
+from wafersim.cli import main
+from wafersim.engines.gpu_memory import GpuMemory
+from wafersim.hardware.deployment import HOURS_PER_YEAR
+from wafersim.sizing import gpu_layouts
+from wafersim.workload.scenario import Scenario
+
+
+def test_per_kw_and_per_dollar_by_hand():
+    s = wafersim.load_system("dgx-h100", {"deployment.unit_power_w": "10 kW", "deployment.unit_price_usd": 350400,
+                                          "deployment.amortisation_years": 4, "deployment.usd_per_kwh": 0.2})
+    r = wafersim.simulate(s, "llama-3.1-70b", tp=8, batch=8).summary
+    hourly = 350400 / (4 * HOURS_PER_YEAR) + 10 * 0.2           # one node: price over 4 years + 10 kW at $0.2
+    assert r["nodes"] == 1 and r["devices"] == 8
+    assert r["power_w"] == 10e3 and r["cost_usd"] == 350400
+    assert r["usd_per_hour"] == pytest.approx(hourly, rel=1e-12)
+    assert r["tokens_per_s_per_kw"] == pytest.approx(r["tokens_per_s"] / 10, rel=1e-12)
+    assert r["tokens_per_s_per_device"] == pytest.approx(r["tokens_per_s"] / 8, rel=1e-12)
+    assert r["usd_per_million_tokens"] == pytest.approx(hourly / (r["tokens_per_s"] * 3600) * 1e6, rel=1e-12)
+
+
+def test_a_rental_rate_wins_over_the_price_and_wafers_count_per_system():
+    s = wafersim.load_system("wse3", {"deployment.unit_usd_per_hour": 50.0})
+    r = wafersim.simulate(s, "llama-3.1-70b", wafers=4).summary
+    assert r["usd_per_hour"] == 4 * 50.0 and r["power_w"] == 4 * s.deployment.unit_power_w
+    assert r["cost_usd"] == 4 * s.deployment.unit_price_usd
+
+
+def test_unknown_prices_leave_the_metrics_out():
+    s = wafersim.load_system("wse3", {"deployment.unit_price_usd": 0, "deployment.unit_power_w": 0})
+    r = wafersim.simulate(s, "llama-3.1-8b").summary
+    for key in ("power_w", "cost_usd", "usd_per_hour", "tokens_per_s_per_kw", "usd_per_million_tokens"):
+        assert key not in r
+    assert r["tokens_per_s_per_device"] == r["tokens_per_s"]
+
+
+def _fits_on(system_name: str, model_name: str, gpus: int) -> bool:
+    """Whether any tp x pp x ep layout of ``gpus`` GPUs holds the model at batch 1 (brute force)."""
+    system = wafersim.load_system(system_name, {"interconnect.nodes": math.ceil(gpus / 8)})
+    model = wafersim.load_model(model_name)
+    sc = Scenario().resolved(model)
+    return any(GpuMemory(system, model, Scenario(tp=tp, pp=pp, ep=ep).resolved(model)).memory_plan(1).fits
+               for tp, pp, ep in gpu_layouts(system, model, sc, gpus))
+
+
+@pytest.mark.parametrize("model,nodes", [("llama-3.1-8b", 1), ("llama-3.1-70b", 1), ("llama-3.1-405b", 2),
+                                         ("mixtral-8x7b", 1)])
+def test_gpus_auto_is_the_fewest_whole_nodes_that_hold_the_job(model, nodes):
+    """By hand: 405B in bf16 is 811 GB of weights; a node holds 8 x 80 GB x 0.9 = 576 GB, two hold 1152 GB."""
+    r = wafersim.simulate("dgx-h100", model, gpus="auto")
+    assert r.summary["nodes"] == nodes and r.summary["devices"] == 8 * nodes and r.summary["fits_on_chip"]
+    assert _fits_on("dgx-h100", model, 8 * nodes) and (nodes == 1 or not _fits_on("dgx-h100", model, 8 * (nodes - 1)))
+    s = r.summary
+    assert s["tp"] * s["pp"] * s["ep"] == s["devices"]
+
+
+def test_weights_by_hand_need_two_nodes_for_405b():
+    m = wafersim.load_model("llama-3.1-405b")
+    usable_per_node = 8 * 80e9 * (1 - 0.10)
+    assert 1 * usable_per_node < m.param_count * 2 < 2 * usable_per_node
+
+
+def test_gpus_auto_picks_expert_parallelism_for_moe_where_it_is_faster():
+    r = wafersim.simulate("dgx-h100", "mixtral-8x7b", gpus="auto", batch=64)
+    runs = {(tp, pp, ep): wafersim.simulate("dgx-h100", "mixtral-8x7b", batch=64, tp=tp, pp=pp, ep=ep).summary
+            for tp, pp, ep in gpu_layouts(wafersim.load_system("dgx-h100"), wafersim.load_model("mixtral-8x7b"),
+                                          Scenario(), 8)}
+    best = min((k for k in runs if runs[k]["fits_on_chip"]), key=lambda k: (runs[k]["tpot_s"], k[1], k[0]))
+    assert (r.summary["tp"], r.summary["pp"], r.summary["ep"]) == best
+
+
+def test_gpus_beyond_the_network_are_refused():
+    from wafersim.config import ConfigError
+    with pytest.raises(ConfigError, match="at most 1"):
+        wafersim.simulate(wafersim.load_system("dgx-h100", {"interconnect.max_nodes": 1}), "llama-3.1-405b", gpus=16)
+
+
+def test_compare_405b_states_both_sides_and_four_ratios(capsys):
+    assert main(["compare", "wse3", "dgx-h100", "llama-3.1-405b"]) == 0
+    out = capsys.readouterr().out
+    assert "B: 16 GPUs in 2 nodes, tp 8 x pp 2 x ep 1, 20.4 kW, $398,000" in out
+    assert "A: 26 wafers, 520 kW, $65,000,000" in out
+    line = next(l for l in out.splitlines() if l.startswith("better per user"))
+    for words in ("per user", "per device", "per kW", "per dollar"):
+        assert words in line
