@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("dataflow", ("dataflow",)),
     ("engines", ("engines",)),
     ("runner", ("sizing", "runner")),
-    ("analysis", ("sweep_cliff", "validation", "report", "plots", "testing")),
+    ("analysis", ("sweep_cliff", "headtohead", "validation", "report", "plots", "testing")),
     ("entry points", ("cli", "__main__")),
     ("public API", ("__init__",)),
 ]

@@ -10,7 +10,8 @@ from typing import Any, Sequence
 from ._version import __version__
 from .config import ConfigError, parse_override
 from .presets import list_presets, load_model, load_system
-from .report import comparison_table, headline, lines, side_line, summary_table, verdict
+from .headtohead import BASES, FRONTIER_KEYS, SIZING_BASES, crossovers, frontier, frontier_table, replicas_for, with_replicas
+from .report import comparison_table, frontier_rows, headline, lines, side_line, summary_table, verdict
 from .provenance import describe
 from .results.errors import ResultsFormatError
 from .engines import registry as engines
@@ -176,6 +177,8 @@ def cmd_compare(ns: argparse.Namespace) -> int:
     sets = _split_sets(ns.set, ["system", "a", "b"])
     model = load_model(ns.model, sets["model"], origin=_typed(sets, "model"))
     mapping = _mapping(ns, sets["mapping"])
+    if ns.frontier:
+        return _compare_frontier(ns, model, mapping, sets)
     ra = _run_one(ns.system_a, model, ns, {**sets["system"], **sets["a"]}, mapping, compare=True,
                   typed=_typed(sets, "system", "a"))
     rb = _run_one(ns.system_b, model, ns, {**sets["system"], **sets["b"]}, mapping, compare=True,
@@ -184,7 +187,9 @@ def cmd_compare(ns: argparse.Namespace) -> int:
         from .results.hdf5 import write_results
         write_results(ns.out, [ra, rb], run_ids=["a", "b"])
     if ns.json:
-        print(json.dumps({"a": ra.to_json(), "b": rb.to_json(),
+        na, nb = replicas_for(ra.summary, rb.summary, ns.basis)
+        print(json.dumps({"a": ra.to_json(), "b": rb.to_json(), "basis": ns.basis,
+                          "replicas": {"a": na, "b": nb},
                           "ratio": {k: ra.summary[k] / rb.summary[k] for k in
                                     ("ttft_s", "tpot_s", "tokens_per_s_per_user", "tokens_per_s", "energy_per_token_j",
                                      "tokens_per_s_per_device", "tokens_per_s_per_kw", "usd_per_million_tokens",
@@ -192,16 +197,51 @@ def cmd_compare(ns: argparse.Namespace) -> int:
                                     if k in ra.summary and k in rb.summary and rb.summary[k]}}, indent=2))
         return 0
     labels = _labels(ra.summary["system"], rb.summary["system"], ns.system_a, ns.system_b)
-    print(f"{model.name}: A = {ns.system_a}, B = {ns.system_b}")
-    print(side_line("A", ra.summary))
-    print(side_line("B", rb.summary))
-    print(comparison_table(ra.summary, rb.summary))
-    print(verdict(ra.summary, rb.summary, labels))
-    print(headline(ra.summary, rb.summary, labels))
+    na, nb = replicas_for(ra.summary, rb.summary, ns.basis)
+    sa, sb = with_replicas(ra.summary, na), with_replicas(rb.summary, nb)
+    print(f"{model.name}: A = {ns.system_a}, B = {ns.system_b}; basis {ns.basis}")
+    print(side_line("A", sa) + (f" ({na} copies)" if na > 1 else ""))
+    print(side_line("B", sb) + (f" ({nb} copies)" if nb > 1 else ""))
+    print(comparison_table(sa, sb))
+    print(verdict(sa, sb, labels))
+    print(headline(sa, sb, labels))
     print("A:\n" + lines(ra.notes))
     print("B:\n" + lines(rb.notes))
     if ns.out:
         print(f"results written to {ns.out}")
+    return 0
+
+
+def _compare_frontier(ns: argparse.Namespace, model, mapping: dict[str, Any], sets: dict) -> int:
+    """Both sides sized to hold the job, then their batch swept to the largest that fits."""
+    common = {"prompt_tokens": ns.prompt, "output_tokens": ns.output, "dtype": ns.dtype, "kv_dtype": ns.kv_dtype,
+              "layers": ns.layers}
+    sides = []
+    for label, name in (("a", ns.system_a), ("b", ns.system_b)):
+        system = load_system(name, {**sets["system"], **sets[label]}, origin=_typed(sets, "system", label))
+        extra = {"mapping": mapping} if system.kind == "wafer" and mapping else {}
+        sides.append(frontier(system, model, spill=ns.spill, fidelity=ns.fidelity, **common, **extra))
+    fa, fb = sides
+    texts = {basis: crossovers(fa, fb, basis)[1] for basis in BASES}
+    if ns.out:
+        from .results.hdf5 import write_results
+        runs = [*fa.runs, *fb.runs]
+        ids = [f"a-b{r.summary['batch']}" for r in fa.runs] + [f"b-b{r.summary['batch']}" for r in fb.runs]
+        write_results(ns.out, runs, run_ids=ids, tables={"frontier/a": frontier_table(fa), "frontier/b": frontier_table(fb)},
+                      extra_attrs={"frontier-crossovers": json.dumps(texts, sort_keys=True)})
+    if ns.json:
+        print(json.dumps({side: {"system": f.system, "fixed": f.fixed, "max_batch": f.max_batch,
+                                 "points": [{k: r.summary.get(k) for k in FRONTIER_KEYS} for r in f.runs]}
+                          for side, f in (("a", fa), ("b", fb))} | {"crossovers": texts}, indent=2))
+        return 0
+    print(f"{model.name}: throughput against interactivity, each side sized to hold one sequence")
+    for label, f in (("A", fa), ("B", fb)):
+        print(side_line(label, f.runs[0].summary) + f"; batch 1 to {f.max_batch}")
+        print(frontier_rows(f.runs))
+    for basis, text in texts.items():
+        print(text)
+    if ns.out:
+        print(f"results written to {ns.out}; plot with: python tools/plot_frontier.py {ns.out}")
     return 0
 
 
@@ -279,6 +319,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("system_b", metavar="SYSTEM_B")
     c.add_argument("model")
     _scenario_args(c, compare=True)
+    h = c.add_argument_group("head to head")
+    h.add_argument("--basis", choices=tuple(SIZING_BASES), default="fit",
+                   help="fit: each side sized to hold the job (default); equal-devices, equal-power, equal-cost: "
+                        "the smaller side replicated (data parallel) to match the other")
+    h.add_argument("--frontier", action="store_true",
+                   help="sweep each side's batch from 1 to the largest that fits and name the crossover per device, "
+                        "per kW and per dollar")
+    h.add_argument("--spill", action="store_true", help="with --frontier: two points past the largest batch that fits")
     c.set_defaults(func=cmd_compare)
     pr = sub.add_parser("presets", help="list the bundled presets")
     pr.set_defaults(func=cmd_presets)

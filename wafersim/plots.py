@@ -304,3 +304,40 @@ def plot_cliff(results: Iterable[RunResult], ax: Any = None) -> Any:
                  "(on chip = SRAM for a wafer, HBM for a GPU system)", fontsize=10)
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=9)
     return ax
+
+
+#: the frontier panels: (column, y label, transform of the stored value)
+_FRONTIER_PANELS = (("tokens_per_s_per_device", "tokens/s per device", lambda v: v),
+                    ("tokens_per_s_per_kw", "tokens/s per kW of wall power", lambda v: v),
+                    ("usd_per_million_tokens", "million tokens per $1,000", lambda v: 1e3 / v))
+
+
+def plot_frontier(sides: Iterable[dict[str, list[Any]]], axes: Any = None) -> Any:
+    """Throughput against interactivity for each side of a ``compare --frontier`` file: one
+    panel per basis (device, kW, dollar), one line per system; hollow markers where the
+    batch no longer fits on chip.  ``sides`` are the tables of
+    :func:`wafersim.results.hdf5.read_table` (``frontier/a``, ``frontier/b``).  Returns the axes."""
+    plt = _matplotlib()
+    sides = list(sides)
+    if axes is None:
+        _, axes = plt.subplots(1, len(_FRONTIER_PANELS), figsize=(15, 4.6), dpi=100, layout="constrained")
+    for ax, (key, label, transform) in zip(axes, _FRONTIER_PANELS):
+        for i, side in enumerate(sides):
+            xs, ys, fits = side["tokens_per_s_per_user"], side.get(key), side["fits_on_chip"]
+            pts = [(x, transform(y), bool(f)) for x, y, f in zip(xs, ys or [], fits)
+                   if y is not None and math.isfinite(y) and y > 0]
+            if not pts:
+                continue
+            color = f"C{i}"
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], "-", color=color, label=str(side["system"][0]))
+            for x, y, ok in pts:
+                ax.plot(x, y, "o", color=color, markerfacecolor=color if ok else "white")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("tokens/s per user (interactivity)")
+        ax.set_ylabel(label)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(title="hollow: spills", fontsize=8)
+    axes[0].figure.suptitle("Throughput against interactivity: further right is faster for each user, "
+                            "higher is more throughput", fontsize=10)
+    return axes

@@ -97,5 +97,16 @@ def headline(a: dict[str, Any], b: dict[str, Any], labels: tuple[str, str] | Non
     return "better " + "; ".join(out)
 
 
+def frontier_rows(runs: Sequence[Any]) -> str:
+    """One line per frontier point: batch, interactivity, throughput per device, kW and dollar."""
+    keys = ("batch", "tokens_per_s_per_user", "tokens_per_s_per_device", "tokens_per_s_per_kw",
+            "usd_per_million_tokens", "ttft_s", "fits_on_chip")
+    head = ("batch", "tok/s/user", "tok/s/device", "tok/s/kW", "$/Mtok", "ttft", "fits")
+    rows = [head] + [tuple(fmt(k, r.summary[k]) if k in r.summary else "-" for k in keys) for r in runs]
+    rows = [tuple(c.replace(" tokens/s/kW", "").replace(" tokens/s", "") for c in row) for row in rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    return "\n".join("  " + "  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in rows)
+
+
 def lines(items: Sequence[str], prefix: str = "  - ") -> str:
     return "\n".join(prefix + s for s in items)

@@ -106,7 +106,8 @@ def _write_run(group: h5py.Group, result: RunResult) -> None:
         group.create_dataset(name, data=text, dtype=_STR, track_times=False)
 
 
-def _write_columns(g: h5py.Group, columns: Sequence[tuple[str, list[Any], str, str]], n: int) -> None:
+def _write_columns(g: h5py.Group, columns: Sequence[tuple[str, list[Any], str, str]], n: int,
+                   dim: str = "run") -> None:
     """Columns (name, values with None where a run lacks it, units, description) along
     ``run``: booleans as int8, numbers as int64 or float64, text as UTF-8; a column some
     runs lack is filled with NaN (numbers) or "" (text), as its ``_FillValue`` says."""
@@ -131,14 +132,15 @@ def _write_columns(g: h5py.Group, columns: Sequence[tuple[str, list[Any], str, s
         ds.attrs["description"] = meaning
         if missing:
             ds.attrs["_FillValue"] = fill
-        ds.dims[0].attach_scale(g["run"])
+        ds.dims[0].attach_scale(g[dim])
 
 
-def _table(root: h5py.File, name: str, run_ids: Sequence[str],
-           columns: Sequence[tuple[str, list[Any], str, str]]) -> None:
+def _table(root: h5py.File, name: str, run_ids: Sequence[Any],
+           columns: Sequence[tuple[str, list[Any], str, str]], dim: str = "run") -> None:
     g = root.create_group(name)
-    _scale(g, "run", np.array(run_ids, dtype=str))
-    _write_columns(g, columns, len(run_ids))
+    values = np.array(run_ids, dtype=str) if dim == "run" else np.asarray(run_ids)
+    _scale(g, dim, values)
+    _write_columns(g, columns, len(run_ids), dim)
 
 
 def _write_summary(root: h5py.File, results: Sequence[RunResult], run_ids: Sequence[str]) -> None:
@@ -153,9 +155,10 @@ def write_results(path: str | Path, results: RunResult | Iterable[RunResult],
                   tables: dict[str, Sequence[tuple[str, list[Any], str, str]]] | None = None) -> Path:
     """Write one or more runs to ``path`` atomically (temporary file, then rename).
 
-    ``tables`` adds groups of columns along ``run`` beside ``/summary`` (e.g. the
-    measurements ``wafersim validate -o`` compares with): name -> columns of
-    (key, one value per run, units, description)."""
+    ``tables`` adds groups of columns beside ``/summary``: name -> columns of (key, one
+    value per run, units, description) along ``run`` (e.g. the measurements ``wafersim
+    validate -o`` compares with), or name -> (dimension, its values, columns) along a
+    dimension of their own (e.g. ``frontier/a`` along ``batch``)."""
     results = [results] if isinstance(results, RunResult) else list(results)
     if not results:
         raise ValueError("no results to write")
@@ -177,10 +180,13 @@ def write_results(path: str | Path, results: RunResult | Iterable[RunResult],
         for rid, res in zip(run_ids, results):
             _write_run(runs.create_group(rid), res)
         _write_summary(f, results, run_ids)
-        for name, columns in sorted((tables or {}).items()):
-            if name in ("runs", "summary"):
+        for name, table in sorted((tables or {}).items()):
+            if name.split("/")[0] in ("runs", "summary"):
                 raise ValueError(f"table name {name!r} is taken")
-            _table(f, name, run_ids, columns)
+            if isinstance(table, tuple) and len(table) == 3 and isinstance(table[0], str):
+                _table(f, name, table[1], table[2], dim=table[0])
+            else:
+                _table(f, name, run_ids, table)
     return path
 
 

@@ -1,0 +1,119 @@
+"""The head-to-head: frontiers that behave, crossovers found where the better side changes,
+and bases that match the sides' devices, power or price."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import wafersim
+from wafersim.cli import main
+from wafersim.headtohead import Frontier, crossovers, frontier, replicas_for, with_replicas
+from wafersim.results.hdf5 import read_table
+from wafersim.results.phase import PhaseTime
+from wafersim.results.run_result import RunResult
+from wafersim.results.summary import Summary
+
+
+@pytest.fixture(scope="module")
+def sides():
+    m = wafersim.load_model("llama-3.1-70b")
+    return (frontier(wafersim.load_system("wse3"), m, spill=True),
+            frontier(wafersim.load_system("dgx-h100"), m, spill=True))
+
+
+@pytest.mark.parametrize("side", [0, 1])
+def test_frontier_is_monotone_until_the_cliff(sides, side):
+    f = sides[side]
+    fit = [r.summary for r in f.runs if r.summary["fits_on_chip"]]
+    assert [s["batch"] for s in fit][-1] == f.max_batch and fit[0]["batch"] == 1
+    for a, b in zip(fit, fit[1:]):
+        assert b["batch"] > a["batch"]
+        # a pipelined wafer decodes each micro-batch alone, so its per-user speed stays flat; the
+        # placement re-cuts regions as the KV cache grows, which moves it by < 0.1 %
+        assert b["tokens_per_s_per_user"] <= a["tokens_per_s_per_user"] * (1 + 1e-3)
+        assert b["tokens_per_s_per_device"] > a["tokens_per_s_per_device"]
+    spilled = [r.summary for r in f.runs if not r.summary["fits_on_chip"]]
+    assert [s["batch"] for s in spilled] == [2 * f.max_batch, 4 * f.max_batch]
+    # every point runs on the hardware sized for one sequence
+    assert len({r.summary["devices"] for r in f.runs}) == 1
+
+
+def _side(name: str, points: list[tuple[float, float]]) -> Frontier:
+    """A made-up frontier: (tokens/s per user, tokens/s per kW) points."""
+    runs = []
+    for i, (x, y) in enumerate(points):
+        s = Summary(system=name, model="m", kind="gpu", fidelity="analytic", batch=i + 1, prompt_tokens=1,
+                    output_tokens=1, layers=1, devices=1, ttft_s=1.0, tpot_s=1 / x, tokens_per_s_per_user=x,
+                    tokens_per_s=x * (i + 1), tokens_per_s_per_device=y, tokens_per_s_per_kw=y, fits_on_chip=True,
+                    spilled_bytes=0.0, weight_bytes=1.0, kv_bytes=1.0, bottleneck="x", prefill_bottleneck="x",
+                    decode_bottleneck="x", energy_per_token_j=1.0, decode_layer_s=1.0, prefill_layer_s=1.0)
+        runs.append(RunResult(s, {}, PhaseTime(1.0), PhaseTime(1 / x)))
+    return Frontier(name, tuple(runs), {}, len(points))
+
+
+def test_crossover_of_two_made_up_frontiers():
+    """Fast A (300-1000 tokens/s per user, 10-100 per kW) against slow, dense B (20-100 per user,
+    50-1000 per kW): at each interactivity the better side is the one with the best point at
+    least that fast."""
+    a = _side("A", [(1000, 10), (800, 40), (300, 100)])
+    b = _side("B", [(100, 50), (50, 400), (20, 1000)])
+    winners, text = crossovers(a, b, "kW")
+    # B's best at x <= 20 is 1000 (> A's 100); at 50: 400; at 100: 50 < A's 100 -> A from 100 up
+    assert winners == [(20, "B"), (100, "A")]
+    assert text == "per kW: B below 100 tokens/s per user, A from 100 up"
+
+
+def test_one_side_better_everywhere():
+    a = _side("A", [(1000, 500), (300, 2000)])
+    b = _side("B", [(100, 50), (20, 1000)])
+    assert crossovers(a, b, "kW")[1] == "per kW: A is better at every interactivity either reaches"
+
+
+def test_equal_power_within_one_copy(sides):
+    a, b = sides[0].runs[0].summary, sides[1].runs[0].summary
+    na, nb = replicas_for(a, b, "equal-power")
+    pa, pb = a["power_w"] * na, b["power_w"] * nb
+    assert na == 1 and nb > 1                    # 4 CS-3 draw more than one DGX
+    assert abs(pa - pb) <= 0.5 * b["power_w"]    # the nearest whole number of copies
+    rep = with_replicas(b, nb)
+    assert rep["tokens_per_s"] == pytest.approx(nb * b["tokens_per_s"])
+    assert rep["tokens_per_s_per_kw"] == b["tokens_per_s_per_kw"] and rep["devices"] == nb * b["devices"]
+
+
+def test_frontier_command_writes_tables_along_batch(tmp_path, capsys):
+    out = tmp_path / "fr.h5"
+    assert main(["compare", "wse3", "dgx-h100", "llama-3.1-70b", "--frontier", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    for words in ("per device:", "per kW:", "per dollar:"):
+        assert words in text
+    a, b = read_table(out, "frontier/a"), read_table(out, "frontier/b")
+    assert a["system"][0] == "wse3" and b["system"][0] == "dgx-h100"
+    assert a["batch"][0] == 1 and b["batch"] == sorted(b["batch"])
+    import h5py
+    with h5py.File(out) as f:
+        assert json.loads(f.attrs["frontier-crossovers"])["kW"].startswith("per kW")
+        assert f["frontier/b/tokens_per_s_per_kw"].dims[0][0].name.endswith("batch")
+
+
+def test_basis_in_compare_json(capsys):
+    assert main(["compare", "wse3", "dgx-h100", "llama-3.1-70b", "--basis", "equal-cost", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["basis"] == "equal-cost" and out["replicas"]["a"] == 1 and out["replicas"]["b"] > 1
+
+
+def test_plot_tool_draws_both_frontiers(tmp_path, capsys):
+    from tests.plotting import need_matplotlib
+    need_matplotlib()
+    import importlib.util
+    from pathlib import Path
+    out = tmp_path / "fr.h5"
+    assert main(["compare", "wse3", "dgx-h100", "llama-3.1-8b", "--frontier", "--spill", "-o", str(out)]) == 0
+    spec = importlib.util.spec_from_file_location("plot_frontier", Path(__file__).parents[1] / "tools" / "plot_frontier.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    png = tmp_path / "f.png"
+    assert tool.main([str(out), "-o", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert tool.main([str(tmp_path / "missing.h5")]) == 2

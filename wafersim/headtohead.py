@@ -1,0 +1,155 @@
+"""A head-to-head of two systems along the throughput-interactivity frontier.
+
+Each side is first sized to hold the job (``wafers="auto"``, ``gpus="auto"``),
+then keeps that hardware and layout while its batch grows from 1 to the
+largest batch that fits (and, when asked, past it into spill).  Each point is
+a run; its interactivity is tokens/s per user, its throughput tokens/s per
+device, per kW of wall power and per dollar.
+
+At an interactivity target ``x`` a system delivers the best throughput of any
+of its points that is at least that interactive (it may run faster than asked).
+The *crossover* on a basis is where the better side changes: e.g. "per kW:
+dgx-h100 below 120 tokens/s per user, wse3 above".  Bases: ``device``, ``kW``
+and ``dollar`` (throughput per million-token cost).
+
+:func:`replicas_for` sizes data-parallel copies of one side to match the
+other's devices, power or price (``compare --basis``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from .engines import registry as engines
+from .results.run_result import RunResult
+from .runner import simulate
+
+__all__ = ["Frontier", "frontier", "crossovers", "replicas_for", "with_replicas", "BASES", "SIZING_BASES"]
+
+#: basis -> (summary key, words, more is better)
+BASES = {"device": ("tokens_per_s_per_device", "per device", True),
+         "kW": ("tokens_per_s_per_kw", "per kW", True),
+         "dollar": ("usd_per_million_tokens", "per dollar", False)}
+#: compare --basis: what the replicated side is matched on (fit: one copy each)
+SIZING_BASES = {"fit": None, "equal-devices": "devices", "equal-power": "power_w", "equal-cost": "cost_usd"}
+
+
+@dataclass(frozen=True)
+class Frontier:
+    """One side's points, in increasing batch; ``fixed`` is the scenario every point shares."""
+    system: str
+    runs: tuple[RunResult, ...]
+    fixed: dict[str, Any]
+    max_batch: int
+
+    def series(self, key: str) -> list[float | None]:
+        return [r.summary.get(key) for r in self.runs]
+
+
+def _batches(max_batch: int, spill: bool) -> list[int]:
+    out, b = [], 1
+    while b < max_batch:
+        out.append(b)
+        b *= 2
+    out.append(max_batch)
+    if spill:
+        out += [2 * max_batch, 4 * max_batch]
+    return out
+
+
+def frontier(system: Any, model: Any, *, spill: bool = False, fidelity: str = "analytic",
+             **scenario: Any) -> Frontier:
+    """Size ``system`` to hold one sequence of the job, then sweep the batch from 1 to the
+    largest that fits on that hardware (and two points past it with ``spill``)."""
+    kind = system.kind
+    fidelity = engines.fidelity_or_default(kind, fidelity)
+    auto = {"wafers": "auto"} if kind == "wafer" else {"gpus": "auto"}
+    first = simulate(system, model, fidelity=fidelity, **{**auto, **scenario, "batch": 1})
+    s = first.summary
+    fixed = {"wafers": s["devices"]} if kind == "wafer" else {"tp": s["tp"], "pp": s["pp"], "ep": s["ep"]}
+    fixed = {**scenario, **fixed, "fidelity": fidelity}
+    largest = simulate(system, model, **{**fixed, "batch": "max"}).summary["batch"]
+    runs = [first if b == 1 else simulate(system, model, **{**fixed, "batch": b}) for b in _batches(largest, spill)]
+    return Frontier(s["system"], tuple(runs), fixed, largest)
+
+
+def _best_at(points: Sequence[tuple[float, float]], x: float, more_is_better: bool) -> float | None:
+    """The best value among points at least ``x`` interactive; None when none is."""
+    ok = [y for px, y in points if px >= x * (1 - 1e-12)]
+    if not ok:
+        return None
+    return max(ok) if more_is_better else min(ok)
+
+
+def crossovers(a: Frontier, b: Frontier, basis: str) -> tuple[list[tuple[float, str]], str]:
+    """Where the better side changes along interactivity on ``basis``, and a sentence.
+
+    Returns ([(x, winner above x)], text): the winner at each breakpoint, lowest first.
+    """
+    key, words, more = BASES[basis]
+    pa = [(r.summary["tokens_per_s_per_user"], r.summary[key]) for r in a.runs if key in r.summary]
+    pb = [(r.summary["tokens_per_s_per_user"], r.summary[key]) for r in b.runs if key in r.summary]
+    if not pa or not pb:
+        return [], f"{words}: unknown (a price or power is missing)"
+    xs = sorted({x for x, _ in pa} | {x for x, _ in pb})
+    winners: list[tuple[float, str]] = []
+    for x in xs:
+        ya, yb = _best_at(pa, x, more), _best_at(pb, x, more)
+        if ya is None and yb is None:
+            continue
+        if yb is None or (ya is not None and (ya > yb if more else ya < yb)):
+            w = a.system
+        else:
+            w = b.system
+        if not winners or winners[-1][1] != w:
+            winners.append((x, w))
+    if len(winners) == 1:
+        return winners, f"{words}: {winners[0][1]} is better at every interactivity either reaches"
+    top = {a.system: max(x for x, _ in pa), b.system: max(x for x, _ in pb)}
+    parts = [f"{winners[0][1]} below {winners[1][0]:.4g} tokens/s per user"]
+    for (x, w), nxt in zip(winners[1:], [*winners[2:], None]):
+        loser = b.system if w == a.system else a.system
+        reach = f" ({loser} reaches at most {top[loser]:.4g})" if top[loser] < x else ""
+        parts.append(f"{w} from {x:.4g}" + (f" to {nxt[0]:.4g}" if nxt else " up") + reach)
+    return winners, f"{words}: " + ", ".join(parts)
+
+
+#: the frontier table's columns: summary key -> (units, meaning)
+FRONTIER_KEYS = ("batch", "system", "tokens_per_s_per_user", "tokens_per_s", "tokens_per_s_per_device", "tokens_per_s_per_kw",
+                 "usd_per_million_tokens", "ttft_s", "tpot_s", "fits_on_chip", "devices", "power_w", "cost_usd")
+
+
+def frontier_table(f: Frontier) -> tuple[str, list[int], list[tuple[str, list[Any], str, str]]]:
+    """One side's frontier for :func:`wafersim.results.hdf5.write_results` ``tables``: along ``batch``."""
+    from .results.summary import field_info
+    columns = [(key, [r.summary.get(key) for r in f.runs], *field_info(key)) for key in FRONTIER_KEYS[1:]]
+    return "batch", [r.summary["batch"] for r in f.runs], columns
+
+
+def replicas_for(a: dict[str, Any], b: dict[str, Any], basis: str) -> tuple[int, int]:
+    """Data-parallel copies of each side so that the smaller one matches the larger on
+    ``basis`` (``equal-devices``, ``equal-power``, ``equal-cost``; ``fit``: one each):
+    the nearest whole number of copies, at least one, so the two sides differ by at most
+    half a copy of the replicated side."""
+    key = SIZING_BASES[basis]
+    if key is None:
+        return 1, 1
+    va, vb = a.get(key), b.get(key)
+    if not va or not vb:
+        raise ValueError(f"--basis {basis} needs {key} on both sides; set it in the presets' [deployment] table")
+    if va >= vb:
+        return 1, max(1, round(va / vb))
+    return max(1, round(vb / va)), 1
+
+
+def with_replicas(summary: dict[str, Any], replicas: int) -> dict[str, Any]:
+    """A side's totals for ``replicas`` data-parallel copies (per-user and per-unit figures unchanged)."""
+    out = dict(summary)
+    out["replicas"] = replicas
+    for key in ("devices", "power_w", "cost_usd", "usd_per_hour", "tokens_per_s", "batch"):
+        if key in out and isinstance(out[key], (int, float)):
+            out[key] = out[key] * replicas
+    if "nodes" in out and out["nodes"]:
+        out["nodes"] = out["nodes"] * replicas
+    return out
