@@ -91,3 +91,25 @@ def test_h5_keeps_the_error_statistics(tmp_path, capsys):
         stats = json.loads(f.attrs["validation-error-stats"])
     assert stats["calibration rows (GPU)"]["median_abs_error"] <= 0.15
     assert stats["rows not used for calibration"]["rows"] >= 10
+
+
+def test_error_band_is_current():
+    """The shipped error band is what the shipped table gives today (rerun `wafersim validate
+    --write-band` after changing a model). This pins values, like the flow regression test."""
+    import json as _json
+    from wafersim.validation import ERROR_BAND, error_band
+    assert _json.loads(ERROR_BAND.read_text()) == _json.loads(_json.dumps(error_band(validate())))
+
+
+def test_results_carry_the_band_and_what_is_uncalibrated():
+    import json as _json
+    from wafersim.validation import ERROR_BAND
+    band = _json.loads(ERROR_BAND.read_text())
+    import wafersim
+    w = wafersim.simulate("wse3", "llama-3.1-8b", batch=4, prompt_tokens=65536).summary
+    assert w["validation_error"] == band["wafer/tokens_per_s_per_user"]["median_abs_error"]
+    assert "whole model on wafers" in w["uncalibrated"] and "spill to external memory" in w["uncalibrated"]
+    layer = wafersim.simulate("wse3", "llama-3.1-8b", layers=1).summary
+    assert layer["uncalibrated"] == ""
+    g = wafersim.simulate("dgx-h100", "llama-3.1-70b", tp=8).summary
+    assert g["validation_rows"] == band["gpu/tokens_per_s_per_user"]["rows"] and g["uncalibrated"] == ""

@@ -265,6 +265,12 @@ def cmd_validate(ns: argparse.Namespace) -> int:
     from .validation import MEASUREMENTS, error_stats, report_groups, table_columns, validate
 
     comps = validate(ns.table or MEASUREMENTS)
+    if ns.write_band:
+        from .atomic import atomic_path
+        from .validation import ERROR_BAND, error_band
+        with atomic_path(ERROR_BAND) as tmp:
+            tmp.write_text(json.dumps(error_band(comps), indent=2, sort_keys=True) + "\n")
+        print(f"error band written to {ERROR_BAND}")
     if ns.out:
         stats = {name: error_stats(group) for name, group in report_groups(comps).items()}
         from .results.hdf5 import write_results
@@ -336,6 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--table", default=None, help="a measurements TOML file (default: the bundled table)")
     v.add_argument("-o", "--out", default=None, metavar="FILE.h5", help="write every row's run to an HDF5 file")
     v.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    v.add_argument("--write-band", action="store_true",
+                   help="store the out-of-sample error per kind and metric that every result carries "
+                        "(wafersim/validation/error_band.json); run after changing a model or the table")
     v.set_defaults(func=cmd_validate)
     s = sub.add_parser("show", help="print the summary of a results file")
     s.add_argument("file")

@@ -81,7 +81,13 @@ def side_line(label: str, s: dict[str, Any]) -> str:
     parts.append(fmt("power_w", s["power_w"]) if "power_w" in s else "power unknown")
     parts.append(fmt("cost_usd", s["cost_usd"]) if "cost_usd" in s else "price unknown")
     parts.append(f"batch {s['batch']}, {'fits on chip' if s['fits_on_chip'] else 'spills'}")
-    return f"{label}: {', '.join(parts)}"
+    line = f"{label}: {', '.join(parts)}"
+    if "validation_error" in s:
+        line += (f"\n   error band: tokens/s per user on {s['kind']} systems off by {s['validation_error']:.0%} "
+                 f"(median of {s['validation_rows']} published rows not used for calibration)")
+    if s.get("uncalibrated"):
+        line += f"\n   uncalibrated: {s['uncalibrated']}"
+    return line
 
 
 def headline(a: dict[str, Any], b: dict[str, Any], labels: tuple[str, str] | None = None) -> str:

@@ -10,7 +10,10 @@ and the resolved configuration.
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Mapping
 
 from ..mapping.options import MappingOptions
@@ -57,6 +60,39 @@ def deployment_metrics(deployment: Any, units: int, tokens_per_s: float) -> dict
     return out
 
 
+#: out-of-sample error per "kind/metric", written by ``wafersim validate --write-band``
+ERROR_BAND = Path(__file__).resolve().parents[1] / "validation" / "error_band.json"
+
+
+@functools.cache
+def _error_band() -> dict[str, dict[str, float]]:
+    try:
+        return json.loads(ERROR_BAND.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def trust(kind: str, scenario: Scenario, model: Any, fits: bool, devices: int, nodes: int | None) -> dict[str, Any]:
+    """The validation error a result of this kind carries, and the parts of it that no shipped
+    measurement was fitted to or checks (whole models on wafers, spill, several wafers or nodes)."""
+    out: dict[str, Any] = {}
+    band = _error_band().get(f"{kind}/tokens_per_s_per_user")
+    if band and band.get("rows"):
+        out["validation_error"] = float(band["median_abs_error"])
+        out["validation_rows"] = int(band["rows"])
+    parts = []
+    if kind == "wafer" and scenario.layers == model.num_layers:
+        parts.append("whole model on wafers (only per-layer timings are calibrated)")
+    if kind == "wafer" and devices > 1:
+        parts.append("wafer-to-wafer links")
+    if not fits:
+        parts.append("spill to " + ("external" if kind == "wafer" else "host") + " memory")
+    if nodes is not None and nodes > 1:
+        parts.append("several nodes over InfiniBand")
+    out["uncalibrated"] = "; ".join(parts)
+    return out
+
+
 def assemble(*, system: Any, model: Any, kind: str, fidelity: str, scenario: Scenario, devices: int,
              prefill: PhaseTime, decode: PhaseTime, memory: MemoryUse, step_energy_j: Mapping[str, float],
              decode_layer_s: float, prefill_layer_s: float, details: Mapping[str, Any] | None = None,
@@ -83,6 +119,7 @@ def assemble(*, system: Any, model: Any, kind: str, fidelity: str, scenario: Sce
         decode_layer_s=decode_layer_s, prefill_layer_s=prefill_layer_s,
         tokens_per_s_per_device=batch / tpot / devices,
         **deployment_metrics(system.deployment, devices if units is None else units, batch / tpot),
+        **trust(kind, scenario, model, memory.fits, devices, (details or {}).get("nodes")),
         **dict(details or {}), **energy)
     all_notes = [*capacity_note(memory.spilled_bytes, memory.spill_capacity_bytes, memory.spill_memory),
                  *(notes or []),

@@ -63,6 +63,11 @@ class Summary(Mapping):
     cost_usd: float | None = _opt("USD", "list price of the units used")
     usd_per_hour: float | None = _opt("USD/h", "what the units used cost per hour (rent, or price amortised + power)")
     usd_per_million_tokens: float | None = _opt("USD", "cost of a million generated tokens at this throughput")
+    # ---- how far to trust it (the shipped validation table) ----------------------------
+    validation_error: float | None = _opt("", "median out-of-sample |relative error| of tokens/s per user on "
+                                              "this kind of system in the shipped validation table")
+    validation_rows: int | None = _opt("", "out-of-sample rows behind validation_error")
+    uncalibrated: str | None = _opt("", "parts of this result no shipped measurement was fitted to or checks")
     # ---- what some engines add ----------------------------------------------------------
     placement: str | None = _opt("", "wafer layout strategy")
     cores_per_wafer: int | None = _opt("cores", "cores of each wafer the mapping uses")

@@ -125,6 +125,20 @@ def error_stats(comparisons: list[Comparison]) -> dict[str, float]:
     return {"rows": len(errs), "median_abs_error": statistics.median(errs), "worst_abs_error": max(errs)}
 
 
+ERROR_BAND = MEASUREMENTS.with_name("error_band.json")
+
+
+def error_band(comps: list[Comparison]) -> dict[str, dict[str, float]]:
+    """Out-of-sample error per kind of system and metric ("gpu/ttft_s"): the figures every
+    result carries (``wafersim validate --write-band`` stores them in :data:`ERROR_BAND`)."""
+    groups: dict[str, list[Comparison]] = {}
+    for c in comps:
+        if not c.row.calibration:
+            groups.setdefault(f"{c.result.summary['kind']}/{c.row.metric}", []).append(c)
+    return {key: {k: (round(v, 6) if isinstance(v, float) else v) for k, v in error_stats(group).items()}
+            for key, group in sorted(groups.items())}
+
+
 def report_groups(comps: list[Comparison]) -> dict[str, list[Comparison]]:
     """The rows `validate` reports error statistics over, by name."""
     return {
