@@ -135,7 +135,8 @@ def _convert(f: dataclasses.Field, raw: Any, source: str, key: str) -> Any:
                 raise ConfigError(source, key, f"expected a {md['unit']} {bound}, got {raw!r}")
         if value != 0 and not lo <= abs(value) <= hi:
             zero = "0 or " if md["allow_zero"] else ""
-            raise ConfigError(source, key, f"expected a {md['unit']} of {zero}{lo:g} to {hi:g} (SI units), got {raw!r}")
+            raise ConfigError(source, key, f"expected a {md['unit']} of {zero}{lo:g} to {hi:g} in SI units, "
+                                           f"got {_show(raw)}")
         return value
     if kind == "integer":
         lo, hi = md["minimum"], md.get("maximum", INTEGER_MAX)
@@ -223,6 +224,9 @@ def build(cls: type, data: Mapping[str, Any], source: str = "", prefix: str = ""
     if not isinstance(data, Mapping):
         raise ConfigError(source, prefix, f"expected a table, got {data!r}")
     fields, hints = _fields(cls)
+    odd = [k for k in data if not isinstance(k, str)]
+    if odd:
+        raise ConfigError(source, prefix, f"expected text keys, got {_show(odd[0])}")
     unknown = sorted(set(data) - set(fields))
     if unknown:
         key = _join(prefix, unknown[0])
