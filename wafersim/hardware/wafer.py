@@ -39,6 +39,10 @@ class CoreSpec(Spec):
         return self.sram_read_bytes_per_cycle * self.clock_hz
 
 
+#: Most cores one wafer may have: 2**22 (4.7 times a WSE-3), so per-core arrays stay small.
+MAX_CORES = 2**22
+
+
 @dataclass(frozen=True, kw_only=True)
 class MeshSpec(Spec):
     cores_x: int = integer("cores along x (columns) on one wafer", maximum=2**13)
@@ -49,6 +53,9 @@ class MeshSpec(Spec):
     hop_latency_cycles: float = number("cycles for a word to cross one router and link", allow_zero=True)
 
     def check(self) -> None:
+        if self.cores_x * self.cores_y > MAX_CORES:
+            raise ConfigError("", "cores_x", f"a {self.cores_y} x {self.cores_x} mesh has more than {MAX_CORES} cores "
+                              "(the most one wafer may have)")
         if self.cores_x % self.dies_x:
             raise ConfigError("", "dies_x", f"die grid must tile the mesh: {self.dies_x} does not divide cores_x={self.cores_x}")
         if self.cores_y % self.dies_y:
