@@ -89,7 +89,11 @@ def find_preset(name_or_path: str | Path, folder: str) -> Path:
     if "/" in text or text.endswith(".toml") or _is_file(Path(text)):
         path = Path(text)
         if not _is_file(path):
-            raise ConfigError(text, "", "file not found")
+            try:
+                exists = path.exists()
+            except (OSError, ValueError):
+                exists = False
+            raise ConfigError(text, "", "not a regular file" if exists else "file not found")
         return path
     for d in preset_dirs(folder):
         path = d / f"{text}.toml"
