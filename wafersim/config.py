@@ -22,11 +22,11 @@ import typing
 from pathlib import Path
 from typing import Any, Mapping
 
-from .units import UnitError, parse_quantity
+from .units import UnitError, base_unit, parse_quantity
 
 __all__ = [
     "WafersimError", "ConfigError", "InputError", "Spec", "QUANTITY_RANGES", "INTEGER_MAX", "NUMBER_MAX",
-    "NUMBER_TINY", "TOML_MAX_BYTES", "TOML_MAX_DEPTH", "quantity", "integer", "number", "choice", "flag", "text",
+    "NUMBER_TINY", "TOML_MAX_BYTES", "TOML_MAX_DEPTH", "schema_markdown", "quantity", "integer", "number", "choice", "flag", "text",
     "build", "load_toml", "apply_overrides", "parse_override", "to_dict",
 ]
 
@@ -373,3 +373,43 @@ def to_dict(spec: Any) -> dict[str, Any]:
         if f.metadata.get("kind") == "provenance":
             del out[f.name]
     return out
+
+
+def _range_text(md: Mapping[str, Any]) -> str:
+    kind = md.get("kind")
+    if kind == "quantity":
+        lo, hi = md["minimum"], md["maximum"]
+        zero = "0 or " if md.get("allow_zero") else ""
+        return f"{zero}{lo:g} .. {hi:g} {base_unit(md['unit'])}"
+    if kind == "integer":
+        return f"{md['minimum']} .. {md.get('maximum', INTEGER_MAX)}"
+    if kind == "number":
+        lo, hi = md.get("minimum"), md.get("maximum")
+        low = "-inf" if lo is None else (f"{lo:g}" if md.get("allow_zero") or lo != 0 else f"> {lo:g}")
+        return f"{low} .. {'inf' if hi is None else f'{hi:g}'}"
+    if kind == "choice":
+        return ", ".join(md["options"])
+    if kind == "flag":
+        return "true, false"
+    if kind == "text":
+        return f"at most {TEXT_MAX} characters"
+    return ""
+
+
+def schema_markdown(cls: type, prefix: str = "") -> str:
+    """The fields of spec class ``cls`` (nested specs flattened to dotted keys) as a
+    Markdown table: key, kind, range and meaning (docs/preset-schema.md is made of these)."""
+    rows = [] if prefix else ["| key | kind | allowed values | meaning |", "|---|---|---|---|"]
+    fields, hints = _fields(cls)
+    for name, f in fields.items():
+        key = _join(prefix, name)
+        if dataclasses.is_dataclass(hints[name]):
+            rows.append(schema_markdown(hints[name], key))
+            continue
+        md = f.metadata
+        kind = md.get("kind", "")
+        has_default = f.default is not dataclasses.MISSING
+        default = f" (default `{f.default!r}`)" if has_default else ""
+        doc = str(md.get("doc", "")).replace("|", "\\|")
+        rows.append(f"| `{key}` | {kind} | {_range_text(md)} | {doc}{default} |")
+    return "\n".join(rows)
