@@ -13,7 +13,7 @@ The public API::
 from typing import Any
 
 from ._version import __version__
-from .config import ConfigError
+from .config import ConfigError, InputError, WafersimError
 from .mapping.options import MappingOptions
 from .presets import list_presets, load_model, load_system
 from .results.errors import ResultsFormatError
@@ -21,7 +21,7 @@ from .results.run_result import RunResult
 from .runner import simulate
 from .workload.scenario import Scenario
 
-__all__ = ["__version__", "ConfigError", "ResultsFormatError", "load_system", "load_model", "list_presets",
+__all__ = ["__version__", "WafersimError", "ConfigError", "InputError", "ResultsFormatError", "load_system", "load_model", "list_presets",
            "simulate", "RunResult", "Scenario", "MappingOptions", "write_results", "read_summaries", "read_run"]
 
 _HDF5 = ("write_results", "read_summaries", "read_run")

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any, Sequence
 
 from ._version import __version__
-from .config import ConfigError, parse_override
+from .atomic import check_output_path
+from .config import ConfigError, InputError, WafersimError, parse_override
 from .presets import list_presets, load_model, load_system
 from .headtohead import BASES, FRONTIER_KEYS, SIZING_BASES, crossovers, frontier, frontier_table, replicas_for, with_replicas
 from .report import comparison_table, frontier_rows, headline, lines, side_line, summary_table, verdict
 from .provenance import describe
-from .results.errors import ResultsFormatError
 from .engines import registry as engines
 from .runner import simulate
 
@@ -26,11 +27,11 @@ def _int_or(word: str | None):
         if word is not None and text == word:
             return word
         try:
-            value = int(text)
+            value = int(text) if len(text) <= 20 else 0
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text[:40]!r}") from None
+        if not 1 <= value <= 2**31 - 1:
+            raise argparse.ArgumentTypeError(f"expected {expected} below 2**31, got {text[:40]!r}")
         return value
     parse.__name__ = expected
     return parse
@@ -144,7 +145,22 @@ def _run_one(system_name: str, model, ns, system_sets, mapping, compare: bool = 
     return simulate(system, model, mapping=mapping, **scenario)
 
 
+def _dumps(obj: object) -> str:
+    """Strict JSON (no NaN or Infinity, which strict parsers reject)."""
+    try:
+        return json.dumps(obj, indent=2, allow_nan=False)
+    except ValueError:
+        raise InputError("the result holds a number that is not finite; refusing to print it as JSON") from None
+
+
+def _check_out(ns: argparse.Namespace) -> None:
+    """Check ``-o`` before any simulation runs."""
+    if getattr(ns, "out", None) is not None:
+        check_output_path(ns.out)
+
+
 def cmd_run(ns: argparse.Namespace) -> int:
+    _check_out(ns)
     sets = _split_sets(ns.set, ["system"])
     model = load_model(ns.model, sets["model"], origin=_typed(sets, "model"))
     result = _run_one(ns.system, model, ns, sets["system"], _mapping(ns, sets["mapping"]),
@@ -153,7 +169,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
         from .results.hdf5 import write_results
         write_results(ns.out, result)
     if ns.json:
-        print(json.dumps(result.to_json(), indent=2))
+        print(_dumps(result.to_json()))
     else:
         print(f"{result.summary['system']} running {result.summary['model']}")
         print(summary_table(result.summary))
@@ -174,6 +190,7 @@ def _labels(name_a: str, name_b: str, typed_a: str, typed_b: str) -> tuple[str, 
 
 
 def cmd_compare(ns: argparse.Namespace) -> int:
+    _check_out(ns)
     sets = _split_sets(ns.set, ["system", "a", "b"])
     model = load_model(ns.model, sets["model"], origin=_typed(sets, "model"))
     mapping = _mapping(ns, sets["mapping"])
@@ -188,13 +205,13 @@ def cmd_compare(ns: argparse.Namespace) -> int:
         write_results(ns.out, [ra, rb], run_ids=["a", "b"])
     if ns.json:
         na, nb = replicas_for(ra.summary, rb.summary, ns.basis)
-        print(json.dumps({"a": ra.to_json(), "b": rb.to_json(), "basis": ns.basis,
-                          "replicas": {"a": na, "b": nb},
-                          "ratio": {k: ra.summary[k] / rb.summary[k] for k in
-                                    ("ttft_s", "tpot_s", "tokens_per_s_per_user", "tokens_per_s", "energy_per_token_j",
-                                     "tokens_per_s_per_device", "tokens_per_s_per_kw", "usd_per_million_tokens",
-                                     "power_w", "cost_usd")
-                                    if k in ra.summary and k in rb.summary and rb.summary[k]}}, indent=2))
+        print(_dumps({"a": ra.to_json(), "b": rb.to_json(), "basis": ns.basis,
+                      "replicas": {"a": na, "b": nb},
+                      "ratio": {k: ra.summary[k] / rb.summary[k] for k in
+                                ("ttft_s", "tpot_s", "tokens_per_s_per_user", "tokens_per_s", "energy_per_token_j",
+                                 "tokens_per_s_per_device", "tokens_per_s_per_kw", "usd_per_million_tokens",
+                                 "power_w", "cost_usd")
+                                if k in ra.summary and k in rb.summary and rb.summary[k]}}))
         return 0
     labels = _labels(ra.summary["system"], rb.summary["system"], ns.system_a, ns.system_b)
     na, nb = replicas_for(ra.summary, rb.summary, ns.basis)
@@ -230,9 +247,9 @@ def _compare_frontier(ns: argparse.Namespace, model, mapping: dict[str, Any], se
         write_results(ns.out, runs, run_ids=ids, tables={"frontier/a": frontier_table(fa), "frontier/b": frontier_table(fb)},
                       extra_attrs={"frontier-crossovers": json.dumps(texts, sort_keys=True)})
     if ns.json:
-        print(json.dumps({side: {"system": f.system, "fixed": f.fixed, "max_batch": f.max_batch,
-                                 "points": [{k: r.summary.get(k) for k in FRONTIER_KEYS} for r in f.runs]}
-                          for side, f in (("a", fa), ("b", fb))} | {"crossovers": texts}, indent=2))
+        print(_dumps({side: {"system": f.system, "fixed": f.fixed, "max_batch": f.max_batch,
+                             "points": [{k: r.summary.get(k) for k in FRONTIER_KEYS} for r in f.runs]}
+                      for side, f in (("a", fa), ("b", fb))} | {"crossovers": texts}))
         return 0
     print(f"{model.name}: throughput against interactivity, each side sized to hold one sequence")
     for label, f in (("A", fa), ("B", fb)):
@@ -246,12 +263,22 @@ def _compare_frontier(ns: argparse.Namespace, model, mapping: dict[str, Any], se
 
 
 def cmd_presets(ns: argparse.Namespace) -> int:
+    """List the presets; one that does not load is listed with its error (and the exit status is 2)."""
+    broken = 0
     for folder, title in (("meshes", "systems (meshes/)"), ("workloads", "models (workloads/)")):
         print(title)
         for name in list_presets(folder):
-            spec = load_system(name) if folder == "meshes" else load_model(name)
+            try:
+                spec = load_system(name) if folder == "meshes" else load_model(name)
+            except WafersimError as exc:
+                broken += 1
+                print(f"  {name:<16} (cannot be loaded: {exc})")
+                continue
             desc = spec.description or ""
             print(f"  {name:<16} {desc}")
+    if broken:
+        print(f"wafersim: error: {broken} preset(s) cannot be loaded", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -264,6 +291,7 @@ def cmd_engines(ns: argparse.Namespace) -> int:
 def cmd_validate(ns: argparse.Namespace) -> int:
     from .validation import MEASUREMENTS, error_stats, report_groups, table_columns, validate
 
+    _check_out(ns)
     comps = validate(ns.table or MEASUREMENTS)
     if ns.write_band:
         from .atomic import atomic_path
@@ -279,11 +307,11 @@ def cmd_validate(ns: argparse.Namespace) -> int:
                       tables={"validation": table_columns(comps)})
     groups = report_groups(comps)
     if ns.json:
-        print(json.dumps({"rows": [{"id": c.row.id, "system": c.row.system, "model": c.row.model,
+        print(_dumps({"rows": [{"id": c.row.id, "system": c.row.system, "model": c.row.model,
                                     "metric": c.row.metric, "predicted": c.predicted, "measured": c.row.value,
                                     "relative_error": c.error, "calibration": c.row.calibration,
                                     "source": c.row.source} for c in comps],
-                          "stats": {k: error_stats(v) for k, v in groups.items()}}, indent=2))
+                      "stats": {k: error_stats(v) for k, v in groups.items()}}))
         return 0
     w = max(len(c.row.id) for c in comps)
     print(f"{'row':<{w}}  {'metric':<22} {'predicted':>11} {'measured':>11} {'error':>8}  cal")
@@ -352,19 +380,40 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: Exit status of an internal error (a bug, not bad input): EX_SOFTWARE.
+EXIT_INTERNAL = 70
+
+
+def _one_line(text: str, limit: int = 2000) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line.  Every error in the input is one line, ``wafersim: error:
+    ...``, and exit status 2; Ctrl-C is 130; a bug is one line ``wafersim: internal
+    error: ...`` and status 70 (``WAFERSIM_DEBUG=1`` shows its traceback)."""
     parser = build_parser()
     ns = parser.parse_args(argv)
     try:
         return ns.func(ns)
-    except (ConfigError, ResultsFormatError) as exc:
-        print(f"wafersim: error: {exc}", file=sys.stderr)
+    except WafersimError as exc:
+        print(f"wafersim: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0
     except KeyboardInterrupt:
         print("wafersim: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        print("wafersim: error: out of memory; the job is too large for this machine", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if os.environ.get("WAFERSIM_DEBUG"):
+            raise
+        print(f"wafersim: internal error: {type(exc).__name__}: {_one_line(exc, 500)} "
+              "(a bug in wafersim; WAFERSIM_DEBUG=1 shows where)", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -52,16 +52,52 @@ def list_presets(folder: str) -> list[str]:
     return sorted(names)
 
 
-def find_preset(name_or_path: str | Path, folder: str) -> Path:
+#: Longest preset name or path accepted (names are file stems, so at most 250 bytes).
+NAME_MAX, PATH_MAX = 250, 4096
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()`` that says False for any path the system refuses (too long, bad bytes)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def _check_name(name_or_path: object, folder: str) -> str:
+    if not isinstance(name_or_path, (str, Path)):
+        raise ConfigError("", "", f"expected the name of {_WHAT[folder]} or a path to a TOML file, "
+                                  f"got {type(name_or_path).__name__}")
     text = str(name_or_path)
-    if "/" in text or text.endswith(".toml") or Path(text).is_file():
+    shown = text if len(text) <= 60 else text[:57] + "..."
+    if not text.strip():
+        raise ConfigError("", "", f"expected the name of {_WHAT[folder]} or a path, got an empty string")
+    if "\0" in text or any(ord(ch) < 32 for ch in text):
+        raise ConfigError(repr(shown), "", "a preset name or path cannot hold control characters")
+    try:
+        encoded = len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ConfigError(repr(shown), "", "a preset name or path must be valid text") from None
+    if encoded > PATH_MAX or any(len(part.encode("utf-8")) > NAME_MAX for part in text.split("/")):
+        raise ConfigError(shown, "", f"name too long: a preset name or path component is at most {NAME_MAX} "
+                                     f"bytes, a path at most {PATH_MAX}")
+    return text
+
+
+def find_preset(name_or_path: str | Path, folder: str) -> Path:
+    text = _check_name(name_or_path, folder)
+    if "/" in text or text.endswith(".toml") or _is_file(Path(text)):
         path = Path(text)
-        if not path.is_file():
-            raise ConfigError(text, "", "file not found")
+        if not _is_file(path):
+            try:
+                exists = path.exists()
+            except (OSError, ValueError):
+                exists = False
+            raise ConfigError(text, "", "not a regular file" if exists else "file not found")
         return path
     for d in preset_dirs(folder):
         path = d / f"{text}.toml"
-        if path.is_file():
+        if _is_file(path):
             return path
     known = ", ".join(list_presets(folder)) or "none found"
     raise ConfigError(text, "", f"no preset named {text!r} in {folder}/; known presets: {known}")
@@ -89,18 +125,19 @@ def _find_base(base: Any, child: Path, folder: str) -> Path:
     if not isinstance(base, str) or not base.strip():
         raise ConfigError(str(child), "base", f"expected the name of {_WHAT[folder]} or a path to a TOML "
                                               f"file, got {base!r}")
+    _check_name(base, folder)
     if _looks_like_path(base):
         path = Path(base).expanduser()
         path = path if path.is_absolute() else child.parent / path
-        if not path.is_file():
+        if not _is_file(path):
             raise ConfigError(str(child), "base", f"expected {_WHAT[folder]} by name or path; "
                                                   f"no file {base!r} (looked for {path})")
         return path
     for d in preset_dirs(folder):
-        if (d / f"{base}.toml").is_file():
+        if _is_file(d / f"{base}.toml"):
             return d / f"{base}.toml"
     other = "workloads" if folder == "meshes" else "meshes"
-    if any((d / f"{base}.toml").is_file() for d in preset_dirs(other)):
+    if any(_is_file(d / f"{base}.toml") for d in preset_dirs(other)):
         raise ConfigError(str(child), "base", f"{base!r} is {_WHAT[other]}; expected {_WHAT[folder]}")
     known = ", ".join(list_presets(folder)) or "none found"
     raise ConfigError(str(child), "base", f"no preset named {base!r}; expected {_WHAT[folder]} "
@@ -207,8 +244,12 @@ def load_system(name_or_path: str | Path, overrides: Mapping[str, Any] | None = 
     """
     data, source, bases = _load(name_or_path, "meshes", overrides)
     kind = data.get("kind")
-    if kind not in _SYSTEM_KINDS:
-        raise ConfigError(source, "kind", f"expected one of {', '.join(_SYSTEM_KINDS)}; got {kind!r}")
+    if not isinstance(kind, str) or kind not in _SYSTEM_KINDS:
+        shown = repr(kind) if len(repr(kind)) <= 80 else repr(kind)[:77] + "..."
+        where = source
+        if overrides and "kind" in overrides:
+            where = f"--set {(origin or {}).get('kind') or 'system.kind=' + repr(overrides['kind'])[:60]} (on {source})"
+        raise ConfigError(where, "kind", f"expected one of {', '.join(_SYSTEM_KINDS)}; got {shown}")
     spec = _build(_SYSTEM_KINDS[kind], data, source, overrides, "system.", origin)
     return _provenance(spec, source, bases, overrides, origin, "system.")
 

@@ -40,8 +40,14 @@ def simulate(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
     """
     if isinstance(system, str):
         system = load_system(system)
+    elif not isinstance(system, (WaferSpec, GpuSystemSpec)):
+        raise ConfigError("simulate", "system", "expected a WaferSpec, a GpuSystemSpec or a preset name or path; "
+                          f"got {type(system).__name__}")
     if isinstance(model, str):
         model = load_model(model)
+    elif not isinstance(model, ModelSpec):
+        raise ConfigError("simulate", "model", f"expected a ModelSpec or a preset name or path; "
+                          f"got {type(model).__name__}")
     try:
         sc = Scenario(**scenario).resolved(model)
     except TypeError as exc:
@@ -51,10 +57,12 @@ def simulate(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
         mapping = MappingOptions()
     elif isinstance(mapping, dict):
         mapping = build(MappingOptions, mapping, "mapping")
+    elif not isinstance(mapping, MappingOptions):
+        raise ConfigError("simulate", "mapping", f"expected MappingOptions, a dict or None; got {type(mapping).__name__}")
     kind = getattr(system, "kind", None)
     if kind not in registry.kinds():
-        raise TypeError(f"system must be a spec of a kind with an engine ({', '.join(registry.kinds())}), "
-                        f"got {type(system).__name__}")
+        raise ConfigError("simulate", "system", f"expected a spec of a kind with an engine "
+                          f"({', '.join(registry.kinds())}); got {type(system).__name__}")
     sc = check_kind(kind, sc)
     engine = registry.get(kind, sc.fidelity).engine()
     sized = size(engine, system, model, sc, mapping)

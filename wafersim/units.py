@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 
-__all__ = ["UnitError", "KINDS", "parse_quantity", "format_quantity"]
+__all__ = ["UnitError", "KINDS", "parse_quantity", "format_quantity", "base_unit"]
 
 
 class UnitError(ValueError):
@@ -85,6 +85,11 @@ def parse_quantity(value: object, kind: str) -> float:
     if not math.isfinite(out):
         raise UnitError(f"expected a finite {kind}, got {value!r}")
     return out
+
+
+def base_unit(kind: str) -> str:
+    """The SI base unit a quantity kind is stored in ("B", "Hz", "B/s", ...)."""
+    return _TABLES[kind][0]
 
 
 def format_quantity(value: float, kind: str, digits: int = 3) -> str:

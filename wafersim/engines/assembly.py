@@ -16,10 +16,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..config import InputError
 from ..mapping.options import MappingOptions
 from ..results.phase import PhaseTime
 from ..results.run_result import LayerArray, RunResult
-from ..results.summary import Summary
+from ..results.summary import Summary, problems
 from ..units import format_quantity
 from ..workload.scenario import Scenario
 
@@ -93,6 +94,14 @@ def trust(kind: str, scenario: Scenario, model: Any, fits: bool, devices: int, n
     return out
 
 
+def _refuse(system: Any, model: Any, bad: list[str]) -> None:
+    """Results are finite and physically signed, or the run fails here, before anything
+    prints or writes them."""
+    more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+    raise InputError(f"{getattr(system, 'name', system)} running {getattr(model, 'name', model)} gives no "
+                     f"physical result: {bad[0]}{more}; the inputs lie outside what the model can cost")
+
+
 def assemble(*, system: Any, model: Any, kind: str, fidelity: str, scenario: Scenario, devices: int,
              prefill: PhaseTime, decode: PhaseTime, memory: MemoryUse, step_energy_j: Mapping[str, float],
              decode_layer_s: float, prefill_layer_s: float, details: Mapping[str, Any] | None = None,
@@ -106,6 +115,8 @@ def assemble(*, system: Any, model: Any, kind: str, fidelity: str, scenario: Sce
     GPU nodes; default ``devices``)."""
     batch = scenario.batch
     tpot = decode.time_s
+    if not (tpot > 0 and tpot < float("inf")):    # also catches NaN, before 1 / tpot
+        _refuse(system, model, [f"tpot_s = {tpot!r} is not a finite time > 0"])
     energy = {f"energy_{part}_j": joules / batch for part, joules in step_energy_j.items()}
     summary = Summary(
         system=system.name, model=model.name, kind=kind, fidelity=fidelity, batch=batch,
@@ -121,6 +132,9 @@ def assemble(*, system: Any, model: Any, kind: str, fidelity: str, scenario: Sce
         **deployment_metrics(system.deployment, devices if units is None else units, batch / tpot),
         **trust(kind, scenario, model, memory.fits, devices, (details or {}).get("nodes")),
         **dict(details or {}), **energy)
+    bad = problems(summary)
+    if bad:
+        _refuse(system, model, bad)
     all_notes = [*capacity_note(memory.spilled_bytes, memory.spill_capacity_bytes, memory.spill_memory),
                  *(notes or []),
                  f"decode step bound by {decode.bottleneck}; prefill bound by {prefill.bottleneck}"]

@@ -33,7 +33,7 @@ from ..hardware.directions import DIRECTIONS
 from ..hardware.mesh import PhysicalMesh
 from ..hardware.wafer import WaferSpec
 from ..mapping.options import MappingOptions
-from ..mapping.placement import Placement, place
+from ..mapping.placement import Placement, block_shape, place
 from ..results.phase import PhaseTime
 from ..results.run_result import LayerArray, RunResult
 from ..units import format_quantity
@@ -194,11 +194,22 @@ def capacity(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     return PlacementCapacity(WaferMemory(system, model, scenario, mapping))
 
 
+#: Most cores (wafers x cores of the block used on each) one flow run routes: 2**24, about
+#: 19 WSE-3 wafers, some 15 s and 2 GB.  Larger jobs are refused; the analytic engine
+#: costs them in milliseconds.
+FLOW_MAX_CORES = 2**24
+
+
 def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions) -> RunResult:
     """Run the flow engine; ``scenario`` is resolved (batch and wafers are numbers)."""
-    warm_up()
     s, w, L = scenario, system, scenario.layers
     batch, wafers = s.batch, s.wafers
+    rows, cols = block_shape(system, mapping)
+    if wafers * rows * cols > FLOW_MAX_CORES:
+        raise ConfigError("scenario", "fidelity", f"the flow engine routes at most {FLOW_MAX_CORES} cores in one "
+                          f"run; {wafers} wafer(s) of {rows} x {cols} "
+                          "cores exceed it (use --fidelity analytic, fewer wafers or a smaller --cores block)")
+    warm_up()
     pl = place(system, model, scenario, mapping, batch, wafers)
     try:
         mesh = physical_mesh(system)

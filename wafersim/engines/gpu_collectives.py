@@ -40,8 +40,9 @@ from functools import lru_cache
 
 import networkx as nx
 
+from ..config import ConfigError
 from ..hardware.gpu import GpuSystemSpec
-from ..hardware.topology import build_topology, gpu_nodes, topology_to_graphml
+from ..hardware.topology import build_topology, gpu_nodes, nodes_to_build, topology_to_graphml
 from .collectives import ALGORITHMS, CollectiveCost, CollectiveParams, available_algorithms, collective_time
 from .routing import Router
 
@@ -52,6 +53,10 @@ NBYTES_DIGITS = 6
 
 GRAPHML_CACHE_SIZE = 16
 """System specs whose GraphML text is kept between simulate calls."""
+
+GRAPHML_MAX_EDGES = 20_000
+"""Largest graph (directed edges) attached to a result as GraphML; writing GraphML takes
+about 0.5 ms an edge, so a larger graph (a job over several racks) is not attached."""
 
 GRAPH_CACHE_SIZE = 16
 """System specs whose graph, routes and collective costs are kept between simulate calls."""
@@ -93,16 +98,23 @@ class SystemGraph:
     costs: dict[tuple[str, float, tuple[str, ...]], CollectiveCost] = field(default_factory=dict)
 
 
+def system_graph(system: GpuSystemSpec, gpus: int | None = None) -> SystemGraph:
+    """The shared graph state of ``system`` for a job on its first ``gpus`` GPUs (default
+    all), built on first use: only the servers the job uses (at least two when the system
+    has several; see :func:`~wafersim.hardware.topology.build_topology`), so a job on one
+    rack of a thousand-rack system costs what it costs on two racks."""
+    return _system_graph(system, nodes_to_build(system, system.num_gpus if gpus is None else gpus))
+
+
 @lru_cache(maxsize=GRAPH_CACHE_SIZE)
-def system_graph(system: GpuSystemSpec) -> SystemGraph:
-    """The shared graph state of ``system``, built on first use."""
-    graph = build_topology(system)
+def _system_graph(system: GpuSystemSpec, nodes: int) -> SystemGraph:
+    graph = build_topology(system, only=nodes)
     return SystemGraph(graph, tuple(gpu_nodes(graph)), CollectiveParams.from_spec(system), Router(graph))
 
 
 @lru_cache(maxsize=GRAPHML_CACHE_SIZE)
-def _graphml(system: GpuSystemSpec) -> str:
-    return topology_to_graphml(system_graph(system).graph)
+def _graphml(system: GpuSystemSpec, nodes: int) -> str:
+    return topology_to_graphml(_system_graph(system, nodes).graph)
 
 
 class GraphCollectives:
@@ -114,13 +126,14 @@ class GraphCollectives:
 
     def __init__(self, system: GpuSystemSpec, tp: int, pp: int, ep: int = 1):
         self.system = system
-        shared = system_graph(system)
+        self._nodes = nodes_to_build(system, tp * ep * pp)
+        shared = _system_graph(system, self._nodes)
         self.graph: nx.DiGraph = shared.graph
         self._router = shared.router
         all_gpus = shared.gpus
         need = tp * ep * pp
         if need > len(all_gpus):
-            raise ValueError(f"{need} GPUs needed but the graph of {system.name} has {len(all_gpus)}")
+            raise ConfigError("scenario", "tp", f"{need} GPUs needed (tp x pp x ep) but {system.name} has {system.num_gpus}")
         self.placement = GpuPlacement(tuple(all_gpus[:need]), tp, ep, pp)
         self.params = shared.params
         self.algorithm = system.interconnect.collective_algorithm
@@ -128,9 +141,13 @@ class GraphCollectives:
         self.chosen: dict[str, str] = {}
         """op -> algorithm of the last costed call that moved bytes"""
 
-    def graphml(self) -> str:
-        """The graph as GraphML (text cached per system spec: writing it costs more than a simulate call)."""
-        return _graphml(self.system)
+    def graphml(self) -> str | None:
+        """The graph of the servers the job uses as GraphML (text cached per system spec and
+        server count: writing it costs more than a simulate call); None above
+        :data:`GRAPHML_MAX_EDGES` edges."""
+        if self.graph.number_of_edges() > GRAPHML_MAX_EDGES:
+            return None
+        return _graphml(self.system, self._nodes)
 
     def group(self, op: str, n: int) -> tuple[str, ...]:
         p = self.placement

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..config import ConfigError, choice, flag, integer, number, quantity, text
+from ..config import ConfigError, Spec, choice, flag, integer, number, quantity, text
 from ..provenance import Provenance, provenance_field
 from .deployment import DeploymentSpec
 
 
 @dataclass(frozen=True, kw_only=True)
-class GpuSpec:
+class GpuSpec(Spec):
     model: str = text("GPU model name")
     hbm_bytes: float = quantity("bytes", "HBM capacity per GPU")
     hbm_bandwidth_bytes_per_s: float = quantity("bandwidth", "HBM bandwidth per GPU")
@@ -25,16 +25,16 @@ class GpuSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
-class InterconnectSpec:
+class InterconnectSpec(Spec):
     topology: str = choice(("nvswitch", "pcie"), "GPUs joined by NVSwitch chips, or only by PCIe")
-    gpus_per_node: int = integer("GPUs in one node (or one NVLink domain)")
-    nodes: int = integer("nodes joined by the scale-out network", default=1)
+    gpus_per_node: int = integer("GPUs in one node (or one NVLink domain)", maximum=1024)
+    nodes: int = integer("nodes joined by the scale-out network", default=1, maximum=2**16)
     max_nodes: int = integer("most nodes the scale-out network may join for one job (--gpus auto, --tp/--pp across "
-                             "nodes); 0 means nodes", minimum=0, default=0)
+                             "nodes); 0 means nodes", minimum=0, default=0, maximum=2**16)
     nvlink_bandwidth_bytes_per_s: float = quantity(
         "bandwidth", "NVLink bandwidth per GPU per direction (all links together)", allow_zero=True)
-    nvlink_links_per_gpu: int = integer("NVLink links per GPU", minimum=0)
-    nvswitch_chips: int = integer("NVSwitch chips per node", minimum=0)
+    nvlink_links_per_gpu: int = integer("NVLink links per GPU", minimum=0, maximum=1024)
+    nvswitch_chips: int = integer("NVSwitch chips per node", minimum=0, maximum=1024)
     in_switch_reduction: bool = flag("NVSwitch can reduce in the switch (NVLink SHARP)", default=False)
     link_latency_s: float = quantity("time", "one-way latency of a GPU-to-GPU transfer")
     pcie_bandwidth_bytes_per_s: float = quantity("bandwidth", "PCIe bandwidth per GPU per direction to the host")
@@ -52,10 +52,10 @@ class InterconnectSpec:
         "0 means efficiency.collective", maximum=1.0, allow_zero=True, default=0.0)
     collective_algorithm: str = choice(
         ("auto", "ring", "tree", "nvls"), "collective algorithm; auto picks the fastest available", default="auto")
-    cpus_per_node: int = integer("host CPU sockets per node (DGX A100/H100/B200: 2)", default=2)
+    cpus_per_node: int = integer("host CPU sockets per node (DGX A100/H100/B200: 2)", default=2, maximum=64)
     pcie_switches: int = integer(
         "PCIe switches per node between GPUs (and NICs) and CPUs; 0 attaches GPUs to CPU root ports",
-        minimum=0, default=0)
+        minimum=0, maximum=1024, default=0)
     pcie_latency_s: float = quantity(
         "time", "one-way latency of one PCIe hop; 0 means half of link_latency_s", allow_zero=True, default=0.0)
     cpu_link_bandwidth_bytes_per_s: float = quantity(
@@ -63,8 +63,8 @@ class InterconnectSpec:
         allow_zero=True, default=0.0)
     leaf_switches: int = integer(
         "InfiniBand leaf switches (rail-optimised: NIC i of every node on leaf i mod leaf_switches); "
-        "0 means one per GPU of a node", minimum=0, default=0)
-    spine_switches: int = integer("InfiniBand spine switches; 0 means as many as leaf switches", minimum=0, default=0)
+        "0 means one per GPU of a node", minimum=0, maximum=2**16, default=0)
+    spine_switches: int = integer("InfiniBand spine switches; 0 means as many as leaf switches", minimum=0, maximum=2**16, default=0)
     fabric_oversubscription: float = number(
         "leaf downlink to uplink bandwidth ratio (1 = non-blocking fat tree)", minimum=1.0, default=1.0)
 
@@ -102,7 +102,7 @@ class InterconnectSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
-class GpuEfficiencySpec:
+class GpuEfficiencySpec(Spec):
     """Achieved fractions of peak and fixed overheads; each preset cites its source."""
     gemm: float = number("achieved share of peak tensor FLOPs in large GEMMs", maximum=1.0)
     memory: float = number("achieved share of HBM bandwidth in memory-bound kernels", maximum=1.0)
@@ -110,7 +110,7 @@ class GpuEfficiencySpec:
                               "0 means the gemm share", default=0.0, maximum=1.0, allow_zero=True)
     collective: float = number("achieved share of link bandwidth in collectives", maximum=1.0)
     kernel_launch_s: float = quantity("time", "launch overhead of one kernel")
-    kernels_per_layer: int = integer("kernels launched per decoder layer per step")
+    kernels_per_layer: int = integer("kernels launched per decoder layer per step", maximum=2**16)
     collective_latency_s: float = quantity("time", "fixed latency of one collective call")
     collective_step_latency_s: float = quantity("time", "latency of one dependent step of a ring or tree", allow_zero=True)
     workspace_fraction: float = number("share of HBM kept for activations and workspace", maximum=0.9, allow_zero=True)
@@ -120,7 +120,7 @@ class GpuEfficiencySpec:
 
 
 @dataclass(frozen=True, kw_only=True)
-class GpuEnergySpec:
+class GpuEnergySpec(Spec):
     hbm_j_per_bit: float = quantity("energy_per_bit", "energy per bit read from HBM")
     flop_j: float = quantity("energy_per_flop", "energy per 16-bit tensor FLOP")
     link_j_per_bit: float = quantity("energy_per_bit", "energy per bit over NVLink")
@@ -130,7 +130,7 @@ class GpuEnergySpec:
 
 
 @dataclass(frozen=True, kw_only=True)
-class GpuSystemSpec:
+class GpuSystemSpec(Spec):
     kind: str = choice(("gpu",), "must be 'gpu'")
     name: str = text("preset name")
     description: str = text("what the system is", default="")

@@ -42,10 +42,11 @@ from pathlib import Path
 
 import networkx as nx
 
+from ..config import ConfigError
 from .gpu import GpuSystemSpec, InterconnectSpec
 
 __all__ = [
-    "NODE_KINDS", "LINK_TYPES", "build_topology", "validate_topology", "write_graphml",
+    "NODE_KINDS", "LINK_TYPES", "MAX_EDGES", "build_topology", "nodes_to_build", "edges_per_node", "graph_edges", "validate_topology", "write_graphml",
     "topology_to_graphml", "gpu_name", "gpu_nodes",
 ]
 
@@ -129,7 +130,8 @@ def _nic_parent(g: nx.DiGraph, k: int, i: int) -> str:
     return gpu_name(k, i)
 
 
-def _add_fabric(g: nx.DiGraph, spec: GpuSystemSpec, nodes: int) -> None:
+def _add_fabric(g: nx.DiGraph, spec: GpuSystemSpec, nodes: int, built: int) -> None:
+    """The scale-out fabric of ``nodes`` servers, with the NICs of the first ``built``."""
     ic = spec.interconnect
     lat = _pcie_latency(ic)
     leaves = ic.leaf_switches or ic.gpus_per_node
@@ -138,7 +140,7 @@ def _add_fabric(g: nx.DiGraph, spec: GpuSystemSpec, nodes: int) -> None:
         _add_node(g, f"leaf{l}", "leaf", FABRIC_NODE, l)
     for s in range(spines):
         _add_node(g, f"spine{s}", "spine", FABRIC_NODE, s)
-    for k in range(nodes):
+    for k in range(built):
         for i in range(ic.gpus_per_node):
             nic = f"n{k}.nic{i}"
             _add_node(g, nic, "nic", k, i)
@@ -154,21 +156,78 @@ def _add_fabric(g: nx.DiGraph, spec: GpuSystemSpec, nodes: int) -> None:
                   link_type="infiniband")
 
 
-def build_topology(spec: GpuSystemSpec, nodes: int | None = None) -> nx.DiGraph:
-    """The link-level graph of ``spec`` with ``nodes`` servers (default ``spec.interconnect.nodes``)."""
+#: Most directed edges a built graph may have (a GB200 NVL72 rack is about 4,300, its
+#: fabric about 10,000): 64 such racks, 4,608 GPUs.  Routing is a Dijkstra search per
+#: source over the built graph (about 0.5 s at this size), so this bounds the time and
+#: memory of costing one collective.
+MAX_EDGES = 300_000
+
+
+def edges_per_node(spec: GpuSystemSpec) -> int:
+    """Directed edges one server adds to the graph (host, NVLink and NIC links)."""
+    ic = spec.interconnect
+    cpus = ic.cpus_per_node
+    edges = 2 * (cpus * (cpus - 1) // 2 + ic.pcie_switches + ic.gpus_per_node)
+    if ic.topology == "nvswitch":
+        edges += 2 * ic.gpus_per_node * sum(1 for c in ic.links_per_switch() if c)
+    if ic.nodes > 1:
+        edges += 4 * ic.gpus_per_node
+    return edges
+
+
+def graph_edges(spec: GpuSystemSpec, built: int) -> int:
+    """Directed edges of the graph of ``spec`` with its first ``built`` servers."""
+    ic = spec.interconnect
+    fabric = 0
+    if ic.nodes > 1:
+        leaves = ic.leaf_switches or ic.gpus_per_node
+        fabric = 2 * leaves * (ic.spine_switches or leaves)
+    return built * edges_per_node(spec) + fabric
+
+
+def nodes_to_build(spec: GpuSystemSpec, gpus: int) -> int:
+    """The servers a job on the first ``gpus`` GPUs needs in its graph: those it uses, and
+    at least two when the system has several (so the scale-out fabric is there)."""
+    ic = spec.interconnect
+    used = max(1, -(-gpus // ic.gpus_per_node))
+    return min(ic.nodes, max(used, 2))
+
+
+def build_topology(spec: GpuSystemSpec, nodes: int | None = None, *, only: int | None = None) -> nx.DiGraph:
+    """The link-level graph of ``spec`` with ``nodes`` servers (default ``spec.interconnect.nodes``).
+
+    ``only`` builds just the first ``only`` servers of the ``nodes`` (the fabric keeps the
+    bandwidth of all of them).  Routes between built servers are the same as in the full
+    graph: a path through another server's NICs, PCIe or NVLink is strictly slower than
+    leaf-spine-leaf, so the servers left out carry none of their traffic.  The graph
+    attribute ``nodes`` is the full count and ``built_nodes`` the servers present.
+    A graph above :data:`MAX_EDGES` edges is refused with a ConfigError."""
     ic = spec.interconnect
     nodes = ic.nodes if nodes is None else nodes
     if isinstance(nodes, bool) or not isinstance(nodes, int) or nodes < 1:
         raise ValueError(f"nodes must be an integer >= 1, got {nodes!r}")
+    built = nodes if only is None else min(nodes, only)
+    if built < 1:
+        raise ValueError(f"only must be an integer >= 1, got {only!r}")
     if ic.topology == "nvswitch" and (ic.nvswitch_chips < 1 or ic.nvlink_links_per_gpu < 1):
         raise ValueError(f"{spec.name}: an nvswitch topology needs nvswitch_chips >= 1 and nvlink_links_per_gpu >= 1")
+    edges = graph_edges(spec, built) if nodes == ic.nodes else built * edges_per_node(spec)
+    if edges > MAX_EDGES:
+        fits = max(0, (MAX_EDGES - graph_edges(spec, 0)) // edges_per_node(spec))
+        raise ConfigError(spec.name, "interconnect",
+                          f"a job over {built} server(s) of {ic.gpus_per_node} GPUs needs a link graph of about "
+                          f"{edges:,} edges; at most {MAX_EDGES:,} are costed ({fits} such servers with this "
+                          "fabric): use fewer GPUs in the job (tp x pp x ep), fewer GPUs, CPUs or switches per "
+                          "node, or fewer leaf and spine switches")
     g = nx.DiGraph(name=spec.name, topology=ic.topology, nodes=nodes, gpus_per_node=ic.gpus_per_node)
-    for k in range(nodes):
+    if built != nodes:
+        g.graph["built_nodes"] = built
+    for k in range(built):
         _add_host(g, spec, k)
         if ic.topology == "nvswitch":
             _add_nvswitch_domain(g, spec, k)
     if nodes > 1:
-        _add_fabric(g, spec, nodes)
+        _add_fabric(g, spec, nodes, built)
     return g
 
 

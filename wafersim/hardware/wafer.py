@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..config import ConfigError, choice, integer, number, quantity, text
+from ..config import ConfigError, Spec, choice, integer, number, quantity, text
 from ..provenance import Provenance, provenance_field
 from .deployment import DeploymentSpec
 
 
 @dataclass(frozen=True, kw_only=True)
-class CoreSpec:
+class CoreSpec(Spec):
     sram_bytes: float = quantity("bytes", "local SRAM of one core")
     clock_hz: float = quantity("frequency", "core and fabric clock")
     sram_read_bytes_per_cycle: float = number("bytes a core can read from its SRAM per cycle")
@@ -40,16 +40,23 @@ class CoreSpec:
         return self.sram_read_bytes_per_cycle * self.clock_hz
 
 
+#: Most cores one wafer may have: 2**22 (4.7 times a WSE-3), so per-core arrays stay small.
+MAX_CORES = 2**22
+
+
 @dataclass(frozen=True, kw_only=True)
-class MeshSpec:
-    cores_x: int = integer("cores along x (columns) on one wafer")
-    cores_y: int = integer("cores along y (rows) on one wafer")
-    dies_x: int = integer("dies along x")
-    dies_y: int = integer("dies along y")
+class MeshSpec(Spec):
+    cores_x: int = integer("cores along x (columns) on one wafer", maximum=2**13)
+    cores_y: int = integer("cores along y (rows) on one wafer", maximum=2**13)
+    dies_x: int = integer("dies along x", maximum=2**13)
+    dies_y: int = integer("dies along y", maximum=2**13)
     link_bytes_per_cycle: float = number("bytes one mesh link moves per cycle in each direction")
     hop_latency_cycles: float = number("cycles for a word to cross one router and link", allow_zero=True)
 
     def check(self) -> None:
+        if self.cores_x * self.cores_y > MAX_CORES:
+            raise ConfigError("", "cores_x", f"a {self.cores_y} x {self.cores_x} mesh has more than {MAX_CORES} cores "
+                              "(the most one wafer may have)")
         if self.cores_x % self.dies_x:
             raise ConfigError("", "dies_x", f"die grid must tile the mesh: {self.dies_x} does not divide cores_x={self.cores_x}")
         if self.cores_y % self.dies_y:
@@ -69,7 +76,7 @@ class MeshSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ScribeSpec:
+class ScribeSpec(Spec):
     """Links that cross the scribe line between two dies."""
     link_bytes_per_cycle: float = number("bytes a cross-die link moves per cycle in each direction")
     extra_latency_cycles: float = number("cycles a crossing adds to an ordinary hop", allow_zero=True)
@@ -77,11 +84,11 @@ class ScribeSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ExternalMemorySpec:
+class ExternalMemorySpec(Spec):
     """Memory outside the wafer (e.g. MemoryX), reached through edge I/O."""
     capacity_bytes: float = quantity("bytes", "external memory capacity")
     io_bandwidth_bytes_per_s: float = quantity("bandwidth", "wafer edge I/O bandwidth to external memory")
-    io_ports: int = integer("edge I/O ports", default=1)
+    io_ports: int = integer("edge I/O ports", default=1, maximum=2**15)
     io_edges: str = choice(("auto", "west", "west_east", "all"),
                            "edges the ports are spread over ('auto': west and east with two or more ports, "
                            "else west)", default="auto")
@@ -94,24 +101,24 @@ class ExternalMemorySpec:
             raise ConfigError("", "io_edges", f"{self.io_edges} needs at least {need} io_ports; got {self.io_ports}")
 
 @dataclass(frozen=True, kw_only=True)
-class InterWaferSpec:
+class InterWaferSpec(Spec):
     bandwidth_bytes_per_s: float = quantity("bandwidth", "link bandwidth between two wafers")
     latency_s: float = quantity("time", "latency between two wafers")
     energy_j_per_bit: float = quantity("energy_per_bit", "energy per bit sent between wafers")
-    max_wafers: int = integer("largest number of wafers the system may use", default=64)
+    max_wafers: int = integer("largest number of wafers the system may use", default=64, maximum=1024)
 
 
 @dataclass(frozen=True, kw_only=True)
-class WaferCalibrationSpec:
+class WaferCalibrationSpec(Spec):
     """Fitted or assumed factors; each preset says where its values come from."""
     compute_efficiency: float = number("achieved share of peak core FLOPs", maximum=1.0)
     collective_step_cycles: float = number(
         "software cost of one dependent step of a mesh broadcast or reduction", allow_zero=True)
-    prefill_block_tokens: int = integer("tokens per block pipelined through the layers in prefill")
+    prefill_block_tokens: int = integer("tokens per block pipelined through the layers in prefill", maximum=2**24)
 
 
 @dataclass(frozen=True, kw_only=True)
-class WaferEnergySpec:
+class WaferEnergySpec(Spec):
     sram_j_per_bit: float = quantity("energy_per_bit", "energy per bit read from core SRAM")
     link_j_per_bit: float = quantity("energy_per_bit", "energy per bit per on-die mesh hop")
     flop_j: float = quantity("energy_per_flop", "energy per 16-bit FLOP")
@@ -120,7 +127,7 @@ class WaferEnergySpec:
 
 
 @dataclass(frozen=True, kw_only=True)
-class WaferDefectsSpec:
+class WaferDefectsSpec(Spec):
     """Failed cores, drawn per wafer from a seeded generator, and spare columns per die.
 
     Cerebras reports ~1-1.5 % spare cores and routing that shifts around a bad
@@ -129,11 +136,11 @@ class WaferDefectsSpec:
     density: float = number("share of physical cores that fail", default=0.0, maximum=1.0, allow_zero=True)
     spare_fraction: float = number("spare columns per die as a share of its columns", default=0.015,
                                    maximum=1.0, allow_zero=True)
-    seed: int = integer("seed of the defect map", default=0, minimum=0)
+    seed: int = integer("seed of the defect map", default=0, minimum=0, maximum=2**63 - 1)
 
 
 @dataclass(frozen=True, kw_only=True)
-class WaferSpec:
+class WaferSpec(Spec):
     kind: str = choice(("wafer",), "must be 'wafer'")
     name: str = text("preset name")
     description: str = text("what the system is", default="")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import ConfigError, choice, text
+from ..config import ConfigError, Spec, choice, text
 
 __all__ = ["MappingOptions", "parse_cores", "PLACEMENTS"]
 
@@ -26,7 +26,7 @@ def parse_cores(value: str) -> tuple[int, int]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class MappingOptions:
+class MappingOptions(Spec):
     """How a model is laid out on a wafer (``--placement``, ``--cores``, ``mapping.*``)."""
     placement: str = choice(
         PLACEMENTS,

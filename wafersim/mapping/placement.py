@@ -204,6 +204,10 @@ def layout(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: Map
             # before KV: by its share of all bytes when everything fits; with rows for all
             # its weights when only the weights fit; by its share of the weights otherwise
             head_rows = 0
+            if head_here and by < 2:
+                raise ConfigError("mapping", "cores", f"a pipelined placement gives the LM head its own band of "
+                                  f"rows below the layers, so the block needs at least 2 rows; got {by} x {bx} "
+                                  "(use more rows, --placement sequential, or --layers to leave out the head)")
             if head_here:
                 room = by * bx * cap
                 weights = head_w + n_layers * layer_w
@@ -227,6 +231,9 @@ def layout(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: Map
                 rw.append(wi); ry.append(0); rx.append(0); rr.append(by); rc.append(bx)
             if head_here:
                 rw.append(wi); ry.append(0); rx.append(0); rr.append(by); rc.append(bx)
+    if min(rr, default=1) < 1 or min(rc, default=1) < 1:
+        raise ConfigError("mapping", "cores", f"a {by} x {bx} block is too small for {len(rr)} regions "
+                          f"({mapping.placement} placement of {L} layers on {wafers} wafer(s))")
     i32 = lambda v: np.asarray(v, dtype=np.int32)  # noqa: E731
     return Layout(wafers, (ny, nx), (by, bx), i32(rw), i32(ry), i32(rx), i32(rr), i32(rc),
                   np.array([layer_w] * L + ([head_w] if has_head else []), dtype=np.int64),

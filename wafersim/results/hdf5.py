@@ -19,9 +19,12 @@ wall-clock value; set ``SOURCE_DATE_EPOCH`` to pin it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
+import math
 import os
+import stat
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -33,7 +36,7 @@ from ..atomic import atomic_path
 from .errors import ResultsFormatError
 from .phase import PhaseTime
 from .run_result import LayerArray, RunResult
-from .summary import FIELDS, Summary
+from .summary import FIELDS, Summary, problems
 
 FORMAT = "wafersim-results"
 FORMAT_VERSION = 2   # 2: validation columns in /validation, not /summary; config.provenance
@@ -191,49 +194,166 @@ def write_results(path: str | Path, results: RunResult | Iterable[RunResult],
 
 
 def check_format(f: h5py.File, path: str | Path) -> None:
-    if f.attrs.get("format") != FORMAT:
-        raise ResultsFormatError(f"{path}: not a wafersim results file (attribute 'format' is {f.attrs.get('format')!r})")
-    version = int(f.attrs.get("format-version", -1))
+    fmt = _attr_text(f.attrs.get("format"))
+    if fmt != FORMAT:
+        raise ResultsFormatError(f"{path}: not a wafersim results file (attribute 'format' is {_short(fmt)})")
+    raw = f.attrs.get("format-version", -1)
+    try:
+        version = int(raw)
+    except (TypeError, ValueError, OverflowError):
+        raise ResultsFormatError(f"{path}: attribute 'format-version' is {_short(raw)}; expected an integer") from None
     if version > FORMAT_VERSION:
         raise ResultsFormatError(f"{path}: format-version {version} is newer than this wafersim reads ({FORMAT_VERSION})")
+    if "runs" not in f or not isinstance(f["runs"], h5py.Group) or not len(f["runs"]):
+        raise ResultsFormatError(f"{path}: damaged: no group /runs with at least one run")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _attr_text(value: Any) -> Any:
+    if isinstance(value, bytes):
+        with contextlib.suppress(UnicodeDecodeError):
+            return value.decode("utf-8")
+    if isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in "OSU":
+        return _attr_text(value.item())
+    return value
+
+
+#: What reading a damaged file can raise inside h5py, json and the summary; each becomes
+#: a ResultsFormatError naming the file and what is wrong.
+_DAMAGE = (KeyError, ValueError, TypeError, AttributeError, IndexError, OSError, RuntimeError,
+           OverflowError, UnicodeDecodeError, RecursionError, StopIteration)
 
 
 def _open(path: str | Path) -> h5py.File:
-    """Open a results file for reading, checking it is one this version can read."""
+    """Open a results file for reading, checking it is one this version can read.  A path
+    that is not a regular file (a FIFO, a device, a directory) is refused without opening it."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ResultsFormatError(f"{path}: no such file") from None
+    except (OSError, ValueError) as exc:
+        raise ResultsFormatError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+    if not stat.S_ISREG(st.st_mode):
+        what = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise ResultsFormatError(f"{path}: {what}; expected a wafersim results file")
     try:
         f = h5py.File(path, "r")
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         raise ResultsFormatError(f"{path}: cannot open as HDF5 ({exc})") from None
     try:
         check_format(f, path)
     except ResultsFormatError:
         f.close()
         raise
+    except _DAMAGE as exc:
+        f.close()
+        raise ResultsFormatError(f"{path}: damaged: {type(exc).__name__}: {exc}") from None
     return f
+
+
+class MissingEntry(KeyError):
+    """A run or table the caller asked for is not in the file (not damage)."""
+
+
+@contextlib.contextmanager
+def _reading(path: str | Path, what: str = ""):
+    """Open ``path``; any error from damaged contents becomes a ResultsFormatError."""
+    f = _open(path)
+    try:
+        with f:
+            yield f
+    except (ResultsFormatError, MissingEntry):
+        raise
+    except _DAMAGE as exc:
+        where = f" ({what})" if what else ""
+        raise ResultsFormatError(f"{path}: damaged{where}: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+
+def _json_attr(group: h5py.Group, name: str, path: str | Path, kind: type) -> Any:
+    """A JSON attribute of a run, of type ``kind`` (dict or list)."""
+    if name not in group.attrs:
+        raise ResultsFormatError(f"{path}: damaged: {group.name} has no attribute {name!r}")
+    raw = _attr_text(group.attrs[name])
+    if not isinstance(raw, str):
+        raise ResultsFormatError(f"{path}: damaged: {group.name} attribute {name!r} is not text")
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise ResultsFormatError(f"{path}: damaged: {group.name} attribute {name!r} is not JSON ({str(exc)[:80]})") from None
+    if not isinstance(value, kind):
+        raise ResultsFormatError(f"{path}: damaged: {group.name} attribute {name!r} is not a JSON "
+                                 f"{'object' if kind is dict else 'array'}")
+    return value
+
+
+def _summary(group: h5py.Group, path: str | Path) -> dict[str, Any]:
+    summary = _json_attr(group, "summary", path, dict)
+    bad = problems(summary)
+    if bad:
+        raise ResultsFormatError(f"{path}: damaged: {group.name} summary: {bad[0]}")
+    notes = summary.get("notes", [])
+    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+        raise ResultsFormatError(f"{path}: damaged: {group.name} summary: notes is not a list of text")
+    return summary
+
+
+def _runs(f: h5py.File, path: str | Path) -> list[h5py.Group]:
+    runs = []
+    for rid in f["runs"]:
+        g = f["runs"][rid]
+        if not isinstance(g, h5py.Group):
+            raise ResultsFormatError(f"{path}: damaged: /runs/{rid} is not a group")
+        runs.append(g)
+    return runs
 
 
 def read_summaries(path: str | Path) -> list[dict[str, Any]]:
     """The summary of every run in a results file, as dicts (JSON values)."""
-    with _open(path) as f:
-        return [json.loads(f["runs"][rid].attrs["summary"]) for rid in f["runs"]]
+    with _reading(path, "summary") as f:
+        return [_summary(g, path) for g in _runs(f, path)]
 
 
 def read_table(path: str | Path, name: str = "summary") -> dict[str, list[Any]]:
     """A table along ``run`` (``summary``, or ``validation`` in validate files) as column -> values,
     with the run ids under ``run``; text decoded, booleans as 0/1."""
-    with _open(path) as f:
+    with _reading(path, f"table {name!r}") as f:
         if name not in f or name == "runs" or not isinstance(f[name], h5py.Group):
             tables = [k for k in f if k != "runs" and isinstance(f[k], h5py.Group)]
-            raise KeyError(f"{path}: no table {name!r}; tables: {', '.join(tables)}")
+            raise MissingEntry(f"{path}: no table {name!r}; tables: {', '.join(tables)}")
         g = f[name]
         return {key: [v.item() if hasattr(v, "item") else v for v in _decode(g[key][()])] for key in g}
+
+
+def _sound_provenance(prov: Any) -> bool:
+    """Whether ``prov`` has the shape :func:`wafersim.provenance.describe` reads."""
+    if not isinstance(prov, dict):
+        return False
+    for rec in prov.values():
+        if not isinstance(rec, dict):
+            return False
+        bases, typed = rec.get("bases", []), rec.get("set", [])
+        if not isinstance(bases, list) or not all(isinstance(b, dict) for b in bases):
+            return False
+        if not isinstance(typed, list) or not all(isinstance(t, str) for t in typed):
+            return False
+    return True
 
 
 def read_provenance(path: str | Path) -> list[dict[str, Any]]:
     """Each run's ``config["provenance"]`` (preset, base chain, overrides of the system and
     the model), in run order; ``{}`` for a run written before provenance was recorded."""
-    with _open(path) as f:
-        return [json.loads(f["runs"][rid].attrs["config"]).get("provenance", {}) for rid in f["runs"]]
+    with _reading(path, "provenance") as f:
+        out = []
+        for g in _runs(f, path):
+            prov = _json_attr(g, "config", path, dict).get("provenance", {})
+            if not _sound_provenance(prov):
+                raise ResultsFormatError(f"{path}: damaged: {g.name} provenance is not a table of records")
+            out.append(prov)
+        return out
 
 
 def _decode(data: Any) -> Any:
@@ -245,13 +365,15 @@ def _decode(data: Any) -> Any:
 def read_run(path: str | Path, run_id: str | None = None) -> RunResult:
     """One run as a :class:`RunResult`: the typed summary, both phases' components, every
     array with its dimensions, units and labels, the notes, attachments and configuration."""
-    with _open(path) as f:
+    with _reading(path, "run") as f:
         runs = f["runs"]
         rid = run_id or next(iter(runs))
         if rid not in runs:
-            raise KeyError(f"{path}: no run {rid!r}; runs: {', '.join(runs)}")
+            raise MissingEntry(f"{path}: no run {rid!r}; runs: {', '.join(runs)}")
         g = runs[rid]
-        stored = json.loads(g.attrs["summary"])
+        if not isinstance(g, h5py.Group):
+            raise ResultsFormatError(f"{path}: damaged: /runs/{rid} is not a group")
+        stored = _summary(g, path)
         names = [str(n) for n in _decode(g["component"][()])] if "component" in g else []
         phases = {}
         for label, total in (("prefill_components_s", "ttft_s"), ("decode_components_s", "tpot_s")):
@@ -269,6 +391,6 @@ def read_run(path: str | Path, run_id: str | None = None) -> RunResult:
                       if dim in g and h5py.check_string_dtype(g[dim].dtype)}
             arrays[name] = LayerArray(item[()], dims, str(item.attrs.get("units", "")),
                                       str(item.attrs.get("description", "")), labels or None)
-        return RunResult(Summary.from_mapping(stored), json.loads(g.attrs["config"]),
+        return RunResult(Summary.from_mapping(stored), _json_attr(g, "config", path, dict),
                          phases["prefill_components_s"], phases["decode_components_s"], arrays,
-                         json.loads(g.attrs["notes"]), attachments)
+                         _json_attr(g, "notes", path, list), attachments)

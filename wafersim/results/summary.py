@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Summary", "FIELDS", "field_info", "fields_markdown"]
+__all__ = ["Summary", "FIELDS", "field_info", "fields_markdown", "problems", "POSITIVE"]
 
 
 def _f(units: str, description: str, *, optional: bool = False) -> Any:
@@ -123,11 +123,49 @@ def _plain(v: Any) -> Any:
 
 
 _NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Summary))
+_FIELD_TYPES: dict[str, Any] = {f.name: f.type for f in dataclasses.fields(Summary)}
 #: summary key -> (units, description), in declaration order
 FIELDS: dict[str, tuple[str, str]] = {f.name: (f.metadata["units"], f.metadata["description"])
                                       for f in dataclasses.fields(Summary)}
 #: the keys every run has
 REQUIRED: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Summary) if f.default is dataclasses.MISSING)
+
+
+#: numeric summary keys that must be > 0 (every other number must be >= 0); all finite
+POSITIVE = frozenset({"tpot_s", "tokens_per_s_per_user", "tokens_per_s", "batch", "prompt_tokens",
+                      "output_tokens", "layers", "devices"})
+_TYPES = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,)}
+
+
+def _kind(name: str) -> str:
+    hint = str(_FIELD_TYPES[name])
+    return next(k for k in ("bool", "int", "float", "str") if k in hint)
+
+
+def problems(data: Mapping[str, Any]) -> list[str]:
+    """What is wrong with a summary (a :class:`Summary` or stored values): a key every
+    run has that is missing, a value of the wrong type, a number that is not finite
+    or has the wrong sign.  Empty when the summary is sound."""
+    import math
+    out = []
+    for name in _NAMES:
+        value = data.get(name) if isinstance(data, dict) else (getattr(data, name, None))
+        if value is None:
+            if name in REQUIRED:
+                out.append(f"{name} is missing")
+            continue
+        kind = _kind(name)
+        if isinstance(value, bool) and kind != "bool" or not isinstance(value, _TYPES[kind]) \
+                and not (kind in ("int", "float") and hasattr(value, "dtype") and value.dtype.kind in "iuf"):
+            out.append(f"{name} = {value!r:.60} is not {'a number' if kind in ('int', 'float') else 'a ' + kind}")
+            continue
+        if kind in ("int", "float"):
+            v = float(value)
+            if not math.isfinite(v):
+                out.append(f"{name} = {v!r} is not finite")
+            elif v < 0 or (v == 0 and name in POSITIVE):
+                out.append(f"{name} = {v!r} is {'negative' if v < 0 else 'zero'}")
+    return out
 
 
 def field_info(key: str) -> tuple[str, str]:

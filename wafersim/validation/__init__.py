@@ -17,7 +17,7 @@ from ..runner import simulate
 MEASUREMENTS = Path(__file__).with_name("measurements.toml")
 NUMERIC_METRICS = ("ttft_s", "tpot_s", "tokens_per_s_per_user", "tokens_per_s", "energy_per_token_j",
                    "decode_layer_s", "prefill_layer_s")
-_ID = re.compile(r"[A-Za-z0-9_-]+")
+_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _SCENARIO_KEYS = ("batch", "prompt_tokens", "output_tokens", "dtype", "kv_dtype", "wafers", "tp", "pp", "ep", "layers",
                   "fidelity")
 _ROW_KEYS = {"id", "system", "model", "metric", "value", "source", "calibration", "note", "set", *_SCENARIO_KEYS}
@@ -57,15 +57,24 @@ def load_measurements(path: str | Path = MEASUREMENTS) -> list[Measurement]:
     out, seen = [], {}
     for i, row in enumerate(rows):
         key = f"row[{i}]"
+        if not isinstance(row, dict):
+            raise ConfigError(str(path), key, f"expected a [[row]] table, got {type(row).__name__}")
         unknown = sorted(set(row) - _ROW_KEYS)
         if unknown:
             raise ConfigError(str(path), f"{key}.{unknown[0]}", f"unknown key; expected one of {', '.join(sorted(_ROW_KEYS))}")
         for need in ("id", "system", "model", "metric", "value", "source"):
             if need not in row:
                 raise ConfigError(str(path), f"{key}.{need}", "missing")
-        if row["metric"] not in NUMERIC_METRICS:
+        if not isinstance(row["metric"], str) or row["metric"] not in NUMERIC_METRICS:
             raise ConfigError(str(path), f"{key}.metric",
                               f"expected a numeric summary key ({', '.join(NUMERIC_METRICS)}); got {row['metric']!r}")
+        for name in ("system", "model", "source", "note"):
+            if name in row and not isinstance(row[name], str):
+                raise ConfigError(str(path), f"{key}.{name}", f"expected a string; got {type(row[name]).__name__}")
+        if not isinstance(row.get("calibration", False), bool):
+            raise ConfigError(str(path), f"{key}.calibration", f"expected true or false; got {row['calibration']!r:.60}")
+        if not isinstance(row.get("set", {}), dict):
+            raise ConfigError(str(path), f"{key}.set", "expected a table of preset keys and values")
         value = row["value"]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
             raise ConfigError(str(path), f"{key}.value", f"expected a positive number; got {value!r}")
@@ -85,6 +94,8 @@ def load_measurements(path: str | Path = MEASUREMENTS) -> list[Measurement]:
 def run_row(row: Measurement) -> Comparison:
     parts: dict[str, dict[str, Any]] = {"system": {}, "model": {}, "mapping": {}}
     for k, v in row.overrides.items():
+        if not isinstance(k, str):
+            raise ConfigError(row.id, str(k), "expected system.*, model.* or mapping.*")
         head, _, rest = k.partition(".")
         if head not in parts:
             raise ConfigError(row.id, k, "expected system.*, model.* or mapping.*")
@@ -118,9 +129,10 @@ def table_columns(comparisons: list[Comparison]) -> list[tuple[str, list[Any], s
     return [(key, [values[key](c) for c in comparisons], *TABLE_FIELDS[key]) for key in TABLE_FIELDS]
 
 
-def error_stats(comparisons: list[Comparison]) -> dict[str, float]:
+def error_stats(comparisons: list[Comparison]) -> dict[str, float | None]:
+    """Row count, median and worst |relative error|; the errors are None (JSON null) for no rows."""
     if not comparisons:
-        return {"rows": 0, "median_abs_error": float("nan"), "worst_abs_error": float("nan")}
+        return {"rows": 0, "median_abs_error": None, "worst_abs_error": None}
     errs = [abs(c.error) for c in comparisons]
     return {"rows": len(errs), "median_abs_error": statistics.median(errs), "worst_abs_error": max(errs)}
 

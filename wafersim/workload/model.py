@@ -15,24 +15,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import ConfigError, choice, flag, integer, text
+from ..config import ConfigError, Spec, choice, flag, integer, text
 from ..provenance import Provenance, provenance_field
 from .dtypes import dtype_bytes
 
 
+#: Most parameters a model may have: 2**50 (~1.1e15), so byte counts (at most 4 bytes a
+#: parameter) and FLOP counts of one token stay below 2**53, exact in float64.
+MAX_PARAMS = 2**50
+
+
 @dataclass(frozen=True, kw_only=True)
-class ModelSpec:
+class ModelSpec(Spec):
     name: str = text("preset name")
     description: str = text("what the model is", default="")
     source: str = text("where the shapes come from", default="")
     kind: str = choice(("model",), "must be 'model'", default="model")
-    hidden_size: int = integer("model width d")
-    num_layers: int = integer("decoder layers")
-    num_heads: int = integer("query heads")
-    num_kv_heads: int = integer("key/value heads (GQA); equal to num_heads for MHA")
-    head_dim: int = integer("per-head width; 0 means hidden_size / num_heads", default=0, minimum=0)
-    ffn_size: int = integer("MLP inner width f (per expert)")
-    vocab_size: int = integer("vocabulary size")
+    hidden_size: int = integer("model width d", maximum=2**20)
+    num_layers: int = integer("decoder layers", maximum=2**14)
+    num_heads: int = integer("query heads", maximum=2**16)
+    num_kv_heads: int = integer("key/value heads (GQA); equal to num_heads for MHA", maximum=2**16)
+    head_dim: int = integer("per-head width; 0 means hidden_size / num_heads", default=0, minimum=0, maximum=2**16)
+    ffn_size: int = integer("MLP inner width f (per expert)", maximum=2**22)
+    vocab_size: int = integer("vocabulary size", maximum=2**24)
     mlp: str = choice(("gated", "plain"), "gated (SwiGLU: gate, up, down) or plain (in, out)", default="gated")
     norm: str = choice(("rms", "layer"), "RMSNorm (weight) or LayerNorm (weight and bias)", default="rms")
     norms_per_layer: int = integer("norms in one decoder layer", default=2)
@@ -42,9 +47,9 @@ class ModelSpec:
     mlp_bias: bool = flag("MLP projections have biases", default=False)
     tie_embeddings: bool = flag("LM head shares the embedding matrix", default=False)
     lm_head_bias: bool = flag("LM head has a bias", default=False)
-    num_experts: int = integer("MLP experts per layer (1 = dense)", default=1)
-    experts_per_token: int = integer("experts routed per token", default=1)
-    max_context: int = integer("longest context the model supports", default=131072)
+    num_experts: int = integer("MLP experts per layer (1 = dense)", default=1, maximum=2**12)
+    experts_per_token: int = integer("experts routed per token", default=1, maximum=2**12)
+    max_context: int = integer("longest context the model supports", default=131072, maximum=2**24)
     dtype: str = choice(("bf16", "fp16", "fp8", "int8", "int4"), "default weight format", default="bf16")
     provenance: Provenance | None = provenance_field()
 
@@ -57,6 +62,9 @@ class ModelSpec:
             raise ConfigError("", "experts_per_token", f"must be <= num_experts ({self.num_experts})")
         if self.norms_per_layer > 2:
             raise ConfigError("", "norms_per_layer", "expected 1 or 2")
+        if self.param_count > MAX_PARAMS:
+            raise ConfigError("", "num_layers", f"the shapes give {self.param_count:.3g} parameters; at most "
+                              f"{MAX_PARAMS:.3g} are modelled (byte and FLOP counts stay exact in float64)")
 
     # ---- shapes -------------------------------------------------------------
     @property

@@ -44,11 +44,11 @@ class Scenario:
             _positive_or(self.layers, "layers", None)
         for key in ("dtype", "kv_dtype", "act_dtype"):
             v = getattr(self, key)
-            if v is not None and v not in DTYPES:
-                raise ConfigError("scenario", key, f"expected one of {', '.join(DTYPES)}; got {v!r}")
-        if not isinstance(self.fidelity, str) or not self.fidelity:
+            if v is not None and (not isinstance(v, str) or v not in DTYPES):
+                raise ConfigError("scenario", key, f"expected one of {', '.join(DTYPES)}; got {_short(v)}")
+        if not isinstance(self.fidelity, str) or not self.fidelity or len(self.fidelity) > 64:
             # which names exist is the engine registry's to say, when the run asks it for an engine
-            raise ConfigError("scenario", "fidelity", f"expected an engine name such as 'analytic'; got {self.fidelity!r}")
+            raise ConfigError("scenario", "fidelity", f"expected an engine name such as 'analytic'; got {_short(self.fidelity)}")
 
     def resolved(self, model: Any) -> "Scenario":
         """Fill in defaults that depend on the model; checks --layers against it."""
@@ -83,9 +83,21 @@ class Scenario:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
+#: Largest value of each integer scenario key: far beyond any real job, and small enough
+#: that every product the engines form (batch x context x KV bytes) stays finite.
+MAXIMUM = {"batch": 2**20, "prompt_tokens": 2**24, "output_tokens": 2**24, "wafers": 1024,
+           "tp": 2**16, "pp": 2**16, "ep": 2**16, "gpus": 2**16, "layers": 2**14}
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _positive_or(value: Any, key: str, word: str | None) -> None:
-    if word is not None and value == word:
+    if word is not None and isinstance(value, str) and value == word:
         return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAXIMUM[key]:
         also = f" or '{word}'" if word else ""
-        raise ConfigError("scenario", key, f"expected a positive integer{also}; got {value!r}")
+        raise ConfigError("scenario", key, f"expected a positive integer{also}; got {_short(value)} "
+                                           f"(the most allowed is {MAXIMUM[key]})")
