@@ -156,3 +156,53 @@ def test_costs_are_cached_at_six_significant_digits():
     other = collective_time(graph, gpus(8), "all_reduce", 1_234_567.0, CollectiveParams.from_spec(spec))
     assert other.time_s != exact.time_s
     assert gc.chosen == {"all_reduce": exact.algorithm}
+
+
+# ---- parameters and errors -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("field,value,ok", [
+    ("efficiency", 0.0, False), ("efficiency", -0.1, False), ("efficiency", 1.0, True), ("efficiency", 1.01, False),
+    ("nvls_efficiency", 0.0, False), ("nvls_efficiency", 1.0, True), ("nvls_efficiency", 2.0, False),
+    ("call_latency_s", 0.0, True), ("call_latency_s", -1e-9, False), ("call_latency_s", float("inf"), False),
+    ("step_latency_s", 0.0, True), ("step_latency_s", -1e-9, False), ("step_latency_s", float("nan"), False),
+])
+def test_params_are_validated_at_their_limits(field, value, ok):
+    kw = dict(efficiency=0.5, call_latency_s=1e-6, step_latency_s=1e-6, nvls_efficiency=0.5)
+    kw[field] = value
+    if ok:
+        assert getattr(CollectiveParams(**kw), field) == value
+    else:
+        with pytest.raises(ValueError, match=f"CollectiveParams.{field} must be"):
+            CollectiveParams(**kw)
+
+
+def test_params_from_a_preset():
+    spec = wafersim.load_system("dgx-h100", {"efficiency.collective": 0.7, "efficiency.collective_latency_s": "9 us",
+                                             "efficiency.collective_step_latency_s": "0.5 us",
+                                             "interconnect.nvls_efficiency": 0.6})
+    assert CollectiveParams.from_spec(spec) == CollectiveParams(efficiency=0.7, call_latency_s=9e-6,
+                                                                step_latency_s=0.5e-6, nvls_efficiency=0.6)
+    unset = wafersim.load_system("dgx-h100", {"efficiency.collective": 0.7, "interconnect.nvls_efficiency": 0.0})
+    assert CollectiveParams.from_spec(unset).nvls_efficiency == 0.7
+
+
+def test_one_gpu_or_no_bytes_costs_nothing(node):
+    for group, nbytes in ((gpus(1), S), (gpus(4), 0.0), (gpus(4), 0)):
+        c = collective_time(node, group, "all_reduce", nbytes, PARAMS)
+        assert (c.time_s, c.algorithm, c.steps, c.bottleneck_link) == (0.0, "none", 0, None)
+
+
+@pytest.mark.parametrize("nbytes", [float("nan"), float("inf"), -1.0, "1 GB", None])
+def test_nbytes_must_be_finite_and_not_negative(node, nbytes):
+    with pytest.raises(ValueError, match="nbytes must be a finite number >= 0"):
+        collective_time(node, gpus(2), "all_reduce", nbytes, PARAMS)
+
+
+def test_op_names_are_normalised(node):
+    a = collective_time(node, gpus(4), "All-Reduce ", S, PARAMS, "ring")
+    assert a.time_s == collective_time(node, gpus(4), "all_reduce", S, PARAMS, "ring").time_s
+    with pytest.raises(ValueError, match="unknown collective 'gather'; expected one of all_reduce, all_gather"):
+        collective_time(node, gpus(4), "gather", S, PARAMS)
+    with pytest.raises(ValueError, match="algorithm 'tree' for all_gather"):
+        collective_time(node, gpus(4), "all_gather", S, PARAMS, "tree")
+    with pytest.raises(ValueError, match="at least one GPU"):
+        collective_time(node, [], "all_reduce", S, PARAMS)
