@@ -536,3 +536,48 @@ def test_tp_auto_fastest_when_nothing_fits():
 def test_tp_auto_stays_within_gpus_left_by_pp_and_ep():
     r = wafersim.simulate(system(), "mixtral-8x7b", tp="auto", ep=2, pp=2, prompt_tokens=100)
     assert r.summary["tp"] == 2 and r.summary["devices"] == 8
+
+
+# ---- --layers and the engine's checks ---------------------------------------------------------------------------
+def test_first_layers_only_leave_out_the_ends():
+    """--layers 4: four layers, no embedding, no LM head, weights of four layers only."""
+    P = 1000
+    r = wafersim.simulate(system(), "llama-3.1-8b", batch=1, prompt_tokens=P, output_tokens=1, layers=4)
+    ctx = P + 1.0
+    layer = max(2 * LAYER_P / (BF16 * GEMM) + 4 * H * HD * ctx / (BF16 * ATT),
+                (LAYER_P * 2 + ctx * KV_TOKEN_LAYER) / (BW * MEM)) + KERNELS * LAUNCH
+    assert r.summary["tpot_s"] == pytest.approx(4 * layer, rel=REL)
+    assert r.summary["weight_bytes"] == 4 * LAYER_P * 2
+    assert r.summary["kv_capacity_per_gpu_bytes"] == pytest.approx(HBM * (1 - WORKSPACE) - 4 * LAYER_P * 2, rel=REL)
+    kv_write = P * KV_TOKEN_LAYER / (BW * MEM)
+    p_layer = max(P * 2 * LAYER_P / (BF16 * GEMM) + 4 * H * HD * P * (P + 1) / 2 / (BF16 * ATT),
+                  LAYER_P * 2 / (BW * MEM)) + KERNELS * LAUNCH
+    assert r.summary["ttft_s"] == pytest.approx(4 * (p_layer + kv_write), rel=REL)
+    assert r.summary["energy_compute_j"] == pytest.approx(4 * (2 * LAYER_P + 4 * H * HD * ctx) * J_FLOP, rel=REL)
+
+
+def test_pipeline_stages_hold_one_end_each_by_hand():
+    r = wafersim.simulate(system(), "llama-3.1-8b", batch="max", prompt_tokens=1000, output_tokens=24, pp=4)
+    w_gpu = (8 * LAYER_P + V * D) * 2               # 8 layers and the embedding (or the LM head: the same size)
+    assert r.summary["kv_capacity_per_gpu_bytes"] == pytest.approx(HBM * (1 - WORKSPACE) - w_gpu, rel=REL)
+    per_seq = 1024 * 8 * KV_TOKEN_LAYER
+    assert r.summary["max_batch"] == int((HBM * (1 - WORKSPACE) - w_gpu) // per_seq)
+
+
+@pytest.mark.parametrize("kw,message", [
+    ({"pp": 4, "layers": 3}, "pp = 4 stages for 3 layers"),
+    ({"tp": 3}, "tp = 3 must divide the 32 attention heads"),
+    ({"tp": 16}, "tp x pp x ep = 16 GPUs but dgx-h100 has 8"),
+    ({"tp": 2, "pp": 2, "ep": 2}, "ep = 2 needs a mixture-of-experts model"),
+])
+def test_engine_checks(kw, message):
+    with pytest.raises(wafersim.ConfigError, match=message):
+        wafersim.simulate(system(), "llama-3.1-8b", **kw)
+
+
+def test_tp_must_divide_kv_heads_or_be_a_multiple():
+    m = wafersim.load_model("llama-3.1-8b", {"num_heads": 48, "num_kv_heads": 12, "hidden_size": 6144})
+    with pytest.raises(wafersim.ConfigError, match="tp = 8 must divide the 12 KV heads"):
+        wafersim.simulate(system(), m, tp=8)
+    assert wafersim.simulate(system(), m, tp=4).summary["tp"] == 4
+    assert wafersim.simulate(system(), m, tp=2, pp=4).summary["devices"] == 8
