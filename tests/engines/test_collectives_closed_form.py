@@ -206,3 +206,24 @@ def test_op_names_are_normalised(node):
         collective_time(node, gpus(4), "all_gather", S, PARAMS, "tree")
     with pytest.raises(ValueError, match="at least one GPU"):
         collective_time(node, [], "all_reduce", S, PARAMS)
+
+
+def test_engine_calls_that_move_nothing_cost_nothing():
+    gc = GraphCollectives(wafersim.load_system("dgx-h100"), tp=4, pp=2)
+    assert gc("all_reduce", 1e6, 1) == 0.0 and gc("all_reduce", 0, 4) == 0.0 and gc("all_reduce", -1.0, 4) == 0.0
+    assert gc("all_reduce", 0.5, 4) > 0.0
+    assert gc.stage_send(0, 0) == 0.0 and gc.stage_send(0, -1.0) == 0.0
+    assert gc.stage_send(0, 0.5) > 0.0
+    assert gc.chosen == {"all_reduce": gc.cost("all_reduce", 0.5, gc.placement.tp_group()).algorithm,
+                         "p2p": "direct"}
+
+
+def test_configured_algorithm_falls_back_where_it_cannot_run():
+    """nvls configured, but a tp group over two nodes is outside one NVLink domain: auto decides."""
+    spec = wafersim.load_system("dgx-h100", {"interconnect.nodes": 2, "interconnect.collective_algorithm": "nvls"})
+    gc = GraphCollectives(spec, tp=16, pp=1)
+    t = gc("all_reduce", 1e6, 16)
+    auto = collective_time(gc.graph, gc.placement.tp_group(), "all_reduce", 1e6, gc.params)
+    assert t == auto.time_s and gc.chosen["all_reduce"] == auto.algorithm != "nvls"
+    inside = GraphCollectives(spec, tp=8, pp=2)
+    assert inside("all_reduce", 1e6, 8) > 0 and inside.chosen["all_reduce"] == "nvls"
