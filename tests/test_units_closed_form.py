@@ -35,7 +35,7 @@ from wafersim.units import KINDS, UnitError, format_quantity, parse_quantity
     (7, "bytes", 7.0), (2.5, "time", 2.5),
 ])
 def test_parse(text, kind, expected):
-    assert parse_quantity(text, kind) == pytest.approx(expected, rel=1e-12)
+    assert parse_quantity(text, kind) == pytest.approx(expected, rel=1e-12, abs=0)
 
 
 def test_bits_are_an_eighth_of_bytes():
