@@ -581,3 +581,24 @@ def test_tp_must_divide_kv_heads_or_be_a_multiple():
         wafersim.simulate(system(), m, tp=8)
     assert wafersim.simulate(system(), m, tp=4).summary["tp"] == 4
     assert wafersim.simulate(system(), m, tp=2, pp=4).summary["devices"] == 8
+
+
+def test_tp_auto_may_exceed_the_kv_heads():
+    """4 KV heads: tp 8 replicates them (8 is a multiple of 4) and is the fastest."""
+    m = wafersim.load_model("llama-3.1-70b", {"num_kv_heads": 4})
+    assert wafersim.simulate(system(), m, tp="auto", prompt_tokens=100).summary["tp"] == 8
+
+
+def test_pipeline_last_stage_with_no_layers_holds_only_the_head():
+    """5 layers on 4 stages of ceil(5 / 4) = 2 layers: the last stage keeps no layer, only the LM
+    head, which outweighs two layers here; 4 micro-batches of one sequence each."""
+    m = wafersim.load_model("llama-3.1-8b", {"num_layers": 5})
+    P = 1000
+    r = wafersim.simulate(system(), m, batch=4, prompt_tokens=P, output_tokens=1, pp=4)
+    ctx = P + 1.0
+    layer = max(2 * LAYER_P / (BF16 * GEMM) + 4 * H * HD * ctx / (BF16 * ATT),
+                (LAYER_P * 2 + ctx * KV_TOKEN_LAYER) / (BW * MEM)) + KERNELS * LAUNCH
+    t_head = head(1)[0]
+    assert t_head > 2 * layer
+    walk = 5 * layer + t_head + 3 * p2p(D * 2)
+    assert r.summary["tpot_s"] == pytest.approx(max(walk, 4 * max(2 * layer, t_head)), rel=REL, abs=0)
