@@ -602,3 +602,16 @@ def test_pipeline_last_stage_with_no_layers_holds_only_the_head():
     assert t_head > 2 * layer
     walk = 5 * layer + t_head + 3 * p2p(D * 2)
     assert r.summary["tpot_s"] == pytest.approx(max(walk, 4 * max(2 * layer, t_head)), rel=REL, abs=0)
+
+
+def test_kv_spill_on_every_tensor_parallel_gpu():
+    """tp 2: each GPU spills its half of the KV beyond its own capacity; both pay PCIe energy."""
+    P, O, B = 32000, 768, 128
+    r = wafersim.simulate(system(), "llama-3.1-8b", batch=B, prompt_tokens=P, output_tokens=O, tp=2)
+    cap = HBM * (1 - WORKSPACE) - (LAYERS * LAYER_P + 2 * V * D) * 2 / 2
+    kv_gpu = B * (P + O) * LAYERS * KV_TOKEN_LAYER / 2
+    spilled = 1 - cap / kv_gpu
+    kv_read = B * (P + (O + 1) / 2) * KV_TOKEN_LAYER / 2
+    assert r.summary["spilled_bytes"] == pytest.approx(2 * (kv_gpu - cap), rel=REL, abs=0)
+    assert r.decode.components["pcie_spill"] == pytest.approx(LAYERS * kv_read * spilled / PCIE, rel=REL, abs=0)
+    assert r.summary["energy_pcie_j"] == pytest.approx(2 * LAYERS * kv_read * spilled * 8 * J_PCIE / B, rel=REL, abs=0)
