@@ -227,3 +227,20 @@ def test_configured_algorithm_falls_back_where_it_cannot_run():
     assert t == auto.time_s and gc.chosen["all_reduce"] == auto.algorithm != "nvls"
     inside = GraphCollectives(spec, tp=8, pp=2)
     assert inside("all_reduce", 1e6, 8) > 0 and inside.chosen["all_reduce"] == "nvls"
+
+
+def test_nvls_pays_the_slowest_gpus_round_trip():
+    """Hand-built: four GPUs on one reducing switch at 100 GB/s; GPU 0's link has 5 us each way, the
+    others 0.5 us.  NVLS is one step whose latency is the slowest GPU's up-and-down trip."""
+    import networkx as nx
+
+    g = nx.DiGraph()
+    g.add_node("sw", kind="nvswitch", node=0, index=0, in_switch_reduction=True)
+    for i in range(4):
+        g.add_node(f"g{i}", kind="gpu", node=0, index=i, in_switch_reduction=False)
+        lat = 5e-6 if i == 0 else 0.5e-6
+        for a, b in ((f"g{i}", "sw"), ("sw", f"g{i}")):
+            g.add_edge(a, b, bandwidth_bytes_per_s=100e9, latency_s=lat, link_type="nvlink", links=1)
+    c = collective_time(g, [f"g{i}" for i in range(4)], "all_reduce", S, PARAMS, "nvls")
+    t = PARAMS.call_latency_s + S / (100e9 * PARAMS.nvls_efficiency) + 10e-6 + PARAMS.step_latency_s
+    assert c.time_s == pytest.approx(t, rel=REL, abs=0)
