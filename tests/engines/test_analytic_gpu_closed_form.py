@@ -615,3 +615,23 @@ def test_kv_spill_on_every_tensor_parallel_gpu():
     assert r.summary["spilled_bytes"] == pytest.approx(2 * (kv_gpu - cap), rel=REL, abs=0)
     assert r.decode.components["pcie_spill"] == pytest.approx(LAYERS * kv_read * spilled / PCIE, rel=REL, abs=0)
     assert r.summary["energy_pcie_j"] == pytest.approx(2 * LAYERS * kv_read * spilled * 8 * J_PCIE / B, rel=REL, abs=0)
+
+
+def test_tp_auto_stays_inside_one_node():
+    """Two nodes: 405B would fit on 16 GPUs, but --tp auto only looks within a node (tp <= 8)."""
+    r = wafersim.simulate(system(interconnect__nodes=2), "llama-3.1-405b", tp="auto", prompt_tokens=100)
+    assert r.summary["tp"] == 8 and not r.summary["fits_on_chip"]
+    assert wafersim.simulate(system(interconnect__nodes=2), "llama-3.1-405b", tp=16,
+                             prompt_tokens=100).summary["fits_on_chip"]
+
+
+def test_tp_auto_with_no_gpus_left_reports_tp_1():
+    with pytest.raises(wafersim.ConfigError, match="tp x pp x ep = 16 GPUs but dgx-h100 has 8"):
+        wafersim.simulate(system(), "mixtral-8x7b", tp="auto", ep=8, pp=2)
+
+
+def test_layer_stage_array():
+    r = wafersim.simulate(system(), "llama-3.1-8b", batch=4, prompt_tokens=100, pp=4)
+    assert r.arrays["layer_stage"].data.tolist() == [i // 8 for i in range(32)]
+    one = wafersim.simulate(system(), "llama-3.1-8b", batch=4, prompt_tokens=100)
+    assert one.arrays["layer_stage"].data.tolist() == [0] * 32
