@@ -118,3 +118,46 @@ def test_pcie_only_system_has_no_nvlink():
 def test_nodes_must_be_a_positive_integer(nodes):
     with pytest.raises(ValueError, match="nodes must be an integer >= 1"):
         build_topology(wafersim.load_system("dgx-h100"), nodes)
+
+
+def test_gpu_order_defaults_missing_node_and_index_to_zero():
+    import networkx as nx
+
+    from wafersim.hardware.topology import gpu_nodes as order
+
+    g = nx.DiGraph()
+    g.add_node("a", kind="gpu", node=1, index=0)
+    g.add_node("b", kind="gpu", index=0)                 # no node: node 0
+    g.add_node("s", kind="nvswitch", node=0, index=0)
+    assert order(g) == ["b", "a"]
+    h = nx.DiGraph()
+    h.add_node("c", kind="gpu", node=0, index=1)
+    h.add_node("d", kind="gpu", node=0)                  # no index: index 0
+    assert order(h) == ["d", "c"]
+
+
+def test_build_refuses_an_nvswitch_spec_without_chips_or_links():
+    """Presets are checked when loaded; build_topology checks specs made in code too."""
+    import dataclasses
+
+    spec = wafersim.load_system("dgx-h100", BASE)
+    for change in ({"nvswitch_chips": 0}, {"nvlink_links_per_gpu": 0}):
+        bad = dataclasses.replace(spec, interconnect=dataclasses.replace(spec.interconnect, **change))
+        with pytest.raises(ValueError, match="needs nvswitch_chips >= 1 and nvlink_links_per_gpu >= 1"):
+            build_topology(bad)
+    one = dataclasses.replace(spec, interconnect=dataclasses.replace(
+        spec.interconnect, nvswitch_chips=1, nvlink_links_per_gpu=1, nvlink_links_per_switch=""))
+    g = build_topology(one)
+    assert g.edges["n0.gpu0", "n0.nvswitch0"]["bandwidth_bytes_per_s"] == 450e9
+
+
+def test_validate_accepts_a_single_gpu_and_refuses_an_empty_graph():
+    import networkx as nx
+
+    from wafersim.hardware.topology import validate_topology
+
+    g = nx.DiGraph(name="one")
+    g.add_node("g0", kind="gpu", node=0, index=0)
+    validate_topology(g)
+    with pytest.raises(ValueError, match="empty: the graph has no nodes"):
+        validate_topology(nx.DiGraph(name="empty"))
