@@ -181,6 +181,13 @@ PLANTED = (
 
 # Mutants no output can tell apart from the original: id -> why.  Not scored.
 EQUIVALENT: dict[str, str] = {
+    "gpu_collectives:constant:a3f023": "GRAPHML_CACHE_SIZE only bounds how many GraphML texts are kept, not their text",
+    "collectives:constant:e17da3": "build_topology gives every GPU a 'node'; GPUs without one all share the default, "
+                                   "whatever it is",
+    "analytic_gpu:constant:3b5c38": "the KV bytes per GPU are never 0 (batch >= 1, context >= 2), so the guard's "
+                                    "fallback is never taken",
+    "analytic_gpu:constant:3a82e3": "the weight bytes per GPU are never 0 (a layer has parameters), so the guard's "
+                                    "fallback is never taken",
 }
 
 

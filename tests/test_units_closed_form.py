@@ -35,7 +35,7 @@ from wafersim.units import KINDS, UnitError, format_quantity, parse_quantity
     (7, "bytes", 7.0), (2.5, "time", 2.5),
 ])
 def test_parse(text, kind, expected):
-    assert parse_quantity(text, kind) == pytest.approx(expected, rel=1e-12)
+    assert parse_quantity(text, kind) == pytest.approx(expected, rel=1e-12, abs=0)
 
 
 def test_bits_are_an_eighth_of_bytes():
@@ -92,3 +92,14 @@ def test_format(value, kind, text):
 def test_format_digits():
     assert format_quantity(1.23456e9, "bytes", 5) == "1.2346 GB"
     assert format_quantity(1.23456e-6, "time", 2) == "1.2 us"
+
+
+def test_format_prefix_table_for_rates_and_the_rounding_edge():
+    assert format_quantity(2e15, "flop_rate") == "2 PFLOP/s"
+    assert format_quantity(850e6, "frequency") == "850 MHz"
+    assert format_quantity(3e3, "power") == "3 kW"
+    assert format_quantity(5.0, "bandwidth") == "5 B/s"
+    assert format_quantity(0.5, "power") == "0.5 W"
+    # a value that rounds to 1 of a prefix (>= 0.9995 of it) takes that prefix
+    assert format_quantity(1e3 * 0.9995, "bytes").endswith(" kB")
+    assert format_quantity(1e9 * 0.9995, "frequency").endswith(" GHz")

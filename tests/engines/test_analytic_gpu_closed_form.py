@@ -112,12 +112,12 @@ def test_decode_step_every_term(batch, P, bound):
     layer = max(t_cmp, t_mem) + t_launch
     t_head, _, _ = head(batch)
     c = r.decode.components
-    assert c["compute"] == pytest.approx(LAYERS * t_cmp + t_head, rel=REL)
-    assert c["hbm_bandwidth"] == pytest.approx(LAYERS * t_mem, rel=REL)
-    assert c["launch_overhead"] == pytest.approx(LAYERS * t_launch, rel=REL)
+    assert c["compute"] == pytest.approx(LAYERS * t_cmp + t_head, rel=REL, abs=0)
+    assert c["hbm_bandwidth"] == pytest.approx(LAYERS * t_mem, rel=REL, abs=0)
+    assert c["launch_overhead"] == pytest.approx(LAYERS * t_launch, rel=REL, abs=0)
     assert c["interconnect"] == 0 and c["pcie_spill"] == 0
-    assert r.summary["decode_layer_s"] == pytest.approx(layer, rel=REL)
-    assert r.summary["tpot_s"] == pytest.approx(LAYERS * layer + t_head, rel=REL)
+    assert r.summary["decode_layer_s"] == pytest.approx(layer, rel=REL, abs=0)
+    assert r.summary["tpot_s"] == pytest.approx(LAYERS * layer + t_head, rel=REL, abs=0)
     assert r.summary["bottleneck"] == bound
 
 
@@ -129,8 +129,8 @@ def test_decode_fp8_weights_use_the_fp8_peak_and_one_byte():
     t_cmp = 64 * 2 * LAYER_P / (FP8 * GEMM) + 4 * H * HD * 64 * ctx / (BF16 * ATT)
     t_mem = (LAYER_P * 1 + 64 * ctx * 2 * KVH * HD * 1) / (BW * MEM)
     t_head, _, _ = head(64, peak=FP8, wb=1)
-    assert r.decode.components["compute"] == pytest.approx(LAYERS * t_cmp + t_head, rel=REL)
-    assert r.decode.components["hbm_bandwidth"] == pytest.approx(LAYERS * t_mem, rel=REL)
+    assert r.decode.components["compute"] == pytest.approx(LAYERS * t_cmp + t_head, rel=REL, abs=0)
+    assert r.decode.components["hbm_bandwidth"] == pytest.approx(LAYERS * t_mem, rel=REL, abs=0)
 
 
 def test_attention_efficiency_zero_means_the_gemm_share():
@@ -139,7 +139,7 @@ def test_attention_efficiency_zero_means_the_gemm_share():
                           output_tokens=O)
     ctx = P + (O + 1) / 2
     t_cmp = (8 * 2 * LAYER_P + 4 * H * HD * 8 * ctx) / (BF16 * GEMM)
-    assert r.decode.components["compute"] == pytest.approx(LAYERS * t_cmp + head(8)[0], rel=REL)
+    assert r.decode.components["compute"] == pytest.approx(LAYERS * t_cmp + head(8)[0], rel=REL, abs=0)
 
 
 @pytest.mark.parametrize("tp", [2, 4, 8])
@@ -154,12 +154,12 @@ def test_decode_tensor_parallel_splits_and_all_reduces(tp):
     t_ar = 2 * ring_ar(B * D * 2, tp)
     t_head, _, _ = head(B, tp=tp)
     c = r.decode.components
-    assert c["compute"] == pytest.approx(LAYERS * t_cmp + t_head, rel=REL)
-    assert c["hbm_bandwidth"] == pytest.approx(LAYERS * t_mem, rel=REL)
-    assert c["interconnect"] == pytest.approx(LAYERS * t_ar, rel=REL)
+    assert c["compute"] == pytest.approx(LAYERS * t_cmp + t_head, rel=REL, abs=0)
+    assert c["hbm_bandwidth"] == pytest.approx(LAYERS * t_mem, rel=REL, abs=0)
+    assert c["interconnect"] == pytest.approx(LAYERS * t_ar, rel=REL, abs=0)
     layer = max(t_cmp, t_mem) + KERNELS * LAUNCH + t_ar
-    assert r.summary["decode_layer_s"] == pytest.approx(layer, rel=REL)
-    assert r.summary["tpot_s"] == pytest.approx(LAYERS * layer + t_head, rel=REL)
+    assert r.summary["decode_layer_s"] == pytest.approx(layer, rel=REL, abs=0)
+    assert r.summary["tpot_s"] == pytest.approx(LAYERS * layer + t_head, rel=REL, abs=0)
     assert r.summary["allreduce_algorithm"] == "ring" and r.summary["p2p_algorithm"] == "none"
 
 
@@ -172,10 +172,10 @@ def test_kv_heads_replicate_beyond_tp():
     layer_p = attn_p + MLP_P + NORM_P
     kv_read = B * (P + 1.0) * 2 * 4 * HD * 2 / 4
     assert r.decode.components["hbm_bandwidth"] == pytest.approx(
-        LAYERS * (layer_p * 2 / 8 + kv_read) / (BW * MEM), rel=REL)
+        LAYERS * (layer_p * 2 / 8 + kv_read) / (BW * MEM), rel=REL, abs=0)
     kv_write = B * P * 2 * 4 * HD * 2 / 4 / (BW * MEM)
     assert r.prefill.components["hbm_bandwidth"] == pytest.approx(
-        LAYERS * (layer_p * 2 / 8 / (BW * MEM) + kv_write), rel=REL)
+        LAYERS * (layer_p * 2 / 8 / (BW * MEM) + kv_write), rel=REL, abs=0)
 
 
 # ---- pipeline --------------------------------------------------------------------------------
@@ -186,12 +186,12 @@ def test_pipeline_one_sequence_walks_both_stages_and_one_send():
     layer = max(2 * LAYER_P / (BF16 * GEMM) + 4 * H * HD * ctx / (BF16 * ATT),
                 (LAYER_P * 2 + ctx * KV_TOKEN_LAYER) / (BW * MEM)) + KERNELS * LAUNCH
     send = p2p(D * 2)
-    assert r.decode.components["interconnect"] == pytest.approx(send, rel=REL)
-    assert r.summary["tpot_s"] == pytest.approx(LAYERS * layer + head(1)[0] + send, rel=REL)
+    assert r.decode.components["interconnect"] == pytest.approx(send, rel=REL, abs=0)
+    assert r.summary["tpot_s"] == pytest.approx(LAYERS * layer + head(1)[0] + send, rel=REL, abs=0)
     assert r.summary["micro_batches"] == 1 and r.summary["p2p_algorithm"] == "direct"
     # prefill sends the whole prompt's activations once
     p_send = p2p(P * D * 2)
-    assert r.prefill.components["interconnect"] == pytest.approx(p_send, rel=REL)
+    assert r.prefill.components["interconnect"] == pytest.approx(p_send, rel=REL, abs=0)
 
 
 def test_pipeline_micro_batches_and_the_busiest_stage():
@@ -207,9 +207,9 @@ def test_pipeline_micro_batches_and_the_busiest_stage():
     walk = LAYERS * layer + t_head + sends
     busiest = 8 * layer + t_head
     assert r.summary["micro_batches"] == 4
-    assert r.summary["tpot_s"] == pytest.approx(max(walk, 4 * busiest), rel=REL)
-    assert r.decode.components["interconnect"] == pytest.approx(sends, rel=REL)
-    assert r.prefill.components["interconnect"] == pytest.approx((pp - 1) * p2p(B * P * D * 2), rel=REL)
+    assert r.summary["tpot_s"] == pytest.approx(max(walk, 4 * busiest), rel=REL, abs=0)
+    assert r.decode.components["interconnect"] == pytest.approx(sends, rel=REL, abs=0)
+    assert r.prefill.components["interconnect"] == pytest.approx((pp - 1) * p2p(B * P * D * 2), rel=REL, abs=0)
 
 
 def test_pipeline_uneven_stages():
@@ -223,7 +223,7 @@ def test_pipeline_uneven_stages():
     walk = LAYERS * layer + t_head + (pp - 1) * p2p(D * 2)
     busiest = max(7 * layer, 4 * layer + t_head)
     assert r.summary["micro_batches"] == 5
-    assert r.summary["tpot_s"] == pytest.approx(max(walk, 5 * busiest), rel=REL)
+    assert r.summary["tpot_s"] == pytest.approx(max(walk, 5 * busiest), rel=REL, abs=0)
 
 
 # ---- prefill -----------------------------------------------------------------------------------
@@ -241,13 +241,13 @@ def test_prefill_every_term(tp):
     t_ar = 2 * ring_ar(tokens * D * 2, tp) if tp > 1 else 0.0
     layer = max(t_cmp, t_mem) + KERNELS * LAUNCH + t_ar
     c = r.prefill.components
-    assert c["compute"] == pytest.approx(LAYERS * t_cmp, rel=REL)
-    assert c["hbm_bandwidth"] == pytest.approx(LAYERS * (t_mem + kv_write), rel=REL)
-    assert c["launch_overhead"] == pytest.approx(LAYERS * KERNELS * LAUNCH, rel=REL)
-    assert c["interconnect"] == pytest.approx(LAYERS * t_ar, rel=REL)
-    assert c["runtime_overhead"] == pytest.approx(15e-3, rel=REL)
-    assert r.summary["prefill_layer_s"] == pytest.approx(layer + kv_write, rel=REL)
-    assert r.summary["ttft_s"] == pytest.approx(LAYERS * (layer + kv_write) + head(B, tp=tp)[0] + 15e-3, rel=REL)
+    assert c["compute"] == pytest.approx(LAYERS * t_cmp, rel=REL, abs=0)
+    assert c["hbm_bandwidth"] == pytest.approx(LAYERS * (t_mem + kv_write), rel=REL, abs=0)
+    assert c["launch_overhead"] == pytest.approx(LAYERS * KERNELS * LAUNCH, rel=REL, abs=0)
+    assert c["interconnect"] == pytest.approx(LAYERS * t_ar, rel=REL, abs=0)
+    assert c["runtime_overhead"] == pytest.approx(15e-3, rel=REL, abs=0)
+    assert r.summary["prefill_layer_s"] == pytest.approx(layer + kv_write, rel=REL, abs=0)
+    assert r.summary["ttft_s"] == pytest.approx(LAYERS * (layer + kv_write) + head(B, tp=tp)[0] + 15e-3, rel=REL, abs=0)
 
 
 def test_prefill_without_request_overhead_has_no_runtime_component():
@@ -264,13 +264,13 @@ def test_memory_summary_and_batch_max():
     per_seq = (P + O) * LAYERS * KV_TOKEN_LAYER / 2
     batch = int(cap // per_seq)
     s = r.summary
-    assert s["kv_capacity_per_gpu_bytes"] == pytest.approx(cap, rel=REL)
+    assert s["kv_capacity_per_gpu_bytes"] == pytest.approx(cap, rel=REL, abs=0)
     assert s["max_batch"] == s["batch"] == batch
-    assert s["weight_bytes"] == pytest.approx((LAYERS * LAYER_P + 2 * V * D + D) * 2, rel=REL)
-    assert s["kv_bytes"] == pytest.approx(batch * (P + O) * LAYERS * KV_TOKEN_LAYER, rel=REL)
+    assert s["weight_bytes"] == pytest.approx((LAYERS * LAYER_P + 2 * V * D + D) * 2, rel=REL, abs=0)
+    assert s["kv_bytes"] == pytest.approx(batch * (P + O) * LAYERS * KV_TOKEN_LAYER, rel=REL, abs=0)
     assert s["fits_on_chip"] and s["spilled_bytes"] == 0
     more = wafersim.simulate(system(), "llama-3.1-8b", batch=batch + 1, prompt_tokens=P, output_tokens=O, tp=2)
-    assert more.summary["spilled_bytes"] == pytest.approx(2 * ((batch + 1) * per_seq - cap), rel=REL)
+    assert more.summary["spilled_bytes"] == pytest.approx(2 * ((batch + 1) * per_seq - cap), rel=REL, abs=0)
 
 
 def test_kv_spill_read_over_pcie_every_step():
@@ -286,14 +286,14 @@ def test_kv_spill_read_over_pcie_every_step():
     t_mem = (LAYER_P * 2 + kv_read * hbm_share) / (BW * MEM)
     t_pcie = kv_read * (1 - hbm_share) / PCIE
     c = r.decode.components
-    assert c["hbm_bandwidth"] == pytest.approx(LAYERS * t_mem, rel=REL)
-    assert c["pcie_spill"] == pytest.approx(LAYERS * t_pcie, rel=REL)
-    assert r.summary["spilled_bytes"] == pytest.approx(kv_max - cap, rel=REL)
+    assert c["hbm_bandwidth"] == pytest.approx(LAYERS * t_mem, rel=REL, abs=0)
+    assert c["pcie_spill"] == pytest.approx(LAYERS * t_pcie, rel=REL, abs=0)
+    assert r.summary["spilled_bytes"] == pytest.approx(kv_max - cap, rel=REL, abs=0)
     assert r.summary["bottleneck"] == "pcie_spill"
     t_cmp = B * 2 * LAYER_P / (BF16 * GEMM) + 4 * H * HD * B * ctx / (BF16 * ATT)
     layer = max(t_cmp, t_mem, t_pcie) + KERNELS * LAUNCH
-    assert r.summary["tpot_s"] == pytest.approx(LAYERS * layer + head(B)[0], rel=REL)
-    assert r.summary["energy_pcie_j"] == pytest.approx(LAYERS * kv_read * (1 - hbm_share) * 8 * J_PCIE / B, rel=REL)
+    assert r.summary["tpot_s"] == pytest.approx(LAYERS * layer + head(B)[0], rel=REL, abs=0)
+    assert r.summary["energy_pcie_j"] == pytest.approx(LAYERS * kv_read * (1 - hbm_share) * 8 * J_PCIE / B, rel=REL, abs=0)
 
 
 def test_weights_beyond_hbm_spill_with_all_the_kv():
@@ -306,14 +306,14 @@ def test_weights_beyond_hbm_spill_with_all_the_kv():
     kv_read = B * (P + 1.0) * KV_TOKEN_LAYER
     t_mem = LAYER_P * 2 * w_hbm / (BW * MEM)
     t_pcie = (LAYER_P * 2 * (1 - w_hbm) + kv_read) / PCIE
-    assert r.decode.components["hbm_bandwidth"] == pytest.approx(LAYERS * t_mem, rel=REL)
-    assert r.decode.components["pcie_spill"] == pytest.approx(LAYERS * t_pcie, rel=REL)
+    assert r.decode.components["hbm_bandwidth"] == pytest.approx(LAYERS * t_mem, rel=REL, abs=0)
+    assert r.decode.components["pcie_spill"] == pytest.approx(LAYERS * t_pcie, rel=REL, abs=0)
     kv_all = B * (P + O) * LAYERS * KV_TOKEN_LAYER
-    assert r.summary["spilled_bytes"] == pytest.approx(w - hbm * (1 - WORKSPACE) + kv_all, rel=REL)
+    assert r.summary["spilled_bytes"] == pytest.approx(w - hbm * (1 - WORKSPACE) + kv_all, rel=REL, abs=0)
     assert r.summary["kv_capacity_per_gpu_bytes"] == 0
     assert r.summary["max_batch"] == 1
     # prefill reads the spilled weights over PCIe too
-    assert r.prefill.components["pcie_spill"] == pytest.approx(LAYERS * LAYER_P * 2 * (1 - w_hbm) / PCIE, rel=REL)
+    assert r.prefill.components["pcie_spill"] == pytest.approx(LAYERS * LAYER_P * 2 * (1 - w_hbm) / PCIE, rel=REL, abs=0)
 
 
 # ---- energy -----------------------------------------------------------------------------------------
@@ -328,13 +328,13 @@ def test_decode_energy_per_token(tp):
     head_flops, head_bytes = 2 * B * D * V, D * V * 2
     link = tp * 2 * 2 * (tp - 1) / tp * B * D * 2                      # 2 all-reduces, ring traffic
     s = r.summary
-    assert s["energy_compute_j"] == pytest.approx((LAYERS * flops + head_flops) * J_FLOP / B, rel=REL)
-    assert s["energy_hbm_j"] == pytest.approx((LAYERS * hbm + head_bytes) * 8 * J_HBM / B, rel=REL)
-    assert s["energy_links_j"] == pytest.approx(LAYERS * link * 8 * J_LINK / B, rel=REL)
+    assert s["energy_compute_j"] == pytest.approx((LAYERS * flops + head_flops) * J_FLOP / B, rel=REL, abs=0)
+    assert s["energy_hbm_j"] == pytest.approx((LAYERS * hbm + head_bytes) * 8 * J_HBM / B, rel=REL, abs=0)
+    assert s["energy_links_j"] == pytest.approx(LAYERS * link * 8 * J_LINK / B, rel=REL, abs=0)
     assert s["energy_pcie_j"] == 0
-    assert s["energy_static_j"] == pytest.approx(STATIC * tp * s["tpot_s"] / B, rel=REL)
+    assert s["energy_static_j"] == pytest.approx(STATIC * tp * s["tpot_s"] / B, rel=REL, abs=0)
     total = sum(s[f"energy_{k}_j"] for k in ("compute", "hbm", "pcie", "links", "static"))
-    assert s["energy_per_token_j"] == pytest.approx(total, rel=REL)
+    assert s["energy_per_token_j"] == pytest.approx(total, rel=REL, abs=0)
 
 
 def test_decode_energy_with_pipeline_micro_batches():
@@ -345,9 +345,9 @@ def test_decode_energy_with_pipeline_micro_batches():
     flops = mb * 2 * LAYER_P + 4 * H * HD * mb * ctx
     hbm = LAYER_P * 2 + mb * ctx * KV_TOKEN_LAYER
     s = r.summary
-    assert s["energy_compute_j"] == pytest.approx(2 * (LAYERS * flops + 2 * mb * D * V) * J_FLOP / B, rel=REL)
-    assert s["energy_hbm_j"] == pytest.approx(2 * (LAYERS * hbm + D * V * 2) * 8 * J_HBM / B, rel=REL)
-    assert s["energy_static_j"] == pytest.approx(STATIC * 2 * s["tpot_s"] / B, rel=REL)
+    assert s["energy_compute_j"] == pytest.approx(2 * (LAYERS * flops + 2 * mb * D * V) * J_FLOP / B, rel=REL, abs=0)
+    assert s["energy_hbm_j"] == pytest.approx(2 * (LAYERS * hbm + D * V * 2) * 8 * J_HBM / B, rel=REL, abs=0)
+    assert s["energy_static_j"] == pytest.approx(STATIC * 2 * s["tpot_s"] / B, rel=REL, abs=0)
 
 
 # ---- mixture of experts ------------------------------------------------------------------------------
@@ -359,16 +359,16 @@ def test_moe_prefill_flops_with_expert_ranks():
     matmul = P * 2 * DENSE_MIX + P * 2 * K * MLP_P / 8
     attn = 4 * H * HD * P * (P + 1) / 2
     t_cmp = matmul / (BF16 * GEMM) + attn / (BF16 * ATT)
-    assert r.prefill.components["compute"] == pytest.approx(LAYERS * t_cmp, rel=REL)
+    assert r.prefill.components["compute"] == pytest.approx(LAYERS * t_cmp, rel=REL, abs=0)
     touched = E * (1 - (1 - K / E) ** P)
     t_mem = (DENSE_MIX * 2 + touched * MLP_P * 2 / 8) / (BW * MEM)
     kv_write = P * KV_TOKEN_LAYER / (BW * MEM)
-    assert r.prefill.components["hbm_bandwidth"] == pytest.approx(LAYERS * (t_mem + kv_write), rel=REL)
+    assert r.prefill.components["hbm_bandwidth"] == pytest.approx(LAYERS * (t_mem + kv_write), rel=REL, abs=0)
     a2a = 2 * direct(P * D * 2 * K, 8)
-    assert r.prefill.components["interconnect"] == pytest.approx(LAYERS * a2a, rel=REL)
+    assert r.prefill.components["interconnect"] == pytest.approx(LAYERS * a2a, rel=REL, abs=0)
     layer = max(t_cmp, t_mem) + KERNELS * LAUNCH + a2a
     ttft = LAYERS * (layer + kv_write) + head(1, vocab=V_MIX)[0]
-    assert r.summary["ttft_s"] == pytest.approx(ttft, rel=REL)
+    assert r.summary["ttft_s"] == pytest.approx(ttft, rel=REL, abs=0)
     assert r.summary["alltoall_algorithm"] == "direct" and r.summary["allreduce_algorithm"] == "none"
 
 
@@ -387,11 +387,11 @@ def test_moe_decode_batch_split_over_expert_ranks():
     t_a2a = 2 * direct(local * D * 2 * K / tp, ep)
     t_head = head(local, vocab=V_MIX, tp=tp)[0]
     c = r.decode.components
-    assert c["compute"] == pytest.approx(LAYERS * t_cmp + t_head, rel=REL)
-    assert c["hbm_bandwidth"] == pytest.approx(LAYERS * t_mem, rel=REL)
-    assert c["interconnect"] == pytest.approx(LAYERS * (t_ar + t_a2a), rel=REL)
+    assert c["compute"] == pytest.approx(LAYERS * t_cmp + t_head, rel=REL, abs=0)
+    assert c["hbm_bandwidth"] == pytest.approx(LAYERS * t_mem, rel=REL, abs=0)
+    assert c["interconnect"] == pytest.approx(LAYERS * (t_ar + t_a2a), rel=REL, abs=0)
     layer = max(t_cmp, t_mem) + KERNELS * LAUNCH + t_ar + t_a2a
-    assert r.summary["tpot_s"] == pytest.approx(LAYERS * layer + t_head, rel=REL)
+    assert r.summary["tpot_s"] == pytest.approx(LAYERS * layer + t_head, rel=REL, abs=0)
 
 
 def test_moe_prefill_batch_split_over_expert_ranks():
@@ -409,13 +409,13 @@ def test_moe_prefill_batch_split_over_expert_ranks():
     t_ar = 2 * ring_ar(local_tokens * D * 2, tp)
     t_a2a = 2 * direct(local_tokens * D * 2 * K / tp, ep)
     c = r.prefill.components
-    assert c["compute"] == pytest.approx(LAYERS * t_cmp, rel=REL)
-    assert c["hbm_bandwidth"] == pytest.approx(LAYERS * (t_mem + kv_write), rel=REL)
-    assert c["interconnect"] == pytest.approx(LAYERS * (t_ar + t_a2a), rel=REL)
+    assert c["compute"] == pytest.approx(LAYERS * t_cmp, rel=REL, abs=0)
+    assert c["hbm_bandwidth"] == pytest.approx(LAYERS * (t_mem + kv_write), rel=REL, abs=0)
+    assert c["interconnect"] == pytest.approx(LAYERS * (t_ar + t_a2a), rel=REL, abs=0)
     layer = max(t_cmp, t_mem) + KERNELS * LAUNCH + t_ar + t_a2a
-    assert r.summary["prefill_layer_s"] == pytest.approx(layer + kv_write, rel=REL)
+    assert r.summary["prefill_layer_s"] == pytest.approx(layer + kv_write, rel=REL, abs=0)
     assert r.summary["ttft_s"] == pytest.approx(
-        LAYERS * (layer + kv_write) + head(2, vocab=V_MIX, tp=tp)[0], rel=REL)
+        LAYERS * (layer + kv_write) + head(2, vocab=V_MIX, tp=tp)[0], rel=REL, abs=0)
 
 
 def test_moe_decode_energy_counts_each_expert_rank():
@@ -427,10 +427,10 @@ def test_moe_decode_energy_counts_each_expert_rank():
     hbm = DENSE_MIX * 2 + ctx * KV_TOKEN_LAYER + K * MLP_P * 2      # one token touches exactly K experts
     link = 8 * 2 * 7 / 8 * D * 2 * K                                  # 8 GPUs, 2 all-to-alls
     s = r.summary
-    assert s["energy_compute_j"] == pytest.approx((LAYERS * flops + 2 * D * V_MIX) * J_FLOP, rel=REL)
-    assert s["energy_hbm_j"] == pytest.approx((LAYERS * hbm + D * V_MIX * 2) * 8 * J_HBM, rel=REL)
-    assert s["energy_links_j"] == pytest.approx(LAYERS * link * 8 * J_LINK, rel=REL)
-    assert s["energy_static_j"] == pytest.approx(STATIC * 8 * s["tpot_s"], rel=REL)
+    assert s["energy_compute_j"] == pytest.approx((LAYERS * flops + 2 * D * V_MIX) * J_FLOP, rel=REL, abs=0)
+    assert s["energy_hbm_j"] == pytest.approx((LAYERS * hbm + D * V_MIX * 2) * 8 * J_HBM, rel=REL, abs=0)
+    assert s["energy_links_j"] == pytest.approx(LAYERS * link * 8 * J_LINK, rel=REL, abs=0)
+    assert s["energy_static_j"] == pytest.approx(STATIC * 8 * s["tpot_s"], rel=REL, abs=0)
 
 
 def test_moe_decode_energy_with_idle_expert_ranks():
@@ -445,10 +445,10 @@ def test_moe_decode_energy_with_idle_expert_ranks():
     hbm = 2 * DENSE_MIX * 2 + B * ctx * KV_TOKEN_LAYER + touched * MLP_P * 2
     link = 8 * (2 * 2 * (tp - 1) / tp * D * 2 + 2 * (ep - 1) / ep * D * 2 * K / tp)
     s = r.summary
-    assert s["energy_compute_j"] == pytest.approx((LAYERS * flops + B * 2 * D * V_MIX) * J_FLOP / B, rel=REL)
-    assert s["energy_hbm_j"] == pytest.approx((LAYERS * hbm + 2 * D * V_MIX * 2) * 8 * J_HBM / B, rel=REL)
-    assert s["energy_links_j"] == pytest.approx(LAYERS * link * 8 * J_LINK / B, rel=REL)
-    assert s["energy_static_j"] == pytest.approx(STATIC * 8 * s["tpot_s"] / B, rel=REL)
+    assert s["energy_compute_j"] == pytest.approx((LAYERS * flops + B * 2 * D * V_MIX) * J_FLOP / B, rel=REL, abs=0)
+    assert s["energy_hbm_j"] == pytest.approx((LAYERS * hbm + 2 * D * V_MIX * 2) * 8 * J_HBM / B, rel=REL, abs=0)
+    assert s["energy_links_j"] == pytest.approx(LAYERS * link * 8 * J_LINK / B, rel=REL, abs=0)
+    assert s["energy_static_j"] == pytest.approx(STATIC * 8 * s["tpot_s"] / B, rel=REL, abs=0)
 
 
 @pytest.mark.parametrize("tp,ep", [(1, 8), (2, 4), (4, 2), (8, 1)])
@@ -461,7 +461,7 @@ def test_moe_batch_max_counts_every_expert_rank(tp, ep):
     cap = HBM * (1 - WORKSPACE) - w_gpu
     per_seq = (P + O) * LAYERS * KV_TOKEN_LAYER * math.ceil(KVH / tp) / KVH
     batch = ep * int(cap // per_seq)
-    assert r.summary["kv_capacity_per_gpu_bytes"] == pytest.approx(cap, rel=REL)
+    assert r.summary["kv_capacity_per_gpu_bytes"] == pytest.approx(cap, rel=REL, abs=0)
     assert r.summary["max_batch"] == r.summary["batch"] == batch
     assert r.summary["fits_on_chip"]
 
@@ -481,12 +481,12 @@ def test_two_nodes_tp4_ep2_pp2_places_stages_on_nodes():
                           output_tokens=1, tp=4, ep=2, pp=2)
     # decode: 2 micro-batches of 2 sequences; a rank holds half of each, one token
     decode = LAYERS * (2 * ring_ar(D * 2, 4) + 2 * direct(D * 2 * K / 4, 2)) + p2p_ib(D * 2)
-    assert r.decode.components["interconnect"] == pytest.approx(decode, rel=REL)
+    assert r.decode.components["interconnect"] == pytest.approx(decode, rel=REL, abs=0)
     # prefill: a rank holds 2 sequences of 1000 tokens
     local_tokens = 2 * P
     prefill = (LAYERS * (2 * ring_ar(local_tokens * D * 2, 4) + 2 * direct(local_tokens * D * 2 * K / 4, 2))
                + p2p_ib(local_tokens * D * 2))
-    assert r.prefill.components["interconnect"] == pytest.approx(prefill, rel=REL)
+    assert r.prefill.components["interconnect"] == pytest.approx(prefill, rel=REL, abs=0)
     assert r.summary["devices"] == 16 and r.summary["micro_batches"] == 2
 
 
@@ -497,10 +497,10 @@ def test_ring_collective_alpha_beta(op, steps, moved):
     from wafersim.engines.analytic_gpu import ring_collective
     cost = ring_collective(system())
     nbytes = 1e8
-    assert cost(op, nbytes, 8) == pytest.approx(CALL + steps * STEP + moved * nbytes / (NVLINK * COLL), rel=REL)
+    assert cost(op, nbytes, 8) == pytest.approx(CALL + steps * STEP + moved * nbytes / (NVLINK * COLL), rel=REL, abs=0)
     assert cost(op, nbytes, 1) == 0.0 and cost(op, 0.0, 8) == 0.0
     pcie = ring_collective(system(interconnect__topology="pcie"))
-    assert pcie(op, nbytes, 8) == pytest.approx(CALL + steps * STEP + moved * nbytes / (PCIE * COLL), rel=REL)
+    assert pcie(op, nbytes, 8) == pytest.approx(CALL + steps * STEP + moved * nbytes / (PCIE * COLL), rel=REL, abs=0)
     with pytest.raises(ValueError, match="unknown collective 'broadcast'"):
         cost("broadcast", nbytes, 8)
 
@@ -514,7 +514,7 @@ def test_simulate_with_the_closed_form_ring():
     act = D * 2
     ar = CALL + 2 * STEP + act / (NVLINK * COLL)               # n = 2: 2 steps moving act
     send = CALL + STEP + act / (NVLINK * COLL)
-    assert r.decode.components["interconnect"] == pytest.approx(LAYERS * 2 * ar + send, rel=REL)
+    assert r.decode.components["interconnect"] == pytest.approx(LAYERS * 2 * ar + send, rel=REL, abs=0)
     assert (r.summary["allreduce_algorithm"], r.summary["p2p_algorithm"], r.summary["alltoall_algorithm"]) == \
         ("closed_form", "closed_form", "none")
 
@@ -536,3 +536,102 @@ def test_tp_auto_fastest_when_nothing_fits():
 def test_tp_auto_stays_within_gpus_left_by_pp_and_ep():
     r = wafersim.simulate(system(), "mixtral-8x7b", tp="auto", ep=2, pp=2, prompt_tokens=100)
     assert r.summary["tp"] == 2 and r.summary["devices"] == 8
+
+
+# ---- --layers and the engine's checks ---------------------------------------------------------------------------
+def test_first_layers_only_leave_out_the_ends():
+    """--layers 4: four layers, no embedding, no LM head, weights of four layers only."""
+    P = 1000
+    r = wafersim.simulate(system(), "llama-3.1-8b", batch=1, prompt_tokens=P, output_tokens=1, layers=4)
+    ctx = P + 1.0
+    layer = max(2 * LAYER_P / (BF16 * GEMM) + 4 * H * HD * ctx / (BF16 * ATT),
+                (LAYER_P * 2 + ctx * KV_TOKEN_LAYER) / (BW * MEM)) + KERNELS * LAUNCH
+    assert r.summary["tpot_s"] == pytest.approx(4 * layer, rel=REL, abs=0)
+    assert r.summary["weight_bytes"] == 4 * LAYER_P * 2
+    assert r.summary["kv_capacity_per_gpu_bytes"] == pytest.approx(HBM * (1 - WORKSPACE) - 4 * LAYER_P * 2, rel=REL, abs=0)
+    kv_write = P * KV_TOKEN_LAYER / (BW * MEM)
+    p_layer = max(P * 2 * LAYER_P / (BF16 * GEMM) + 4 * H * HD * P * (P + 1) / 2 / (BF16 * ATT),
+                  LAYER_P * 2 / (BW * MEM)) + KERNELS * LAUNCH
+    assert r.summary["ttft_s"] == pytest.approx(4 * (p_layer + kv_write), rel=REL, abs=0)
+    assert r.summary["energy_compute_j"] == pytest.approx(4 * (2 * LAYER_P + 4 * H * HD * ctx) * J_FLOP, rel=REL, abs=0)
+
+
+def test_pipeline_stages_hold_one_end_each_by_hand():
+    r = wafersim.simulate(system(), "llama-3.1-8b", batch="max", prompt_tokens=1000, output_tokens=24, pp=4)
+    w_gpu = (8 * LAYER_P + V * D) * 2               # 8 layers and the embedding (or the LM head: the same size)
+    assert r.summary["kv_capacity_per_gpu_bytes"] == pytest.approx(HBM * (1 - WORKSPACE) - w_gpu, rel=REL, abs=0)
+    per_seq = 1024 * 8 * KV_TOKEN_LAYER
+    assert r.summary["max_batch"] == int((HBM * (1 - WORKSPACE) - w_gpu) // per_seq)
+
+
+@pytest.mark.parametrize("kw,message", [
+    ({"pp": 4, "layers": 3}, "pp = 4 stages for 3 layers"),
+    ({"tp": 3}, "tp = 3 must divide the 32 attention heads"),
+    ({"tp": 16}, "tp x pp x ep = 16 GPUs but dgx-h100 has 8"),
+    ({"tp": 2, "pp": 2, "ep": 2}, "ep = 2 needs a mixture-of-experts model"),
+])
+def test_engine_checks(kw, message):
+    with pytest.raises(wafersim.ConfigError, match=message):
+        wafersim.simulate(system(), "llama-3.1-8b", **kw)
+
+
+def test_tp_must_divide_kv_heads_or_be_a_multiple():
+    m = wafersim.load_model("llama-3.1-8b", {"num_heads": 48, "num_kv_heads": 12, "hidden_size": 6144})
+    with pytest.raises(wafersim.ConfigError, match="tp = 8 must divide the 12 KV heads"):
+        wafersim.simulate(system(), m, tp=8)
+    assert wafersim.simulate(system(), m, tp=4).summary["tp"] == 4
+    assert wafersim.simulate(system(), m, tp=2, pp=4).summary["devices"] == 8
+
+
+def test_tp_auto_may_exceed_the_kv_heads():
+    """4 KV heads: tp 8 replicates them (8 is a multiple of 4) and is the fastest."""
+    m = wafersim.load_model("llama-3.1-70b", {"num_kv_heads": 4})
+    assert wafersim.simulate(system(), m, tp="auto", prompt_tokens=100).summary["tp"] == 8
+
+
+def test_pipeline_last_stage_with_no_layers_holds_only_the_head():
+    """5 layers on 4 stages of ceil(5 / 4) = 2 layers: the last stage keeps no layer, only the LM
+    head, which outweighs two layers here; 4 micro-batches of one sequence each."""
+    m = wafersim.load_model("llama-3.1-8b", {"num_layers": 5})
+    P = 1000
+    r = wafersim.simulate(system(), m, batch=4, prompt_tokens=P, output_tokens=1, pp=4)
+    ctx = P + 1.0
+    layer = max(2 * LAYER_P / (BF16 * GEMM) + 4 * H * HD * ctx / (BF16 * ATT),
+                (LAYER_P * 2 + ctx * KV_TOKEN_LAYER) / (BW * MEM)) + KERNELS * LAUNCH
+    t_head = head(1)[0]
+    assert t_head > 2 * layer
+    walk = 5 * layer + t_head + 3 * p2p(D * 2)
+    assert r.summary["tpot_s"] == pytest.approx(max(walk, 4 * max(2 * layer, t_head)), rel=REL, abs=0)
+
+
+def test_kv_spill_on_every_tensor_parallel_gpu():
+    """tp 2: each GPU spills its half of the KV beyond its own capacity; both pay PCIe energy."""
+    P, O, B = 32000, 768, 128
+    r = wafersim.simulate(system(), "llama-3.1-8b", batch=B, prompt_tokens=P, output_tokens=O, tp=2)
+    cap = HBM * (1 - WORKSPACE) - (LAYERS * LAYER_P + 2 * V * D) * 2 / 2
+    kv_gpu = B * (P + O) * LAYERS * KV_TOKEN_LAYER / 2
+    spilled = 1 - cap / kv_gpu
+    kv_read = B * (P + (O + 1) / 2) * KV_TOKEN_LAYER / 2
+    assert r.summary["spilled_bytes"] == pytest.approx(2 * (kv_gpu - cap), rel=REL, abs=0)
+    assert r.decode.components["pcie_spill"] == pytest.approx(LAYERS * kv_read * spilled / PCIE, rel=REL, abs=0)
+    assert r.summary["energy_pcie_j"] == pytest.approx(2 * LAYERS * kv_read * spilled * 8 * J_PCIE / B, rel=REL, abs=0)
+
+
+def test_tp_auto_stays_inside_one_node():
+    """Two nodes: 405B would fit on 16 GPUs, but --tp auto only looks within a node (tp <= 8)."""
+    r = wafersim.simulate(system(interconnect__nodes=2), "llama-3.1-405b", tp="auto", prompt_tokens=100)
+    assert r.summary["tp"] == 8 and not r.summary["fits_on_chip"]
+    assert wafersim.simulate(system(interconnect__nodes=2), "llama-3.1-405b", tp=16,
+                             prompt_tokens=100).summary["fits_on_chip"]
+
+
+def test_tp_auto_with_no_gpus_left_reports_tp_1():
+    with pytest.raises(wafersim.ConfigError, match="tp x pp x ep = 16 GPUs but dgx-h100 has 8"):
+        wafersim.simulate(system(), "mixtral-8x7b", tp="auto", ep=8, pp=2)
+
+
+def test_layer_stage_array():
+    r = wafersim.simulate(system(), "llama-3.1-8b", batch=4, prompt_tokens=100, pp=4)
+    assert r.arrays["layer_stage"].data.tolist() == [i // 8 for i in range(32)]
+    one = wafersim.simulate(system(), "llama-3.1-8b", batch=4, prompt_tokens=100)
+    assert one.arrays["layer_stage"].data.tolist() == [0] * 32

@@ -46,10 +46,10 @@ def test_ring_all_reduce(node, n):
     c = collective_time(node, gpus(n), "all_reduce", S, PARAMS, "ring")
     per_step = S / n / (NVLINK * PARAMS.efficiency) + LINK_LAT + PARAMS.step_latency_s
     t = PARAMS.call_latency_s + 2 * (n - 1) * per_step
-    assert c.time_s == pytest.approx(t, rel=REL)
+    assert c.time_s == pytest.approx(t, rel=REL, abs=0)
     assert (c.algorithm, c.steps) == ("ring", 2 * (n - 1))
-    assert c.algorithm_bandwidth_bytes_per_s == pytest.approx(S / t, rel=REL)
-    assert c.bus_bandwidth_bytes_per_s == pytest.approx(S / t * 2 * (n - 1) / n, rel=REL)
+    assert c.algorithm_bandwidth_bytes_per_s == pytest.approx(S / t, rel=REL, abs=0)
+    assert c.bus_bandwidth_bytes_per_s == pytest.approx(S / t * 2 * (n - 1) / n, rel=REL, abs=0)
     assert node.edges[c.bottleneck_link]["link_type"] == "nvlink"
 
 
@@ -58,9 +58,9 @@ def test_ring_all_reduce(node, n):
 def test_ring_all_gather_and_reduce_scatter(node, op, n):
     c = collective_time(node, gpus(n), op, S, PARAMS, "ring")
     t = PARAMS.call_latency_s + (n - 1) * (S / n / (NVLINK * PARAMS.efficiency) + LINK_LAT + PARAMS.step_latency_s)
-    assert c.time_s == pytest.approx(t, rel=REL)
+    assert c.time_s == pytest.approx(t, rel=REL, abs=0)
     assert c.steps == n - 1
-    assert c.bus_bandwidth_bytes_per_s == pytest.approx(S / t * (n - 1) / n, rel=REL)
+    assert c.bus_bandwidth_bytes_per_s == pytest.approx(S / t * (n - 1) / n, rel=REL, abs=0)
 
 
 @pytest.mark.parametrize("n", range(2, 9))
@@ -70,9 +70,9 @@ def test_tree_all_reduce(node, n):
     depth = DEPTH[n]
     t = (PARAMS.call_latency_s + MAX_DEGREE[n] * S / 2 / (NVLINK * PARAMS.efficiency)
          + 2 * depth * (LINK_LAT + PARAMS.step_latency_s))
-    assert c.time_s == pytest.approx(t, rel=REL)
+    assert c.time_s == pytest.approx(t, rel=REL, abs=0)
     assert (c.algorithm, c.steps) == ("tree", 2 * depth)
-    assert c.bus_bandwidth_bytes_per_s == pytest.approx(S / t * 2 * (n - 1) / n, rel=REL)
+    assert c.bus_bandwidth_bytes_per_s == pytest.approx(S / t * 2 * (n - 1) / n, rel=REL, abs=0)
 
 
 @pytest.mark.parametrize("op,up,down", [("all_reduce", 1, 1), ("all_gather", "1/n", 1), ("reduce_scatter", 1, "1/n")])
@@ -83,7 +83,7 @@ def test_nvls(node, op, up, down, n):
     c = collective_time(node, gpus(n), op, S, PARAMS, "nvls")
     t = (PARAMS.call_latency_s + max(share[up], share[down]) * S / (NVLINK * PARAMS.nvls_efficiency)
          + LINK_LAT + PARAMS.step_latency_s)
-    assert c.time_s == pytest.approx(t, rel=REL)
+    assert c.time_s == pytest.approx(t, rel=REL, abs=0)
     assert (c.algorithm, c.steps) == ("nvls", 1)
 
 
@@ -91,9 +91,9 @@ def test_nvls(node, op, up, down, n):
 def test_all_to_all_direct(node, n):
     c = collective_time(node, gpus(n), "all_to_all", S, PARAMS)
     t = PARAMS.call_latency_s + (n - 1) / n * S / (NVLINK * PARAMS.efficiency) + LINK_LAT + PARAMS.step_latency_s
-    assert c.time_s == pytest.approx(t, rel=REL)
+    assert c.time_s == pytest.approx(t, rel=REL, abs=0)
     assert (c.algorithm, c.steps) == ("direct", 1)
-    assert c.bus_bandwidth_bytes_per_s == pytest.approx(S / t * (n - 1) / n, rel=REL)
+    assert c.bus_bandwidth_bytes_per_s == pytest.approx(S / t * (n - 1) / n, rel=REL, abs=0)
 
 
 @pytest.mark.parametrize("n", range(2, 9))
@@ -151,8 +151,96 @@ def test_costs_are_cached_at_six_significant_digits():
     gc = GraphCollectives(spec, tp=8, pp=1)
     graph = build_topology(spec)
     exact = collective_time(graph, gpus(8), "all_reduce", 1_234_570.0, CollectiveParams.from_spec(spec))
-    assert gc("all_reduce", 1_234_567, 8) == pytest.approx(exact.time_s, rel=1e-12)
-    assert gc("all_reduce", 1_234_574, 8) == pytest.approx(exact.time_s, rel=1e-12)
+    assert gc("all_reduce", 1_234_567, 8) == pytest.approx(exact.time_s, rel=1e-12, abs=0)
+    assert gc("all_reduce", 1_234_574, 8) == pytest.approx(exact.time_s, rel=1e-12, abs=0)
     other = collective_time(graph, gpus(8), "all_reduce", 1_234_567.0, CollectiveParams.from_spec(spec))
     assert other.time_s != exact.time_s
     assert gc.chosen == {"all_reduce": exact.algorithm}
+
+
+# ---- parameters and errors -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("field,value,ok", [
+    ("efficiency", 0.0, False), ("efficiency", -0.1, False), ("efficiency", 1.0, True), ("efficiency", 1.01, False),
+    ("nvls_efficiency", 0.0, False), ("nvls_efficiency", 1.0, True), ("nvls_efficiency", 2.0, False),
+    ("call_latency_s", 0.0, True), ("call_latency_s", -1e-9, False), ("call_latency_s", float("inf"), False),
+    ("step_latency_s", 0.0, True), ("step_latency_s", -1e-9, False), ("step_latency_s", float("nan"), False),
+])
+def test_params_are_validated_at_their_limits(field, value, ok):
+    kw = dict(efficiency=0.5, call_latency_s=1e-6, step_latency_s=1e-6, nvls_efficiency=0.5)
+    kw[field] = value
+    if ok:
+        assert getattr(CollectiveParams(**kw), field) == value
+    else:
+        with pytest.raises(ValueError, match=f"CollectiveParams.{field} must be"):
+            CollectiveParams(**kw)
+
+
+def test_params_from_a_preset():
+    spec = wafersim.load_system("dgx-h100", {"efficiency.collective": 0.7, "efficiency.collective_latency_s": "9 us",
+                                             "efficiency.collective_step_latency_s": "0.5 us",
+                                             "interconnect.nvls_efficiency": 0.6})
+    assert CollectiveParams.from_spec(spec) == CollectiveParams(efficiency=0.7, call_latency_s=9e-6,
+                                                                step_latency_s=0.5e-6, nvls_efficiency=0.6)
+    unset = wafersim.load_system("dgx-h100", {"efficiency.collective": 0.7, "interconnect.nvls_efficiency": 0.0})
+    assert CollectiveParams.from_spec(unset).nvls_efficiency == 0.7
+
+
+def test_one_gpu_or_no_bytes_costs_nothing(node):
+    for group, nbytes in ((gpus(1), S), (gpus(4), 0.0), (gpus(4), 0)):
+        c = collective_time(node, group, "all_reduce", nbytes, PARAMS)
+        assert (c.time_s, c.algorithm, c.steps, c.bottleneck_link) == (0.0, "none", 0, None)
+
+
+@pytest.mark.parametrize("nbytes", [float("nan"), float("inf"), -1.0, "1 GB", None])
+def test_nbytes_must_be_finite_and_not_negative(node, nbytes):
+    with pytest.raises(ValueError, match="nbytes must be a finite number >= 0"):
+        collective_time(node, gpus(2), "all_reduce", nbytes, PARAMS)
+
+
+def test_op_names_are_normalised(node):
+    a = collective_time(node, gpus(4), "All-Reduce ", S, PARAMS, "ring")
+    assert a.time_s == collective_time(node, gpus(4), "all_reduce", S, PARAMS, "ring").time_s
+    with pytest.raises(ValueError, match="unknown collective 'gather'; expected one of all_reduce, all_gather"):
+        collective_time(node, gpus(4), "gather", S, PARAMS)
+    with pytest.raises(ValueError, match="algorithm 'tree' for all_gather"):
+        collective_time(node, gpus(4), "all_gather", S, PARAMS, "tree")
+    with pytest.raises(ValueError, match="at least one GPU"):
+        collective_time(node, [], "all_reduce", S, PARAMS)
+
+
+def test_engine_calls_that_move_nothing_cost_nothing():
+    gc = GraphCollectives(wafersim.load_system("dgx-h100"), tp=4, pp=2)
+    assert gc("all_reduce", 1e6, 1) == 0.0 and gc("all_reduce", 0, 4) == 0.0 and gc("all_reduce", -1.0, 4) == 0.0
+    assert gc("all_reduce", 0.5, 4) > 0.0
+    assert gc.stage_send(0, 0) == 0.0 and gc.stage_send(0, -1.0) == 0.0
+    assert gc.stage_send(0, 0.5) > 0.0
+    assert gc.chosen == {"all_reduce": gc.cost("all_reduce", 0.5, gc.placement.tp_group()).algorithm,
+                         "p2p": "direct"}
+
+
+def test_configured_algorithm_falls_back_where_it_cannot_run():
+    """nvls configured, but a tp group over two nodes is outside one NVLink domain: auto decides."""
+    spec = wafersim.load_system("dgx-h100", {"interconnect.nodes": 2, "interconnect.collective_algorithm": "nvls"})
+    gc = GraphCollectives(spec, tp=16, pp=1)
+    t = gc("all_reduce", 1e6, 16)
+    auto = collective_time(gc.graph, gc.placement.tp_group(), "all_reduce", 1e6, gc.params)
+    assert t == auto.time_s and gc.chosen["all_reduce"] == auto.algorithm != "nvls"
+    inside = GraphCollectives(spec, tp=8, pp=2)
+    assert inside("all_reduce", 1e6, 8) > 0 and inside.chosen["all_reduce"] == "nvls"
+
+
+def test_nvls_pays_the_slowest_gpus_round_trip():
+    """Hand-built: four GPUs on one reducing switch at 100 GB/s; GPU 0's link has 5 us each way, the
+    others 0.5 us.  NVLS is one step whose latency is the slowest GPU's up-and-down trip."""
+    import networkx as nx
+
+    g = nx.DiGraph()
+    g.add_node("sw", kind="nvswitch", node=0, index=0, in_switch_reduction=True)
+    for i in range(4):
+        g.add_node(f"g{i}", kind="gpu", node=0, index=i, in_switch_reduction=False)
+        lat = 5e-6 if i == 0 else 0.5e-6
+        for a, b in ((f"g{i}", "sw"), ("sw", f"g{i}")):
+            g.add_edge(a, b, bandwidth_bytes_per_s=100e9, latency_s=lat, link_type="nvlink", links=1)
+    c = collective_time(g, [f"g{i}" for i in range(4)], "all_reduce", S, PARAMS, "nvls")
+    t = PARAMS.call_latency_s + S / (100e9 * PARAMS.nvls_efficiency) + 10e-6 + PARAMS.step_latency_s
+    assert c.time_s == pytest.approx(t, rel=REL, abs=0)

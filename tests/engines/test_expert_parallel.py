@@ -68,7 +68,7 @@ def test_all_to_all_in_interconnect_component():
     nbytes = 2 * m.hidden_size * 2 * m.experts_per_token    # 2 local sequences, bf16 activations
     assert e.all_to_all_bytes(2) == nbytes
     per_layer = 2 * e.collective("all_to_all", nbytes, 8)
-    assert r.decode.components["interconnect"] == pytest.approx(m.num_layers * per_layer, rel=1e-9)
+    assert r.decode.components["interconnect"] == pytest.approx(m.num_layers * per_layer, rel=1e-9, abs=0)
     assert per_layer > 0
 
 
@@ -85,11 +85,11 @@ def test_ep1_keeps_every_expert_on_each_tensor_parallel_gpu():
     kv = batch * (prompt + 1.0) * 2 * 1024 * 2 / 8
     r = simulate(g, m, tp=8, ep=1, batch=batch, prompt_tokens=prompt, output_tokens=out)
     hbm = layers * ((dense + touched * expert) * 2 / 8 + kv) / (g.gpu.hbm_bandwidth_bytes_per_s * g.efficiency.memory)
-    assert r.decode.components["hbm_bandwidth"] == pytest.approx(hbm, rel=1e-9)
+    assert r.decode.components["hbm_bandwidth"] == pytest.approx(hbm, rel=1e-9, abs=0)
     assert r.summary["alltoall_algorithm"] == "none" and r.summary["devices"] == 8
     weights = (layers * (dense + 8 * expert) + 2 * 32000 * d) * 2 / 8
     cap = g.gpu.hbm_bytes * (1 - g.efficiency.workspace_fraction) - weights
-    assert r.summary["kv_capacity_per_gpu_bytes"] == pytest.approx(cap, rel=1e-9)
+    assert r.summary["kv_capacity_per_gpu_bytes"] == pytest.approx(cap, rel=1e-9, abs=0)
     per_seq = (prompt + out) * layers * 2 * 1024 * 2 / 8
     assert r.summary["max_batch"] == int(cap // per_seq)
 
