@@ -236,6 +236,50 @@ def test_snake_turn_runs_the_region_transposed():
     assert float(a["link_load_bytes"].data.sum()) == pytest.approx(bytes_hops, rel=1e-6)
 
 
+def test_snake_turn_east_enters_at_the_regions_own_columns():
+    """Four of eight layers in 2 x 2 regions of 32 x 32: 0 and 1 left to right on top, 2 and 3 right
+    to left below.  Region 2 (columns 32-63) is entered from above and runs transposed; its input
+    enters along its own top row, so slice j goes straight down column 32 + j."""
+    model = wafersim.load_model(MODEL, {"num_layers": 8})
+    r = wafersim.simulate(wafersim.load_system(SYSTEM, UNIFORM), model, fidelity="flow", batch=1,
+                          prompt_tokens=64, output_tokens=16, layers=4, mapping={"placement": "pipelined"})
+    a = r.arrays
+    assert list(a["region_y0"].data) == [0, 0, 32, 32] and list(a["region_x0"].data) == [0, 32, 32, 0]
+    ctx = 64 + (16 + 1) / 2
+    handoff = ACT * D / 32
+    region = core_work(1, ctx, ctx, 32 * 32) + sum(ACT * (k + n) / 32 for _, k, n, _ in STAGES) / LINK_BPS
+    expected = [region + handoff / LINK_BPS] * 3 + [region]
+    assert list(a["decode_layer_s"].data) == pytest.approx(expected, rel=REL)
+    assert r.summary["tpot_s"] == pytest.approx(sum(expected), rel=REL)
+    bytes_hops = 4 * sum(31 * ACT * (k + n) for _, k, n, _ in STAGES)
+    for j in range(32):
+        # 0 -> 1: (j, j) east to (j, 32); 1 -> 2: (j, 32 + j) south to (32, 32 + j);
+        # 2 -> 3: (32 + j, 32 + j) west to (32 + j, 0)
+        bytes_hops += handoff * ((32 - j) + (32 - j) + (32 + j))
+    assert float(a["link_load_bytes"].data.sum()) == pytest.approx(bytes_hops, rel=1e-6)
+
+
+def _io_per_wafer(wafers):
+    """Two layers, sequential, on 1 KiB cores: the KV cache of each layer spills; each wafer reads
+    its own layer's share through its own port."""
+    batch, prompt, out = 8, 1024, 64
+    r = run({"core.sram_bytes": "1 KiB", "core.reserved_sram_fraction": 0,
+             "external_memory.io_bandwidth_bytes_per_s": "1 GB/s"},
+            batch=batch, prompt_tokens=prompt, output_tokens=out, layers=2, wafers=wafers)
+    return r, batch, prompt, out
+
+
+def test_each_wafer_reads_its_spill_through_its_own_port():
+    r, batch, prompt, out = _io_per_wafer(2)
+    kv, spilled = _spill(batch, prompt, out)                 # per layer, one layer per wafer
+    assert r.summary["spilled_bytes"] == 2 * spilled
+    ctx = prompt + (out + 1) / 2
+    t_io = spilled / kv * batch * ctx * 2 * KV * 2 / 1e9 + IO_LAT     # one wafer's port, not both wafers' bytes
+    assert r.decode.components["edge_io"] == pytest.approx(t_io, rel=REL)
+    p_io = spilled * prompt / (prompt + out) / 1e9 + IO_LAT
+    assert r.prefill.components["edge_io"] == pytest.approx(p_io, rel=REL)
+
+
 @pytest.mark.parametrize("batch,micro", [(1, 1), (4, 2)])
 def test_micro_batches_by_hand(batch, micro):
     """One sequence walks both regions; four run as two micro-batches of two, and the step is
