@@ -177,6 +177,8 @@ PLANTED = (
 EQUIVALENT: dict[str, str] = {
     "edge_io:drop-left:ac341c": "bincount minlength wafers*ports -> ports: the array only loses trailing zero "
                                 "bins (bincount grows to the largest port index anyway), and its max is the same",
+    "lower:compare:db94fd": "edge-I/O flows for regions with io_region > 0 -> >= 0: the extra flows carry 0 "
+                            "bytes, so they load no link and no port",
     "lower:binop:583178": "transposed chain target (i*c)//r -> i*c/r: Transfers casts to int32, which floors a "
                           "non-negative value as // does; the extra chains it lets through start and end on the "
                           "same core (lo < target < lo + 1), so they load no link and add no latency",

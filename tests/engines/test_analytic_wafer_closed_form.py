@@ -158,6 +158,25 @@ def test_decode_four_wafers_every_term():
     assert r.summary["energy_per_token_j"] == pytest.approx(sum(energy.values()), rel=REL)
 
 
+def test_moe_layer_reads_every_expert_the_batch_touches():
+    """Four experts, two per token, a batch of two: each token runs two experts (FLOPs), the batch
+    reads the 4 x (1 - (1 - 2/4)^2) = 3 experts it touches on average, plus the 256 x 4 router."""
+    system = wafersim.load_system(SYSTEM)
+    model = wafersim.load_model(MODEL, {"num_experts": 4, "experts_per_token": 2})
+    r = wafersim.simulate(system, model, batch=2, prompt_tokens=64, output_tokens=16, layers=1,
+                          mapping={"placement": "sequential"})
+    expert, router = 3 * D * F, D * 4
+    attention_norms = LAYER_PARAMS - expert
+    ctx = 64 + (16 + 1) / 2
+    flops = 2 * 2 * (attention_norms + 2 * expert + router) + 4 * Q * 2 * ctx
+    sram = (attention_norms + router + 3 * expert) * 2 + 2 * ctx * kv_bytes_per_token_layer()
+    c = r.decode.components
+    assert c["compute"] == pytest.approx(flops / CORES / RATE["bf16"], rel=REL)
+    assert c["sram_bandwidth"] == pytest.approx(sram / CORES / SRAM_BPS, rel=REL)
+    stages = STAGES[:5] + [(D, 2 * F * 2), (F * 2, D)]
+    assert c["mesh_bandwidth"] == pytest.approx(sum(2 * ACT * (k + n) / 64 for k, n in stages) / SCRIBE_BPS, rel=REL)
+
+
 @pytest.mark.parametrize("wafers", [1, 4])
 def test_prefill_every_term(wafers):
     """Causal attention: a block's queries see half the prompt on average; blocks run one after another."""

@@ -150,6 +150,21 @@ def test_decode_and_prefill_all_layers_every_term(wafers):
     assert r.summary["ttft_s"] == pytest.approx(ttft, rel=REL)
 
 
+def test_moe_layer_reads_every_expert_the_batch_touches():
+    """Four experts, two per token: two tokens touch 4 x (1 - (1 - 2/4)^2) = 3 experts on average.
+    Each token runs two experts' MLPs (K or N doubled); the batch reads three experts' weights."""
+    model = wafersim.load_model(MODEL, {"num_experts": 4, "experts_per_token": 2})
+    r = wafersim.simulate(wafersim.load_system(SYSTEM), model, fidelity="flow", batch=2, prompt_tokens=64,
+                          output_tokens=16, layers=1, mapping={"placement": "sequential"})
+    touched = 4 * (1 - (1 - 2 / 4) ** 2)
+    moe = STAGES[:5] + [("mlp_up", D, 2 * F * 2, D * 2 * F * touched), ("mlp_down", F * 2, D, F * D * touched)]
+    ctx = 64 + (16 + 1) / 2
+    st = whole_block_stages(2, ctx, 2 * ctx, stages=moe)
+    assert r.decode.components["sram_bandwidth"] == pytest.approx(total(st, "sram"), rel=REL)
+    assert r.decode.components["compute"] == pytest.approx(total(st, "compute"), rel=REL)
+    assert r.summary["tpot_s"] == pytest.approx(total(st, "time"), rel=REL)
+
+
 def _spill(batch, prompt, out):
     """One layer on 64 x 64 cores of 1 KiB: the weights fit, the KV cache fills the rest and spills."""
     weights = LAYER_PARAMS * 2
