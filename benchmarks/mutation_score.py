@@ -177,6 +177,7 @@ PLANTED = (
 EQUIVALENT: dict[str, str] = {
     "edge_io:drop-left:ac341c": "bincount minlength wafers*ports -> ports: the array only loses trailing zero "
                                 "bins (bincount grows to the largest port index anyway), and its max is the same",
+    "stages:compare:7b4902": "log2ceil: n <= 1 -> n < 1 only changes n == 1, where ceil(log2(1)) = 0 as well",
     "lower:compare:db94fd": "edge-I/O flows for regions with io_region > 0 -> >= 0: the extra flows carry 0 "
                             "bytes, so they load no link and no port",
     "lower:binop:583178": "transposed chain target (i*c)//r -> i*c/r: Transfers casts to int32, which floors a "
