@@ -264,3 +264,37 @@ def test_sequential_spill_every_term():
     blocks = batch * prompt // BLOCK
     pl = layer(BLOCK, prompt / 2, 0, 64, 64)
     assert r.summary["ttft_s"] == pytest.approx(max(blocks * L * pl["time"], p_io), rel=REL)
+
+
+def test_batch_max_is_the_last_batch_whose_kv_fits_beside_the_weights():
+    """Sequential, one wafer, two layers: 4096 x 43008 bytes hold 2 x 1180672 of weights; each
+    sequence's KV is 1088 tokens x 2 layers x 512 bytes, so 155 sequences fit and 156 do not."""
+    r = run(batch="max", prompt_tokens=1024, output_tokens=64, layers=2)
+    room = CORES * USABLE - 2 * LAYER_PARAMS * 2
+    per_seq = (1024 + 64) * 2 * kv_bytes_per_token_layer()
+    assert int(room // per_seq) == 155
+    assert r.summary["batch"] == 155 and r.summary["fits_on_chip"]
+    assert not run(batch=156, prompt_tokens=1024, output_tokens=64, layers=2).summary["fits_on_chip"]
+
+
+@pytest.mark.parametrize("batch,wafers", [(1, 2), (9, 2), (10, 3)])
+def test_wafers_auto_is_the_fewest_that_hold_the_job(batch, wafers):
+    """1 KiB cores: 4194304 bytes a wafer; four layers of 1180672 bytes of weights plus the head's
+    1049088 (embedding, LM head, final norm) need two wafers.  On two, the second holds two layers
+    and the head: 2 x (1180672 + b x 40960) + 1049088 <= 4194304 up to b = 9.  At b = 10 no split
+    of the four layers over two wafers fits; over three (2 + 1 + 1 and the head) it does."""
+    r = run(batch=batch, prompt_tokens=64, output_tokens=16, wafers="auto",
+            overrides={"core.sram_bytes": "1 KiB", "core.reserved_sram_fraction": 0})
+    assert r.summary["devices"] == wafers and r.summary["fits_on_chip"]
+
+
+def test_streaming_reads_every_weight_through_edge_io():
+    r = run(batch=1, prompt_tokens=64, output_tokens=16, layers=2, mapping={"placement": "streaming"})
+    weights = 2 * LAYER_PARAMS * 2
+    assert r.summary["spilled_bytes"] == weights
+    ctx = 64 + (16 + 1) / 2
+    ly = layer(1, ctx, ctx, 64, 64, w_on=0.0)          # no weight reads from SRAM
+    t_io = weights / IO_BPS + IO_LAT
+    assert r.decode.components["sram_bandwidth"] == pytest.approx(2 * ly["sram"], rel=REL)
+    assert r.summary["tpot_s"] == pytest.approx(max(2 * ly["time"], t_io), rel=REL)
+    assert r.prefill.components["edge_io"] == pytest.approx(t_io, rel=REL)
