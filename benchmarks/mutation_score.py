@@ -36,7 +36,7 @@ This one is a few hundred lines of ``ast`` and ``subprocess``:
   tests whose file name shares the mutated module's name first.  The regression pins
   (``tests/engines/test_flow_regression.py``) are always left out: a mutant that only
   they catch counts as a survivor, since they pin values rather than check a model.
-  A mutant whose run exceeds the timeout (3 x the unmutated run + 60 s) counts as
+  A mutant whose run exceeds the timeout (2 x the unmutated run + 30 s) counts as
   killed and is listed as a timeout.
 * Kill rate = killed / (killed + survived); equivalents and errors are not scored.
 
@@ -567,7 +567,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cap", type=int, default=12, help="generated mutants per file (0: all of them)")
     ap.add_argument("--planted-only", action="store_true", help="only the named mutants in PLANTED")
     ap.add_argument("--all-tests", action="store_true", help="run every test file (but the pins) for every mutant")
-    ap.add_argument("--timeout", type=float, help="seconds per mutant (default: 3 x the unmutated run + 60)")
+    ap.add_argument("--timeout", type=float, help="seconds per mutant (default: 2 x the unmutated run + 30)")
     ap.add_argument("--write", action="store_true", help=f"record the figures in {RESULTS.relative_to(ROOT)}")
     args = ap.parse_args(argv)
 
@@ -605,7 +605,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def one(m: Mutant) -> Outcome:
             tests = tuple(sorted(test_files(ROOT, m.file, args.all_tests)))
-            timeout = args.timeout or 3 * base.get(tests, 60.0) + 60
+            timeout = args.timeout or 2 * base.get(tests, 60.0) + 30
             o = pool.run(m, timeout, args.all_tests)
             with lock:
                 print(f"  {o.status:<9} {o.seconds:6.1f} s  {m.id:<36} {m.file}:{m.line}", flush=True)
