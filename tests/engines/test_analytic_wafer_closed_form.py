@@ -119,6 +119,7 @@ def test_decode_one_wafer_every_term(dtype):
     assert c["interwafer"] == 0.0 and c["edge_io"] == 0.0     # one wafer: no boundary to cross
     assert r.summary["tpot_s"] == pytest.approx(tpot, rel=REL)
     assert r.summary["decode_layer_s"] == pytest.approx(ly["time"], rel=REL)
+    assert r.summary["cores_per_wafer"] == CORES
     energy = {
         "sram": 2 * ly["sram_bytes"] * 8 * E_SRAM,
         "compute": 2 * ly["flops"] * E_FLOP,

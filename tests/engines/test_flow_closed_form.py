@@ -111,6 +111,10 @@ def test_decode_one_layer_every_term(dtype):
               "links": total(st, "link_j"), "interwafer": 0.0, "io": 0.0, "static": STATIC_W * tpot}
     for k, v in energy.items():
         assert r.summary[f"energy_{k}_j"] == pytest.approx(v, rel=REL, abs=1e-30), k
+    assert r.summary["cores_per_wafer"] == 64 * 64
+    # prefill: four blocks of 16 tokens, causal attention over half the prompt; no head (1 of 4 layers)
+    p_layer = whole_block_stages(BLOCK, 64 / 2, 0, dtype)
+    assert r.summary["ttft_s"] == pytest.approx(4 * total(p_layer, "time"), rel=REL)
     # the busiest link: a column's scribe link, which carries every stage's chain toward the diagonal
     # (a row's scribe link carries the broadcasts: sum of K = 1544 < sum of N = 2312)
     chains = sum(ACT * n / N64 for _, _, n, _ in STAGES)
@@ -338,3 +342,18 @@ def test_busiest_link_sets_the_step():
     assert r.summary["tpot_s"] == pytest.approx(busiest, rel=REL)
     assert r.summary["max_link_utilisation"] == pytest.approx(1.0, rel=REL)
     assert float(r.arrays["link_utilisation"].data.max()) <= 1.0 + 1e-6
+
+
+def test_per_core_bytes_are_stricter_than_the_region_total():
+    """289-byte cores, one layer on the whole 4096-core block: 1180672 weight bytes are 288 a core
+    and one more on the first 1024; 6 tokens x 512 bytes of KV are one byte on the first 3072 cores.
+    The totals fit exactly (4096 x 289), but the first 1024 cores would need 290: 1024 bytes spill.
+    --wafers auto cannot help a single layer, so the job stays on one wafer, spilling."""
+    kw = dict(batch=1, prompt_tokens=5, output_tokens=1, layers=1, wafers="auto")
+    over = {"core.sram_bytes": "289 B", "core.reserved_sram_fraction": 0}
+    assert LAYER_PARAMS * 2 + 6 * 2 * KV * 2 == 4096 * 289
+    flow = run(over, mapping={"placement": "pipelined"}, **kw)
+    assert flow.summary["devices"] == 1 and flow.summary["spilled_bytes"] == 1024
+    system = wafersim.load_system(SYSTEM, over)
+    analytic = wafersim.simulate(system, wafersim.load_model(MODEL), mapping={"placement": "pipelined"}, **kw)
+    assert analytic.summary["devices"] == 1 and analytic.summary["spilled_bytes"] == 0
