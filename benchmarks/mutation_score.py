@@ -25,8 +25,9 @@ This one is a few hundred lines of ``ast`` and ``subprocess``:
   an argument dropped from a two-argument ``min``/``max``, ``and`` <-> ``or``, ``not``
   dropped, integer constants + 1, float constants x 2 (0.0 -> 1.0), booleans flipped,
   augmented assignments swapped (+= -=, *= /=).  Nothing inside f-strings, string
-  constants, docstrings, ``raise`` statements, decorators, annotations or
-  ``notes``/``warnings`` messages is mutated.  Per file, ``--cap`` of them are drawn
+  constants, docstrings, ``raise`` statements, decorators, annotations,
+  ``notes``/``warnings`` messages or ``warm_up`` (it compiles the kernels on a
+  throw-away mesh) is mutated.  Per file, ``--cap`` of them are drawn
   with ``random.Random(f"{seed}:{file}")``; their ids hash the mutated line's text, the
   change and its occurrence, so an id stays put while unrelated code moves.
 * ``EQUIVALENT`` names mutants that no output can tell apart from the original, each
@@ -239,6 +240,9 @@ _CMP_FLIP = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt,
 _MINMAX = {"min": "max", "max": "min", "minimum": "maximum", "maximum": "minimum", "amin": "amax", "amax": "amin",
            "fmin": "fmax", "fmax": "fmin"}
 _MESSAGE_TARGETS = ("notes", "warnings", "what")
+# Functions whose every mutant is equivalent: warm_up compiles the kernels on a throw-away
+# 2 x 2 mesh and discards the result.
+_SKIP_FUNCTIONS = ("warm_up",)
 
 
 class _Finder(ast.NodeVisitor):
@@ -261,6 +265,8 @@ class _Finder(ast.NodeVisitor):
         return
 
     def _visit_def(self, node):
+        if node.name in _SKIP_FUNCTIONS:
+            return
         for stmt in node.body:
             self.visit(stmt)
         for d in node.args.defaults + [d for d in node.args.kw_defaults if d is not None]:
