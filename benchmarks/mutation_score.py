@@ -183,6 +183,10 @@ EQUIVALENT: dict[str, str] = {
                           "region's own top edge only adds links outside the routed box, whose times are 0",
     "flow_routing:constant:51323c": "the routing scratch arrays get a third, unused slot: the kernels index "
                                     "slots 0 and 1 only",
+    "routing:compare:16c515": "_cost_less compares latencies with < only when they differ by more than the "
+                              "tolerance, so < and <= never disagree there",
+    "routing:constant:0bec1c": "a CPU crossing counted 2 instead of 1: CPU counts are only compared with each "
+                               "other, and doubling them keeps every comparison",
     "lower:compare:db94fd": "edge-I/O flows for regions with io_region > 0 -> >= 0: the extra flows carry 0 "
                             "bytes, so they load no link and no port",
     "lower:binop:583178": "transposed chain target (i*c)//r -> i*c/r: Transfers casts to int32, which floors a "
