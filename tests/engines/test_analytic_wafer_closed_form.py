@@ -119,6 +119,7 @@ def test_decode_one_wafer_every_term(dtype):
     assert c["interwafer"] == 0.0 and c["edge_io"] == 0.0     # one wafer: no boundary to cross
     assert r.summary["tpot_s"] == pytest.approx(tpot, rel=REL)
     assert r.summary["decode_layer_s"] == pytest.approx(ly["time"], rel=REL)
+    assert r.summary["cores_per_wafer"] == CORES
     energy = {
         "sram": 2 * ly["sram_bytes"] * 8 * E_SRAM,
         "compute": 2 * ly["flops"] * E_FLOP,
@@ -156,6 +157,25 @@ def test_decode_four_wafers_every_term():
     for k, v in energy.items():
         assert r.summary[f"energy_{k}_j"] == pytest.approx(v, rel=REL, abs=1e-30), k
     assert r.summary["energy_per_token_j"] == pytest.approx(sum(energy.values()), rel=REL)
+
+
+def test_moe_layer_reads_every_expert_the_batch_touches():
+    """Four experts, two per token, a batch of two: each token runs two experts (FLOPs), the batch
+    reads the 4 x (1 - (1 - 2/4)^2) = 3 experts it touches on average, plus the 256 x 4 router."""
+    system = wafersim.load_system(SYSTEM)
+    model = wafersim.load_model(MODEL, {"num_experts": 4, "experts_per_token": 2})
+    r = wafersim.simulate(system, model, batch=2, prompt_tokens=64, output_tokens=16, layers=1,
+                          mapping={"placement": "sequential"})
+    expert, router = 3 * D * F, D * 4
+    attention_norms = LAYER_PARAMS - expert
+    ctx = 64 + (16 + 1) / 2
+    flops = 2 * 2 * (attention_norms + 2 * expert + router) + 4 * Q * 2 * ctx
+    sram = (attention_norms + router + 3 * expert) * 2 + 2 * ctx * kv_bytes_per_token_layer()
+    c = r.decode.components
+    assert c["compute"] == pytest.approx(flops / CORES / RATE["bf16"], rel=REL)
+    assert c["sram_bandwidth"] == pytest.approx(sram / CORES / SRAM_BPS, rel=REL)
+    stages = STAGES[:5] + [(D, 2 * F * 2), (F * 2, D)]
+    assert c["mesh_bandwidth"] == pytest.approx(sum(2 * ACT * (k + n) / 64 for k, n in stages) / SCRIBE_BPS, rel=REL)
 
 
 @pytest.mark.parametrize("wafers", [1, 4])
@@ -245,3 +265,37 @@ def test_sequential_spill_every_term():
     blocks = batch * prompt // BLOCK
     pl = layer(BLOCK, prompt / 2, 0, 64, 64)
     assert r.summary["ttft_s"] == pytest.approx(max(blocks * L * pl["time"], p_io), rel=REL)
+
+
+def test_batch_max_is_the_last_batch_whose_kv_fits_beside_the_weights():
+    """Sequential, one wafer, two layers: 4096 x 43008 bytes hold 2 x 1180672 of weights; each
+    sequence's KV is 1088 tokens x 2 layers x 512 bytes, so 155 sequences fit and 156 do not."""
+    r = run(batch="max", prompt_tokens=1024, output_tokens=64, layers=2)
+    room = CORES * USABLE - 2 * LAYER_PARAMS * 2
+    per_seq = (1024 + 64) * 2 * kv_bytes_per_token_layer()
+    assert int(room // per_seq) == 155
+    assert r.summary["batch"] == 155 and r.summary["fits_on_chip"]
+    assert not run(batch=156, prompt_tokens=1024, output_tokens=64, layers=2).summary["fits_on_chip"]
+
+
+@pytest.mark.parametrize("batch,wafers", [(1, 2), (9, 2), (10, 3)])
+def test_wafers_auto_is_the_fewest_that_hold_the_job(batch, wafers):
+    """1 KiB cores: 4194304 bytes a wafer; four layers of 1180672 bytes of weights plus the head's
+    1049088 (embedding, LM head, final norm) need two wafers.  On two, the second holds two layers
+    and the head: 2 x (1180672 + b x 40960) + 1049088 <= 4194304 up to b = 9.  At b = 10 no split
+    of the four layers over two wafers fits; over three (2 + 1 + 1 and the head) it does."""
+    r = run(batch=batch, prompt_tokens=64, output_tokens=16, wafers="auto",
+            overrides={"core.sram_bytes": "1 KiB", "core.reserved_sram_fraction": 0})
+    assert r.summary["devices"] == wafers and r.summary["fits_on_chip"]
+
+
+def test_streaming_reads_every_weight_through_edge_io():
+    r = run(batch=1, prompt_tokens=64, output_tokens=16, layers=2, mapping={"placement": "streaming"})
+    weights = 2 * LAYER_PARAMS * 2
+    assert r.summary["spilled_bytes"] == weights
+    ctx = 64 + (16 + 1) / 2
+    ly = layer(1, ctx, ctx, 64, 64, w_on=0.0)          # no weight reads from SRAM
+    t_io = weights / IO_BPS + IO_LAT
+    assert r.decode.components["sram_bandwidth"] == pytest.approx(2 * ly["sram"], rel=REL)
+    assert r.summary["tpot_s"] == pytest.approx(max(2 * ly["time"], t_io), rel=REL)
+    assert r.prefill.components["edge_io"] == pytest.approx(t_io, rel=REL)

@@ -111,6 +111,10 @@ def test_decode_one_layer_every_term(dtype):
               "links": total(st, "link_j"), "interwafer": 0.0, "io": 0.0, "static": STATIC_W * tpot}
     for k, v in energy.items():
         assert r.summary[f"energy_{k}_j"] == pytest.approx(v, rel=REL, abs=1e-30), k
+    assert r.summary["cores_per_wafer"] == 64 * 64
+    # prefill: four blocks of 16 tokens, causal attention over half the prompt; no head (1 of 4 layers)
+    p_layer = whole_block_stages(BLOCK, 64 / 2, 0, dtype)
+    assert r.summary["ttft_s"] == pytest.approx(4 * total(p_layer, "time"), rel=REL)
     # the busiest link: a column's scribe link, which carries every stage's chain toward the diagonal
     # (a row's scribe link carries the broadcasts: sum of K = 1544 < sum of N = 2312)
     chains = sum(ACT * n / N64 for _, _, n, _ in STAGES)
@@ -148,6 +152,21 @@ def test_decode_and_prefill_all_layers_every_term(wafers):
     assert r.prefill.components["interwafer"] == pytest.approx(p_iw, rel=REL, abs=0.0)
     assert r.prefill.components["compute"] == pytest.approx(blocks * NL * total(p_layer, "compute"), rel=REL)
     assert r.summary["ttft_s"] == pytest.approx(ttft, rel=REL)
+
+
+def test_moe_layer_reads_every_expert_the_batch_touches():
+    """Four experts, two per token: two tokens touch 4 x (1 - (1 - 2/4)^2) = 3 experts on average.
+    Each token runs two experts' MLPs (K or N doubled); the batch reads three experts' weights."""
+    model = wafersim.load_model(MODEL, {"num_experts": 4, "experts_per_token": 2})
+    r = wafersim.simulate(wafersim.load_system(SYSTEM), model, fidelity="flow", batch=2, prompt_tokens=64,
+                          output_tokens=16, layers=1, mapping={"placement": "sequential"})
+    touched = 4 * (1 - (1 - 2 / 4) ** 2)
+    moe = STAGES[:5] + [("mlp_up", D, 2 * F * 2, D * 2 * F * touched), ("mlp_down", F * 2, D, F * D * touched)]
+    ctx = 64 + (16 + 1) / 2
+    st = whole_block_stages(2, ctx, 2 * ctx, stages=moe)
+    assert r.decode.components["sram_bandwidth"] == pytest.approx(total(st, "sram"), rel=REL)
+    assert r.decode.components["compute"] == pytest.approx(total(st, "compute"), rel=REL)
+    assert r.summary["tpot_s"] == pytest.approx(total(st, "time"), rel=REL)
 
 
 def _spill(batch, prompt, out):
@@ -236,6 +255,50 @@ def test_snake_turn_runs_the_region_transposed():
     assert float(a["link_load_bytes"].data.sum()) == pytest.approx(bytes_hops, rel=1e-6)
 
 
+def test_snake_turn_east_enters_at_the_regions_own_columns():
+    """Four of eight layers in 2 x 2 regions of 32 x 32: 0 and 1 left to right on top, 2 and 3 right
+    to left below.  Region 2 (columns 32-63) is entered from above and runs transposed; its input
+    enters along its own top row, so slice j goes straight down column 32 + j."""
+    model = wafersim.load_model(MODEL, {"num_layers": 8})
+    r = wafersim.simulate(wafersim.load_system(SYSTEM, UNIFORM), model, fidelity="flow", batch=1,
+                          prompt_tokens=64, output_tokens=16, layers=4, mapping={"placement": "pipelined"})
+    a = r.arrays
+    assert list(a["region_y0"].data) == [0, 0, 32, 32] and list(a["region_x0"].data) == [0, 32, 32, 0]
+    ctx = 64 + (16 + 1) / 2
+    handoff = ACT * D / 32
+    region = core_work(1, ctx, ctx, 32 * 32) + sum(ACT * (k + n) / 32 for _, k, n, _ in STAGES) / LINK_BPS
+    expected = [region + handoff / LINK_BPS] * 3 + [region]
+    assert list(a["decode_layer_s"].data) == pytest.approx(expected, rel=REL)
+    assert r.summary["tpot_s"] == pytest.approx(sum(expected), rel=REL)
+    bytes_hops = 4 * sum(31 * ACT * (k + n) for _, k, n, _ in STAGES)
+    for j in range(32):
+        # 0 -> 1: (j, j) east to (j, 32); 1 -> 2: (j, 32 + j) south to (32, 32 + j);
+        # 2 -> 3: (32 + j, 32 + j) west to (32 + j, 0)
+        bytes_hops += handoff * ((32 - j) + (32 - j) + (32 + j))
+    assert float(a["link_load_bytes"].data.sum()) == pytest.approx(bytes_hops, rel=1e-6)
+
+
+def _io_per_wafer(wafers):
+    """Two layers, sequential, on 1 KiB cores: the KV cache of each layer spills; each wafer reads
+    its own layer's share through its own port."""
+    batch, prompt, out = 8, 1024, 64
+    r = run({"core.sram_bytes": "1 KiB", "core.reserved_sram_fraction": 0,
+             "external_memory.io_bandwidth_bytes_per_s": "1 GB/s"},
+            batch=batch, prompt_tokens=prompt, output_tokens=out, layers=2, wafers=wafers)
+    return r, batch, prompt, out
+
+
+def test_each_wafer_reads_its_spill_through_its_own_port():
+    r, batch, prompt, out = _io_per_wafer(2)
+    kv, spilled = _spill(batch, prompt, out)                 # per layer, one layer per wafer
+    assert r.summary["spilled_bytes"] == 2 * spilled
+    ctx = prompt + (out + 1) / 2
+    t_io = spilled / kv * batch * ctx * 2 * KV * 2 / 1e9 + IO_LAT     # one wafer's port, not both wafers' bytes
+    assert r.decode.components["edge_io"] == pytest.approx(t_io, rel=REL)
+    p_io = spilled * prompt / (prompt + out) / 1e9 + IO_LAT
+    assert r.prefill.components["edge_io"] == pytest.approx(p_io, rel=REL)
+
+
 @pytest.mark.parametrize("batch,micro", [(1, 1), (4, 2)])
 def test_micro_batches_by_hand(batch, micro):
     """One sequence walks both regions; four run as two micro-batches of two, and the step is
@@ -279,3 +342,18 @@ def test_busiest_link_sets_the_step():
     assert r.summary["tpot_s"] == pytest.approx(busiest, rel=REL)
     assert r.summary["max_link_utilisation"] == pytest.approx(1.0, rel=REL)
     assert float(r.arrays["link_utilisation"].data.max()) <= 1.0 + 1e-6
+
+
+def test_per_core_bytes_are_stricter_than_the_region_total():
+    """289-byte cores, one layer on the whole 4096-core block: 1180672 weight bytes are 288 a core
+    and one more on the first 1024; 6 tokens x 512 bytes of KV are one byte on the first 3072 cores.
+    The totals fit exactly (4096 x 289), but the first 1024 cores would need 290: 1024 bytes spill.
+    --wafers auto cannot help a single layer, so the job stays on one wafer, spilling."""
+    kw = dict(batch=1, prompt_tokens=5, output_tokens=1, layers=1, wafers="auto")
+    over = {"core.sram_bytes": "289 B", "core.reserved_sram_fraction": 0}
+    assert LAYER_PARAMS * 2 + 6 * 2 * KV * 2 == 4096 * 289
+    flow = run(over, mapping={"placement": "pipelined"}, **kw)
+    assert flow.summary["devices"] == 1 and flow.summary["spilled_bytes"] == 1024
+    system = wafersim.load_system(SYSTEM, over)
+    analytic = wafersim.simulate(system, wafersim.load_model(MODEL), mapping={"placement": "pipelined"}, **kw)
+    assert analytic.summary["devices"] == 1 and analytic.summary["spilled_bytes"] == 0
