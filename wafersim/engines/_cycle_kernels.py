@@ -97,10 +97,9 @@ def run(ny, nx, lat, period, V, D, pk_src, pk_dst, pk_flits, pk_time, pk_vc, src
     R = ny * nx
     P = pk_src.shape[0]
     Q = R * PORTS * V
-    bpk = np.empty((Q, D), np.int32)          # flit slots: packet, flit number, cycle it is ready
-    bidx = np.empty((Q, D), np.int32)
-    brdy = np.empty((Q, D), np.int32)
-    free_at = np.zeros((Q, D), np.int32)      # cycle the upstream router learns the slot is free
+    # flit slots, one record per slot so that a slot is one cache access: packet, flit number,
+    # cycle it is ready, cycle the upstream router learns the slot is free
+    slot = np.zeros((Q, D, 4), np.int32)
     hd = np.zeros(Q, np.int64)
     cnt = np.zeros(Q, np.int64)
     route = np.full(Q, -1, np.int64)
@@ -156,6 +155,7 @@ def run(ny, nx, lat, period, V, D, pk_src, pk_dst, pk_flits, pk_time, pk_vc, src
                 n_cur += 1
             gp += 1
         n_nxt = 0
+        cur[:n_cur].sort()                    # visit in memory order: neighbours share cache lines
         for i in range(n_cur):
             r = cur[i]
             stats[4] += 1
@@ -171,10 +171,10 @@ def run(ny, nx, lat, period, V, D, pk_src, pk_dst, pk_flits, pk_time, pk_vc, src
                 q = (r * PORTS + LOCAL) * V + pk_vc[pkt]
                 if cnt[q] < D:
                     s = (hd[q] + cnt[q]) % D
-                    if free_at[q, s] <= t:
-                        bpk[q, s] = pkt
-                        bidx[q, s] = inj_flit[r]
-                        brdy[q, s] = t
+                    if slot[q, s, 3] <= t:
+                        slot[q, s, 0] = pkt
+                        slot[q, s, 1] = inj_flit[r]
+                        slot[q, s, 2] = t
                         cnt[q] += 1
                         occ[r] += 1
                         in_network += 1
@@ -196,15 +196,15 @@ def run(ny, nx, lat, period, V, D, pk_src, pk_dst, pk_flits, pk_time, pk_vc, src
                         if cnt[q] == 0:
                             continue
                         s = hd[q]
-                        if brdy[q, s] > t:
+                        if slot[q, s, 2] > t:
                             continue
-                        pkt = bpk[q, s]
+                        pkt = slot[q, s, 0]
                         o = route[q]
                         if o < 0:
                             o = _xy_port(r, pk_dst[pkt], nx)
                             route[q] = o
                         oi = (r * PORTS + o) * V + pk_vc[pkt]
-                        if owner[oi] < 0 and bidx[q, s] == 0:
+                        if owner[oi] < 0 and slot[q, s, 1] == 0:
                             owner[oi] = p * V + v
                         if owner[oi] != p * V + v:
                             continue
@@ -212,7 +212,7 @@ def run(ny, nx, lat, period, V, D, pk_src, pk_dst, pk_flits, pk_time, pk_vc, src
                             if link_free[r, o] > t:
                                 continue
                             dq = (_neighbour(r, o, nx) * PORTS + o) * V + pk_vc[pkt]
-                            if cnt[dq] >= D or free_at[dq, (hd[dq] + cnt[dq]) % D] > t:
+                            if cnt[dq] >= D or slot[dq, (hd[dq] + cnt[dq]) % D, 3] > t:
                                 continue
                         cand[p] = v
                         break
@@ -224,12 +224,12 @@ def run(ny, nx, lat, period, V, D, pk_src, pk_dst, pk_flits, pk_time, pk_vc, src
                             continue
                         q = (r * PORTS + p) * V + v
                         s = hd[q]
-                        pkt = bpk[q, s]
-                        idx = bidx[q, s]
+                        pkt = slot[q, s, 0]
+                        idx = slot[q, s, 1]
                         hd[q] = (s + 1) % D
                         cnt[q] -= 1
                         occ[r] -= 1
-                        free_at[q, s] = t + in_lat[r, p]
+                        slot[q, s, 3] = t + in_lat[r, p]
                         tail = idx == pk_flits[pkt] - 1
                         vc = pk_vc[pkt]
                         if o == EJECT:
@@ -247,9 +247,9 @@ def run(ny, nx, lat, period, V, D, pk_src, pk_dst, pk_flits, pk_time, pk_vc, src
                             nb = _neighbour(r, o, nx)
                             dq = (nb * PORTS + o) * V + vc
                             ds = (hd[dq] + cnt[dq]) % D
-                            bpk[dq, ds] = pkt
-                            bidx[dq, ds] = idx
-                            brdy[dq, ds] = t + lat[r, o]
+                            slot[dq, ds, 0] = pkt
+                            slot[dq, ds, 1] = idx
+                            slot[dq, ds, 2] = t + lat[r, o]
                             cnt[dq] += 1
                             occ[nb] += 1
                             link_free[r, o] = max(link_free[r, o], t) + period[r, o]
