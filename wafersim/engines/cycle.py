@@ -20,9 +20,11 @@ identical regions once.
 
 Cost: a stage costs about its flits x hops in router visits.  Edge-I/O streams of
 spilled weights can be gigabytes; a stage whose flit-hops exceed
-``MAX_FLIT_HOPS`` is simulated with every transfer scaled down by the same factor
-(at least one flit each) and its time past the unloaded latency scaled back up:
-a stream in steady state takes time in proportion to its bytes.  A note says so.
+``MAX_FLIT_HOPS`` is simulated twice, with every transfer scaled down to a share
+s and 2s of its bytes (at least one flit each; 2s x the stage's flit-hops =
+``MAX_FLIT_HOPS``), and each transfer's completion is extrapolated along the
+line through the two to the full bytes: a stream in steady state takes a fixed
+time (latency, pipeline fill) plus time in proportion to its bytes.  A note says so.
 """
 
 from __future__ import annotations
@@ -73,28 +75,32 @@ class CycleTimer(flow._Timer):
         self.sim_cycles = 0
 
     def _network_cycles(self, t: Transfers) -> np.ndarray:
-        """Completion cycle of each transfer, all sent at cycle 0 (scaled down if too big)."""
+        """Completion cycle of each transfer, all sent at cycle 0.  A stage beyond
+        ``max_flit_hops`` is run at two scales s and 2s of its bytes (the larger within the
+        budget) and each completion extrapolated linearly to the full bytes."""
         packets, owner = transfer_packets(t, self.links.flit_bytes, self.config)
         if not len(packets):
             return np.zeros(len(t), np.int64)
         hops = np.abs(packets.src_y - packets.dst_y) + np.abs(packets.src_x - packets.dst_x)
         work = float((packets.flits * hops).sum())
-        scale = 1.0
-        if work > self.max_flit_hops:
-            scale = self.max_flit_hops / work
-            t = Transfers(t.src_y, t.src_x, t.dst_y, t.dst_x,
-                          np.where(t.nbytes > 0, np.maximum(t.nbytes * scale, self.links.flit_bytes), 0.0), t.kind)
-            self.notes.append(f"cycle engine: stages beyond {self.max_flit_hops:.0e} flit-hops (edge-I/O streams, prefill blocks) were "
-                              "simulated scaled down and their time past the unloaded latency scaled back up")
+        if work <= self.max_flit_hops:
+            return self._run(t).astype(np.float64)
+        s1 = self.max_flit_hops / work / 2
+        done1 = self._run(self._scaled(t, s1)).astype(np.float64)
+        done2 = self._run(self._scaled(t, 2 * s1)).astype(np.float64)
+        self.notes.append(f"cycle engine: stages beyond {self.max_flit_hops:.0e} flit-hops (edge-I/O streams, "
+                          "prefill blocks) were simulated at two reduced sizes and extrapolated linearly to full size")
+        return done1 + np.maximum(done2 - done1, 0.0) * (1.0 - s1) / s1
+
+    def _scaled(self, t: Transfers, scale: float) -> Transfers:
+        return Transfers(t.src_y, t.src_x, t.dst_y, t.dst_x,
+                         np.where(t.nbytes > 0, np.maximum(t.nbytes * scale, self.links.flit_bytes), 0.0), t.kind)
+
+    def _run(self, t: Transfers) -> np.ndarray:
         done, run = time_transfers(self.links, t, self.config)
         self.router_cycles += run.visits
         self.sim_cycles += run.cycles
-        if scale == 1.0:
-            return done.astype(np.float64)
-        p2, own2 = transfer_packets(t, self.links.flit_bytes, self.config)
-        zero = np.zeros(len(t))            # first packet's head arrival, unloaded: ~ path latency
-        np.maximum.at(zero, own2, (np.abs(p2.src_y - p2.dst_y) + np.abs(p2.src_x - p2.dst_x)).astype(float))
-        return zero + np.maximum(done - zero, 0.0) / scale
+        return done
 
     def _route(self, sb: StageBatch, boxes, one_at_a_time: bool = False):
         link_max, lat_max = super()._route(sb, boxes, one_at_a_time)   # loads, energy, unloaded latency
