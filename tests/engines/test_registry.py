@@ -80,7 +80,7 @@ def test_the_toy_is_gone_after_the_block(toy):
 
 
 def test_the_default_table():
-    assert registry.fidelities("wafer") == ("analytic", "flow")
+    assert registry.fidelities("wafer") == ("analytic", "flow", "cycle")
     assert registry.fidelities("gpu") == ("analytic",)
     assert registry.kinds() == ("wafer", "gpu")
 
@@ -88,8 +88,8 @@ def test_the_default_table():
 def test_unknown_fidelity_names_the_choices():
     with pytest.raises(ConfigError, match="gpu systems have no 'flow' engine; expected one of analytic"):
         wafersim.simulate("dgx-h100", "llama-3.1-8b", fidelity="flow")
-    with pytest.raises(ConfigError, match="expected one of analytic, flow"):
-        wafersim.simulate("wse3", "llama-3.1-8b", fidelity="cycle")
+    with pytest.raises(ConfigError, match="expected one of analytic, flow, cycle"):
+        wafersim.simulate("wse3", "llama-3.1-8b", fidelity="packet")
 
 
 def test_a_second_engine_for_the_same_slot_is_refused(toy):

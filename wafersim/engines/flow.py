@@ -76,6 +76,7 @@ class _Timer:
             self.load = np.zeros((placement.wafers, ny, nx, len(DIRECTIONS)))
             self.link_time = np.zeros(self.load.shape)
         self.link_energy = 0.0
+        self.notes: list[str] = []            # what a subclass wants said about how it timed stages
 
     def _route(self, sb: StageBatch, boxes: list[tuple[int, int, int, int]],
                one_at_a_time: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -202,14 +203,23 @@ FLOW_MAX_CORES = 2**24
 
 def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions) -> RunResult:
     """Run the flow engine; ``scenario`` is resolved (batch and wafers are numbers)."""
-    s, w, L = scenario, system, scenario.layers
-    batch, wafers = s.batch, s.wafers
     rows, cols = block_shape(system, mapping)
-    if wafers * rows * cols > FLOW_MAX_CORES:
+    if scenario.wafers * rows * cols > FLOW_MAX_CORES:
         raise ConfigError("scenario", "fidelity", f"the flow engine routes at most {FLOW_MAX_CORES} cores in one "
-                          f"run; {wafers} wafer(s) of {rows} x {cols} "
+                          f"run; {scenario.wafers} wafer(s) of {rows} x {cols} "
                           "cores exceed it (use --fidelity analytic, fewer wafers or a smaller --cores block)")
     warm_up()
+    return run_program(system, model, scenario, mapping)
+
+
+def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions, *,
+                fidelity: str = "flow", timer_class: type[_Timer] = _Timer) -> RunResult:
+    """Place, lower and time a decode step and a prefill with ``timer_class`` (a
+    :class:`_Timer` or a subclass that times stages another way, as the cycle engine's
+    does), then assemble the result under ``fidelity``.  Both wafer engines that run a
+    dataflow program share everything here but how a stage's transfers are timed."""
+    s, w, L = scenario, system, scenario.layers
+    batch, wafers = s.batch, s.wafers
     pl = place(system, model, scenario, mapping, batch, wafers)
     try:
         mesh = physical_mesh(system)
@@ -223,7 +233,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     micro, tokens = micro_batches(batch, L, mapping.placement == "pipelined")
     ctx = s.mean_decode_context
     buffers = RoutingBuffers(mesh)                      # routing work arrays, shared by every pass
-    timer = _Timer(system, mesh, pl, s.dtype, buffers)
+    timer = timer_class(system, mesh, pl, s.dtype, buffers)
     prog = lower_pass(pl, model, scenario, tokens, ctx, tokens * ctx, io_edges=edges, io_ports=ext.io_ports)
     out = timer.run(prog)
     t_iw = (wafers - 1) * (iw.latency_s + prog.interwafer_bytes / iw.bandwidth_bytes_per_s)
@@ -236,7 +246,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     io_timer = None                                     # edge I/O for the whole batch, once a step
     t_io = 0.0
     if io_bytes > 0:
-        io_timer = _Timer(system, mesh, pl, s.dtype, buffers)
+        io_timer = timer_class(system, mesh, pl, s.dtype, buffers)
         io = full.io
         t_ports = port_time(system, wafers, io.transfer_wafer, full.io_edge, full.io_position, io.transfers.nbytes)
         t_io = max(t_ports, io_timer.route_io(full)) + ext.latency_s
@@ -263,14 +273,14 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     p_tokens = batch * s.prompt_tokens
     block = min(w.calibration.prefill_block_tokens, p_tokens)
     n_blocks = math.ceil(p_tokens / block)
-    p_timer = _Timer(system, mesh, pl, s.dtype, buffers, keep_links=False)
+    p_timer = timer_class(system, mesh, pl, s.dtype, buffers, keep_links=False)
     p_out = p_timer.run(lower_pass(pl, model, scenario, block, s.prompt_tokens / 2.0, 0.0, head=False,
                                    io_edges=edges, io_ports=ext.io_ports))
     per_block = p_out["region_time"]
     # logits for each sequence's last prompt token, after the last block
     t_phead = 0.0
     if pl.has_head:
-        h_out = _Timer(system, mesh, pl, s.dtype, buffers, keep_links=False).run(
+        h_out = timer_class(system, mesh, pl, s.dtype, buffers, keep_links=False).run(
             lower_pass(pl, model, scenario, batch, s.prompt_tokens, 0.0, only=pl.regions - 1))
         t_phead = float(h_out["region_time"][-1])
     t_layers, t_piw = prefill_time(per_block, n_blocks, mapping.placement == "pipelined", wafers - 1, iw.latency_s,
@@ -303,7 +313,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
         "io": io_bytes * 8 * ext.energy_j_per_bit,
         "static": en.static_power_w * wafers * tpot,
     }
-    notes = []
+    notes = list(dict.fromkeys(n for t in (timer, io_timer, p_timer) if t is not None for n in t.notes))
     dm = mesh.defect_map
     if dm is not None:
         notes.append(f"defects (seed {dm.seed}): {dm.failed_cores} of {dm.physical_cores} physical cores failed; "
@@ -343,7 +353,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
                        spilled_bytes=pl.total_spilled_bytes, spill_capacity_bytes=wafers * ext.capacity_bytes,
                        spill_memory="external memory")
     return assemble(
-        system=w, model=model, kind="wafer", fidelity="flow", scenario=s, devices=wafers,
+        system=w, model=model, kind="wafer", fidelity=fidelity, scenario=s, devices=wafers,
         prefill=prefill, decode=decode, memory=memory, step_energy_j=step_energy,
         decode_layer_s=decode_layer_s, prefill_layer_s=n_blocks * float(per_block[:L].mean()),
         details={"placement": mapping.placement, "cores_per_wafer": pl.block[0] * pl.block[1],

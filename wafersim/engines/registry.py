@@ -121,6 +121,8 @@ DEFAULT = Registry((
                 _module("wafersim.engines.analytic_wafer")),
     EngineEntry("wafer", "flow", "every transfer routed on the physical mesh (Numba)",
                 _module("wafersim.engines.flow")),
+    EngineEntry("wafer", "cycle", "flow engine's dataflow program, stage transfers simulated flit by flit (Numba)",
+                _module("wafersim.engines.cycle")),
     EngineEntry("gpu", "analytic", "per-op roofline, collectives on the topology graph",
                 _module("wafersim.engines.analytic_gpu")),
 ))

@@ -394,3 +394,60 @@ def read_run(path: str | Path, run_id: str | None = None) -> RunResult:
         return RunResult(Summary.from_mapping(stored), _json_attr(g, "config", path, dict),
                          phases["prefill_components_s"], phases["decode_components_s"], arrays,
                          _json_attr(g, "notes", path, list), attachments)
+
+
+NOC_FORMAT = "wafersim-noc-sweep"
+NOC_FORMAT_VERSION = 1
+
+
+def write_noc_sweep(path: str | Path, columns: Sequence[tuple[str, Sequence[float], str, str]],
+                    link_utilisation: np.ndarray, config: dict[str, Any]) -> Path:
+    """A latency-throughput sweep of the cycle-level network (``wafersim noc-sweep``).
+
+    Layout: root attrs ``format`` = ``wafersim-noc-sweep``, ``format-version``,
+    ``generated-by``, ``creation-date`` and ``config`` (JSON: mesh, pattern, router);
+    ``/sweep/<column>`` one value per injection rate along the dimension ``point``
+    (attrs ``units``, ``description``); ``/sweep/link_utilisation`` (point, y, x,
+    direction): flits per cycle on each directed link."""
+    path = Path(path)
+    n = len(columns[0][1]) if columns else 0
+    with atomic_path(path) as tmp, h5py.File(tmp, "w", track_order=True) as f:
+        f.attrs["format"] = NOC_FORMAT
+        f.attrs["format-version"] = NOC_FORMAT_VERSION
+        f.attrs["generated-by"] = f"wafersim {__version__}"
+        f.attrs["creation-date"] = _creation_date()
+        f.attrs["config"] = _json(config)
+        g = f.create_group("sweep")
+        _scale(g, "point", np.arange(n))
+        for name, values, units, description in columns:
+            ds = _dataset(g, name, np.asarray(values, dtype=np.float64))
+            ds.attrs["units"] = units
+            ds.attrs["description"] = description
+            ds.dims[0].attach_scale(g["point"])
+        u = np.asarray(link_utilisation, dtype=np.float32)
+        _scale(g, "y", np.arange(u.shape[1]))
+        _scale(g, "x", np.arange(u.shape[2]))
+        _scale(g, "direction", np.array(["E", "W", "N", "S"], dtype=str))
+        ds = _dataset(g, "link_utilisation", u)
+        ds.attrs["units"] = "flit/cycle"
+        ds.attrs["description"] = "flits each directed link carried per cycle"
+        for axis, dim in enumerate(("point", "y", "x", "direction")):
+            ds.dims[axis].attach_scale(g[dim])
+    return path
+
+
+def read_noc_sweep(path: str | Path) -> dict[str, Any]:
+    """The columns (numpy arrays), ``link_utilisation`` and ``config`` of a noc-sweep file."""
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise ResultsFormatError(f"{path}: cannot open as HDF5 ({exc})") from None
+    with f:
+        if f.attrs.get("format") != NOC_FORMAT:
+            raise ResultsFormatError(f"{path}: not a noc-sweep file (attribute 'format' is {f.attrs.get('format')!r})")
+        if int(f.attrs.get("format-version", -1)) > NOC_FORMAT_VERSION:
+            raise ResultsFormatError(f"{path}: format-version is newer than this wafersim reads")
+        g = f["sweep"]
+        out: dict[str, Any] = {k: g[k][()] for k in g if k not in ("point", "y", "x", "direction")}
+        out["config"] = json.loads(f.attrs["config"])
+    return out

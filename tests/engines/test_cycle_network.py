@@ -1,0 +1,183 @@
+"""The cycle-level mesh network: kernel against the naive reference, and independent truths
+(zero-load latency, bisection-bounded saturation, conservation, order, no deadlock)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.specs import small_wafer
+from wafersim.dataflow.transfers import Transfers
+from wafersim.engines import _cycle_kernels as _k
+from wafersim.engines.cycle_network import (LinkArrays, NetworkConfig, Packets, simulate_packets, time_transfers,
+                                            transfer_packets, warm_up)
+from wafersim.engines.noc_traffic import TrafficSpec, make_packets, run_point
+from wafersim.hardware.mesh import PhysicalMesh
+from wafersim.testing import naive_cycle
+
+
+@st.composite
+def small_cases(draw):
+    ny, nx = draw(st.integers(1, 4)), draw(st.integers(2, 4))
+    vcs, slots = draw(st.integers(1, 2)), draw(st.sampled_from([1, 2, 4]))
+    lat = np.array(draw(st.lists(st.integers(1, 3), min_size=ny * nx * 4, max_size=ny * nx * 4))).reshape(ny, nx, 4)
+    period = np.array(draw(st.lists(st.sampled_from([1.0, 1.5, 2.0]), min_size=ny * nx * 4,
+                                    max_size=ny * nx * 4))).reshape(ny, nx, 4)
+    base = LinkArrays.uniform(ny, nx)
+    links = LinkArrays(np.where(base.latency > 0, lat, 0), np.where(base.latency > 0, period, 0.0))
+    n = draw(st.integers(1, 14))
+    cols = [draw(st.lists(st.integers(0, hi), min_size=n, max_size=n))
+            for hi in (ny - 1, nx - 1, ny - 1, nx - 1, 4, 12, vcs - 1)]
+    cols[4] = [f + 1 for f in cols[4]]
+    return links, Packets(*cols), NetworkConfig(vcs=vcs, buffer_flits=slots, watchdog_cycles=500)
+
+
+def test_warm_up_compiles_what_real_calls_use():
+    warm_up()
+    if not hasattr(_k.run, "signatures"):
+        pytest.skip("JIT disabled")
+    before = len(_k.run.signatures)
+    mesh = PhysicalMesh.from_spec(small_wafer(4, 4, 2, 2))
+    time_transfers(mesh, Transfers.unicast([0], [0], [3], [3], 100.0))
+    run_point(LinkArrays.uniform(4, 4), TrafficSpec(rate=0.2, cycles=50, warmup=10))
+    assert len(_k.run.signatures) == before, "a real call compiled a new specialisation"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_cases())
+def test_kernel_matches_naive(case):
+    links, packets, config = case
+    run = simulate_packets(links, packets, config, max_cycles=2000)
+    ny, nx = links.shape
+    rows = list(zip(*(a.tolist() for a in (packets.src_y, packets.src_x, packets.dst_y, packets.dst_x,
+                                             packets.flits, packets.time, packets.vc))))
+    done, head, link_flits, disorder = naive_cycle.simulate(ny, nx, links.latency.tolist(), links.period.tolist(),
+                                                            config.vcs, config.buffer_flits, rows, max_cycles=2000)
+    moving = (packets.src_y != packets.dst_y) | (packets.src_x != packets.dst_x)
+    assert run.status == "done"
+    assert run.done.tolist() == done
+    assert run.head.tolist() == head
+    ref = np.zeros((ny, nx, 4), np.int64)
+    for (y, x, d), f in link_flits.items():
+        ref[y, x, d] = f
+    assert np.array_equal(run.link_flits, ref)
+    assert run.order_errors == disorder == 0
+    assert moving.any() or run.link_flits.sum() == 0
+
+
+def _hops_latency(links: LinkArrays, sy, sx, ty, tx) -> tuple[int, float]:
+    """Sum of link latencies and the slowest period along the XY route."""
+    y, x, lat, per = sy, sx, 0, 1.0
+    while x != tx:
+        d = 0 if tx > x else 1
+        lat += links.latency[y, x, d]; per = max(per, links.period[y, x, d])
+        x += 1 if d == 0 else -1
+    while y != ty:
+        d = 3 if ty > y else 2
+        lat += links.latency[y, x, d]; per = max(per, links.period[y, x, d])
+        y += 1 if d == 3 else -1
+    return lat, per
+
+
+@pytest.mark.parametrize("hop_cycles,extra,scribe_bytes", [(1, 0, 4), (2, 0, 4), (1, 3, 4), (1, 2, 2)])
+def test_zero_load_latency_is_hops_times_hop_delay_plus_serialisation(hop_cycles, extra, scribe_bytes):
+    """A packet alone: sum of per-hop delays + flits x the slowest link's cycles per flit
+    (the tail follows the head one flit period apart), on random pairs of a 16 x 16 mesh
+    of 2 x 2 dies whose scribe crossings may be slower and narrower."""
+    import dataclasses
+    spec = small_wafer(16, 16, 2, 2, extra_latency_cycles=float(extra), link_bytes_per_cycle=float(scribe_bytes))
+    spec = dataclasses.replace(spec, mesh=dataclasses.replace(spec.mesh, hop_latency_cycles=float(hop_cycles)))
+    links = LinkArrays.from_mesh(PhysicalMesh.from_spec(spec))
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        sy, sx, ty, tx = (int(v) for v in rng.integers(0, 16, 4))
+        if (sy, sx) == (ty, tx):
+            continue
+        flits = int(rng.integers(1, 20))
+        run = simulate_packets(links, Packets([sy], [sx], [ty], [tx], [flits], [3], [0]))
+        lat, per = _hops_latency(links, sy, sx, ty, tx)
+        hops = abs(sy - ty) + abs(sx - tx)
+        if extra == 0 and scribe_bytes == 4:
+            assert lat == hops * hop_cycles
+        assert run.latency[0] == lat + 1 + int(np.ceil((flits - 1) * per))
+
+
+@pytest.mark.parametrize("k", [8, 16])
+def test_uniform_saturation_between_70_percent_and_bisection_bound(k):
+    """Offered twice the bound, uniform random traffic is accepted at no more than the
+    bisection bound 4/k flits/node/cycle and at least 70 % of it; transpose saturates lower."""
+    links = LinkArrays.uniform(k, k)
+    spec = TrafficSpec(pattern="uniform", rate=8.0 / k, cycles=2500, warmup=800, seed=k)
+    uni, _ = run_point(links, spec)
+    bound = 4.0 / k
+    assert 0.7 * bound <= uni.accepted <= bound, (uni.accepted, bound)
+    tr, _ = run_point(links, TrafficSpec(pattern="transpose", rate=8.0 / k, cycles=2500, warmup=800, seed=k))
+    assert tr.accepted < uni.accepted
+
+
+def test_below_saturation_everything_offered_is_accepted():
+    pt, run = run_point(LinkArrays.uniform(8, 8), TrafficSpec(rate=0.1, cycles=2000, warmup=500))
+    assert pt.delivered_share == 1.0 and run.status == "done"
+    assert pt.accepted == pytest.approx(0.1, rel=0.1)
+
+
+@pytest.mark.parametrize("pattern", ["uniform", "hotspot", "neighbour", "bit_complement", "transpose"])
+def test_conservation_and_order_at_high_load(pattern):
+    """Every flit arrives exactly once and in order; links carry flits x hops; packets of a
+    source-destination pair arrive in the order they were created."""
+    k = 8
+    links = LinkArrays.uniform(k, k)
+    spec = TrafficSpec(pattern=pattern, rate=0.6, packet_flits=3, cycles=400, warmup=0, seed=5)
+    packets = make_packets(spec, k, k)
+    run = simulate_packets(links, packets, NetworkConfig(watchdog_cycles=2000))
+    assert run.status == "done" and run.delivered == len(packets)
+    assert run.ejected_flits == packets.flits.sum()
+    hops = np.abs(packets.src_y - packets.dst_y) + np.abs(packets.src_x - packets.dst_x)
+    assert run.link_flits.sum() == (packets.flits * hops).sum()
+    assert run.order_errors == 0
+    pair = (packets.src_y * k + packets.src_x) * k * k + packets.dst_y * k + packets.dst_x
+    order = np.lexsort((np.arange(len(pair)), packets.time, pair))
+    same = pair[order][1:] == pair[order][:-1]
+    assert (np.diff(run.done[order])[same] > 0).all()
+
+
+def test_no_deadlock_under_xy_at_overload():
+    """Shallow single-VC buffers, long packets, offered far past saturation: the watchdog
+    (no flit moving for 300 cycles) never fires and the network drains."""
+    links = LinkArrays.uniform(12, 12, latency=2)
+    spec = TrafficSpec(pattern="uniform", rate=1.0, packet_flits=9, cycles=600, warmup=0, seed=3)
+    packets = make_packets(spec, 12, 12, vcs=1)
+    run = simulate_packets(links, packets, NetworkConfig(vcs=1, buffer_flits=1, watchdog_cycles=300))
+    assert run.status == "done"
+    assert run.delivered == len(packets)
+
+
+def test_deterministic_for_a_seed():
+    links = LinkArrays.uniform(8, 8)
+    a, ra = run_point(links, TrafficSpec(rate=0.3, cycles=600, warmup=100, seed=9))
+    b, rb = run_point(links, TrafficSpec(rate=0.3, cycles=600, warmup=100, seed=9))
+    assert np.array_equal(ra.done, rb.done) and a.accepted == b.accepted
+    c, _ = run_point(links, TrafficSpec(rate=0.3, cycles=600, warmup=100, seed=10))
+    assert c.latency_mean != a.latency_mean
+
+
+def test_multicast_arms_and_box():
+    """A row multicast is one packet per arm to the span's ends; it moves the bytes once per
+    link.  Both arms leave through the source's one injection port, one flit a cycle."""
+    t = Transfers.row_multicast([2], [3], [0], [6], 40.0)
+    packets, owner = transfer_packets(t, 4.0, NetworkConfig(packet_flits=4))
+    assert sorted(zip(packets.dst_x.tolist(), packets.flits.tolist())) == [(0, 2), (0, 4), (0, 4), (6, 2), (6, 4),
+                                                                          (6, 4)]
+    assert (owner == 0).all()
+    done, run = time_transfers(LinkArrays.uniform(5, 8), t)
+    assert run.link_flits.sum() == 10 * 6
+    assert done[0] == 20 + 3                                 # 20 flits injected, the last 3 hops from its end
+    one_arm, _ = time_transfers(LinkArrays.uniform(5, 8), Transfers.row_multicast([2], [0], [0], [6], 40.0))
+    assert one_arm[0] == 6 + 10                              # from the span's end: hops + flits
+
+
+def test_stuck_network_reports_the_cycle_limit():
+    run = simulate_packets(LinkArrays.uniform(4, 4), Packets([0], [0], [3], [3], [50], [0], [0]), max_cycles=10)
+    assert run.status == "cycle limit" and run.done[0] == -1

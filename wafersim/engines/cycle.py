@@ -1,0 +1,210 @@
+"""Cycle-level wafer engine (``--fidelity cycle``): the flow engine's dataflow program, with
+every stage's transfers simulated flit by flit on the mesh.
+
+Placement, lowering, the decode-step and prefill composition, edge I/O ports,
+energy and the result are the flow engine's (:func:`wafersim.engines.flow.run_program`);
+only how long a stage's transfers take on the network differs.  Where the flow
+engine adds the busiest link's ``load / bandwidth`` to the longest unloaded path
+latency, this engine cuts the stage's transfers into packets, sends them all at
+the stage's start through the routers of :mod:`wafersim.engines.cycle_network`
+(virtual channels, wormhole, credits, XY routing, per-link latency and
+bandwidth of the physical mesh) and takes, per region, the cycle its last packet
+is delivered.  That time is reported as the unloaded path latency (``mesh_latency``,
+as in the flow engine) plus the rest (``mesh_bandwidth``: serialisation, contention,
+injection).  Tree steps (software) are added as in the flow engine.
+
+Regions that run concurrently (pipelined placement) are simulated together on
+their wafer, so they contend for shared links as they would; regions that take
+turns on the same cores (sequential placement) are simulated one at a time, and
+identical regions once.
+
+Cost: a stage costs about its flits x hops in router visits.  Edge-I/O streams of
+spilled weights can be gigabytes; a stage whose flit-hops exceed
+``MAX_FLIT_HOPS`` is simulated twice, with every transfer scaled down to a share
+s and 2s of its bytes (at least one flit each; 2s x the stage's flit-hops =
+``MAX_FLIT_HOPS``), and each transfer's completion is extrapolated along the
+line through the two to the full bytes: a stream in steady state takes a fixed
+time (latency, pipeline fill) plus time in proportion to its bytes.  A note says so.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..dataflow.program import StageBatch
+from ..dataflow.transfers import Transfers
+from ..hardware.wafer import WaferSpec
+from ..mapping.options import MappingOptions
+from ..results.run_result import RunResult
+from ..workload.model import ModelSpec
+from ..workload.scenario import Scenario
+from . import flow
+from .cycle_network import LinkArrays, NetworkConfig, time_transfers, transfer_packets
+from .cycle_network import warm_up as _warm_network
+from .flow_routing import warm_up as _warm_routing
+
+__all__ = ["simulate", "capacity", "warm_up", "CycleTimer", "MAX_FLIT_HOPS"]
+
+#: the most flit-hops one stage is simulated with before it is scaled down (~0.2 s on one core)
+MAX_FLIT_HOPS = 1e6
+
+capacity = flow.capacity
+
+
+def warm_up() -> None:
+    _warm_routing()
+    _warm_network()
+
+
+def _subset(t: Transfers, sel: np.ndarray) -> Transfers:
+    return Transfers(t.src_y[sel], t.src_x[sel], t.dst_y[sel], t.dst_x[sel], t.nbytes[sel], t.kind[sel])
+
+
+class CycleTimer(flow._Timer):
+    """A flow-engine timer whose stage network time comes from the cycle-level simulation.
+    Link loads and energy are the flow routing's (the same bytes on the same links)."""
+
+    config = NetworkConfig()
+    max_flit_hops = MAX_FLIT_HOPS
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.links = _links(self.mesh)
+        self.clock = self.mesh.clock_hz
+        self.router_cycles = 0          # router visits simulated (for benchmarks)
+        self.sim_cycles = 0
+
+    def _network_cycles(self, t: Transfers) -> np.ndarray:
+        """Completion cycle of each transfer, all sent at cycle 0.  A stage beyond
+        ``max_flit_hops`` is run at two scales s and 2s of its bytes (the larger within the
+        budget) and each completion extrapolated linearly to the full bytes."""
+        packets, owner = transfer_packets(t, self.links.flit_bytes, self.config)
+        if not len(packets):
+            return np.zeros(len(t), np.int64)
+        hops = np.abs(packets.src_y - packets.dst_y) + np.abs(packets.src_x - packets.dst_x)
+        work = float((packets.flits * hops).sum())
+        if work <= self.max_flit_hops:
+            return self._run(t).astype(np.float64)
+        s1 = self.max_flit_hops / work / 2
+        done1 = self._run(self._scaled(t, s1)).astype(np.float64)
+        done2 = self._run(self._scaled(t, 2 * s1)).astype(np.float64)
+        self.notes.append(f"cycle engine: stages beyond {self.max_flit_hops:.0e} flit-hops (edge-I/O streams, "
+                          "prefill blocks) were simulated at two reduced sizes and extrapolated linearly to full size")
+        return done1 + np.maximum(done2 - done1, 0.0) * (1.0 - s1) / s1
+
+    def _scaled(self, t: Transfers, scale: float) -> Transfers:
+        return Transfers(t.src_y, t.src_x, t.dst_y, t.dst_x,
+                         np.where(t.nbytes > 0, np.maximum(t.nbytes * scale, self.links.flit_bytes), 0.0), t.kind)
+
+    def _run(self, t: Transfers) -> np.ndarray:
+        done, run = time_transfers(self.links, t, self.config)
+        self.router_cycles += run.visits
+        self.sim_cycles += run.cycles
+        return done
+
+    def _route(self, sb: StageBatch, boxes, one_at_a_time: bool = False):
+        link_max, lat_max = super()._route(sb, boxes, one_at_a_time)   # loads, energy, unloaded latency
+        R = self.pl.regions
+        net = np.zeros(R)
+        if len(sb.transfers) == 0:
+            return link_max, lat_max
+        t = sb.transfers
+        if one_at_a_time:
+            groups: dict[tuple, list[int]] = {}
+            for i in np.unique(sb.transfer_region):
+                sel = np.nonzero(sb.transfer_region == i)[0]
+                key = (int(sb.transfer_wafer[sel[0]]), boxes[i], len(sel), float(t.nbytes[sel].sum()))
+                groups.setdefault(key, []).append(int(i))
+            for regions in groups.values():
+                sel = np.nonzero(sb.transfer_region == regions[0])[0]
+                net[regions] = self._network_cycles(_subset(t, sel)).max() / self.clock
+        else:
+            for wafer in np.unique(sb.transfer_wafer):
+                sel = np.nonzero(sb.transfer_wafer == wafer)[0]
+                done = self._network_cycles(_subset(t, sel)) / self.clock
+                np.maximum.at(net, sb.transfer_region[sel], done)
+        # the network time, split as the flow engine splits it: unloaded latency + the rest
+        return np.maximum(net - lat_max, 0.0), np.minimum(lat_max, net)
+
+
+_LINKS: dict[int, tuple[object, LinkArrays]] = {}
+
+
+def _links(mesh) -> LinkArrays:
+    """Link arrays of ``mesh``, built once per mesh object (meshes are cached per spec)."""
+    hit = _LINKS.get(id(mesh))
+    if hit is None or hit[0] is not mesh:
+        _LINKS.clear()
+        hit = _LINKS[id(mesh)] = (mesh, LinkArrays.from_mesh(mesh))
+    return hit[1]
+
+
+def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions) -> RunResult:
+    """Run the cycle engine; ``scenario`` is resolved (batch and wafers are numbers)."""
+    warm_up()
+    return flow.run_program(system, model, scenario, mapping, fidelity="cycle", timer_class=CycleTimer)
+
+
+def network_times(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions,
+                  tokens: int = 1, config: NetworkConfig = NetworkConfig()) -> list[dict]:
+    """Cross-validation: the network time of every stage of one decode pass (``tokens``
+    tokens), of the hand-offs between layers and of the edge-I/O stream, by the flow model
+    (busiest link's load / bandwidth + longest unloaded path) and by the cycle simulation
+    (all transfers sent at once, the last one delivered), each the slowest region's, and
+    ``flow_ports_s``: the flow model with the cores' injection and ejection ports counted
+    as links (one flit a cycle each; see docs/models.md, "cycle engine").
+    ``scenario`` must be resolved (batch and wafers are numbers).  Rows: ``stage``,
+    ``flow_s``, ``cycle_s``, ``flits``, ``flit_hops``, ``scaled`` (True where the stage was
+    simulated scaled down, see the module docs)."""
+    from ..dataflow.edge_io import io_edges
+    from ..dataflow.lower import lower_pass
+    from ..mapping.placement import place
+    from .flow_routing import route_transfers
+    pl = place(system, model, scenario, mapping, scenario.batch, scenario.wafers)
+    mesh = flow.physical_mesh(system)
+    links = _links(mesh)
+    prog = lower_pass(pl, model, scenario, tokens, scenario.mean_decode_context, tokens * scenario.mean_decode_context,
+                      io_edges=io_edges(system), io_ports=system.external_memory.io_ports)
+    timer = CycleTimer(system, mesh, pl, scenario.dtype, keep_links=False)
+    timer.config = config
+    rows = []
+    for sb in (*prog.stages, prog.handoff, prog.io):
+        t = sb.transfers
+        if not len(t) or t.nbytes.sum() == 0:
+            continue
+        f_time, c_time, e_time = 0.0, 0.0, 0.0
+        groups = ([np.nonzero(sb.transfer_region == i)[0] for i in np.unique(sb.transfer_region)]
+                  if pl.strategy != "pipelined" else [np.nonzero(sb.transfer_wafer == w)[0]
+                                                      for w in np.unique(sb.transfer_wafer)])
+        flits = hops = 0.0
+        notes_before = len(timer.notes)
+        for sel in groups[:1] if pl.strategy != "pipelined" else groups:
+            sub = _subset(t, sel)
+            res = route_transfers(mesh, sub)
+            f_time = max(f_time, res.max_link_time_s + float(res.latency_s.max()))
+            c_time = max(c_time, float(timer._network_cycles(sub).max()) / mesh.clock_hz)
+            p, owner = transfer_packets(sub, links.flit_bytes, config)
+            lat = res.latency_s[owner] * mesh.clock_hz
+            ports = max(_port_bound(p.src_y, p.src_x, p.flits, lat), _port_bound(p.dst_y, p.dst_x, p.flits, lat))
+            e_time = max(e_time, res.max_link_time_s + float(res.latency_s.max()), ports / mesh.clock_hz)
+            flits += float(p.flits.sum())
+            hops += float((p.flits * (np.abs(p.src_y - p.dst_y) + np.abs(p.src_x - p.dst_x))).sum())
+        rows.append({"stage": sb.name, "flow_s": f_time, "flow_ports_s": e_time, "cycle_s": c_time,
+                     "flits": flits, "flit_hops": hops,
+                     "scaled": len(timer.notes) > notes_before})
+    return rows
+
+
+def _port_bound(y: np.ndarray, x: np.ndarray, flits: np.ndarray, latency: np.ndarray) -> float:
+    """Cycles the busiest core port needs, one flit a cycle: at each core, for packets that
+    can reach the port no earlier than ``a`` (unloaded latency), at least ``a`` plus all
+    their flits (a single-server queue bound); the largest over cores and ``a``."""
+    if not len(y):
+        return 0.0
+    core = y.astype(np.int64) * (1 << 32) + x
+    order = np.lexsort((-latency, core))                   # by core, latest-arriving first
+    c, f, a = core[order], flits[order].astype(float), latency[order]
+    run = np.cumsum(f)
+    start = np.r_[0, np.nonzero(c[1:] != c[:-1])[0] + 1]
+    before = np.repeat(np.r_[0.0, run][start], np.diff(np.r_[start, len(c)]))
+    return float((a + run - before).max())
