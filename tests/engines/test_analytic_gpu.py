@@ -3,7 +3,7 @@
 import pytest
 
 import wafersim
-from wafersim.engines.analytic_gpu import AnalyticGpu, ring_collective
+from wafersim.engines.analytic_gpu import ring_collective
 from wafersim.engines.gpu_memory import GpuMemory
 from wafersim.runner import simulate
 from wafersim.workload.scenario import Scenario

@@ -571,8 +571,9 @@ def test_pipeline_stages_hold_one_end_each_by_hand():
     ({"tp": 2, "pp": 2, "ep": 2}, "ep = 2 needs a mixture-of-experts model"),
 ])
 def test_engine_checks(kw, message):
+    """One node whose network joins no other (max_nodes 1): a job of 16 GPUs cannot run on it."""
     with pytest.raises(wafersim.ConfigError, match=message):
-        wafersim.simulate(system(), "llama-3.1-8b", **kw)
+        wafersim.simulate(system(interconnect__max_nodes=1), "llama-3.1-8b", **kw)
 
 
 def test_tp_must_divide_kv_heads_or_be_a_multiple():
@@ -627,7 +628,7 @@ def test_tp_auto_stays_inside_one_node():
 
 def test_tp_auto_with_no_gpus_left_reports_tp_1():
     with pytest.raises(wafersim.ConfigError, match="tp x pp x ep = 16 GPUs but dgx-h100 has 8"):
-        wafersim.simulate(system(), "mixtral-8x7b", tp="auto", ep=8, pp=2)
+        wafersim.simulate(system(interconnect__max_nodes=1), "mixtral-8x7b", tp="auto", ep=8, pp=2)
 
 
 def test_layer_stage_array():
