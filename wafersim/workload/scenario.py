@@ -83,7 +83,9 @@ class Scenario:
 #: Largest value of each integer scenario key: far beyond any real job, and small enough
 #: that every product the engines form (batch x context x KV bytes) stays finite.
 MAXIMUM = {"batch": 2**20, "prompt_tokens": 2**24, "output_tokens": 2**24, "wafers": 1024,
-           "tp": 2**16, "pp": 2**16, "ep": 2**16, "layers": 2**14}
+           "tp": 2**16, "pp": 2**16, "ep": 2**16, "gpus": 2**20, "layers": 2**14}
+#: bound of an integer key not listed above
+DEFAULT_MAXIMUM = 2**20
 
 
 def _short(value: Any) -> str:
@@ -94,7 +96,8 @@ def _short(value: Any) -> str:
 def _positive_or(value: Any, key: str, word: str | None) -> None:
     if word is not None and isinstance(value, str) and value == word:
         return
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAXIMUM[key]:
+    most = MAXIMUM.get(key, DEFAULT_MAXIMUM)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
         also = f" or '{word}'" if word else ""
         raise ConfigError("scenario", key, f"expected a positive integer{also}; got {_short(value)} "
-                                           f"(the most allowed is {MAXIMUM[key]})")
+                                           f"(the most allowed is {most})")
