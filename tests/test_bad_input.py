@@ -245,3 +245,21 @@ def test_every_spec_class_validates_on_construction():
                         unchecked.append(f"{module.__name__}.{obj.__name__}")
     assert len(found) >= 15
     assert not unchecked, f"derive these from wafersim.config.Spec: {unchecked}"
+
+
+@pytest.mark.parametrize("args,match", [
+    (["mini-wafer", "--batch", "1048576", "--prompt", "16000000"], "KV cache"),
+    (["mini-wafer", "--fidelity", "flow", "--batch", "1048576", "--prompt", "16000000"], "KV cache"),
+    (["mini-wafer", "--set", "system.core.sram_bytes=1e18", "--batch", "max"], "2**60"),
+])
+def test_jobs_beyond_int64_byte_counts_are_refused(args, match):
+    big = ["--set", "model.max_context=16777216", "--set", "model.num_kv_heads=4", "--set", "model.head_dim=65536"]
+    refused("run", args[0], str(DATA / "tiny-llama.toml"), *args[1:], *big, match=match)
+
+
+def test_batch_max_is_capped_with_a_note():
+    rc, out, err = cli("run", "dgx-h100", str(DATA / "tiny-llama.toml"), "--set", "system.gpu.hbm_bytes=1e18",
+                       "--batch", "max", "--prompt", "16", "--output", "1", "--json")
+    assert rc == 0, err
+    data = json.loads(out)
+    assert data["batch"] == 2**20 and any("capped" in n for n in data["notes"])
