@@ -10,7 +10,8 @@ process, so its time includes imports and its peak resident memory is its own:
 * ``span``: the job spread over every server (tp = GPUs per node up to 8, pp = nodes),
   which builds and routes the whole graph: a Dijkstra search per pipeline stage.
 
-Systems: 8 GPUs = one DGX H100; 72, 576 and 4,608 GPUs = 1, 8 and 64 GB200 NVL72 racks.
+Systems: 8 GPUs = one DGX H100; 72, 576, 4,608 and 72,000 GPUs = 1, 8, 64 and 1,000 GB200
+NVL72 racks (at 72,000 the whole graph is refused: above topology.MAX_EDGES).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-CASES = [(8, "dgx-h100", 1), (72, "gb200-nvl72", 1), (576, "gb200-nvl72", 8), (4608, "gb200-nvl72", 64)]
+CASES = [(8, "dgx-h100", 1), (72, "gb200-nvl72", 1), (576, "gb200-nvl72", 8), (4608, "gb200-nvl72", 64),
+         (72000, "gb200-nvl72", 1000)]   # the last: a one-rack job runs; the whole graph is refused
 
 _CHILD = r"""
 import json, resource, sys, time

@@ -140,8 +140,13 @@ def test_stale_temporaries_are_removed(tmp_path):
     stale.write_text("half")
     mine = tmp_path / f".out.h5{TEMP_MARK}{os.getpid()}-abc.tmp"
     mine.write_text("in use")
-    assert remove_stale_temporaries(target) == [stale]
-    assert mine.exists() and not stale.exists()
+    old = tmp_path / ".out.h5.abcd1234.tmp"          # an earlier version's name, a day old
+    old.write_text("half")
+    os.utime(old, (time.time() - 2 * 86400,) * 2)
+    recent = tmp_path / ".out.h5.efgh5678.tmp"       # perhaps another writer's, in use
+    recent.write_text("half")
+    assert sorted(remove_stale_temporaries(target)) == sorted([stale, old])
+    assert mine.exists() and recent.exists() and not stale.exists() and not old.exists()
 
 
 @pytest.mark.parametrize("signum,status", [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, SystemExit)])
@@ -217,3 +222,44 @@ def test_thousand_rack_gpu_system_is_fast():
     assert rc == 0, err
     assert time.perf_counter() - start < 60      # about 3 s alone; generous for a loaded CI machine
     assert json.loads(out)["devices"] <= 72
+
+
+def test_every_spec_class_validates_on_construction():
+    """A dataclass with config metadata (quantity, integer, ...) must derive from config.Spec,
+    so that building it or ``dataclasses.replace`` on it runs the same checks as a preset file."""
+    import importlib
+    import pkgutil
+
+    from wafersim.config import Spec
+    found, unchecked = [], []
+    for package in ("hardware", "workload", "mapping"):
+        pkg = importlib.import_module(f"wafersim.{package}")
+        for info in pkgutil.iter_modules(pkg.__path__):
+            module = importlib.import_module(f"wafersim.{package}.{info.name}")
+            for obj in vars(module).values():
+                if (isinstance(obj, type) and dataclasses.is_dataclass(obj) and obj.__module__ == module.__name__
+                        and any("kind" in f.metadata and f.metadata["kind"] != "provenance"
+                                for f in dataclasses.fields(obj))):
+                    found.append(obj.__name__)
+                    if not issubclass(obj, Spec):
+                        unchecked.append(f"{module.__name__}.{obj.__name__}")
+    assert len(found) >= 15
+    assert not unchecked, f"derive these from wafersim.config.Spec: {unchecked}"
+
+
+@pytest.mark.parametrize("args,match", [
+    (["mini-wafer", "--batch", "1048576", "--prompt", "16000000"], "KV cache"),
+    (["mini-wafer", "--fidelity", "flow", "--batch", "1048576", "--prompt", "16000000"], "KV cache"),
+    (["mini-wafer", "--set", "system.core.sram_bytes=1e18", "--batch", "max"], "2**60"),
+])
+def test_jobs_beyond_int64_byte_counts_are_refused(args, match):
+    big = ["--set", "model.max_context=16777216", "--set", "model.num_kv_heads=4", "--set", "model.head_dim=65536"]
+    refused("run", args[0], str(DATA / "tiny-llama.toml"), *args[1:], *big, match=match)
+
+
+def test_batch_max_is_capped_with_a_note():
+    rc, out, err = cli("run", "dgx-h100", str(DATA / "tiny-llama.toml"), "--set", "system.gpu.hbm_bytes=1e18",
+                       "--batch", "max", "--prompt", "16", "--output", "1", "--json")
+    assert rc == 0, err
+    data = json.loads(out)
+    assert data["batch"] == 2**20 and any("capped" in n for n in data["notes"])

@@ -42,7 +42,8 @@ from wafersim.config import WafersimError  # noqa: E402
 
 TOTAL = int(os.environ.get("WAFERSIM_FUZZ_EXAMPLES", "1000"))
 CASE_SECONDS = float(os.environ.get("WAFERSIM_FUZZ_CASE_SECONDS", "30"))
-WEIGHTS = {"cli": 0.20, "set": 0.15, "scaled": 0.25, "toml": 0.12, "hdf5": 0.13, "api": 0.08, "out": 0.07}
+WEIGHTS = {"cli": 0.18, "set": 0.14, "scaled": 0.20, "big": 0.08, "toml": 0.12, "hdf5": 0.13, "api": 0.08,
+           "out": 0.07}
 DATA = Path(__file__).parent / "data"
 STATS: dict[str, int] = {}
 
@@ -354,6 +355,28 @@ def test_scaled_preset_values(data, system, model):
     sets = data.draw(scaled_sets(system))
     extra = data.draw(valid_flags(wafersim.load_system(system).kind == "wafer"))
     run_cli(["run", system, model, *sets, *extra, "--json"])
+
+
+_POW2 = st.integers(min_value=0, max_value=24).map(lambda k: str(2**k))
+
+
+@_settings("big")
+@given(system=st.sampled_from(["mini-wafer", "wse3", "dgx-h100", "pcie-8x-l40s"]),
+       fidelity=st.sampled_from(["analytic", "analytic", "flow"]),
+       batch=st.one_of(st.just("max"), _POW2), prompt=_POW2, output=st.integers(min_value=0, max_value=12),
+       context=st.integers(min_value=12, max_value=24), kv_heads=st.sampled_from([1, 2, 4]),
+       head_dim=st.integers(min_value=4, max_value=16), memory=st.integers(min_value=-3, max_value=14))
+def test_big_jobs(system, fidelity, batch, prompt, output, context, kv_heads, head_dim, memory):
+    """Jobs near every bound at once: batch, context, KV width and memory sizes in powers of two and ten."""
+    wafer = wafersim.load_system(system).kind == "wafer"
+    if fidelity == "flow" and system != "mini-wafer":
+        fidelity = "analytic"
+    mem_key = "system.core.sram_bytes" if wafer else "system.gpu.hbm_bytes"
+    base = 48 * 1024 if wafer else 80e9
+    run_cli(["run", system, str(DATA / "tiny-llama.toml"), "--fidelity", fidelity, "--batch", batch,
+             "--prompt", prompt, "--output", str(2**output), "--set", f"model.max_context={2**context}",
+             "--set", f"model.num_kv_heads={kv_heads}", "--set", f"model.head_dim={2**head_dim}",
+             "--set", f"{mem_key}={base * 10.0**memory!r}", "--json"])
 
 
 def test_flow_fidelity_on_small_wafer_with_hostile_sets(tmp_path):

@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
     prefix = args.output if args.output is not None else f"{model.name}-b{args.batch}"
     ids = [f"{r.summary['system']}-ctx{context_of(r)}" for r in results]
-    Path(f"{prefix}-cliff.h5").parent.mkdir(parents=True, exist_ok=True)   # the tool's own output prefix
+    Path(f"{prefix}-cliff.h5").parent.mkdir(parents=True, exist_ok=True)    # the prefix may name a new folder
     h5 = wafersim.write_results(f"{prefix}-cliff.h5", results, run_ids=ids)
     print(f"{model.name}, batch {args.batch}, {args.output_tokens} output tokens (context = prompt + output)")
     print(_table(results))
@@ -123,7 +123,6 @@ def main(argv: list[str] | None = None) -> int:
         from wafersim.plots import plot_cliff, save_png
         ax = plot_cliff(results)
         png = Path(f"{prefix}-cliff.png")
-        png.parent.mkdir(parents=True, exist_ok=True)
         save_png(ax.figure, png)
         plt.close(ax.figure)
         print(f"wrote {png}")

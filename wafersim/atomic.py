@@ -21,6 +21,7 @@ import signal
 import stat
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -108,18 +109,29 @@ def _alive(pid: int) -> bool:
     return True
 
 
+LEGACY_AGE_S = 24 * 3600
+"""Age after which a temporary of an earlier version (``.NAME.XXXXXXXX.tmp``, no process id) counts as stale."""
+
+
 def remove_stale_temporaries(path: str | Path) -> list[Path]:
-    """Remove temporary files beside ``path`` left by writers that no longer run; returns them."""
+    """Remove temporary files beside ``path`` left by writers that no longer run (and those
+    of earlier versions, which carry no process id, once a day old); returns them."""
     path = Path(path)
     pattern = re.compile(re.escape(f".{path.name}{TEMP_MARK}") + r"(\d+)-[^/]*\.(tmp|png|probe)$")
+    legacy = re.compile(re.escape(f".{path.name}.") + r"[a-z0-9_]{8}\.tmp$")
     removed = []
     try:
         entries = list(os.scandir(path.parent))
     except OSError:
         return removed
+    now = time.time()
     for entry in entries:
         m = pattern.match(entry.name)
-        if m and not _alive(int(m.group(1))):
+        stale = m is not None and not _alive(int(m.group(1)))
+        if not stale and legacy.match(entry.name):
+            with contextlib.suppress(OSError):
+                stale = entry.is_file(follow_symlinks=False) and now - entry.stat().st_mtime > LEGACY_AGE_S
+        if stale:
             with contextlib.suppress(OSError):
                 os.unlink(entry.path)
                 removed.append(Path(entry.path))

@@ -19,6 +19,10 @@ from .engines import registry as engines
 from .runner import simulate
 
 
+#: Largest integer a flag takes; the scenario sets tighter bounds per key (workload.scenario.MAXIMUM).
+FLAG_MAX = 2**31 - 1
+
+
 def _int_or(word: str | None):
     """An argparse type: a positive integer, or ``word`` when one is given."""
     expected = "a positive integer" + (f" or '{word}'" if word else "")
@@ -27,11 +31,13 @@ def _int_or(word: str | None):
         if word is not None and text == word:
             return word
         try:
-            value = int(text) if len(text) <= 20 else 0
+            value = int(text) if len(text) <= 20 else 2**63
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {expected}, got {text[:40]!r}") from None
-        if not 1 <= value <= 2**31 - 1:
-            raise argparse.ArgumentTypeError(f"expected {expected} below 2**31, got {text[:40]!r}")
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text[:40]!r}")
+        if value > FLAG_MAX:
+            raise argparse.ArgumentTypeError(f"expected {expected}; {text[:40]!r} is above {FLAG_MAX}")
         return value
     parse.__name__ = expected
     return parse
@@ -397,8 +403,15 @@ def cmd_noc_sweep(ns: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the one-line error every other mistake gets: ``wafersim: error: ...``, status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"wafersim: error: {_one_line(message, 500)} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="wafersim", description="Wafer-scale chips against multi-GPU systems for LLM inference.")
+    p = _Parser(prog="wafersim", description="Wafer-scale chips against multi-GPU systems for LLM inference.")
     p.add_argument("--version", action="version", version=f"wafersim {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     r = sub.add_parser("run", help="simulate one model on one system")

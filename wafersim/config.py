@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import datetime
 import functools
 import math
 import stat

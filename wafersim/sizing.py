@@ -37,7 +37,7 @@ from .engines.registry import Engine
 from .mapping.options import MappingOptions
 from .results.run_result import RunResult
 from .workload.model import ModelSpec
-from .workload.scenario import Scenario
+from .workload.scenario import MAXIMUM as SCENARIO_MAXIMUM, Scenario
 
 __all__ = ["Sized", "size", "check_kind", "fewest_devices", "tensor_parallel_options", "DEVICE_KEY", "FOREIGN_KEYS"]
 
@@ -52,6 +52,7 @@ FOREIGN_KEYS: dict[str, dict[str, tuple[tuple[Any, ...], str]]] = {
     "gpu": {"wafers": ((1, "auto"), "--wafers applies to wafer systems; GPU systems use --gpus/--tp/--pp/--ep")},
 }
 _TP_CHOICES = (1, 2, 4, 8, 16, 32, 64)
+MAX_BATCH = SCENARIO_MAXIMUM["batch"]
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,10 @@ def size(engine: Engine, system: Any, model: ModelSpec, scenario: Scenario, mapp
     batch = scenario.batch
     if batch == "max":
         batch = capacity.largest_batch(devices)
-        if batch == 1 and not capacity.fits(1, devices):
+        if batch > MAX_BATCH:
+            notes.append(f"--batch max: more than {MAX_BATCH} sequences fit; capped at {MAX_BATCH}, the most modelled")
+            batch = MAX_BATCH
+        elif batch == 1 and not capacity.fits(1, devices):
             notes.append(f"--batch max: not even one sequence of {scenario.max_context} tokens fits beside the "
                          "weights; ran batch 1")
         else:
@@ -139,7 +143,9 @@ def size(engine: Engine, system: Any, model: ModelSpec, scenario: Scenario, mapp
     changes: dict[str, Any] = {"batch": batch}
     if key:
         changes[key] = devices
-    return Sized(replace(scenario, **changes), tuple(notes))
+    sized = replace(scenario, **changes)
+    sized.check_size(model)
+    return Sized(sized, tuple(notes))
 
 
 def _fastest_tensor_parallel(engine: Engine, system: Any, model: ModelSpec, scenario: Scenario,

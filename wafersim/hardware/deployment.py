@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import number, quantity
+from ..config import Spec, number, quantity
 
 __all__ = ["DeploymentSpec", "HOURS_PER_YEAR"]
 
@@ -21,7 +21,7 @@ HOURS_PER_YEAR = 365.2425 * 24
 
 
 @dataclass(frozen=True, kw_only=True)
-class DeploymentSpec:
+class DeploymentSpec(Spec):
     unit_power_w: float = quantity(
         "power", "wall power of one unit at full load: the whole node or box, not only its chips; 0 if unknown",
         default=0.0, allow_zero=True)

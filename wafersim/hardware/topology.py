@@ -213,12 +213,17 @@ def build_topology(spec: GpuSystemSpec, nodes: int | None = None, *, only: int |
         raise ValueError(f"{spec.name}: an nvswitch topology needs nvswitch_chips >= 1 and nvlink_links_per_gpu >= 1")
     edges = graph_edges(spec, built) if nodes == ic.nodes else built * edges_per_node(spec)
     if edges > MAX_EDGES:
-        fits = max(0, (MAX_EDGES - graph_edges(spec, 0)) // edges_per_node(spec))
+        fabric = graph_edges(spec, 0)
+        if fabric > MAX_EDGES // 2:
+            why = (f"its leaf-spine fabric alone has {fabric:,} edges (leaf_switches and spine_switches default "
+                   "to gpus_per_node): set fewer leaf and spine switches or fewer GPUs per node")
+        else:
+            fits = (MAX_EDGES - fabric) // edges_per_node(spec)
+            why = (f"at most {fits} such servers fit: use fewer GPUs in the job (tp x pp x ep), or fewer GPUs, "
+                   "CPUs or PCIe switches per node")
         raise ConfigError(spec.name, "interconnect",
                           f"a job over {built} server(s) of {ic.gpus_per_node} GPUs needs a link graph of about "
-                          f"{edges:,} edges; at most {MAX_EDGES:,} are costed ({fits} such servers with this "
-                          "fabric): use fewer GPUs in the job (tp x pp x ep), fewer GPUs, CPUs or switches per "
-                          "node, or fewer leaf and spine switches")
+                          f"{edges:,} edges; at most {MAX_EDGES:,} are costed, and {why}")
     g = nx.DiGraph(name=spec.name, topology=ic.topology, nodes=nodes, gpus_per_node=ic.gpus_per_node)
     if built != nodes:
         g.graph["built_nodes"] = built

@@ -40,6 +40,8 @@ class CoreSpec(Spec):
         return self.sram_read_bytes_per_cycle * self.clock_hz
 
 
+#: Most SRAM one wafer may hold (bytes), so per-region byte counts stay exact in int64.
+MAX_WAFER_SRAM_BYTES = 2**60
 #: Most cores one wafer may have: 2**22 (4.7 times a WSE-3), so per-core arrays stay small.
 MAX_CORES = 2**22
 
@@ -155,6 +157,11 @@ class WaferSpec(Spec):
     deployment: DeploymentSpec = field(default_factory=DeploymentSpec,
                                        metadata={"doc": "power and price of one wafer's system"})
     provenance: Provenance | None = provenance_field()
+
+    def check(self) -> None:
+        if self.cores * self.core.sram_bytes > MAX_WAFER_SRAM_BYTES:
+            raise ConfigError("", "core.sram_bytes", f"{self.cores} cores of {self.core.sram_bytes:.3g} bytes hold more "
+                              f"than 2**60 bytes on one wafer (the most modelled: byte counts stay exact in int64)")
 
     @property
     def cores(self) -> int:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
-import math
 import os
 import stat
 from pathlib import Path

@@ -59,7 +59,20 @@ class Scenario:
         if self.max_context > model.max_context:
             raise ConfigError("scenario", "prompt_tokens", f"prompt + output = {self.max_context} tokens exceeds the "
                               f"{model.max_context}-token context of {model.name}")
-        return replace(self, dtype=dtype, kv_dtype=self.kv_dtype or dtype, layers=layers)
+        out = replace(self, dtype=dtype, kv_dtype=self.kv_dtype or dtype, layers=layers)
+        out.check_size(model)
+        return out
+
+    def check_size(self, model: Any) -> None:
+        """Refuse a job whose KV cache exceeds :data:`MAX_KV_BYTES` (checked once the batch is a
+        number): byte counts then stay exact in the int64 arrays of the placement."""
+        if not isinstance(self.batch, int) or self.layers is None:
+            return
+        kv = self.batch * self.max_context * self.layers * model.kv_bytes_per_token_layer(self.kv_dtype or self.dtype)
+        if kv > MAX_KV_BYTES:
+            raise ConfigError("scenario", "batch", f"batch {self.batch} x {self.max_context} tokens x {self.layers} "
+                              f"layers of {model.name} hold {kv:.3g} bytes of KV cache; at most 2**60 "
+                              f"({MAX_KV_BYTES:.3g}) are modelled")
 
     @property
     def max_context(self) -> int:
@@ -86,7 +99,11 @@ class Scenario:
 #: Largest value of each integer scenario key: far beyond any real job, and small enough
 #: that every product the engines form (batch x context x KV bytes) stays finite.
 MAXIMUM = {"batch": 2**20, "prompt_tokens": 2**24, "output_tokens": 2**24, "wafers": 1024,
-           "tp": 2**16, "pp": 2**16, "ep": 2**16, "gpus": 2**16, "layers": 2**14}
+           "tp": 2**16, "pp": 2**16, "ep": 2**16, "gpus": 2**20, "layers": 2**14}
+#: Largest KV cache of one job (bytes): 1 EiB, a million times any machine's memory.
+MAX_KV_BYTES = 2**60
+#: bound of an integer key not listed above
+DEFAULT_MAXIMUM = 2**20
 
 
 def _short(value: Any) -> str:
@@ -97,7 +114,8 @@ def _short(value: Any) -> str:
 def _positive_or(value: Any, key: str, word: str | None) -> None:
     if word is not None and isinstance(value, str) and value == word:
         return
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAXIMUM[key]:
+    most = MAXIMUM.get(key, DEFAULT_MAXIMUM)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
         also = f" or '{word}'" if word else ""
         raise ConfigError("scenario", key, f"expected a positive integer{also}; got {_short(value)} "
-                                           f"(the most allowed is {MAXIMUM[key]})")
+                                           f"(the most allowed is {most})")
