@@ -39,7 +39,7 @@ from ..results.run_result import RunResult
 from ..workload.model import ModelSpec
 from ..workload.scenario import Scenario
 from . import flow
-from .cycle_network import LinkArrays, NetworkConfig, time_transfers, transfer_packets
+from .cycle_network import LinkArrays, NetworkConfig, time_transfers, transfer_arms
 from .cycle_network import warm_up as _warm_network
 from .flow_routing import warm_up as _warm_routing
 
@@ -78,11 +78,10 @@ class CycleTimer(flow._Timer):
         """Completion cycle of each transfer, all sent at cycle 0.  A stage beyond
         ``max_flit_hops`` is run at two scales s and 2s of its bytes (the larger within the
         budget) and each completion extrapolated linearly to the full bytes."""
-        packets, owner = transfer_packets(t, self.links.flit_bytes, self.config)
-        if not len(packets):
+        sy, sx, ty, tx, flits, _ = transfer_arms(t, self.links.flit_bytes)
+        if not len(flits):
             return np.zeros(len(t), np.int64)
-        hops = np.abs(packets.src_y - packets.dst_y) + np.abs(packets.src_x - packets.dst_x)
-        work = float((packets.flits * hops).sum())
+        work = float((flits * (np.abs(sy - ty) + np.abs(sx - tx))).sum())
         if work <= self.max_flit_hops:
             return self._run(t).astype(np.float64)
         s1 = self.max_flit_hops / work / 2
@@ -183,12 +182,12 @@ def network_times(system: WaferSpec, model: ModelSpec, scenario: Scenario, mappi
             res = route_transfers(mesh, sub)
             f_time = max(f_time, res.max_link_time_s + float(res.latency_s.max()))
             c_time = max(c_time, float(timer._network_cycles(sub).max()) / mesh.clock_hz)
-            p, owner = transfer_packets(sub, links.flit_bytes, config)
-            lat = res.latency_s[owner] * mesh.clock_hz
-            ports = max(_port_bound(p.src_y, p.src_x, p.flits, lat), _port_bound(p.dst_y, p.dst_x, p.flits, lat))
+            sy, sx, ty, tx, f, owner = transfer_arms(sub, links.flit_bytes)   # arms: packets of one arm
+            lat = res.latency_s[owner] * mesh.clock_hz                         # share its latency
+            ports = max(_port_bound(sy, sx, f, lat), _port_bound(ty, tx, f, lat))
             e_time = max(e_time, res.max_link_time_s + float(res.latency_s.max()), ports / mesh.clock_hz)
-            flits += float(p.flits.sum())
-            hops += float((p.flits * (np.abs(p.src_y - p.dst_y) + np.abs(p.src_x - p.dst_x))).sum())
+            flits += float(f.sum())
+            hops += float((f * (np.abs(sy - ty) + np.abs(sx - tx))).sum())
         rows.append({"stage": sb.name, "flow_s": f_time, "flow_ports_s": e_time, "cycle_s": c_time,
                      "flits": flits, "flit_hops": hops,
                      "scaled": len(timer.notes) > notes_before})
