@@ -20,10 +20,11 @@ identical regions once.
 
 Cost: a stage costs about its flits x hops in router visits.  Edge-I/O streams of
 spilled weights can be gigabytes; a stage whose flit-hops exceed
-``MAX_FLIT_HOPS`` is simulated twice, with every transfer scaled down to a share
-s and 2s of its bytes (at least one flit each; 2s x the stage's flit-hops =
-``MAX_FLIT_HOPS``), and each transfer's completion is extrapolated along the
-line through the two to the full bytes: a stream in steady state takes a fixed
+``MAX_FLIT_HOPS`` (or 8 flits per transfer arm, if more) is simulated twice,
+with every transfer scaled down to a share s and 2s of its bytes (at least one
+flit each; the larger run within the budget), and each transfer's completion is
+extrapolated along the line through the two, against the flit-hops each run
+moved, to the full stage: a stream in steady state takes a fixed
 time (latency, pipeline fill) plus time in proportion to its bytes.  A note says so.
 """
 
@@ -75,21 +76,32 @@ class CycleTimer(flow._Timer):
         self.sim_cycles = 0
 
     def _network_cycles(self, t: Transfers) -> np.ndarray:
-        """Completion cycle of each transfer, all sent at cycle 0.  A stage beyond
-        ``max_flit_hops`` is run at two scales s and 2s of its bytes (the larger within the
-        budget) and each completion extrapolated linearly to the full bytes."""
-        sy, sx, ty, tx, flits, _ = transfer_arms(t, self.links.flit_bytes)
-        if not len(flits):
+        """Completion cycle of each transfer, all sent at cycle 0.
+
+        A stage beyond its budget of flit-hops (``max_flit_hops``, or 8 flits per arm if that
+        is more, so that few reduced transfers sit at the one-flit floor) is run at two
+        reduced sizes, s and 2s of its bytes, and each completion extrapolated along the line
+        through the two, against the flit-hops each run actually moved, to the full stage."""
+        work, base = self._flit_hops(t)
+        if work == 0:
             return np.zeros(len(t), np.int64)
-        work = float((flits * (np.abs(sy - ty) + np.abs(sx - tx))).sum())
-        if work <= self.max_flit_hops:
+        budget = max(self.max_flit_hops, 8.0 * base)
+        if work <= budget:
             return self._run(t).astype(np.float64)
-        s1 = self.max_flit_hops / work / 2
-        done1 = self._run(self._scaled(t, s1)).astype(np.float64)
-        done2 = self._run(self._scaled(t, 2 * s1)).astype(np.float64)
+        s1 = budget / work / 2
+        small, large = self._scaled(t, s1), self._scaled(t, 2 * s1)
+        w1, w2 = self._flit_hops(small)[0], self._flit_hops(large)[0]
+        done1 = self._run(small).astype(np.float64)
+        done2 = self._run(large).astype(np.float64)
         self.notes.append(f"cycle engine: stages beyond {self.max_flit_hops:.0e} flit-hops (edge-I/O streams, "
                           "prefill blocks) were simulated at two reduced sizes and extrapolated linearly to full size")
-        return done1 + np.maximum(done2 - done1, 0.0) * (1.0 - s1) / s1
+        return done1 + np.maximum(done2 - done1, 0.0) * (work - w1) / max(w2 - w1, 1.0)
+
+    def _flit_hops(self, t: Transfers) -> tuple[float, float]:
+        """(flits x hops, hops) summed over the arms of ``t``."""
+        sy, sx, ty, tx, flits, _ = transfer_arms(t, self.links.flit_bytes)
+        hops = np.abs(sy - ty) + np.abs(sx - tx)
+        return float((flits * hops).sum()), float(hops.sum())
 
     def _scaled(self, t: Transfers, scale: float) -> Transfers:
         return Transfers(t.src_y, t.src_x, t.dst_y, t.dst_x,
