@@ -43,3 +43,24 @@ def test_flow_agrees_with_cycle_once_core_ports_count(cores, layers, placement):
         if r["flow_ports_s"] <= r["flow_s"] * 1.001:
             assert r["cycle_s"] == pytest.approx(r["flow_s"], rel=0.1), r
     assert any(r["cycle_s"] > 1.3 * r["flow_s"] for r in rows if r["stage"].endswith(".reduce"))
+
+
+def test_oversized_stage_extrapolates_to_the_exact_stream_time():
+    """A stage too big to simulate whole is run at two reduced sizes and extrapolated: for
+    streams whose exact cycle time is known (hops + flits for a lone unicast; flits x 2 + hops
+    for two streams sharing their first link) it lands within 1 %."""
+    from wafersim.dataflow.transfers import Transfers
+    from wafersim.engines import flow
+    from wafersim.engines.cycle import CycleTimer
+    from wafersim.mapping.placement import place
+    system, model = wafersim.load_system("mini-wafer"), wafersim.load_model("llama-3.1-8b")
+    sc = Scenario(layers=1, batch=1).resolved(model)
+    mesh = flow.physical_mesh(system)
+    timer = CycleTimer(system, mesh, place(system, model, sc, MappingOptions(), 1, 1), sc.dtype, keep_links=False)
+    timer.max_flit_hops = 2e4
+    flits = 200_000
+    lone = timer._network_cycles(Transfers.unicast([3], [0], [3], [15], 4.0 * flits))
+    assert lone[0] == pytest.approx(15 + flits, rel=0.01)
+    shared = timer._network_cycles(Transfers.unicast([3, 3], [0, 0], [3, 10], [15, 12], [4.0 * flits] * 2))
+    assert shared.max() == pytest.approx(2 * flits + 15, rel=0.01)
+    assert timer.notes and timer.router_cycles < 1e6

@@ -20,10 +20,11 @@ identical regions once.
 
 Cost: a stage costs about its flits x hops in router visits.  Edge-I/O streams of
 spilled weights can be gigabytes; a stage whose flit-hops exceed
-``MAX_FLIT_HOPS`` is simulated twice, with every transfer scaled down to a share
-s and 2s of its bytes (at least one flit each; 2s x the stage's flit-hops =
-``MAX_FLIT_HOPS``), and each transfer's completion is extrapolated along the
-line through the two to the full bytes: a stream in steady state takes a fixed
+``MAX_FLIT_HOPS`` (or 8 flits per transfer arm, if more) is simulated twice,
+with every transfer scaled down to a share s and 2s of its bytes (at least one
+flit each; the larger run within the budget), and each transfer's completion is
+extrapolated along the line through the two, against the flit-hops each run
+moved, to the full stage: a stream in steady state takes a fixed
 time (latency, pipeline fill) plus time in proportion to its bytes.  A note says so.
 """
 
@@ -39,7 +40,7 @@ from ..results.run_result import RunResult
 from ..workload.model import ModelSpec
 from ..workload.scenario import Scenario
 from . import flow
-from .cycle_network import LinkArrays, NetworkConfig, time_transfers, transfer_packets
+from .cycle_network import LinkArrays, NetworkConfig, time_transfers, transfer_arms
 from .cycle_network import warm_up as _warm_network
 from .flow_routing import warm_up as _warm_routing
 
@@ -75,22 +76,32 @@ class CycleTimer(flow._Timer):
         self.sim_cycles = 0
 
     def _network_cycles(self, t: Transfers) -> np.ndarray:
-        """Completion cycle of each transfer, all sent at cycle 0.  A stage beyond
-        ``max_flit_hops`` is run at two scales s and 2s of its bytes (the larger within the
-        budget) and each completion extrapolated linearly to the full bytes."""
-        packets, owner = transfer_packets(t, self.links.flit_bytes, self.config)
-        if not len(packets):
+        """Completion cycle of each transfer, all sent at cycle 0.
+
+        A stage beyond its budget of flit-hops (``max_flit_hops``, or 8 flits per arm if that
+        is more, so that few reduced transfers sit at the one-flit floor) is run at two
+        reduced sizes, s and 2s of its bytes, and each completion extrapolated along the line
+        through the two, against the flit-hops each run actually moved, to the full stage."""
+        work, base = self._flit_hops(t)
+        if work == 0:
             return np.zeros(len(t), np.int64)
-        hops = np.abs(packets.src_y - packets.dst_y) + np.abs(packets.src_x - packets.dst_x)
-        work = float((packets.flits * hops).sum())
-        if work <= self.max_flit_hops:
+        budget = max(self.max_flit_hops, 8.0 * base)
+        if work <= budget:
             return self._run(t).astype(np.float64)
-        s1 = self.max_flit_hops / work / 2
-        done1 = self._run(self._scaled(t, s1)).astype(np.float64)
-        done2 = self._run(self._scaled(t, 2 * s1)).astype(np.float64)
+        s1 = budget / work / 2
+        small, large = self._scaled(t, s1), self._scaled(t, 2 * s1)
+        w1, w2 = self._flit_hops(small)[0], self._flit_hops(large)[0]
+        done1 = self._run(small).astype(np.float64)
+        done2 = self._run(large).astype(np.float64)
         self.notes.append(f"cycle engine: stages beyond {self.max_flit_hops:.0e} flit-hops (edge-I/O streams, "
                           "prefill blocks) were simulated at two reduced sizes and extrapolated linearly to full size")
-        return done1 + np.maximum(done2 - done1, 0.0) * (1.0 - s1) / s1
+        return done1 + np.maximum(done2 - done1, 0.0) * (work - w1) / max(w2 - w1, 1.0)
+
+    def _flit_hops(self, t: Transfers) -> tuple[float, float]:
+        """(flits x hops, hops) summed over the arms of ``t``."""
+        sy, sx, ty, tx, flits, _ = transfer_arms(t, self.links.flit_bytes)
+        hops = np.abs(sy - ty) + np.abs(sx - tx)
+        return float((flits * hops).sum()), float(hops.sum())
 
     def _scaled(self, t: Transfers, scale: float) -> Transfers:
         return Transfers(t.src_y, t.src_x, t.dst_y, t.dst_x,
@@ -183,12 +194,12 @@ def network_times(system: WaferSpec, model: ModelSpec, scenario: Scenario, mappi
             res = route_transfers(mesh, sub)
             f_time = max(f_time, res.max_link_time_s + float(res.latency_s.max()))
             c_time = max(c_time, float(timer._network_cycles(sub).max()) / mesh.clock_hz)
-            p, owner = transfer_packets(sub, links.flit_bytes, config)
-            lat = res.latency_s[owner] * mesh.clock_hz
-            ports = max(_port_bound(p.src_y, p.src_x, p.flits, lat), _port_bound(p.dst_y, p.dst_x, p.flits, lat))
+            sy, sx, ty, tx, f, owner = transfer_arms(sub, links.flit_bytes)   # arms: packets of one arm
+            lat = res.latency_s[owner] * mesh.clock_hz                         # share its latency
+            ports = max(_port_bound(sy, sx, f, lat), _port_bound(ty, tx, f, lat))
             e_time = max(e_time, res.max_link_time_s + float(res.latency_s.max()), ports / mesh.clock_hz)
-            flits += float(p.flits.sum())
-            hops += float((p.flits * (np.abs(p.src_y - p.dst_y) + np.abs(p.src_x - p.dst_x))).sum())
+            flits += float(f.sum())
+            hops += float((f * (np.abs(sy - ty) + np.abs(sx - tx))).sum())
         rows.append({"stage": sb.name, "flow_s": f_time, "flow_ports_s": e_time, "cycle_s": c_time,
                      "flits": flits, "flit_hops": hops,
                      "scaled": len(timer.notes) > notes_before})

@@ -33,7 +33,7 @@ from ..dataflow.transfers import COL_MULTICAST, ROW_MULTICAST, UNICAST, Transfer
 from ..hardware.mesh import PhysicalMesh
 from . import _cycle_kernels as _k
 
-__all__ = ["NetworkConfig", "LinkArrays", "Packets", "NetworkRun", "transfer_packets", "simulate_packets",
+__all__ = ["NetworkConfig", "LinkArrays", "Packets", "NetworkRun", "transfer_arms", "transfer_packets", "simulate_packets",
            "time_transfers", "warm_up", "STATUS"]
 
 STATUS = {_k.DONE: "done", _k.CYCLE_LIMIT: "cycle limit", _k.STALLED: "stalled", _k.ERROR: "error"}
@@ -202,30 +202,36 @@ def simulate_packets(links: LinkArrays | PhysicalMesh, packets: Packets, config:
     return run
 
 
+def transfer_arms(transfers: Transfers, flit_bytes: float) -> tuple[np.ndarray, ...]:
+    """The arms of ``transfers`` that move flits: (src_y, src_x, dst_y, dst_x, flits, transfer
+    index), int64.  A unicast is one arm; a multicast one arm per direction it spans, to
+    the span's end; a transfer of 0 bytes or to its own core has none."""
+    t = transfers
+    uni, row, col = t.kind == UNICAST, t.kind == ROW_MULTICAST, t.kind == COL_MULTICAST
+    # arm 1: unicast as is, rows to the west end, columns to the north end; arm 2: east / south ends
+    ty1 = np.where(uni, t.dst_y, np.where(col, t.dst_y, t.src_y))
+    tx1 = np.where(uni, t.dst_x, np.where(row, t.dst_y, t.src_x))
+    ty2 = np.where(col, t.dst_x, t.src_y)
+    tx2 = np.where(row, t.dst_x, t.src_x)
+    n = len(t)
+    sy = np.concatenate([t.src_y, t.src_y]).astype(np.int64)
+    sx = np.concatenate([t.src_x, t.src_x]).astype(np.int64)
+    ty = np.concatenate([ty1, ty2]).astype(np.int64)
+    tx = np.concatenate([tx1, tx2]).astype(np.int64)
+    owner = np.concatenate([np.arange(n), np.arange(n)]).astype(np.int64)
+    flits = np.ceil(t.nbytes / flit_bytes).astype(np.int64)[owner]
+    keep = (flits > 0) & ((sy != ty) | (sx != tx))
+    keep[n:] &= ~uni                                          # a unicast has one arm
+    return sy[keep], sx[keep], ty[keep], tx[keep], flits[keep], owner[keep]
+
+
 def transfer_packets(transfers: Transfers, flit_bytes: float, config: NetworkConfig = NetworkConfig(),
                      time: int = 0) -> tuple[Packets, np.ndarray]:
     """Cut ``transfers`` into packets of at most ``config.packet_flits`` flits, all created at
-    ``time``; returns the packets and, per packet, the index of its transfer.  A transfer
-    that moves nothing on the network (0 bytes, or to its own core) gets no packet."""
-    t = transfers
-    sy, sx, ty, tx, owner = [t.src_y], [t.src_x], [t.dst_y], [t.dst_x], [np.arange(len(t))]
-    uni = t.kind == UNICAST
-    ty[0] = np.where(uni, t.dst_y, t.src_y)
-    tx[0] = np.where(uni, t.dst_x, t.src_x)
-    row, col = t.kind == ROW_MULTICAST, t.kind == COL_MULTICAST
-    # arm 1: unicast as is, rows to the west end, columns to the north end; arm 2: east / south ends
-    tx[0] = np.where(row, t.dst_y, tx[0])
-    ty[0] = np.where(col, t.dst_y, ty[0])
-    sy.append(t.src_y); sx.append(t.src_x); owner.append(np.arange(len(t)))
-    ty.append(np.where(col, t.dst_x, t.src_y))
-    tx.append(np.where(row, t.dst_x, t.src_x))
-    sy, sx, ty, tx, owner = (np.concatenate(a).astype(np.int64) for a in (sy, sx, ty, tx, owner))
-    flits = np.ceil(t.nbytes / flit_bytes).astype(np.int64)[owner]
-    keep = (flits > 0) & ((sy != ty) | (sx != tx))
-    if len(t):
-        keep[len(t):] &= ~uni                      # a unicast has one arm
-    sy, sx, ty, tx, owner, flits = sy[keep], sx[keep], ty[keep], tx[keep], owner[keep], flits[keep]
-    per = np.maximum((flits + config.packet_flits - 1) // config.packet_flits, 0)
+    ``time`` (one arm after the other from each source, see :func:`transfer_arms`);
+    returns the packets and, per packet, the index of its transfer."""
+    sy, sx, ty, tx, flits, owner = transfer_arms(transfers, flit_bytes)
+    per = (flits + config.packet_flits - 1) // config.packet_flits
     rep = np.repeat(np.arange(len(flits)), per)
     first = np.repeat(np.cumsum(per) - per, per)
     k = np.arange(len(rep)) - first                                   # packet number within its arm
