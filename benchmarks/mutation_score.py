@@ -187,6 +187,10 @@ EQUIVALENT: dict[str, str] = {
                               "tolerance, so < and <= never disagree there",
     "routing:constant:0bec1c": "a CPU crossing counted 2 instead of 1: CPU counts are only compared with each "
                                "other, and doubling them keeps every comparison",
+    "flow_routing:constant:e16f05": "the routing scratch arrays get a third, unused slot: the kernels index "
+                                    "slots 0 and 1 only",
+    "phase:constant:693ba7": "shares() divides by the fallback only when every term is 0 (times are never "
+                             "negative), and 0 / 1 = 0 / 2",
     "lower:compare:db94fd": "edge-I/O flows for regions with io_region > 0 -> >= 0: the extra flows carry 0 "
                             "bytes, so they load no link and no port",
     "lower:binop:583178": "transposed chain target (i*c)//r -> i*c/r: Transfers casts to int32, which floors a "
