@@ -621,6 +621,7 @@ def main(argv: list[str] | None = None) -> int:
     outcomes = [Outcome(m, "equivalent", 0.0, EQUIVALENT[m.id]) for m in mutants if m.id in EQUIVALENT
                 and not args.only]
     t_start = time.perf_counter()
+    commit = git_head()             # what the copies hold (plus uncommitted changes, if any)
     lock = threading.Lock()
     with tempfile.TemporaryDirectory(prefix="wafersim-mutants-") as tmp:
         pool = Pool(max(1, args.jobs), Path(tmp))
@@ -661,7 +662,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from _results import write_json
         record = {
-            "commit": git_head(), "date": datetime.date.today().isoformat(), "seed": args.seed, "cap": args.cap,
+            "commit": commit, "date": datetime.date.today().isoformat(), "seed": args.seed, "cap": args.cap,
             "jobs": args.jobs, "wall_s": round(wall, 1), "all_tests": args.all_tests, "excluded_tests": list(PINS),
             **figures,
             "survivors": [{"id": o.mutant.id, "file": o.mutant.file, "line": o.mutant.line,
