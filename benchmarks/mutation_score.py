@@ -510,11 +510,12 @@ class Pool:
             copy_tree(d)
             self.copies.put(d)
         self.jobs = jobs
+        self.tree = tmp / "w0"      # the copies hold the same files: pick test lists from this one
 
     def baseline(self, files: list[str], all_tests: bool) -> dict[tuple[str, ...], float]:
         """Run each distinct test subset on an unmutated copy: it must pass; its time sets the timeout."""
         # one run per set of test files (the order only changes which test fails first)
-        subsets = sorted({tuple(sorted(test_files(ROOT, f, all_tests))) for f in files})
+        subsets = sorted({tuple(sorted(test_files(self.tree, f, all_tests))) for f in files})
         times: dict[tuple[str, ...], float] = {}
 
         def one(tests):
@@ -631,7 +632,8 @@ def main(argv: list[str] | None = None) -> int:
               + ", ".join(f"{len(k)} files {v:.0f} s" for k, v in base.items()), flush=True)
 
         def one(m: Mutant) -> Outcome:
-            tests = tuple(sorted(test_files(ROOT, m.file, args.all_tests)))
+            # the copies' test files, not the working tree's (which may change during a run)
+            tests = tuple(sorted(test_files(pool.tree, m.file, args.all_tests)))
             timeout = args.timeout or 2 * base.get(tests, 60.0) + 30
             o = pool.run(m, timeout, args.all_tests)
             with lock:
