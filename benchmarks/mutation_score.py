@@ -595,7 +595,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, help="seconds per mutant (default: 2 x the unmutated run + 30); "
                     "given, the unmutated tests are not run first")
     ap.add_argument("--write", action="store_true", help=f"record the figures in {RESULTS.relative_to(ROOT)}")
+    ap.add_argument("--from-log", metavar="LOG", help="score the per-mutant lines a run printed (a run that was "
+                    "stopped part-way) instead of running anything; with --commit and --wall for the record")
+    ap.add_argument("--commit", default="", help="with --from-log: the commit that run started from")
+    ap.add_argument("--wall", type=float, default=0.0, help="with --from-log: seconds that run took")
     args = ap.parse_args(argv)
+    if args.from_log:
+        return _from_log(args)
 
     files = model_files(args.files)
     mutants = all_mutants(files, args.seed, args.cap, generated=not args.planted_only)
@@ -644,6 +650,34 @@ def main(argv: list[str] | None = None) -> int:
             outcomes += list(ex.map(one, to_run))
     wall = time.perf_counter() - t_start
 
+    return _report(outcomes, args, commit, wall)
+
+
+def _from_log(args) -> int:
+    """Outcomes from the lines ``  STATUS  SECONDS s  ID  FILE:LINE`` of an earlier run's output."""
+    known = {m.id: m for m in all_mutants(model_files(None), args.seed, args.cap)}
+    outcomes = []
+    for line in Path(args.from_log).read_text().splitlines():
+        parts = line.split()
+        if len(parts) != 5 or parts[0] not in ("killed", "survived", "timeout", "error") or parts[2] != "s":
+            continue
+        status, seconds, mid, where = parts[0], float(parts[1]), parts[3], parts[4]
+        file, _, lineno = where.rpartition(":")
+        m = known.get(mid) or Mutant(mid, file, int(lineno), "", "", "", None)
+        if mid in EQUIVALENT:           # declared since that run
+            status = "equivalent"
+        outcomes.append(Outcome(dataclasses.replace(m, line=int(lineno)), status, seconds,
+                                EQUIVALENT.get(mid, "")))
+    scored = {o.mutant.id for o in outcomes}
+    outcomes += [Outcome(m, "equivalent", 0.0, EQUIVALENT[m.id]) for m in known.values()
+                 if m.id in EQUIVALENT and m.id not in scored]
+    not_run = [m.id for m in known.values() if m.id not in scored and m.id not in EQUIVALENT]
+    if not_run:
+        print(f"{len(not_run)} mutants of this sample are not in the log (the run stopped before them)")
+    return _report(outcomes, args, args.commit, args.wall, not_run)
+
+
+def _report(outcomes, args, commit, wall, not_run=()) -> int:
     text, figures = table(outcomes)
     print()
     print(text)
@@ -673,6 +707,11 @@ def main(argv: list[str] | None = None) -> int:
             "errors": [{"id": o.mutant.id, "why": o.detail} for o in outcomes if o.status == "error"],
             "equivalent": {o.mutant.id: o.detail for o in outcomes if o.status == "equivalent"},
         }
+        if args.from_log:
+            record["not_run"] = sorted(not_run)
+            record["note"] = ("scored from the log of a run that stopped part-way (not_run lists what it "
+                              "missed), with the equivalents declared since; kills by tests added since are "
+                              "not counted")
         write_json(RESULTS, record)
         print(f"wrote {RESULTS.relative_to(ROOT)}")
     return 0
