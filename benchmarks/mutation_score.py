@@ -41,6 +41,13 @@ This one is a few hundred lines of ``ast`` and ``subprocess``:
   killed and is listed as a timeout.
 * Kill rate = killed / (killed + survived); equivalents and errors are not scored.
 
+Cost: about 200 mutants with the default ``--cap 12``.  A killed mutant takes 5-50 s (the
+closed-form tests run first), a survivor the whole test subset (45-200 s on a loaded
+machine).  On the 2-core machine shared with three other test runs, 169 mutants took
+51 minutes with ``-j 2``; on an idle machine expect about half.  For a quicker look use
+``--files`` or a smaller ``--cap``; ``--only ID --timeout 300`` checks a few mutants in a
+minute, without the unmutated run first.
+
 The Numba kernel file ``wafersim/engines/_flow_kernels.py`` is left out by default
 (each mutant there costs a recompile and the kernels have their own naive-reference
 tests); pass ``--files wafersim/engines/_flow_kernels.py`` to score it.
