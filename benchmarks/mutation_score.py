@@ -602,8 +602,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, help="seconds per mutant (default: 2 x the unmutated run + 30); "
                     "given, the unmutated tests are not run first")
     ap.add_argument("--write", action="store_true", help=f"record the figures in {RESULTS.relative_to(ROOT)}")
-    ap.add_argument("--from-log", metavar="LOG", help="score the per-mutant lines a run printed (a run that was "
-                    "stopped part-way) instead of running anything; with --commit and --wall for the record")
+    ap.add_argument("--from-log", metavar="LOG", nargs="+", help="score the per-mutant lines runs printed (a run "
+                    "stopped part-way; later logs override earlier ones, e.g. an --only rerun of timeouts) "
+                    "instead of running anything; with --commit and --wall for the record")
     ap.add_argument("--commit", default="", help="with --from-log: the commit that run started from")
     ap.add_argument("--wall", type=float, default=0.0, help="with --from-log: seconds that run took")
     args = ap.parse_args(argv)
@@ -663,8 +664,9 @@ def main(argv: list[str] | None = None) -> int:
 def _from_log(args) -> int:
     """Outcomes from the lines ``  STATUS  SECONDS s  ID  FILE:LINE`` of an earlier run's output."""
     known = {m.id: m for m in all_mutants(model_files(None), args.seed, args.cap)}
-    outcomes = []
-    for line in Path(args.from_log).read_text().splitlines():
+    by_id: dict[str, Outcome] = {}
+    lines = [line for log in args.from_log for line in Path(log).read_text().splitlines()]
+    for line in lines:
         parts = line.split()
         if len(parts) != 5 or parts[0] not in ("killed", "survived", "timeout", "error") or parts[2] != "s":
             continue
@@ -673,8 +675,8 @@ def _from_log(args) -> int:
         m = known.get(mid) or Mutant(mid, file, int(lineno), "", "", "", None)
         if mid in EQUIVALENT:           # declared since that run
             status = "equivalent"
-        outcomes.append(Outcome(dataclasses.replace(m, line=int(lineno)), status, seconds,
-                                EQUIVALENT.get(mid, "")))
+        by_id[mid] = Outcome(dataclasses.replace(m, line=int(lineno)), status, seconds, EQUIVALENT.get(mid, ""))
+    outcomes = list(by_id.values())
     scored = {o.mutant.id for o in outcomes}
     outcomes += [Outcome(m, "equivalent", 0.0, EQUIVALENT[m.id]) for m in known.values()
                  if m.id in EQUIVALENT and m.id not in scored]
@@ -716,9 +718,10 @@ def _report(outcomes, args, commit, wall, not_run=()) -> int:
         }
         if args.from_log:
             record["not_run"] = sorted(not_run)
+            record["logs"] = len(args.from_log)
             record["note"] = ("scored from the log of a run that stopped part-way (not_run lists what it "
-                              "missed), with the equivalents declared since; kills by tests added since are "
-                              "not counted")
+                              "missed) and of reruns with --only that override its lines, with the equivalents "
+                              "declared since; kills by tests added since are not counted")
         write_json(RESULTS, record)
         print(f"wrote {RESULTS.relative_to(ROOT)}")
     return 0
