@@ -41,6 +41,13 @@ This one is a few hundred lines of ``ast`` and ``subprocess``:
   killed and is listed as a timeout.
 * Kill rate = killed / (killed + survived); equivalents and errors are not scored.
 
+Cost: about 200 mutants with the default ``--cap 12``.  A killed mutant takes 5-50 s (the
+closed-form tests run first), a survivor the whole test subset (45-200 s on a loaded
+machine).  On the 2-core machine shared with three other test runs, 169 mutants took
+51 minutes with ``-j 2``; on an idle machine expect about half.  For a quicker look use
+``--files`` or a smaller ``--cap``; ``--only ID --timeout 300`` checks a few mutants in a
+minute, without the unmutated run first.
+
 The Numba kernel file ``wafersim/engines/_flow_kernels.py`` is left out by default
 (each mutant there costs a recompile and the kernels have their own naive-reference
 tests); pass ``--files wafersim/engines/_flow_kernels.py`` to score it.
@@ -211,6 +218,10 @@ EQUIVALENT: dict[str, str] = {
                               "tolerance, so < and <= never disagree there",
     "routing:constant:0bec1c": "a CPU crossing counted 2 instead of 1: CPU counts are only compared with each "
                                "other, and doubling them keeps every comparison",
+    "flow_routing:constant:e16f05": "the routing scratch arrays get a third, unused slot: the kernels index "
+                                    "slots 0 and 1 only",
+    "phase:constant:693ba7": "shares() divides by the fallback only when every term is 0 (times are never "
+                             "negative), and 0 / 1 = 0 / 2",
     "lower:compare:db94fd": "edge-I/O flows for regions with io_region > 0 -> >= 0: the extra flows carry 0 "
                             "bytes, so they load no link and no port",
     "lower:binop:583178": "transposed chain target (i*c)//r -> i*c/r: Transfers casts to int32, which floors a "
@@ -532,11 +543,12 @@ class Pool:
             copy_tree(d)
             self.copies.put(d)
         self.jobs = jobs
+        self.tree = tmp / "w0"      # the copies hold the same files: pick test lists from this one
 
     def baseline(self, files: list[str], all_tests: bool) -> dict[tuple[str, ...], float]:
         """Run each distinct test subset on an unmutated copy: it must pass; its time sets the timeout."""
         # one run per set of test files (the order only changes which test fails first)
-        subsets = sorted({tuple(sorted(test_files(ROOT, f, all_tests))) for f in files})
+        subsets = sorted({tuple(sorted(test_files(self.tree, f, all_tests))) for f in files})
         times: dict[tuple[str, ...], float] = {}
 
         def one(tests):
@@ -616,7 +628,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, help="seconds per mutant (default: 2 x the unmutated run + 30); "
                     "given, the unmutated tests are not run first")
     ap.add_argument("--write", action="store_true", help=f"record the figures in {RESULTS.relative_to(ROOT)}")
+    ap.add_argument("--from-log", metavar="LOG", nargs="+", help="score the per-mutant lines runs printed (a run "
+                    "stopped part-way; later logs override earlier ones, e.g. an --only rerun of timeouts) "
+                    "instead of running anything; with --commit and --wall for the record")
+    ap.add_argument("--commit", default="", help="with --from-log: the commit that run started from")
+    ap.add_argument("--wall", type=float, default=0.0, help="with --from-log: seconds that run took")
     args = ap.parse_args(argv)
+    if args.from_log:
+        return _from_log(args)
 
     files = model_files(args.files)
     mutants = all_mutants(files, args.seed, args.cap, generated=not args.planted_only)
@@ -643,6 +662,7 @@ def main(argv: list[str] | None = None) -> int:
     outcomes = [Outcome(m, "equivalent", 0.0, EQUIVALENT[m.id]) for m in mutants if m.id in EQUIVALENT
                 and not args.only]
     t_start = time.perf_counter()
+    commit = git_head()             # what the copies hold (plus uncommitted changes, if any)
     lock = threading.Lock()
     with tempfile.TemporaryDirectory(prefix="wafersim-mutants-") as tmp:
         pool = Pool(max(1, args.jobs), Path(tmp))
@@ -652,7 +672,8 @@ def main(argv: list[str] | None = None) -> int:
               + ", ".join(f"{len(k)} files {v:.0f} s" for k, v in base.items()), flush=True)
 
         def one(m: Mutant) -> Outcome:
-            tests = tuple(sorted(test_files(ROOT, m.file, args.all_tests)))
+            # the copies' test files, not the working tree's (which may change during a run)
+            tests = tuple(sorted(test_files(pool.tree, m.file, args.all_tests)))
             timeout = args.timeout or 2 * base.get(tests, 60.0) + 30
             o = pool.run(m, timeout, args.all_tests)
             with lock:
@@ -663,6 +684,35 @@ def main(argv: list[str] | None = None) -> int:
             outcomes += list(ex.map(one, to_run))
     wall = time.perf_counter() - t_start
 
+    return _report(outcomes, args, commit, wall)
+
+
+def _from_log(args) -> int:
+    """Outcomes from the lines ``  STATUS  SECONDS s  ID  FILE:LINE`` of an earlier run's output."""
+    known = {m.id: m for m in all_mutants(model_files(None), args.seed, args.cap)}
+    by_id: dict[str, Outcome] = {}
+    lines = [line for log in args.from_log for line in Path(log).read_text().splitlines()]
+    for line in lines:
+        parts = line.split()
+        if len(parts) != 5 or parts[0] not in ("killed", "survived", "timeout", "error") or parts[2] != "s":
+            continue
+        status, seconds, mid, where = parts[0], float(parts[1]), parts[3], parts[4]
+        file, _, lineno = where.rpartition(":")
+        m = known.get(mid) or Mutant(mid, file, int(lineno), "", "", "", None)
+        if mid in EQUIVALENT:           # declared since that run
+            status = "equivalent"
+        by_id[mid] = Outcome(dataclasses.replace(m, line=int(lineno)), status, seconds, EQUIVALENT.get(mid, ""))
+    outcomes = list(by_id.values())
+    scored = {o.mutant.id for o in outcomes}
+    outcomes += [Outcome(m, "equivalent", 0.0, EQUIVALENT[m.id]) for m in known.values()
+                 if m.id in EQUIVALENT and m.id not in scored]
+    not_run = [m.id for m in known.values() if m.id not in scored and m.id not in EQUIVALENT]
+    if not_run:
+        print(f"{len(not_run)} mutants of this sample are not in the log (the run stopped before them)")
+    return _report(outcomes, args, args.commit, args.wall, not_run)
+
+
+def _report(outcomes, args, commit, wall, not_run=()) -> int:
     text, figures = table(outcomes)
     print()
     print(text)
@@ -683,7 +733,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from _results import write_json
         record = {
-            "commit": git_head(), "date": datetime.date.today().isoformat(), "seed": args.seed, "cap": args.cap,
+            "commit": commit, "date": datetime.date.today().isoformat(), "seed": args.seed, "cap": args.cap,
             "jobs": args.jobs, "wall_s": round(wall, 1), "all_tests": args.all_tests, "excluded_tests": list(PINS),
             **figures,
             "survivors": [{"id": o.mutant.id, "file": o.mutant.file, "line": o.mutant.line,
@@ -692,6 +742,12 @@ def main(argv: list[str] | None = None) -> int:
             "errors": [{"id": o.mutant.id, "why": o.detail} for o in outcomes if o.status == "error"],
             "equivalent": {o.mutant.id: o.detail for o in outcomes if o.status == "equivalent"},
         }
+        if args.from_log:
+            record["not_run"] = sorted(not_run)
+            record["logs"] = len(args.from_log)
+            record["note"] = ("scored from the log of a run that stopped part-way (not_run lists what it "
+                              "missed) and of reruns with --only that override its lines, with the equivalents "
+                              "declared since; kills by tests added since are not counted")
         write_json(RESULTS, record)
         print(f"wrote {RESULTS.relative_to(ROOT)}")
     return 0
