@@ -175,6 +175,10 @@ PLANTED = (
 
 # Mutants no output can tell apart from the original: id -> why.  Not scored.
 EQUIVALENT: dict[str, str] = {
+}
+
+# The GPU side's equivalent mutants (GPU engine, collectives), kept apart from the list above.
+EQUIVALENT.update({
     "gpu_collectives:constant:a3f023": "GRAPHML_CACHE_SIZE only bounds how many GraphML texts are kept, not their text",
     "collectives:constant:e17da3": "build_topology gives every GPU a 'node'; GPUs without one all share the default, "
                                    "whatever it is",
@@ -182,7 +186,7 @@ EQUIVALENT: dict[str, str] = {
                                     "fallback is never taken",
     "analytic_gpu:constant:3a82e3": "the weight bytes per GPU are never 0 (a layer has parameters), so the guard's "
                                     "fallback is never taken",
-}
+})
 
 
 @dataclasses.dataclass(frozen=True)
