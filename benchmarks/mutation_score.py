@@ -186,6 +186,8 @@ EQUIVALENT.update({
                                     "fallback is never taken",
     "analytic_gpu:constant:3a82e3": "the weight bytes per GPU are never 0 (a layer has parameters), so the guard's "
                                     "fallback is never taken",
+    "analytic_gpu:constant:1f0837": "per_step is only asked for flops and hbm_bytes, whose *_expert entries always "
+                                    "exist, so the get() default is never read",
     "gpu_collectives:compare:5a6ccd": "0 bytes let through to collective_time costs 0 there too; only a group size "
                                       "the placement lacks, which the engine never passes, would now raise",
     "gpu_collectives:compare:23b18b": "a 0-byte stage send let through to collective_time costs 0 there too; only a "
