@@ -229,6 +229,16 @@ EQUIVALENT: dict[str, str] = {
                           "same core (lo < target < lo + 1), so they load no link and add no latency",
 }
 
+# The GPU side's equivalent mutants (GPU engine, collectives), kept apart from the list above.
+EQUIVALENT.update({
+    "analytic_gpu:constant:1f0837": "per_step is only asked for flops and hbm_bytes, whose *_expert entries always "
+                                    "exist, so the get() default is never read",
+    "gpu_collectives:compare:5a6ccd": "0 bytes let through to collective_time costs 0 there too; only a group size "
+                                      "the placement lacks, which the engine never passes, would now raise",
+    "gpu_collectives:compare:23b18b": "a 0-byte stage send let through to collective_time costs 0 there too; only a "
+                                      "stage the placement lacks, which the engine never passes, would now raise",
+})
+
 
 @dataclasses.dataclass(frozen=True)
 class Mutant:

@@ -636,3 +636,16 @@ def test_layer_stage_array():
     assert r.arrays["layer_stage"].data.tolist() == [i // 8 for i in range(32)]
     one = wafersim.simulate(system(), "llama-3.1-8b", batch=4, prompt_tokens=100)
     assert one.arrays["layer_stage"].data.tolist() == [0] * 32
+
+
+def test_kv_spill_with_pipeline_micro_batches():
+    """pp 2, batch 128: two micro-batches of 64 each read their spilled KV over PCIe on both stages."""
+    P, O, B = 32000, 768, 128
+    r = wafersim.simulate(system(), "llama-3.1-8b", batch=B, prompt_tokens=P, output_tokens=O, pp=2)
+    cap = HBM * (1 - WORKSPACE) - (16 * LAYER_P + V * D) * 2
+    kv_gpu = B * (P + O) * 16 * KV_TOKEN_LAYER
+    spilled = 1 - cap / kv_gpu
+    kv_read = 64 * (P + (O + 1) / 2) * KV_TOKEN_LAYER            # one micro-batch, one layer
+    assert r.summary["micro_batches"] == 2
+    assert r.decode.components["pcie_spill"] == pytest.approx(LAYERS * kv_read * spilled / PCIE, rel=REL, abs=0)
+    assert r.summary["energy_pcie_j"] == pytest.approx(2 * 2 * 16 * kv_read * spilled * 8 * J_PCIE / B, rel=REL, abs=0)
