@@ -48,9 +48,9 @@ machine).  On the 2-core machine shared with three other test runs, 169 mutants 
 ``--files`` or a smaller ``--cap``; ``--only ID --timeout 300`` checks a few mutants in a
 minute, without the unmutated run first.
 
-The Numba kernel file ``wafersim/engines/_flow_kernels.py`` is left out by default
-(each mutant there costs a recompile and the kernels have their own naive-reference
-tests); pass ``--files wafersim/engines/_flow_kernels.py`` to score it.
+The Numba kernel files ``wafersim/engines/_flow_kernels.py`` and ``_cycle_kernels.py``
+are left out by default (each mutant there costs a recompile and the kernels have
+their own naive-reference tests); pass ``--files`` with them to score them.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "mutation.json"
 # The model code that is scored (globs relative to the repository root).
 MODEL_FILES = ("wafersim/engines/*.py", "wafersim/mapping/*.py", "wafersim/dataflow/*.py",
                "wafersim/workload/*.py", "wafersim/units.py", "wafersim/sizing.py")
-EXCLUDED_FILES = ("*/__init__.py", "wafersim/engines/_flow_kernels.py")
+EXCLUDED_FILES = ("*/__init__.py", "wafersim/engines/_flow_kernels.py", "wafersim/engines/_cycle_kernels.py")
 
 # Kills by these do not count: they pin recorded values, not the model's reasons.
 PINS = ("tests/engines/test_flow_regression.py",
