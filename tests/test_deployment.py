@@ -92,3 +92,19 @@ def test_compare_405b_states_both_sides_and_four_ratios(capsys):
     line = next(l for l in out.splitlines() if l.startswith("better per user"))
     for words in ("per user", "per device", "per kW", "per dollar"):
         assert words in line
+
+
+def test_two_nodes_are_named_uncalibrated():
+    r = wafersim.simulate("dgx-h100", "llama-3.1-405b", gpus="auto").summary
+    assert r["nodes"] == 2 and "several nodes over InfiniBand" in r["uncalibrated"]
+    one = wafersim.simulate("dgx-h100", "llama-3.1-70b", gpus="auto").summary
+    assert one["nodes"] == 1 and "several nodes" not in one["uncalibrated"]
+
+
+def test_a_kind_without_a_band_carries_none(monkeypatch):
+    import wafersim.engines.assembly as assembly
+    monkeypatch.setattr(assembly, "_error_band", lambda: {"gpu/tokens_per_s_per_user":
+                                                          {"rows": 0, "median_abs_error": 0.5}})
+    w = wafersim.simulate("wse3", "llama-3.1-8b", layers=1).summary
+    g = wafersim.simulate("dgx-h100", "llama-3.1-8b").summary
+    assert "validation_error" not in w and "validation_error" not in g and "validation_rows" not in g

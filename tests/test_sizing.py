@@ -117,3 +117,20 @@ def test_no_search_runs_the_same_point_twice():
     mine = registry.Registry((registry.EngineEntry("gpu", "analytic", "counting", Counting),))
     wafersim.simulate("dgx-h100", "llama-3.1-8b", tp="auto", registry=mine)
     assert sorted(calls) == [1, 2, 4, 8] and len(set(itertools.chain(calls))) == len(calls)
+
+
+def test_the_search_stops_at_its_bound():
+    """A capacity that holds everything: the search ends below 2**30 instead of running forever."""
+    assert largest_fitting(lambda n: True) == 2**30 - 1
+
+
+def test_a_right_guess_saves_the_doubling():
+    """Starting at the answer costs one doubling and a bisection of one octave, not a climb from 2."""
+    calls = []
+
+    def fits(b):
+        calls.append(b)
+        return b <= 1000
+
+    assert largest_fitting(fits, 1000) == 1000
+    assert len(calls) <= 2 + 10 + 2          # fits(1), fits(1000), fits(2000), ten halvings of 1000..2000
