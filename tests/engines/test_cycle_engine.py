@@ -64,3 +64,24 @@ def test_oversized_stage_extrapolates_to_the_exact_stream_time():
     shared = timer._network_cycles(Transfers.unicast([3, 3], [0, 0], [3, 10], [15, 12], [4.0 * flits] * 2))
     assert shared.max() == pytest.approx(2 * flits + 15, rel=0.01)
     assert timer.notes and timer.router_cycles < 1e6
+
+
+def test_each_stage_differs_from_flow_by_exactly_the_network_time():
+    """A stage takes max(compute, SRAM) + network + tree steps in both engines; only the network term
+    differs: the cycle engine's last delivery against the flow model's busiest link + longest path.
+    So, stage by stage, cycle - flow equals the two network times' difference (one region: --layers 1)."""
+    kw = dict(layers=1, mapping={"cores": "16x16"}, prompt_tokens=16, output_tokens=8)
+    cyc = wafersim.simulate("wse2", "llama-3.1-8b", fidelity="cycle", **kw)
+    flo = wafersim.simulate("wse2", "llama-3.1-8b", fidelity="flow", **kw)
+    names = cyc.arrays["decode_stage_s"].labels["stage"]
+    c_stage, f_stage = cyc.arrays["decode_stage_s"].data[0], flo.arrays["decode_stage_s"].data[0]
+    m = wafersim.load_model("llama-3.1-8b")
+    sc = Scenario(layers=1, prompt_tokens=16, output_tokens=8).resolved(m)
+    rows = {r["stage"]: r for r in network_times(wafersim.load_system("wse2"), m, sc, MappingOptions(cores="16x16"))}
+    checked = 0
+    for i, name in enumerate(names):
+        row = rows.get(name)
+        expected = (row["cycle_s"] - row["flow_s"]) if row else 0.0
+        assert c_stage[i] - f_stage[i] == pytest.approx(expected, rel=1e-9, abs=1e-15), name
+        checked += row is not None
+    assert checked >= 7
