@@ -181,3 +181,12 @@ def test_multicast_arms_and_box():
 def test_stuck_network_reports_the_cycle_limit():
     run = simulate_packets(LinkArrays.uniform(4, 4), Packets([0], [0], [3], [3], [50], [0], [0]), max_cycles=10)
     assert run.status == "cycle limit" and run.done[0] == -1
+
+
+@pytest.mark.parametrize("flits,time,vc", [([0, 2], [0, 0], [0, 0]), ([1, 2], [0, -1], [0, 0]),
+                                           ([1, 2], [0, 0], [0, -1])])
+def test_packets_refuse_empty_packets_negative_times_and_vcs(flits, time, vc):
+    with pytest.raises(ValueError, match="flits >= 1, creation cycle >= 0 and vc >= 0"):
+        Packets(np.zeros(2), np.zeros(2), np.ones(2), np.ones(2), np.array(flits), np.array(time), np.array(vc))
+    ok = Packets(np.zeros(2), np.zeros(2), np.ones(2), np.ones(2), np.array([1, 3]), np.array([0, 5]), np.array([0, 1]))
+    assert len(ok) == 2 and ok.flits.dtype == np.int64
