@@ -231,6 +231,8 @@ EQUIVALENT: dict[str, str] = {
 
 # The GPU side's equivalent mutants (GPU engine, collectives), kept apart from the list above.
 EQUIVALENT.update({
+    "gpu_collectives:constant:2d2864": "GRAPH_CACHE_SIZE only bounds how many system graphs are kept, not what "
+                                       "a graph or a cost is",
     "analytic_gpu:constant:1f0837": "per_step is only asked for flops and hbm_bytes, whose *_expert entries always "
                                     "exist, so the get() default is never read",
     "gpu_collectives:compare:5a6ccd": "0 bytes let through to collective_time costs 0 there too; only a group size "

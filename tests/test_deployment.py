@@ -108,3 +108,19 @@ def test_a_kind_without_a_band_carries_none(monkeypatch):
     w = wafersim.simulate("wse3", "llama-3.1-8b", layers=1).summary
     g = wafersim.simulate("dgx-h100", "llama-3.1-8b").summary
     assert "validation_error" not in w and "validation_error" not in g and "validation_rows" not in g
+
+
+def test_expert_parallel_ranks_span_nodes():
+    """tp 4 x ep 4 = 16 GPUs: two DGX nodes, the graph built over both (the ep group crosses them)."""
+    r = wafersim.simulate("dgx-h100", "mixtral-8x7b", tp=4, ep=4, batch=8)
+    assert r.summary["devices"] == 16 and r.summary["nodes"] == 2
+    assert r.summary["alltoall_algorithm"] != "none"
+
+
+def test_gpu_capacity_says_when_the_weights_spill():
+    from wafersim.engines.gpu_memory import GpuCapacity
+    m = wafersim.load_model("llama-3.1-70b")
+    one = GpuCapacity(GpuMemory(wafersim.load_system("dgx-h100"), m, Scenario(tp=1).resolved(m)))
+    eight = GpuCapacity(GpuMemory(wafersim.load_system("dgx-h100"), m, Scenario(tp=8).resolved(m)))
+    assert not one.holds_weights(1, 1) and not one.fits(1, 1)          # 141 GB of weights on one 80 GB GPU
+    assert eight.holds_weights(1, 8) and eight.fits(1, 8) and eight.device_range(1) == (8, 8)

@@ -190,3 +190,12 @@ def test_packets_refuse_empty_packets_negative_times_and_vcs(flits, time, vc):
         Packets(np.zeros(2), np.zeros(2), np.ones(2), np.ones(2), np.array(flits), np.array(time), np.array(vc))
     ok = Packets(np.zeros(2), np.zeros(2), np.ones(2), np.ones(2), np.array([1, 3]), np.array([0, 5]), np.array([0, 1]))
     assert len(ok) == 2 and ok.flits.dtype == np.int64
+
+
+@pytest.mark.parametrize("kw,message", [({"rate": 0.0}, "rate"), ({"rate": 5.0, "packet_flits": 4}, "rate"),
+                                        ({"pattern": "zigzag"}, "pattern"), ({"warmup": 3000}, "warmup"),
+                                        ({"warmup": -1}, "warmup")])
+def test_traffic_spec_refuses_what_it_cannot_offer(kw, message):
+    with pytest.raises(ValueError, match=message):
+        TrafficSpec(**kw)
+    assert TrafficSpec(rate=4.0, packet_flits=4, warmup=0).rate == 4.0
