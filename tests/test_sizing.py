@@ -134,3 +134,29 @@ def test_a_right_guess_saves_the_doubling():
 
     assert largest_fitting(fits, 1000) == 1000
     assert len(calls) <= 2 + 10 + 2          # fits(1), fits(1000), fits(2000), ten halvings of 1000..2000
+
+
+def test_tp_options_reach_a_whole_nvl72_domain():
+    g = wafersim.load_system("gb200-nvl72")
+    m = wafersim.load_model("llama-3.1-70b")               # 64 heads, 8 KV heads
+    assert tensor_parallel_options(g, m, Scenario().resolved(m)) == [1, 2, 4, 8, 16, 32, 64]
+
+
+def test_only_the_last_count_holds_the_weights():
+    cap = Table(per_device=0, weights_on=5, lo=1, hi=5)
+    assert fewest_devices(cap, 3) == (5, "the fewest that hold the weights (the KV cache spills)")
+    assert fewest_devices(Table(0, 6, 1, 5), 3) == (5, "the most allowed (the weights spill)")
+
+
+def test_tp_across_exactly_the_most_nodes_allowed():
+    two = wafersim.load_system("dgx-h100", {"interconnect.max_nodes": 2})
+    r = wafersim.simulate(two, "llama-3.1-70b", tp=16)
+    assert r.summary["devices"] == 16 and r.summary["nodes"] == 2
+
+
+def test_wafers_auto_for_batch_max_sizes_for_one_sequence():
+    """8B at a 100K context: one sequence (16 GB weights + 13 GB KV) fits one WSE-3, two need a second."""
+    r = wafersim.simulate("wse3", "llama-3.1-8b", wafers="auto", batch="max", prompt_tokens=100_000)
+    assert r.summary["devices"] == 1 and r.summary["batch"] == 1 and r.summary["fits_on_chip"]
+    two = wafersim.simulate("wse3", "llama-3.1-8b", wafers="auto", batch=2, prompt_tokens=100_000)
+    assert two.summary["devices"] == 2
