@@ -199,3 +199,37 @@ def test_traffic_spec_refuses_what_it_cannot_offer(kw, message):
     with pytest.raises(ValueError, match=message):
         TrafficSpec(**kw)
     assert TrafficSpec(rate=4.0, packet_flits=4, warmup=0).rate == 4.0
+
+
+def _pairs(pattern: str, k: int = 8, **kw):
+    p = make_packets(TrafficSpec(pattern=pattern, rate=0.5, cycles=400, warmup=0, **kw), k, k)
+    return p, np.stack([p.src_y, p.src_x, p.dst_y, p.dst_x], axis=1)
+
+
+def test_traffic_patterns_by_their_definitions():
+    """Each pattern's destinations by hand on an 8 x 8 mesh; every node offers rate / flits packets a cycle."""
+    k = 8
+    p, pairs = _pairs("transpose")
+    assert (pairs[:, 2] == pairs[:, 1]).all() and (pairs[:, 3] == pairs[:, 0]).all()
+    assert not ((pairs[:, 0] == pairs[:, 1]).any())                 # the diagonal sends nothing
+    p, pairs = _pairs("bit_complement")
+    assert (pairs[:, 2] == k - 1 - pairs[:, 0]).all() and (pairs[:, 3] == k - 1 - pairs[:, 1]).all()
+    p, pairs = _pairs("neighbour")
+    assert (np.abs(pairs[:, 2] - pairs[:, 0]) + np.abs(pairs[:, 3] - pairs[:, 1]) == 1).all()
+    assert pairs[:, 2:].min() >= 0 and pairs[:, 2:].max() <= k - 1
+    corner = pairs[(pairs[:, 0] == 0) & (pairs[:, 1] == 0)]
+    assert {(int(y), int(x)) for y, x in corner[:, 2:]} == {(0, 1), (1, 0)}        # both, and only, its neighbours
+    p, pairs = _pairs("uniform")
+    assert not ((pairs[:, 0] == pairs[:, 2]) & (pairs[:, 1] == pairs[:, 3])).any()
+    assert len({(int(y), int(x)) for y, x in pairs[:, 2:]}) == k * k               # every node is a destination
+    # offered load: packets per node per cycle = rate / flits (0.5 / 4), within sampling noise
+    assert len(p) / (k * k * 400) == pytest.approx(0.5 / 4, rel=0.08)
+    assert (np.diff(p.time) >= 0).all() and p.time.max() < 400
+    p, pairs = _pairs("hotspot", hotspot_fraction=0.5)
+    to_hot = ((pairs[:, 2] == k // 2) & (pairs[:, 3] == k // 2)).mean()
+    assert 0.4 < to_hot < 0.6                                       # half of the packets, plus uniform's share
+
+
+def test_transpose_needs_a_square_mesh():
+    with pytest.raises(ValueError, match="square"):
+        make_packets(TrafficSpec(pattern="transpose", rate=0.5, cycles=50, warmup=0), 4, 8)
