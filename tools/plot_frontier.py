@@ -24,12 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("results", help="a results file written by wafersim compare --frontier -o")
     p.add_argument("-o", "--output", default=None, help="PNG to write (default: the input path, -frontier.png)")
     args = p.parse_args(argv)
+    from wafersim.plots import headless_pyplot
     try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("error: plotting needs matplotlib; install it with: pip install 'wafersim[plot]'", file=sys.stderr)
+        plt = headless_pyplot()
+    except ImportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     from wafersim.plots import plot_frontier, save_png
     from wafersim.results.errors import ResultsFormatError

@@ -32,12 +32,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from wafersim.plots import headless_pyplot
     try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("error: plotting needs matplotlib; install it with: pip install 'wafersim[plot]'", file=sys.stderr)
+        plt = headless_pyplot()
+    except ImportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     from wafersim.plots import NotAFlowRunError, plot_link_utilisation, plot_sram_occupancy, save_png
     from wafersim.results.hdf5 import ResultsFormatError, read_run

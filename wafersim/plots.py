@@ -56,13 +56,21 @@ class NotAFlowRunError(ValueError):
     """The run holds no per-core arrays (it was not made with the flow engine)."""
 
 
-def _matplotlib():
+def _matplotlib(headless: bool = False):
     try:
-        import matplotlib  # noqa: F401
+        import matplotlib
+        if headless:
+            matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         raise ImportError("plotting needs matplotlib; install it with: pip install 'wafersim[plot]'") from None
     return plt
+
+
+def headless_pyplot():
+    """matplotlib.pyplot on the file-only Agg backend, for the tools in tools/; an ImportError
+    that says how to install matplotlib when it is missing."""
+    return _matplotlib(headless=True)
 
 
 def _arrays(run: RunResult, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
