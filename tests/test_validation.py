@@ -113,3 +113,16 @@ def test_results_carry_the_band_and_what_is_uncalibrated():
     assert layer["uncalibrated"] == ""
     g = wafersim.simulate("dgx-h100", "llama-3.1-70b", tp=8).summary
     assert g["validation_rows"] == band["gpu/tokens_per_s_per_user"]["rows"] and g["uncalibrated"] == ""
+
+
+def test_a_folder_reads_every_file_in_name_order_with_ids_unique_across_files(tmp_path):
+    row = '[[row]]\nid = "{id}"\nsystem = "dgx-h100"\nmodel = "llama-3.1-8b"\nmetric = "tpot_s"\nvalue = 0.01\nsource = "s"\n'
+    (tmp_path / "b.toml").write_text(row.format(id="second"))
+    (tmp_path / "a.toml").write_text(row.format(id="first"))
+    assert [r.id for r in load_measurements(tmp_path)] == ["first", "second"]
+    (tmp_path / "c.toml").write_text(row.format(id="first"))
+    with pytest.raises(ConfigError, match=r"c\.toml.*duplicate id 'first' \(also a\.toml row\[0\]\)"):
+        load_measurements(tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="folder holding"):
+        load_measurements(tmp_path / "empty")

@@ -14,7 +14,8 @@ from ..presets import load_model, load_system
 from ..results.run_result import RunResult
 from ..runner import simulate
 
-MEASUREMENTS = Path(__file__).with_name("measurements.toml")
+#: the shipped table: every ``*.toml`` file in this folder, read in name order
+MEASUREMENTS = Path(__file__).with_name("measurements")
 NUMERIC_METRICS = ("ttft_s", "tpot_s", "tokens_per_s_per_user", "tokens_per_s", "energy_per_token_j",
                    "decode_layer_s", "prefill_layer_s")
 _ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
@@ -50,11 +51,25 @@ class Comparison:
 
 
 def load_measurements(path: str | Path = MEASUREMENTS) -> list[Measurement]:
+    """The rows of one measurement file, or of every ``*.toml`` file in a folder (in name order);
+    ids are unique across all of them."""
+    path = Path(path)
+    files = sorted(path.glob("*.toml")) if path.is_dir() else [path]
+    if not files:
+        raise ConfigError(str(path), "row", "expected a measurement file or a folder holding *.toml files")
+    out: list[Measurement] = []
+    seen: dict[str, str] = {}
+    for file in files:
+        out.extend(_load_file(file, seen))
+    return out
+
+
+def _load_file(path: Path, seen: dict[str, str]) -> list[Measurement]:
     data = load_toml(path)
     rows = data.get("row")
     if not isinstance(rows, list) or not rows:
         raise ConfigError(str(path), "row", "expected one or more [[row]] tables")
-    out, seen = [], {}
+    out = []
     for i, row in enumerate(rows):
         key = f"row[{i}]"
         if not isinstance(row, dict):
@@ -81,8 +96,8 @@ def load_measurements(path: str | Path = MEASUREMENTS) -> list[Measurement]:
         if not isinstance(row["id"], str) or not _ID.fullmatch(row["id"]):
             raise ConfigError(str(path), f"{key}.id", f"expected letters, digits, '-' and '_'; got {row['id']!r}")
         if row["id"] in seen:
-            raise ConfigError(str(path), f"{key}.id", f"duplicate id {row['id']!r} (also row[{seen[row['id']]}])")
-        seen[row["id"]] = i
+            raise ConfigError(str(path), f"{key}.id", f"duplicate id {row['id']!r} (also {seen[row['id']]})")
+        seen[row["id"]] = f"{path.name} row[{i}]"
         out.append(Measurement(
             id=row["id"], system=row["system"], model=row["model"], metric=row["metric"],
             value=float(row["value"]), source=row["source"], calibration=bool(row.get("calibration", False)),
