@@ -25,7 +25,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("engines", ("engines",)),
     ("runner", ("sizing", "runner")),
     ("analysis", ("sweep_cliff", "headtohead", "validation", "report", "plots", "testing")),
-    ("entry points", ("cli", "__main__")),
+    ("design spaces", ("explore",)),
+    ("entry points", ("cli", "cli_explore", "__main__")),
     ("public API", ("__init__",)),
 ]
 _LEVEL = {top: i for i, (_, tops) in enumerate(LAYERS) for top in tops}

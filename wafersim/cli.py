@@ -461,6 +461,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("show", help="print the summary of a results file")
     s.add_argument("file")
     s.set_defaults(func=cmd_show)
+    from .cli_explore import add_parser as add_explore_parser
+    add_explore_parser(sub)
     return p
 
 
