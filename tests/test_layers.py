@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("runner", ("sizing", "runner")),
     ("analysis", ("sweep_cliff", "headtohead", "validation", "report", "plots", "testing")),
     ("design spaces", ("explore",)),
-    ("entry points", ("cli", "cli_explore", "__main__")),
+    ("entry points", ("cli", "cli_args", "cli_explore", "__main__")),
     ("public API", ("__init__",)),
 ]
 _LEVEL = {top: i for i, (_, tops) in enumerate(LAYERS) for top in tops}

@@ -8,6 +8,7 @@ import os
 import sys
 from typing import Any, Sequence
 
+from . import cli_args
 from ._version import __version__
 from .atomic import check_output_path
 from .config import ConfigError, InputError, WafersimError, parse_override
@@ -20,43 +21,16 @@ from .runner import simulate
 
 
 #: Largest integer a flag takes; the scenario sets tighter bounds per key (workload.scenario.MAXIMUM).
-FLAG_MAX = 2**31 - 1
-
-
-def _int_or(word: str | None):
-    """An argparse type: a positive integer, or ``word`` when one is given."""
-    expected = "a positive integer" + (f" or '{word}'" if word else "")
-
-    def parse(text: str) -> int | str:
-        if word is not None and text == word:
-            return word
-        try:
-            value = int(text) if len(text) <= 20 else 2**63
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text[:40]!r}") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text[:40]!r}")
-        if value > FLAG_MAX:
-            raise argparse.ArgumentTypeError(f"expected {expected}; {text[:40]!r} is above {FLAG_MAX}")
-        return value
-    parse.__name__ = expected
-    return parse
-
-
-_positive = _int_or(None)
+FLAG_MAX = cli_args.FLAG_MAX
+_int_or = cli_args.int_or
+_positive = cli_args.positive
 
 
 def _scenario_args(p: argparse.ArgumentParser, compare: bool = False) -> None:
     g = p.add_argument_group("scenario")
     g.add_argument("--batch", type=_int_or("max"), default=1, help="sequences decoded together, or 'max' (default 1)")
-    g.add_argument("--prompt", type=_positive, default=2048, help="prompt tokens per sequence (default 2048)")
-    g.add_argument("--output", type=_positive, default=128, help="generated tokens per sequence (default 128)")
-    g.add_argument("--dtype", default=None, help="weight format: bf16, fp16, fp8, int8, int4 (default: the model's)")
-    g.add_argument("--kv-dtype", default=None, help="KV-cache format (default: same as --dtype)")
-    g.add_argument("--layers", type=_positive, default=None, help="simulate only the first N decoder layers")
-    g.add_argument("--fidelity", choices=engines.fidelities(), default="analytic",
-                   help="engine (default analytic; `wafersim engines` lists them)"
-                        + ("; a side without it runs its default" if compare else ""))
+    cli_args.workload_args(g, "engine (default analytic; `wafersim engines` lists them)"
+                           + ("; a side without it runs its default" if compare else ""))
     w = p.add_argument_group("wafer systems")
     w.add_argument("--wafers", type=_int_or("auto"), default=None,
                    help=f"wafers used, or 'auto' for the fewest that hold the job (default {'auto' if compare else 1})")

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from . import cli_args
 from .atomic import check_output_path
 from .config import ConfigError, InputError, parse_override
-from .engines import registry as engines
 from .presets import load_model, load_system
 
 __all__ = ["add_parser", "cmd_explore"]
@@ -47,16 +47,6 @@ examples:
 """
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text[:40]!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text[:40]!r}")
-    return value
-
-
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add ``explore`` to the subcommands of the ``wafersim`` parser."""
     from .explore import DEFAULT_BUDGET, DEFAULT_PARETO, METHODS
@@ -69,11 +59,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     s = e.add_argument_group("space and search")
     s.add_argument("--axis", action="append", default=[], metavar="KEY=VALUES",
                    help="replace or add an axis, e.g. batch=1:256:x2, mapping.region=,64x64, tp=4,8")
-    s.add_argument("--budget", type=_count, default=DEFAULT_BUDGET,
+    s.add_argument("--budget", type=cli_args.positive, default=DEFAULT_BUDGET,
                    help=f"most points evaluated (default {DEFAULT_BUDGET})")
-    s.add_argument("--seed", type=_count, default=0, help="random seed of the search (default 0)")
+    s.add_argument("--seed", type=int, default=0, help="random seed of the search (default 0)")
     s.add_argument("--method", choices=METHODS, default="local", help="search method (default local)")
-    s.add_argument("--top", type=_count, default=5, help="best layouts reported and written (default 5)")
+    s.add_argument("--top", type=cli_args.positive, default=5, help="best layouts reported and written (default 5)")
     g = e.add_argument_group("objective and constraints")
     g.add_argument("--objective", default="per-device",
                    help=f"what to optimise: {', '.join(OBJECTIVES)}, or max:KEY / min:KEY (default per-device)")
@@ -82,19 +72,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     g.add_argument("--constraint", action="append", default=[], metavar="RULE",
                    help="KEY<=VALUE or KEY>=VALUE on a summary key, units allowed: 'ttft_s<=2 s', "
                         "'tokens_per_s_per_user>=50'")
-    g.add_argument("--max-devices", type=_count, default=None, help="at most this many wafers or GPUs")
+    g.add_argument("--max-devices", type=cli_args.positive, default=None, help="at most this many wafers or GPUs")
     g.add_argument("--max-power", default=None, metavar="P", help="at most this wall power, e.g. '40 kW'")
     g.add_argument("--max-ttft", default=None, metavar="T", help="at most this time to first token, e.g. '2 s'")
     g.add_argument("--allow-spill", action="store_true",
                    help="accept points whose weights or KV cache spill off chip (default: they break fits_on_chip)")
     w = e.add_argument_group("workload (shared by every point)")
-    w.add_argument("--prompt", type=_count, default=2048, help="prompt tokens per sequence (default 2048)")
-    w.add_argument("--output", type=_count, default=128, help="generated tokens per sequence (default 128)")
-    w.add_argument("--dtype", default=None, help="weight format (default: the model's)")
-    w.add_argument("--kv-dtype", default=None, help="KV-cache format (default: same as --dtype)")
-    w.add_argument("--layers", type=_count, default=None, help="simulate only the first N decoder layers")
-    w.add_argument("--fidelity", choices=engines.fidelities(), default="analytic",
-                   help="engine of every point (default analytic; flow is exact but slow)")
+    cli_args.workload_args(w, "engine of every point (default analytic; flow is exact but slow)")
     w.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a preset field for every point: system.<key>, model.<key> or mapping.<key>")
     o = e.add_argument_group("output")
