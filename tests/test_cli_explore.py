@@ -111,7 +111,7 @@ def test_help_describes_the_space_and_the_search(capsys):
 
 
 def test_readme_explore_commands_run(tmp_path, monkeypatch, capsys):
-    """Every `wafersim explore` line of the README's shell blocks runs as written."""
+    """Every `wafersim explore` line of the README's shell blocks and of `--help` runs as written."""
     import re
     import shlex
     from pathlib import Path
@@ -119,8 +119,22 @@ def test_readme_explore_commands_run(tmp_path, monkeypatch, capsys):
     blocks = re.findall(r"```bash\n(.*?)```", readme, re.S)
     lines = [ln.split("  #")[0].strip() for b in blocks for ln in b.splitlines() if ln.startswith("wafersim explore")]
     assert len(lines) >= 2
+    from wafersim.cli_explore import EPILOG          # the examples of --help too
+    lines += [ln.strip() for ln in EPILOG.splitlines() if ln.strip().startswith("wafersim explore")]
     monkeypatch.chdir(tmp_path)
     for line in lines:
         assert main(shlex.split(line)[1:]) == 0, line
         assert "Pareto front" in capsys.readouterr().out
     assert (tmp_path / "explore.h5").exists()
+
+
+def test_a_space_of_refused_layouts_reports_them_and_writes_nothing(tmp_path, capsys):
+    argv = ["explore", "dgx-h100", "llama-3.1-70b", "--axis", "tp=3,5", "--axis", "pp=1", "--axis", "batch=1"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "no point evaluated could be run" in text and "0 feasible" in text and "2 refused" in text
+    assert "must divide" in text
+    out = tmp_path / "none.h5"
+    assert main([*argv, "-o", str(out)]) == 2
+    assert "nothing to write" in capsys.readouterr().err and not out.exists()
+    assert list(tmp_path.iterdir()) == []
