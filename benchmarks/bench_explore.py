@@ -13,7 +13,9 @@ of the grid's points, once per seed:
 
 A run succeeds when its best feasible value is within 2 % of the grid optimum.  The
 table gives the success rate over the seeds, the points evaluated, the evaluations
-until the best was first reached (local), and seconds per search.
+until the best was first reached (median), the worst gap to the optimum, the median
+share of the grid's Pareto front (tokens/s per user against tokens/s per device) that
+the search's own front reaches, and seconds per search.
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ def run_case(name, system_name, model_name, axes, objective, constraints, seeds)
            "grid_points": space.size, "grid_seconds": grid_s, "optimum": optimum,
            "optimum_layout": full.best[0].params if full.best else None, "budget": budget, "methods": {}}
     for method in METHODS:
-        hits, evals, found_at, secs, values = 0, [], [], [], []
+        hits, evals, found_at, secs, values, recall = 0, [], [], [], [], []
         for seed in (seeds if method != "grid" else seeds[:1]):
             t0 = time.perf_counter()
             e = explore(system, model, space=space, objective=objective, constraints=constraints, budget=budget,
@@ -93,6 +95,7 @@ def run_case(name, system_name, model_name, axes, objective, constraints, seeds)
             value = _best(e)
             values.append(value)
             hits += _close(value, optimum, full.objective.maximize)
+            recall.append(_front_recall(e, full))
             evals.append(e.cost.evaluated)
             if e.cost.best_at:
                 found_at.append(e.cost.best_at)
@@ -100,8 +103,17 @@ def run_case(name, system_name, model_name, axes, objective, constraints, seeds)
         row["methods"][method] = {"runs": runs, "success_rate": hits / runs, "evaluations": max(evals),
                                   "median_best_at": statistics.median(found_at) if found_at else None,
                                   "median_seconds": statistics.median(secs),
+                                  "median_front_recall": statistics.median(recall),
                                   "worst_gap": _worst_gap(values, optimum, full.objective.maximize)}
     return row
+
+
+def _front_recall(e, full) -> float:
+    """Share of the full grid's Pareto front whose values the search's front holds too."""
+    def values(front):
+        return {(p.metrics["tokens_per_s_per_user"], p.metrics["tokens_per_s_per_device"]) for p in front}
+    truth = values(full.front)
+    return len(truth & values(e.front)) / len(truth) if truth else 1.0
 
 
 def _worst_gap(values, optimum, maximize) -> float | None:
@@ -119,7 +131,7 @@ def main(argv=None) -> int:
     seeds = list(range(ns.seeds))
     rows = []
     print(f"{'case':<26} {'grid':>6} {'budget':>6}  {'method':<7} {'found':>6} {'evals':>6} {'best at':>7} "
-          f"{'worst gap':>9} {'s/search':>8}")
+          f"{'worst gap':>9} {'front':>6} {'s/search':>8}")
     for case in CASES:
         if case[0] not in ns.cases:
             continue
@@ -129,7 +141,8 @@ def main(argv=None) -> int:
             gap = "-" if m["worst_gap"] is None else f"{m['worst_gap']:.1%}"
             at = "-" if m["median_best_at"] is None else f"{m['median_best_at']:.0f}"
             print(f"{row['case']:<26} {row['grid_points']:>6} {row['budget']:>6}  {method:<7} "
-                  f"{m['success_rate']:>6.0%} {m['evaluations']:>6} {at:>7} {gap:>9} {m['median_seconds']:>8.3f}",
+                  f"{m['success_rate']:>6.0%} {m['evaluations']:>6} {at:>7} {gap:>9} {m['median_front_recall']:>6.0%} "
+                  f"{m['median_seconds']:>8.3f}",
                   flush=True)
     if ns.write:
         from _results import write_json
