@@ -138,3 +138,12 @@ def test_a_space_of_refused_layouts_reports_them_and_writes_nothing(tmp_path, ca
     assert main([*argv, "-o", str(out)]) == 2
     assert "nothing to write" in capsys.readouterr().err and not out.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_axis_over_a_workload_flag_replaces_it(capsys):
+    assert main(["explore", "dgx-h100", "llama-3.1-70b", "--axis", "tp=8", "--axis", "pp=1", "--axis", "batch=1",
+                 "--axis", "prompt_tokens=1024,8192", "--objective", "ttft", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert "prompt_tokens" not in data["fixed"] and data["best"][0]["params"]["prompt_tokens"] == 1024
+    ttft = sorted(p["metrics"]["ttft_s"] for p in data["points"])
+    assert ttft[1] > 4 * ttft[0]                        # eight times the prompt: prefill grows with it

@@ -132,6 +132,7 @@ def cmd_explore(ns: argparse.Namespace) -> int:
     mapping = sets["mapping"] or None
     space = default_space(system, model, scenario, mapping if system.kind == "wafer" else None)
     space = space.without([f"mapping.{k}" for k in sets["mapping"]]).with_axes(axes)
+    scenario = {k: v for k, v in scenario.items() if k not in space.keys}     # an axis (--axis prompt_tokens=...) wins
     pareto = [p.strip() for p in ns.pareto.split(",")]
     result = explore(system, model, space=space, objective=ns.objective, constraints=_constraints(ns),
                      pareto=pareto, budget=ns.budget, seed=ns.seed, method=ns.method, top=max(ns.top, 1),

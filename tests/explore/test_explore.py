@@ -108,6 +108,7 @@ def test_a_fixed_key_leaves_the_default_space():
     ("wse3", {"pareto": ["per-user"]}, "two objectives"),
     ("wse3", {"method": "annealing"}, "method"),
     ("wse3", {"colour": 3}, "scenario keys"),
+    ("dgx-h100", {"space": {"tp": [8]}, "fidelity": "flow"}, "no 'flow' engine"),
 ])
 def test_bad_requests_are_config_errors(system, kwargs, words):
     with pytest.raises(ConfigError) as info:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from ..config import ConfigError
+from ..engines import registry as engines
 from ..hardware.gpu import GpuSystemSpec
 from ..hardware.wafer import WaferSpec
 from ..presets import load_model, load_system
@@ -153,9 +154,10 @@ def explore(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
     front_goals = (as_objective(pareto[0]), as_objective(pareto[1]))
     mapping = dict(mapping or {})
     try:
-        check_kind(kind, Scenario(**scenario))
+        fixed = check_kind(kind, Scenario(**scenario))
     except TypeError as exc:
         raise ConfigError("explore", "", f"{exc}; scenario keys: {', '.join(Scenario.__dataclass_fields__)}") from None
+    engines.DEFAULT.get(kind, fixed.fidelity)       # no engine for this kind at this fidelity: refused once, here
     if space is None:
         space = default_space(system, model, scenario, mapping or None).without(
             [*scenario, *(f"mapping.{k}" for k in mapping)])
