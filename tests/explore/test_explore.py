@@ -109,6 +109,10 @@ def test_a_fixed_key_leaves_the_default_space():
     ("wse3", {"method": "annealing"}, "method"),
     ("wse3", {"colour": 3}, "scenario keys"),
     ("dgx-h100", {"space": {"tp": [8]}, "fidelity": "flow"}, "no 'flow' engine"),
+    ("wse3", {"space": {"mapping.region": ["", "big"]}}, "region"),
+    ("wse3", {"space": {"mapping.placement": ["scattered"]}}, "placement"),
+    ("wse3", {"space": {"dtype": ["bf16", "fp9"]}}, "dtype"),
+    ("wse3", {"space": {"batch": [1]}, "mapping": {"cores": "lots"}}, "cores"),
 ])
 def test_bad_requests_are_config_errors(system, kwargs, words):
     with pytest.raises(ConfigError) as info:

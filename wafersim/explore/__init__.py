@@ -20,10 +20,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from ..config import ConfigError
+from ..config import ConfigError, build
 from ..engines import registry as engines
 from ..hardware.gpu import GpuSystemSpec
 from ..hardware.wafer import WaferSpec
+from ..mapping.options import MappingOptions
 from ..presets import load_model, load_system
 from ..results.run_result import RunResult
 from ..sizing import FOREIGN_KEYS, check_kind
@@ -105,6 +106,13 @@ def _check_axes(kind: str, space: Space, fixed: dict[str, Any], mapping: Mapping
             raise ConfigError("--axis", axis.key, rule[1])
     if kind != "wafer" and mapping:
         raise ConfigError("--set", "mapping", "mapping.* lays a model out on wafers; a GPU system uses tp, pp, ep")
+    build(MappingOptions, mapping, "mapping")
+    for axis in space.axes:             # a value no point could take is a mistake, not a refused layout
+        for value in axis.values:
+            if axis.key.startswith("mapping."):
+                build(MappingOptions, {**mapping, axis.key.removeprefix("mapping."): value}, "mapping")
+            elif axis.key in Scenario.__dataclass_fields__:
+                Scenario(**{axis.key: value})
 
 
 def _front(points: Sequence[Point], pareto: tuple[Objective, Objective]) -> list[Point]:
