@@ -41,6 +41,19 @@ def test_whole_space_matches_a_loop_over_simulate(system, space, goal, key, maxi
     assert e.runs[e.best[0].index].summary[key] == value
 
 
+def test_every_point_is_the_run_simulate_gives_for_its_values():
+    e = explore("wse3", "llama-3.1-70b", space=WAFER_SPACE, budget=1000, constraints=[])
+    seen = set()
+    for p in e.points:
+        mapping = {k.removeprefix("mapping."): v for k, v in p.params.items() if k.startswith("mapping.")}
+        scenario = {k: v for k, v in p.params.items() if not k.startswith("mapping.")}
+        s = wafersim.simulate("wse3", "llama-3.1-70b", mapping=mapping, **scenario).summary
+        assert p.metrics["tpot_s"] == s["tpot_s"] and p.metrics["batch"] == s["batch"] == p.params["batch"]
+        assert p.metrics["devices"] == p.params["wafers"]
+        seen.add(s["tpot_s"])
+    assert len(seen) > len(e.points) // 2           # the axes, mapping ones too, change the answer
+
+
 def test_a_ttft_bound_is_respected_and_changes_the_answer():
     free = explore("dgx-h100", "llama-3.1-70b", space=GPU_SPACE, objective="per-device", budget=1000)
     bound = explore("dgx-h100", "llama-3.1-70b", space=GPU_SPACE, objective="per-device", budget=1000,
