@@ -35,6 +35,10 @@ def test_fits_on_chip_measures_the_share_that_spills():
     assert fits.violation({"fits_on_chip": False, "spilled_bytes": 25.0, "weight_bytes": 80.0,
                            "kv_bytes": 20.0}) == pytest.approx(0.25)
     assert fits.violation({"fits_on_chip": False}) == 1.0
+    assert fits.violation({"fits_on_chip": False, "weight_bytes": 80.0, "kv_bytes": 20.0}) == 1.0
+    assert fits.violation({"fits_on_chip": False, "spilled_bytes": 5.0, "weight_bytes": 0.0}) == 1.0
+    assert fits.violation({"fits_on_chip": False, "spilled_bytes": 0.0, "weight_bytes": 1.0}) > 0
+    assert fits.text() == "fits_on_chip"
 
 
 @pytest.mark.parametrize("text", ["ttft_s<2", "ttft_s<=fast", "ttft_s<=2 W", "bottleneck<=1", "devices<=inf",
