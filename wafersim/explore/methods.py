@@ -47,7 +47,7 @@ class Trace:
     """What a search evaluated, in order, with each point's score."""
     order: list[Index] = field(default_factory=list)
     scores: dict[Index, Any] = field(default_factory=dict)
-    _ranked: list[tuple[Any, int, Index]] = field(default_factory=list, repr=False)
+    _ranked: list[tuple[Any, int, Index]] = field(default_factory=list)
 
     def add(self, idx: Index, score: Any) -> None:
         self.scores[idx] = score
@@ -146,7 +146,7 @@ def _local(space: Space, evaluate: Callable[[Index], None], trace: Trace, budget
         return [n for n in space.neighbours(idx) if n not in trace.scores]
 
     go_deeper = True
-    while len(trace.order) < min(budget, space.size):
+    while len(trace.order) < budget:            # budget < space.size: search() ran the whole space otherwise
         target = next((idx for idx in _elite(trace) if idx not in refined), None)
         if target is None and extra is not None:
             target = next((i for i in extra(trace) if i not in refined), None)
