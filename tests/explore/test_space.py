@@ -54,3 +54,15 @@ def test_with_axes_replaces_by_key_and_appends_new_ones():
     assert out.without(["tp"]).keys == ("batch", "replicas")
     with pytest.raises(ConfigError):
         Space((Axis("tp", (1,)), Axis("tp", (2,))))
+
+
+def test_bounds_of_replicas_and_of_the_values_of_an_axis():
+    from wafersim.explore.space import AXIS_MAX_VALUES, REPLICAS_MAX
+    assert parse_axis(f"replicas={REPLICAS_MAX}").values == (REPLICAS_MAX,)
+    with pytest.raises(ConfigError, match="replicas"):
+        parse_axis(f"replicas={REPLICAS_MAX + 1}")
+    assert len(parse_axis(f"batch=1:{AXIS_MAX_VALUES}").values) == AXIS_MAX_VALUES
+    with pytest.raises(ConfigError, match="more than"):
+        parse_axis(f"batch=1:{AXIS_MAX_VALUES + 1}")
+    with pytest.raises(ConfigError, match="at most"):
+        Axis("mapping.region", tuple(f"{i}x{i}" for i in range(1, AXIS_MAX_VALUES + 2)))
