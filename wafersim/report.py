@@ -81,6 +81,8 @@ def side_line(label: str, s: dict[str, Any]) -> str:
     parts.append(fmt("power_w", s["power_w"]) if "power_w" in s else "power unknown")
     parts.append(fmt("cost_usd", s["cost_usd"]) if "cost_usd" in s else "price unknown")
     parts.append(f"batch {s['batch']}, {'fits on chip' if s['fits_on_chip'] else 'spills'}")
+    if s.get("runtime"):
+        parts.append(f"runtime {s['runtime']} ({s['runtime_class']})")
     line = f"{label}: {', '.join(parts)}"
     if "validation_error" in s:
         line += (f"\n   error band: tokens/s per user on {s['kind']} systems off by {s['validation_error']:.0%} "
