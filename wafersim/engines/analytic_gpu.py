@@ -136,7 +136,7 @@ class AnalyticGpu:
         gpu, eff = self.system.gpu, self.system.efficiency
         return GemmUnit(sms=gpu.sms, tile_m=gpu.tile_m, tile_n=gpu.tile_n, tile_k=gpu.tile_k, mma_m=gpu.mma_m,
                         flops_per_s=gpu.flops_per_s(dtype) * eff.gemm_share(dtype),
-                        bytes_per_s=gpu.hbm_bandwidth_bytes_per_s * eff.memory)
+                        bytes_per_s=gpu.hbm_bandwidth_bytes_per_s * eff.weight_memory_share(dtype))
 
     def projections(self, local_tokens: int, tokens: int) -> list[tuple[float, int, int, int]]:
         """The GEMMs of one layer on one GPU: (count, M, N, K).  Dense projections see the

@@ -120,6 +120,8 @@ class GpuEfficiencySpec(Spec):
     gemm_8bit: float = number("achieved share of the 8-bit peak in large 8-bit GEMMs; 0 means the 16-bit share",
                               maximum=1.0, allow_zero=True, default=0.0)
     memory: float = number("achieved share of HBM bandwidth in memory-bound kernels", maximum=1.0)
+    memory_8bit: float = number("achieved share of HBM bandwidth in GEMMs streaming 8-bit weights; 0 means memory",
+                                maximum=1.0, allow_zero=True, default=0.0)
     attention: float = number("achieved share of the 16-bit tensor peak in attention (fused, FlashAttention-style) "
                               "with the best published kernel for this GPU; 0 means the gemm share",
                               default=0.0, maximum=1.0, allow_zero=True)
@@ -147,6 +149,10 @@ class GpuEfficiencySpec(Spec):
     def attention_share(self) -> float:
         """Achieved share of the 16-bit peak in the runtime's attention kernels."""
         return (self.attention or self.gemm) * self.attention_scale
+
+    def weight_memory_share(self, dtype: str) -> float:
+        """Achieved share of HBM bandwidth while GEMMs stream weights of ``dtype``."""
+        return (self.memory_8bit or self.memory) if dtype in ("fp8", "int8") else self.memory
 
     def gemm_share(self, dtype: str) -> float:
         """Achieved share of the dtype's tensor peak in large GEMMs."""
