@@ -355,10 +355,15 @@ def cmd_engines(ns: argparse.Namespace) -> int:
 
 
 def cmd_validate(ns: argparse.Namespace) -> int:
-    from .validation import MEASUREMENTS, error_stats, report_groups, table_columns, validate
+    from .validation import MEASUREMENTS, error_stats, kind_metric_stats, load_measurements, report_groups, table_columns, validate
+    from .validation.fit import leave_one_source_out
 
     _check_out(ns)
-    comps = validate(ns.table or MEASUREMENTS)
+    table = ns.table or MEASUREMENTS
+    comps = validate(table, runtime=ns.runtime)
+    # leave-one-source-out reruns the shipped fit, so it says nothing under another runtime
+    loso = leave_one_source_out(load_measurements(table), comps) if ns.runtime is None else None
+    per_kind = kind_metric_stats(comps, loso)
     if ns.write_band:
         from .atomic import atomic_path
         from .validation import ERROR_BAND, error_band
@@ -369,28 +374,44 @@ def cmd_validate(ns: argparse.Namespace) -> int:
         stats = {name: error_stats(group) for name, group in report_groups(comps).items()}
         from .results.hdf5 import write_results
         write_results(ns.out, [c.result for c in comps], run_ids=[c.row.id for c in comps],
-                      extra_attrs={"validation-error-stats": json.dumps(stats, sort_keys=True)},
-                      tables={"validation": table_columns(comps)})
+                      extra_attrs={"validation-error-stats": json.dumps(stats, sort_keys=True),
+                                   "validation-kind-metric-stats": json.dumps(per_kind, sort_keys=True)},
+                      tables={"validation": table_columns(comps, loso)})
     groups = report_groups(comps)
     if ns.json:
         print(_dumps({"rows": [{"id": c.row.id, "system": c.row.system, "model": c.row.model,
                                     "metric": c.row.metric, "predicted": c.predicted, "measured": c.row.value,
                                     "relative_error": c.error, "calibration": c.row.calibration,
-                                    "source": c.row.source} for c in comps],
-                      "stats": {k: error_stats(v) for k, v in groups.items()}}))
+                                    "source": c.row.source, "group": c.row.group,
+                                    "runtime": c.result.summary.get("runtime"),
+                                    "loso_predicted": loso.get(c.row.id) if loso else None} for c in comps],
+                      "stats": {k: error_stats(v) for k, v in groups.items()},
+                      "by_kind_and_metric": per_kind}))
         return 0
     w = max(len(c.row.id) for c in comps)
-    print(f"{'row':<{w}}  {'metric':<22} {'predicted':>11} {'measured':>11} {'error':>8}  cal")
+    print(f"{'row':<{w}}  {'metric':<22} {'predicted':>11} {'measured':>11} {'error':>8}  {'runtime':<11} cal")
     for c in comps:
         print(f"{c.row.id:<{w}}  {c.row.metric:<22} {c.predicted:>11.4g} {c.row.value:>11.4g} "
-              f"{c.error * 100:>+7.1f}%  {'yes' if c.row.calibration else ''}")
+              f"{c.error * 100:>+7.1f}%  {c.result.summary.get('runtime') or '':<11} {'yes' if c.row.calibration else ''}")
     for name, group in groups.items():
         st = error_stats(group)
         if st["rows"]:
             print(f"{name}: {st['rows']} rows, median |error| {st['median_abs_error'] * 100:.1f} %, "
                   f"worst {st['worst_abs_error'] * 100:.1f} %")
+    sources = sorted({c.row.group for c in comps})
+    print(f"{len(comps)} rows from {len(sources)} sources ({', '.join(sources)})")
+    print("by kind and metric: out-of-sample |error| (rows not used for calibration)"
+          + ("; leave-one-source-out |error| (every row, its source left out of the fit)" if loso else ""))
+    for key, st in per_kind.items():
+        line = f"  {key:<32} {st['rows']:>3} rows"
+        if st["out_of_sample_rows"]:
+            line += (f"; out of sample ({st['out_of_sample_rows']}): median {st['out_of_sample_median'] * 100:.1f} %, "
+                     f"worst {st['out_of_sample_worst'] * 100:.1f} %")
+        if st.get("loso_median") is not None:
+            line += f"; leave-one-source-out: median {st['loso_median'] * 100:.1f} %, worst {st['loso_worst'] * 100:.1f} %"
+        print(line)
     if ns.out:
-        print(f"results written to {ns.out}")
+        print(f"results written to {ns.out}; plot with: python tools/plot_validation.py {ns.out}")
     return 0
 
 
@@ -501,6 +522,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--table", default=None, help="a measurements TOML file (default: the bundled table)")
     v.add_argument("-o", "--out", default=None, metavar="FILE.h5", help="write every row's run to an HDF5 file")
     v.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    v.add_argument("--runtime", default=None, metavar="NAME",
+                   help="run every row whose kind of system the profile applies to with this runtime profile "
+                        "instead of its own (no leave-one-source-out then)")
     v.add_argument("--write-band", action="store_true",
                    help="store the out-of-sample error per kind and metric that every result carries "
                         "(wafersim/validation/error_band.json); run after changing a model or the table")

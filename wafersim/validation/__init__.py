@@ -189,6 +189,28 @@ def error_band(comps: list[Comparison]) -> dict[str, dict[str, float]]:
             for key, group in sorted(groups.items())}
 
 
+def kind_metric_stats(comps: list[Comparison], loso: dict[str, float] | None = None
+                      ) -> dict[str, dict[str, float | None]]:
+    """Per kind of system and metric ("gpu/ttft_s"): rows, out-of-sample median and worst
+    |error| (rows not used for calibration), and, given ``loso`` (row id -> prediction with
+    the row's source left out of the fit), the leave-one-source-out median and worst over
+    every row."""
+    groups: dict[str, list[Comparison]] = {}
+    for c in comps:
+        groups.setdefault(f"{c.result.summary['kind']}/{c.row.metric}", []).append(c)
+    out = {}
+    for key, group in sorted(groups.items()):
+        held = error_stats([c for c in group if not c.row.calibration])
+        entry = {"rows": len(group), "out_of_sample_rows": held["rows"],
+                 "out_of_sample_median": held["median_abs_error"], "out_of_sample_worst": held["worst_abs_error"]}
+        if loso is not None:
+            errs = [abs(loso[c.row.id] / c.row.value - 1) for c in group if c.row.id in loso]
+            entry["loso_median"] = statistics.median(errs) if errs else None
+            entry["loso_worst"] = max(errs) if errs else None
+        out[key] = entry
+    return out
+
+
 def report_groups(comps: list[Comparison]) -> dict[str, list[Comparison]]:
     """The rows `validate` reports error statistics over, by name."""
     return {
