@@ -159,7 +159,7 @@ class AnalyticGpu:
 
     def layer_time(self, tokens: int, attn_flops: float, kv_read_bytes: float, hbm_fraction: float,
                    weights_hbm_fraction: float, local: float = 1.0, seqs: int = 1, query_len: int = 1,
-                   context: float = 1.0) -> tuple[PhaseTime, dict[str, float]]:
+                   context: float = 1.0, prefill: bool = False) -> tuple[PhaseTime, dict[str, float]]:
         """One layer on one GPU of a stage: ``tokens`` rows (the whole batch) through the GEMMs.
 
         ``attn_flops`` and ``kv_read_bytes`` are for the whole batch of ``seqs`` sequences, each
@@ -202,7 +202,8 @@ class AnalyticGpu:
         else:
             t_mem += a_mem
         t_pcie = pcie_bytes / g.interconnect.pcie_bandwidth_bytes_per_s
-        t_launch = eff.kernels_per_layer * eff.kernel_launch_s
+        launch = (eff.prefill_kernel_launch_s or eff.kernel_launch_s) if prefill else eff.kernel_launch_s
+        t_launch = eff.kernels_per_layer * launch
         act = local_tokens * m.hidden_size * s.act_bytes
         t_ar = 2 * self.collective("all_reduce", act, self.tp) if self.tp > 1 else 0.0
         a2a = self.all_to_all_bytes(local_tokens)
@@ -301,7 +302,7 @@ def simulate(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario, mappin
     tokens = batch * s.prompt_tokens
     p_attn = batch * m.prefill_attention_flops(s.prompt_tokens)
     p_layer, p_work = eng.layer_time(tokens, p_attn, 0.0, kv_hbm, w_hbm, local,
-                                     seqs=batch, query_len=s.prompt_tokens, context=s.prompt_tokens)
+                                     seqs=batch, query_len=s.prompt_tokens, context=s.prompt_tokens, prefill=True)
     # writing the prompt's KV cache
     kv_write = tokens * local * kvl * eng.memory.kv_share / (g.gpu.hbm_bandwidth_bytes_per_s * g.efficiency.memory)
     p_head, _, _ = eng.head_time(local_batch)

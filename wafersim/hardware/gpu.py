@@ -129,6 +129,9 @@ class GpuEfficiencySpec(Spec):
                                     "published kernel)", default=1.0, maximum=1.0)
     collective: float = number("achieved share of link bandwidth in collectives", maximum=1.0)
     kernel_launch_s: float = quantity("time", "launch overhead of one kernel", allow_zero=True)
+    prefill_kernel_launch_s: float = quantity(
+        "time", "launch overhead of one kernel in a prefill step, which serving runtimes often run without CUDA "
+        "graphs; 0 means kernel_launch_s", allow_zero=True, default=0.0)
     kernels_per_layer: int = integer("kernels launched per decoder layer per step", maximum=2**16)
     collective_latency_s: float = quantity("time", "fixed latency of one collective call")
     collective_step_latency_s: float = quantity("time", "latency of one dependent step of a ring or tree", allow_zero=True)
