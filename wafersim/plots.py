@@ -349,3 +349,45 @@ def plot_frontier(sides: Iterable[dict[str, list[Any]]], axes: Any = None) -> An
     axes[0].figure.suptitle("Throughput against interactivity: further right is faster for each user, "
                             "higher is more throughput", fontsize=10)
     return axes
+
+
+def plot_validation(table: dict[str, list[Any]], band: float = 0.15, axes: Any = None) -> Any:
+    """Predicted against measured for every row of a ``validate -o`` file, one panel per metric
+    (log-log), with the line of perfect agreement and a +/- ``band`` error band; filled
+    markers for rows not used for calibration, hollow for calibration rows.  ``table`` is
+    :func:`wafersim.results.hdf5.read_table` of ``validation``.  Returns the axes."""
+    plt = _matplotlib()
+    metrics = sorted(set(table["metric"]))
+    if axes is None:
+        _, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 4.4), dpi=100, layout="constrained",
+                               squeeze=False)
+        axes = axes[0]
+    groups = sorted(set(table.get("group", ["all"] * len(table["metric"]))))
+    colours = {g: f"C{i % 10}" for i, g in enumerate(groups)}
+    for ax, metric in zip(axes, metrics):
+        rows = [i for i, m in enumerate(table["metric"]) if m == metric]
+        xs = [table["measured"][i] for i in rows]
+        ys = [table["predicted"][i] for i in rows]
+        lo, hi = min(xs + ys) / 1.5, max(xs + ys) * 1.5
+        line = [lo, hi]
+        ax.plot(line, line, "-", color="0.3", lw=1)
+        ax.fill_between(line, [v * (1 - band) for v in line], [v * (1 + band) for v in line], color="0.85",
+                        label=f"+/- {band:.0%}")
+        seen = set()
+        for i, x, y in zip(rows, xs, ys):
+            group = table["group"][i] if "group" in table else "all"
+            colour = colours[group]
+            cal = bool(table["calibration"][i])
+            ax.plot(x, y, "o", color=colour, markerfacecolor="white" if cal else colour,
+                    label=None if group in seen else group)
+            seen.add(group)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+        ax.set_xlabel(f"measured {metric}")
+        ax.set_ylabel(f"predicted {metric}")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(title="source (hollow: calibration)", fontsize=7, title_fontsize=7)
+    axes[0].figure.suptitle("Predicted against published measurements", fontsize=10)
+    return axes

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from wafersim.engines.gpu_gemm import GemmUnit, gemm_time, tile_height, wave_time
+from wafersim.engines.gpu_gemm import GemmUnit, gemm_time, tile_heights, wave_time
 
 UNIT = GemmUnit(sms=132, tile_m=128, tile_n=128, tile_k=64, mma_m=64, flops_per_s=800e12, bytes_per_s=2.5e12)
 
@@ -22,17 +22,18 @@ def test_a_decode_gemm_is_memory_bound_and_split_over_k():
 
 
 def test_a_large_gemm_is_compute_bound_in_whole_waves():
-    # 8192^3: 64 x 64 = 4096 tiles, no split, ceil(4096 / 132) = 32 waves
+    # 8192^3: 128-row tiles make 64 x 64 = 4096 tiles, ceil(4096 / 132) = 32 waves of 128 rows;
+    # 64-row tiles 8192 tiles, 63 waves of 64 rows: 4032 row-cycles against 4096, so 64 it is
     g = gemm_time(8192, 8192, 8192, UNIT, 2, 2, 2)
-    assert (g.split_k, g.waves) == (1, 32)
-    compute = 32 * 2 * 128 * 128 * 8192 / (800e12 / 132)
+    assert (g.split_k, g.waves) == (1, 63)
+    compute = 63 * 2 * 64 * 128 * 8192 / (800e12 / 132)
     assert g.compute_bound and g.time_s == pytest.approx(compute)
-    # within the last wave's waste (4096 of 32 x 132 = 4224 slots used) of the plain roofline
-    assert g.time_s == pytest.approx(2 * 8192**3 / 800e12 * 4224 / 4096)
+    # within the last wave's waste (8192 of 63 x 132 = 8316 slots used) of the plain roofline
+    assert g.time_s == pytest.approx(2 * 8192**3 / 800e12 * 8316 / 8192)
 
 
 def test_one_tile_more_than_a_wave_costs_a_whole_wave():
-    unit = GemmUnit(sms=4, tile_m=128, tile_n=128, tile_k=64, mma_m=64, flops_per_s=4e12, bytes_per_s=1e15)
+    unit = GemmUnit(sms=4, tile_m=128, tile_n=128, tile_k=64, mma_m=128, flops_per_s=4e12, bytes_per_s=1e15)
     four = gemm_time(128, 4 * 128, 4096, unit, 2, 2, 2)     # 4 tiles: one wave
     five = gemm_time(128, 5 * 128, 4096, unit, 2, 2, 2)     # 5 tiles: two waves
     assert (four.waves, five.waves) == (1, 2)
@@ -40,8 +41,15 @@ def test_one_tile_more_than_a_wave_costs_a_whole_wave():
     assert four.time_s == pytest.approx(2 * 128 * 128 * 4096 / (4e12 / 4))
 
 
-def test_tile_height_covers_short_gemms_with_mma_rows():
-    assert [tile_height(m, UNIT) for m in (1, 64, 65, 128, 1000)] == [64, 64, 128, 128, 128]
+def test_tile_heights_cover_short_gemms_with_mma_rows():
+    assert [tile_heights(m, UNIT) for m in (1, 64, 65, 128, 1000)] == [[64], [64], [64, 128], [64, 128], [64, 128]]
+
+
+def test_the_cheaper_tile_height_is_taken():
+    # 192 rows x 132 column tiles: 128-row tiles need 2 x 132 = 264 tiles (2 waves of 128 rows),
+    # 64-row tiles 3 x 132 = 396 tiles (3 waves of 64 rows): 192 row-cycles against 256
+    g = gemm_time(192, 132 * 128, 8192, UNIT, 2, 2, 2)
+    assert g.waves == 3 and g.compute_s == pytest.approx(3 * 2 * 64 * 128 * 8192 / (800e12 / 132))
 
 
 def test_weights_read_over_pcie_leave_hbm():

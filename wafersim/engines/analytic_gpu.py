@@ -181,26 +181,16 @@ class AnalyticGpu:
         kv_bytes = kv_read_bytes * local * self.memory.kv_share
         hbm_bytes = wbytes * weights_hbm_fraction + kv_bytes * hbm_fraction
         pcie_bytes = wbytes * (1 - weights_hbm_fraction) + kv_bytes * (1 - hbm_fraction)
-        # projections from their shapes; attention in 16-bit at the runtime's attention rate
-        unit = self.gemm_unit(s.dtype)
-        t_cmp = t_mem = 0.0
-        for count, rows, n, depth in self.projections(math.ceil(local_tokens), tokens):
-            op = gemm_time(rows, n, depth, unit, s.act_bytes, self.weight_bytes_per_param, s.act_bytes,
-                           weights_hbm_fraction)
-            if op.compute_bound:
-                t_cmp += count * op.time_s
-            else:
-                t_mem += count * op.time_s
-        local_seqs = max(1, math.ceil(seqs * local))
-        heads = math.ceil(m.num_heads / self.tp)
-        q_tiles = local_seqs * heads * math.ceil(query_len / g.gpu.tile_m)
-        kv_tiles = local_seqs * math.ceil(m.num_kv_heads * self.memory.kv_share) * math.ceil(context / g.gpu.tile_n)
-        a_cmp = wave_time(attention_flops, q_tiles, g.gpu.bf16_flops_per_s * eff.attention_share, g.gpu.sms)
-        a_mem = wave_time(kv_bytes * hbm_fraction, kv_tiles, g.gpu.hbm_bandwidth_bytes_per_s * eff.memory, g.gpu.sms)
-        if a_cmp >= a_mem:
-            t_cmp += a_cmp
+        if g.gpu.kernel_model == "roofline":
+            # the whole layer at max(FLOPs / achieved peak, HBM bytes / achieved bandwidth)
+            t_cmp = (matmul_flops / (g.gpu.flops_per_s(s.dtype) * eff.gemm_share(s.dtype))
+                     + attention_flops / (g.gpu.bf16_flops_per_s * eff.attention_share))
+            t_mem = hbm_bytes / (g.gpu.hbm_bandwidth_bytes_per_s * eff.memory)
+            t_hbm = max(t_cmp, t_mem)
         else:
-            t_mem += a_mem
+            t_cmp, t_mem = self.shaped_times(local_tokens, tokens, attention_flops, kv_bytes * hbm_fraction,
+                                             weights_hbm_fraction, seqs * local, query_len, context)
+            t_hbm = t_cmp + t_mem
         t_pcie = pcie_bytes / g.interconnect.pcie_bandwidth_bytes_per_s
         launch = (eff.prefill_kernel_launch_s or eff.kernel_launch_s) if prefill else eff.kernel_launch_s
         t_launch = eff.kernels_per_layer * launch
@@ -208,7 +198,7 @@ class AnalyticGpu:
         t_ar = 2 * self.collective("all_reduce", act, self.tp) if self.tp > 1 else 0.0
         a2a = self.all_to_all_bytes(local_tokens)
         t_a2a = 2 * self.collective("all_to_all", a2a, ep) if ep > 1 else 0.0
-        t = max(t_cmp + t_mem, t_pcie) + t_launch + t_ar + t_a2a
+        t = max(t_hbm, t_pcie) + t_launch + t_ar + t_a2a
         comps = {"compute": t_cmp, "hbm_bandwidth": t_mem, "launch_overhead": t_launch,
                  "interconnect": t_ar + t_a2a, "pcie_spill": t_pcie}
         link_bytes = 2 * 2 * (self.tp - 1) / self.tp * act if self.tp > 1 else 0.0
@@ -220,6 +210,34 @@ class AnalyticGpu:
         work = {"flops": flops, "hbm_bytes": hbm_bytes, "pcie_bytes": pcie_bytes, "link_bytes": link_bytes,
                 "flops_expert": expert_flops_gpu if ep > 1 else 0.0, "hbm_expert": expert_hbm if ep > 1 else 0.0}
         return PhaseTime(t, comps), work
+
+    def shaped_times(self, local_tokens: float, tokens: int, attention_flops: float, kv_hbm_bytes: float,
+                     weights_hbm_fraction: float, seqs: float, query_len: int, context: float) -> tuple[float, float]:
+        """One layer's kernels costed from their shapes: (seconds bound by compute, seconds bound by
+        HBM), each kernel counted under what bounds it.  Projections go through the GEMM model
+        (:mod:`.gpu_gemm`); attention is spread over the SMs by sequence, head and tile of queries
+        (its FLOPs at the runtime's attention rate) or of keys (the KV bytes it reads)."""
+        g, m, s, eff = self.system, self.model, self.scenario, self.system.efficiency
+        unit = self.gemm_unit(s.dtype)
+        t_cmp = t_mem = 0.0
+        for count, rows, n, depth in self.projections(math.ceil(local_tokens), tokens):
+            op = gemm_time(rows, n, depth, unit, s.act_bytes, self.weight_bytes_per_param, s.act_bytes,
+                           weights_hbm_fraction)
+            if op.compute_bound:
+                t_cmp += count * op.time_s
+            else:
+                t_mem += count * op.time_s
+        local_seqs = max(1, math.ceil(seqs))
+        q_tiles = local_seqs * math.ceil(m.num_heads / self.tp) * math.ceil(query_len / g.gpu.tile_m)
+        kv_tiles = (local_seqs * math.ceil(m.num_kv_heads * self.memory.kv_share)
+                    * math.ceil(context / g.gpu.tile_n))
+        a_cmp = wave_time(attention_flops, q_tiles, g.gpu.bf16_flops_per_s * eff.attention_share, g.gpu.sms)
+        a_mem = wave_time(kv_hbm_bytes, kv_tiles, g.gpu.hbm_bandwidth_bytes_per_s * eff.memory, g.gpu.sms)
+        if a_cmp >= a_mem:
+            t_cmp += a_cmp
+        else:
+            t_mem += a_mem
+        return t_cmp, t_mem
 
     def step_overhead(self, sequences: int) -> float:
         """The runtime's host time per forward step of ``sequences`` sequences."""
@@ -240,9 +258,14 @@ class AnalyticGpu:
         m, eff, s = self.model, self.system.efficiency, self.scenario
         flops = 2.0 * tokens * m.hidden_size * m.vocab_size / self.tp
         nbytes = m.hidden_size * m.vocab_size * self.weight_bytes_per_param / self.tp
-        op = gemm_time(tokens, math.ceil(m.vocab_size / self.tp), m.hidden_size, self.gemm_unit(s.dtype),
-                       s.act_bytes, self.weight_bytes_per_param, s.act_bytes)
-        return op.time_s + eff.kernel_launch_s, flops, nbytes
+        if self.system.gpu.kernel_model == "roofline":
+            g = self.system.gpu
+            t = max(flops / (g.flops_per_s(s.dtype) * eff.gemm_share(s.dtype)),
+                    nbytes / (g.hbm_bandwidth_bytes_per_s * eff.memory))
+        else:
+            t = gemm_time(tokens, math.ceil(m.vocab_size / self.tp), m.hidden_size, self.gemm_unit(s.dtype),
+                          s.act_bytes, self.weight_bytes_per_param, s.act_bytes).time_s
+        return t + eff.kernel_launch_s, flops, nbytes
 
     def stage_send_time(self, tokens: int) -> float:
         if self.pp <= 1:

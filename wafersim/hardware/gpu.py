@@ -17,6 +17,10 @@ class GpuSpec(Spec):
     bf16_flops_per_s: float = quantity("flop_rate", "dense BF16 tensor-core peak")
     fp8_flops_per_s: float = quantity("flop_rate", "dense FP8 peak; 0 means none (BF16 rate)", allow_zero=True, default=0.0)
     l2_bytes: float = quantity("bytes", "L2 cache", default=0.0, allow_zero=True)
+    kernel_model: str = choice(
+        ("tiles", "roofline"), "how kernels are costed: tiles (each GEMM from its shape, tiles in waves over the SMs, "
+        "attention spread over them) or roofline (a whole layer at max(FLOPs / peak, bytes / bandwidth))",
+        default="tiles")
     sms: int = integer("streaming multiprocessors: the units GEMM and attention tiles are spread over in waves",
                        default=132, maximum=4096)
     tile_m: int = integer("rows (tokens) of the output tile one SM computes in a large GEMM", default=128, maximum=4096)
