@@ -119,3 +119,22 @@ def test_a_row_that_sets_a_parameter_is_refused(tmp_path):
                      'value = 1.0\nsource = "s"\nset = { "system.efficiency.memory" = 0.5 }\n')
     with pytest.raises(ConfigError, match="never a model parameter"):
         load_measurements(table)
+
+
+def test_the_scheduler_limit_caps_batch_max():
+    free = wafersim.simulate("dgx-h100", "llama-3.1-8b", batch="max", prompt_tokens=128, output_tokens=16)
+    capped = wafersim.simulate(load_system("dgx-h100", runtime_overrides={"efficiency.max_batch": 8}),
+                               "llama-3.1-8b", batch="max", prompt_tokens=128, output_tokens=16)
+    assert free.summary["batch"] > 8 and capped.summary["batch"] == 8
+
+
+def test_validate_runs_every_row_with_one_runtime(tmp_path, capsys):
+    table = tmp_path / "t.toml"
+    table.write_text('[[row]]\nid = "x"\nsystem = "dgx-h100"\nmodel = "llama-3.1-8b"\nruntime = "typical"\n'
+                     'metric = "tokens_per_s_per_user"\nvalue = 100.0\nsource = "s"\n')
+    assert main(["validate", "--table", str(table), "--json"]) == 0
+    typical = json.loads(capsys.readouterr().out)["rows"][0]
+    assert main(["validate", "--table", str(table), "--runtime", "ideal", "--json"]) == 0
+    ideal = json.loads(capsys.readouterr().out)["rows"][0]
+    assert (typical["runtime"], ideal["runtime"]) == ("typical", "ideal")
+    assert ideal["predicted"] > typical["predicted"] and ideal["loso_predicted"] is None
