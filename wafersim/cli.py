@@ -277,7 +277,7 @@ def _compare_runtimes(ns: argparse.Namespace, sets: dict) -> tuple[dict[str, str
         if explicit:
             names[side] = explicit
         else:
-            kind = load_system(system_name, {**sets["system"], **sets[side]}).kind
+            kind = load_system(system_name, {**sets["system"], **sets[side]}, origin=_typed(sets, "system", side)).kind
             names[side] = runtime_for_class(kind, chosen)
     classes = {side: load_runtime(name).runtime_class for side, name in names.items()}
     what = f"runtime: A {names['a']} ({classes['a']}), B {names['b']} ({classes['b']})"
