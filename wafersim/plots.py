@@ -373,14 +373,13 @@ def plot_validation(table: dict[str, list[Any]], band: float = 0.15, axes: Any =
         ax.plot(line, line, "-", color="0.3", lw=1)
         ax.fill_between(line, [v * (1 - band) for v in line], [v * (1 + band) for v in line], color="0.85",
                         label=f"+/- {band:.0%}")
-        seen = set()
+        shown = sorted({table["group"][i] if "group" in table else "all" for i in rows})
+        for group in shown:
+            ax.plot([], [], "o", color=colours[group], label=group)
         for i, x, y in zip(rows, xs, ys):
-            group = table["group"][i] if "group" in table else "all"
-            colour = colours[group]
+            colour = colours[table["group"][i] if "group" in table else "all"]
             cal = bool(table["calibration"][i])
-            ax.plot(x, y, "o", color=colour, markerfacecolor="white" if cal else colour,
-                    label=None if group in seen else group)
-            seen.add(group)
+            ax.plot(x, y, "o", color=colour, markerfacecolor="white" if cal else colour)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlim(lo, hi)
