@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from wafersim.cli import main as cli
 
-from .plotting import need_matplotlib
-
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "plot_validation.py"
+from .plotting import load_tool, need_matplotlib
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("plot_validation", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("plot_validation")
 
 
 def test_tool_draws_predicted_against_measured(tmp_path: Path, capsys) -> None:

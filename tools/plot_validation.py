@@ -25,28 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-o", "--output", default=None, help="PNG to write (default: the input path, -validation.png)")
     p.add_argument("--band", type=float, default=0.15, help="half-width of the shaded error band (default 0.15)")
     args = p.parse_args(argv)
-    from wafersim.plots import headless_pyplot
-    try:
-        plt = headless_pyplot()
-    except ImportError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    from wafersim.plots import plot_validation, save_png
-    from wafersim.results.errors import ResultsFormatError
-    from wafersim.results.hdf5 import read_table
+    from wafersim.plots import plot_validation, table_tool
 
-    try:
-        table = read_table(args.results, "validation")
-    except (ResultsFormatError, KeyError, OSError) as exc:
-        print(f"error: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr)
-        return 2
-    axes = plot_validation(table, band=args.band)
-    out = Path(args.output or str(Path(args.results).with_suffix("")) + "-validation.png")
-    save_png(axes[0].figure, out)
-    plt.close(axes[0].figure)
-    print(f"wrote {out}")
-    return 0
-
+    return table_tool(args.results, ["validation"], lambda t: plot_validation(t[0], band=args.band), args.output,
+                      "-validation.png")
 
 if __name__ == "__main__":
     sys.exit(main())

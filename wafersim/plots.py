@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import warnings
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -390,3 +390,42 @@ def plot_validation(table: dict[str, list[Any]], band: float = 0.15, axes: Any =
         ax.legend(title="source (hollow: calibration)", fontsize=7, title_fontsize=7)
     axes[0].figure.suptitle("Predicted against published measurements", fontsize=10)
     return axes
+
+
+def tool_pyplot() -> Any:
+    """:func:`headless_pyplot` for a tool's ``main``: None (and the reason on stderr) when
+    matplotlib is missing, so that the tool exits with status 2."""
+    import sys
+
+    try:
+        return headless_pyplot()
+    except ImportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
+def table_tool(results: str | Path, tables: list[str], draw: Callable[[list[dict[str, list[Any]]]], Any],
+               output: str | Path | None, suffix: str) -> int:
+    """What the table-drawing tools in ``tools/`` share: matplotlib without a display, the
+    ``tables`` of ``results`` read (a missing or damaged file is one line on stderr and
+    status 2), ``draw`` (which returns its axes) and the figure written as
+    ``output`` or the input path + ``suffix``.  Returns the exit status."""
+    import sys
+
+    from .results.errors import ResultsFormatError
+    from .results.hdf5 import read_table
+
+    plt = tool_pyplot()
+    if plt is None:
+        return 2
+    try:
+        data = [read_table(results, name) for name in tables]
+    except (ResultsFormatError, KeyError, OSError) as exc:
+        print(f"error: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr)
+        return 2
+    figure = draw(data)[0].figure
+    out = Path(output or str(Path(results).with_suffix("")) + suffix)
+    save_png(figure, out)
+    plt.close(figure)
+    print(f"wrote {out}")
+    return 0
