@@ -33,3 +33,12 @@ def test_leaving_a_source_out_falls_back_to_the_prior():
     # (nothing of theirs in FITS) keep their prediction
     assert loso["trtllm09-h100-llama2-7b-tp1-ttft128"] != pytest.approx(shipped["trtllm09-h100-llama2-7b-tp1-ttft128"])
     assert loso["gptfast-a100-llama2-7b-tp1"] == shipped["gptfast-a100-llama2-7b-tp1"]
+
+
+def test_a_fields_prior_is_its_base_profiles_value_on_the_rows_system():
+    from wafersim.validation.fit import prior
+
+    gemm = next(f for f in FITS if f.runtime == "trtllm" and f.key == "efficiency.gemm")
+    assert prior(gemm, "dgx-a100") == 0.87 and prior(gemm, "dgx-h100") == 0.80   # the presets' MAMF shares
+    launch = next(f for f in FITS if f.runtime == "trtllm" and f.key == "efficiency.prefill_kernel_launch_s")
+    assert prior(launch, "dgx-h100") == 0.0      # 0: prefill launches cost what decode ones do

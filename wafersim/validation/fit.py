@@ -1,9 +1,9 @@
 """Which preset fields are fitted on which calibration rows, the fit itself, and the
 leave-one-source-out check that reruns it.
 
-Every fitted value in a runtime profile (or hardware preset) is one :class:`Fitted`
-entry: the field, the calibration rows it is fitted on and the value it takes without
-them (its prior, with where that comes from).  :func:`fit` solves one field: the value
+Every fitted value in a runtime profile is one :class:`Fitted` entry: the field and
+the calibration rows it is fitted on; without them it takes its prior, the value the
+profile's base profile (or the hardware preset) gives.  :func:`fit` solves one field: the value
 at which the mean log error over its rows is zero (bisection; every fitted field moves
 its rows' predictions one way).  Fields of one profile are fitted in the order listed,
 twice over, so that each sees the others' fitted values.
@@ -22,80 +22,79 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
+from ..presets import load_runtime, load_system
 from ..units import parse_quantity
 from . import Comparison, Measurement, run_row
 
-__all__ = ["Fitted", "FITS", "fit", "fit_all", "leave_one_source_out"]
+__all__ = ["Fitted", "FITS", "PRIOR", "prior", "fit", "fit_all", "leave_one_source_out"]
 
 
 @dataclass(frozen=True)
 class Fitted:
-    """One fitted field: ``key`` of runtime profile ``runtime`` (``--set runtime.KEY``) or, when
-    ``runtime`` is empty, of hardware preset ``system`` (``--set system.KEY``)."""
+    """One fitted field: ``key`` of runtime profile ``runtime`` (``--set runtime.KEY``), fitted on
+    calibration ``rows`` within [``low``, ``high``].  Its prior, the value without the fit, is
+    what the profile's base profile gives on each row's system (:func:`prior`)."""
 
     key: str
     rows: tuple[str, ...]
-    prior: float
-    prior_source: str
     low: float
     high: float
-    runtime: str = ""
-    system: str = ""
+    runtime: str
     unit: str = ""          # quantity kind of the value ("time"), "" for a plain number
 
     def applies(self, row: Measurement) -> bool:
-        return (row.runtime == self.runtime) if self.runtime else (row.system == self.system)
+        return row.runtime == self.runtime
 
     def parse(self, value: Any) -> float:
         return parse_quantity(value, self.unit) if self.unit else float(value)
+
+
+#: a field left at its prior
+PRIOR = None
+
+
+def prior(field: Fitted, system: str) -> float:
+    """The value ``field`` takes on ``system`` without the fit: that of the runtime's base
+    profile (or of the hardware preset where the base does not set it)."""
+    bases = load_runtime(field.runtime).provenance.bases
+    spec: Any = load_system(system, runtime=bases[0].name if bases else None)
+    for part in field.key.split("."):
+        spec = getattr(spec, part)
+    return float(spec)
 
 
 #: The fit, in the order it runs.  Each entry's value lives in the file it names, with a
 #: comment naming the same rows; ``tests/validation/test_fit.py`` checks that rerunning
 #: the fit gives the shipped values.
 FITS: tuple[Fitted, ...] = (
-    Fitted("efficiency.memory_8bit", ("trtllm-h100-gptj-fp8-bs1",), 0.0,
-           "typical runtime: 8-bit weights stream at the 16-bit share", 0.05, 1.0, runtime="trtllm-0.5"),
-    Fitted("efficiency.prefill_kernel_launch_s", ("trtllm-h100x4-llama70b-fp8-ttft128",), 1.3e-6,
-           "typical runtime: kernel_launch_s, 1.3 us per kernel under CUDA graphs (Hazy Research, 2025)", 1e-7, 1e-3,
-           runtime="trtllm-0.5", unit="time"),
-    Fitted("efficiency.gemm_8bit", ("trtllm05-h100-gptj-tp1-ttft2048",), 0.0,
-           "GPU presets: the 16-bit GEMM share", 0.1, 1.0, runtime="trtllm-0.5"),
-    Fitted("efficiency.gemm", ("trtllm09-a100-llama2-7b-tp1-ttft2048",), 0.87,
-           "dgx-a100: best BF16 GEMM 271 of 312 TFLOP/s (stas00 MAMF table)", 0.1, 1.0, runtime="trtllm"),
-    Fitted("efficiency.gemm_8bit", ("trtllm09-h200-gptj-b1024-128-128",), 0.0,
-           "GPU presets: the 16-bit GEMM share", 0.1, 1.0, runtime="trtllm"),
-    Fitted("efficiency.prefill_kernel_launch_s", ("trtllm09-h100-llama2-7b-tp1-ttft128",), 1.3e-6,
-           "typical runtime: kernel_launch_s, 1.3 us per kernel under CUDA graphs (Hazy Research, 2025)", 1e-7, 1e-3,
-           runtime="trtllm", unit="time"),
+    Fitted("efficiency.memory_8bit", ("trtllm-h100-gptj-fp8-bs1",), 0.05, 1.0, "trtllm-0.5"),
+    Fitted("efficiency.prefill_kernel_launch_s", ("trtllm-h100x4-llama70b-fp8-ttft128",), 1e-7, 1e-3, "trtllm-0.5",
+           unit="time"),
+    Fitted("efficiency.gemm_8bit", ("trtllm05-h100-gptj-tp1-ttft2048",), 0.1, 1.0, "trtllm-0.5"),
+    Fitted("efficiency.gemm", ("trtllm09-a100-llama2-7b-tp1-ttft2048",), 0.1, 1.0, "trtllm"),
+    Fitted("efficiency.gemm_8bit", ("trtllm09-h200-gptj-b1024-128-128",), 0.1, 1.0, "trtllm"),
+    Fitted("efficiency.prefill_kernel_launch_s", ("trtllm09-h100-llama2-7b-tp1-ttft128",), 1e-7, 1e-3, "trtllm",
+           unit="time"),
 )
 # Fitted elsewhere and not rerun here: dgx-a100's collective_latency_s and
 # collective_step_latency_s, fitted jointly by least squares on the gpt-fast rows
-# gptfast-a100-llama31-8b-tp2/4/8 (comments in meshes/dgx-a100.toml).
+# gptfast-a100-llama31-8b-tp2/4/8 (comments in meshes/dgx-a100.toml); leave-one-source-out
+# keeps them.
 
 
-def _overrides(field: Fitted, value: float) -> dict[str, dict[str, Any]]:
-    target = "runtime_overrides" if field.runtime else "system_overrides"
-    return {target: {field.key: value}}
+def _run(row: Measurement, values: dict[Fitted, float | None]) -> Comparison:
+    runtime = {f.key: prior(f, row.system) if v is PRIOR else v for f, v in values.items() if f.applies(row)}
+    return run_row(row, runtime_overrides=runtime)
 
 
-def _run(row: Measurement, values: dict[Fitted, float]) -> Comparison:
-    runtime: dict[str, Any] = {}
-    system: dict[str, Any] = {}
-    for field, value in values.items():
-        if field.applies(row):
-            (runtime if field.runtime else system)[field.key] = value
-    return run_row(row, runtime_overrides=runtime, system_overrides=system)
-
-
-def _mean_log_error(rows: list[Measurement], values: dict[Fitted, float]) -> float:
+def _mean_log_error(rows: list[Measurement], values: dict[Fitted, float | None]) -> float:
     """Mean log of predicted over measured cost: a rate (tokens/s) counts inverted, so that
     every row says "the model is too slow" (> 0) or "too fast" (< 0) in the same sense."""
     return statistics.fmean(math.log(_run(r, values).predicted / r.value) * (-1 if "per_s" in r.metric else 1)
                             for r in rows)
 
 
-def fit(field: Fitted, rows: list[Measurement], values: dict[Fitted, float] | None = None,
+def fit(field: Fitted, rows: list[Measurement], values: dict[Fitted, float | None] | None = None,
         steps: int = 40) -> float:
     """The value of ``field`` at which its ``rows`` are predicted with zero mean log error (the
     other fitted fields held at ``values``); the nearer bound when no value in range gets there."""
@@ -120,15 +119,15 @@ def fit(field: Fitted, rows: list[Measurement], values: dict[Fitted, float] | No
 
 
 def fit_all(measurements: list[Measurement], exclude_group: str | None = None,
-            passes: int = 2) -> dict[Fitted, float]:
+            passes: int = 2) -> dict[Fitted, float | None]:
     """Every field of :data:`FITS` fitted on its calibration rows (those of ``exclude_group`` left
-    out); a field with no rows left takes its prior."""
+    out); a field with no rows left takes its prior (:data:`PRIOR`)."""
     by_id = {m.id: m for m in measurements}
-    values = {f: f.prior for f in FITS}
+    values: dict[Fitted, float | None] = {f: PRIOR for f in FITS}
     for _ in range(passes):
         for f in FITS:
             rows = [by_id[i] for i in f.rows if i in by_id and by_id[i].group != exclude_group]
-            values[f] = fit(f, rows, values) if rows else f.prior
+            values[f] = fit(f, rows, values) if rows else PRIOR
     return values
 
 
@@ -148,12 +147,12 @@ def leave_one_source_out(measurements: list[Measurement], comparisons: list[Comp
     return out
 
 
-def _refit(measurements: list[Measurement], group: str, affected: list[Fitted]) -> dict[Fitted, float]:
+def _refit(measurements: list[Measurement], group: str, affected: list[Fitted]) -> dict[Fitted, float | None]:
     """The affected fields refitted without ``group`` (prior when no rows are left); the
     others keep their shipped values (no override)."""
     by_id = {m.id: m for m in measurements}
-    values: dict[Fitted, float] = {}
+    values: dict[Fitted, float | None] = {}
     for f in affected:
         rows = [by_id[i] for i in f.rows if i in by_id and by_id[i].group != group]
-        values[f] = fit(f, rows, values) if rows else f.prior
+        values[f] = fit(f, rows, values) if rows else PRIOR
     return values
