@@ -309,7 +309,8 @@ def _compare_frontier(ns: argparse.Namespace, model, mapping: dict[str, Any], se
     if ns.json:
         print(_dumps({side: {"system": f.system, "fixed": f.fixed, "max_batch": f.max_batch,
                              "points": [{k: r.summary.get(k) for k in FRONTIER_KEYS} for r in f.runs]}
-                      for side, f in (("a", fa), ("b", fb))} | {"crossovers": texts}))
+                      for side, f in (("a", fa), ("b", fb))}
+                     | {"crossovers": texts, "runtime": {"a": runtimes["a"], "b": runtimes["b"], "text": runtime_text}}))
         return 0
     print(f"{model.name}: throughput against interactivity, each side sized to hold one sequence")
     print(runtime_text)

@@ -3,9 +3,14 @@
 Per decoder layer, per GPU, with tensor parallelism ``tp``, pipeline
 parallelism ``pp`` and expert parallelism ``ep`` (GPUs used = tp x pp x ep):
 
-* time = max(FLOPs / (peak x gemm efficiency), HBM bytes / (bandwidth x memory
-  efficiency)) + kernels x launch overhead + 2 all-reduces of the layer output
-  when tp > 1;
+* time = the layer's kernels, each costed from its shape (``gpu.kernel_model =
+  "tiles"``: every projection a GEMM of its M, N, K in tiles and waves over the SMs,
+  :mod:`.gpu_gemm`; attention spread over the SMs by sequence, head and tile) and
+  counted under what bounds it, or max(FLOPs / (peak x gemm efficiency), HBM bytes /
+  (bandwidth x memory efficiency)) for the whole layer (``"roofline"``) + kernels x
+  launch overhead + 2 all-reduces of the layer output when tp > 1; the serving
+  runtime (``runtimes/``, laid over the preset's ``efficiency``) adds its request and
+  per-step host costs;
 * weights split evenly over tp (and layers over pp); KV heads split over tp,
   replicated when tp exceeds the KV heads;
 * pipeline stages add one activation send per stage boundary per step;
