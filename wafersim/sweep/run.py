@@ -26,7 +26,7 @@ from .collection import write_collection
 from .journal import Journal, JournalWriter, journal_path, read_journal
 from .progress import Progress
 from .records import PointOutcome, decode
-from .runners import run_dask, run_pool, run_serial
+from .runners import dask_client, run_dask, run_pool, run_serial
 from .spec import SweepPlan, SweepSpec, load_spec, parse_spec, plan as make_plan
 
 __all__ = ["run_sweep", "SweepReport", "outcomes_of"]
@@ -104,6 +104,9 @@ def run_sweep(spec: str | Path | SweepSpec | SweepPlan | dict, out: str | Path, 
     done = dict(journal.records) if journal is not None else {}
     todo = [job for job in plan.jobs if job["index"] not in done]
     failed_before = sum(1 for rec in done.values() if not decode_ok(rec))
+    cluster = None
+    if client is None and scheduler is not None and todo:
+        client, cluster = dask_client(scheduler, jobs)        # before the journal: a bad address leaves nothing
     bar = Progress(len(plan.jobs), len(done), stream=stream, enabled=progress)
     bar.failed = failed_before
     writer = JournalWriter(jpath, _header(plan), resume=journal)
@@ -119,8 +122,8 @@ def run_sweep(spec: str | Path | SweepSpec | SweepPlan | dict, out: str | Path, 
             on_point(bar.done, bar.total)
 
     try:
-        if scheduler is not None or client is not None:
-            run_dask(todo, deliver, scheduler or "", workers=jobs, client=client)
+        if client is not None:
+            run_dask(todo, deliver, client)
         elif jobs > 1 and len(todo) > 1:
             run_pool(todo, deliver, jobs)
         else:
@@ -128,6 +131,9 @@ def run_sweep(spec: str | Path | SweepSpec | SweepPlan | dict, out: str | Path, 
     finally:
         writer.close()
         bar.close()
+        if cluster is not None:           # the cluster this call started
+            client.close()
+            cluster.close()
     journal = read_journal(jpath)
     outcomes = outcomes_of(journal)
     missing = len(plan.jobs) - len(outcomes)

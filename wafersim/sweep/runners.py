@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 from ..config import ConfigError
 from .records import PointOutcome, encode, run_chunk, run_point
 
-__all__ = ["run_serial", "run_pool", "run_dask", "chunks", "WorkerLost"]
+__all__ = ["run_serial", "run_pool", "run_dask", "dask_client", "chunks", "WorkerLost"]
 
 Deliver = Callable[[bytes], None]
 
@@ -91,51 +91,39 @@ def run_pool(jobs: Sequence[dict[str, Any]], deliver: Deliver, workers: int) -> 
             raise
 
 
-def _client(scheduler: str, workers: int):
+def dask_client(scheduler: str, workers: int):
+    """A ``distributed.Client`` and the LocalCluster it runs on (None for a remote scheduler):
+    ``scheduler`` is an address (``tcp://host:8786``) or ``local`` for a LocalCluster of
+    ``workers`` processes."""
     try:
         from distributed import Client, LocalCluster
     except ImportError:
         raise ConfigError("--scheduler", "", "running on Dask needs dask and distributed; install them with: "
                                              "pip install 'wafersim[dask]'") from None
     if scheduler == "local":
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
         return Client(cluster), cluster
     try:
         return Client(scheduler, timeout="20s"), None
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:
         raise ConfigError("--scheduler", "", f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
 
 
-def run_dask(jobs: Sequence[dict[str, Any]], deliver: Deliver, scheduler: str, workers: int = 2,
-             client: Any = None) -> None:
-    """On a Dask cluster: ``scheduler`` is an address (``tcp://host:8786``) or ``local`` for a
-    LocalCluster of ``workers`` processes started here and closed at the end; ``client``
-    (a ``distributed.Client``) is used as it is when given.  A point whose task keeps
-    killing workers (Dask's ``KilledWorker``) is recorded as failed."""
+def run_dask(jobs: Sequence[dict[str, Any]], deliver: Deliver, client: Any) -> None:
+    """On a Dask cluster through ``client``.  A chunk whose task fails on the cluster (Dask's
+    ``KilledWorker`` when it keeps killing workers) has its points recorded as failed."""
     if not jobs:
         return
-    cluster = None
-    if client is None:
-        client, cluster = _client(scheduler, workers)
-        own = True
-    else:
-        own = False
-    try:
-        from distributed import as_completed
-        n = max(1, len(client.scheduler_info().get("workers", {})) or workers)
-        parts = chunks(jobs, n)
-        futures = {client.submit(run_chunk, part, pure=False): part for part in parts}
-        for fut in as_completed(list(futures)):
-            try:
-                records = fut.result()
-            except Exception as exc:      # the task failed on the cluster: the points are recorded as failed
-                text = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:2000]
-                records = [encode(PointOutcome(job["index"], None, text)) for job in futures[fut]]
-            for record in records:
-                deliver(record)
-            fut.release()
-    finally:
-        if own:
-            client.close()
-            if cluster is not None:
-                cluster.close()
+    from distributed import as_completed
+    n = max(1, len(client.scheduler_info().get("workers", {})))
+    parts = chunks(jobs, n)
+    futures = {client.submit(run_chunk, part, pure=False): part for part in parts}
+    for fut in as_completed(list(futures)):
+        try:
+            records = fut.result()
+        except Exception as exc:      # the task failed on the cluster: its points are recorded as failed
+            text = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:2000]
+            records = [encode(PointOutcome(job["index"], None, text)) for job in futures[fut]]
+        for record in records:
+            deliver(record)
+        fut.release()
