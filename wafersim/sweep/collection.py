@@ -205,6 +205,48 @@ class Collection:
     def coordinate(self, name: str) -> Variable:
         return self.variables[name]
 
+    def label(self, name: str) -> str:
+        """``name [units]``, or the name alone when it has none."""
+        units = self.variables[name].units if name in self.variables else ""
+        return f"{name} [{units}]" if units else name
+
+    def ticks(self, axis: str) -> list[str]:
+        """Readable values along an axis: its coordinate, or for a zipped axis each key's value
+        (``tp=2, pp=4``)."""
+        zipped = [n for n, v in self.variables.items() if v.dims == (axis,) and n != axis]
+        if zipped:
+            return [", ".join(f"{n}={_short(self.variables[n].data[i])}" for n in zipped)
+                    for i in range(len(self.variables[axis].data))]
+        return [_short(v) for v in self.variables[axis].data]
+
+    def index(self, axis: str, value: str) -> int:
+        """Where ``axis`` takes ``value`` (a number compares as a number, else as text)."""
+        if axis not in self.dims:
+            raise KeyError(f"no axis {axis!r}; axes: {', '.join(self.dims)}")
+        coords = self.variables[axis].data
+        for i, c in enumerate(coords):
+            if str(c) == value:
+                return i
+            try:
+                if float(c) == float(value):
+                    return i
+            except (TypeError, ValueError):
+                pass
+        raise KeyError(f"axis {axis!r} has no value {value!r}; it has {', '.join(map(str, coords))}")
+
+    def take(self, name: str, fixed: dict[str, int]) -> tuple[np.ndarray, tuple[str, ...]]:
+        """Variable ``name`` with each axis in ``fixed`` (axis -> index) taken at that index;
+        returns the data and its remaining dimensions."""
+        v = self.variables[name]
+        index = tuple(fixed.get(d, slice(None)) for d in v.dims)
+        return v.data[index], tuple(d for d in v.dims if d not in fixed)
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.6g}"
+    return str(v)
+
 
 def _text(v: Any) -> Any:
     if isinstance(v, bytes):
