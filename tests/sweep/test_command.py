@@ -85,3 +85,31 @@ def test_run_and_sweep_work_without_the_optional_packages(spec, tmp_path):
     assert out.returncode == 0, out.stderr
     assert "needs dask and distributed; install them with: pip install 'wafersim[dask]'" in out.stderr
     assert (tmp_path / "a.h5").is_file() and sorted(p.name for p in tmp_path.iterdir()) == ["a.h5", "small.toml"]
+
+
+def test_readme_sweep_commands_run(tmp_path, monkeypatch, capsys):
+    """The README's `wafersim sweep` lines, run as written (outputs in a temporary folder)."""
+    import re
+    import shlex
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Sweeps", 1)[1].split("\n## ", 1)[0]
+    lines = [ln.split("#")[0].strip() for block in re.findall(r"```bash\n(.*?)```", section, re.S)
+             for ln in block.splitlines()]
+    sweeps = [shlex.split(ln) for ln in lines if ln.startswith("wafersim sweep")]
+    assert len(sweeps) >= 3
+    monkeypatch.chdir(ROOT)
+    for argv in sweeps:
+        argv[argv.index("-o") + 1] = str(tmp_path / argv[argv.index("-o") + 1])
+        assert main(argv[1:]) == 0, argv
+    assert "results written to" in capsys.readouterr().out
+    plots = [shlex.split(ln) for ln in lines if ln.startswith("python tools/plot_sweep.py")]
+    if plots:
+        from ..plotting import need_matplotlib
+        need_matplotlib()
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("plot_sweep", ROOT / "tools" / "plot_sweep.py")
+        tool = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(tool)
+        for argv in plots:
+            argv[2] = str(tmp_path / argv[2])
+            assert tool.main([*argv[2:], "-o", str(tmp_path / "p.png")]) == 0
