@@ -7,9 +7,13 @@ silently skipping them.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from pathlib import Path
 
 import pytest
+
+TOOLS = Path(__file__).resolve().parents[1] / "tools"
 
 
 def need_matplotlib():
@@ -18,3 +22,11 @@ def need_matplotlib():
         import matplotlib
         return matplotlib
     return pytest.importorskip("matplotlib")
+
+
+def load_tool(name: str):
+    """A script of tools/ as a module (its ``main(argv)`` returns the exit status)."""
+    spec = importlib.util.spec_from_file_location(name, TOOLS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -104,12 +104,9 @@ def test_readme_sweep_commands_run(tmp_path, monkeypatch, capsys):
     assert "results written to" in capsys.readouterr().out
     plots = [shlex.split(ln) for ln in lines if ln.startswith("python tools/plot_sweep.py")]
     if plots:
-        from ..plotting import need_matplotlib
+        from ..plotting import load_tool, need_matplotlib
         need_matplotlib()
-        import importlib.util
-        spec = importlib.util.spec_from_file_location("plot_sweep", ROOT / "tools" / "plot_sweep.py")
-        tool = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(tool)
+        tool = load_tool("plot_sweep")
         for argv in plots:
             argv[2] = str(tmp_path / argv[2])
             assert tool.main([*argv[2:], "-o", str(tmp_path / "p.png")]) == 0

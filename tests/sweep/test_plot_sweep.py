@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 
 from wafersim.sweep import parse_spec, read_collection, run_sweep
 
-from ..plotting import need_matplotlib
-from .helpers import ROOT, SMALL
-
-TOOL = ROOT / "tools" / "plot_sweep.py"
-
-
-def _tool():
-    spec = importlib.util.spec_from_file_location("plot_sweep", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from ..plotting import load_tool, need_matplotlib
+from .helpers import SMALL
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +48,7 @@ def test_heatmap_cells_and_colour_bar(small):
 
 def test_tool_writes_pngs_and_refuses_bad_axes(small, tmp_path, capsys):
     need_matplotlib()
-    tool = _tool()
+    tool = load_tool("plot_sweep")
     out = tmp_path / "lines.png"
     assert tool.main([str(small), "wafers", "tokens_per_s_per_user", "-o", str(out)]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -151,3 +151,15 @@ def test_shipped_example_specs_are_valid():
     for path in sorted((ROOT / "sweeps").glob("*.toml")):
         p = plan(load_spec(path))
         assert len(p) >= 2 and p.spec.description
+
+
+def test_models_as_an_axis_and_paths_relative_to_the_spec(tmp_path):
+    (tmp_path / "m.toml").write_text((DATA / "tiny-llama.toml").read_text().replace('name = "tiny-llama"',
+                                                                                     'name = "tiny-copy"'))
+    spec_file = tmp_path / "s.toml"
+    spec_file.write_text('system = "mini-wafer"\n[scenario]\nprompt = 256\n[axes]\n'
+                         f'model = ["{DATA / "tiny-llama.toml"}", "m.toml"]\n')
+    p = plan(load_spec(spec_file))
+    (models,) = p.coordinates["model"]
+    assert models.values == ("tiny-llama", "tiny-copy")
+    assert p.jobs[1]["model"] == str(tmp_path / "m.toml")        # absolute: workers may run elsewhere

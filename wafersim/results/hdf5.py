@@ -368,6 +368,8 @@ def read_run(path: str | Path, run_id: str | None = None) -> RunResult:
         runs = f["runs"]
         rid = run_id or next(iter(runs))
         if rid not in runs:
+            if run_id is None:         # listed but not found: a damaged name in the group's index
+                raise ResultsFormatError(f"{path}: damaged: /runs lists {rid!r} but it cannot be opened")
             raise MissingEntry(f"{path}: no run {rid!r}; runs: {', '.join(runs)}")
         g = runs[rid]
         if not isinstance(g, h5py.Group):

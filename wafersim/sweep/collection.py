@@ -34,6 +34,7 @@ from .._version import __version__
 from ..atomic import atomic_path
 from ..results.errors import ResultsFormatError
 from ..results.hdf5 import _creation_date, _dataset, _json, _write_run
+from ..results.run_result import LayerArray
 from ..results.summary import FIELDS
 from .records import PointOutcome
 from .spec import SweepPlan
@@ -187,12 +188,7 @@ def _ints(g: h5py.Group, name: str, data: np.ndarray, dims: list[str], coords: s
         ds.dims[axis].attach_scale(g[dim])
 
 
-@dataclass(frozen=True)
-class Variable:
-    data: np.ndarray
-    dims: tuple[str, ...]
-    units: str
-    description: str
+Variable = LayerArray      # a variable of the summary group: data, dims, units, description
 
 
 @dataclass(frozen=True)

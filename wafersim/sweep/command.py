@@ -87,8 +87,13 @@ def cmd_sweep(ns: argparse.Namespace) -> int:
         print(f"{ns.spec}: {len(p)} points ({shape}), all valid")
         return 0
     jobs = ns.jobs or (2 if ns.scheduler == "local" else _default_jobs())
-    report = run_sweep(p, ns.out, jobs=jobs, scheduler=ns.scheduler, force=ns.force, resume=ns.resume,
-                       progress=False if ns.quiet else None, arrays=not ns.no_arrays, stream=sys.stderr)
+    try:
+        report = run_sweep(p, ns.out, jobs=jobs, scheduler=ns.scheduler, force=ns.force, resume=ns.resume,
+                           progress=False if ns.quiet else None, arrays=not ns.no_arrays, stream=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"\nwafersim: the finished points are kept in {ns.out}.journal; add --resume to finish the sweep",
+              file=sys.stderr)
+        raise
     reused = f", {report.reused} already done" if report.reused else ""
     rate = f", {report.points_per_s:.3g} points/s" if report.ran else ""
     print(f"{len(p)} points ({shape}): {report.ran} ran{reused}, {report.failed} failed{rate}")
