@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ResultsFormatError, KeyError, ValueError) as exc:
         print(f"error: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr)
         return 2
-    out = Path(args.output) if args.output else Path(args.sweep).with_name(f"{Path(args.sweep).stem}-{args.x}-{what}.png")
+    src = Path(args.sweep)
+    out = Path(args.output) if args.output else src.with_name(f"{src.stem}-{args.x}-{what}.png")
     save_png(ax.figure, out)
     plt.close(ax.figure)
     print(f"wrote {out}")

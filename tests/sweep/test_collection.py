@@ -94,3 +94,19 @@ def test_same_spec_same_summary_bytes_serial_and_pool(small, tmp_path):
             x, y = a["summary"][name][()], b["summary"][name][()]
             assert x.dtype == y.dtype, name
             assert (x.tolist() == y.tolist()) if x.dtype == object else x.tobytes() == y.tobytes(), name
+
+
+def test_a_partial_collection_marks_points_not_run(tmp_path):
+    """write_collection from some outcomes only (a killed sweep's journal): the rest are -1, NaN."""
+    from wafersim.sweep import plan, write_collection
+    from wafersim.sweep.records import decode, run_point
+    p = plan(parse_spec(SMALL, "small.toml"))
+    outcomes = {j["index"]: decode(run_point(j)) for j in p.jobs[:5]}
+    write_collection(tmp_path / "part.h5", p, outcomes)
+    c = read_collection(tmp_path / "part.h5")
+    status = c.variables["status"].data.ravel()
+    assert status.tolist() == [1, 1, 1, 0, 1] + [-1] * 7
+    assert np.isnan(c.variables["tpot_s"].data.ravel()[5:]).all()
+    assert c.attrs["finished"] == 5 and c.attrs["failed"] == 1
+    with h5py.File(tmp_path / "part.h5") as f:
+        assert sorted(f["runs"]) == [point_id(i) for i in range(5)]

@@ -79,7 +79,8 @@ def test_run_and_sweep_work_without_the_optional_packages(spec, tmp_path):
     code = BLOCK + (f"from wafersim.cli import main\n"
                     f"assert main(['run', 'mini-wafer', 'llama-3.1-8b', '--layers', '1']) == 0\n"
                     f"assert main(['sweep', {str(spec)!r}, '-o', {str(tmp_path / 'a.h5')!r}, '-j', '1']) == 0\n"
-                    f"assert main(['sweep', {str(spec)!r}, '-o', {str(tmp_path / 'b.h5')!r}, '--scheduler', 'local']) == 2\n")
+                    f"assert main(['sweep', {str(spec)!r}, '-o', {str(tmp_path / 'b.h5')!r}, "
+                    f"'--scheduler', 'local']) == 2\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stderr
@@ -110,3 +111,12 @@ def test_readme_sweep_commands_run(tmp_path, monkeypatch, capsys):
         for argv in plots:
             argv[2] = str(tmp_path / argv[2])
             assert tool.main([*argv[2:], "-o", str(tmp_path / "p.png")]) == 0
+
+
+def test_show_on_a_sweep_says_how_to_open_it(spec, tmp_path, capsys):
+    out = tmp_path / "s.h5"
+    assert main(["sweep", str(spec), "-o", str(out), "-j", "1", "--no-arrays"]) == 0
+    capsys.readouterr()
+    assert main(["show", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "not a wafersim results file but a sweep collection" in err and "group='summary'" in err

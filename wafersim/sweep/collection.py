@@ -124,7 +124,8 @@ def _axes(g: h5py.Group, plan: SweepPlan) -> str:
 def write_collection(path: str | Path, plan: SweepPlan, outcomes: Mapping[int, PointOutcome], *,
                      arrays: bool = True) -> Path:
     """Write a sweep's collection atomically.  ``outcomes`` maps point index to outcome; a
-    point without one is stored as not run.  ``arrays=False`` leaves out /runs."""
+    point without one is stored as not run.  ``arrays=False`` keeps each point's configuration
+    and summary under /runs, not its arrays."""
     path = Path(path)
     n = len(plan.jobs)
     shape = plan.shape
@@ -161,17 +162,19 @@ def write_collection(path: str | Path, plan: SweepPlan, outcomes: Mapping[int, P
             if any(v is not None for v in values):
                 name = key if key not in g else f"resolved_{key}"      # an axis of the same name holds the spec's
                 _variable(g, name, values, shape, dims, units, description, coords)
-        if arrays:
-            runs = f.create_group("runs", track_order=True)
-            for i, o in enumerate(ran):
-                if o is None:
-                    continue
-                rg = runs.create_group(point_id(i))
-                rg.attrs["point"] = _json(plan.jobs[i])
-                if o.ok:
-                    _write_run(rg, o.result)
-                else:
-                    rg.attrs["error"] = o.error
+        runs = f.create_group("runs", track_order=True)
+        for i, o in enumerate(ran):
+            if o is None:
+                continue
+            rg = runs.create_group(point_id(i))
+            rg.attrs["point"] = _json(plan.jobs[i])
+            if not o.ok:
+                rg.attrs["error"] = o.error
+            elif arrays:
+                _write_run(rg, o.result)
+            else:                          # the resolved configuration and summary, without the arrays
+                rg.attrs["config"] = _json(o.result.config)
+                rg.attrs["summary"] = _json(o.result.to_json())
     return path
 
 

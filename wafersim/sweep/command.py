@@ -62,7 +62,8 @@ def add_sweep_command(sub: Any) -> None:
     g.add_argument("--force", action="store_true", help="replace an existing OUT (and its journal)")
     g.add_argument("--resume", action="store_true",
                    help="finish a killed sweep: keep the points in OUT.h5.journal, run only the rest")
-    p.add_argument("--no-arrays", action="store_true", help="store the summary only, not each point's arrays")
+    p.add_argument("--no-arrays", action="store_true",
+                   help="leave out each point's per-layer arrays (its configuration and summary are kept)")
     p.add_argument("--check", action="store_true", help="check every point and print the sweep's shape; run nothing")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sweep)

@@ -436,7 +436,9 @@ def _origin(target: str, sets: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _typed(value: Any) -> str:
-    return json.dumps(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _error_keys(error: ConfigError) -> set[str]:
