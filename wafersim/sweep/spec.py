@@ -28,7 +28,8 @@ flag (``batch``, ``prompt``, ``output``, ``dtype``, ``kv_dtype``, ``wafers``,
 ``wafersim compare``, a key that describes one kind of system (``wafers``,
 ``placement``, ``cores``, ``mapping.*`` for wafers; ``gpus``, ``tp``, ``pp``,
 ``ep`` for GPU systems) applies to the systems of that kind and is left out on
-the others.
+the others, and a system whose kind has no engine at ``fidelity`` runs its
+kind's default engine.
 
 :func:`load_spec` reads and checks the file; :func:`plan` builds every
 point's system, model, scenario and mapping exactly as the run will and
