@@ -8,7 +8,8 @@ import math
 import pytest
 
 from wafersim import ConfigError, load_system, simulate
-from wafersim.sweep.spec import MAX_POINTS, load_spec, parse_spec, plan
+from wafersim.sweep.points import plan
+from wafersim.sweep.spec import MAX_POINTS, load_spec, parse_spec
 
 from .helpers import DATA, ROOT, SMALL
 

@@ -37,7 +37,7 @@ from ..results.hdf5 import _creation_date, _dataset, _json, _write_run
 from ..results.run_result import LayerArray
 from ..results.summary import FIELDS
 from .records import PointOutcome
-from .spec import SweepPlan
+from .points import SweepPlan
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "write_collection", "read_collection", "summary_digest", "Collection",
            "open_dataset", "point_id"]

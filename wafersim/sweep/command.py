@@ -80,7 +80,8 @@ def _default_jobs() -> int:
 
 def cmd_sweep(ns: argparse.Namespace) -> int:
     from .run import run_sweep
-    from .spec import load_spec, plan
+    from .points import plan
+    from .spec import load_spec
 
     p = plan(load_spec(ns.spec))
     shape = " x ".join(f"{a.name} {a.size}" for a in p.spec.axes) or "one point"

@@ -48,7 +48,7 @@ class PointOutcome:
 
 
 def run_point(job: dict[str, Any], cache: dict | None = None) -> bytes:
-    """Run one point's job (see :func:`wafersim.sweep.spec.job_for`); any error becomes a
+    """Run one point's job (see :func:`wafersim.sweep.points.job_for`); any error becomes a
     recorded outcome, so that one bad point never stops a sweep.  ``cache`` (a dict kept
     for one sweep or one chunk of it) lets points share a loaded preset: specs are frozen."""
     t0 = time.perf_counter()

@@ -27,7 +27,8 @@ from .journal import Journal, JournalWriter, journal_path, read_journal
 from .progress import Progress
 from .records import PointOutcome, decode
 from .runners import dask_client, run_dask, run_pool, run_serial
-from .spec import SweepPlan, SweepSpec, load_spec, parse_spec, plan as make_plan
+from .points import SweepPlan, plan as make_plan
+from .spec import SweepSpec, load_spec, parse_spec
 
 __all__ = ["run_sweep", "SweepReport", "outcomes_of"]
 
