@@ -15,9 +15,12 @@ included), so the figures are what a user waits for:
 Each is timed serially (``jobs=1``; once more without the per-point arrays,
 ``--no-arrays``, which shows what writing them costs), on a process pool of ``-j`` workers and
 on a Dask LocalCluster of ``-j`` single-threaded worker processes (started
-before the clock starts).  The process pool and the cluster pay their
-start-up (processes import wafersim; the flow engine compiles its kernels in
-each) inside the timed run: a short sweep is faster serially.  Prints points
+before the clock starts).  The flow kernels are compiled in this process
+before timing; the process pool pays its start-up (processes import wafersim
+and compile the flow kernels) inside the timed run, and Dask workers compile
+them on their first flow point.  One process writes: the journal as points
+arrive, the collection at the end (with arrays, a few milliseconds a point),
+so on two cores a short sweep is as fast serially.  Prints points
 per second and, with ``--write``, records them in ``benchmarks/results/sweep.json``.
 Figures on a shared 2-core machine vary by ~30 % run to run.
 """
@@ -96,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     ns = ap.parse_args(argv)
     suites = {"analytic": [plan(parse_spec(t, "analytic")) for t in _analytic(ns.points)],
               "flow": [plan(parse_spec(_flow(ns.flow_points), "flow"))]}
+    from wafersim.sweep.records import run_point
+    run_point(suites["flow"][0].jobs[0])          # compile the flow kernels here once, before any clock
     client = cluster = None
     if not ns.no_dask:
         from distributed import Client, LocalCluster

@@ -78,7 +78,8 @@ def test_h5py_reader_and_runs(small):
     assert c.attrs["points"] == 12 and c.attrs["failed"] == 3 and "sram_bytes" in c.attrs["spec"]
     with h5py.File(small) as f:
         run = f["runs"][point_id(5)]
-        assert "config" in run.attrs and "decode_layer_s" in run
+        assert "config" in run.attrs and "decode_layer_s" in f["arrays"] and "decode_layer_s" not in run
+        assert f["arrays/decode_layer_s"].shape == (3, 4, 4)                 # sweep axes, then layer
         assert "error" in f["runs"][point_id(3)].attrs
         assert json.loads(run.attrs["summary"])["tpot_s"] == float(f["summary/tpot_s"][1, 1])
         assert int(f["summary/point"][1, 1]) == 5
@@ -110,3 +111,51 @@ def test_a_partial_collection_marks_points_not_run(tmp_path):
     assert c.attrs["finished"] == 5 and c.attrs["failed"] == 1
     with h5py.File(tmp_path / "part.h5") as f:
         assert sorted(f["runs"]) == [point_id(i) for i in range(5)]
+
+
+def _same_run(a, b):
+    assert a.summary == b.summary and a.config == b.config and a.notes == b.notes
+    assert a.prefill == b.prefill and a.decode == b.decode and a.attachments == b.attachments
+    assert sorted(a.arrays) == sorted(b.arrays)
+    for name, x in a.arrays.items():
+        y = b.arrays[name]
+        assert x.data.dtype == y.data.dtype and np.array_equal(x.data, y.data), name
+        assert (x.dims, x.units, x.description, x.labels) == (y.dims, y.units, y.description, y.labels), name
+
+
+@pytest.mark.parametrize("text", [SMALL, f"""
+system = "mini-wafer"
+model = "{DATA / 'tiny-llama.toml'}"
+[scenario]
+fidelity = "flow"
+prompt = 256
+[axes]
+batch = [1, 2]
+""", f"""
+system = "mini-wafer"
+[scenario]
+prompt = 256
+[axes]
+model = ["{DATA / 'tiny-llama.toml'}", "llama-3.1-8b"]
+layers = [1, 2]
+"""], ids=["analytic", "flow", "models"])
+def test_each_point_reads_back_as_the_run_it_was(tmp_path, text):
+    """Arrays stacked on the axes (same shape at every point) or kept in the point's group
+    (shapes that differ) come back as the run simulated: /arrays plus /runs/p<index>."""
+    from wafersim.sweep import plan, read_point
+    from wafersim.sweep.records import decode, run_point
+    p = plan(parse_spec(text, "t.toml"))
+    run_sweep(p, tmp_path / "s.h5")
+    for job in p.jobs:
+        direct = decode(run_point(job))
+        if direct.ok:
+            _same_run(read_point(tmp_path / "s.h5", job["index"]), direct.result)
+    with h5py.File(tmp_path / "s.h5") as f:
+        stacked = set(f["arrays"])
+        own = set(f["runs"][point_id(0)])
+    if 'fidelity = "flow"' in text:
+        assert {"link_load_bytes", "sram_weight_bytes"} <= stacked       # per-core and per-link arrays, stacked
+    if "layers = [1, 2]" in text:                    # one layer or two: shapes differ, each point keeps its own
+        assert "decode_layer_s" not in stacked and "decode_layer_s" in own
+    else:
+        assert "decode_layer_s" in stacked and "decode_layer_s" not in own

@@ -13,11 +13,12 @@ The names below are imported on first use, so that ``wafersim run`` does not pay
 from typing import Any
 
 __all__ = ["run_sweep", "SweepReport", "load_spec", "parse_spec", "plan", "write_collection", "read_collection",
-           "summary_digest", "open_dataset", "read_journal", "journal_path"]
+           "summary_digest", "open_dataset", "read_journal", "journal_path", "read_point"]
 
 _WHERE = {"run_sweep": "run", "SweepReport": "run", "load_spec": "spec", "parse_spec": "spec", "plan": "points",
           "write_collection": "collection", "read_collection": "collection", "summary_digest": "collection",
-          "open_dataset": "collection", "read_journal": "journal", "journal_path": "journal"}
+          "open_dataset": "collection", "read_journal": "journal", "journal_path": "journal",
+          "read_point": "arrays"}
 
 
 def __getattr__(name: str) -> Any:

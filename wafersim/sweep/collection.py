@@ -11,8 +11,11 @@ Layout (format ``wafersim-sweep``, version 1; docs/results-schema.md)::
                        (NaN where the point failed), true/false as int8 (-1), text ("" )
       /point           the index of each point (its group under /runs), /status (1 ran, 0 failed,
                        -1 not run) and /error (the error of a failed point)
-    /runs/p000000      one group per point: its resolved configuration and summary (JSON attrs),
-                       per-layer arrays, as in a results file; a failed point keeps its job and error
+    /arrays            each point's arrays stacked on the sweep's axes where their shapes agree
+                       (wafersim.sweep.arrays): (axes..., layer), (axes..., y, x, direction), ...
+    /runs/p000000      one group per point: its job, resolved configuration and summary (JSON
+                       attrs) and any array whose shape differs between points; a failed point
+                       keeps its job and error
 
 so that ``xarray.open_dataset(path, engine="h5netcdf", group="summary")`` is an
 n-dimensional Dataset and ``.to_dataframe()`` a table.  Writing needs only
@@ -32,25 +35,20 @@ import numpy as np
 
 from .._version import __version__
 from ..atomic import atomic_path
-from ..results.errors import ResultsFormatError
-from ..results.hdf5 import _creation_date, _dataset, _json, _write_run
+from ..results.hdf5 import _creation_date, _dataset, _json
 from ..results.run_result import LayerArray
 from ..results.summary import FIELDS
+from .arrays import stackable, write_arrays, write_point
+from .fileformat import FORMAT, FORMAT_VERSION, open_sweep as _open, point_id
 from .records import PointOutcome
 from .points import SweepPlan
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "write_collection", "read_collection", "summary_digest", "Collection",
            "open_dataset", "point_id"]
 
-FORMAT = "wafersim-sweep"
-FORMAT_VERSION = 1
 GROUP = "summary"
 _STR = h5py.string_dtype("utf-8")
 NOT_RUN, FAILED, RAN = -1, 0, 1
-
-
-def point_id(index: int) -> str:
-    return f"p{index:06d}"
 
 
 def _kind(values: list[Any]) -> str:
@@ -162,19 +160,19 @@ def write_collection(path: str | Path, plan: SweepPlan, outcomes: Mapping[int, P
             if any(v is not None for v in values):
                 name = key if key not in g else f"resolved_{key}"      # an axis of the same name holds the spec's
                 _variable(g, name, values, shape, dims, units, description, coords)
+        stacked = stackable([o.result for o in ran if o is not None and o.ok], dims) if arrays else []
+        if arrays:
+            write_arrays(f, ran, shape, dims, lambda group: _axes(group, plan), stacked)
         runs = f.create_group("runs", track_order=True)
         for i, o in enumerate(ran):
             if o is None:
                 continue
             rg = runs.create_group(point_id(i))
             rg.attrs["point"] = _json(plan.jobs[i])
-            if not o.ok:
+            if o.ok:
+                write_point(rg, o.result, set(stacked), arrays)
+            else:
                 rg.attrs["error"] = o.error
-            elif arrays:
-                _write_run(rg, o.result)
-            else:                          # the resolved configuration and summary, without the arrays
-                rg.attrs["config"] = _json(o.result.config)
-                rg.attrs["summary"] = _json(o.result.to_json())
     return path
 
 
@@ -253,21 +251,6 @@ def _text(v: Any) -> Any:
     if isinstance(v, np.ndarray) and v.dtype == object:
         return np.array([_text(x) for x in v.ravel()], dtype=object).reshape(v.shape)
     return v
-
-
-def _open(path: str | Path) -> h5py.File:
-    try:
-        f = h5py.File(path, "r")
-    except (OSError, ValueError) as exc:
-        raise ResultsFormatError(f"{path}: cannot open as HDF5 ({exc})") from None
-    fmt = _text(f.attrs.get("format"))
-    if fmt != FORMAT:
-        f.close()
-        raise ResultsFormatError(f"{path}: not a wafersim sweep file (attribute 'format' is {fmt!r})")
-    if int(f.attrs.get("format-version", -1)) > FORMAT_VERSION:
-        f.close()
-        raise ResultsFormatError(f"{path}: format-version is newer than this wafersim reads ({FORMAT_VERSION})")
-    return f
 
 
 def read_collection(path: str | Path) -> Collection:
