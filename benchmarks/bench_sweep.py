@@ -19,8 +19,8 @@ before the clock starts).  The flow kernels are compiled in this process
 before timing; the process pool pays its start-up (processes import wafersim
 and compile the flow kernels) inside the timed run, and Dask workers compile
 them on their first flow point.  One process writes: the journal as points
-arrive, the collection at the end (with arrays, a few milliseconds a point),
-so on two cores a short sweep is as fast serially.  Prints points
+arrive and the collection at the end, so on two cores a short sweep gains
+little from more processes.  Prints points
 per second and, with ``--write``, records them in ``benchmarks/results/sweep.json``.
 Figures on a shared 2-core machine vary by ~30 % run to run.
 """
