@@ -60,3 +60,12 @@ def test_scheduler_local_starts_and_stops_its_own_cluster(tmp_path, serial):
     need("distributed")
     report = run_sweep(parse_spec(big(N), "dask.toml"), tmp_path / "l.h5", scheduler="local", jobs=1)
     assert report.ran == N and summary_digest(tmp_path / "l.h5") == serial
+
+
+def test_scheduler_address_connects_to_a_running_cluster(client, serial, tmp_path, capsys):
+    from wafersim.cli import main
+    spec = tmp_path / "d.toml"
+    spec.write_text(big(N))
+    assert main(["sweep", str(spec), "-o", str(tmp_path / "a.h5"), "--scheduler", client.scheduler.address]) == 0
+    assert f"{N} ran" in capsys.readouterr().out and summary_digest(tmp_path / "a.h5") == serial
+    assert len(client.scheduler_info()["workers"]) == 2          # the cluster is the caller's: still running

@@ -105,9 +105,10 @@ def run_sweep(spec: str | Path | SweepSpec | SweepPlan | dict, out: str | Path, 
     done = dict(journal.records) if journal is not None else {}
     todo = [job for job in plan.jobs if job["index"] not in done]
     failed_before = sum(1 for rec in done.values() if not decode_ok(rec))
-    cluster = None
+    cluster, own_client = None, False
     if client is None and scheduler is not None and todo:
         client, cluster = dask_client(scheduler, jobs)        # before the journal: a bad address leaves nothing
+        own_client = True
     bar = Progress(len(plan.jobs), len(done), stream=stream, enabled=progress)
     bar.failed = failed_before
     writer = JournalWriter(jpath, _header(plan), resume=journal)
@@ -132,9 +133,10 @@ def run_sweep(spec: str | Path | SweepSpec | SweepPlan | dict, out: str | Path, 
     finally:
         writer.close()
         bar.close()
-        if cluster is not None:           # the cluster this call started
+        if own_client:                    # the client (and the LocalCluster) this call started
             client.close()
-            cluster.close()
+            if cluster is not None:
+                cluster.close()
     journal = read_journal(jpath)
     outcomes = outcomes_of(journal)
     missing = len(plan.jobs) - len(outcomes)
