@@ -31,8 +31,8 @@ spec format (see sweeps/*.toml):
   [axes]                               # one dimension each, in this order
   "system.core.sram_bytes" = ["32 KiB", "48 KiB", "64 KiB"]
   batch = { start = 1, stop = 64, factor = 2 }            # also {start, stop, step}
-  prompt = { start = 1024, stop = 65536, num = 7, log = true }
-  layout = { zip = { tp = [1, 2, 4], pp = [4, 2, 1] } }   # varied together: one axis
+  output = { start = 64, stop = 1024, num = 5, log = true }
+  length = { zip = { prompt = [1024, 8192], kv_dtype = ["bf16", "fp8"] } }   # together: one axis
 """
 
 

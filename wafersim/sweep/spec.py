@@ -16,7 +16,7 @@ A spec::
     [axes]                          # one dimension each, in this order
     "system.core.sram_bytes" = ["32 KiB", "48 KiB", "64 KiB"]
     batch = { start = 1, stop = 64, factor = 2 }          # 1, 2, 4, ..., 64
-    layout = { zip = { tp = [1, 2], pp = [2, 1] } }      # keys varied together: one axis
+    length = { zip = { prompt = [1024, 8192], output = [512, 64] } }   # keys varied together: one axis
 
 An axis is a list of values or a range: ``{start, stop, step}`` (inclusive),
 ``{start, stop, num}`` (evenly spaced; ``log = true`` for evenly spaced
