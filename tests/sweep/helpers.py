@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -44,3 +45,15 @@ def need(module: str):
         import importlib
         return importlib.import_module(module)
     return pytest.importorskip(module)
+
+
+def assert_same_run(a, b):
+    """Two RunResults hold the same summary, configuration, notes, phases and arrays (values,
+    types, dimensions, units, labels)."""
+    assert a.summary == b.summary and a.config == b.config and a.notes == b.notes
+    assert a.prefill == b.prefill and a.decode == b.decode and a.attachments == b.attachments
+    assert sorted(a.arrays) == sorted(b.arrays)
+    for name, x in a.arrays.items():
+        y = b.arrays[name]
+        assert x.data.dtype == y.data.dtype and np.array_equal(x.data, y.data), name
+        assert (x.dims, x.units, x.description, x.labels) == (y.dims, y.units, y.description, y.labels), name

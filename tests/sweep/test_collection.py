@@ -14,7 +14,7 @@ import wafersim
 from wafersim.sweep import parse_spec, read_collection, run_sweep, summary_digest
 from wafersim.sweep.collection import point_id
 
-from .helpers import DATA, SMALL, need
+from .helpers import DATA, SMALL, assert_same_run, need
 
 
 @pytest.fixture(scope="module")
@@ -113,16 +113,6 @@ def test_a_partial_collection_marks_points_not_run(tmp_path):
         assert sorted(f["runs"]) == [point_id(i) for i in range(5)]
 
 
-def _same_run(a, b):
-    assert a.summary == b.summary and a.config == b.config and a.notes == b.notes
-    assert a.prefill == b.prefill and a.decode == b.decode and a.attachments == b.attachments
-    assert sorted(a.arrays) == sorted(b.arrays)
-    for name, x in a.arrays.items():
-        y = b.arrays[name]
-        assert x.data.dtype == y.data.dtype and np.array_equal(x.data, y.data), name
-        assert (x.dims, x.units, x.description, x.labels) == (y.dims, y.units, y.description, y.labels), name
-
-
 @pytest.mark.parametrize("text", [SMALL, f"""
 system = "mini-wafer"
 model = "{DATA / 'tiny-llama.toml'}"
@@ -149,7 +139,7 @@ def test_each_point_reads_back_as_the_run_it_was(tmp_path, text):
     for job in p.jobs:
         direct = decode(run_point(job))
         if direct.ok:
-            _same_run(read_point(tmp_path / "s.h5", job["index"]), direct.result)
+            assert_same_run(read_point(tmp_path / "s.h5", job["index"]), direct.result)
     with h5py.File(tmp_path / "s.h5") as f:
         stacked = set(f["arrays"])
         own = set(f["runs"][point_id(0)])

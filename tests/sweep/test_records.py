@@ -3,24 +3,12 @@ point that fails is recorded with its error instead of stopping the sweep."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 import wafersim
 from wafersim.sweep.records import PointOutcome, decode, encode, run_point
 
-from .helpers import DATA
-
-
-def _same(a, b):
-    assert a.summary == b.summary and a.config == b.config and a.notes == b.notes
-    assert a.prefill == b.prefill and a.decode == b.decode and a.attachments == b.attachments
-    assert sorted(a.arrays) == sorted(b.arrays)
-    for name, arr in a.arrays.items():
-        other = b.arrays[name]
-        assert arr.data.dtype == other.data.dtype and np.array_equal(arr.data, other.data)
-        assert (arr.dims, arr.units, arr.description, arr.labels) == \
-               (other.dims, other.units, other.description, other.labels)
+from .helpers import DATA, assert_same_run
 
 
 @pytest.mark.parametrize("system,kw", [("mini-wafer", {"fidelity": "flow", "layers": 2}),
@@ -31,7 +19,7 @@ def test_encode_decode_round_trip(system, kw):
     result = type(result)(**{**result.__dict__, "config": json.loads(json.dumps(result.config, default=list))})
     back = decode(encode(PointOutcome(7, result, "", 0.5)))
     assert back.index == 7 and back.ok
-    _same(result, back.result)
+    assert_same_run(result, back.result)
     if system == "mini-wafer":
         assert any(a.data.ndim >= 2 for a in back.result.arrays.values())     # per-core arrays came through
 
