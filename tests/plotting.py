@@ -30,3 +30,4 @@ def need_matplotlib():
         import matplotlib
         return matplotlib
     return pytest.importorskip("matplotlib")
+

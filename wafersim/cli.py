@@ -19,6 +19,7 @@ from .report import comparison_table, frontier_rows, headline, lines, side_line,
 from .provenance import describe
 from .engines import registry as engines
 from .runner import simulate
+from .sweep.command import add_sweep_command
 
 
 #: Largest integer a flag takes; the scenario sets tighter bounds per key (workload.scenario.MAXIMUM).
@@ -92,6 +93,7 @@ def _scenario_args(p: argparse.ArgumentParser, compare: bool = False) -> None:
                         "(a key of the runtime profile's table for the system's kind, e.g. runtime.efficiency.memory)"
                         + (" (a.<key> / b.<key> for one side)" if compare else ""))
     o.add_argument("-o", "--out", default=None, metavar="FILE.h5", help="write results to an HDF5 file")
+    o.add_argument("--force", action="store_true", help="let -o replace an existing file")
     o.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -187,15 +189,17 @@ def _dumps(obj: object) -> str:
 def _check_out(ns: argparse.Namespace) -> None:
     """Check ``-o`` before any simulation runs."""
     if getattr(ns, "out", None) is not None:
-        check_output_path(ns.out)
+        check_output_path(ns.out, overwrite=ns.force)
 
 
 def cmd_run(ns: argparse.Namespace) -> int:
     _check_out(ns)
     sets = _split_sets(ns.set, ["system"])
     model = load_model(ns.model, sets["model"], origin=_typed(sets, "model"))
-    result = _run_one(ns.system, model, ns, sets["system"], _mapping(ns, sets["mapping"]),
-                      typed=_typed(sets, "system"), runtime=ns.runtime, runtime_sets=sets["runtime"])
+    from .sweep.progress import Ticker
+    with Ticker(f"{ns.system} running {model.name}"):     # a line on a terminal when a run takes a while
+        result = _run_one(ns.system, model, ns, sets["system"], _mapping(ns, sets["mapping"]),
+                          typed=_typed(sets, "system"), runtime=ns.runtime, runtime_sets=sets["runtime"])
     if ns.out:
         from .results.hdf5 import write_results
         write_results(ns.out, result)
@@ -432,6 +436,7 @@ NOC_PATTERNS = ("uniform", "transpose", "bit_complement", "hotspot", "neighbour"
 
 
 def cmd_noc_sweep(ns: argparse.Namespace) -> int:
+    _check_out(ns)
     import dataclasses
     import time
 
@@ -522,6 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="compare predictions with published measurements")
     v.add_argument("--table", default=None, help="a measurements TOML file (default: the bundled table)")
     v.add_argument("-o", "--out", default=None, metavar="FILE.h5", help="write every row's run to an HDF5 file")
+    v.add_argument("--force", action="store_true", help="let -o replace an existing file")
     v.add_argument("--json", action="store_true", help="print JSON instead of a table")
     v.add_argument("--runtime", default=None, metavar="NAME",
                    help="run every row whose kind of system the profile applies to with this runtime profile "
@@ -542,7 +548,9 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--buffer", type=int, default=8, help="flits per virtual channel (default 8)")
     n.add_argument("--seed", type=int, default=0)
     n.add_argument("-o", "--out", default=None, metavar="FILE.h5", help="write the curve to an HDF5 file")
+    n.add_argument("--force", action="store_true", help="let -o replace an existing file")
     n.set_defaults(func=cmd_noc_sweep)
+    add_sweep_command(sub)
     s = sub.add_parser("show", help="print the summary of a results file")
     s.add_argument("file")
     s.set_defaults(func=cmd_show)

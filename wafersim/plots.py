@@ -429,3 +429,88 @@ def table_tool(results: str | Path, tables: list[str], draw: Callable[[list[dict
     plt.close(figure)
     print(f"wrote {out}")
     return 0
+
+
+def _sweep_positions(c: Any, axis: str) -> tuple[np.ndarray, list[str] | None]:
+    """x positions along a sweep axis: its numbers, or 0..n-1 with tick labels (text, zipped keys)."""
+    values = np.asarray(c.variables[axis].data)
+    zipped = any(v.dims == (axis,) and n != axis for n, v in c.variables.items())
+    if values.dtype.kind in "iuf" and not zipped:
+        return values.astype(float), None
+    return np.arange(len(values), dtype=float), c.ticks(axis)
+
+
+def _remaining(c: Any, metric: str, fixed: dict[str, int], want: tuple[str, ...]) -> tuple[np.ndarray, tuple]:
+    data, dims = c.take(metric, fixed)
+    extra = [d for d in dims if d not in want]
+    if extra:
+        raise ValueError(f"axes {', '.join(extra)} are not drawn; fix each with --select AXIS=VALUE "
+                         f"(values: {'; '.join(f'{d}: ' + ', '.join(c.ticks(d)) for d in extra)})")
+    if data.dtype == object or data.dtype.kind not in "iuf":
+        raise ValueError(f"{metric} is not numeric; choose a number such as tokens_per_s_per_user")
+    data = data.astype(float)
+    if data.dtype.kind == "f" and metric in c.variables and c.variables[metric].data.dtype == np.int8:
+        data[data < 0] = np.nan       # true/false variables: -1 is the fill value
+    return data, dims
+
+
+def plot_sweep_lines(c: Any, x: str, metric: str, fixed: dict[str, int] | None = None, hue: str | None = None,
+                     ax: Any = None) -> Any:
+    """``metric`` against sweep axis ``x`` from a sweep collection
+    (:func:`wafersim.sweep.read_collection`), one line per value of ``hue`` (another axis);
+    every other axis fixed at an index in ``fixed``.  Failed points leave gaps.  Returns the Axes."""
+    fixed = dict(fixed or {})
+    dims_left = [d for d in c.dims if d not in fixed and d != x]
+    if hue is None and len(dims_left) == 1:
+        hue = dims_left[0]
+    data, dims = _remaining(c, metric, fixed, (x,) + ((hue,) if hue else ()))
+    if hue is not None and dims.index(hue) > dims.index(x):     # rows: hue values, columns: x
+        data = data.T
+    data = data.reshape(-1, data.shape[-1]) if hue else data[None, :]
+    if ax is None:
+        _, ax = _matplotlib().subplots(figsize=(8, 5), dpi=100, layout="constrained")
+    xs, labels = _sweep_positions(c, x)
+    names = c.ticks(hue) if hue else [None]
+    for row, name in zip(data, names):
+        ax.plot(xs, row, "o-", label=f"{hue} = {name}" if hue else None)
+    if labels is not None:
+        ax.set_xticks(xs, labels, rotation=30 if max(len(t) for t in labels) > 6 else 0, ha="right")
+    elif xs.min() > 0 and xs.max() / xs.min() >= 16:
+        ax.set_xscale("log", base=2)
+    ax.set_xlabel(c.label(x))
+    ax.set_ylabel(c.label(metric))
+    if hue:
+        ax.legend(fontsize=9)
+    ax.grid(True, color="#dddddd", linewidth=0.7)
+    title = ", ".join(f"{d} = {c.ticks(d)[i]}" for d, i in fixed.items())
+    ax.set_title(f"{metric}" + (f" ({title})" if title else ""), fontsize=10)
+    return ax
+
+
+def plot_sweep_heatmap(c: Any, x: str, y: str, metric: str, fixed: dict[str, int] | None = None,
+                       ax: Any = None) -> Any:
+    """``metric`` over two sweep axes as a heatmap (cells in axis order, failed points grey),
+    with a colour bar in the metric's units; every other axis fixed in ``fixed``.  Returns the Axes."""
+    fixed = dict(fixed or {})
+    data, dims = _remaining(c, metric, fixed, (x, y))
+    if dims.index(y) > dims.index(x):
+        data = data.T          # rows: y, columns: x
+    plt = _matplotlib()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 5.5), dpi=100, layout="constrained")
+    cmap = plt.get_cmap("viridis").with_extremes(bad="#bbbbbb")
+    finite = data[np.isfinite(data)]
+    norm = None
+    if finite.size and finite.min() > 0 and finite.max() / finite.min() >= 100:
+        from matplotlib.colors import LogNorm
+        norm = LogNorm(finite.min(), finite.max())       # values over decades: a log colour scale
+    image = ax.imshow(np.ma.masked_invalid(data), origin="lower", aspect="auto", cmap=cmap, norm=norm,
+                      interpolation="nearest")
+    ax.set_xticks(range(data.shape[1]), c.ticks(x), rotation=30, ha="right")
+    ax.set_yticks(range(data.shape[0]), c.ticks(y))
+    ax.set_xlabel(c.label(x))
+    ax.set_ylabel(c.label(y))
+    ax.figure.colorbar(image, ax=ax, label=c.label(metric))
+    title = ", ".join(f"{d} = {c.ticks(d)[i]}" for d, i in fixed.items())
+    ax.set_title(f"{metric}" + (f" ({title})" if title else "") + "; grey: failed", fontsize=10)
+    return ax
