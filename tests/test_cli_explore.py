@@ -48,6 +48,21 @@ def test_json_is_deterministic_for_a_seed(capsys):
     assert runs[0] == runs[1]
     assert runs[0]["cost"]["evaluated"] == 60 and runs[0]["best"] and runs[0]["pareto_front"]
     assert runs[0]["space"]["mapping.placement"] == ["pipelined", "sequential", "streaming"]
+    assert runs[0]["runtime"] == "waferllm"               # the wafer kind's default profile
+
+
+def test_runtime_flag_and_runtime_set_reach_every_point(capsys):
+    base = ["explore", "dgx-h100", "llama-3.1-70b", "--axis", "tp=8", "--axis", "pp=1", "--axis", "batch=1,64",
+            "--json"]
+    got = {}
+    for extra in ([], ["--runtime", "ideal"]):
+        assert main([*base, *extra]) == 0
+        data = json.loads(capsys.readouterr().out)
+        got[data["runtime"]] = [p["metrics"]["tpot_s"] for p in data["points"]]
+    assert set(got) == {"typical", "ideal"}
+    assert all(i < t for i, t in zip(got["ideal"], got["typical"]))     # no runtime overheads: faster steps
+    assert main([*base[:-1], "--set", "runtime.colour=1"]) == 2
+    assert "runtime" in capsys.readouterr().err
 
 
 def test_axes_constraints_and_objective_flags(capsys):
@@ -69,7 +84,7 @@ def test_an_existing_file_is_refused_without_force(tmp_path, capsys):
     out = tmp_path / "x.h5"
     out.write_bytes(b"keep me")
     assert main([*GPU, "-o", str(out)]) == 2
-    assert "exists; add --force" in capsys.readouterr().err and out.read_bytes() == b"keep me"
+    assert "exists; pass --force" in capsys.readouterr().err and out.read_bytes() == b"keep me"
     assert main([*GPU, "-o", str(out), "--force"]) == 0
     assert read_table(out, "explore/best")["rank"][0] == 1
 

@@ -24,8 +24,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("dataflow", ("dataflow",)),
     ("engines", ("engines",)),
     ("runner", ("sizing", "runner")),
+    ("design spaces", ("sweep",)),
     ("analysis", ("sweep_cliff", "headtohead", "validation", "report", "plots", "testing")),
-    ("design spaces", ("explore",)),
+    ("layout search", ("explore",)),
     ("entry points", ("cli", "cli_args", "cli_explore", "__main__")),
     ("public API", ("__init__",)),
 ]

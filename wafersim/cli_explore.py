@@ -80,8 +80,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     w = e.add_argument_group("workload (shared by every point)")
     cli_args.workload_args(w, "engine of every point (default analytic, about a millisecond a point; flow routes every "
                            "transfer on the mesh and takes seconds a point)")
+    w.add_argument("--runtime", default=None, metavar="NAME",
+                   help="serving-runtime profile of every point (runtimes/; default: the system kind's)")
     w.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a preset field for every point: system.<key>, model.<key> or mapping.<key>")
+                   help="override a preset field for every point: system.<key>, model.<key>, mapping.<key> or "
+                        "runtime.<key>")
     o = e.add_argument_group("output")
     o.add_argument("-o", "--out", default=None, metavar="FILE.h5",
                    help="write the points, best layouts (with their full runs) and Pareto front to HDF5")
@@ -92,12 +95,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def _sets(items: list[str]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {"system": {}, "model": {}, "mapping": {}}
+    out: dict[str, dict[str, Any]] = {"system": {}, "model": {}, "mapping": {}, "runtime": {}}
     for item in items:
         key, value = parse_override(item)
         head, _, rest = key.partition(".")
         if head not in out or not rest:
-            raise ConfigError("--set", key, "expected system.<key>, model.<key> or mapping.<key>")
+            raise ConfigError("--set", key, "expected system.<key>, model.<key>, mapping.<key> or runtime.<key>")
         out[head][rest] = value
     return out
 
@@ -120,11 +123,9 @@ def cmd_explore(ns: argparse.Namespace) -> int:
     from .explore.space import parse_axis
 
     if ns.out is not None:
-        path = check_output_path(ns.out)
-        if path.exists() and not ns.force:
-            raise ConfigError("-o", "", f"{str(ns.out)[:80]} exists; add --force to replace it")
+        check_output_path(ns.out, overwrite=ns.force)
     sets = _sets(ns.set)
-    system = load_system(ns.system, sets["system"])
+    system = load_system(ns.system, sets["system"], runtime=ns.runtime, runtime_overrides=sets["runtime"] or None)
     model = load_model(ns.model, sets["model"])
     scenario = {"prompt_tokens": ns.prompt, "output_tokens": ns.output, "dtype": ns.dtype,
                 "kv_dtype": ns.kv_dtype, "layers": ns.layers, "fidelity": ns.fidelity}

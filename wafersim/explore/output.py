@@ -77,7 +77,9 @@ def report(e: Exploration) -> str:
     c = e.cost
     rules = ", ".join(r.text() for r in e.constraints) or "nothing"
     share = c.evaluated / c.space_size
-    lines = [f"{e.system} running {e.model}: best {e.objective.text()}, subject to {rules}",
+    runtime = _runtime(e)
+    on = f"{e.system} ({runtime} runtime)" if runtime else e.system
+    lines = [f"{on} running {e.model}: best {e.objective.text()}, subject to {rules}",
              f"space: {e.space.describe()}"]
     if e.fixed:
         lines.append("fixed: " + ", ".join(f"{k} = {v}" for k, v in e.fixed.items()))
@@ -115,8 +117,13 @@ def to_json(e: Exploration) -> dict[str, Any]:
             "points": [_point_json(p, keys) for p in e.points]}
 
 
+def _runtime(e: Exploration) -> str | None:
+    """The serving-runtime profile the runs used (the same for every point)."""
+    return next((p.metrics["runtime"] for p in e.points if p.metrics.get("runtime")), None)
+
+
 def _setup(e: Exploration) -> dict[str, Any]:
-    return {"system": e.system, "model": e.model, "kind": e.kind,
+    return {"system": e.system, "model": e.model, "kind": e.kind, "runtime": _runtime(e),
             "space": {a.key: list(a.values) for a in e.space.axes},
             "objective": {"key": e.objective.key, "maximize": e.objective.maximize},
             "constraints": [r.text() for r in e.constraints],
