@@ -121,6 +121,7 @@ def cmd_explore(ns: argparse.Namespace) -> int:
     from .explore.defaults import default_space
     from .explore.output import report, to_json, write
     from .explore.space import parse_axis
+    from .sweep.progress import Progress
 
     if ns.out is not None:
         check_output_path(ns.out, overwrite=ns.force)
@@ -135,9 +136,18 @@ def cmd_explore(ns: argparse.Namespace) -> int:
     space = space.without([f"mapping.{k}" for k in sets["mapping"]]).with_axes(axes)
     scenario = {k: v for k, v in scenario.items() if k not in space.keys}     # an axis (--axis prompt_tokens=...) wins
     pareto = [p.strip() for p in ns.pareto.split(",")]
+    bar: list[Any] = []
+
+    def progress(point: Any, total: int) -> None:        # points done, refused, left, rate (a terminal only)
+        if not bar:
+            bar.append(Progress(total))
+        bar[0].update(point.status != "refused")
+
     result = explore(system, model, space=space, objective=ns.objective, constraints=_constraints(ns),
                      pareto=pareto, budget=ns.budget, seed=ns.seed, method=ns.method, top=max(ns.top, 1),
-                     mapping=mapping, **scenario)
+                     mapping=mapping, progress=progress, **scenario)
+    if bar:
+        bar[0].close()
     if ns.out:
         write(ns.out, result)
     if ns.json:

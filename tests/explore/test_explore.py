@@ -131,3 +131,9 @@ def test_bad_requests_are_config_errors(system, kwargs, words):
     with pytest.raises(ConfigError) as info:
         explore(system, "llama-3.1-70b", **kwargs)
     assert words in str(info.value)
+
+
+def test_progress_is_called_once_per_point_with_the_most_points_to_come():
+    calls = []
+    e = explore("dgx-h100", "llama-3.1-70b", space=GPU_SPACE, budget=7, progress=lambda p, n: calls.append((p, n)))
+    assert [p for p, _ in calls] == list(e.points) and {n for _, n in calls} == {7}

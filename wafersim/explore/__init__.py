@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from ..config import ConfigError, build
 from ..engines import registry as engines
@@ -127,7 +127,7 @@ def explore(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
             constraints: Sequence[str | Constraint] = DEFAULT_CONSTRAINTS,
             pareto: Sequence[str | Objective] = DEFAULT_PARETO, budget: int = DEFAULT_BUDGET, seed: int = 0,
             method: str = "local", top: int = 5, mapping: Mapping[str, Any] | None = None,
-            **scenario: Any) -> Exploration:
+            progress: Callable[[Point, int], None] | None = None, **scenario: Any) -> Exploration:
     """Search ``space`` (default: :func:`~wafersim.explore.defaults.default_space`) for the
     ``top`` best layouts of ``model`` on ``system`` by ``objective`` among the points that
     satisfy ``constraints``, evaluating at most ``budget`` points.
@@ -138,7 +138,8 @@ def explore(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
     texts such as ``"ttft_s<=2 s"``, ``"devices<=8"``, ``"fits_on_chip"``; ``method`` is
     ``local`` (random plus local refinement), ``grid`` or ``random``.  Other keywords are
     scenario keys every point shares (``prompt_tokens``, ``dtype``, ``fidelity``, ...);
-    ``mapping`` holds mapping options every point shares.
+    ``mapping`` holds mapping options every point shares.  ``progress(point, total)`` is called
+    after each point with the most points the search will evaluate.
     """
     start = time.perf_counter()
     if isinstance(system, str):
@@ -173,7 +174,8 @@ def explore(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
         space = Space.of(space)
     _check_axes(kind, space, scenario, mapping)
 
-    evaluator = Evaluator(system, model, space, goal, rules, dict(scenario), mapping, keep=top)
+    evaluator = Evaluator(system, model, space, goal, rules, dict(scenario), mapping, keep=top,
+                          progress=None if progress is None else lambda p: progress(p, min(budget, space.size)))
     front_cache: dict[int, list[tuple[int, ...]]] = {}
 
     def front_hook(trace: Trace) -> list[tuple[int, ...]]:

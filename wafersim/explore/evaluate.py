@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from ..config import WafersimError
 from ..headtohead import with_replicas
@@ -51,10 +51,10 @@ class Evaluator:
 
     def __init__(self, system: Any, model: Any, space: Space, objective: Objective,
                  constraints: Sequence[Constraint], scenario: dict[str, Any], mapping: dict[str, Any],
-                 keep: int):
+                 keep: int, progress: Callable[[Point], None] | None = None):
         self.system, self.model, self.space = system, model, space
         self.objective, self.constraints = objective, tuple(constraints)
-        self.scenario, self.mapping, self.keep = scenario, mapping, keep
+        self.scenario, self.mapping, self.keep, self.progress = scenario, mapping, keep, progress
         self.points: dict[tuple[int, ...], Point] = {}
         self.runs: dict[tuple[int, ...], RunResult] = {}
         self._ranked: list[tuple[Any, int, tuple[int, ...]]] = []
@@ -63,6 +63,8 @@ class Evaluator:
         params = self.space.params(index)
         point, result = self.run(index, params)
         self.points[index] = point
+        if self.progress is not None:
+            self.progress(point)
         score = self.score(point)
         if result is not None:
             bisect.insort(self._ranked, (score, point.order, index))
