@@ -8,7 +8,7 @@ the largest that fits on the most wafers of the axis, and that largest.
 
 GPU systems: ``tp`` every power of two within one node that divides the heads, ``pp``
 powers of two up to :data:`PP_MOST` stages (at most the layers), ``ep`` the powers of two
-within a node that divide the experts (1 for a dense model), ``batch`` in powers of two up
+up to a node's GPUs that divide the experts (1 for a dense model), ``batch`` in powers of two up
 to the largest that fits on the largest layout, and that largest.
 
 Each bound comes from one or two sizing runs of the same engine; ``replicas`` is not
@@ -75,6 +75,8 @@ def default_space(system: Any, model: Any, fixed: dict[str, Any], mapping: dict[
     gpn = system.interconnect.gpus_per_node
     most_gpus = system.max_nodes * gpn
     pps = _powers(min(PP_MOST, layers, most_gpus // max(tps)))
-    eps = [e for e in _powers(gpn) if model.num_experts % e == 0 and max(tps) * max(pps) * e <= most_gpus]
-    biggest = _largest_batch(system, model, fixed, None, tp=max(tps), pp=max(pps), ep=max(eps))
+    eps = [e for e in _powers(gpn) if model.num_experts % e == 0]
+    # the batch axis reaches what the largest dense layout holds (a corner of tp x pp x ep beyond
+    # the system's nodes is a refused point, not a bound)
+    biggest = _largest_batch(system, model, fixed, None, tp=max(tps), pp=max(pps), ep=1)
     return Space.of({"tp": tps, "pp": pps, "ep": eps, "batch": _batches(biggest)})
