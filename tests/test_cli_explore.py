@@ -162,3 +162,11 @@ def test_an_axis_over_a_workload_flag_replaces_it(capsys):
     assert "prompt_tokens" not in data["fixed"] and data["best"][0]["params"]["prompt_tokens"] == 1024
     ttft = sorted(p["metrics"]["ttft_s"] for p in data["points"])
     assert ttft[1] > 4 * ttft[0]                        # eight times the prompt: prefill grows with it
+
+
+def test_rows_with_the_same_figures_are_marked(capsys):
+    """A region cap larger than the region changes nothing: the report says so rather than hide it."""
+    assert main(["explore", "wse3", "llama-3.1-70b", "--axis", "wafers=4", "--axis", "mapping.placement=pipelined",
+                 "--axis", "mapping.cores=", "--axis", "mapping.region=,512x512", "--axis", "batch=1"]) == 0
+    text = capsys.readouterr().out
+    assert text.count("(same figures as the row above)") == 2          # in the best layouts and in the front

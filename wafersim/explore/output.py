@@ -66,7 +66,10 @@ def _table(e: Exploration, points: Sequence[Point], first: tuple[str, Sequence[A
         row = [str(first[1][n])] if first else []
         row += ["''" if p.params[k] == "" else str(p.params[k]) for k in e.space.keys]
         row += [_cell(k, p.metrics.get(k)) for k in keys]
-        row.append(p.status if p.ok else f"{p.status}: {p.message}")
+        status = p.status if p.ok else f"{p.status}: {p.message}"
+        if n and p.metrics and p.metrics == points[n - 1].metrics:
+            status += " (same figures as the row above)"
+        row.append(status)
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(head) - 1)]
     return "\n".join("  " + "  ".join(c.rjust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows)
