@@ -194,10 +194,12 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     ctx = s.mean_decode_context
     kv_tokens = batch * ctx
     weights_on = 1.0 - plan.spilled_weight_fraction
-    layer, work = eng.layer_time(tokens, ctx, wafers, tokens * ctx, 1.0 - plan.spilled_kv_fraction, weights_on)
-    t_move, move_bits = eng.interlayer_time(tokens, wafers)
-    t_iw, iw_bits = eng.interwafer_time(tokens, wafers)
-    t_head, head_flops = eng.head_time(tokens, wafers)
+    # each sequence sends query_tokens tokens (k + 1 in a speculative verify pass) over its cached keys
+    queries = tokens * s.query_tokens
+    layer, work = eng.layer_time(queries, ctx, wafers, tokens * ctx, 1.0 - plan.spilled_kv_fraction, weights_on)
+    t_move, move_bits = eng.interlayer_time(queries, wafers)
+    t_iw, iw_bits = eng.interwafer_time(queries, wafers)
+    t_head, head_flops = eng.head_time(queries, wafers)
     # one micro-batch's walk; the head region must also take every micro-batch in turn
     onchip = decode_step_time(L * (layer.time_s + t_move) + t_iw + t_head, micro, max(layer.time_s + t_move, t_head))
     ext = w.external_memory

@@ -234,13 +234,14 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
     ctx = s.mean_decode_context
     buffers = RoutingBuffers(mesh)                      # routing work arrays, shared by every pass
     timer = timer_class(system, mesh, pl, s.dtype, buffers)
-    prog = lower_pass(pl, model, scenario, tokens, ctx, tokens * ctx, io_edges=edges, io_ports=ext.io_ports)
+    q = s.query_tokens                                  # k + 1 in a speculative verify pass
+    prog = lower_pass(pl, model, scenario, tokens * q, ctx, tokens * ctx, io_edges=edges, io_ports=ext.io_ports)
     out = timer.run(prog)
     t_iw = (wafers - 1) * (iw.latency_s + prog.interwafer_bytes / iw.bandwidth_bytes_per_s)
     # one micro-batch's walk, but no region can take every micro-batch in less than the step
     onchip = decode_step_time(float(out["region_time"].sum()) + t_iw, micro, float(out["region_time"].max()))
     # spilled bytes for the whole batch stream in once per step
-    full = prog if micro == 1 else lower_pass(pl, model, scenario, batch, ctx, batch * ctx,
+    full = prog if micro == 1 else lower_pass(pl, model, scenario, batch * q, ctx, batch * ctx,
                                               io_edges=edges, io_ports=ext.io_ports)
     io_bytes = full.io_bytes
     io_timer = None                                     # edge I/O for the whole batch, once a step
