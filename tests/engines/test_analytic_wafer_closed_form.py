@@ -262,9 +262,17 @@ def test_sequential_spill_every_term():
     # prefill writes the prompt's share of the spilled KV cache
     p_io = frac * batch * prompt * L * kv_bytes_per_token_layer() / IO_BPS + IO_LAT
     assert r.prefill.components["edge_io"] == pytest.approx(p_io, rel=REL)
-    blocks = batch * prompt // BLOCK
-    pl = layer(BLOCK, prompt / 2, 0, 64, 64)
+    # the KV cache spills, so a block's activations take SRAM from it: 1024 B per core less the
+    # weights' 2 x 590336 x 2 / 4096 = 576.5 B leave 447.5 B; a token puts 256/64 + 1024/64 = 20
+    # values of the widest stage (MLP up) on a core, 40 B: blocks of 11 tokens, not 16
+    room = 1024 - weights / CORES
+    block = math.floor(room / (ACT * max(k / 64 + n / 64 for k, n in STAGES)))
+    assert (room, block) == (447.5, 11)
+    assert r.summary["prefill_block_tokens"] == block
+    blocks = math.ceil(batch * prompt / block)
+    pl = layer(block, prompt / 2, 0, 64, 64)
     assert r.summary["ttft_s"] == pytest.approx(max(blocks * L * pl["time"], p_io), rel=REL)
+    assert any("blocks of 16 tokens do not fit" in n for n in r.notes)
 
 
 def test_batch_max_is_the_last_batch_whose_kv_fits_beside_the_weights():

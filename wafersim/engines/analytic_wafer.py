@@ -36,6 +36,7 @@ from ..workload.model import ModelSpec
 from ..workload.scenario import Scenario
 from .assembly import MemoryUse, assemble
 from .pipeline import decode_step_time, micro_batch_note, micro_batches, prefill_time
+from .prefill_blocks import activation_bytes_per_token, block_limit, choose_block
 from .wafer_memory import WaferCapacity, WaferMemory, spill_note
 
 __all__ = ["AnalyticWafer", "simulate", "capacity"]
@@ -78,6 +79,17 @@ class AnalyticWafer:
             lay = self.memory.layout(self.batch, wafers)
             return float(lay.region_rows[-1]) * float(lay.region_cols[-1])
         return float(self.memory.cores_per_wafer())
+
+    def activation_room(self) -> float:
+        """SRAM bytes per core (pooled over the cores used) where a prefill block's activations
+        live: what the weights and KV cache kept on chip leave free; when the KV cache spills
+        anyway, what the weights leave (the activations displace KV, whose spill grows by
+        that much, uncharged)."""
+        plan = self.memory.memory_plan(self.batch, self.scenario.wafers)
+        held = plan.weight_bytes - plan.spilled_weight_bytes
+        if plan.spilled_kv_bytes == 0:
+            held += plan.kv_bytes
+        return (plan.capacity_bytes - held) / (plan.wafers * plan.cores_per_wafer)
 
     def _stage_latency_s(self, rows: float, cols: float) -> tuple[float, float]:
         """(hop latency, software step latency) of one broadcast-then-reduce stage."""
@@ -216,16 +228,27 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     decode_layer_s = tpot / L if t_io > onchip else layer.time_s + t_move
 
     # ---- prefill: blocks of prompt tokens pipelined through the layers ------------
+    # a block of T tokens is a GEMM against each weight block where it lives; T is capped by
+    # the SRAM left for activations and chosen to minimise the pipeline's time
     p_tokens = batch * s.prompt_tokens
-    block = min(w.calibration.prefill_block_tokens, p_tokens)
-    n_blocks = math.ceil(p_tokens / block)
-    # a block's queries attend on average to half the prompt
-    p_layer, p_work = eng.layer_time(block, s.prompt_tokens / 2.0, wafers, 0.0, 1.0, weights_on)
-    p_move, _ = eng.interlayer_time(block, wafers)
-    per_block = p_layer.time_s + p_move
     iw = w.interwafer
-    t_layers, t_piw = prefill_time([per_block] * L, n_blocks, mapping.placement == "pipelined", wafers - 1,
-                                   iw.latency_s, block * model.hidden_size * s.act_bytes / iw.bandwidth_bytes_per_s)
+    pipelined = mapping.placement == "pipelined"
+    rows, cols = eng.layer_shape(wafers)
+    room = eng.activation_room()
+    limit = block_limit(room, activation_bytes_per_token(model, rows, cols, s.act_bytes), p_tokens)
+
+    def prefill_pass(block: int) -> tuple[float, float, PhaseTime, float]:
+        # a block's queries attend on average to half the prompt
+        p_layer, _ = eng.layer_time(block, s.prompt_tokens / 2.0, wafers, 0.0, 1.0, weights_on)
+        p_move, _ = eng.interlayer_time(block, wafers)
+        t, t_iw = prefill_time([p_layer.time_s + p_move] * L, math.ceil(p_tokens / block), pipelined, wafers - 1,
+                               iw.latency_s, block * model.hidden_size * s.act_bytes / iw.bandwidth_bytes_per_s)
+        return t, t_iw, p_layer, p_layer.time_s + p_move
+
+    block, block_notes = choose_block(lambda b: prefill_pass(b)[0], p_tokens, limit,
+                                      w.calibration.prefill_block_tokens, room)
+    n_blocks = math.ceil(p_tokens / block)
+    t_layers, t_piw, p_layer, per_block = prefill_pass(block)
     t_phead, _ = eng.head_time(batch, wafers)
     p_io_bytes = plan.spilled_weight_bytes + plan.spilled_kv_fraction * p_tokens * L * model.kv_bytes_per_token_layer(s.kv_dtype)
     p_io = (p_io_bytes / io_bw + ext.latency_s) if p_io_bytes > 0 else 0.0
@@ -246,7 +269,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
         "static": en.static_power_w * wafers * tpot,
     }
     notes = spill_note(plan.spilled_weight_bytes, plan.spilled_kv_bytes, ext.io_bandwidth_bytes_per_s,
-                       plan.capacity_bytes, wafers)
+                       plan.capacity_bytes, wafers) + block_notes
     if micro > 1:
         notes.append(micro_batch_note(batch, micro, tokens))
     layer_idx = np.arange(L)
@@ -263,5 +286,6 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
         prefill=prefill, decode=decode, memory=memory, step_energy_j=step_energy,
         decode_layer_s=decode_layer_s, prefill_layer_s=n_blocks * per_block,
         details={"placement": mapping.placement, "cores_per_wafer": plan.cores_per_wafer,
-                 "sram_capacity_bytes": plan.capacity_bytes, "micro_batches": micro},
+                 "sram_capacity_bytes": plan.capacity_bytes, "micro_batches": micro,
+                 "prefill_block_tokens": block},
         notes=notes, arrays=arrays, mapping=mapping)

@@ -116,7 +116,9 @@ class WaferCalibrationSpec(Spec):
     compute_efficiency: float = number("achieved share of peak core FLOPs", maximum=1.0)
     collective_step_cycles: float = number(
         "software cost of one dependent step of a mesh broadcast or reduction", allow_zero=True)
-    prefill_block_tokens: int = integer("tokens per block pipelined through the layers in prefill", maximum=2**24)
+    prefill_block_tokens: int = integer(
+        "tokens per block pipelined through the layers in prefill; 0 = chosen per run (the fastest pipeline "
+        "whose activations fit the SRAM the weights and KV cache leave free)", default=0, minimum=0, maximum=2**24)
 
 
 @dataclass(frozen=True, kw_only=True)

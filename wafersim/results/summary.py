@@ -73,6 +73,7 @@ class Summary(Mapping):
     cores_per_wafer: int | None = _opt("cores", "cores of each wafer the mapping uses")
     sram_capacity_bytes: float | None = _opt("B", "usable SRAM of the wafers used")
     micro_batches: int | None = _opt("", "micro-batches in flight through the layer pipeline")
+    prefill_block_tokens: int | None = _opt("tokens", "prompt tokens per block pipelined through the layers in prefill")
     max_link_utilisation: float | None = _opt("", "share of a decode step the busiest mesh link is busy")
     nodes: int | None = _opt("", "GPU nodes (NVLink domains) the job spans")
     tp: int | None = _opt("", "tensor-parallel GPUs")
