@@ -168,5 +168,5 @@ def test_prefill_pays_each_wafer_boundary_once(fidelity):
     m = wafersim.load_model("llama-3.1-70b")
     r = simulate(w, m, wafers=4, prompt_tokens=8192, output_tokens=1, fidelity=fidelity)
     block = r.summary["prefill_block_tokens"]
-    one_pass = 3 * (w.interwafer.latency_s + block * m.hidden_size * 2 / w.interwafer.bandwidth_bytes_per_s)
+    one_pass = 3 * (w.crossing_latency_s(w.mesh.cores_x) + block * m.hidden_size * 2 / w.interwafer.bandwidth_bytes_per_s)
     assert r.prefill.components["interwafer"] == pytest.approx(one_pass, rel=1e-9)

@@ -38,6 +38,9 @@ IO_BPS, IO_LAT = 100e9, 2e-6
 IW_BPS, IW_LAT = 50e9, 3e-6
 BLOCK = 16                     # prefill block tokens
 E_SRAM, E_LINK, E_FLOP, E_IO, E_IW = 0.03e-12, 0.1e-12, 0.4e-12, 8e-12, 10e-12
+# a wafer-to-wafer hop: the link's latency and one traverse of the 64 columns to and from the
+# edge ports (63 hops of 2 cycles, 63 / 32 die boundaries of 10 extra cycles on average)
+CROSS = IW_LAT + (63 * HOP + 63 / DIE * EXTRA) / CLK
 STATIC_W = 4000.0
 
 # ---- tests/data/tiny-llama.toml ----
@@ -133,14 +136,15 @@ def test_decode_one_wafer_every_term(dtype):
 
 
 def test_decode_four_wafers_every_term():
-    """All four layers and the LM head, one layer per wafer: three boundaries, the head on the last wafer."""
+    """All four layers and the LM head, one layer per wafer: three boundaries, the head on the last wafer,
+    and back to the first wafer with the next token's embedding: four crossings a step."""
     r = run(batch=1, prompt_tokens=64, output_tokens=16, wafers=4)
     assert r.summary["devices"] == 4
     ctx = 64 + (16 + 1) / 2
     ly = layer(1, ctx, ctx, 64, 64)
     t_head, head_flops = head(1, CORES)
     nbytes = D * ACT                                    # one token's activations
-    t_iw = 3 * (IW_LAT + nbytes / IW_BPS)
+    t_iw = 4 * (CROSS + nbytes / IW_BPS)
     tpot = 4 * ly["time"] + t_iw + t_head
     c = r.decode.components
     assert c["interwafer"] == pytest.approx(t_iw, rel=REL)
@@ -150,7 +154,7 @@ def test_decode_four_wafers_every_term():
         "sram": (4 * ly["sram_bytes"] + VOCAB * D * 2) * 8 * E_SRAM,
         "compute": (4 * ly["flops"] + head_flops) * E_FLOP,
         "links": 4 * ly["bit_hops"] * E_LINK,
-        "interwafer": 8 * nbytes * 3 * E_IW,
+        "interwafer": 8 * nbytes * 4 * E_IW,
         "io": 0.0,
         "static": STATIC_W * 4 * tpot,                   # every wafer draws its static power
     }
@@ -187,7 +191,7 @@ def test_prefill_every_term(wafers):
     ly = layer(BLOCK, prompt / 2, 0, 64, 64)
     t_head, _ = head(batch, CORES)
     crossings = wafers - 1
-    t_iw = crossings * (IW_LAT + blocks * BLOCK * D * ACT / IW_BPS)
+    t_iw = crossings * (CROSS + blocks * BLOCK * D * ACT / IW_BPS)
     ttft = blocks * NL * ly["time"] + t_iw + t_head
     p = r.prefill.components
     assert p["compute"] == pytest.approx(blocks * NL * ly["compute"], rel=REL)

@@ -41,6 +41,9 @@ IW_BPS, IW_LAT = 50e9, 3e-6
 BLOCK = 16
 E_SRAM, E_LINK, E_SCRIBE, E_FLOP, E_IO, E_IW = 0.03e-12, 0.1e-12, 0.5e-12, 0.4e-12, 8e-12, 10e-12
 STATIC_W = 4000.0
+# a wafer-to-wafer hop: the link's latency and one traverse of the 64 columns to and from the
+# edge ports (63 hops of 2 cycles, 63 / 32 die boundaries of 10 extra cycles on average)
+CROSS = IW_LAT + (63 * HOP + 63 / 32 * EXTRA) / CLK
 
 # ---- tests/data/tiny-llama.toml ----
 D, HEADS, KV, Q, F, VOCAB, NL = 256, 4, 128, 256, 512, 1024, 4
@@ -129,7 +132,9 @@ def test_decode_and_prefill_all_layers_every_term(wafers):
     ctx = prompt + (out + 1) / 2
     layer = whole_block_stages(batch, ctx, batch * ctx)
     head = whole_block_stages(batch, 0, 0, stages=HEAD_STAGE)
-    t_iw = (wafers - 1) * (IW_LAT + batch * D * ACT / IW_BPS)
+    # decode: every boundary, and back to the first wafer for the next token
+    ring = wafers if wafers > 1 else 0
+    t_iw = ring * (CROSS + batch * D * ACT / IW_BPS)
     tpot = NL * total(layer, "time") + total(head, "time") + t_iw
     assert r.decode.components["interwafer"] == pytest.approx(t_iw, rel=REL, abs=0.0)
     assert r.summary["tpot_s"] == pytest.approx(tpot, rel=REL)
@@ -137,7 +142,7 @@ def test_decode_and_prefill_all_layers_every_term(wafers):
         "sram": (NL * total(layer, "sram_bytes") + total(head, "sram_bytes")) * 8 * E_SRAM,
         "compute": (NL * total(layer, "flops") + total(head, "flops")) * E_FLOP,
         "links": NL * total(layer, "link_j") + total(head, "link_j"),
-        "interwafer": (wafers - 1) * 8 * batch * D * ACT * E_IW,
+        "interwafer": ring * 8 * batch * D * ACT * E_IW,
         "io": 0.0,
         "static": STATIC_W * wafers * tpot,
     }
@@ -147,7 +152,7 @@ def test_decode_and_prefill_all_layers_every_term(wafers):
     blocks = batch * prompt // BLOCK
     p_layer = whole_block_stages(BLOCK, prompt / 2, 0)
     p_head = whole_block_stages(batch, prompt, 0, stages=HEAD_STAGE)
-    p_iw = (wafers - 1) * (IW_LAT + blocks * BLOCK * D * ACT / IW_BPS)
+    p_iw = (wafers - 1) * (CROSS + blocks * BLOCK * D * ACT / IW_BPS)
     ttft = blocks * NL * total(p_layer, "time") + p_iw + total(p_head, "time")
     assert r.prefill.components["interwafer"] == pytest.approx(p_iw, rel=REL, abs=0.0)
     assert r.prefill.components["compute"] == pytest.approx(blocks * NL * total(p_layer, "compute"), rel=REL)

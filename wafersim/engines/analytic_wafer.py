@@ -30,12 +30,13 @@ import numpy as np
 from ..dataflow.stages import log2ceil, stage_shapes
 from ..hardware.wafer import WaferSpec
 from ..mapping.options import MappingOptions
+from ..mapping.placement import block_shape
 from ..results.phase import PhaseTime
 from ..results.run_result import LayerArray, RunResult
 from ..workload.model import ModelSpec
 from ..workload.scenario import Scenario
 from .assembly import MemoryUse, assemble
-from .pipeline import decode_step_time, micro_batch_note, micro_batches, prefill_time
+from .pipeline import decode_crossings, decode_step_time, micro_batch_note, micro_batches, prefill_time
 from .prefill_blocks import activation_bytes_per_token, block_limit, choose_block
 from .wafer_memory import WaferCapacity, WaferMemory, spill_note
 
@@ -153,12 +154,17 @@ class AnalyticWafer:
         t = hop_lat + nbytes / (cols * self._link_bytes_per_s(rows, cols))
         return t, 8 * nbytes * rows
 
+    def crossing_latency_s(self) -> float:
+        """One wafer-to-wafer hop, with the on-wafer path to and from the edge ports."""
+        return self.system.crossing_latency_s(block_shape(self.system, self.mapping)[1])
+
     def interwafer_time(self, tokens: int, wafers: int) -> tuple[float, float]:
-        """Activations crossing the wafer boundaries once per pass: (seconds, bits)."""
+        """Activations of a decode pass crossing every wafer boundary and back to the first
+        wafer for the next token: (seconds, bits)."""
         nbytes = tokens * self.model.hidden_size * self.scenario.act_bytes
         iw = self.system.interwafer
-        crossings = wafers - 1
-        return crossings * (iw.latency_s + nbytes / iw.bandwidth_bytes_per_s), 8 * nbytes * crossings
+        crossings = decode_crossings(wafers)
+        return crossings * (self.crossing_latency_s() + nbytes / iw.bandwidth_bytes_per_s), 8 * nbytes * crossings
 
     def head_sram_bytes(self) -> float:
         """LM head weights read once per pass."""
@@ -242,7 +248,8 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
         p_layer, _ = eng.layer_time(block, s.prompt_tokens / 2.0, wafers, 0.0, 1.0, weights_on)
         p_move, _ = eng.interlayer_time(block, wafers)
         t, t_iw = prefill_time([p_layer.time_s + p_move] * L, math.ceil(p_tokens / block), pipelined, wafers - 1,
-                               iw.latency_s, block * model.hidden_size * s.act_bytes / iw.bandwidth_bytes_per_s)
+                               eng.crossing_latency_s(),
+                               block * model.hidden_size * s.act_bytes / iw.bandwidth_bytes_per_s)
         return t, t_iw, p_layer, p_layer.time_s + p_move
 
     block, block_notes = choose_block(lambda b: prefill_pass(b)[0], p_tokens, limit,

@@ -42,7 +42,7 @@ from ..workload.scenario import Scenario
 from .assembly import MemoryUse, assemble
 from .capacity import largest_fitting
 from .flow_routing import RoutingBuffers, route_transfers, warm_up
-from .pipeline import decode_step_time, micro_batch_note, micro_batches, prefill_time
+from .pipeline import decode_crossings, decode_step_time, micro_batch_note, micro_batches, prefill_time
 from .prefill_blocks import activation_bytes_per_token, block_limit, choose_block
 from .wafer_memory import WaferCapacity, WaferMemory, spill_note
 
@@ -274,7 +274,9 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
     q = s.query_tokens                                  # k + 1 in a speculative verify pass
     prog = lower_pass(pl, model, scenario, tokens * q, ctx, tokens * ctx, io_edges=edges, io_ports=ext.io_ports)
     out = timer.run(prog)
-    t_iw = (wafers - 1) * (iw.latency_s + prog.interwafer_bytes / iw.bandwidth_bytes_per_s)
+    # every boundary once, and back to the first wafer for the next token (pipeline.decode_crossings)
+    crossing_s = system.crossing_latency_s(pl.block[1])
+    t_iw = decode_crossings(wafers) * (crossing_s + prog.interwafer_bytes / iw.bandwidth_bytes_per_s)
     # one micro-batch's walk, but no region can take every micro-batch in less than the step
     onchip = decode_step_time(float(out["region_time"].sum()) + t_iw, micro, float(out["region_time"].max()))
     # spilled bytes for the whole batch stream in once per step
@@ -320,7 +322,7 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
     pipelined = mapping.placement == "pipelined"
 
     def prefill_pass(block: int, region_time: np.ndarray) -> tuple[float, float]:
-        return prefill_time(region_time, math.ceil(p_tokens / block), pipelined, wafers - 1, iw.latency_s,
+        return prefill_time(region_time, math.ceil(p_tokens / block), pipelined, wafers - 1, crossing_s,
                             block * model.hidden_size * s.act_bytes / iw.bandwidth_bytes_per_s)
 
     block, block_notes = choose_block(
@@ -365,7 +367,7 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
         "sram": micro * out["sram_bytes"] * 8 * en.sram_j_per_bit,
         "compute": micro * out["flops"] * en.flop_j,
         "links": micro * timer.link_energy + (io_timer.link_energy if io_timer is not None else 0.0),
-        "interwafer": (wafers - 1) * 8 * prog.interwafer_bytes * micro * iw.energy_j_per_bit,
+        "interwafer": decode_crossings(wafers) * 8 * prog.interwafer_bytes * micro * iw.energy_j_per_bit,
         "io": io_bytes * 8 * ext.energy_j_per_bit,
         "static": en.static_power_w * wafers * tpot,
     }

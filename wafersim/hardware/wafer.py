@@ -188,6 +188,18 @@ class WaferSpec(Spec):
     def link_bytes_per_s(self) -> float:
         return self.mesh.link_bytes_per_cycle * self.core.clock_hz
 
+    def row_path_s(self, cols: float) -> float:
+        """Unloaded latency of a word crossing ``cols`` columns of the mesh: hops and, on
+        average, the die boundaries among them (each adds the scribe's extra latency)."""
+        hops = max(cols - 1.0, 0.0)
+        cycles = hops * self.mesh.hop_latency_cycles + hops / self.mesh.die_cores_x * self.scribe.extra_latency_cycles
+        return cycles / self.core.clock_hz
+
+    def crossing_latency_s(self, cols: float) -> float:
+        """One wafer-to-wafer hop of activations: the link's latency plus the on-wafer path to
+        and from the edge ports, one traverse of the ``cols`` columns used, in all."""
+        return self.interwafer.latency_s + self.row_path_s(cols)
+
     def summary(self) -> dict:
         return {
             "name": self.name, "kind": "wafer", "cores": self.cores,
