@@ -65,7 +65,8 @@ def stage_latency(rows: float, cols: float) -> tuple[float, float]:
     """One broadcast along rows and reduction along columns: (hop latency, tree steps) in seconds."""
     hops = (cols - 1) + (rows - 1)
     crossings = (cols - 1) / DIE + (rows - 1) / DIE        # die boundaries crossed, on average
-    return (hops * HOP + crossings * EXTRA) / CLK, (lg(rows) + lg(cols)) * STEP / CLK
+    # the broadcast is a hardware multicast (no software steps); the reduction a tree over the rows
+    return (hops * HOP + crossings * EXTRA) / CLK, lg(rows) * STEP / CLK
 
 
 def slowest_link(rows: float, cols: float) -> float:

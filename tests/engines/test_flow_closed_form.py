@@ -75,7 +75,7 @@ def whole_block_stages(tokens, context, kv_tokens, dtype="bf16", kv_on=1.0, stag
         t_c, t_s = flops / N64 ** 2 / RATE[dtype], sram / N64 ** 2 / SRAM_BPS
         b, r = tokens * ACT * k / N64, tokens * ACT * n / N64         # bytes per row, per column chain
         link = b / SCRIBE_BPS + r / SCRIBE_BPS
-        latency = 2 * (PATH + TREE)
+        latency = 2 * PATH + TREE          # the broadcast is a hardware multicast: no software steps
         out.append(dict(time=max(t_c, t_s) + link + latency, compute=t_c, sram=t_s, link=link, latency=latency,
                         flops=flops, sram_bytes=sram, link_j=N64 * (b + r) * LINK_ENERGY_PER_BYTE))
     return out

@@ -6,7 +6,9 @@ Per region (a layer, or the embedding + LM head), each stage of
 columns below, input entering along the top row):
 
 * the stage input is broadcast along every region row: a row multicast from
-  the row's west core, ``tokens x act_bytes x K / rows`` bytes;
+  the row's west core, ``tokens x act_bytes x K / rows`` bytes, which the
+  routers forward to every core of the row in one pass (a hardware multicast:
+  no software steps);
 * the cores compute (spread evenly over the region);
 * partial sums are reduced along every region column toward a row on the
   region's diagonal: chains of ``tokens x act_bytes x N / cols`` bytes from the
@@ -87,7 +89,9 @@ def _gemv(y0, x0, r, c, k_bytes, n_bytes, transposed):
 
     Normal: row multicasts from the west column, column chains toward a diagonal row.
     Transposed: column multicasts from the top row, row chains toward a diagonal column.
-    Returns (broadcast, reduction or None, broadcast tree steps, reduction tree steps).
+    Returns (broadcast, reduction or None, broadcast tree steps, reduction tree steps): the
+    broadcast is a hardware multicast, one pass with no software steps; the reduction a
+    software tree over the line's cores.
     """
     if not transposed:
         ys = np.arange(y0, y0 + r)
@@ -95,13 +99,13 @@ def _gemv(y0, x0, r, c, k_bytes, n_bytes, transposed):
                  np.full(r, ROW_MULTICAST))
         j = np.arange(c)
         red = _chains(x0 + j, y0, y0 + r - 1, y0 + (j * r) // c, n_bytes / c, along_x=False) if r > 1 else None
-        return bcast, red, log2ceil(c), log2ceil(r)
+        return bcast, red, 0, log2ceil(r)
     xs = np.arange(x0, x0 + c)
     bcast = (np.full(c, y0), xs, np.full(c, y0), np.full(c, y0 + r - 1), np.full(c, k_bytes / c),
              np.full(c, COL_MULTICAST))
     i = np.arange(r)
     red = _chains(y0 + i, x0, x0 + c - 1, x0 + (i * c) // r, n_bytes / r, along_x=True) if c > 1 else None
-    return bcast, red, log2ceil(r), log2ceil(c)
+    return bcast, red, 0, log2ceil(c)
 
 
 def _outputs(y0, x0, r, c, transposed):

@@ -14,8 +14,9 @@ The wafer model, per decoder layer:
   scores, softmax, weighted sum, O, MLP up, MLP down).  Each stage broadcasts its
   input along region rows and tree-reduces partial sums along columns (the
   WaferLLM MeshGEMV pattern): latency = hops x hop latency + scribe crossings x
-  extra latency + tree levels x software step cost; bandwidth = slice bytes /
-  link bandwidth.  Core work is max(compute, SRAM reads) spread evenly.
+  extra latency + levels of the reduction's tree x software step cost (the
+  broadcast is a hardware multicast: one pass, no software steps); bandwidth =
+  slice bytes / link bandwidth.  Core work is max(compute, SRAM reads) spread evenly.
 * **Spill.** Spilled weights and KV are read through edge I/O every step,
   overlapped with on-chip work: the step takes the longer of the two.
 * **Prefill** pipelines blocks of prompt tokens through the layers.
@@ -98,7 +99,7 @@ class AnalyticWafer:
         hops = (cols - 1) + (rows - 1)
         crossings = (cols - 1) / w.mesh.die_cores_x + (rows - 1) / w.mesh.die_cores_y
         cycles_hops = hops * w.mesh.hop_latency_cycles + crossings * w.scribe.extra_latency_cycles
-        steps = log2ceil(cols) + log2ceil(rows)
+        steps = log2ceil(rows)          # the reduction's software tree; the broadcast is a hardware multicast
         return cycles_hops / w.core.clock_hz, steps * w.calibration.collective_step_cycles / w.core.clock_hz
 
     def _link_bytes_per_s(self, rows: float, cols: float) -> float:
