@@ -115,16 +115,16 @@ def test_waferllm_decode_layer():
 
 
 def test_mesh_latency_closed_form_for_one_stage():
-    """A hardware multicast along c cores (one pass) then a software tree reduction over r:
-    (c-1 + r-1) hops and log2(r) steps."""
+    """A hardware multicast along c cores (one pass) then a software chain reduction over r:
+    (c-1 + r-1) hops and the chain's dependent steps."""
     w = wafersim.load_system("mini-wafer")
     m = wafersim.load_model("llama-3.1-8b")
     eng = AnalyticWafer(w, m, Scenario(layers=1).resolved(m), MappingOptions())
     hop, step = eng._stage_latency_s(8, 8)   # one die: no scribe crossing
     clock = w.core.clock_hz
     assert hop == pytest.approx(14 * w.mesh.hop_latency_cycles / clock)
-    assert step == pytest.approx(3 * w.calibration.collective_step_cycles / clock)
-    hop, step = eng._stage_latency_s(4, 16)  # 4 rows to reduce over: 2 levels, whatever the row length
+    assert step == pytest.approx(2 * w.calibration.collective_step_cycles / clock)   # 8 rows: 3 groups of 3, 1 + 1
+    hop, step = eng._stage_latency_s(4, 16)  # 4 rows to reduce over: 2 groups of 2, 1 + 1 steps, whatever the row length
     assert hop == pytest.approx(18 * w.mesh.hop_latency_cycles / clock)
     assert step == pytest.approx(2 * w.calibration.collective_step_cycles / clock)
 

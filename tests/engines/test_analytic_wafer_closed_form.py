@@ -49,24 +49,31 @@ Q, KV = HEADS * HD, KV_HEADS * HD
 LAYER_PARAMS = D * (Q + 2 * KV) + Q * D + 3 * D * F + 2 * D     # attention, gated MLP, two RMSNorms
 HEAD_PARAMS = 2 * VOCAB * D + D                                  # embedding, LM head (untied), final norm
 ACT = 2                                                          # bf16 activations
-# (K, N) of the dependent stages of a layer: qkv, scores, softmax, weighted sum, o, mlp up, mlp down
-STAGES = [(D, Q + 2 * KV), (Q, HEADS), (HEADS, HEADS), (HEADS, Q), (Q, D), (D, 2 * F), (F, D)]
+# (K, N) of the dependent stages of a layer: attention norm, qkv, scores, softmax max, softmax sum,
+# weighted sum, o, MLP norm, mlp up, mlp down (a norm reduces one value per token and sends one back)
+STAGES = [(1, 1), (D, Q + 2 * KV), (Q, HEADS), (HEADS, HEADS), (HEADS, HEADS), (HEADS, Q), (Q, D), (1, 1),
+          (D, 2 * F), (F, D)]
 
 
 def kv_bytes_per_token_layer(kv_bytes: float = 2) -> float:
     return 2 * KV * kv_bytes
 
 
-def lg(n: float) -> int:
-    return 0 if n <= 1 else math.ceil(math.log2(n))
+def chain_steps(n: float) -> int:
+    """A two-level chain reduction: groups of round(sqrt(n)) cores, each reduced toward its middle,
+    then the group roots toward theirs (64 cores: 8 groups of 8, 4 + 4 steps)."""
+    if n <= 1:
+        return 0
+    g = round(math.sqrt(n))
+    return math.ceil((g - 1) / 2) + math.ceil((math.ceil(n / g) - 1) / 2)
 
 
 def stage_latency(rows: float, cols: float) -> tuple[float, float]:
     """One broadcast along rows and reduction along columns: (hop latency, tree steps) in seconds."""
     hops = (cols - 1) + (rows - 1)
     crossings = (cols - 1) / DIE + (rows - 1) / DIE        # die boundaries crossed, on average
-    # the broadcast is a hardware multicast (no software steps); the reduction a tree over the rows
-    return (hops * HOP + crossings * EXTRA) / CLK, lg(rows) * STEP / CLK
+    # the broadcast is a hardware multicast (no software steps); the reduction a chain over the rows
+    return (hops * HOP + crossings * EXTRA) / CLK, chain_steps(rows) * STEP / CLK
 
 
 def slowest_link(rows: float, cols: float) -> float:
@@ -179,7 +186,7 @@ def test_moe_layer_reads_every_expert_the_batch_touches():
     c = r.decode.components
     assert c["compute"] == pytest.approx(flops / CORES / RATE["bf16"], rel=REL)
     assert c["sram_bandwidth"] == pytest.approx(sram / CORES / SRAM_BPS, rel=REL)
-    stages = STAGES[:5] + [(D, 2 * F * 2), (F * 2, D)]
+    stages = STAGES[:8] + [(D, 2 * F * 2), (F * 2, D)]
     assert c["mesh_bandwidth"] == pytest.approx(sum(2 * ACT * (k + n) / 64 for k, n in stages) / SCRIBE_BPS, rel=REL)
 
 

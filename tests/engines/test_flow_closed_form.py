@@ -50,13 +50,13 @@ D, HEADS, KV, Q, F, VOCAB, NL = 256, 4, 128, 256, 512, 1024, 4
 ACT = 2                          # bf16 activations, whatever the weights are
 LAYER_PARAMS = D * (Q + 2 * KV) + Q * D + 3 * D * F + 2 * D
 # (name, K, N, weight elements) of a layer's stages
-STAGES = [("qkv", D, Q + 2 * KV, D * (Q + 2 * KV)), ("scores", Q, HEADS, 0), ("softmax", HEADS, HEADS, 0),
-          ("weighted_sum", HEADS, Q, 0), ("o", Q, D, Q * D), ("mlp_up", D, 2 * F, D * 2 * F),
-          ("mlp_down", F, D, F * D)]
+STAGES = [("attn_norm", 1, 1, 0), ("qkv", D, Q + 2 * KV, D * (Q + 2 * KV)), ("scores", Q, HEADS, 0),
+          ("softmax_max", HEADS, HEADS, 0), ("softmax_sum", HEADS, HEADS, 0), ("weighted_sum", HEADS, Q, 0),
+          ("o", Q, D, Q * D), ("mlp_norm", 1, 1, 0), ("mlp_up", D, 2 * F, D * 2 * F), ("mlp_down", F, D, F * D)]
 
 N64 = 64                         # rows and columns of the block
 PATH = (62 * HOP + (HOP + EXTRA)) / CLK     # 62 on-die hops and one scribe crossing
-TREE = 6 * STEP / CLK                       # log2(64) dependent software steps
+TREE = 8 * STEP / CLK                       # a two-level chain over 64 cores: 8 groups of 8, 4 + 4 steps
 LINK_ENERGY_PER_BYTE = 8 * (62 * E_LINK + E_SCRIBE)   # one byte over a 63-link row or column
 
 
@@ -166,7 +166,7 @@ def test_moe_layer_reads_every_expert_the_batch_touches():
     r = wafersim.simulate(wafersim.load_system(SYSTEM), model, fidelity="flow", batch=2, prompt_tokens=64,
                           output_tokens=16, layers=1, mapping={"placement": "sequential"})
     touched = 4 * (1 - (1 - 2 / 4) ** 2)
-    moe = STAGES[:5] + [("mlp_up", D, 2 * F * 2, D * 2 * F * touched), ("mlp_down", F * 2, D, F * D * touched)]
+    moe = STAGES[:8] + [("mlp_up", D, 2 * F * 2, D * 2 * F * touched), ("mlp_down", F * 2, D, F * D * touched)]
     ctx = 64 + (16 + 1) / 2
     st = whole_block_stages(2, ctx, 2 * ctx, stages=moe)
     assert r.decode.components["sram_bandwidth"] == pytest.approx(total(st, "sram"), rel=REL)

@@ -87,7 +87,7 @@ def test_row_broadcast_closed_form():
     sc = Scenario(layers=1, batch=1).resolved(m)
     pl = place(s, m, sc, MappingOptions(placement="sequential"), 1, 1)
     prog = lower_pass(pl, m, sc, 1, 10.0, 10.0)
-    qkv = prog.stages[0]
+    qkv = next(sb for sb in prog.stages if sb.name == "qkv.broadcast")
     from wafersim.dataflow.transfers import ROW_MULTICAST
     from wafersim.engines.flow_routing import route_transfers
     from wafersim.engines.flow import physical_mesh

@@ -14,7 +14,7 @@ The wafer model, per decoder layer:
   scores, softmax, weighted sum, O, MLP up, MLP down).  Each stage broadcasts its
   input along region rows and tree-reduces partial sums along columns (the
   WaferLLM MeshGEMV pattern): latency = hops x hop latency + scribe crossings x
-  extra latency + levels of the reduction's tree x software step cost (the
+  extra latency + the reduction's dependent software steps x step cost (the
   broadcast is a hardware multicast: one pass, no software steps); bandwidth =
   slice bytes / link bandwidth.  Core work is max(compute, SRAM reads) spread evenly.
 * **Spill.** Spilled weights and KV are read through edge I/O every step,
@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 
-from ..dataflow.stages import log2ceil, stage_shapes
+from ..dataflow.stages import reduction_steps, stage_shapes
 from ..hardware.wafer import WaferSpec
 from ..mapping.options import MappingOptions
 from ..mapping.placement import block_shape
@@ -99,7 +99,7 @@ class AnalyticWafer:
         hops = (cols - 1) + (rows - 1)
         crossings = (cols - 1) / w.mesh.die_cores_x + (rows - 1) / w.mesh.die_cores_y
         cycles_hops = hops * w.mesh.hop_latency_cycles + crossings * w.scribe.extra_latency_cycles
-        steps = log2ceil(rows)          # the reduction's software tree; the broadcast is a hardware multicast
+        steps = reduction_steps(rows)   # the reduction's software chain; the broadcast is a hardware multicast
         return cycles_hops / w.core.clock_hz, steps * w.calibration.collective_step_cycles / w.core.clock_hz
 
     def _link_bytes_per_s(self, rows: float, cols: float) -> float:
