@@ -111,9 +111,13 @@ def combine(target: RunResult, verify: RunResult, draft: RunResult | None, scena
     summary = replace(ts, **changes)
     how = (f"{k} draft steps of {draft.summary.model} ({_us(draft_step)} each)" if draft is not None
            else "self-speculation (the target proposes in its own pass)")
+    bound = "decode step bound by "
     notes = [f"speculative decoding: {k} tokens proposed per step by {how}, verified in one pass over "
              f"{k + 1} tokens per sequence ({_us(verify.summary.tpot_s)}); acceptance {a:g} emits "
-             f"{emitted:.3g} tokens per step on average", *target.notes]
+             f"{emitted:.3g} tokens per step on average",
+             *(n if not n.startswith(bound) else
+               f"{bound}{verify.summary.decode_bottleneck} (the verify pass); prefill bound by {ts.prefill_bottleneck}"
+               for n in target.notes)]
     if draft is not None:
         notes.append(f"the draft model is costed on the system as sized for it ({draft.summary.devices} "
                      f"device(s), not added to devices); its prefill ({_us(draft.summary.ttft_s)}) adds to the "
