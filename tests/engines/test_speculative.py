@@ -76,6 +76,9 @@ def test_wafer_self_speculation_costs(wafer_runs):
     assert a08.tokens_per_s_per_user == pytest.approx(a08.effective_tokens_per_s_per_user)
     assert a08.tokens_per_s_per_user == pytest.approx(3.3616 / a08.speculative_step_s, rel=1e-12)
     assert a08.draft_model == "self" and a08.draft_step_s == 0.0
+    layer = wafer_runs["a08"].arrays["decode_layer_s"].data
+    assert layer.mean() == pytest.approx(a08.decode_layer_s, rel=1e-9)     # the verify pass's layers
+    assert a08.decode_layer_s > plain.decode_layer_s
     # prefill is the plain run's
     assert a08.ttft_s == plain.ttft_s
     # energy per token: the verify step's energy over the tokens it emits

@@ -122,7 +122,10 @@ def combine(target: RunResult, verify: RunResult, draft: RunResult | None, scena
         notes.append(f"the draft model is costed on the system as sized for it ({draft.summary.devices} "
                      f"device(s), not added to devices); its prefill ({_us(draft.summary.ttft_s)}) adds to the "
                      "time to first token")
-    return replace(target, summary=summary, decode=replace(verify.decode, time_s=tpot), notes=notes,
+    # the per-layer decode arrays are the verify pass's, as decode_layer_s is
+    arrays = {**target.arrays, **{k: verify.arrays[k] for k in ("decode_layer_s", "decode_stage_s")
+                                  if k in verify.arrays and k in target.arrays}}
+    return replace(target, summary=summary, decode=replace(verify.decode, time_s=tpot), notes=notes, arrays=arrays,
                    config={**target.config, "verify_scenario": verify.config.get("scenario", {})})
 
 
