@@ -168,6 +168,8 @@ def _flag_values():
         "--speculative": st.one_of(st.sampled_from(["0", "1", "4", "64", "65"]), small_int),
         "--acceptance": st.one_of(st.sampled_from(["0", "0.7", "1", "1.5"]), hostile_text),
         "--draft": st.one_of(st.sampled_from(["llama-3.2-1b", "gpt-j-6b", "nope"]), hostile_text),
+        "--runtime": st.one_of(st.sampled_from(["typical", "best-known", "ideal", "waferllm", "trtllm", "bogus",
+                                                "runtimes/ideal.toml", "meshes/wse3.toml"]), hostile_text),
     }
 
 
@@ -218,8 +220,8 @@ set_value = st.one_of(
 def set_args(draw) -> list[str]:
     out = []
     for _ in range(draw(st.integers(min_value=1, max_value=3))):
-        target = draw(st.sampled_from(["system", "model", "mapping", "bogus", ""]))
-        if target == "system":
+        target = draw(st.sampled_from(["system", "model", "mapping", "runtime", "bogus", ""]))
+        if target in ("system", "runtime"):
             key = draw(st.one_of(st.sampled_from(SYSTEM_KEYS), st.text(max_size=12)))
         elif target == "model":
             key = draw(st.one_of(st.sampled_from(MODEL_KEYS), st.text(max_size=12)))

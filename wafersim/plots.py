@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import warnings
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -349,3 +349,83 @@ def plot_frontier(sides: Iterable[dict[str, list[Any]]], axes: Any = None) -> An
     axes[0].figure.suptitle("Throughput against interactivity: further right is faster for each user, "
                             "higher is more throughput", fontsize=10)
     return axes
+
+
+def plot_validation(table: dict[str, list[Any]], band: float = 0.15, axes: Any = None) -> Any:
+    """Predicted against measured for every row of a ``validate -o`` file, one panel per metric
+    (log-log), with the line of perfect agreement and a +/- ``band`` error band; filled
+    markers for rows not used for calibration, hollow for calibration rows.  ``table`` is
+    :func:`wafersim.results.hdf5.read_table` of ``validation``.  Returns the axes."""
+    plt = _matplotlib()
+    metrics = sorted(set(table["metric"]))
+    if axes is None:
+        _, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 4.4), dpi=100, layout="constrained",
+                               squeeze=False)
+        axes = axes[0]
+    groups = sorted(set(table.get("group", ["all"] * len(table["metric"]))))
+    colours = {g: f"C{i % 10}" for i, g in enumerate(groups)}
+    for ax, metric in zip(axes, metrics):
+        rows = [i for i, m in enumerate(table["metric"]) if m == metric]
+        xs = [table["measured"][i] for i in rows]
+        ys = [table["predicted"][i] for i in rows]
+        lo, hi = min(xs + ys) / 1.5, max(xs + ys) * 1.5
+        line = [lo, hi]
+        ax.plot(line, line, "-", color="0.3", lw=1)
+        ax.fill_between(line, [v * (1 - band) for v in line], [v * (1 + band) for v in line], color="0.85",
+                        label=f"+/- {band:.0%}")
+        shown = sorted({table["group"][i] if "group" in table else "all" for i in rows})
+        for group in shown:
+            ax.plot([], [], "o", color=colours[group], label=group)
+        for i, x, y in zip(rows, xs, ys):
+            colour = colours[table["group"][i] if "group" in table else "all"]
+            cal = bool(table["calibration"][i])
+            ax.plot(x, y, "o", color=colour, markerfacecolor="white" if cal else colour)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+        ax.set_xlabel(f"measured {metric}")
+        ax.set_ylabel(f"predicted {metric}")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(title="source (hollow: calibration)", fontsize=7, title_fontsize=7)
+    axes[0].figure.suptitle("Predicted against published measurements", fontsize=10)
+    return axes
+
+
+def tool_pyplot() -> Any:
+    """:func:`headless_pyplot` for a tool's ``main``: None (and the reason on stderr) when
+    matplotlib is missing, so that the tool exits with status 2."""
+    import sys
+
+    try:
+        return headless_pyplot()
+    except ImportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
+def table_tool(results: str | Path, tables: list[str], draw: Callable[[list[dict[str, list[Any]]]], Any],
+               output: str | Path | None, suffix: str) -> int:
+    """What the table-drawing tools in ``tools/`` share: matplotlib without a display, the
+    ``tables`` of ``results`` read (a missing or damaged file is one line on stderr and
+    status 2), ``draw`` (which returns its axes) and the figure written as
+    ``output`` or the input path + ``suffix``.  Returns the exit status."""
+    import sys
+
+    from .results.errors import ResultsFormatError
+    from .results.hdf5 import read_table
+
+    plt = tool_pyplot()
+    if plt is None:
+        return 2
+    try:
+        data = [read_table(results, name) for name in tables]
+    except (ResultsFormatError, KeyError, OSError) as exc:
+        print(f"error: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr)
+        return 2
+    figure = draw(data)[0].figure
+    out = Path(output or str(Path(results).with_suffix("")) + suffix)
+    save_png(figure, out)
+    plt.close(figure)
+    print(f"wrote {out}")
+    return 0

@@ -99,8 +99,9 @@ def test_gpu_draft_speculation_costs():
     assert a09.speculative_step_s == pytest.approx(step, rel=1e-12)
     assert a09.tpot_s == pytest.approx(step / (1 - 0.9 ** 4) * (1 - 0.9), rel=1e-12)
     assert a09.ttft_s == pytest.approx(plain.ttft_s + draft.ttft_s, rel=1e-12)
-    # the batched verify pass over 4 tokens at batch 1 reads the same weights and KV as a plain step
-    assert plain.tpot_s <= a09.verify_step_s < 1.5 * plain.tpot_s
+    # the batched verify pass over 4 tokens at batch 1 reads the same weights and KV as a plain step; its
+    # stand-in sequences are 4x shorter, which the GPU engine's attention efficiency sees (a few per cent)
+    assert 0.97 * plain.tpot_s <= a09.verify_step_s < 1.5 * plain.tpot_s
     assert a09.draft_model == "llama-3.1-8b"
 
 
