@@ -49,6 +49,28 @@ def _int_or(word: str | None):
 _positive = _int_or(None)
 
 
+def _non_negative(text: str) -> int:
+    """An argparse type: 0 or a positive integer."""
+    return 0 if text.strip() == "0" else _positive(text)
+
+
+_non_negative.__name__ = "a non-negative integer"
+
+
+def _probability(text: str) -> float:
+    """An argparse type: a number from 0 to 1."""
+    try:
+        value = float(text) if len(text) <= 40 else float("nan")
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a probability from 0 to 1, got {text[:40]!r}")
+    return value
+
+
+_probability.__name__ = "a probability"
+
+
 def _scenario_args(p: argparse.ArgumentParser, compare: bool = False) -> None:
     g = p.add_argument_group("scenario")
     g.add_argument("--batch", type=_int_or("max"), default=1, help="sequences decoded together, or 'max' (default 1)")
@@ -60,6 +82,13 @@ def _scenario_args(p: argparse.ArgumentParser, compare: bool = False) -> None:
     g.add_argument("--fidelity", choices=engines.fidelities(), default="analytic",
                    help="engine (default analytic; `wafersim engines` lists them)"
                         + ("; a side without it runs its default" if compare else ""))
+    sp = p.add_argument_group("speculative decoding")
+    sp.add_argument("--speculative", type=_non_negative, default=0, metavar="K",
+                    help="tokens a draft proposes per decode step, verified by the model in one pass (default 0: off)")
+    sp.add_argument("--acceptance", type=_probability, default=None, metavar="A",
+                    help="probability that a proposed token is accepted, 0 to 1 (needed with --speculative)")
+    sp.add_argument("--draft", default=None, metavar="MODEL",
+                    help="draft model preset or path (default: self-speculation, the model proposes in its own pass)")
     w = p.add_argument_group("wafer systems")
     w.add_argument("--wafers", type=_int_or("auto"), default=None,
                    help=f"wafers used, or 'auto' for the fewest that hold the job (default {'auto' if compare else 1})")
@@ -120,7 +149,8 @@ def _typed(sets: dict, *heads: str) -> dict[str, str]:
 def _scenario(ns: argparse.Namespace) -> dict[str, Any]:
     return {"batch": ns.batch, "prompt_tokens": ns.prompt, "output_tokens": ns.output, "dtype": ns.dtype,
             "kv_dtype": ns.kv_dtype, "wafers": ns.wafers, "tp": ns.tp, "pp": ns.pp, "ep": ns.ep, "gpus": ns.gpus,
-            "layers": ns.layers, "fidelity": ns.fidelity}
+            "layers": ns.layers, "fidelity": ns.fidelity, "speculative": ns.speculative,
+            "acceptance": ns.acceptance, "draft": ns.draft}
 
 
 def _mapping(ns: argparse.Namespace, sets: dict[str, Any]) -> dict[str, Any]:

@@ -42,7 +42,8 @@ from ..workload.scenario import Scenario
 from .assembly import MemoryUse, assemble
 from .capacity import largest_fitting
 from .flow_routing import RoutingBuffers, route_transfers, warm_up
-from .pipeline import decode_step_time, micro_batch_note, micro_batches, prefill_time
+from .pipeline import decode_crossings, decode_step_time, micro_batch_note, micro_batches, prefill_time
+from .prefill_blocks import activation_bytes_per_token, block_limit, choose_block
 from .wafer_memory import WaferCapacity, WaferMemory, spill_note
 
 
@@ -153,6 +154,7 @@ class _Timer:
                 int(pl.region_x0[i] + pl.region_cols[i])) for i in range(pl.regions)]
         comps = {k: np.zeros(pl.regions) for k in ("compute", "sram_bandwidth", "mesh_bandwidth", "mesh_latency")}
         stage_time = np.zeros((pl.regions, len(prog.stages)))
+        parts = {k: np.zeros((pl.regions, len(prog.stages))) for k in ("compute", "sram", "link", "latency")}
         flops = sram = 0.0
         shared = pl.strategy != "pipelined"      # every layer on the same cores, one after another
         for s, sb in enumerate(prog.stages):
@@ -160,6 +162,8 @@ class _Timer:
             t_cmp, t_sram = sb.flops_per_core / self.rate, sb.sram_bytes_per_core / self.sram_bw
             t_lat = lat_max + sb.tree_steps * self.step_s
             stage_time[:, s] = np.maximum(t_cmp, t_sram) + link_max + t_lat
+            for key, v in (("compute", t_cmp), ("sram", t_sram), ("link", link_max), ("latency", t_lat)):
+                parts[key][:, s] = v
             comps["compute"] += t_cmp; comps["sram_bandwidth"] += t_sram
             comps["mesh_bandwidth"] += link_max; comps["mesh_latency"] += t_lat
             flops += sb.flops.sum(); sram += sb.sram_bytes.sum()
@@ -168,7 +172,40 @@ class _Timer:
         h_link, h_lat = self._route(prog.handoff, pair)
         comps["mesh_bandwidth"] += h_link; comps["mesh_latency"] += h_lat
         return {"region_time": stage_time.sum(axis=1) + h_link + h_lat, "stage_time": stage_time,
-                "flops": flops, "sram_bytes": sram, **{f"c_{k}": v for k, v in comps.items()}}
+                "flops": flops, "sram_bytes": sram, **{f"c_{k}": v for k, v in comps.items()},
+                "parts": {**parts, "handoff_link": h_link, "handoff_latency": h_lat}}
+
+
+def scaled_pass(out: dict, factor: float) -> dict:
+    """A timed pass (:meth:`_Timer.run`) with ``factor`` times the tokens: core work and
+    link times scale with the tokens; SRAM reads of the weights, path latencies and tree
+    steps do not (exact for a dense model's pass, whose transfers all carry tokens x bytes)."""
+    p = out["parts"]
+    cmp, link = p["compute"] * factor, p["link"] * factor
+    stage_time = np.maximum(cmp, p["sram"]) + link + p["latency"]
+    h_link = p["handoff_link"] * factor
+    return {"region_time": stage_time.sum(axis=1) + h_link + p["handoff_latency"], "stage_time": stage_time,
+            "flops": out["flops"] * factor, "sram_bytes": out["sram_bytes"],
+            "c_compute": cmp.sum(axis=1), "c_sram_bandwidth": p["sram"].sum(axis=1),
+            "c_mesh_bandwidth": link.sum(axis=1) + h_link,
+            "c_mesh_latency": p["latency"].sum(axis=1) + p["handoff_latency"],
+            "parts": {**p, "compute": cmp, "link": link, "handoff_link": h_link}}
+
+
+def activation_limit(pl: Placement, model: ModelSpec, act_bytes: float, p_tokens: int) -> tuple[float, int]:
+    """(SRAM bytes free on the fullest core of any layer region, most prompt tokens whose
+    activations fit on every layer region's cores) for a prefill block.  A region whose KV
+    cache spills anyway gives its KV room to the activations (the spill grows, uncharged)."""
+    free = pl.free_bytes()
+    room, limit = float("inf"), p_tokens
+    for i in range(pl.layers):
+        y0, x0, r, c = (int(pl.region_y0[i]), int(pl.region_x0[i]), int(pl.region_rows[i]), int(pl.region_cols[i]))
+        cores = (int(pl.region_wafer[i]), slice(y0, y0 + r), slice(x0, x0 + c))
+        region_free = free[cores] + (pl.core_kv_bytes[cores] if pl.spilled_kv_bytes[i] > 0 else 0)
+        region_room = float(region_free.min())
+        room = min(room, region_room)
+        limit = min(limit, block_limit(region_room, activation_bytes_per_token(model, r, c, act_bytes), p_tokens))
+    return (room if room != float("inf") else 0.0), limit
 
 
 class PlacementCapacity(WaferCapacity):
@@ -234,13 +271,16 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
     ctx = s.mean_decode_context
     buffers = RoutingBuffers(mesh)                      # routing work arrays, shared by every pass
     timer = timer_class(system, mesh, pl, s.dtype, buffers)
-    prog = lower_pass(pl, model, scenario, tokens, ctx, tokens * ctx, io_edges=edges, io_ports=ext.io_ports)
+    q = s.query_tokens                                  # k + 1 in a speculative verify pass
+    prog = lower_pass(pl, model, scenario, tokens * q, ctx, tokens * ctx, io_edges=edges, io_ports=ext.io_ports)
     out = timer.run(prog)
-    t_iw = (wafers - 1) * (iw.latency_s + prog.interwafer_bytes / iw.bandwidth_bytes_per_s)
+    # every boundary once, and back to the first wafer for the next token (pipeline.decode_crossings)
+    crossing_s = system.crossing_latency_s(pl.block[1])
+    t_iw = decode_crossings(wafers) * (crossing_s + prog.interwafer_bytes / iw.bandwidth_bytes_per_s)
     # one micro-batch's walk, but no region can take every micro-batch in less than the step
     onchip = decode_step_time(float(out["region_time"].sum()) + t_iw, micro, float(out["region_time"].max()))
     # spilled bytes for the whole batch stream in once per step
-    full = prog if micro == 1 else lower_pass(pl, model, scenario, batch, ctx, batch * ctx,
+    full = prog if micro == 1 else lower_pass(pl, model, scenario, batch * q, ctx, batch * ctx,
                                               io_edges=edges, io_ports=ext.io_ports)
     io_bytes = full.io_bytes
     io_timer = None                                     # edge I/O for the whole batch, once a step
@@ -270,12 +310,31 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
     decode_layer_s = float(layer_time.mean()) if onchip_bound else tpot / L
 
     # ---- prefill: blocks of prompt tokens pipelined through the regions ---------------
+    # the block is capped by the SRAM its activations find free and chosen for the fastest
+    # pipeline (prefill_blocks); a pass is routed once and its link times scale with the block
     p_tokens = batch * s.prompt_tokens
-    block = min(w.calibration.prefill_block_tokens, p_tokens)
-    n_blocks = math.ceil(p_tokens / block)
+    room, limit = activation_limit(pl, model, s.act_bytes, p_tokens)
+    fixed = w.calibration.prefill_block_tokens
+    probe = min(fixed or p_tokens, p_tokens, limit)
     p_timer = timer_class(system, mesh, pl, s.dtype, buffers, keep_links=False)
-    p_out = p_timer.run(lower_pass(pl, model, scenario, block, s.prompt_tokens / 2.0, 0.0, head=False,
+    p_out = p_timer.run(lower_pass(pl, model, scenario, probe, s.prompt_tokens / 2.0, 0.0, head=False,
                                    io_edges=edges, io_ports=ext.io_ports))
+    pipelined = mapping.placement == "pipelined"
+
+    def prefill_pass(block: int, region_time: np.ndarray) -> tuple[float, float]:
+        return prefill_time(region_time, math.ceil(p_tokens / block), pipelined, wafers - 1, crossing_s,
+                            block * model.hidden_size * s.act_bytes / iw.bandwidth_bytes_per_s)
+
+    block, block_notes = choose_block(
+        lambda b: prefill_pass(b, scaled_pass(p_out, b / probe)["region_time"])[0], p_tokens, limit, fixed, room)
+    if block != probe:
+        if timer_class is _Timer and not model.is_moe:       # exact: every term is linear in the block
+            p_out = scaled_pass(p_out, block / probe)
+        else:
+            p_timer = timer_class(system, mesh, pl, s.dtype, buffers, keep_links=False)
+            p_out = p_timer.run(lower_pass(pl, model, scenario, block, s.prompt_tokens / 2.0, 0.0, head=False,
+                                           io_edges=edges, io_ports=ext.io_ports))
+    n_blocks = math.ceil(p_tokens / block)
     per_block = p_out["region_time"]
     # logits for each sequence's last prompt token, after the last block
     t_phead = 0.0
@@ -283,8 +342,7 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
         h_out = timer_class(system, mesh, pl, s.dtype, buffers, keep_links=False).run(
             lower_pass(pl, model, scenario, batch, s.prompt_tokens, 0.0, only=pl.regions - 1))
         t_phead = float(h_out["region_time"][-1])
-    t_layers, t_piw = prefill_time(per_block, n_blocks, mapping.placement == "pipelined", wafers - 1, iw.latency_s,
-                                   block * model.hidden_size * s.act_bytes / iw.bandwidth_bytes_per_s)
+    t_layers, t_piw = prefill_pass(block, per_block)
     t_layers += t_phead
     p_io = 0.0
     if pl.total_spilled_bytes:
@@ -309,7 +367,7 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
         "sram": micro * out["sram_bytes"] * 8 * en.sram_j_per_bit,
         "compute": micro * out["flops"] * en.flop_j,
         "links": micro * timer.link_energy + (io_timer.link_energy if io_timer is not None else 0.0),
-        "interwafer": (wafers - 1) * 8 * prog.interwafer_bytes * micro * iw.energy_j_per_bit,
+        "interwafer": decode_crossings(wafers) * 8 * prog.interwafer_bytes * micro * iw.energy_j_per_bit,
         "io": io_bytes * 8 * ext.energy_j_per_bit,
         "static": en.static_power_w * wafers * tpot,
     }
@@ -319,7 +377,7 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
         notes.append(f"defects (seed {dm.seed}): {dm.failed_cores} of {dm.physical_cores} physical cores failed; "
                      f"{dm.detoured_links} logical links detour around them")
     notes += spill_note(float(pl.spilled_weight_bytes.sum()), float(pl.spilled_kv_bytes.sum()),
-                        ext.io_bandwidth_bytes_per_s)
+                        ext.io_bandwidth_bytes_per_s) + block_notes
     if micro > 1:
         notes.append(micro_batch_note(batch, micro, tokens))
     busiest = np.unravel_index(busiest_flat, link_busy.shape)
@@ -357,5 +415,6 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
         prefill=prefill, decode=decode, memory=memory, step_energy_j=step_energy,
         decode_layer_s=decode_layer_s, prefill_layer_s=n_blocks * float(per_block[:L].mean()),
         details={"placement": mapping.placement, "cores_per_wafer": pl.block[0] * pl.block[1],
-                 "micro_batches": micro, "max_link_utilisation": float(busy_max / tpot)},
+                 "micro_batches": micro, "max_link_utilisation": float(busy_max / tpot),
+                 "prefill_block_tokens": block},
         notes=notes, arrays=arrays, mapping=mapping)
