@@ -27,6 +27,7 @@ from ..config import ConfigError
 from ..dataflow.edge_io import io_edges, port_time, region_flows
 from ..dataflow.lower import lower_pass
 from ..dataflow.program import DataflowProgram, StageBatch
+from ..dataflow.transfers import COL_MULTICAST, UNICAST
 from ..dataflow.stages import stage_shapes
 from ..hardware.defects import DefectSpec
 from ..hardware.directions import DIRECTIONS, EAST, NORTH, SOUTH, WEST
@@ -48,13 +49,34 @@ from .wafer_memory import WaferCapacity, WaferMemory, spill_note
 
 
 @functools.lru_cache(maxsize=2)
-def physical_mesh(system: WaferSpec) -> PhysicalMesh:
-    """The (read-only) mesh of ``system``, built once per spec: sweeps that rerun one
-    system reuse its link arrays and their prefix sums instead of rebuilding them."""
+def physical_mesh(system: WaferSpec, window: tuple[int, int] | None = None) -> PhysicalMesh:
+    """The (read-only) mesh of ``system``, built once per spec and window: sweeps that rerun
+    one system reuse its link arrays and their prefix sums instead of rebuilding them.
+    ``window`` ``(rows, cols)``: only the cores ``[0:rows, 0:cols]`` (see
+    :meth:`PhysicalMesh.from_spec`); the whole wafer when ``None``."""
     d = system.defects
     if d.density == 0.0:
-        return PhysicalMesh.from_spec(system)
-    return PhysicalMesh.from_spec(system, DefectSpec(density=d.density, spare_fraction=d.spare_fraction, seed=d.seed))
+        return PhysicalMesh.from_spec(system, window=window)
+    return PhysicalMesh.from_spec(system, DefectSpec(density=d.density, spare_fraction=d.spare_fraction, seed=d.seed),
+                                  window=window)
+
+
+def _window(pl: Placement, programs: list[DataflowProgram]) -> tuple[int, int] | None:
+    """The rows and columns from the wafer's corner that the block and every transfer of
+    ``programs`` reach (``None``: the whole wafer), so the mesh holds only the cores in use."""
+    ny, nx = pl.shape
+    rows, cols = pl.block
+    if (rows, cols) == (ny, nx):
+        return None
+    for prog in programs:
+        for sb in (*prog.stages, prog.handoff, prog.io):
+            t = sb.transfers
+            if len(t) == 0:
+                continue
+            uni, col = t.kind == UNICAST, t.kind == COL_MULTICAST    # multicast spans: dst_y = lo, dst_x = hi
+            rows = max(rows, int(t.src_y.max()) + 1, int(np.where(uni, t.dst_y, np.where(col, t.dst_x, 0)).max()) + 1)
+            cols = max(cols, int(t.src_x.max()) + 1, int(np.where(col, 0, t.dst_x).max()) + 1)
+    return None if (rows, cols) == (ny, nx) else (rows, cols)
 
 
 def _groups_by_wafer(transfer_wafer: np.ndarray):
@@ -253,26 +275,34 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
     s, w, L = scenario, system, scenario.layers
     batch, wafers = s.batch, s.wafers
     pl = place(system, model, scenario, mapping, batch, wafers)
-    try:
-        mesh = physical_mesh(system)
-    except ValueError as exc:
-        raise ConfigError(system.name, "defects", str(exc)) from None
     ext, iw = w.external_memory, w.interwafer
     edges = io_edges(system)
     stage_names = [f"{name}.{part}" for name, _, _, _ in stage_shapes(model, 1) for part in ("broadcast", "reduce")]
 
-    # ---- decode: micro-batches follow each other through the layer regions ---------------
+    # ---- every pass lowered first: the mesh is built for the cores they reach ------------
     micro, tokens = micro_batches(batch, L, mapping.placement == "pipelined")
     ctx = s.mean_decode_context
-    timer = timer_class(system, mesh, pl, s.dtype)
     prog = lower_pass(pl, model, scenario, tokens, ctx, tokens * ctx, io_edges=edges, io_ports=ext.io_ports)
+    # spilled bytes for the whole batch stream in once per step
+    full = prog if micro == 1 else lower_pass(pl, model, scenario, batch, ctx, batch * ctx,
+                                              io_edges=edges, io_ports=ext.io_ports)
+    p_tokens = batch * s.prompt_tokens
+    block = min(w.calibration.prefill_block_tokens, p_tokens)
+    n_blocks = math.ceil(p_tokens / block)
+    p_prog = lower_pass(pl, model, scenario, block, s.prompt_tokens / 2.0, 0.0, head=False,
+                        io_edges=edges, io_ports=ext.io_ports)
+    h_prog = lower_pass(pl, model, scenario, batch, s.prompt_tokens, 0.0, only=pl.regions - 1) if pl.has_head else None
+    try:
+        mesh = physical_mesh(system, _window(pl, [p for p in (prog, full, p_prog, h_prog) if p is not None]))
+    except ValueError as exc:
+        raise ConfigError(system.name, "defects", str(exc)) from None
+
+    # ---- decode: micro-batches follow each other through the layer regions ---------------
+    timer = timer_class(system, mesh, pl, s.dtype)
     out = timer.run(prog)
     t_iw = (wafers - 1) * (iw.latency_s + prog.interwafer_bytes / iw.bandwidth_bytes_per_s)
     # one micro-batch's walk, but no region can take every micro-batch in less than the step
     onchip = decode_step_time(float(out["region_time"].sum()) + t_iw, micro, float(out["region_time"].max()))
-    # spilled bytes for the whole batch stream in once per step
-    full = prog if micro == 1 else lower_pass(pl, model, scenario, batch, ctx, batch * ctx,
-                                              io_edges=edges, io_ports=ext.io_ports)
     io_bytes = full.io_bytes
     io_timer = None                                     # edge I/O for the whole batch, once a step
     t_io = 0.0
@@ -291,8 +321,10 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
         for a, b in zip(planes, io_timer.link_planes()):
             a += b
     h_load, h_time, v_load, v_time = planes
-    busy_max, busiest_flat = _k.busiest_link(h_time, v_time)
-    links_shape = (wafers, *mesh.shape, len(DIRECTIONS))
+    busy_max, flat = _k.busiest_link(h_time, v_time)
+    links_shape = (wafers, *pl.shape, len(DIRECTIONS))          # the whole wafer; zero outside the mesh used
+    busiest_flat = int(np.ravel_multi_index(np.unravel_index(flat, (wafers, *mesh.shape, len(DIRECTIONS))),
+                                            links_shape))
     tpot = max(onchip, t_io, busy_max)
     comps = {k[2:]: float(v.sum()) for k, v in out.items() if k.startswith("c_")}
     comps.update(interwafer=t_iw, edge_io=t_io)
@@ -302,18 +334,13 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
     decode_layer_s = float(layer_time.mean()) if onchip_bound else tpot / L
 
     # ---- prefill: blocks of prompt tokens pipelined through the regions ---------------
-    p_tokens = batch * s.prompt_tokens
-    block = min(w.calibration.prefill_block_tokens, p_tokens)
-    n_blocks = math.ceil(p_tokens / block)
     p_timer = timer_class(system, mesh, pl, s.dtype, keep_links=False)
-    p_out = p_timer.run(lower_pass(pl, model, scenario, block, s.prompt_tokens / 2.0, 0.0, head=False,
-                                   io_edges=edges, io_ports=ext.io_ports))
+    p_out = p_timer.run(p_prog)
     per_block = p_out["region_time"]
     # logits for each sequence's last prompt token, after the last block
     t_phead = 0.0
     if pl.has_head:
-        h_out = timer_class(system, mesh, pl, s.dtype, keep_links=False).run(
-            lower_pass(pl, model, scenario, batch, s.prompt_tokens, 0.0, only=pl.regions - 1))
+        h_out = timer_class(system, mesh, pl, s.dtype, keep_links=False).run(h_prog)
         t_phead = float(h_out["region_time"][-1])
     t_layers, t_piw = prefill_time(per_block, n_blocks, mapping.placement == "pipelined", wafers - 1, iw.latency_s,
                                    block * model.hidden_size * s.act_bytes / iw.bandwidth_bytes_per_s)
@@ -357,8 +384,8 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
     busiest = np.unravel_index(busiest_flat, links_shape)
     notes.append(f"busiest link in a decode step: wafer {busiest[0]} core ({busiest[1]}, {busiest[2]}) "
                  f"{DIRECTIONS[busiest[3]]}, {format_quantity(busy_max, 'time')} busy")
-    load32, share32 = np.empty(links_shape, np.float32), np.empty(links_shape, np.float32)
-    _k.link_arrays(h_load, h_time, v_load, v_time, tpot, load32, share32)
+    load32, share32 = np.zeros(links_shape, np.float32), np.zeros(links_shape, np.float32)
+    _k.link_arrays(h_load, h_time, v_load, v_time, tpot, load32[:, :mesh.ny, :mesh.nx], share32[:, :mesh.ny, :mesh.nx])
     regions = ("region",)
     arrays = {
         "decode_layer_s": LayerArray(layer_time if onchip_bound else np.full(L, decode_layer_s), ("layer",), "s",
