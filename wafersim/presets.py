@@ -168,12 +168,16 @@ def _check_kind(path: Path, data: Mapping[str, Any], base_path: Path, base_data:
         raise ConfigError(str(path), "base", f"{base_path} is in {base_path.parent.name}/; expected {_WHAT[folder]}")
 
 
-def _resolve(path: Path, folder: str, chain: tuple[Path, ...] = ()) -> tuple[dict, list[PresetFile]]:
+def _resolve(path: Path, folder: str, chain: tuple[Path, ...] = (),
+             files: list[Path] | None = None) -> tuple[dict, list[PresetFile]]:
     """The preset at ``path`` with its bases merged in, and the base chain (nearest first).
 
-    ``chain`` holds the files (resolved) that led here, to catch loops.  A preset with a
-    ``base`` and no ``name`` is named after its file.  Errors name ``path`` as given."""
+    ``chain`` holds the files (resolved) that led here, to catch loops; ``files``, when
+    given, gets every file read (resolved).  A preset with a ``base`` and no ``name`` is
+    named after its file.  Errors name ``path`` as given."""
     chain = (*chain, path.resolve())
+    if files is not None:
+        files.append(chain[-1])
     data = load_toml(path)
     if "base" not in data:
         return data, []
@@ -184,7 +188,7 @@ def _resolve(path: Path, folder: str, chain: tuple[Path, ...] = ()) -> tuple[dic
         raise ConfigError(str(path), "base", f"the bases loop: {loop}; expected a chain that ends at a "
                                              "preset without a base")
     _check_kind(path, data, base_path, load_toml(base_path), folder)   # before following its own base
-    base_data, base_chain = _resolve(base_path, folder, chain)
+    base_data, base_chain = _resolve(base_path, folder, chain, files)
     _check_kind(path, data, base_path, base_data, folder)
     base_name = str(base_data.get("name", base_path.stem))
     merged = _merge(base_data, data)
@@ -193,13 +197,44 @@ def _resolve(path: Path, folder: str, chain: tuple[Path, ...] = ()) -> tuple[dic
     return merged, [PresetFile(base_name, recorded_path(base_path)), *base_chain]
 
 
-def _load(name_or_path: str | Path, folder: str, overrides: Mapping[str, Any] | None
-          ) -> tuple[dict, str, list[PresetFile]]:
+def _load(name_or_path: str | Path, folder: str, overrides: Mapping[str, Any] | None,
+          files: list[Path] | None = None) -> tuple[dict, str, list[PresetFile]]:
     path = find_preset(name_or_path, folder)
-    data, bases = _resolve(path, folder)
+    data, bases = _resolve(path, folder, files=files)
     if overrides:
         data = apply_overrides(data, overrides)
     return data, str(path), bases
+
+
+#: (folder, preset file) -> (versions of every file of its base chain, the spec built from them):
+#: a preset loaded by name again, with no overrides and no file changed since, is the same
+#: frozen spec, so a sweep that names its presets pays for them once
+_SPECS: dict[tuple[str, str], tuple[tuple[tuple[Path, int, int], ...], Any]] = {}
+_SPECS_KEPT = 256
+
+
+def _versions(files: list[Path]) -> tuple[tuple[Path, int, int], ...] | None:
+    try:
+        return tuple((p, st.st_size, st.st_mtime_ns) for p in files for st in (p.stat(),))
+    except OSError:
+        return None
+
+
+def _cached(name_or_path: str | Path, folder: str, load: Any) -> Any:
+    """The spec ``load(files)`` builds for a preset without overrides, built once per version
+    of its files (``load`` appends the files it reads to ``files``)."""
+    key = (folder, str(find_preset(name_or_path, folder).resolve()))
+    hit = _SPECS.get(key)
+    if hit is not None and _versions([p for p, _, _ in hit[0]]) == hit[0]:
+        return hit[1]
+    files: list[Path] = []
+    spec = load(files)
+    versions = _versions(files)
+    if versions is not None:
+        if len(_SPECS) >= _SPECS_KEPT:
+            del _SPECS[next(iter(_SPECS))]            # the oldest
+        _SPECS[key] = (versions, spec)
+    return spec
 
 
 def _provenance(spec: Any, source: str, bases: list[PresetFile], overrides: Mapping[str, Any] | None,
@@ -240,9 +275,17 @@ def load_system(name_or_path: str | Path, overrides: Mapping[str, Any] | None = 
     validated exactly as the file is; ``origin`` maps a key to the ``--set`` text the
     user typed for it.  A preset may inherit from another (``base = "wse3"``).  The
     spec's ``provenance`` (not part of its equality) names the file, its base chain
-    and the overrides.
+    and the overrides.  Without overrides, the spec of a preset is built once per version
+    of its files: loading it again returns the same (frozen) spec.
     """
-    data, source, bases = _load(name_or_path, "meshes", overrides)
+    if not overrides and not origin:
+        return _cached(name_or_path, "meshes", lambda files: _load_system(name_or_path, None, None, files))
+    return _load_system(name_or_path, overrides, origin)
+
+
+def _load_system(name_or_path: str | Path, overrides: Mapping[str, Any] | None, origin: Mapping[str, str] | None,
+                 files: list[Path] | None = None) -> System:
+    data, source, bases = _load(name_or_path, "meshes", overrides, files)
     kind = data.get("kind")
     if not isinstance(kind, str) or kind not in _SYSTEM_KINDS:
         shown = repr(kind) if len(repr(kind)) <= 80 else repr(kind)[:77] + "..."
@@ -258,6 +301,13 @@ def load_model(name_or_path: str | Path, overrides: Mapping[str, Any] | None = N
                origin: Mapping[str, str] | None = None) -> ModelSpec:
     """Load a model preset into a frozen, validated :class:`ModelSpec` (provenance as
     :func:`load_system`)."""
-    data, source, bases = _load(name_or_path, "workloads", overrides)
+    if not overrides and not origin:
+        return _cached(name_or_path, "workloads", lambda files: _load_model(name_or_path, None, None, files))
+    return _load_model(name_or_path, overrides, origin)
+
+
+def _load_model(name_or_path: str | Path, overrides: Mapping[str, Any] | None, origin: Mapping[str, str] | None,
+                files: list[Path] | None = None) -> ModelSpec:
+    data, source, bases = _load(name_or_path, "workloads", overrides, files)
     spec = _build(ModelSpec, data, source, overrides, "model.", origin)
     return _provenance(spec, source, bases, overrides, origin, "model.")
