@@ -34,7 +34,6 @@ as ``bench_flow_engine.py`` times it: lowering the step and timing every stage.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform

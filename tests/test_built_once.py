@@ -7,12 +7,11 @@ import dataclasses
 import os
 
 import pytest
-from hypothesis import given, settings, strategies as st
 
 import wafersim
 from wafersim import MappingOptions, Scenario
 from wafersim.config import to_dict
-from wafersim.engines.capacity import MAX_SEARCH, largest_fitting
+from wafersim.engines.capacity import MAX_SEARCH
 from wafersim.engines.wafer_memory import WaferCapacity, WaferMemory
 from wafersim.presets import list_presets
 
@@ -91,18 +90,3 @@ def test_batch_max_from_the_guess_is_the_doubling_searchs(system, placement):
             mem.memory_plan = plan
             assert got == _doubling_search(lambda b: cap.fits(b, devices)), (name, devices)
             assert len(asked) == len(set(asked)), f"{name}: a candidate was asked twice"
-
-
-@settings(max_examples=300, deadline=None)
-@given(limit=st.integers(0, 5000), guess=st.integers(1, 6000))
-def test_galloping_search_asks_each_candidate_once(limit, guess):
-    calls = []
-
-    def fits(b):
-        calls.append(b)
-        return b <= limit
-
-    assert largest_fitting(fits, guess) == max(1, limit)
-    assert len(calls) == len(set(calls))
-    if guess == max(1, limit) and limit > 1:
-        assert len(calls) == 3                     # fits(1), the answer, one past it

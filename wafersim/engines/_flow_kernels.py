@@ -137,6 +137,27 @@ def _touch(box, y, x, direction, steps):
 
 
 @njit(cache=True)
+def _legs(sy, sx, a, b, k):
+    """The two straight legs of a transfer from (sy, sx) with destination fields ``a, b``
+    (``dst_y, dst_x``) and kind ``k``: ``(y, x, direction, steps)`` twice.  A unicast's row
+    leg then its column leg (one path: latencies add up); a multicast's two arms from the
+    source (the slower one counts)."""
+    if k == UNICAST:
+        return sy, sx, EAST if b >= sx else WEST, abs(b - sx), sy, b, SOUTH if a >= sy else NORTH, abs(a - sy)
+    if k == ROW_MULTICAST:
+        return sy, sx, WEST, sx - a, sy, sx, EAST, b - sx
+    return sy, sx, NORTH, sy - a, sy, sx, SOUTH, b - sy
+
+
+@njit(cache=True)
+def _path_latency(k, lat_1, steps_1, lat_2, steps_2, router_s):
+    """Latency of a transfer from its legs' link latencies: a unicast's legs in a row, a multicast's slower arm."""
+    if k == UNICAST:
+        return lat_1 + lat_2 + (steps_1 + steps_2) * router_s
+    return max(lat_1 + steps_1 * router_s, lat_2 + steps_2 * router_s)
+
+
+@njit(cache=True)
 def route_xy(src_y, src_x, dst_y, dst_x, nbytes, kind, pre, router_s, diff,
              load, hops, crossings, path_latency, box):
     """Route every transfer; write the bytes each link carries to ``load`` (ny, nx, 4) inside ``box``.
@@ -165,42 +186,15 @@ def route_xy(src_y, src_x, dst_y, dst_x, nbytes, kind, pre, router_s, diff,
     box[3] = -1
     bytes_hops = 0.0
     for i in range(src_y.shape[0]):
-        sy = src_y[i]
-        sx = src_x[i]
         b = nbytes[i]
-        k = kind[i]
-        if k == UNICAST:
-            ty = dst_y[i]
-            tx = dst_x[i]
-            dx = EAST if tx >= sx else WEST
-            dy = SOUTH if ty >= sy else NORTH
-            lat_x, cr_x = _segment(sy, sx, dx, abs(tx - sx), b, pre, diff)
-            lat_y, cr_y = _segment(sy, tx, dy, abs(ty - sy), b, pre, diff)
-            _touch(box, sy, sx, dx, abs(tx - sx))
-            _touch(box, sy, tx, dy, abs(ty - sy))
-            h = abs(tx - sx) + abs(ty - sy)
-            hops[i] = h
-            crossings[i] = cr_x + cr_y
-            path_latency[i] = lat_x + lat_y + h * router_s
-        else:
-            lo = dst_y[i]
-            hi = dst_x[i]
-            if k == ROW_MULTICAST:
-                down = sx - lo
-                up = hi - sx
-                d_a, d_b = WEST, EAST
-            else:
-                down = sy - lo
-                up = hi - sy
-                d_a, d_b = NORTH, SOUTH
-            lat_a, cr_a = _segment(sy, sx, d_a, down, b, pre, diff)
-            lat_b, cr_b = _segment(sy, sx, d_b, up, b, pre, diff)
-            _touch(box, sy, sx, d_a, down)
-            _touch(box, sy, sx, d_b, up)
-            h = down + up
-            hops[i] = h
-            crossings[i] = cr_a + cr_b
-            path_latency[i] = max(lat_a + down * router_s, lat_b + up * router_s)
+        y1, x1, d1, s1, y2, x2, d2, s2 = _legs(src_y[i], src_x[i], dst_y[i], dst_x[i], kind[i])
+        lat_1, cr_1 = _segment(y1, x1, d1, s1, b, pre, diff)
+        lat_2, cr_2 = _segment(y2, x2, d2, s2, b, pre, diff)
+        _touch(box, y1, x1, d1, s1)
+        _touch(box, y2, x2, d2, s2)
+        hops[i] = s1 + s2
+        crossings[i] = cr_1 + cr_2
+        path_latency[i] = _path_latency(kind[i], lat_1, s1, lat_2, s2, router_s)
         bytes_hops += b * hops[i]
     if box[2] < 0:
         box[0] = 0
@@ -307,32 +301,11 @@ def _segment_events(y, x, direction, steps, nbytes, pre, epre, n, key, pos, val,
 def _transfer_events(i, src_y, src_x, dst_y, dst_x, nbytes, kind, pre, epre, router_s, n, key, pos, val, cnt,
                      lines):
     """Events of transfer ``i``; return (count, latency, link energy per bit x bytes summed over its links)."""
-    sy = src_y[i]
-    sx = src_x[i]
     b = nbytes[i]
-    k = kind[i]
-    if k == UNICAST:
-        ty = dst_y[i]
-        tx = dst_x[i]
-        dx = EAST if tx >= sx else WEST
-        dy = SOUTH if ty >= sy else NORTH
-        n, lat_x, _, e_x = _segment_events(sy, sx, dx, abs(tx - sx), b, pre, epre, n, key, pos, val, cnt, lines)
-        n, lat_y, _, e_y = _segment_events(sy, tx, dy, abs(ty - sy), b, pre, epre, n, key, pos, val, cnt, lines)
-        h = abs(tx - sx) + abs(ty - sy)
-        return n, lat_x + lat_y + h * router_s, b * (e_x + e_y)
-    lo = dst_y[i]
-    hi = dst_x[i]
-    if k == ROW_MULTICAST:
-        down = sx - lo
-        up = hi - sx
-        d_a, d_b = WEST, EAST
-    else:
-        down = sy - lo
-        up = hi - sy
-        d_a, d_b = NORTH, SOUTH
-    n, lat_a, _, e_a = _segment_events(sy, sx, d_a, down, b, pre, epre, n, key, pos, val, cnt, lines)
-    n, lat_b, _, e_b = _segment_events(sy, sx, d_b, up, b, pre, epre, n, key, pos, val, cnt, lines)
-    return n, max(lat_a + down * router_s, lat_b + up * router_s), b * (e_a + e_b)
+    y1, x1, d1, s1, y2, x2, d2, s2 = _legs(src_y[i], src_x[i], dst_y[i], dst_x[i], kind[i])
+    n, lat_1, _, e_1 = _segment_events(y1, x1, d1, s1, b, pre, epre, n, key, pos, val, cnt, lines)
+    n, lat_2, _, e_2 = _segment_events(y2, x2, d2, s2, b, pre, epre, n, key, pos, val, cnt, lines)
+    return n, _path_latency(kind[i], lat_1, s1, lat_2, s2, router_s), b * (e_1 + e_2)
 
 
 @njit(cache=True)

@@ -281,9 +281,8 @@ def warm_up() -> None:
                         crosses_scribe=np.zeros(ones.shape, dtype=np.bool_),
                         link_hops=np.ones(ones.shape, dtype=np.int32), clock_hz=1.0)
     one = Transfers.unicast([0], [0], [1], [1], 1.0)
-    buffers = RoutingBuffers(mesh)
-    route_transfers(mesh, one, buffers=buffers)
-    start, box, zero = np.array([0, 1]), np.array([[0, 0, 2, 2]]), np.zeros(1)
+    route_transfers(mesh, one, buffers=RoutingBuffers(mesh))
+    start, box = np.array([0, 1]), np.array([[0, 0, 2, 2]])
     planes = tuple(np.zeros((1, 2, 2, 2)) for _ in range(4))
     _k.busiest_link(planes[1], planes[3])
     out = np.zeros((2, 1, 3, 3, 4), np.float32)                   # whole result arrays and a window of them
