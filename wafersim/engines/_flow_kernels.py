@@ -309,27 +309,26 @@ def _transfer_events(i, src_y, src_x, dst_y, dst_x, nbytes, kind, pre, epre, rou
 
 
 @njit(cache=True)
+def _counting_pass(n, value, src, dst, n_values):
+    """``dst[:n]``: the indices ``src[:n]`` ordered by ``value`` (0 .. n_values - 1), stably."""
+    count = np.zeros(n_values + 1, dtype=np.int64)
+    for j in range(n):
+        count[value[src[j]] + 1] += 1
+    for v in range(n_values):
+        count[v + 1] += count[v]
+    for j in range(n):
+        i = src[j]
+        dst[count[value[i]]] = i
+        count[value[i]] += 1
+
+
+@njit(cache=True)
 def _sort_events(n, key, pos, order, tmp, n_keys, n_pos):
     """``order[:n]``: the events sorted by (key, position), stably (two counting sorts)."""
-    count = np.zeros(n_pos + 1, dtype=np.int64)
-    for i in range(n):
-        count[pos[i] + 1] += 1
-    for p in range(n_pos):
-        count[p + 1] += count[p]
-    for i in range(n):
-        p = pos[i]
-        tmp[count[p]] = i
-        count[p] += 1
-    count = np.zeros(n_keys + 1, dtype=np.int64)
-    for i in range(n):
-        count[key[i] + 1] += 1
-    for k in range(n_keys):
-        count[k + 1] += count[k]
     for j in range(n):
-        i = tmp[j]
-        k = key[i]
-        order[count[k]] = i
-        count[k] += 1
+        order[j] = j
+    _counting_pass(n, pos, order, tmp, n_pos)
+    _counting_pass(n, key, tmp, order, n_keys)
 
 
 @njit(cache=True)
