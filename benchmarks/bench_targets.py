@@ -109,12 +109,17 @@ def analytic(repeat: int) -> dict:
     }
 
     # memory plans worked out against the candidates asked about, for --wafers auto --batch max
-    real_plan, real_memory_plan = wafer_memory.WaferMemory._plan, wafer_memory.WaferMemory.memory_plan
+    # (a checkout without the plan cache works out every plan it is asked for)
+    mem = wafer_memory.WaferMemory
+    real_memory_plan = mem.memory_plan
+    real_plan = getattr(mem, "_plan", None)
     worked: list = []
     asked: list = []
-    wafer_memory.WaferMemory._plan = lambda self, b, w: worked.append((id(self), b, w)) or real_plan(self, b, w)
-    wafer_memory.WaferMemory.memory_plan = (lambda self, b, w: asked.append((id(self), b, w))
-                                            or real_memory_plan(self, b, w))
+    mem.memory_plan = lambda self, b, w: asked.append((id(self), b, w)) or real_memory_plan(self, b, w)
+    if real_plan is not None:
+        mem._plan = lambda self, b, w: worked.append((id(self), b, w)) or real_plan(self, b, w)
+    else:
+        worked = asked
     try:
         for name in ("llama-3.1-70b", "llama-3.1-405b"):
             worked.clear()
@@ -124,7 +129,9 @@ def analytic(repeat: int) -> dict:
             out[f"wse3_{key}_wafers_auto_plans_worked"] = len(worked)
             out[f"wse3_{key}_wafers_auto_candidates"] = len(set(asked))
     finally:
-        wafer_memory.WaferMemory._plan, wafer_memory.WaferMemory.memory_plan = real_plan, real_memory_plan
+        mem.memory_plan = real_memory_plan
+        if real_plan is not None:
+            mem._plan = real_plan
 
     # a 1,000-point sweep over every pair at batch 1, 4 and max: engine time of a plain loop
     points = [(s, m, b) for s in systems.values() for m in models for b in (1, 4, "max")]
@@ -255,7 +262,10 @@ def main(argv: list[str] | None = None) -> int:
                                  epilog="Without --write nothing is written; --help runs nothing.")
     ap.add_argument("--repeat", type=int, default=5, help="timed runs per figure, median taken (default 5)")
     ap.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="sections to run")
-    ap.add_argument("--write", action="store_true", help=f"record the figures in {OUT.relative_to(ROOT)}")
+    ap.add_argument("--write", action="store_true", help="record the figures in --out")
+    ap.add_argument("--out", type=Path, default=OUT, help=f"where --write records them (default {OUT.relative_to(ROOT)})")
+    ap.add_argument("--before", type=Path, help="figures --write recorded for another checkout (e.g. the branch "
+                                                  "point), kept beside these with the ratio now / before")
     ns = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     figures: dict = {}
@@ -271,17 +281,25 @@ def main(argv: list[str] | None = None) -> int:
             targets[key] = {"value": value, "target": limit, "pass": value <= limit}
         print(f"{key:<48} {_shown(key, value):>14}  "
               + (f"target {_shown(key, limit):>9}  {mark}" if limit is not None else ""))
+    before = {}
+    if ns.before is not None:
+        import json
+        old = json.loads(ns.before.read_text())["figures"]
+        before = {"figures": old, "now_over_before": {k: figures[k] / old[k] for k in figures
+                                                      if isinstance(figures[k], (int, float)) and old.get(k)}}
+        for key, ratio in before["now_over_before"].items():
+            print(f"{key:<48} now / before {ratio:8.3f}")
     if ns.write:
         from _results import write_json
 
         import numba
         import numpy as np
-        write_json(OUT, {"benchmark": "speed targets", "repeat": ns.repeat, "sections": ns.only,
-                         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
-                                     "python": platform.python_version(), "numpy": np.__version__,
-                                     "numba": numba.__version__},
-                         "figures": figures, "targets": targets})
-        print(f"wrote {OUT.relative_to(ROOT)}")
+        write_json(ns.out, {"benchmark": "speed targets", "repeat": ns.repeat, "sections": ns.only,
+                            "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
+                                        "python": platform.python_version(), "numpy": np.__version__,
+                                        "numba": numba.__version__},
+                            "figures": figures, "targets": targets, **({"before": before} if before else {})})
+        print(f"wrote {ns.out}")
     return 0
 
 
