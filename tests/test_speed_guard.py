@@ -62,7 +62,7 @@ def test_batch_max_works_out_few_memory_plans(monkeypatch):
     real = wafer_memory.WaferMemory._plan
     monkeypatch.setattr(wafer_memory.WaferMemory, "_plan", lambda self, b, w: worked.append((b, w)) or real(self, b, w))
     wafersim.simulate("wse3", "llama-3.1-8b", batch="max")
-    assert len(worked) <= 5, worked
+    assert len(worked) <= 4, worked              # the guess and one past it, and the run itself: 3
 
 
 def test_analytic_calls_stay_under_a_few_milliseconds():
