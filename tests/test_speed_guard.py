@@ -47,9 +47,13 @@ def test_benchmarks_take_help_and_write_nothing(script, tmp_path):
     assert {p.name: p.stat().st_mtime_ns for p in results.iterdir()} == before
 
 
-def test_a_run_starts_without_numba_networkx_or_h5py():
-    code = ("import sys, wafersim.cli; wafersim.cli.main(['run', 'wse3', 'llama-3.1-8b', '--json']); "
-            "print(sorted(m for m in ('numba', 'networkx', 'h5py', 'matplotlib') if m in sys.modules))")
+@pytest.mark.parametrize("argv, heavy", [
+    (["run", "wse3", "llama-3.1-8b", "--json"], ("numba", "networkx", "h5py", "matplotlib")),
+    (["presets"], ("numpy", "numba", "networkx", "h5py", "matplotlib")),
+])
+def test_commands_start_without_what_they_do_not_use(argv, heavy):
+    code = (f"import sys, wafersim.cli; wafersim.cli.main({argv!r}); "
+            f"print(sorted(m for m in {heavy!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
