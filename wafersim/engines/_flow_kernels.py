@@ -338,10 +338,10 @@ def _run(d, line, a, b, l, tables, mult, wafer, h_load, h_time, v_load, v_time,
 
     ``tables`` = ``(h_bw, h_next, v_bw, v_next)``: per direction and line (east/west:
     (2, ny, nx); north/south: (2, nx, ny)), each link's bandwidth and the position of the
-    next link along the line whose bandwidth differs.  For
-    each region in ``regions[:n_regions]`` whose box holds part of the run: ``l`` over the
-    least bandwidth there (division rounds monotonically, so this is the largest of the
-    links' times) raises its ``link_max``.  With totals (``h_load`` not empty): ``mult`` x
+    next link along the line whose bandwidth differs.  For each region in
+    ``regions[:n_regions]`` whose box holds part of the run: ``l`` over the least bandwidth
+    there (division rounds monotonically, so this is the largest of the links' times)
+    raises its ``link_max``.  With totals (``h_load`` not empty): ``mult`` x
     load and x time added per link, east/west into ``h_*`` (wafers, 2, ny, nx), north/south
     into ``v_*`` (wafers, 2, nx, ny): one plane per direction, each line in memory order.
     """
@@ -406,8 +406,7 @@ def route_stage(src_y, src_x, dst_y, dst_x, nbytes, kind, region, group_start, g
     longest path latency of its transfers folded into ``lat_max`` (maximum);
     ``group_energy[g]``, the link energy: bytes x the energy per bit summed along each
     path (from the prefix sums ``epre``), x 8.  The totals (empty to skip) get
-    ``group_mult`` x each loaded link's load
-    and time added (see :func:`_run`).  ``tables``: see :func:`_run`.
+    ``group_mult`` x each loaded link's load and time added; ``tables``: see :func:`_run`.
     """
     ny, nx = tables[0].shape[1], tables[0].shape[2]
     lines = max(ny, nx)
