@@ -10,6 +10,8 @@ ranges (streaming keeps no weights on chip).
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 
@@ -54,8 +56,20 @@ class WaferMemoryPlan:
         return self.spilled_weight_bytes / self.weight_bytes if self.weight_bytes else 0.0
 
 
+#: scenario fields a memory plan may depend on: all but the two it takes as arguments
+_PLAN_FIELDS = tuple(f.name for f in dataclasses.fields(Scenario) if f.name not in ("batch", "wafers"))
+
+
+@functools.lru_cache(maxsize=16)
+def _plan_table(system: WaferSpec, model: ModelSpec, mapping: MappingOptions, scenario: tuple) -> dict:
+    """One table of memory plans per job (specs are frozen, so equal keys mean equal plans):
+    sizing's search and the run it sizes share the plans they both ask for."""
+    return {}
+
+
 class WaferMemory:
-    """The bytes of a job on wafers of ``system``; layouts are cached per (batch, wafers)."""
+    """The bytes of a job on wafers of ``system``; layouts are cached per (batch, wafers), plans
+    per job and (batch, wafers)."""
 
     def __init__(self, system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions):
         self.system, self.model, self.scenario, self.mapping = system, model, scenario, mapping
@@ -63,7 +77,8 @@ class WaferMemory:
         self.layers = scenario.layers
         self.include_head = self.layers == model.num_layers
         self._layouts: dict[tuple[int, int], Layout] = {}
-        self._plans: dict[tuple[int, int], WaferMemoryPlan] = {}
+        self._plans: dict[tuple[int, int], WaferMemoryPlan] = _plan_table(
+            system, model, mapping, tuple(getattr(scenario, name) for name in _PLAN_FIELDS))
 
     def cores_per_wafer(self) -> int:
         rows, cols = self.mapping.block
