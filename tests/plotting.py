@@ -7,9 +7,21 @@ silently skipping them.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from pathlib import Path
 
 import pytest
+
+TOOLS = Path(__file__).resolve().parents[1] / "tools"
+
+
+def load_tool(name: str):
+    """The module of ``tools/<name>.py`` (tools are scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(name, TOOLS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def need_matplotlib():
@@ -18,3 +30,4 @@ def need_matplotlib():
         import matplotlib
         return matplotlib
     return pytest.importorskip("matplotlib")
+

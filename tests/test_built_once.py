@@ -41,6 +41,20 @@ def test_an_edited_preset_or_base_is_read_again(tmp_path):
     assert wafersim.load_system(top).core.clock_hz == 1e9
 
 
+def test_an_edited_runtime_profile_is_read_again(tmp_path):
+    profile = tmp_path / "mine.toml"
+    text = wafersim.presets.find_preset("typical", "runtimes").read_text()
+    profile.write_text(text.replace('name = "typical"', 'name = "mine"'))
+    first = wafersim.load_system("dgx-h100", runtime=str(profile))
+    assert wafersim.load_system("dgx-h100", runtime=str(profile)) is first
+    assert wafersim.load_system("dgx-h100") is not first                  # another runtime, another spec
+    profile.write_text(text.replace('name = "typical"', 'name = "mine"').replace("memory = 0.70", "memory = 0.5"))
+    st_ = profile.stat()
+    os.utime(profile, ns=(st_.st_atime_ns, st_.st_mtime_ns + 10**9))
+    again = wafersim.load_system("dgx-h100", runtime=str(profile))
+    assert again is not first and again.efficiency.memory == 0.5 != first.efficiency.memory
+
+
 def test_result_dictionaries_are_built_once_per_spec():
     system, model = wafersim.load_system("wse3"), wafersim.load_model("llama-3.1-8b")
     one, two = wafersim.simulate(system, model), wafersim.simulate(system, model, batch=2)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import wafersim
+from wafersim.results.hdf5 import read_table
 from wafersim.sweep_cliff import cliff_sweep, context_of, default_contexts, find_cliff, find_cliffs
 
 from .plotting import need_matplotlib
@@ -86,7 +87,7 @@ def _run_tool(prefix: Path, *extra: str) -> int:
 
 def test_tool_writes_h5_and_table(tmp_path: Path, capsys) -> None:
     prefix = tmp_path / "c"
-    assert _run_tool(prefix, "--no-plot") == 0
+    assert _run_tool(prefix, "--no-plot", "--no-refine") == 0
     out = capsys.readouterr().out
     assert "wse3 cliff: 65536 tokens" in out and "dgx-h100 cliff: none up to 65536 tokens" in out
     h5 = Path(f"{prefix}-cliff.h5")
@@ -131,3 +132,49 @@ def test_tool_errors_are_one_line(tmp_path: Path, capsys) -> None:
         err = capsys.readouterr().err
         assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
     assert not list(tmp_path.iterdir())
+
+
+def test_bisection_finds_the_first_spilling_context_of_a_fine_grid(sweep) -> None:
+    """Against brute force: every multiple of 1024 between the last fitting and the first
+    spilling context of the coarse grid, run one by one."""
+    refined = cliff_sweep(["wse3"], "llama-3.1-8b", CONTEXTS, batch=4, refine=1024)
+    cliff = find_cliff(refined, "wse3")
+    fine = cliff_sweep(["wse3"], "llama-3.1-8b", list(range(16384, 65536 + 1, 1024)), batch=4)
+    assert cliff == find_cliff(fine, "wse3")
+    assert 16384 < cliff < 65536 and cliff % 1024 == 0
+    extra = len(refined) - len(CONTEXTS)
+    assert extra <= 6 < len(fine)                         # log2(48) bisection steps, not 48 runs
+    assert [context_of(r) for r in refined] == sorted(context_of(r) for r in refined)
+
+
+def test_bisection_needs_a_fitting_context_below(sweep) -> None:
+    spills = cliff_sweep(["wse3"], "llama-3.1-8b", [65536, 131072], batch=4, refine=1024)
+    assert len(spills) == 2 and find_cliff(spills) == 65536
+
+
+def test_tool_takes_run_flags_and_refines(tmp_path: Path, capsys) -> None:
+    prefix = tmp_path / "f"
+    common = ["--batch", "4", "--contexts", "2048,16384,65536", "--dtype", "fp8", "--kv-dtype", "bf16",
+              "--wafers", "1", "--tp", "2", "--set", "model.num_layers=40", "-q", "--no-plot"]
+    assert _tool().main(["llama-3.1-8b", "--systems", "wse3", "dgx-h100", *common, "-o", str(prefix)]) == 0
+    out = capsys.readouterr().out
+    stored = find_cliff([wafersim.read_run(f"{prefix}-cliff.h5", rid) for rid in read_table(
+        f"{prefix}-cliff.h5")["run"] if rid.startswith("wse3")])
+    assert 16384 < stored < 65536 and f"wse3 cliff: {stored} tokens (to 1024 tokens)" in out
+    runs = [wafersim.read_run(f"{prefix}-cliff.h5", rid) for rid in ("wse3-ctx2048", "dgx-h100-ctx2048")]
+    wafer, gpu = (r.summary for r in runs)
+    assert wafer["layers"] == 40 and gpu["tp"] == 2 and wafer["devices"] == 1
+    assert runs[0].config["scenario"]["dtype"] == "fp8" == runs[1].config["scenario"]["dtype"]
+    assert runs[0].config["scenario"]["kv_dtype"] == "bf16"
+    sram = tmp_path / "s"
+    assert _tool().main(["llama-3.1-8b", "--systems", "wse3", *common, "--set", "system.core.sram_bytes=64 KiB",
+                         "-o", str(sram)]) == 0
+    capsys.readouterr()
+    assert wafersim.read_run(f"{sram}-cliff.h5", "wse3-ctx2048").config["system"]["core"]["sram_bytes"] == 65536
+    assert _tool().main(["llama-3.1-8b", "--systems", "dgx-h100", "--batch", "max", "--contexts", "4096,8192",
+                         "-o", str(tmp_path / "m"), "-q", "--no-plot"]) == 0
+    assert "batch max" in capsys.readouterr().out
+    assert _tool().main(["llama-3.1-8b", "--systems", "wse3", "--batch", "0", "-o", str(tmp_path / "z"),
+                         "-q", "--no-plot"]) == 2
+    assert _tool().main(["llama-3.1-8b", "--systems", "wse3", "--set", "colour=red", "-o", str(tmp_path / "z"),
+                         "-q", "--no-plot"]) == 2

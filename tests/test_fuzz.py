@@ -165,6 +165,8 @@ def _flag_values():
         "--tp": st.one_of(st.sampled_from(["1", "2", "8", "auto", "64", "3"]), small_int),
         "--pp": st.one_of(st.sampled_from(["1", "2", "4"]), small_int),
         "--ep": st.one_of(st.sampled_from(["1", "2", "8"]), small_int),
+        "--runtime": st.one_of(st.sampled_from(["typical", "best-known", "ideal", "waferllm", "trtllm", "bogus",
+                                                "runtimes/ideal.toml", "meshes/wse3.toml"]), hostile_text),
     }
 
 
@@ -215,8 +217,8 @@ set_value = st.one_of(
 def set_args(draw) -> list[str]:
     out = []
     for _ in range(draw(st.integers(min_value=1, max_value=3))):
-        target = draw(st.sampled_from(["system", "model", "mapping", "bogus", ""]))
-        if target == "system":
+        target = draw(st.sampled_from(["system", "model", "mapping", "runtime", "bogus", ""]))
+        if target in ("system", "runtime"):
             key = draw(st.one_of(st.sampled_from(SYSTEM_KEYS), st.text(max_size=12)))
         elif target == "model":
             key = draw(st.one_of(st.sampled_from(MODEL_KEYS), st.text(max_size=12)))

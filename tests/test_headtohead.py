@@ -33,7 +33,10 @@ def test_frontier_is_monotone_until_the_cliff(sides, side):
         # a pipelined wafer decodes each micro-batch alone, so its per-user speed stays flat; the
         # placement re-cuts regions as the KV cache grows, which moves it by < 0.1 %
         assert b["tokens_per_s_per_user"] <= a["tokens_per_s_per_user"] * (1 + 1e-3)
-        assert b["tokens_per_s_per_device"] > a["tokens_per_s_per_device"]
+        # GEMM tiles run in whole waves over the SMs (engines/gpu_gemm.py), so a batch just past a
+        # wave boundary may lose a little per-device throughput; never more than a few per cent
+        assert b["tokens_per_s_per_device"] > a["tokens_per_s_per_device"] * 0.97
+    assert fit[-1]["tokens_per_s_per_device"] > 10 * fit[0]["tokens_per_s_per_device"]
     spilled = [r.summary for r in f.runs if not r.summary["fits_on_chip"]]
     assert [s["batch"] for s in spilled] == [2 * f.max_batch, 4 * f.max_batch]
     # every point runs on the hardware sized for one sequence

@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("dataflow", ("dataflow",)),
     ("engines", ("engines",)),
     ("runner", ("sizing", "runner")),
+    ("design spaces", ("sweep",)),
     ("analysis", ("sweep_cliff", "headtohead", "validation", "report", "plots", "testing")),
     ("entry points", ("cli", "__main__")),
     ("public API", ("__init__",)),

@@ -195,7 +195,10 @@ def test_provenance_leaves_equality_hashing_and_the_stored_config_alone():
     assert "provenance" not in to_dict(loaded)
     assert to_dict(loaded) == to_dict(built)
     # a plain preset has no bases and no overrides
-    assert loaded.provenance.as_dict() == {"name": "wse3", "path": "meshes/wse3.toml", "bases": [], "set": [], "overrides": {}}
+    # ... and records the runtime profile laid over it (the wafer default)
+    waferllm = {"name": "waferllm", "class": "best-known", "version": "", "path": "runtimes/waferllm.toml", "set": []}
+    assert loaded.provenance.as_dict() == {"name": "wse3", "path": "meshes/wse3.toml", "bases": [], "set": [],
+                                           "overrides": {}, "runtime": waferllm}
 
 
 def test_a_spec_changed_in_python_loses_its_file_provenance():
@@ -223,7 +226,9 @@ def test_child_preset_runs_through_the_cli_and_its_result_shows_base_and_overrid
     assert "provenance" not in config["system"]
     prov = config["provenance"]
     assert prov["system"] == {"name": "wse3-96k", "path": str(EXAMPLE), "bases": [{"name": "wse3", "path": "meshes/wse3.toml"}],
-                              "set": [typed], "overrides": {"core.clock_hz": "1.2 GHz"}}
+                              "set": [typed], "overrides": {"core.clock_hz": "1.2 GHz"},
+                              "runtime": {"name": "waferllm", "class": "best-known", "version": "",
+                                          "path": "runtimes/waferllm.toml", "set": []}}
     assert prov["model"]["name"] == "llama-3.1-8b" and prov["model"]["bases"] == []
     assert prov["model"]["set"] == ["model.num_layers=4"] and prov["model"]["overrides"] == {"num_layers": 4}
     with h5py.File(out) as f:                       # the same, straight from the file

@@ -1,15 +1,20 @@
 """Sweep the context and plot where each system falls off the on-chip memory cliff.
 
-    python tools/plot_cliff.py MODEL --systems wse3 dgx-h100 [--batch N]
+    python tools/plot_cliff.py MODEL --systems wse3 dgx-h100 [--batch N|max]
         [--contexts 1024,4096,... | --max-context N] [--output-tokens N]
-        [--fidelity NAME] [-o PREFIX]
+        [--wafers N|auto] [--tp N|auto] [--pp N] [--ep N] [--dtype D] [--kv-dtype D]
+        [--set KEY=VALUE ...] [--resolution N | --no-refine] [--fidelity NAME] [-o PREFIX]
 
 runs every (system, context) pair with :func:`wafersim.sweep_cliff.cliff_sweep`
-(a context is prompt + output tokens; a wafer keeps one wafer, a GPU system
-picks its tensor parallelism), prints a table and each system's cliff (the
-first context that no longer fits on chip), and writes ``PREFIX-cliff.h5``
-(every run, with ids such as ``wse3-ctx4096``) and ``PREFIX-cliff.png``.
-Default contexts: powers of two from 1024 to the model's max_context (or to
+(a context is prompt + output tokens; a wafer keeps one wafer unless
+``--wafers`` says otherwise, a GPU system picks its tensor parallelism unless
+``--tp`` does), then narrows each cliff by bisection between the last context
+that fits and the first that spills, down to ``--resolution`` tokens (1024),
+prints a table and each system's cliff (the first context that no longer fits
+on chip), and writes ``PREFIX-cliff.h5`` (every run, with ids such as
+``wse3-ctx4096``) and ``PREFIX-cliff.png``.  The system flags are those of
+``wafersim run``; each goes to the kind of system it describes.  Default
+contexts: powers of two from 1024 to the model's max_context (or to
 ``--max-context``).  PREFIX defaults to ``MODEL-bBATCH``.
 """
 
@@ -30,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="plot_cliff.py", description=__doc__.split("\n\n")[0])
     p.add_argument("model", help="model preset name or TOML path")
     p.add_argument("--systems", nargs="+", required=True, metavar="SYSTEM", help="system presets to compare")
-    p.add_argument("--batch", type=int, default=1, help="concurrent sequences (default 1)")
+    p.add_argument("--batch", default="1", help="concurrent sequences, or 'max' (default 1)")
     ctx = p.add_mutually_exclusive_group()
     ctx.add_argument("--contexts", default=None, metavar="N,N,...",
                      help="comma-separated contexts in tokens (prompt + output)")
@@ -39,6 +44,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--output-tokens", type=int, default=128, help="output tokens per sequence (default 128)")
     p.add_argument("--fidelity", choices=engines.fidelities(), default="analytic",
                    help="engine (a system whose kind lacks it runs its default; default analytic)")
+    s = p.add_argument_group("systems (as `wafersim run`; each flag goes to the kind it describes)")
+    s.add_argument("--wafers", default=None, help="wafers used, or 'auto' (default 1: auto would hide the cliff)")
+    s.add_argument("--tp", default=None, help="tensor-parallel GPUs, or 'auto' (default auto)")
+    s.add_argument("--pp", type=int, default=None, help="pipeline stages (default 1)")
+    s.add_argument("--ep", type=int, default=None, help="expert-parallel ranks (default 1)")
+    s.add_argument("--dtype", default=None, help="weight format (default: the model's)")
+    s.add_argument("--kv-dtype", default=None, help="KV-cache format (default: as --dtype)")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a preset field: system.<key>, model.<key> or mapping.<key>")
+    r = p.add_mutually_exclusive_group()
+    r.add_argument("--resolution", type=int, default=1024, metavar="TOKENS",
+                   help="narrow each cliff by bisection to this many tokens (default 1024)")
+    r.add_argument("--no-refine", action="store_true", help="only the contexts of the grid")
     p.add_argument("-o", "--output", default=None, metavar="PREFIX",
                    help="writes PREFIX-cliff.png and PREFIX-cliff.h5 (default MODEL-bBATCH)")
     p.add_argument("--no-plot", action="store_true", help="write only the .h5 and the table")
@@ -54,6 +72,30 @@ def _contexts(text: str) -> list[int]:
     if not values:
         raise ValueError("--contexts is empty")
     return values
+
+
+def _count_or(text: str | None, word: str, flag: str):
+    if text is None or text == word:
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{flag} expects a positive integer or '{word}'; got {text!r}")
+    return value
+
+
+def _sets(items: list[str]) -> dict[str, dict]:
+    from wafersim.config import parse_override
+    out: dict[str, dict] = {"system": {}, "model": {}, "mapping": {}}
+    for item in items:
+        key, value = parse_override(item)
+        head, _, rest = key.partition(".")
+        if head not in out or not rest:
+            raise ValueError(f"--set {item!r}: expected system.<key>, model.<key> or mapping.<key>")
+        out[head][rest] = value
+    return out
 
 
 def _table(results) -> str:
@@ -85,9 +127,14 @@ def main(argv: list[str] | None = None) -> int:
                   "(or pass --no-plot)", file=sys.stderr)
             return 2
     try:
-        if args.batch < 1:
-            raise ValueError(f"--batch must be a positive integer; got {args.batch}")
-        model = wafersim.load_model(args.model)
+        batch = _count_or(args.batch, "max", "--batch")
+        sets = _sets(args.set)
+        scenario = {k: v for k, v in (("wafers", _count_or(args.wafers, "auto", "--wafers")),
+                                      ("tp", _count_or(args.tp, "auto", "--tp")), ("pp", args.pp), ("ep", args.ep),
+                                      ("dtype", args.dtype), ("kv_dtype", args.kv_dtype)) if v is not None}
+        if sets["mapping"]:
+            scenario["mapping"] = sets["mapping"]
+        model = wafersim.load_model(args.model, sets["model"])
         if args.contexts is not None:
             contexts = _contexts(args.contexts)
         else:
@@ -99,8 +146,10 @@ def main(argv: list[str] | None = None) -> int:
             if not contexts:
                 raise ValueError(f"--max-context {top} is below 1024, the first default context; "
                                  "give --contexts instead")
-        results = cliff_sweep(args.systems, model, contexts, batch=args.batch, output_tokens=args.output_tokens,
-                              fidelity=args.fidelity, progress=not args.quiet)
+        systems = [wafersim.load_system(name, sets["system"]) for name in args.systems]
+        results = cliff_sweep(systems, model, contexts, batch=batch, output_tokens=args.output_tokens,
+                              fidelity=args.fidelity, progress=not args.quiet,
+                              refine=None if args.no_refine else args.resolution, **scenario)
     except (wafersim.ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -109,15 +158,16 @@ def main(argv: list[str] | None = None) -> int:
     ids = [f"{r.summary['system']}-ctx{context_of(r)}" for r in results]
     Path(f"{prefix}-cliff.h5").parent.mkdir(parents=True, exist_ok=True)    # the prefix may name a new folder
     h5 = wafersim.write_results(f"{prefix}-cliff.h5", results, run_ids=ids)
-    print(f"{model.name}, batch {args.batch}, {args.output_tokens} output tokens (context = prompt + output)")
+    print(f"{model.name}, batch {batch}, {args.output_tokens} output tokens (context = prompt + output)")
     print(_table(results))
     first, last = min(context_of(r) for r in results), max(context_of(r) for r in results)
     for name, cliff in find_cliffs(results).items():
         if cliff is None:
             print(f"{name} cliff: none up to {last} tokens")
         else:
+            sharp = "" if args.no_refine else f" (to {args.resolution} tokens)"
             print(f"{name} cliff: {cliff} tokens" + (" (spills already at the smallest context swept)"
-                                                      if cliff == first else ""))
+                                                      if cliff == first else sharp))
     print(f"wrote {h5}")
     if plt is not None:
         from wafersim.plots import plot_cliff, save_png

@@ -24,28 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("results", help="a results file written by wafersim compare --frontier -o")
     p.add_argument("-o", "--output", default=None, help="PNG to write (default: the input path, -frontier.png)")
     args = p.parse_args(argv)
-    from wafersim.plots import headless_pyplot
-    try:
-        plt = headless_pyplot()
-    except ImportError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    from wafersim.plots import plot_frontier, save_png
-    from wafersim.results.errors import ResultsFormatError
-    from wafersim.results.hdf5 import read_table
+    from wafersim.plots import plot_frontier, table_tool
 
-    try:
-        sides = [read_table(args.results, f"frontier/{side}") for side in ("a", "b")]
-    except (ResultsFormatError, KeyError, OSError) as exc:
-        print(f"error: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr)
-        return 2
-    axes = plot_frontier(sides)
-    out = Path(args.output or str(Path(args.results).with_suffix("")) + "-frontier.png")
-    save_png(axes[0].figure, out)
-    plt.close(axes[0].figure)
-    print(f"wrote {out}")
-    return 0
-
+    return table_tool(args.results, ["frontier/a", "frontier/b"], plot_frontier, args.output, "-frontier.png")
 
 if __name__ == "__main__":
     sys.exit(main())

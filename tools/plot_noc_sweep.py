@@ -30,13 +30,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from wafersim.plots import headless_pyplot
-    try:
-        plt = headless_pyplot()
-    except ImportError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    from wafersim.plots import save_png, tool_pyplot
+    plt = tool_pyplot()
+    if plt is None:
         return 2
-    from wafersim.plots import save_png
     from wafersim.results.errors import ResultsFormatError
     from wafersim.results.hdf5 import read_noc_sweep
 

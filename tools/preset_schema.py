@@ -11,6 +11,7 @@ from pathlib import Path
 from wafersim.config import (INTEGER_MAX, NUMBER_MAX, NUMBER_TINY, TEXT_MAX, TOML_MAX_BYTES, TOML_MAX_DEPTH,
                              schema_markdown)
 from wafersim.hardware.gpu import GpuSystemSpec
+from wafersim.hardware.runtime import RUNTIME_CLASSES
 from wafersim.hardware.wafer import WaferSpec
 from wafersim.mapping.options import MappingOptions
 from wafersim.workload.model import MAX_PARAMS, ModelSpec
@@ -40,6 +41,24 @@ def render() -> str:
                        ("GPU systems (`kind = \"gpu\"`)", GpuSystemSpec),
                        ("Models", ModelSpec), ("Mapping (`--set mapping.*`)", MappingOptions)):
         parts += [f"## {title}", "", schema_markdown(cls), ""]
+    parts += [
+        "## Serving-runtime profiles (`runtimes/`, `kind = \"runtime\"`)",
+        "",
+        "| key | kind | meaning |",
+        "|---|---|---|",
+        "| `kind` | text | must be `runtime` |",
+        "| `name` | text | profile name |",
+        "| `description` | text | what the profile describes |",
+        f"| `class` | one of {', '.join(f'`{c}`' for c in RUNTIME_CLASSES)} | class of software maturity |",
+        "| `version` | text | runtime version the values describe (optional) |",
+        "| `base` | text | a profile to inherit from (optional) |",
+        "| `[gpu]` | table | keys of a GPU system preset (as above, e.g. `[gpu.efficiency]`) laid over it |",
+        "| `[wafer]` | table | keys of a wafer preset (e.g. `[wafer.calibration]`) laid over it |",
+        "",
+        "A profile applies to the kinds of system it has a table for; `--set runtime.KEY=VALUE` changes one",
+        "of its keys (named as in the system preset, e.g. `runtime.efficiency.memory`).",
+        "",
+    ]
     return "\n".join(parts)
 
 

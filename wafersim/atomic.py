@@ -42,10 +42,11 @@ def _name_max(folder: Path) -> int:
         return 255
 
 
-def check_output_path(path: str | Path, what: str = "-o") -> Path:
+def check_output_path(path: str | Path, what: str = "-o", *, overwrite: bool = True) -> Path:
     """Return ``path`` as a Path if a results file can be written there; a ConfigError
     naming ``what`` and the reason otherwise.  Creates and removes one empty file in
-    the parent folder to prove it takes new files."""
+    the parent folder to prove it takes new files.  With ``overwrite=False`` an existing
+    file is refused too (the command line's ``-o`` without ``--force``)."""
     if not isinstance(path, (str, Path)) or not str(path).strip():
         raise ConfigError(what, "", f"expected a file name, got {path!r}")
     text = str(path)
@@ -78,6 +79,8 @@ def check_output_path(path: str | Path, what: str = "-o") -> Path:
             raise ConfigError(what, "", f"{shown} is a directory; expected a file name")
         if not stat.S_ISREG(st.st_mode):
             raise ConfigError(what, "", f"{shown} exists and is not a regular file")
+        if not overwrite:
+            raise ConfigError(what, "", f"{shown} exists; pass --force to replace it")
     try:
         pst = os.stat(parent)
     except FileNotFoundError:

@@ -11,11 +11,14 @@ from typing import Any, Sequence
 from ._version import __version__
 from .atomic import check_output_path
 from .config import ConfigError, InputError, WafersimError, parse_override
-from .presets import list_presets, load_model, load_system
+from .hardware.runtime import RUNTIME_CLASSES
+from .presets import (DEFAULT_RUNTIME, list_presets, load_model, load_runtime, load_system, runtime_for_class,
+                      runtime_key_applies)
 from .headtohead import BASES, FRONTIER_KEYS, SIZING_BASES, crossovers, frontier, frontier_table, replicas_for, with_replicas
 from .report import comparison_table, frontier_rows, headline, lines, side_line, summary_table, verdict
 from .provenance import describe
 from .engines import registry as engines
+from .sweep.command import add_sweep_command
 
 
 #: Largest integer a flag takes; the scenario sets tighter bounds per key (workload.scenario.MAXIMUM).
@@ -72,17 +75,30 @@ def _scenario_args(p: argparse.ArgumentParser, compare: bool = False) -> None:
     gp.add_argument("--pp", type=_positive, default=None, help="pipeline-parallel stages (default 1)")
     gp.add_argument("--ep", type=_positive, default=None,
                     help="expert-parallel ranks for mixture-of-experts models (default 1); GPUs = tp x pp x ep")
+    rt = p.add_argument_group("serving runtime")
+    rt.add_argument("--runtime", default=None, metavar="NAME",
+                    help="runtime profile (runtimes/; `wafersim presets` lists them); default: "
+                         + ("the profiles of --runtime-class on both sides" if compare else
+                            f"{DEFAULT_RUNTIME['gpu']} on GPU systems, {DEFAULT_RUNTIME['wafer']} on wafers"))
+    if compare:
+        rt.add_argument("--runtime-class", choices=RUNTIME_CLASSES, default=None,
+                        help=f"class of software both sides run (default {COMPARE_CLASS}): each side gets its "
+                             "kind's profile of that class")
+        rt.add_argument("--runtime-a", default=None, metavar="NAME", help="runtime profile of side A (may cross classes)")
+        rt.add_argument("--runtime-b", default=None, metavar="NAME", help="runtime profile of side B (may cross classes)")
     o = p.add_argument_group("output")
     o.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a preset field: system.<key>, model.<key> or mapping.<key>"
+                   help="override a preset field: system.<key>, model.<key>, mapping.<key> or runtime.<key> "
+                        "(a key of the runtime profile's table for the system's kind, e.g. runtime.efficiency.memory)"
                         + (" (a.<key> / b.<key> for one side)" if compare else ""))
     o.add_argument("-o", "--out", default=None, metavar="FILE.h5", help="write results to an HDF5 file")
+    o.add_argument("--force", action="store_true", help="let -o replace an existing file")
     o.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 def _split_sets(items: Sequence[str], sides: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Overrides by target; ``out["typed"]`` maps each (target, key) to what the user typed."""
-    out: dict[str, dict[str, Any]] = {s: {} for s in (*sides, "model", "mapping")}
+    out: dict[str, dict[str, Any]] = {s: {} for s in (*sides, "model", "mapping", "runtime")}
     typed: dict[tuple[str, str], str] = {}
     for item in items:
         key, value = parse_override(item)
@@ -119,11 +135,22 @@ _WAFER_FLAGS = {"wafers": "--wafers", "placement": "--placement", "cores": "--co
 _GPU_FLAGS = {"gpus": "--gpus", "tp": "--tp", "pp": "--pp", "ep": "--ep"}
 
 
-def _run_one(system_name: str, model, ns, system_sets, mapping, compare: bool = False, typed=None):
+def _load_side(system_name: str, system_sets, typed, runtime: str | None, runtime_sets: dict[str, Any],
+               compare: bool = False):
+    """Load a system with its runtime profile; in ``compare`` a ``--set runtime.KEY`` reaches
+    only the sides whose kind has that key."""
+    if compare and runtime_sets:
+        kind = load_system(system_name, system_sets, origin=typed).kind
+        runtime_sets = {k: v for k, v in runtime_sets.items() if runtime_key_applies(kind, k)}
+    return load_system(system_name, system_sets, origin=typed, runtime=runtime, runtime_overrides=runtime_sets or None)
+
+
+def _run_one(system_name: str, model, ns, system_sets, mapping, compare: bool = False, typed=None,
+             runtime: str | None = None, runtime_sets: dict[str, Any] | None = None):
     """Run one system.  ``run`` refuses flags meant for the other kind of system;
     ``compare`` applies each flag to the side it fits and runs a side whose kind has no
     engine at ``--fidelity`` with its kind's default engine."""
-    system = load_system(system_name, system_sets, origin=typed)
+    system = _load_side(system_name, system_sets, typed, runtime, runtime_sets or {}, compare)
     scenario = _scenario(ns)
     wafer = system.kind == "wafer"
     foreign = _GPU_FLAGS if wafer else _WAFER_FLAGS
@@ -162,15 +189,17 @@ def _dumps(obj: object) -> str:
 def _check_out(ns: argparse.Namespace) -> None:
     """Check ``-o`` before any simulation runs."""
     if getattr(ns, "out", None) is not None:
-        check_output_path(ns.out)
+        check_output_path(ns.out, overwrite=ns.force)
 
 
 def cmd_run(ns: argparse.Namespace) -> int:
     _check_out(ns)
     sets = _split_sets(ns.set, ["system"])
     model = load_model(ns.model, sets["model"], origin=_typed(sets, "model"))
-    result = _run_one(ns.system, model, ns, sets["system"], _mapping(ns, sets["mapping"]),
-                      typed=_typed(sets, "system"))
+    from .sweep.progress import Ticker
+    with Ticker(f"{ns.system} running {model.name}"):     # a line on a terminal when a run takes a while
+        result = _run_one(ns.system, model, ns, sets["system"], _mapping(ns, sets["mapping"]),
+                          typed=_typed(sets, "system"), runtime=ns.runtime, runtime_sets=sets["runtime"])
     if ns.out:
         from .results.hdf5 import write_results
         write_results(ns.out, result)
@@ -200,12 +229,13 @@ def cmd_compare(ns: argparse.Namespace) -> int:
     sets = _split_sets(ns.set, ["system", "a", "b"])
     model = load_model(ns.model, sets["model"], origin=_typed(sets, "model"))
     mapping = _mapping(ns, sets["mapping"])
+    runtimes, runtime_text = _compare_runtimes(ns, sets)
     if ns.frontier:
-        return _compare_frontier(ns, model, mapping, sets)
+        return _compare_frontier(ns, model, mapping, sets, runtimes, runtime_text)
     ra = _run_one(ns.system_a, model, ns, {**sets["system"], **sets["a"]}, mapping, compare=True,
-                  typed=_typed(sets, "system", "a"))
+                  typed=_typed(sets, "system", "a"), runtime=runtimes["a"], runtime_sets=sets["runtime"])
     rb = _run_one(ns.system_b, model, ns, {**sets["system"], **sets["b"]}, mapping, compare=True,
-                  typed=_typed(sets, "system", "b"))
+                  typed=_typed(sets, "system", "b"), runtime=runtimes["b"], runtime_sets=sets["runtime"])
     if ns.out:
         from .results.hdf5 import write_results
         write_results(ns.out, [ra, rb], run_ids=["a", "b"])
@@ -213,6 +243,7 @@ def cmd_compare(ns: argparse.Namespace) -> int:
         na, nb = replicas_for(ra.summary, rb.summary, ns.basis)
         print(_dumps({"a": ra.to_json(), "b": rb.to_json(), "basis": ns.basis,
                       "replicas": {"a": na, "b": nb},
+                      "runtime": {"a": runtimes["a"], "b": runtimes["b"], "text": runtime_text},
                       "ratio": {k: ra.summary[k] / rb.summary[k] for k in
                                 ("ttft_s", "tpot_s", "tokens_per_s_per_user", "tokens_per_s", "energy_per_token_j",
                                  "tokens_per_s_per_device", "tokens_per_s_per_kw", "usd_per_million_tokens",
@@ -225,6 +256,7 @@ def cmd_compare(ns: argparse.Namespace) -> int:
     print(f"{model.name}: A = {ns.system_a}, B = {ns.system_b}; basis {ns.basis}")
     print(side_line("A", sa) + (f" ({na} copies)" if na > 1 else ""))
     print(side_line("B", sb) + (f" ({nb} copies)" if nb > 1 else ""))
+    print(runtime_text)
     print(comparison_table(sa, sb))
     print(verdict(sa, sb, labels))
     print(headline(sa, sb, labels))
@@ -235,13 +267,39 @@ def cmd_compare(ns: argparse.Namespace) -> int:
     return 0
 
 
-def _compare_frontier(ns: argparse.Namespace, model, mapping: dict[str, Any], sets: dict) -> int:
+#: the class of software ``compare`` runs both sides in unless told otherwise: the one class
+#: both kinds of system have a profile of (wafers have only research kernels, best-known)
+COMPARE_CLASS = "best-known"
+
+
+def _compare_runtimes(ns: argparse.Namespace, sets: dict) -> tuple[dict[str, str], str]:
+    """Each side's runtime profile, and the line that says which and of what class."""
+    names: dict[str, str] = {}
+    chosen = ns.runtime_class or COMPARE_CLASS
+    for side, system_name in (("a", ns.system_a), ("b", ns.system_b)):
+        explicit = getattr(ns, f"runtime_{side}") or ns.runtime
+        if explicit:
+            names[side] = explicit
+        else:
+            kind = load_system(system_name, {**sets["system"], **sets[side]}, origin=_typed(sets, "system", side)).kind
+            names[side] = runtime_for_class(kind, chosen)
+    classes = {side: load_runtime(name).runtime_class for side, name in names.items()}
+    what = f"runtime: A {names['a']} ({classes['a']}), B {names['b']} ({classes['b']})"
+    if classes["a"] != classes["b"]:
+        return names, f"{what}; across classes, as asked (--runtime-a/--runtime-b)"
+    how = "as asked" if ns.runtime_class or ns.runtime or ns.runtime_a or ns.runtime_b else "the default"
+    return names, f"{what}; both sides {classes['a']} software ({how})"
+
+
+def _compare_frontier(ns: argparse.Namespace, model, mapping: dict[str, Any], sets: dict,
+                      runtimes: dict[str, str], runtime_text: str) -> int:
     """Both sides sized to hold the job, then their batch swept to the largest that fits."""
     common = {"prompt_tokens": ns.prompt, "output_tokens": ns.output, "dtype": ns.dtype, "kv_dtype": ns.kv_dtype,
               "layers": ns.layers}
     sides = []
     for label, name in (("a", ns.system_a), ("b", ns.system_b)):
-        system = load_system(name, {**sets["system"], **sets[label]}, origin=_typed(sets, "system", label))
+        system = _load_side(name, {**sets["system"], **sets[label]}, _typed(sets, "system", label), runtimes[label],
+                            sets["runtime"], compare=True)
         extra = {"mapping": mapping} if system.kind == "wafer" and mapping else {}
         sides.append(frontier(system, model, spill=ns.spill, fidelity=ns.fidelity, **common, **extra))
     fa, fb = sides
@@ -255,9 +313,11 @@ def _compare_frontier(ns: argparse.Namespace, model, mapping: dict[str, Any], se
     if ns.json:
         print(_dumps({side: {"system": f.system, "fixed": f.fixed, "max_batch": f.max_batch,
                              "points": [{k: r.summary.get(k) for k in FRONTIER_KEYS} for r in f.runs]}
-                      for side, f in (("a", fa), ("b", fb))} | {"crossovers": texts}))
+                      for side, f in (("a", fa), ("b", fb))}
+                     | {"crossovers": texts, "runtime": {"a": runtimes["a"], "b": runtimes["b"], "text": runtime_text}}))
         return 0
     print(f"{model.name}: throughput against interactivity, each side sized to hold one sequence")
+    print(runtime_text)
     for label, f in (("A", fa), ("B", fb)):
         print(side_line(label, f.runs[0].summary) + f"; batch 1 to {f.max_batch}")
         print(frontier_rows(f.runs))
@@ -271,16 +331,21 @@ def _compare_frontier(ns: argparse.Namespace, model, mapping: dict[str, Any], se
 def cmd_presets(ns: argparse.Namespace) -> int:
     """List the presets; one that does not load is listed with its error (and the exit status is 2)."""
     broken = 0
-    for folder, title in (("meshes", "systems (meshes/)"), ("workloads", "models (workloads/)")):
+    loaders = {"meshes": load_system, "workloads": load_model, "runtimes": load_runtime}
+    for folder, title in (("meshes", "systems (meshes/)"), ("workloads", "models (workloads/)"),
+                          ("runtimes", "serving runtimes (runtimes/)")):
         print(title)
         for name in list_presets(folder):
             try:
-                spec = load_system(name) if folder == "meshes" else load_model(name)
+                spec = loaders[folder](name)
             except WafersimError as exc:
                 broken += 1
                 print(f"  {name:<16} (cannot be loaded: {exc})")
                 continue
             desc = spec.description or ""
+            if folder == "runtimes":
+                kinds = "/".join(k for k in ("gpu", "wafer") if spec.applies_to(k))
+                desc = f"[{spec.runtime_class}; {kinds}] {desc}"
             print(f"  {name:<16} {desc}")
     if broken:
         print(f"wafersim: error: {broken} preset(s) cannot be loaded", file=sys.stderr)
@@ -295,10 +360,15 @@ def cmd_engines(ns: argparse.Namespace) -> int:
 
 
 def cmd_validate(ns: argparse.Namespace) -> int:
-    from .validation import MEASUREMENTS, error_stats, report_groups, table_columns, validate
+    from .validation import MEASUREMENTS, error_stats, kind_metric_stats, load_measurements, report_groups, table_columns, validate
+    from .validation.fit import leave_one_source_out
 
     _check_out(ns)
-    comps = validate(ns.table or MEASUREMENTS)
+    table = ns.table or MEASUREMENTS
+    comps = validate(table, runtime=ns.runtime)
+    # leave-one-source-out reruns the shipped fit, so it says nothing under another runtime
+    loso = leave_one_source_out(load_measurements(table), comps) if ns.runtime is None else None
+    per_kind = kind_metric_stats(comps, loso)
     if ns.write_band:
         from .atomic import atomic_path
         from .validation import ERROR_BAND, error_band
@@ -309,28 +379,44 @@ def cmd_validate(ns: argparse.Namespace) -> int:
         stats = {name: error_stats(group) for name, group in report_groups(comps).items()}
         from .results.hdf5 import write_results
         write_results(ns.out, [c.result for c in comps], run_ids=[c.row.id for c in comps],
-                      extra_attrs={"validation-error-stats": json.dumps(stats, sort_keys=True)},
-                      tables={"validation": table_columns(comps)})
+                      extra_attrs={"validation-error-stats": json.dumps(stats, sort_keys=True),
+                                   "validation-kind-metric-stats": json.dumps(per_kind, sort_keys=True)},
+                      tables={"validation": table_columns(comps, loso)})
     groups = report_groups(comps)
     if ns.json:
         print(_dumps({"rows": [{"id": c.row.id, "system": c.row.system, "model": c.row.model,
                                     "metric": c.row.metric, "predicted": c.predicted, "measured": c.row.value,
                                     "relative_error": c.error, "calibration": c.row.calibration,
-                                    "source": c.row.source} for c in comps],
-                      "stats": {k: error_stats(v) for k, v in groups.items()}}))
+                                    "source": c.row.source, "group": c.row.group,
+                                    "runtime": c.result.summary.get("runtime"),
+                                    "loso_predicted": loso.get(c.row.id) if loso else None} for c in comps],
+                      "stats": {k: error_stats(v) for k, v in groups.items()},
+                      "by_kind_and_metric": per_kind}))
         return 0
     w = max(len(c.row.id) for c in comps)
-    print(f"{'row':<{w}}  {'metric':<22} {'predicted':>11} {'measured':>11} {'error':>8}  cal")
+    print(f"{'row':<{w}}  {'metric':<22} {'predicted':>11} {'measured':>11} {'error':>8}  {'runtime':<11} cal")
     for c in comps:
         print(f"{c.row.id:<{w}}  {c.row.metric:<22} {c.predicted:>11.4g} {c.row.value:>11.4g} "
-              f"{c.error * 100:>+7.1f}%  {'yes' if c.row.calibration else ''}")
+              f"{c.error * 100:>+7.1f}%  {c.result.summary.get('runtime') or '':<11} {'yes' if c.row.calibration else ''}")
     for name, group in groups.items():
         st = error_stats(group)
         if st["rows"]:
             print(f"{name}: {st['rows']} rows, median |error| {st['median_abs_error'] * 100:.1f} %, "
                   f"worst {st['worst_abs_error'] * 100:.1f} %")
+    sources = sorted({c.row.group for c in comps})
+    print(f"{len(comps)} rows from {len(sources)} sources ({', '.join(sources)})")
+    print("by kind and metric: out-of-sample |error| (rows not used for calibration)"
+          + ("; leave-one-source-out |error| (every row, its source left out of the fit)" if loso else ""))
+    for key, st in per_kind.items():
+        line = f"  {key:<32} {st['rows']:>3} rows"
+        if st["out_of_sample_rows"]:
+            line += (f"; out of sample ({st['out_of_sample_rows']}): median {st['out_of_sample_median'] * 100:.1f} %, "
+                     f"worst {st['out_of_sample_worst'] * 100:.1f} %")
+        if st.get("loso_median") is not None:
+            line += f"; leave-one-source-out: median {st['loso_median'] * 100:.1f} %, worst {st['loso_worst'] * 100:.1f} %"
+        print(line)
     if ns.out:
-        print(f"results written to {ns.out}")
+        print(f"results written to {ns.out}; plot with: python tools/plot_validation.py {ns.out}")
     return 0
 
 
@@ -350,6 +436,7 @@ NOC_PATTERNS = ("uniform", "transpose", "bit_complement", "hotspot", "neighbour"
 
 
 def cmd_noc_sweep(ns: argparse.Namespace) -> int:
+    _check_out(ns)
     import dataclasses
     import time
 
@@ -440,7 +527,11 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="compare predictions with published measurements")
     v.add_argument("--table", default=None, help="a measurements TOML file (default: the bundled table)")
     v.add_argument("-o", "--out", default=None, metavar="FILE.h5", help="write every row's run to an HDF5 file")
+    v.add_argument("--force", action="store_true", help="let -o replace an existing file")
     v.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    v.add_argument("--runtime", default=None, metavar="NAME",
+                   help="run every row whose kind of system the profile applies to with this runtime profile "
+                        "instead of its own (no leave-one-source-out then)")
     v.add_argument("--write-band", action="store_true",
                    help="store the out-of-sample error per kind and metric that every result carries "
                         "(wafersim/validation/error_band.json); run after changing a model or the table")
@@ -457,7 +548,9 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--buffer", type=int, default=8, help="flits per virtual channel (default 8)")
     n.add_argument("--seed", type=int, default=0)
     n.add_argument("-o", "--out", default=None, metavar="FILE.h5", help="write the curve to an HDF5 file")
+    n.add_argument("--force", action="store_true", help="let -o replace an existing file")
     n.set_defaults(func=cmd_noc_sweep)
+    add_sweep_command(sub)
     s = sub.add_parser("show", help="print the summary of a results file")
     s.add_argument("file")
     s.set_defaults(func=cmd_show)

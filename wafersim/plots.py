@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import warnings
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -349,3 +349,168 @@ def plot_frontier(sides: Iterable[dict[str, list[Any]]], axes: Any = None) -> An
     axes[0].figure.suptitle("Throughput against interactivity: further right is faster for each user, "
                             "higher is more throughput", fontsize=10)
     return axes
+
+
+def plot_validation(table: dict[str, list[Any]], band: float = 0.15, axes: Any = None) -> Any:
+    """Predicted against measured for every row of a ``validate -o`` file, one panel per metric
+    (log-log), with the line of perfect agreement and a +/- ``band`` error band; filled
+    markers for rows not used for calibration, hollow for calibration rows.  ``table`` is
+    :func:`wafersim.results.hdf5.read_table` of ``validation``.  Returns the axes."""
+    plt = _matplotlib()
+    metrics = sorted(set(table["metric"]))
+    if axes is None:
+        _, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 4.4), dpi=100, layout="constrained",
+                               squeeze=False)
+        axes = axes[0]
+    groups = sorted(set(table.get("group", ["all"] * len(table["metric"]))))
+    colours = {g: f"C{i % 10}" for i, g in enumerate(groups)}
+    for ax, metric in zip(axes, metrics):
+        rows = [i for i, m in enumerate(table["metric"]) if m == metric]
+        xs = [table["measured"][i] for i in rows]
+        ys = [table["predicted"][i] for i in rows]
+        lo, hi = min(xs + ys) / 1.5, max(xs + ys) * 1.5
+        line = [lo, hi]
+        ax.plot(line, line, "-", color="0.3", lw=1)
+        ax.fill_between(line, [v * (1 - band) for v in line], [v * (1 + band) for v in line], color="0.85",
+                        label=f"+/- {band:.0%}")
+        shown = sorted({table["group"][i] if "group" in table else "all" for i in rows})
+        for group in shown:
+            ax.plot([], [], "o", color=colours[group], label=group)
+        for i, x, y in zip(rows, xs, ys):
+            colour = colours[table["group"][i] if "group" in table else "all"]
+            cal = bool(table["calibration"][i])
+            ax.plot(x, y, "o", color=colour, markerfacecolor="white" if cal else colour)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+        ax.set_xlabel(f"measured {metric}")
+        ax.set_ylabel(f"predicted {metric}")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(title="source (hollow: calibration)", fontsize=7, title_fontsize=7)
+    axes[0].figure.suptitle("Predicted against published measurements", fontsize=10)
+    return axes
+
+
+def tool_pyplot() -> Any:
+    """:func:`headless_pyplot` for a tool's ``main``: None (and the reason on stderr) when
+    matplotlib is missing, so that the tool exits with status 2."""
+    import sys
+
+    try:
+        return headless_pyplot()
+    except ImportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
+def table_tool(results: str | Path, tables: list[str], draw: Callable[[list[dict[str, list[Any]]]], Any],
+               output: str | Path | None, suffix: str) -> int:
+    """What the table-drawing tools in ``tools/`` share: matplotlib without a display, the
+    ``tables`` of ``results`` read (a missing or damaged file is one line on stderr and
+    status 2), ``draw`` (which returns its axes) and the figure written as
+    ``output`` or the input path + ``suffix``.  Returns the exit status."""
+    import sys
+
+    from .results.errors import ResultsFormatError
+    from .results.hdf5 import read_table
+
+    plt = tool_pyplot()
+    if plt is None:
+        return 2
+    try:
+        data = [read_table(results, name) for name in tables]
+    except (ResultsFormatError, KeyError, OSError) as exc:
+        print(f"error: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr)
+        return 2
+    figure = draw(data)[0].figure
+    out = Path(output or str(Path(results).with_suffix("")) + suffix)
+    save_png(figure, out)
+    plt.close(figure)
+    print(f"wrote {out}")
+    return 0
+
+
+def _sweep_positions(c: Any, axis: str) -> tuple[np.ndarray, list[str] | None]:
+    """x positions along a sweep axis: its numbers, or 0..n-1 with tick labels (text, zipped keys)."""
+    values = np.asarray(c.variables[axis].data)
+    zipped = any(v.dims == (axis,) and n != axis for n, v in c.variables.items())
+    if values.dtype.kind in "iuf" and not zipped:
+        return values.astype(float), None
+    return np.arange(len(values), dtype=float), c.ticks(axis)
+
+
+def _remaining(c: Any, metric: str, fixed: dict[str, int], want: tuple[str, ...]) -> tuple[np.ndarray, tuple]:
+    data, dims = c.take(metric, fixed)
+    extra = [d for d in dims if d not in want]
+    if extra:
+        raise ValueError(f"axes {', '.join(extra)} are not drawn; fix each with --select AXIS=VALUE "
+                         f"(values: {'; '.join(f'{d}: ' + ', '.join(c.ticks(d)) for d in extra)})")
+    if data.dtype == object or data.dtype.kind not in "iuf":
+        raise ValueError(f"{metric} is not numeric; choose a number such as tokens_per_s_per_user")
+    data = data.astype(float)
+    if data.dtype.kind == "f" and metric in c.variables and c.variables[metric].data.dtype == np.int8:
+        data[data < 0] = np.nan       # true/false variables: -1 is the fill value
+    return data, dims
+
+
+def plot_sweep_lines(c: Any, x: str, metric: str, fixed: dict[str, int] | None = None, hue: str | None = None,
+                     ax: Any = None) -> Any:
+    """``metric`` against sweep axis ``x`` from a sweep collection
+    (:func:`wafersim.sweep.read_collection`), one line per value of ``hue`` (another axis);
+    every other axis fixed at an index in ``fixed``.  Failed points leave gaps.  Returns the Axes."""
+    fixed = dict(fixed or {})
+    dims_left = [d for d in c.dims if d not in fixed and d != x]
+    if hue is None and len(dims_left) == 1:
+        hue = dims_left[0]
+    data, dims = _remaining(c, metric, fixed, (x,) + ((hue,) if hue else ()))
+    if hue is not None and dims.index(hue) > dims.index(x):     # rows: hue values, columns: x
+        data = data.T
+    data = data.reshape(-1, data.shape[-1]) if hue else data[None, :]
+    if ax is None:
+        _, ax = _matplotlib().subplots(figsize=(8, 5), dpi=100, layout="constrained")
+    xs, labels = _sweep_positions(c, x)
+    names = c.ticks(hue) if hue else [None]
+    for row, name in zip(data, names):
+        ax.plot(xs, row, "o-", label=f"{hue} = {name}" if hue else None)
+    if labels is not None:
+        ax.set_xticks(xs, labels, rotation=30 if max(len(t) for t in labels) > 6 else 0, ha="right")
+    elif xs.min() > 0 and xs.max() / xs.min() >= 16:
+        ax.set_xscale("log", base=2)
+    ax.set_xlabel(c.label(x))
+    ax.set_ylabel(c.label(metric))
+    if hue:
+        ax.legend(fontsize=9)
+    ax.grid(True, color="#dddddd", linewidth=0.7)
+    title = ", ".join(f"{d} = {c.ticks(d)[i]}" for d, i in fixed.items())
+    ax.set_title(f"{metric}" + (f" ({title})" if title else ""), fontsize=10)
+    return ax
+
+
+def plot_sweep_heatmap(c: Any, x: str, y: str, metric: str, fixed: dict[str, int] | None = None,
+                       ax: Any = None) -> Any:
+    """``metric`` over two sweep axes as a heatmap (cells in axis order, failed points grey),
+    with a colour bar in the metric's units; every other axis fixed in ``fixed``.  Returns the Axes."""
+    fixed = dict(fixed or {})
+    data, dims = _remaining(c, metric, fixed, (x, y))
+    if dims.index(y) > dims.index(x):
+        data = data.T          # rows: y, columns: x
+    plt = _matplotlib()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 5.5), dpi=100, layout="constrained")
+    cmap = plt.get_cmap("viridis").with_extremes(bad="#bbbbbb")
+    finite = data[np.isfinite(data)]
+    norm = None
+    if finite.size and finite.min() > 0 and finite.max() / finite.min() >= 100:
+        from matplotlib.colors import LogNorm
+        norm = LogNorm(finite.min(), finite.max())       # values over decades: a log colour scale
+    image = ax.imshow(np.ma.masked_invalid(data), origin="lower", aspect="auto", cmap=cmap, norm=norm,
+                      interpolation="nearest")
+    ax.set_xticks(range(data.shape[1]), c.ticks(x), rotation=30, ha="right")
+    ax.set_yticks(range(data.shape[0]), c.ticks(y))
+    ax.set_xlabel(c.label(x))
+    ax.set_ylabel(c.label(y))
+    ax.figure.colorbar(image, ax=ax, label=c.label(metric))
+    title = ", ".join(f"{d} = {c.ticks(d)[i]}" for d, i in fixed.items())
+    ax.set_title(f"{metric}" + (f" ({title})" if title else "") + "; grey: failed", fontsize=10)
+    return ax

@@ -37,11 +37,16 @@ class Provenance:
     bases: tuple[PresetFile, ...] = ()
     set: tuple[str, ...] = ()
     overrides: Mapping[str, Any] = field(default_factory=dict)
+    #: the serving-runtime profile laid over a system preset (name, class, version, path, set)
+    runtime: Mapping[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "path": self.path,
-                "bases": [{"name": b.name, "path": b.path} for b in self.bases],
-                "set": list(self.set), "overrides": dict(self.overrides)}
+        out = {"name": self.name, "path": self.path,
+               "bases": [{"name": b.name, "path": b.path} for b in self.bases],
+               "set": list(self.set), "overrides": dict(self.overrides)}
+        if self.runtime is not None:
+            out["runtime"] = dict(self.runtime)
+        return out
 
 
 def provenance_field() -> Any:
@@ -90,4 +95,11 @@ def describe(provenance: Mapping[str, Any] | None, indent: str = "  ") -> str:
             out.append(f"{indent}  base  {base.get('name')}  ({base.get('path')})")
         for typed in rec.get("set", []):
             out.append(f"{indent}  --set {typed}")
+        runtime = rec.get("runtime")
+        if isinstance(runtime, Mapping):
+            version = f", version {runtime.get('version')}" if runtime.get("version") else ""
+            out.append(f"{indent}  runtime {runtime.get('name')}  (class {runtime.get('class')}{version}; "
+                       f"{runtime.get('path') or 'built in Python'})")
+            for typed in runtime.get("set", []):
+                out.append(f"{indent}    --set {typed}")
     return "\n".join(out)

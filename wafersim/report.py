@@ -25,12 +25,12 @@ def fmt(key: str, value: Any) -> str:
     return f"{value} {unit}".strip() if unit == "tokens" else str(value)
 
 
-ROWS = ["system", "model", "fidelity", "devices", "nodes", "power_w", "cost_usd", "batch", "prompt_tokens",
+ROWS = ["system", "model", "fidelity", "runtime", "runtime_class", "devices", "nodes", "power_w", "cost_usd", "batch", "prompt_tokens",
         "output_tokens", "layers", "ttft_s", "tpot_s", "tokens_per_s_per_user", "tokens_per_s",
-        "tokens_per_s_per_device", "tokens_per_s_per_kw", "usd_per_million_tokens", "decode_layer_s",
+        "request_tokens_per_s", "tokens_per_s_per_device", "tokens_per_s_per_kw", "usd_per_million_tokens", "decode_layer_s",
         "prefill_layer_s", "fits_on_chip", "weight_bytes", "kv_bytes", "spilled_bytes", "decode_bottleneck",
         "prefill_bottleneck", "energy_per_token_j"]
-RATIO_ROWS = {"ttft_s", "tpot_s", "tokens_per_s_per_user", "tokens_per_s", "energy_per_token_j",
+RATIO_ROWS = {"ttft_s", "tpot_s", "tokens_per_s_per_user", "tokens_per_s", "request_tokens_per_s", "energy_per_token_j",
               "decode_layer_s", "prefill_layer_s", "tokens_per_s_per_device", "tokens_per_s_per_kw",
               "usd_per_million_tokens", "power_w", "cost_usd", "devices"}
 #: what ``compare`` weighs the sides by: (summary key, words, whether more is better)
@@ -81,6 +81,8 @@ def side_line(label: str, s: dict[str, Any]) -> str:
     parts.append(fmt("power_w", s["power_w"]) if "power_w" in s else "power unknown")
     parts.append(fmt("cost_usd", s["cost_usd"]) if "cost_usd" in s else "price unknown")
     parts.append(f"batch {s['batch']}, {'fits on chip' if s['fits_on_chip'] else 'spills'}")
+    if s.get("runtime"):
+        parts.append(f"runtime {s['runtime']} ({s['runtime_class']})")
     line = f"{label}: {', '.join(parts)}"
     if "validation_error" in s:
         line += (f"\n   error band: tokens/s per user on {s['kind']} systems off by {s['validation_error']:.0%} "

@@ -18,7 +18,7 @@ from .engines import registry as engines
 from .hardware.gpu import GpuSystemSpec
 from .hardware.wafer import WaferSpec
 from .mapping.options import MappingOptions
-from .presets import load_model, load_system
+from .presets import load_model, load_system, with_runtime
 from .results.run_result import RunResult
 from .sizing import check_kind, size
 from .workload.model import ModelSpec
@@ -45,7 +45,7 @@ def _spec_record(spec: Any) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def simulate(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
              mapping: MappingOptions | dict | None = None, registry: engines.Registry = engines.DEFAULT,
-             **scenario: Any) -> RunResult:
+             runtime: str | None = None, **scenario: Any) -> RunResult:
     """Simulate ``model`` on ``system``.
 
     ``system`` and ``model`` are specs or preset names/paths.  Scenario keywords:
@@ -53,10 +53,14 @@ def simulate(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
     ``kv_dtype``, ``wafers`` (int or "auto"), ``tp`` (int or "auto"), ``pp``, ``ep``
     (expert-parallel ranks), ``layers``, ``fidelity`` (a name from
     :func:`wafersim.engines.registry.fidelities`).  ``mapping`` sets wafer placement
-    (``placement``, ``cores``, ``region``).
+    (``placement``, ``cores``, ``region``).  ``runtime`` names the serving-runtime profile
+    (``runtimes/``); a system loaded by name gets its kind's default
+    (:data:`wafersim.presets.DEFAULT_RUNTIME`), a spec keeps the one it was loaded with.
     """
     if isinstance(system, str):
-        system = load_system(system)
+        system = load_system(system, runtime=runtime)
+    elif runtime is not None and isinstance(system, (WaferSpec, GpuSystemSpec)):
+        system = with_runtime(system, runtime)
     elif not isinstance(system, (WaferSpec, GpuSystemSpec)):
         raise ConfigError("simulate", "system", "expected a WaferSpec, a GpuSystemSpec or a preset name or path; "
                           f"got {type(system).__name__}")

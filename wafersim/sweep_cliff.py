@@ -16,6 +16,13 @@ whose kind has no engine at ``fidelity`` runs its kind's default engine::
     from wafersim.sweep_cliff import cliff_sweep, find_cliff
     results = cliff_sweep(["wse3", "dgx-h100"], "llama-3.1-8b", [2048, 16384, 65536], batch=4)
     find_cliff(results, "wse3")        # -> 65536
+    results = cliff_sweep(["wse3"], "llama-3.1-8b", [2048, 16384, 65536], batch=4, refine=1024)
+    find_cliff(results, "wse3")        # the first spilling multiple of 1024 above 16384
+
+``refine`` bisects between each system's last fitting context and its first
+spilling one until they are ``refine`` tokens apart (whether weights and KV
+cache fit falls monotonically with context: the KV cache only grows), so a
+coarse grid costs a handful of extra runs, not a fine grid's.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from .presets import load_model, load_system
 from .results.run_result import RunResult
 from .runner import simulate
 
-__all__ = ["cliff_sweep", "find_cliff", "find_cliffs", "context_of", "default_contexts"]
+__all__ = ["cliff_sweep", "find_cliff", "find_cliffs", "context_of", "default_contexts", "bisect_cliff"]
 
 _GPU_KEYS = ("tp", "pp", "ep")
 
@@ -64,9 +71,34 @@ def _check_contexts(contexts: list[int], output_tokens: int, model) -> list[int]
     return sorted(set(contexts))
 
 
-def cliff_sweep(systems: list[str], model: str, contexts: list[int], batch: int = 1, output_tokens: int = 128,
-                fidelity: str = "analytic", *, progress: bool = False, **scenario: Any) -> list[RunResult]:
+def bisect_cliff(run, fits_at: int, spills_at: int, resolution: int) -> list[RunResult]:
+    """Runs between a context that fits (``fits_at``) and one that spills (``spills_at``),
+    halving the gap until it is at most ``resolution`` tokens; ``run(context)`` makes one run.
+    Every context tried is ``fits_at`` plus a multiple of ``resolution``, so the smallest
+    spilling one found is the first spilling context on that grid."""
+    if resolution < 1:
+        raise ValueError(f"the refinement resolution must be a positive number of tokens; got {resolution}")
+    lo, hi, out = fits_at, spills_at, []
+    while hi - lo > resolution:
+        steps = (hi - lo + resolution - 1) // resolution
+        mid = lo + max(1, steps // 2) * resolution
+        if mid >= hi:
+            break
+        r = run(mid)
+        out.append(r)
+        if r.summary["fits_on_chip"]:
+            lo = mid
+        else:
+            hi = mid
+    return out
+
+
+def cliff_sweep(systems: list[str], model: str, contexts: list[int], batch: int | str = 1, output_tokens: int = 128,
+                fidelity: str = "analytic", *, progress: bool = False, refine: int | None = None,
+                **scenario: Any) -> list[RunResult]:
     """Run every (system, context) pair; results are ordered by system, then ascending context.
+    With ``refine`` (tokens), each system's cliff is then narrowed by :func:`bisect_cliff`
+    between its last fitting and first spilling context, and those runs join the results.
 
     ``systems`` and ``model`` are preset names, paths or specs.  Extra keywords
     (``dtype``, ``kv_dtype``, ``wafers``, ``tp``, ``pp``, ``ep``, ``layers``,
@@ -91,15 +123,29 @@ def cliff_sweep(systems: list[str], model: str, contexts: list[int], batch: int 
             kind_kw = dict(wafers=wafers, tp=1, pp=1, ep=1, fidelity=side, mapping=mapping)
         else:
             kind_kw = dict(wafers=1, fidelity=side, **gpu)
-        for ctx in contexts:
+
+        def run(ctx: int, spec=spec, kind_kw=kind_kw) -> RunResult:
             r = simulate(spec, model_spec, batch=batch, prompt_tokens=ctx - output_tokens,
                          output_tokens=output_tokens, **kind_kw, **scenario)
-            results.append(r)
             if progress:
                 s = r.summary
-                print(f"[{len(results)}/{total}] {spec.name} context {ctx}: "
+                print(f"[{len(results) + 1}/{total}] {spec.name} context {ctx}: "
                       f"{s['tokens_per_s_per_user']:.4g} tokens/s per user, "
                       f"{'fits' if s['fits_on_chip'] else 'spills'}, {s['bottleneck']}", file=sys.stderr, flush=True)
+            return r
+
+        mine = []
+        for ctx in contexts:
+            mine.append(run(ctx))
+            results.append(mine[-1])
+        spilling = [context_of(r) for r in mine if not r.summary["fits_on_chip"]]
+        if refine is not None and spilling:
+            first = min(spilling)
+            below = [context_of(r) for r in mine if r.summary["fits_on_chip"] and context_of(r) < first]
+            if below:
+                extra = bisect_cliff(run, max(below), first, refine)
+                total += len(extra)
+                results[len(results) - len(mine):] = sorted(mine + extra, key=context_of)
     return results
 
 

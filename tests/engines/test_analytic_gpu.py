@@ -9,8 +9,11 @@ from wafersim.runner import simulate
 from wafersim.workload.scenario import Scenario
 
 
+ROOFLINE = {"gpu.kernel_model": "roofline"}   # the tiles model's own hand checks: test_gpu_kernel_shapes.py
+
+
 def test_single_gpu_decode_layer_by_hand():
-    g = wafersim.load_system("dgx-h100")
+    g = wafersim.load_system("dgx-h100", ROOFLINE)
     m = wafersim.load_model("llama-3.1-8b")
     r = simulate(g, m, batch=1, prompt_tokens=1000, output_tokens=1)
     eff = g.efficiency
@@ -103,8 +106,8 @@ def test_pipeline_micro_batches_when_compute_bound():
 
 def test_attention_runs_at_its_own_efficiency():
     """Prefill attention FLOPs take peak x efficiency.attention, the projections peak x gemm."""
-    g = wafersim.load_system("dgx-h100")
-    slow = wafersim.load_system("dgx-h100", {"efficiency.attention": 0.25})
+    g = wafersim.load_system("dgx-h100", ROOFLINE)
+    slow = wafersim.load_system("dgx-h100", {"efficiency.attention": 0.25, **ROOFLINE})
     m = wafersim.load_model("llama-3.1-8b")
     a = simulate(g, m, prompt_tokens=8192, output_tokens=1).prefill.components["compute"]
     b = simulate(slow, m, prompt_tokens=8192, output_tokens=1).prefill.components["compute"]
@@ -114,7 +117,7 @@ def test_attention_runs_at_its_own_efficiency():
 
 def test_pipeline_step_covers_the_fullest_stage():
     """8 stages, 8 micro-batches: the last stage (4 layers and the LM head) is busy 8 times over."""
-    g = wafersim.load_system("dgx-h100")
+    g = wafersim.load_system("dgx-h100", ROOFLINE)
     m = wafersim.load_model("llama-3.1-8b")
     r = simulate(g, m, tp=1, pp=8, batch=8, prompt_tokens=512)
     gpu, eff = g.gpu, g.efficiency

@@ -7,6 +7,11 @@ forced to ring (all-to-all and point-to-point then use their only algorithm,
 direct), whose cost on one NVSwitch node is written out in :func:`ring_ar` and
 :func:`direct`.  Nothing here calls the engine's helpers: only ``simulate`` and
 its summary and components.
+
+The engine's default kernel model costs each GEMM from its tiles and waves
+(``gpu.kernel_model = "tiles"``, checked against hand arithmetic in
+``tests/engines/test_gpu_gemm.py`` and ``test_gpu_kernel_shapes.py``); the terms here
+are those of the roofline kernel model, which this file selects.
 """
 
 import math
@@ -33,6 +38,7 @@ NIC, NIC_LAT = 50e9, 4e-6
 J_HBM, J_FLOP, J_LINK, J_PCIE, STATIC = 4e-12, 0.5e-12, 1e-12, 8e-12, 100.0
 
 OVERRIDES = {
+    "gpu.kernel_model": "roofline",
     "gpu.hbm_bytes": "80 GB", "gpu.hbm_bandwidth_bytes_per_s": "4 TB/s",
     "gpu.bf16_flops_per_s": "1000 TFLOP/s", "gpu.fp8_flops_per_s": "2 PFLOP/s",
     "efficiency.gemm": GEMM, "efficiency.memory": MEM, "efficiency.attention": ATT,

@@ -75,8 +75,9 @@ def test_all_to_all_in_interconnect_component():
 def test_ep1_keeps_every_expert_on_each_tensor_parallel_gpu():
     """Without expert ranks (ep = 1) each of the 8 tensor-parallel GPUs holds 1/8 of every
     expert and reads 1/8 of each expert the batch touches; no all-to-all, and --batch max is
-    what one GPU's KV capacity holds (not multiplied by ep)."""
-    g = wafersim.load_system("dgx-h100")
+    what one GPU's KV capacity holds (not multiplied by ep).  (The roofline kernel model,
+    whose HBM time is the bytes over the bandwidth.)"""
+    g = wafersim.load_system("dgx-h100", {"gpu.kernel_model": "roofline"})
     m = wafersim.load_model("mixtral-8x7b")
     d, f, layers, batch, prompt, out = 4096, 14336, 32, 4, 1000, 1
     dense = d * (4096 + 2 * 1024) + 4096 * d + 8 * d + 2 * d          # attention, router, norms

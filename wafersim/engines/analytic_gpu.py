@@ -3,9 +3,14 @@
 Per decoder layer, per GPU, with tensor parallelism ``tp``, pipeline
 parallelism ``pp`` and expert parallelism ``ep`` (GPUs used = tp x pp x ep):
 
-* time = max(FLOPs / (peak x gemm efficiency), HBM bytes / (bandwidth x memory
-  efficiency)) + kernels x launch overhead + 2 all-reduces of the layer output
-  when tp > 1;
+* time = the layer's kernels, each costed from its shape (``gpu.kernel_model =
+  "tiles"``: every projection a GEMM of its M, N, K in tiles and waves over the SMs,
+  :mod:`.gpu_gemm`; attention spread over the SMs by sequence, head and tile) and
+  counted under what bounds it, or max(FLOPs / (peak x gemm efficiency), HBM bytes /
+  (bandwidth x memory efficiency)) for the whole layer (``"roofline"``) + kernels x
+  launch overhead + 2 all-reduces of the layer output when tp > 1; the serving
+  runtime (``runtimes/``, laid over the preset's ``efficiency``) adds its request and
+  per-step host costs;
 * weights split evenly over tp (and layers over pp); KV heads split over tp,
   replicated when tp exceeds the KV heads;
 * pipeline stages add one activation send per stage boundary per step;
@@ -51,6 +56,7 @@ from ..workload.model import ModelSpec
 from ..workload.scenario import Scenario
 from .assembly import MemoryUse, assemble
 from .gpu_collectives import GraphCollectives
+from .gpu_gemm import GemmUnit, gemm_time, wave_time
 from .gpu_memory import GpuCapacity, GpuMemory
 from .pipeline import decode_step_time, micro_batches
 
@@ -130,12 +136,42 @@ class AnalyticGpu:
     def gpus(self) -> int:
         return self.memory.gpus
 
+    def gemm_unit(self, dtype: str) -> GemmUnit:
+        """One GPU as the GEMM model sees it, at the runtime's achieved rates for ``dtype``."""
+        gpu, eff = self.system.gpu, self.system.efficiency
+        return GemmUnit(sms=gpu.sms, tile_m=gpu.tile_m, tile_n=gpu.tile_n, tile_k=gpu.tile_k, mma_m=gpu.mma_m,
+                        flops_per_s=gpu.flops_per_s(dtype) * eff.gemm_share(dtype),
+                        bytes_per_s=gpu.hbm_bandwidth_bytes_per_s * eff.weight_memory_share(dtype))
+
+    def projections(self, local_tokens: int, tokens: int) -> list[tuple[float, int, int, int]]:
+        """The GEMMs of one layer on one GPU: (count, M, N, K).  Dense projections see the
+        rank's ``local_tokens``; each routed expert the batch touches sees its share of all
+        ``tokens`` (uniform routing)."""
+        m, tp = self.model, self.tp
+        d, f = m.hidden_size, m.ffn_size
+        out = [(1.0, local_tokens, math.ceil((m.q_size + 2 * m.kv_size) / tp), d),
+               (1.0, local_tokens, d, math.ceil(m.q_size / tp))]
+        mlp_in = 2 if m.mlp == "gated" else 1
+        if m.is_moe:
+            touched = m.experts_touched(tokens)
+            rows = math.ceil(tokens * m.experts_per_token / touched)
+            out.append((1.0, local_tokens, m.num_experts, d))
+            count = touched / self.ep
+        else:
+            rows, count = local_tokens, 1.0
+        out += [(count, rows, math.ceil(mlp_in * f / tp), d), (count, rows, d, math.ceil(f / tp))]
+        return out
+
     def layer_time(self, tokens: int, attn_flops: float, kv_read_bytes: float, hbm_fraction: float,
-                   weights_hbm_fraction: float, local: float = 1.0) -> tuple[PhaseTime, dict[str, float]]:
+                   weights_hbm_fraction: float, local: float = 1.0, seqs: int = 1, query_len: int = 1,
+                   context: float = 1.0, prefill: bool = False) -> tuple[PhaseTime, dict[str, float]]:
         """One layer on one GPU of a stage: ``tokens`` rows (the whole batch) through the GEMMs.
 
-        ``attn_flops`` and ``kv_read_bytes`` are for the whole batch; ``local`` is the share
-        of the batch's sequences one expert-parallel rank holds (1 without ep).
+        ``attn_flops`` and ``kv_read_bytes`` are for the whole batch of ``seqs`` sequences, each
+        with ``query_len`` new tokens over ``context`` keys; ``local`` is the share of the
+        batch's sequences one expert-parallel rank holds (1 without ep).  Every projection is
+        costed from its shape (:mod:`.gpu_gemm`); attention is spread over the SMs by sequence,
+        head and tile of queries (prefill) or of keys (decode).
         """
         g, m, s, eff = self.system, self.model, self.scenario, self.system.efficiency
         ep, k = self.ep, m.experts_per_token
@@ -150,17 +186,24 @@ class AnalyticGpu:
         kv_bytes = kv_read_bytes * local * self.memory.kv_share
         hbm_bytes = wbytes * weights_hbm_fraction + kv_bytes * hbm_fraction
         pcie_bytes = wbytes * (1 - weights_hbm_fraction) + kv_bytes * (1 - hbm_fraction)
-        # projections at the weights' rate and GEMM efficiency; attention in 16-bit at its own
-        t_cmp = (matmul_flops / (g.gpu.flops_per_s(s.dtype) * eff.gemm)
-                 + attention_flops / (g.gpu.bf16_flops_per_s * (eff.attention or eff.gemm)))
-        t_mem = hbm_bytes / (g.gpu.hbm_bandwidth_bytes_per_s * eff.memory)
+        if g.gpu.kernel_model == "roofline":
+            # the whole layer at max(FLOPs / achieved peak, HBM bytes / achieved bandwidth)
+            t_cmp = (matmul_flops / (g.gpu.flops_per_s(s.dtype) * eff.gemm_share(s.dtype))
+                     + attention_flops / (g.gpu.bf16_flops_per_s * eff.attention_share))
+            t_mem = hbm_bytes / (g.gpu.hbm_bandwidth_bytes_per_s * eff.memory)
+            t_hbm = max(t_cmp, t_mem)
+        else:
+            t_cmp, t_mem = self.shaped_times(local_tokens, tokens, attention_flops, kv_bytes * hbm_fraction,
+                                             weights_hbm_fraction, seqs * local, query_len, context)
+            t_hbm = t_cmp + t_mem
         t_pcie = pcie_bytes / g.interconnect.pcie_bandwidth_bytes_per_s
-        t_launch = eff.kernels_per_layer * eff.kernel_launch_s
+        launch = (eff.prefill_kernel_launch_s or eff.kernel_launch_s) if prefill else eff.kernel_launch_s
+        t_launch = eff.kernels_per_layer * launch
         act = local_tokens * m.hidden_size * s.act_bytes
         t_ar = 2 * self.collective("all_reduce", act, self.tp) if self.tp > 1 else 0.0
         a2a = self.all_to_all_bytes(local_tokens)
         t_a2a = 2 * self.collective("all_to_all", a2a, ep) if ep > 1 else 0.0
-        t = max(t_cmp, t_mem, t_pcie) + t_launch + t_ar + t_a2a
+        t = max(t_hbm, t_pcie) + t_launch + t_ar + t_a2a
         comps = {"compute": t_cmp, "hbm_bandwidth": t_mem, "launch_overhead": t_launch,
                  "interconnect": t_ar + t_a2a, "pcie_spill": t_pcie}
         link_bytes = 2 * 2 * (self.tp - 1) / self.tp * act if self.tp > 1 else 0.0
@@ -173,6 +216,39 @@ class AnalyticGpu:
                 "flops_expert": expert_flops_gpu if ep > 1 else 0.0, "hbm_expert": expert_hbm if ep > 1 else 0.0}
         return PhaseTime(t, comps), work
 
+    def shaped_times(self, local_tokens: float, tokens: int, attention_flops: float, kv_hbm_bytes: float,
+                     weights_hbm_fraction: float, seqs: float, query_len: int, context: float) -> tuple[float, float]:
+        """One layer's kernels costed from their shapes: (seconds bound by compute, seconds bound by
+        HBM), each kernel counted under what bounds it.  Projections go through the GEMM model
+        (:mod:`.gpu_gemm`); attention is spread over the SMs by sequence, head and tile of queries
+        (its FLOPs at the runtime's attention rate) or of keys (the KV bytes it reads)."""
+        g, m, s, eff = self.system, self.model, self.scenario, self.system.efficiency
+        unit = self.gemm_unit(s.dtype)
+        t_cmp = t_mem = 0.0
+        for count, rows, n, depth in self.projections(math.ceil(local_tokens), tokens):
+            op = gemm_time(rows, n, depth, unit, s.act_bytes, self.weight_bytes_per_param, s.act_bytes,
+                           weights_hbm_fraction)
+            if op.compute_bound:
+                t_cmp += count * op.time_s
+            else:
+                t_mem += count * op.time_s
+        local_seqs = max(1, math.ceil(seqs))
+        q_tiles = local_seqs * math.ceil(m.num_heads / self.tp) * math.ceil(query_len / g.gpu.tile_m)
+        kv_tiles = (local_seqs * math.ceil(m.num_kv_heads * self.memory.kv_share)
+                    * math.ceil(context / g.gpu.tile_n))
+        a_cmp = wave_time(attention_flops, q_tiles, g.gpu.bf16_flops_per_s * eff.attention_share, g.gpu.sms)
+        a_mem = wave_time(kv_hbm_bytes, kv_tiles, g.gpu.hbm_bandwidth_bytes_per_s * eff.memory, g.gpu.sms)
+        if a_cmp >= a_mem:
+            t_cmp += a_cmp
+        else:
+            t_mem += a_mem
+        return t_cmp, t_mem
+
+    def step_overhead(self, sequences: int) -> float:
+        """The runtime's host time per forward step of ``sequences`` sequences."""
+        eff = self.system.efficiency
+        return eff.step_overhead_s + eff.step_overhead_per_seq_s * sequences
+
     def all_to_all_bytes(self, local_tokens: float) -> float:
         """Send buffer per GPU of one MoE all-to-all (dispatch or combine); see the module docstring."""
         if self.ep <= 1:
@@ -184,12 +260,17 @@ class AnalyticGpu:
         """LM head on the last stage: (seconds, FLOPs per GPU, bytes per GPU)."""
         if not self.include_head:
             return 0.0, 0.0, 0.0
-        g, m, eff = self.system, self.model, self.system.efficiency
+        m, eff, s = self.model, self.system.efficiency, self.scenario
         flops = 2.0 * tokens * m.hidden_size * m.vocab_size / self.tp
         nbytes = m.hidden_size * m.vocab_size * self.weight_bytes_per_param / self.tp
-        t = max(flops / (g.gpu.flops_per_s(self.scenario.dtype) * eff.gemm),
-                nbytes / (g.gpu.hbm_bandwidth_bytes_per_s * eff.memory)) + eff.kernel_launch_s
-        return t, flops, nbytes
+        if self.system.gpu.kernel_model == "roofline":
+            g = self.system.gpu
+            t = max(flops / (g.flops_per_s(s.dtype) * eff.gemm_share(s.dtype)),
+                    nbytes / (g.hbm_bandwidth_bytes_per_s * eff.memory))
+        else:
+            t = gemm_time(tokens, math.ceil(m.vocab_size / self.tp), m.hidden_size, self.gemm_unit(s.dtype),
+                          s.act_bytes, self.weight_bytes_per_param, s.act_bytes).time_s
+        return t + eff.kernel_launch_s, flops, nbytes
 
     def stage_send_time(self, tokens: int) -> float:
         if self.pp <= 1:
@@ -228,28 +309,33 @@ def simulate(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario, mappin
     # walking every stage in turn while the others work on the rest
     micro, mb = micro_batches(batch, eng.pp, eng.pp > 1)
     ctx = s.mean_decode_context
-    layer, work = eng.layer_time(mb, m.attention_flops(mb, ctx), mb * ctx * kvl, kv_hbm, w_hbm, local)
+    layer, work = eng.layer_time(mb, m.attention_flops(mb, ctx), mb * ctx * kvl, kv_hbm, w_hbm, local,
+                                 seqs=mb, query_len=1, context=ctx)
     t_head, head_flops, head_bytes = eng.head_time(math.ceil(local_batch / micro))
     t_send = eng.stage_send_time(math.ceil(local_batch / micro))
     # each token passes every stage in turn: a step walks all layers; the fullest stage
     # (the last holds its layers and the LM head) takes every micro-batch in turn
     last_stage_layers = max(0, L - (eng.pp - 1) * eng.memory.layers_per_stage)
     busiest = max(eng.memory.layers_per_stage * layer.time_s, last_stage_layers * layer.time_s + t_head)
-    tpot = decode_step_time(L * layer.time_s + t_head + t_send, micro, busiest)
+    step_cost = eng.step_overhead(local_batch)
+    tpot = decode_step_time(L * layer.time_s + t_head + t_send, micro, busiest) + step_cost
     comps = {k: v * L for k, v in layer.components.items()}
     comps["compute"] += t_head
     comps["interconnect"] += t_send
+    if step_cost:
+        comps["runtime_overhead"] = step_cost
     decode = PhaseTime(tpot, comps)
 
     # ---- prefill ----------------------------------------------------------------------
     tokens = batch * s.prompt_tokens
     p_attn = batch * m.prefill_attention_flops(s.prompt_tokens)
-    p_layer, p_work = eng.layer_time(tokens, p_attn, 0.0, kv_hbm, w_hbm, local)
+    p_layer, p_work = eng.layer_time(tokens, p_attn, 0.0, kv_hbm, w_hbm, local,
+                                     seqs=batch, query_len=s.prompt_tokens, context=s.prompt_tokens, prefill=True)
     # writing the prompt's KV cache
     kv_write = tokens * local * kvl * eng.memory.kv_share / (g.gpu.hbm_bandwidth_bytes_per_s * g.efficiency.memory)
     p_head, _, _ = eng.head_time(local_batch)
     p_send = eng.stage_send_time(local_batch * s.prompt_tokens)
-    overhead = g.efficiency.request_overhead_s
+    overhead = g.efficiency.request_overhead_s + eng.step_overhead(local_batch)
     ttft = L * (p_layer.time_s + kv_write) + p_head + p_send + overhead
     p_comps = {k: v * L for k, v in p_layer.components.items()}
     p_comps["hbm_bandwidth"] += L * kv_write

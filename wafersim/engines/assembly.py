@@ -94,6 +94,15 @@ def trust(kind: str, scenario: Scenario, model: Any, fits: bool, devices: int, n
     return out
 
 
+def runtime_fields(system: Any) -> dict[str, str]:
+    """The runtime profile a system was loaded with (none for a spec built in Python)."""
+    prov = getattr(system, "provenance", None)
+    runtime = getattr(prov, "runtime", None)
+    if not runtime:
+        return {}
+    return {"runtime": runtime["name"], "runtime_class": runtime["class"]}
+
+
 def _refuse(system: Any, model: Any, bad: list[str]) -> None:
     """Results are finite and physically signed, or the run fails here, before anything
     prints or writes them."""
@@ -129,6 +138,8 @@ def assemble(*, system: Any, model: Any, kind: str, fidelity: str, scenario: Sce
         energy_per_token_j=sum(step_energy_j.values()) / batch,
         decode_layer_s=decode_layer_s, prefill_layer_s=prefill_layer_s,
         tokens_per_s_per_device=batch / tpot / devices,
+        request_tokens_per_s=batch * scenario.output_tokens / (prefill.time_s + (scenario.output_tokens - 1) * tpot),
+        **runtime_fields(system),
         **deployment_metrics(system.deployment, devices if units is None else units, batch / tpot),
         **trust(kind, scenario, model, memory.fits, devices, (details or {}).get("nodes")),
         **dict(details or {}), **energy)

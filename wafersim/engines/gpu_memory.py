@@ -117,8 +117,12 @@ class GpuMemory:
         return max(0.0, usable - self.weight_bytes_per_gpu())
 
     def max_batch(self) -> int:
+        """Whole sequences of KV per GPU beside the weights, times ep; no more than the runtime's
+        scheduler runs at once (``efficiency.max_batch``, 0: no limit)."""
         per_seq = self.kv_bytes_per_seq_per_gpu()
-        return max(1, self.ep * int(self.kv_capacity_per_gpu() // per_seq))
+        fits = max(1, self.ep * int(self.kv_capacity_per_gpu() // per_seq))
+        limit = self.system.efficiency.max_batch
+        return min(fits, limit) if limit else fits
 
     def memory_plan(self, batch: int) -> GpuMemoryPlan:
         usable = self.system.gpu.hbm_bytes * (1.0 - self.system.efficiency.workspace_fraction)

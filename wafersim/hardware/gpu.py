@@ -17,11 +17,27 @@ class GpuSpec(Spec):
     bf16_flops_per_s: float = quantity("flop_rate", "dense BF16 tensor-core peak")
     fp8_flops_per_s: float = quantity("flop_rate", "dense FP8 peak; 0 means none (BF16 rate)", allow_zero=True, default=0.0)
     l2_bytes: float = quantity("bytes", "L2 cache", default=0.0, allow_zero=True)
+    kernel_model: str = choice(
+        ("tiles", "roofline"), "how kernels are costed: tiles (each GEMM from its shape, tiles in waves over the SMs, "
+        "attention spread over them) or roofline (a whole layer at max(FLOPs / peak, bytes / bandwidth))",
+        default="tiles")
+    sms: int = integer("streaming multiprocessors: the units GEMM and attention tiles are spread over in waves",
+                       default=132, maximum=4096)
+    tile_m: int = integer("rows (tokens) of the output tile one SM computes in a large GEMM", default=128, maximum=4096)
+    tile_n: int = integer("columns of the output tile one SM computes in a large GEMM", default=128, maximum=4096)
+    tile_k: int = integer("depth of one step of the K loop; a split-K part is at least this deep",
+                          default=64, maximum=4096)
+    mma_m: int = integer("smallest tile height a tensor-core GEMM uses (the MMA instruction's M); "
+                         "a GEMM of fewer rows still computes this many", default=64, maximum=4096)
 
     def flops_per_s(self, dtype: str) -> float:
         if dtype in ("fp8", "int8") and self.fp8_flops_per_s > 0:
             return self.fp8_flops_per_s
         return self.bf16_flops_per_s
+
+    def check(self) -> None:
+        if self.mma_m > self.tile_m:
+            raise ConfigError("", "mma_m", f"expected at most tile_m = {self.tile_m}, got {self.mma_m}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,12 +120,22 @@ class InterconnectSpec(Spec):
 @dataclass(frozen=True, kw_only=True)
 class GpuEfficiencySpec(Spec):
     """Achieved fractions of peak and fixed overheads; each preset cites its source."""
-    gemm: float = number("achieved share of peak tensor FLOPs in large GEMMs", maximum=1.0)
+    gemm: float = number("achieved share of peak tensor FLOPs in large 16-bit GEMMs", maximum=1.0)
+    gemm_8bit: float = number("achieved share of the 8-bit peak in large 8-bit GEMMs; 0 means the 16-bit share",
+                              maximum=1.0, allow_zero=True, default=0.0)
     memory: float = number("achieved share of HBM bandwidth in memory-bound kernels", maximum=1.0)
-    attention: float = number("achieved share of the 16-bit tensor peak in attention (fused, FlashAttention-style); "
-                              "0 means the gemm share", default=0.0, maximum=1.0, allow_zero=True)
+    memory_8bit: float = number("achieved share of HBM bandwidth in GEMMs streaming 8-bit weights; 0 means memory",
+                                maximum=1.0, allow_zero=True, default=0.0)
+    attention: float = number("achieved share of the 16-bit tensor peak in attention (fused, FlashAttention-style) "
+                              "with the best published kernel for this GPU; 0 means the gemm share",
+                              default=0.0, maximum=1.0, allow_zero=True)
+    attention_scale: float = number("share of that attention rate the runtime's own kernels reach (1: the best "
+                                    "published kernel)", default=1.0, maximum=1.0)
     collective: float = number("achieved share of link bandwidth in collectives", maximum=1.0)
-    kernel_launch_s: float = quantity("time", "launch overhead of one kernel")
+    kernel_launch_s: float = quantity("time", "launch overhead of one kernel", allow_zero=True)
+    prefill_kernel_launch_s: float = quantity(
+        "time", "launch overhead of one kernel in a prefill step, which serving runtimes often run without CUDA "
+        "graphs; 0 means kernel_launch_s", allow_zero=True, default=0.0)
     kernels_per_layer: int = integer("kernels launched per decoder layer per step", maximum=2**16)
     collective_latency_s: float = quantity("time", "fixed latency of one collective call")
     collective_step_latency_s: float = quantity("time", "latency of one dependent step of a ring or tree", allow_zero=True)
@@ -117,6 +143,27 @@ class GpuEfficiencySpec(Spec):
     request_overhead_s: float = quantity(
         "time", "fixed serving-runtime time per request before the first token (scheduling, host work); "
         "0 for the hardware alone", default=0.0, allow_zero=True)
+    step_overhead_s: float = quantity(
+        "time", "serving-runtime host time per forward step (scheduling, sampling launch) not hidden behind "
+        "the GPU; 0 for the hardware alone", default=0.0, allow_zero=True)
+    step_overhead_per_seq_s: float = quantity(
+        "time", "serving-runtime time per step per sequence in the batch (sampling, stop checks, KV bookkeeping); "
+        "0 for the hardware alone", default=0.0, allow_zero=True)
+    max_batch: int = integer("most sequences the runtime's scheduler runs in one batch; 0: no limit beyond memory",
+                             default=0, minimum=0, maximum=2**24)
+
+    @property
+    def attention_share(self) -> float:
+        """Achieved share of the 16-bit peak in the runtime's attention kernels."""
+        return (self.attention or self.gemm) * self.attention_scale
+
+    def weight_memory_share(self, dtype: str) -> float:
+        """Achieved share of HBM bandwidth while GEMMs stream weights of ``dtype``."""
+        return (self.memory_8bit or self.memory) if dtype in ("fp8", "int8") else self.memory
+
+    def gemm_share(self, dtype: str) -> float:
+        """Achieved share of the dtype's tensor peak in large GEMMs."""
+        return (self.gemm_8bit or self.gemm) if dtype in ("fp8", "int8") else self.gemm
 
 
 @dataclass(frozen=True, kw_only=True)

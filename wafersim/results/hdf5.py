@@ -194,6 +194,10 @@ def write_results(path: str | Path, results: RunResult | Iterable[RunResult],
 
 def check_format(f: h5py.File, path: str | Path) -> None:
     fmt = _attr_text(f.attrs.get("format"))
+    if fmt == "wafersim-sweep":
+        raise ResultsFormatError(f"{path}: not a wafersim results file but a sweep collection; open it with "
+                                 "xarray.open_dataset(path, engine='h5netcdf', group='summary'), "
+                                 "wafersim.sweep.read_collection or tools/plot_sweep.py")
     if fmt != FORMAT:
         raise ResultsFormatError(f"{path}: not a wafersim results file (attribute 'format' is {_short(fmt)})")
     raw = f.attrs.get("format-version", -1)
@@ -368,6 +372,8 @@ def read_run(path: str | Path, run_id: str | None = None) -> RunResult:
         runs = f["runs"]
         rid = run_id or next(iter(runs))
         if rid not in runs:
+            if run_id is None:         # listed but not found: a damaged name in the group's index
+                raise ResultsFormatError(f"{path}: damaged: /runs lists {rid!r} but it cannot be opened")
             raise MissingEntry(f"{path}: no run {rid!r}; runs: {', '.join(runs)}")
         g = runs[rid]
         if not isinstance(g, h5py.Group):

@@ -57,6 +57,8 @@ class Summary(Mapping):
     decode_layer_s: float = _f("s", "mean time of one decoder layer in a decode step")
     prefill_layer_s: float = _f("s", "mean time of one decoder layer in prefill")
     tokens_per_s_per_device: float = _f("tokens/s", "decode throughput per wafer or GPU")
+    request_tokens_per_s: float | None = _opt("tokens/s", "output tokens of the whole batch over the whole request, prefill "
+                                                 "included: batch x output / (ttft + (output - 1) x tpot)")
     # ---- the system as a data centre sees it (presets' [deployment]; absent where unknown) ----
     power_w: float | None = _opt("W", "wall power of the units used at full load (nodes or wafer systems)")
     tokens_per_s_per_kw: float | None = _opt("tokens/s/kW", "decode throughput per kW of wall power")
@@ -67,6 +69,8 @@ class Summary(Mapping):
     validation_error: float | None = _opt("", "median out-of-sample |relative error| of tokens/s per user on "
                                               "this kind of system in the shipped validation table")
     validation_rows: int | None = _opt("", "out-of-sample rows behind validation_error")
+    runtime: str | None = _opt("", "serving-runtime profile the run used (runtimes/)")
+    runtime_class: str | None = _opt("", "class of that profile: ideal, best-known or typical")
     uncalibrated: str | None = _opt("", "parts of this result no shipped measurement was fitted to or checks")
     # ---- what some engines add ----------------------------------------------------------
     placement: str | None = _opt("", "wafer layout strategy")

@@ -10,18 +10,21 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError, load_toml
-from ..presets import load_model, load_system
+from ..presets import load_model, load_runtime, load_system
 from ..results.run_result import RunResult
 from ..runner import simulate
 
 #: the shipped table: every ``*.toml`` file in this folder, read in name order
 MEASUREMENTS = Path(__file__).with_name("measurements")
 NUMERIC_METRICS = ("ttft_s", "tpot_s", "tokens_per_s_per_user", "tokens_per_s", "energy_per_token_j",
-                   "decode_layer_s", "prefill_layer_s")
+                   "decode_layer_s", "prefill_layer_s", "request_tokens_per_s")
 _ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _SCENARIO_KEYS = ("batch", "prompt_tokens", "output_tokens", "dtype", "kv_dtype", "wafers", "tp", "pp", "ep", "layers",
                   "fidelity")
-_ROW_KEYS = {"id", "system", "model", "metric", "value", "source", "calibration", "note", "set", *_SCENARIO_KEYS}
+_ROW_KEYS = {"id", "system", "model", "metric", "value", "source", "calibration", "note", "set", "runtime", "group",
+             *_SCENARIO_KEYS}
+#: what a row's ``set`` may hold: the layout of the scenario on a wafer, never a model parameter
+_ROW_SET_PREFIX = "mapping."
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,11 @@ class Measurement:
     scenario: dict[str, Any] = field(default_factory=dict)
     overrides: dict[str, Any] = field(default_factory=dict)
     note: str = ""
+    #: the runtime profile (runtimes/) every row of this runtime runs with; "" for the kind's default
+    runtime: str = ""
+    #: the independent source the row comes from (leave-one-source-out leaves out a group at a
+    #: time): the row's ``group``, else its file's name
+    group: str = ""
 
 
 @dataclass(frozen=True)
@@ -83,13 +91,18 @@ def _load_file(path: Path, seen: dict[str, str]) -> list[Measurement]:
         if not isinstance(row["metric"], str) or row["metric"] not in NUMERIC_METRICS:
             raise ConfigError(str(path), f"{key}.metric",
                               f"expected a numeric summary key ({', '.join(NUMERIC_METRICS)}); got {row['metric']!r}")
-        for name in ("system", "model", "source", "note"):
+        for name in ("system", "model", "source", "note", "runtime", "group"):
             if name in row and not isinstance(row[name], str):
                 raise ConfigError(str(path), f"{key}.{name}", f"expected a string; got {type(row[name]).__name__}")
         if not isinstance(row.get("calibration", False), bool):
             raise ConfigError(str(path), f"{key}.calibration", f"expected true or false; got {row['calibration']!r:.60}")
         if not isinstance(row.get("set", {}), dict):
-            raise ConfigError(str(path), f"{key}.set", "expected a table of preset keys and values")
+            raise ConfigError(str(path), f"{key}.set", "expected a table of mapping.* keys and values")
+        for name in row.get("set", {}):
+            if not str(name).startswith(_ROW_SET_PREFIX):
+                raise ConfigError(str(path), f"{key}.set", f"a row sets only the wafer layout (mapping.*), never a "
+                                                           f"model parameter ({name!r}); name the runtime profile "
+                                                           "that holds it (runtime = ...)")
         value = row["value"]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
             raise ConfigError(str(path), f"{key}.value", f"expected a positive number; got {value!r}")
@@ -102,27 +115,29 @@ def _load_file(path: Path, seen: dict[str, str]) -> list[Measurement]:
             id=row["id"], system=row["system"], model=row["model"], metric=row["metric"],
             value=float(row["value"]), source=row["source"], calibration=bool(row.get("calibration", False)),
             scenario={k: row[k] for k in _SCENARIO_KEYS if k in row}, overrides=dict(row.get("set", {})),
-            note=row.get("note", "")))
+            note=row.get("note", ""), runtime=row.get("runtime", ""), group=row.get("group", path.stem)))
     return out
 
 
-def run_row(row: Measurement) -> Comparison:
-    parts: dict[str, dict[str, Any]] = {"system": {}, "model": {}, "mapping": {}}
-    for k, v in row.overrides.items():
-        if not isinstance(k, str):
-            raise ConfigError(row.id, str(k), "expected system.*, model.* or mapping.*")
-        head, _, rest = k.partition(".")
-        if head not in parts:
-            raise ConfigError(row.id, k, "expected system.*, model.* or mapping.*")
-        parts[head][rest] = v
-    system = load_system(row.system, parts["system"])
-    model = load_model(row.model, parts["model"])
-    result = simulate(system, model, mapping=parts["mapping"], **row.scenario)
+def run_row(row: Measurement, runtime: str | None = None, runtime_overrides: dict[str, Any] | None = None,
+            system_overrides: dict[str, Any] | None = None) -> Comparison:
+    """Run one row with its runtime profile (``runtime`` replaces it when the profile applies to
+    the row's kind of system); ``runtime_overrides`` and ``system_overrides`` are what a fit
+    tries (``--set runtime.*`` / ``system.*``)."""
+    mapping = {k.removeprefix(_ROW_SET_PREFIX): v for k, v in row.overrides.items()}
+    name = row.runtime or None
+    if runtime is not None:
+        kind = load_system(row.system).kind
+        if load_runtime(runtime).applies_to(kind):
+            name = runtime
+    system = load_system(row.system, system_overrides or None, runtime=name, runtime_overrides=runtime_overrides or None)
+    model = load_model(row.model)
+    result = simulate(system, model, mapping=mapping if system.kind == "wafer" else None, **row.scenario)
     return Comparison(row, float(result.summary[row.metric]), result)
 
 
-def validate(path: str | Path = MEASUREMENTS) -> list[Comparison]:
-    return [run_row(r) for r in load_measurements(path)]
+def validate(path: str | Path = MEASUREMENTS, runtime: str | None = None) -> list[Comparison]:
+    return [run_row(r, runtime) for r in load_measurements(path)]
 
 
 #: the columns of the ``/validation`` table in ``wafersim validate -o`` files: key -> (units, meaning)
@@ -133,14 +148,22 @@ TABLE_FIELDS: dict[str, tuple[str, str]] = {
     "relative_error": ("", "(predicted - measured) / measured"),
     "calibration": ("", "a preset field was fitted to this row"),
     "source": ("", "where the measurement was published"),
+    "group": ("", "the independent source the row belongs to (left out together in leave-one-source-out)"),
+    "runtime": ("", "the runtime profile the row ran with"),
+    "loso_predicted": ("", "prediction with the fitted fields refitted without the row's source"),
 }
 
 
-def table_columns(comparisons: list[Comparison]) -> list[tuple[str, list[Any], str, str]]:
-    """The validation table for :func:`wafersim.results.hdf5.write_results` (one row per run)."""
+def table_columns(comparisons: list[Comparison], loso: dict[str, float] | None = None
+                  ) -> list[tuple[str, list[Any], str, str]]:
+    """The validation table for :func:`wafersim.results.hdf5.write_results` (one row per run);
+    ``loso`` maps row ids to their leave-one-source-out prediction (NaN where absent)."""
+    loso = loso or {}
     values = {"metric": lambda c: c.row.metric, "measured": lambda c: c.row.value,
               "predicted": lambda c: c.predicted, "relative_error": lambda c: c.error,
-              "calibration": lambda c: c.row.calibration, "source": lambda c: c.row.source}
+              "calibration": lambda c: c.row.calibration, "source": lambda c: c.row.source,
+              "group": lambda c: c.row.group, "runtime": lambda c: c.result.summary.get("runtime") or "",
+              "loso_predicted": lambda c: loso.get(c.row.id, float("nan"))}
     return [(key, [values[key](c) for c in comparisons], *TABLE_FIELDS[key]) for key in TABLE_FIELDS]
 
 
@@ -164,6 +187,28 @@ def error_band(comps: list[Comparison]) -> dict[str, dict[str, float]]:
             groups.setdefault(f"{c.result.summary['kind']}/{c.row.metric}", []).append(c)
     return {key: {k: (round(v, 6) if isinstance(v, float) else v) for k, v in error_stats(group).items()}
             for key, group in sorted(groups.items())}
+
+
+def kind_metric_stats(comps: list[Comparison], loso: dict[str, float] | None = None
+                      ) -> dict[str, dict[str, float | None]]:
+    """Per kind of system and metric ("gpu/ttft_s"): rows, out-of-sample median and worst
+    |error| (rows not used for calibration), and, given ``loso`` (row id -> prediction with
+    the row's source left out of the fit), the leave-one-source-out median and worst over
+    every row."""
+    groups: dict[str, list[Comparison]] = {}
+    for c in comps:
+        groups.setdefault(f"{c.result.summary['kind']}/{c.row.metric}", []).append(c)
+    out = {}
+    for key, group in sorted(groups.items()):
+        held = error_stats([c for c in group if not c.row.calibration])
+        entry = {"rows": len(group), "out_of_sample_rows": held["rows"],
+                 "out_of_sample_median": held["median_abs_error"], "out_of_sample_worst": held["worst_abs_error"]}
+        if loso is not None:
+            errs = [abs(loso[c.row.id] / c.row.value - 1) for c in group if c.row.id in loso]
+            entry["loso_median"] = statistics.median(errs) if errs else None
+            entry["loso_worst"] = max(errs) if errs else None
+        out[key] = entry
+    return out
 
 
 def report_groups(comps: list[Comparison]) -> dict[str, list[Comparison]]:

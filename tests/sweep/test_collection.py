@@ -1,0 +1,151 @@
+"""The sweep collection: an n-dimensional Dataset on the sweep's axes (xarray, h5netcdf),
+a DataFrame in one line, failed points as fill values with their error, each point's
+run and configuration kept, and the same bytes of summary data whatever ran it."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+import wafersim
+from wafersim.sweep import parse_spec, read_collection, run_sweep, summary_digest
+from wafersim.sweep.collection import point_id
+
+from .helpers import DATA, SMALL, assert_same_run, need
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sweep") / "small.h5"
+    report = run_sweep(parse_spec(SMALL, "small.toml"), path, jobs=1)
+    assert (report.points, report.ran, report.failed) == (12, 12, 3)
+    return path
+
+
+def test_xarray_opens_the_summary_on_the_sweep_axes(small):
+    xr = need("xarray")
+    need("h5netcdf")
+    ds = xr.open_dataset(small, engine="h5netcdf", group="summary")
+    assert dict(ds.sizes) == {"system.core.sram_bytes": 3, "wafers": 4}
+    assert list(ds["system.core.sram_bytes"].values) == [32768.0, 49152.0, 65536.0]
+    assert ds["system.core.sram_bytes"].attrs["units"] == "B"
+    assert list(ds["wafers"].values) == [1, 2, 4, 8]
+    assert ds["tokens_per_s_per_user"].attrs["units"] == "tokens/s"
+    assert ds["tokens_per_s_per_user"].dims == ("system.core.sram_bytes", "wafers")
+    # each cell is the run at those coordinates
+    cell = ds["tokens_per_s_per_user"].sel({"system.core.sram_bytes": 49152.0, "wafers": 2}).item()
+    direct = wafersim.simulate(wafersim.load_system("mini-wafer", {"core.sram_bytes": "48 KiB"}),
+                               str(DATA / "tiny-llama.toml"), wafers=2, prompt_tokens=512, output_tokens=16)
+    assert cell == direct.summary["tokens_per_s_per_user"]
+    # the failed column: fill values, and the error kept
+    failed = ds.sel(wafers=8)
+    assert np.isnan(failed["tokens_per_s_per_user"]).all() and (failed["status"] == 0).all()
+    assert all("8 wafers for 4 layers" in str(e) for e in failed["error"].values)
+    assert np.isnan(failed["fits_on_chip"]).all() and set(ds["fits_on_chip"].sel(wafers=1).values) <= {0, 1}
+    assert (ds["status"].sel(wafers=[1, 2, 4]) == 1).all()
+
+
+def test_one_line_gives_a_dataframe(small):
+    xr = need("xarray")
+    need("pandas")
+    df = xr.open_dataset(small, engine="h5netcdf", group="summary").to_dataframe().reset_index()
+    assert len(df) == 12 and {"system.core.sram_bytes", "wafers", "tpot_s", "error"} <= set(df.columns)
+    assert (df.groupby("wafers")["status"].min().to_dict()) == {1: 1, 2: 1, 4: 1, 8: 0}
+
+
+def test_zipped_axes_and_string_coordinates(tmp_path):
+    xr = need("xarray")
+    spec = parse_spec(f'model = "{DATA / "tiny-llama.toml"}"\n[scenario]\nprompt = 256\n[axes]\n'
+                      'system = ["dgx-h100", "dgx-a100"]\nlayout = {{ zip = {{ tp = [1, 2, 4], pp = [4, 2, 1] }} }}\n'
+                      .replace("{{", "{").replace("}}", "}"), "zip.toml")
+    run_sweep(spec, tmp_path / "z.h5")
+    ds = xr.open_dataset(tmp_path / "z.h5", engine="h5netcdf", group="summary")
+    assert list(ds["system"].values) == ["dgx-h100", "dgx-a100"] and dict(ds.sizes) == {"system": 2, "layout": 3}
+    assert list(ds["tp"].values) == [1, 2, 4] and list(ds["pp"].values) == [4, 2, 1]
+    assert "tp" in ds.coords and "pp" in ds.coords
+    assert (ds["resolved_tp"].values == np.array([[1, 2, 4], [1, 2, 4]])).all()
+    assert list(ds["resolved_system"].values[:, 0]) == ["dgx-h100", "dgx-a100"]
+
+
+def test_h5py_reader_and_runs(small):
+    c = read_collection(small)
+    assert c.dims == ("system.core.sram_bytes", "wafers")
+    tpot = c.variables["tpot_s"]
+    assert tpot.dims == c.dims and tpot.units == "s" and tpot.data.shape == (3, 4)
+    assert c.attrs["points"] == 12 and c.attrs["failed"] == 3 and "sram_bytes" in c.attrs["spec"]
+    with h5py.File(small) as f:
+        run = f["runs"][point_id(5)]
+        assert "config" in run.attrs and "decode_layer_s" in f["arrays"] and "decode_layer_s" not in run
+        assert f["arrays/decode_layer_s"].shape == (3, 4, 4)                 # sweep axes, then layer
+        assert "error" in f["runs"][point_id(3)].attrs
+        assert json.loads(run.attrs["summary"])["tpot_s"] == float(f["summary/tpot_s"][1, 1])
+        assert int(f["summary/point"][1, 1]) == 5
+        assert json.loads(run.attrs["point"])["scenario"]["wafers"] == 2
+
+
+def test_same_spec_same_summary_bytes_serial_and_pool(small, tmp_path):
+    pool = tmp_path / "pool.h5"
+    run_sweep(parse_spec(SMALL, "small.toml"), pool, jobs=2)
+    assert summary_digest(pool) == summary_digest(small)
+    with h5py.File(small) as a, h5py.File(pool) as b:
+        for name in a["summary"]:
+            x, y = a["summary"][name][()], b["summary"][name][()]
+            assert x.dtype == y.dtype, name
+            assert (x.tolist() == y.tolist()) if x.dtype == object else x.tobytes() == y.tobytes(), name
+
+
+def test_a_partial_collection_marks_points_not_run(tmp_path):
+    """write_collection from some outcomes only (a killed sweep's journal): the rest are -1, NaN."""
+    from wafersim.sweep import plan, write_collection
+    from wafersim.sweep.records import decode, run_point
+    p = plan(parse_spec(SMALL, "small.toml"))
+    outcomes = {j["index"]: decode(run_point(j)) for j in p.jobs[:5]}
+    write_collection(tmp_path / "part.h5", p, outcomes)
+    c = read_collection(tmp_path / "part.h5")
+    status = c.variables["status"].data.ravel()
+    assert status.tolist() == [1, 1, 1, 0, 1] + [-1] * 7
+    assert np.isnan(c.variables["tpot_s"].data.ravel()[5:]).all()
+    assert c.attrs["finished"] == 5 and c.attrs["failed"] == 1
+    with h5py.File(tmp_path / "part.h5") as f:
+        assert sorted(f["runs"]) == [point_id(i) for i in range(5)]
+
+
+@pytest.mark.parametrize("text", [SMALL, f"""
+system = "mini-wafer"
+model = "{DATA / 'tiny-llama.toml'}"
+[scenario]
+fidelity = "flow"
+prompt = 256
+[axes]
+batch = [1, 2]
+""", f"""
+system = "mini-wafer"
+[scenario]
+prompt = 256
+[axes]
+model = ["{DATA / 'tiny-llama.toml'}", "llama-3.1-8b"]
+layers = [1, 2]
+"""], ids=["analytic", "flow", "models"])
+def test_each_point_reads_back_as_the_run_it_was(tmp_path, text):
+    """Arrays stacked on the axes (same shape at every point) or kept in the point's group
+    (shapes that differ) come back as the run simulated: /arrays plus /runs/p<index>."""
+    from wafersim.sweep import plan, read_point
+    from wafersim.sweep.records import decode, run_point
+    p = plan(parse_spec(text, "t.toml"))
+    run_sweep(p, tmp_path / "s.h5")
+    for job in p.jobs:
+        direct = decode(run_point(job))
+        if direct.ok:
+            assert_same_run(read_point(tmp_path / "s.h5", job["index"]), direct.result)
+    with h5py.File(tmp_path / "s.h5") as f:
+        stacked = set(f["arrays"])
+        own = set(f["runs"][point_id(0)])
+    if 'fidelity = "flow"' in text:
+        assert {"link_load_bytes", "sram_weight_bytes"} <= stacked       # per-core and per-link arrays, stacked
+    if "layers = [1, 2]" in text:                    # one layer or two: shapes differ, each point keeps its own
+        assert "decode_layer_s" not in stacked and "decode_layer_s" in own
+    else:
+        assert "decode_layer_s" in stacked and "decode_layer_s" not in own

@@ -1,0 +1,71 @@
+"""The Dask backend, against a LocalCluster the test starts and stops: the same summary as a
+serial run, and a worker killed with SIGKILL mid-sweep costs no point and repeats none."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from wafersim.sweep import parse_spec, read_collection, run_sweep, summary_digest
+
+from .helpers import big, need
+
+N = 120
+
+
+@pytest.fixture(scope="module")
+def client():
+    distributed = need("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
+    c = distributed.Client(cluster)
+    yield c
+    c.close()
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory):
+    path = tmp_path_factory.mktemp("serial") / "serial.h5"
+    run_sweep(parse_spec(big(N), "dask.toml"), path)
+    return summary_digest(path)
+
+
+def test_dask_gives_the_serial_result(client, serial, tmp_path):
+    report = run_sweep(parse_spec(big(N), "dask.toml"), tmp_path / "d.h5", client=client)
+    assert (report.ran, report.failed) == (N, 0)
+    assert summary_digest(tmp_path / "d.h5") == serial
+
+
+def test_a_killed_worker_loses_no_point(client, serial, tmp_path):
+    pids = client.run(os.getpid)                 # worker address -> process id
+    killed = []
+
+    def kill_one(done, total):
+        if done == 10 and not killed:
+            pid = sorted(pids.values())[0]
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    report = run_sweep(parse_spec(big(N), "dask.toml"), tmp_path / "k.h5", client=client, on_point=kill_one)
+    assert killed and report.ran == N and report.failed == 0
+    c = read_collection(tmp_path / "k.h5")
+    assert sorted(c.variables["point"].data.ravel().tolist()) == list(range(N))
+    assert summary_digest(tmp_path / "k.h5") == serial
+    client.wait_for_workers(2, timeout=60)       # the nanny restarted it
+
+
+def test_scheduler_local_starts_and_stops_its_own_cluster(tmp_path, serial):
+    need("distributed")
+    report = run_sweep(parse_spec(big(N), "dask.toml"), tmp_path / "l.h5", scheduler="local", jobs=1)
+    assert report.ran == N and summary_digest(tmp_path / "l.h5") == serial
+
+
+def test_scheduler_address_connects_to_a_running_cluster(client, serial, tmp_path, capsys):
+    from wafersim.cli import main
+    spec = tmp_path / "d.toml"
+    spec.write_text(big(N))
+    assert main(["sweep", str(spec), "-o", str(tmp_path / "a.h5"), "--scheduler", client.scheduler.address]) == 0
+    assert f"{N} ran" in capsys.readouterr().out and summary_digest(tmp_path / "a.h5") == serial
+    assert len(client.scheduler_info()["workers"]) == 2          # the cluster is the caller's: still running

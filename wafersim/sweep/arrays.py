@@ -1,0 +1,169 @@
+"""Each point's arrays, stacked on the sweep's axes where every point's array has the same
+shape, so that one dataset holds an array of all the points (and HDF5 writes one
+dataset, not one per point).
+
+``/arrays/<name>`` has the sweep's dimensions and then the array's own (``layer``,
+``y``, ``x``, ``direction``, ...), NaN where a point failed or did not run;
+``/arrays/prefill_components_s`` and ``decode_components_s`` hold each point's
+time components along ``component``.  An array whose shape differs between points
+(a sweep over models with different layer counts, or over mesh sizes) stays in the
+point's group, ``/runs/p<index>/<name>``.  :func:`read_point` puts a point's run
+back together from both places.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import h5py
+import numpy as np
+
+from ..results.errors import ResultsFormatError
+from ..results.hdf5 import _dataset, _json, _scale, _write_array
+from ..results.phase import PhaseTime
+from ..results.run_result import LayerArray, RunResult
+from ..results.summary import Summary
+from .fileformat import open_sweep, point_id
+from .records import PointOutcome
+
+__all__ = ["stackable", "write_arrays", "write_point", "read_point", "GROUP", "PHASES"]
+
+GROUP = "arrays"
+PHASES = (("prefill_components_s", "prefill"), ("decode_components_s", "decode"))
+
+
+def _signature(a: LayerArray) -> tuple:
+    return (a.dims, a.data.shape, a.units, a.description, tuple(sorted((a.labels or {}).items())))
+
+
+def stackable(results: Sequence[RunResult], axes: Sequence[str]) -> list[str]:
+    """Names of the arrays every run has with the same dimensions, shape, units and labels
+    (and no dimension named like a sweep axis)."""
+    if not results:
+        return []
+    first = results[0].arrays
+    out = []
+    for name, a in sorted(first.items()):
+        if set(a.dims) & set(axes) or a.data.dtype.kind not in "biuf":
+            continue
+        sig = _signature(a)
+        if all(name in r.arrays and _signature(r.arrays[name]) == sig for r in results[1:]):
+            out.append(name)
+    return out
+
+
+def write_arrays(f: h5py.File, ran: Sequence[PointOutcome | None], shape: tuple[int, ...], dims: list[str],
+                 write_axes, names: list[str]) -> None:
+    """``/arrays``: the stacked arrays and both phases' components; ``write_axes(group)`` writes the
+    sweep's dimension scales (and returns the netCDF ``coordinates`` text)."""
+    ok = [o.result for o in ran if o is not None and o.ok]
+    if not ok:
+        return
+    g = f.create_group(GROUP, track_order=True)
+    coords = write_axes(g)
+    template = ok[0]
+    for name in names:
+        a = template.arrays[name]
+        for axis, dim in enumerate(a.dims):
+            if dim not in g:
+                labels = (a.labels or {}).get(dim)
+                _scale(g, dim, np.array(labels, dtype=str) if labels else np.arange(a.data.shape[axis]))
+        data = np.full((len(ran), *a.data.shape), np.nan)
+        for i, o in enumerate(ran):
+            if o is not None and o.ok:
+                data[i] = o.result.arrays[name].data
+        _write(g, name, data.reshape(*shape, *a.data.shape), [*dims, *a.dims], a.units, a.description, coords,
+               str(a.data.dtype))
+    components = sorted({c for r in ok for p in (r.prefill, r.decode) for c in p.components})
+    _scale(g, "component", np.array(components, dtype=str))
+    for label, phase in PHASES:
+        data = np.full((len(ran), len(components)), np.nan)
+        for i, o in enumerate(ran):
+            if o is not None and o.ok:
+                comps = getattr(o.result, phase).components
+                data[i] = [comps.get(c, 0.0) for c in components]
+        _write(g, label, data.reshape(*shape, len(components)), [*dims, "component"], "s",
+               f"{phase}: seconds each resource alone would need", coords, "float64")
+
+
+def _write(g: h5py.Group, name: str, data: np.ndarray, dims: list[str], units: str, description: str,
+           coords: str, dtype: str) -> None:
+    ds = _dataset(g, name, data, fillvalue=np.nan)
+    ds.attrs["_FillValue"] = np.float64(np.nan)
+    ds.attrs["units"] = units
+    ds.attrs["description"] = description
+    ds.attrs["dtype"] = dtype           # what the engine made (read_point gives it back)
+    if coords:
+        ds.attrs["coordinates"] = coords
+    for axis, dim in enumerate(dims):
+        ds.dims[axis].attach_scale(g[dim])
+
+
+def write_point(rg: h5py.Group, result: RunResult, stacked: set[str], arrays: bool) -> None:
+    """A point's group: its configuration, summary and notes, the arrays not stacked, attachments."""
+    rg.attrs["system"] = str(result.summary["system"])
+    rg.attrs["model"] = str(result.summary["model"])
+    rg.attrs["config"] = _json(result.config)
+    rg.attrs["summary"] = _json(result.to_json())
+    rg.attrs["notes"] = _json(result.notes)
+    if not arrays:
+        return
+    rg.attrs["components"] = _json(sorted(set(result.prefill.components) | set(result.decode.components)))
+    for name, arr in sorted(result.arrays.items()):
+        if name not in stacked:
+            _write_array(rg, name, arr)
+    for name, text in sorted(result.attachments.items()):
+        rg.create_dataset(name, data=text, dtype=h5py.string_dtype("utf-8"), track_times=False)
+
+
+def _text(v: Any) -> Any:
+    return v.decode("utf-8") if isinstance(v, bytes) else v
+
+
+def read_point(path: str | Path, index: int) -> RunResult:
+    """Point ``index`` of a sweep file as a :class:`RunResult` (summary, configuration, notes,
+    both phases' components and every array, from /arrays and its own group)."""
+    with open_sweep(path) as f:
+        runs = f.get("runs")
+        pid = point_id(index)
+        if runs is None or pid not in runs:
+            raise ResultsFormatError(f"{path}: no point {index} (it did not run, or the file has no /runs)")
+        rg = runs[pid]
+        if "error" in rg.attrs:
+            raise ResultsFormatError(f"{path}: point {index} failed: {_text(rg.attrs['error'])}")
+        if GROUP not in f or "components" not in rg.attrs:
+            raise ResultsFormatError(f"{path}: point {index} was stored without its arrays (--no-arrays)")
+        stored = json.loads(_text(rg.attrs["summary"]))
+        g = f[GROUP]
+        where = np.unravel_index(index, f["summary/point"].shape)
+        own = set(json.loads(_text(rg.attrs["components"])))
+        names = [_text(n) for n in g["component"][()]]
+        phases = {}
+        for label, phase in PHASES:
+            values = g[label][where]
+            total = stored["ttft_s" if phase == "prefill" else "tpot_s"]
+            phases[phase] = PhaseTime(float(total), {n: float(v) for n, v in zip(names, values) if n in own})
+        arrays, attachments = {}, {}
+        for name, ds in g.items():
+            if ds.is_scale or name in dict(PHASES) or len(ds.dims) <= len(where):
+                continue
+            dims = tuple(d[0].name.rsplit("/", 1)[-1] for d in ds.dims)[len(where):]
+            labels = {d: tuple(str(_text(v)) for v in g[d][()]) for d in dims if h5py.check_string_dtype(g[d].dtype)}
+            data = ds[where].astype(_text(ds.attrs["dtype"]))
+            arrays[name] = LayerArray(data, dims, str(_text(ds.attrs["units"])), str(_text(ds.attrs["description"])),
+                                      labels or None)
+        for name, ds in rg.items():
+            if ds.is_scale:
+                continue
+            if ds.shape == () and h5py.check_string_dtype(ds.dtype):
+                attachments[name] = _text(ds[()])
+                continue
+            dims = tuple(d[0].name.rsplit("/", 1)[-1] for d in ds.dims)
+            labels = {d: tuple(str(_text(v)) for v in rg[d][()]) for d in dims
+                      if d in rg and h5py.check_string_dtype(rg[d].dtype)}
+            arrays[name] = LayerArray(ds[()], dims, str(_text(ds.attrs["units"])), str(_text(ds.attrs["description"])),
+                                      labels or None)
+        return RunResult(Summary.from_mapping(stored), json.loads(_text(rg.attrs["config"])), phases["prefill"],
+                         phases["decode"], arrays, json.loads(_text(rg.attrs["notes"])), attachments)

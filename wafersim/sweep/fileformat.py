@@ -1,0 +1,37 @@
+"""What marks a sweep collection: its format name and version, the names of point groups,
+and opening one for reading (refusing other files)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+
+from ..results.errors import ResultsFormatError
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "point_id", "open_sweep"]
+
+FORMAT = "wafersim-sweep"
+FORMAT_VERSION = 1
+
+
+def point_id(index: int) -> str:
+    """The group of point ``index`` under /runs."""
+    return f"p{index:06d}"
+
+
+def open_sweep(path: str | Path) -> h5py.File:
+    """Open a sweep collection for reading; a ResultsFormatError for anything else."""
+    try:
+        f = h5py.File(path, "r")
+    except (OSError, ValueError) as exc:
+        raise ResultsFormatError(f"{path}: cannot open as HDF5 ({exc})") from None
+    fmt = f.attrs.get("format")
+    fmt = fmt.decode("utf-8", "replace") if isinstance(fmt, bytes) else fmt
+    if fmt != FORMAT:
+        f.close()
+        raise ResultsFormatError(f"{path}: not a wafersim sweep file (attribute 'format' is {fmt!r})")
+    if int(f.attrs.get("format-version", -1)) > FORMAT_VERSION:
+        f.close()
+        raise ResultsFormatError(f"{path}: format-version is newer than this wafersim reads ({FORMAT_VERSION})")
+    return f

@@ -1,0 +1,138 @@
+"""One point of a sweep run, and its outcome as bytes.
+
+:func:`run_point` is what a worker runs: it loads the point's system and model
+(with the sweep's overrides), calls :func:`wafersim.simulate` and returns the
+outcome encoded by :func:`encode`, a run or the error that stopped it.  The
+bytes travel back to the one process that writes, which appends them to the
+journal as they are; :func:`decode` turns them into a :class:`PointOutcome`.
+
+Encoding: a little-endian ``uint32`` header length, the header as UTF-8 JSON
+(the index, the status, the summary, configuration, phases, notes, and each
+array's dtype, shape, units and dimensions), then each array's bytes in that
+order.  JSON keeps every float exactly (shortest round-trip text), so a
+decoded run equals the one simulated.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..presets import load_model, load_system
+from ..results.phase import PhaseTime
+from ..results.run_result import LayerArray, RunResult
+from ..results.summary import Summary
+from ..runner import simulate
+
+__all__ = ["PointOutcome", "run_point", "run_chunk", "encode", "decode"]
+
+_LEN = struct.Struct("<I")
+
+
+@dataclass(frozen=True)
+class PointOutcome:
+    """A finished point: its run, or the error that stopped it (type and message)."""
+    index: int
+    result: RunResult | None
+    error: str = ""
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None
+
+
+def run_point(job: dict[str, Any], cache: dict | None = None) -> bytes:
+    """Run one point's job (see :func:`wafersim.sweep.points.job_for`); any error becomes a
+    recorded outcome, so that one bad point never stops a sweep.  ``cache`` (a dict kept
+    for one sweep or one chunk of it) lets points share a loaded preset: specs are frozen."""
+    t0 = time.perf_counter()
+    cache = {} if cache is None else cache
+    try:
+        system = _load(cache, load_system, job["system"], job["system_sets"])
+        model = _load(cache, load_model, job["model"], job["model_sets"])
+        result = simulate(system, model, mapping=job["mapping"], **job["scenario"])
+        return encode(PointOutcome(job["index"], result, "", time.perf_counter() - t0))
+    except Exception as exc:       # a bug in one point is recorded too (its type says it is one)
+        kind = type(exc).__name__
+        error = f"{kind}: {' '.join(str(exc).split())}"[:2000]
+        return encode(PointOutcome(job["index"], None, error, time.perf_counter() - t0))
+
+
+def _load(cache: dict, loader: Any, ref: str, sets: dict[str, Any]) -> Any:
+    key = (loader.__name__, ref, json.dumps(sets, sort_keys=True))
+    if key not in cache:
+        cache[key] = loader(ref, sets)
+    return cache[key]
+
+
+def run_chunk(jobs: list[dict[str, Any]]) -> list[bytes]:
+    """Several points in one task (fewer round trips to the pool or the cluster)."""
+    cache: dict = {}
+    return [run_point(job, cache) for job in jobs]
+
+
+def _phase(p: PhaseTime) -> dict[str, Any]:
+    return {"time_s": p.time_s, "components": dict(sorted(p.components.items()))}
+
+
+def encode(outcome: PointOutcome) -> bytes:
+    head: dict[str, Any] = {"index": outcome.index, "ok": outcome.ok, "error": outcome.error,
+                            "seconds": round(outcome.seconds, 6)}
+    blobs: list[bytes] = []
+    r = outcome.result
+    if r is not None:
+        arrays = []
+        for name in sorted(r.arrays):
+            a = r.arrays[name]
+            data = np.ascontiguousarray(a.data)
+            if data.dtype.kind not in "biuf":
+                raise TypeError(f"array {name} of dtype {data.dtype} cannot be recorded")
+            arrays.append({"name": name, "dtype": data.dtype.str, "shape": list(data.shape), "dims": list(a.dims),
+                           "units": a.units, "description": a.description,
+                           "labels": {k: list(v) for k, v in (a.labels or {}).items()} or None})
+            blobs.append(data.tobytes())
+        head.update(summary=r.summary.to_dict(), config=r.config, prefill=_phase(r.prefill),
+                    decode=_phase(r.decode), notes=list(r.notes), attachments=dict(r.attachments), arrays=arrays)
+    text = json.dumps(head, sort_keys=True, allow_nan=True, default=_plain).encode()
+    return b"".join([_LEN.pack(len(text)), text, *blobs])
+
+
+def _plain(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (tuple, set, frozenset)):
+        return list(o)
+    raise TypeError(f"cannot record {type(o).__name__}")
+
+
+def decode(payload: bytes) -> PointOutcome:
+    """The outcome :func:`encode` wrote (a ValueError if the bytes are not one)."""
+    if len(payload) < _LEN.size:
+        raise ValueError("record too short")
+    (n,) = _LEN.unpack_from(payload)
+    head = json.loads(payload[_LEN.size:_LEN.size + n])
+    if not head["ok"]:
+        return PointOutcome(int(head["index"]), None, str(head["error"]), float(head["seconds"]))
+    arrays, offset = {}, _LEN.size + n
+    for a in head["arrays"]:
+        dtype = np.dtype(a["dtype"])
+        count = int(np.prod(a["shape"], dtype=np.int64))
+        data = np.frombuffer(payload, dtype=dtype, count=count, offset=offset).reshape(a["shape"]).copy()
+        offset += count * dtype.itemsize
+        labels = {k: tuple(v) for k, v in a["labels"].items()} if a["labels"] else None
+        arrays[a["name"]] = LayerArray(data, tuple(a["dims"]), a["units"], a["description"], labels)
+    if offset != len(payload):
+        raise ValueError(f"record of {len(payload)} bytes holds {offset}")
+    phase = {k: PhaseTime(float(head[k]["time_s"]), {c: float(v) for c, v in head[k]["components"].items()})
+             for k in ("prefill", "decode")}
+    result = RunResult(Summary.from_mapping(head["summary"]), head["config"], phase["prefill"], phase["decode"],
+                       arrays, list(head["notes"]), dict(head["attachments"]))
+    return PointOutcome(int(head["index"]), result, "", float(head["seconds"]))

@@ -1,0 +1,129 @@
+"""Where a sweep's points run: in this process, on a local process pool, or on a Dask cluster.
+
+Every runner takes the jobs still to run and calls ``deliver(record)`` in the calling
+process for each finished point (the bytes :func:`wafersim.sweep.records.run_point`
+returns), so one process writes.  Points travel in chunks to save round trips; the
+chunk size is small enough that a killed sweep loses little work.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Callable, Sequence
+
+from ..config import ConfigError
+from .records import PointOutcome, encode, run_chunk, run_point
+
+__all__ = ["run_serial", "run_pool", "run_dask", "dask_client", "chunks", "WorkerLost"]
+
+Deliver = Callable[[bytes], None]
+
+
+class WorkerLost(ConfigError):
+    """A pool worker process died (killed, or out of memory); the journal keeps what finished."""
+
+
+def chunks(jobs: Sequence[dict[str, Any]], workers: int, most: int = 32) -> list[list[dict[str, Any]]]:
+    """Split ``jobs`` into chunks: about eight per worker, at most ``most`` points each."""
+    size = max(1, min(most, len(jobs) // max(1, workers * 8)))
+    return [list(jobs[i:i + size]) for i in range(0, len(jobs), size)]
+
+
+def run_serial(jobs: Sequence[dict[str, Any]], deliver: Deliver) -> None:
+    cache: dict = {}
+    for job in jobs:
+        deliver(run_point(job, cache))
+
+
+def _gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended: no such process, or a zombie not yet reaped."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            state = fh.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state in (b"Z", b"X")
+
+
+def _watch_parent(owner: int) -> None:
+    """In a pool worker: exit when the process that started the pool is gone (killed with -9)
+    rather than wait for work that never comes.  (The forkserver that forked the worker
+    outlives the owner while any worker lives, so the owner itself is watched.)"""
+    def watch() -> None:
+        import time
+        while not _gone(owner):
+            time.sleep(0.5)
+        os._exit(1)
+    threading.Thread(target=watch, name="wafersim-parent-watch", daemon=True).start()
+
+
+def run_pool(jobs: Sequence[dict[str, Any]], deliver: Deliver, workers: int) -> None:
+    """A local process pool of ``workers`` processes."""
+    import concurrent.futures as cf
+    import multiprocessing as mp
+    from concurrent.futures.process import BrokenProcessPool
+
+    if not jobs:
+        return
+    ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_watch_parent,
+                                initargs=(os.getpid(),)) as pool:
+        futures = [pool.submit(run_chunk, chunk) for chunk in chunks(jobs, workers)]
+        try:
+            for fut in cf.as_completed(futures):
+                for record in fut.result():
+                    deliver(record)
+        except BrokenProcessPool:
+            for fut in futures:
+                fut.cancel()
+            raise WorkerLost("sweep", "", "a worker process died (killed, or out of memory); the points that "
+                                          "finished are kept: run again with --resume to finish the rest") from None
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
+
+
+def dask_client(scheduler: str, workers: int):
+    """A ``distributed.Client`` and the LocalCluster it runs on (None for a remote scheduler):
+    ``scheduler`` is an address (``tcp://host:8786``) or ``local`` for a LocalCluster of
+    ``workers`` processes."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ConfigError("--scheduler", "", "running on Dask needs dask and distributed; install them with: "
+                                             "pip install 'wafersim[dask]'") from None
+    if scheduler == "local":
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
+        return Client(cluster), cluster
+    try:
+        return Client(scheduler, timeout="20s"), None
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ConfigError("--scheduler", "", f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+
+
+def run_dask(jobs: Sequence[dict[str, Any]], deliver: Deliver, client: Any) -> None:
+    """On a Dask cluster through ``client``.  A chunk whose task fails on the cluster (Dask's
+    ``KilledWorker`` when it keeps killing workers) has its points recorded as failed."""
+    if not jobs:
+        return
+    from distributed import as_completed
+    n = max(1, len(client.scheduler_info().get("workers", {})))
+    parts = chunks(jobs, n)
+    futures = {client.submit(run_chunk, part, pure=False): part for part in parts}
+    for fut in as_completed(list(futures)):
+        try:
+            records = fut.result()
+        except Exception as exc:      # the task failed on the cluster: its points are recorded as failed
+            text = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:2000]
+            records = [encode(PointOutcome(job["index"], None, text)) for job in futures[fut]]
+        for record in records:
+            deliver(record)
+        fut.release()
