@@ -14,11 +14,10 @@ base and no ``name`` of its own is named after its file.
 from __future__ import annotations
 
 import dataclasses
-import typing
 from pathlib import Path
 from typing import Any, Mapping
 
-from .config import ConfigError, apply_overrides, build, load_toml, to_dict
+from .config import ConfigError, _fields, apply_overrides, build, load_toml, to_dict
 from .hardware.gpu import GpuSystemSpec
 from .hardware.runtime import RUNTIME_CLASSES, RuntimeSpec
 from .hardware.wafer import WaferSpec
@@ -437,11 +436,11 @@ def _check_setting(source: str, kind: str, key: str, prefix: str = "") -> None:
     cls: Any = _SYSTEM_KINDS[kind]
     parts = key.split(".")
     for i, part in enumerate(parts):
-        fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+        fields, hints = _fields(cls)                   # read once per class
         if part not in fields:
             raise ConfigError(source, prefix + key, f"unknown key; expected a key of a {kind} preset "
                                                     f"({', '.join(sorted(fields))} at '{'.'.join(parts[:i]) or 'top'}')")
-        hint = typing.get_type_hints(cls)[part]
+        hint = hints[part]
         if i < len(parts) - 1:
             if not dataclasses.is_dataclass(hint):
                 raise ConfigError(source, prefix + key, f"'{part}' is a value, not a table")
