@@ -18,7 +18,6 @@ from .headtohead import BASES, FRONTIER_KEYS, SIZING_BASES, crossovers, frontier
 from .report import comparison_table, frontier_rows, headline, lines, side_line, summary_table, verdict
 from .provenance import describe
 from .engines import registry as engines
-from .runner import simulate
 from .sweep.command import add_sweep_command
 
 
@@ -205,6 +204,7 @@ def _run_one(system_name: str, model, ns, system_sets, mapping, compare: bool = 
         mapping = None
     if compare:
         scenario["fidelity"] = engines.fidelity_or_default(system.kind, ns.fidelity)
+    from .runner import simulate        # NumPy and the engines load only for commands that run
     return simulate(system, model, mapping=mapping, **scenario)
 
 

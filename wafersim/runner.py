@@ -9,6 +9,7 @@ scenario's fidelity, has :mod:`wafersim.sizing` resolve every ``max`` and
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from typing import Any
 
 from . import provenance
@@ -25,6 +26,22 @@ from .workload.model import ModelSpec
 from .workload.scenario import Scenario
 
 __all__ = ["simulate"]
+
+
+#: spec -> (its dictionary, its provenance record), by identity: specs are frozen, so the
+#: dictionaries are built once per spec however many runs use it (results of one spec share
+#: them; treat ``result.config`` as read-only)
+_RECORDS: dict[int, tuple[weakref.ref, tuple[dict[str, Any], dict[str, Any]]]] = {}
+
+
+def _spec_record(spec: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    hit = _RECORDS.get(id(spec))
+    if hit is not None and hit[0]() is spec:
+        return hit[1]
+    record = (to_dict(spec), provenance.record(spec))
+    key = id(spec)
+    _RECORDS[key] = (weakref.ref(spec, lambda _, key=key: _RECORDS.pop(key, None)), record)
+    return record
 
 
 def simulate(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
@@ -77,8 +94,9 @@ def simulate(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
     result = sized.result or engine.simulate(system, model, sized.scenario, mapping)
     if sc.speculative:
         result = _speculate(engine, system, model, sized.scenario, mapping, registry, result, scenario)
-    config = {**result.config, "system": to_dict(system), "model": to_dict(model),
-              "provenance": {"system": provenance.record(system), "model": provenance.record(model)}}
+    (system_dict, system_record), (model_dict, model_record) = _spec_record(system), _spec_record(model)
+    config = {**result.config, "system": system_dict, "model": model_dict,
+              "provenance": {"system": system_record, "model": model_record}}
     return dataclasses.replace(result, config=config, notes=[*sized.notes, *result.notes])
 
 
