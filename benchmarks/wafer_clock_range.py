@@ -7,12 +7,13 @@ For each clock this refits ``calibration.collective_step_cycles`` to the one
 per-layer decode measurement (WaferLLM Table 4: LLaMA3-8B on 420 x 420 WSE-2
 cores, 11.57 us) and reports what the model then predicts.
 
-Run: ``python benchmarks/wafer_clock_range.py``; prints a table and writes
-``benchmarks/results/wafer_clock_range.json``.
+Run: ``python benchmarks/wafer_clock_range.py [--write]``; prints a table and, with
+``--write``, records it in ``benchmarks/results/wafer_clock_range.json``.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -54,7 +55,10 @@ def predictions(clock_hz: float, step_cycles: float) -> dict:
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--write", action="store_true", help="record the table in benchmarks/results/wafer_clock_range.json")
+    args = ap.parse_args(argv)
     rows = []
     for clock in CLOCKS_HZ:
         cycles = fit_step_cycles(clock)
@@ -66,8 +70,9 @@ def main() -> None:
         print(f"{r['clock_hz'] / 1e9:>7.2f}G {r['collective_step_cycles']:>12.1f} "
               f"{p['llama-3.1-8b']['tokens_per_s_per_user']:>10.0f} {p['llama-3.1-70b']['tokens_per_s_per_user']:>10.0f} "
               f"{p['llama-3.1-405b']['tokens_per_s_per_user']:>10.0f} {p['llama-3.1-8b']['ttft_s'] * 1e3:>11.2f}")
-    write_json(Path(__file__).resolve().parent / "results" / "wafer_clock_range.json",
-               {"measured_layer_s": MEASURED_LAYER_S, "rows": rows})
+    if args.write:
+        write_json(Path(__file__).resolve().parent / "results" / "wafer_clock_range.json",
+                   {"measured_layer_s": MEASURED_LAYER_S, "rows": rows})
 
 
 if __name__ == "__main__":
