@@ -1,7 +1,7 @@
 """Wall-clock cost of collective_time on 8 GPUs and on 16 nodes x 8 GPUs (DGX H100).
 
-Run: ``python benchmarks/bench_collectives.py``; prints a table and writes
-``benchmarks/results/collectives.json``.  Each case is timed best-of-``--repeat``,
+Run: ``python benchmarks/bench_collectives.py [--write]``; prints a table and, with
+``--write``, records it in ``benchmarks/results/collectives.json`` (or ``--out``).  Each case is timed best-of-``--repeat``,
 including graph routing (collective_time routes from scratch on every call).
 """
 
@@ -57,17 +57,20 @@ def main() -> None:
     ap.add_argument("--nodes", type=int, nargs="+", default=[1, 16])
     ap.add_argument("--bytes", type=float, default=GIB)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "collectives.json"))
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "collectives.json"),
+                    help="where --write records the figures")
+    ap.add_argument("--write", action="store_true", help="record the figures in --out")
     args = ap.parse_args()
     rows = run(args.preset, args.nodes, args.bytes, args.repeat)
     print(f"{'nodes':>5} {'gpus':>5} {'op':<15} {'alg':<7} {'wall ms':>9} {'pred ms':>9} {'busbw GB/s':>11}  bottleneck")
     for r in rows:
         print(f"{r['nodes']:>5} {r['gpus']:>5} {r['op']:<15} {r['algorithm']:<7} {r['wall_s'] * 1e3:>9.2f} "
               f"{r['predicted_time_s'] * 1e3:>9.3f} {r['bus_bandwidth_bytes_per_s'] / 1e9:>11.1f}  {r['bottleneck_link']}")
-    out = Path(args.out)
-    write_json(out, {"python": platform.python_version(), "machine": platform.machine(),
-                     "repeat": args.repeat, "rows": rows})
-    print(f"wrote {out}")
+    if args.write:
+        out = Path(args.out)
+        write_json(out, {"python": platform.python_version(), "machine": platform.machine(),
+                         "repeat": args.repeat, "rows": rows})
+        print(f"wrote {out}")
 
 
 if __name__ == "__main__":

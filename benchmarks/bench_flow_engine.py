@@ -44,12 +44,13 @@ Targets: a full-wafer decode step under 1 s on one core; peak memory under
 4 GB; cost growing no faster than linearly in cores (log-log slope of decode
 step time against cores, over the three largest meshes, at most 1.1).
 
-Run from the repository root: ``python benchmarks/bench_flow_engine.py``.
-Prints a table and writes ``benchmarks/results/flow_engine.json``.
+Run from the repository root: ``python benchmarks/bench_flow_engine.py [--write]``.
+Prints a table and, with ``--write``, records it in ``benchmarks/results/flow_engine.json``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -175,7 +176,7 @@ def _slope(rows: list[dict]) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
 
 
-def main() -> dict:
+def main(write: bool = False) -> dict:
     import numba
     import numpy as np
 
@@ -215,9 +216,10 @@ def main() -> dict:
         "scenario": {"batch": 1, "prompt_tokens": 2048, "output_tokens": 128, "placement": "pipelined"},
         "cases": rows, "targets": targets, "wall_s": time.perf_counter() - t_start,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    write_json(RESULTS, report)
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    if write:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        write_json(RESULTS, report)
+        print(f"wrote {RESULTS.relative_to(ROOT)}")
     return report
 
 
@@ -227,4 +229,6 @@ if __name__ == "__main__":
             os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
         print(json.dumps(run_case(sys.argv[2])))
     else:
-        main()
+        ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+        ap.add_argument("--write", action="store_true", help=f"record the figures in {RESULTS.relative_to(ROOT)}")
+        main(ap.parse_args().write)

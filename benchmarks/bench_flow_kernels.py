@@ -5,13 +5,14 @@
 2. The full WSE-3 mesh (756 x 1176) with 10^6 random transfers: kernel alone.
 
 Transfers are 80 % unicast, 10 % row and 10 % column multicast with uniform
-random endpoints.  Prints the figures and writes them to
+random endpoints.  Prints the figures and, with ``--write``, records them in
 ``benchmarks/results/flow_kernels.json``.  Run from the repository root:
-``python benchmarks/bench_flow_kernels.py``.
+``python benchmarks/bench_flow_kernels.py [--write]``.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import platform
 import resource
@@ -75,7 +76,7 @@ def time_kernel(mesh: PhysicalMesh, transfers: Transfers) -> tuple[float, float,
     return best, float(peak), result
 
 
-def main() -> dict:
+def main(write: bool = False) -> dict:
     rng = np.random.Generator(np.random.PCG64(SEED))
     t0 = time.perf_counter()
     warm_up()
@@ -120,11 +121,14 @@ def main() -> dict:
     print(f"WSE-3 {wse3.ny} x {wse3.nx}, {n_big} transfers: kernel {big_s:.2f} s "
           f"({big['kernel_transfers_per_s']:.3g} transfers/s, {big['link_hops_per_s']:.3g} link hops/s), "
           f"peak traced memory {big_peak / 2**20:.1f} MiB, process max RSS {figures['process_max_rss_bytes'] / 2**20:.0f} MiB")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    write_json(RESULTS, figures)
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    if write:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        write_json(RESULTS, figures)
+        print(f"wrote {RESULTS.relative_to(ROOT)}")
     return figures
 
 
 if __name__ == "__main__":
-    main()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--write", action="store_true", help=f"record the figures in {RESULTS.relative_to(ROOT)}")
+    main(ap.parse_args().write)

@@ -1,7 +1,7 @@
 """Wall-clock cost of one GPU ``simulate`` call with collectives on the topology graph.
 
-Run: ``python benchmarks/bench_gpu_simulate.py``; prints a table and writes
-``benchmarks/results/gpu_simulate.json``.  Each case is timed best-of-``--repeat``;
+Run: ``python benchmarks/bench_gpu_simulate.py [--write]``; prints a table and, with
+``--write``, records it in ``benchmarks/results/gpu_simulate.json`` (or ``--out``).  Each case is timed best-of-``--repeat``;
 a call places the groups and costs its collectives.  The graph, its routes, the
 collective costs and the GraphML text are kept per system spec; the untimed first
 call fills those caches, so the figures are what each further point of a sweep costs.
@@ -36,7 +36,9 @@ CASES = (
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--out", default=str(Path(__file__).with_name("results") / "gpu_simulate.json"))
+    ap.add_argument("--out", default=str(Path(__file__).with_name("results") / "gpu_simulate.json"),
+                    help="where --write records the figures")
+    ap.add_argument("--write", action="store_true", help="record the figures in --out")
     ns = ap.parse_args()
     rows = []
     for preset, model, scenario, sets in CASES:
@@ -45,7 +47,9 @@ def main() -> None:
         best = min(_timed(system, model, scenario) for _ in range(ns.repeat))
         rows.append({"system": preset, "set": sets, "model": model, "scenario": scenario, "seconds": best})
         print(f"{preset:<10} {model:<15} {json.dumps(scenario):<28} {json.dumps(sets):<28} {best * 1e3:8.2f} ms")
-    write_json(ns.out, {"machine": platform.platform(), "python": platform.python_version(), "cases": rows})
+    if ns.write:
+        write_json(ns.out, {"machine": platform.platform(), "python": platform.python_version(), "cases": rows})
+        print(f"wrote {ns.out}")
 
 
 def _timed(system, model, scenario) -> float:

@@ -165,6 +165,9 @@ def _flag_values():
         "--tp": st.one_of(st.sampled_from(["1", "2", "8", "auto", "64", "3"]), small_int),
         "--pp": st.one_of(st.sampled_from(["1", "2", "4"]), small_int),
         "--ep": st.one_of(st.sampled_from(["1", "2", "8"]), small_int),
+        "--speculative": st.one_of(st.sampled_from(["0", "1", "4", "64", "65"]), small_int),
+        "--acceptance": st.one_of(st.sampled_from(["0", "0.7", "1", "1.5"]), hostile_text),
+        "--draft": st.one_of(st.sampled_from(["llama-3.2-1b", "gpt-j-6b", "nope"]), hostile_text),
         "--runtime": st.one_of(st.sampled_from(["typical", "best-known", "ideal", "waferllm", "trtllm", "bogus",
                                                 "runtimes/ideal.toml", "meshes/wse3.toml"]), hostile_text),
     }

@@ -18,7 +18,7 @@ EXPECTED_MESHES = {
 }
 EXPECTED_WORKLOADS = {
     "llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b", "llama-2-7b", "llama-2-13b",
-    "codellama-34b", "qwen2-72b", "gpt-j-6b", "mixtral-8x7b",
+    "codellama-34b", "qwen2-72b", "gpt-j-6b", "mixtral-8x7b", "llama-3.2-1b",
 }
 
 GB = 1e9
@@ -59,6 +59,8 @@ PUBLISHED_PARAMS = {
     "llama-3.1-8b": 8.03e9,
     "llama-3.1-70b": 70.6e9,
     "llama-3.1-405b": 405.9e9,
+    # Meta, Llama 3.2 model card: 1.23 B (tied embeddings)
+    "llama-3.2-1b": 1.23e9,
     # Mistral AI, "Mixtral of experts" (2024): 46.7 B total
     "mixtral-8x7b": 46.7e9,
     # Touvron et al., "Llama 2" (2023) / Meta Llama 2 model card: 6.74 B and 13.0 B

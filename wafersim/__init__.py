@@ -18,19 +18,21 @@ from .config import ConfigError, InputError, WafersimError
 from .mapping.options import MappingOptions
 from .presets import list_presets, load_model, load_runtime, load_system
 from .results.errors import ResultsFormatError
-from .results.run_result import RunResult
-from .runner import simulate
 from .workload.scenario import Scenario
 
 __all__ = ["__version__", "WafersimError", "ConfigError", "InputError", "ResultsFormatError", "load_system", "load_model", "load_runtime", "list_presets",
            "simulate", "RunResult", "Scenario", "MappingOptions", "write_results", "read_summaries", "read_run"]
 
-_HDF5 = ("write_results", "read_summaries", "read_run")
+#: name -> module that defines it, imported on first use: the HDF5 functions need h5py, and
+#: ``simulate`` and ``RunResult`` NumPy, which commands like ``wafersim presets`` never touch
+_LAZY = {"write_results": "results.hdf5", "read_summaries": "results.hdf5", "read_run": "results.hdf5",
+         "simulate": "runner", "RunResult": "results.run_result"}
 
 
 def __getattr__(name: str) -> Any:
-    """The HDF5 functions import h5py on first use, so that a run that writes no file starts faster."""
-    if name in _HDF5:
-        from .results import hdf5
-        return getattr(hdf5, name)
+    if name in _LAZY:
+        import importlib
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'wafersim' has no attribute {name!r}")

@@ -19,11 +19,12 @@ other's devices, power or price (``compare --basis``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .engines import registry as engines
-from .results.run_result import RunResult
-from .runner import simulate
+
+if TYPE_CHECKING:
+    from .results.run_result import RunResult
 
 __all__ = ["Frontier", "frontier", "crossovers", "replicas_for", "with_replicas", "BASES", "SIZING_BASES"]
 
@@ -62,6 +63,7 @@ def frontier(system: Any, model: Any, *, spill: bool = False, fidelity: str = "a
              **scenario: Any) -> Frontier:
     """Size ``system`` to hold one sequence of the job, then sweep the batch from 1 to the
     largest that fits on that hardware (and two points past it with ``spill``)."""
+    from .runner import simulate
     kind = system.kind
     fidelity = engines.fidelity_or_default(kind, fidelity)
     auto = {"wafers": "auto"} if kind == "wafer" else {"gpus": "auto"}

@@ -14,11 +14,10 @@ base and no ``name`` of its own is named after its file.
 from __future__ import annotations
 
 import dataclasses
-import typing
 from pathlib import Path
 from typing import Any, Mapping
 
-from .config import ConfigError, apply_overrides, build, load_toml, to_dict
+from .config import ConfigError, _fields, apply_overrides, build, load_toml, to_dict
 from .hardware.gpu import GpuSystemSpec
 from .hardware.runtime import RUNTIME_CLASSES, RuntimeSpec
 from .hardware.wafer import WaferSpec
@@ -185,8 +184,11 @@ def _resolve(path: Path, folder: str, chain: tuple[Path, ...] = ()) -> tuple[dic
     """The preset at ``path`` with its bases merged in, and the base chain (nearest first).
 
     ``chain`` holds the files (resolved) that led here, to catch loops.  A preset with a
-    ``base`` and no ``name`` is named after its file.  Errors name ``path`` as given."""
+    ``base`` and no ``name`` is named after its file.  Errors name ``path`` as given.
+    Every cached load in progress hears of the file (see :func:`_cached`)."""
     chain = (*chain, path.resolve())
+    for files in _READING:
+        files.append(chain[-1])
     data = load_toml(path)
     if "base" not in data:
         return data, []
@@ -213,6 +215,41 @@ def _load(name_or_path: str | Path, folder: str, overrides: Mapping[str, Any] | 
     if overrides:
         data = apply_overrides(data, overrides)
     return data, str(path), bases
+
+
+#: (folder, preset file, runtime asked for) -> (versions of every file read to build it, the
+#: spec): a preset loaded again without overrides, no file of it (bases, runtime profile)
+#: changed since, is the same frozen spec, so a sweep that names its presets pays once
+_SPECS: dict[tuple[str, str, str], tuple[tuple[tuple[Path, int, int], ...], Any]] = {}
+_SPECS_KEPT = 256
+#: the files read by each cached load in progress (innermost last), filled by _resolve
+_READING: list[list[Path]] = []
+
+
+def _versions(files: list[Path]) -> tuple[tuple[Path, int, int], ...] | None:
+    try:
+        return tuple((p, st.st_size, st.st_mtime_ns) for p in files for st in (p.stat(),))
+    except OSError:
+        return None
+
+
+def _cached(key: tuple[str, str, str], load: Any) -> Any:
+    """The spec ``load()`` builds, built once per version of the files it reads."""
+    hit = _SPECS.get(key)
+    if hit is not None and _versions([p for p, _, _ in hit[0]]) == hit[0]:
+        return hit[1]
+    files: list[Path] = []
+    _READING.append(files)
+    try:
+        spec = load()
+    finally:
+        del _READING[next(i for i, f in enumerate(_READING) if f is files)]
+    versions = _versions(list(dict.fromkeys(files)))
+    if versions is not None:
+        if len(_SPECS) >= _SPECS_KEPT:
+            del _SPECS[next(iter(_SPECS))]            # the oldest
+        _SPECS[key] = (versions, spec)
+    return spec
 
 
 def _provenance(spec: Any, source: str, bases: list[PresetFile], overrides: Mapping[str, Any] | None,
@@ -259,8 +296,18 @@ def load_system(name_or_path: str | Path, overrides: Mapping[str, Any] | None = 
     :data:`DEFAULT_RUNTIME` for the system's kind) whose settings are laid over the
     preset before ``overrides``; ``runtime_overrides`` (``--set runtime.KEY=...``)
     change the profile's settings.  The spec's ``provenance`` (not part of its
-    equality) names the file, its base chain, the overrides and the runtime.
+    equality) names the file, its base chain, the overrides and the runtime.  Without
+    overrides (and with the runtime named, or the default), the spec is built once per
+    version of the files it is read from: loading it again returns the same frozen spec.
     """
+    if not overrides and not origin and not runtime_overrides and not isinstance(runtime, RuntimeSpec):
+        key = ("meshes", str(find_preset(name_or_path, "meshes").resolve()), str(runtime))
+        return _cached(key, lambda: _load_system(name_or_path, None, None, runtime, None))
+    return _load_system(name_or_path, overrides, origin, runtime, runtime_overrides)
+
+
+def _load_system(name_or_path: str | Path, overrides: Mapping[str, Any] | None, origin: Mapping[str, str] | None,
+                 runtime: "str | Path | RuntimeSpec | None", runtime_overrides: Mapping[str, Any] | None) -> System:
     data, source, bases = _load(name_or_path, "meshes", overrides)
     kind = data.get("kind")
     if not isinstance(kind, str) or kind not in _SYSTEM_KINDS:
@@ -389,11 +436,11 @@ def _check_setting(source: str, kind: str, key: str, prefix: str = "") -> None:
     cls: Any = _SYSTEM_KINDS[kind]
     parts = key.split(".")
     for i, part in enumerate(parts):
-        fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+        fields, hints = _fields(cls)                   # read once per class
         if part not in fields:
             raise ConfigError(source, prefix + key, f"unknown key; expected a key of a {kind} preset "
                                                     f"({', '.join(sorted(fields))} at '{'.'.join(parts[:i]) or 'top'}')")
-        hint = typing.get_type_hints(cls)[part]
+        hint = hints[part]
         if i < len(parts) - 1:
             if not dataclasses.is_dataclass(hint):
                 raise ConfigError(source, prefix + key, f"'{part}' is a value, not a table")
@@ -430,6 +477,14 @@ def load_model(name_or_path: str | Path, overrides: Mapping[str, Any] | None = N
                origin: Mapping[str, str] | None = None) -> ModelSpec:
     """Load a model preset into a frozen, validated :class:`ModelSpec` (provenance as
     :func:`load_system`)."""
+    if not overrides and not origin:
+        key = ("workloads", str(find_preset(name_or_path, "workloads").resolve()), "")
+        return _cached(key, lambda: _load_model(name_or_path, None, None))
+    return _load_model(name_or_path, overrides, origin)
+
+
+def _load_model(name_or_path: str | Path, overrides: Mapping[str, Any] | None, origin: Mapping[str, str] | None
+                ) -> ModelSpec:
     data, source, bases = _load(name_or_path, "workloads", overrides)
     spec = _build(ModelSpec, data, source, overrides, "model.", origin)
     return _provenance(spec, source, bases, overrides, origin, "model.")

@@ -26,7 +26,7 @@ def fmt(key: str, value: Any) -> str:
 
 
 ROWS = ["system", "model", "fidelity", "runtime", "runtime_class", "devices", "nodes", "power_w", "cost_usd", "batch", "prompt_tokens",
-        "output_tokens", "layers", "ttft_s", "tpot_s", "tokens_per_s_per_user", "tokens_per_s",
+        "output_tokens", "layers", "ttft_s", "tpot_s", "tokens_per_s_per_user", "accepted_tokens_per_step", "tokens_per_s",
         "request_tokens_per_s", "tokens_per_s_per_device", "tokens_per_s_per_kw", "usd_per_million_tokens", "decode_layer_s",
         "prefill_layer_s", "fits_on_chip", "weight_bytes", "kv_bytes", "spilled_bytes", "decode_bottleneck",
         "prefill_bottleneck", "energy_per_token_j"]

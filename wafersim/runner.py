@@ -9,11 +9,13 @@ scenario's fidelity, has :mod:`wafersim.sizing` resolve every ``max`` and
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from typing import Any
 
 from . import provenance
 from .config import ConfigError, build, to_dict
 from .engines import registry as engines
+from .engines import speculative
 from .hardware.gpu import GpuSystemSpec
 from .hardware.wafer import WaferSpec
 from .mapping.options import MappingOptions
@@ -26,6 +28,22 @@ from .workload.scenario import Scenario
 __all__ = ["simulate"]
 
 
+#: spec -> (its dictionary, its provenance record), by identity: specs are frozen, so the
+#: dictionaries are built once per spec however many runs use it (results of one spec share
+#: them; treat ``result.config`` as read-only)
+_RECORDS: dict[int, tuple[weakref.ref, tuple[dict[str, Any], dict[str, Any]]]] = {}
+
+
+def _spec_record(spec: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    hit = _RECORDS.get(id(spec))
+    if hit is not None and hit[0]() is spec:
+        return hit[1]
+    record = (to_dict(spec), provenance.record(spec))
+    key = id(spec)
+    _RECORDS[key] = (weakref.ref(spec, lambda _, key=key: _RECORDS.pop(key, None)), record)
+    return record
+
+
 def simulate(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
              mapping: MappingOptions | dict | None = None, registry: engines.Registry = engines.DEFAULT,
              runtime: str | None = None, **scenario: Any) -> RunResult:
@@ -35,7 +53,9 @@ def simulate(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
     ``batch`` (int or "max"), ``prompt_tokens``, ``output_tokens``, ``dtype``,
     ``kv_dtype``, ``wafers`` (int or "auto"), ``tp`` (int or "auto"), ``pp``, ``ep``
     (expert-parallel ranks), ``layers``, ``fidelity`` (a name from
-    :func:`wafersim.engines.registry.fidelities`).  ``mapping`` sets wafer placement
+    :func:`wafersim.engines.registry.fidelities`), ``speculative`` (tokens proposed per
+    step), ``acceptance`` (the probability one is accepted) and ``draft`` (the draft
+    model's preset; none: self-speculation).  ``mapping`` sets wafer placement
     (``placement``, ``cores``, ``region``).  ``runtime`` names the serving-runtime profile
     (``runtimes/``); a system loaded by name gets its kind's default
     (:data:`wafersim.presets.DEFAULT_RUNTIME`), a spec keeps the one it was loaded with.
@@ -72,6 +92,24 @@ def simulate(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
     sized = size(engine, system, model, sc, mapping)
     system = sized.system or system
     result = sized.result or engine.simulate(system, model, sized.scenario, mapping)
-    config = {**result.config, "system": to_dict(system), "model": to_dict(model),
-              "provenance": {"system": provenance.record(system), "model": provenance.record(model)}}
+    if sc.speculative:
+        result = _speculate(engine, system, model, sized.scenario, mapping, registry, result, scenario)
+    (system_dict, system_record), (model_dict, model_record) = _spec_record(system), _spec_record(model)
+    config = {**result.config, "system": system_dict, "model": model_dict,
+              "provenance": {"system": system_record, "model": model_record}}
     return dataclasses.replace(result, config=config, notes=[*sized.notes, *result.notes])
+
+
+def _speculate(engine: Any, system: Any, model: ModelSpec, scenario: Scenario, mapping: MappingOptions,
+               registry: engines.Registry, target: RunResult, asked: dict[str, Any]) -> RunResult:
+    """Replace the decode of ``target`` by speculative steps (:mod:`wafersim.engines.speculative`):
+    the verify pass on the sized system, and the draft model's own decode on the same system
+    (sized for it as the user asked, at the target's batch; every decoder layer of the draft)."""
+    verify = engine.simulate(system, model, speculative.verify_scenario(scenario, system.kind), mapping)
+    draft = None
+    if scenario.draft is not None:
+        draft_model = load_model(scenario.draft) if isinstance(scenario.draft, str) else scenario.draft
+        plain = {k: v for k, v in asked.items() if k not in ("speculative", "acceptance", "draft", "layers")}
+        draft = simulate(system, draft_model, mapping=mapping, registry=registry,
+                         **{**plain, "batch": scenario.batch})
+    return speculative.combine(target, verify, draft, scenario, system)

@@ -9,7 +9,7 @@ import pytest
 
 import wafersim
 from wafersim.dataflow.edge_io import ports_per_edge, region_flows
-from wafersim.dataflow.stages import log2ceil, stage_shapes
+from wafersim.dataflow.stages import reduction_steps, stage_shapes
 from wafersim.dataflow.transfers import UNICAST
 from wafersim.hardware.directions import EAST, NORTH, SOUTH, WEST
 
@@ -23,8 +23,13 @@ def test_llama_8b_stage_shapes_by_hand():
     assert shapes["o"] == (q, 4096, q * 4096)
     assert shapes["mlp_up"] == (4096, 2 * 14336, 4096 * 2 * 14336)
     assert shapes["mlp_down"] == (14336, 4096, 14336 * 4096)
-    assert shapes["scores"][2] == shapes["softmax"][2] == shapes["weighted_sum"][2] == 0
-    assert list(shapes) == ["qkv", "scores", "softmax", "weighted_sum", "o", "mlp_up", "mlp_down"]
+    assert shapes["scores"][2] == shapes["softmax_max"][2] == shapes["softmax_sum"][2] == 0
+    assert shapes["weighted_sum"][2] == 0
+    # the norms reduce one value per token and multicast its scale back (their input is in place)
+    assert shapes["attn_norm"] == shapes["mlp_norm"] == (1, 1, 0)
+    # the ten all-reduces WaferLLM's decode kernel runs per layer (Decode/WSE-2/src/decode.csl)
+    assert list(shapes) == ["attn_norm", "qkv", "scores", "softmax_max", "softmax_sum", "weighted_sum", "o",
+                            "mlp_norm", "mlp_up", "mlp_down"]
 
 
 def test_moe_stages_read_every_expert_the_batch_touches():
@@ -37,9 +42,28 @@ def test_moe_stages_read_every_expert_the_batch_touches():
     assert many["mlp_down"][2] == pytest.approx(f * d * 8 * (1 - (1 - 2 / 8) ** 64))
 
 
-@pytest.mark.parametrize("n,levels", [(0, 0), (1, 0), (2, 1), (3, 2), (4, 2), (5, 3), (420, 9), (1024, 10), (1025, 11)])
-def test_tree_levels(n, levels):
-    assert log2ceil(n) == levels
+@pytest.mark.parametrize("n,steps", [(0, 0), (1, 0), (2, 1), (4, 2), (9, 2), (32, 6), (64, 8), (164, 12),
+                                     (420, 20), (720, 26)])
+def test_reduction_steps_by_hand(n, steps):
+    # 420 cores: 21 groups of 20: 10 steps to each group's middle, 10 between the group roots; 720: 27 of 27, 13 + 13
+    assert reduction_steps(n) == steps
+
+
+def _two_level_chain(n: int) -> int:
+    """Readable reference: cut the line into groups of round(sqrt(n)), each reduced by chains from
+    both ends toward the core in its middle, then the group roots likewise; count dependent steps."""
+    if n <= 1:
+        return 0
+    g = max(1, round(n ** 0.5))
+    groups = [list(range(i, min(i + g, n))) for i in range(0, n, g)]
+    within = max(max(len(grp) // 2, len(grp) - 1 - len(grp) // 2) for grp in groups)
+    roots = len(groups)
+    between = max(roots // 2, roots - 1 - roots // 2)
+    return within + between
+
+
+def test_reduction_steps_against_the_chain():
+    assert all(reduction_steps(n) == _two_level_chain(n) for n in range(1, 2000))
 
 
 @pytest.mark.parametrize("ports,edges,expected", [(1, 1, [1]), (2, 2, [1, 1]), (5, 2, [3, 2]), (7, 4, [2, 2, 2, 1])])

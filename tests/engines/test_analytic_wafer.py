@@ -115,14 +115,18 @@ def test_waferllm_decode_layer():
 
 
 def test_mesh_latency_closed_form_for_one_stage():
-    """A broadcast along c cores then a tree reduction over r: (c-1 + r-1) hops and log2 steps."""
+    """A hardware multicast along c cores (one pass) then a software chain reduction over r:
+    (c-1 + r-1) hops and the chain's dependent steps."""
     w = wafersim.load_system("mini-wafer")
     m = wafersim.load_model("llama-3.1-8b")
     eng = AnalyticWafer(w, m, Scenario(layers=1).resolved(m), MappingOptions())
     hop, step = eng._stage_latency_s(8, 8)   # one die: no scribe crossing
     clock = w.core.clock_hz
     assert hop == pytest.approx(14 * w.mesh.hop_latency_cycles / clock)
-    assert step == pytest.approx(6 * w.calibration.collective_step_cycles / clock)
+    assert step == pytest.approx(2 * w.calibration.collective_step_cycles / clock)   # 8 rows: 3 groups of 3, 1 + 1
+    hop, step = eng._stage_latency_s(4, 16)  # 4 rows to reduce over: 2 groups of 2, 1 + 1 steps, whatever the row length
+    assert hop == pytest.approx(18 * w.mesh.hop_latency_cycles / clock)
+    assert step == pytest.approx(2 * w.calibration.collective_step_cycles / clock)
 
 
 def test_each_wafer_brings_its_own_edge_io():
@@ -167,6 +171,6 @@ def test_prefill_pays_each_wafer_boundary_once(fidelity):
     w = wafersim.load_system("wse3")
     m = wafersim.load_model("llama-3.1-70b")
     r = simulate(w, m, wafers=4, prompt_tokens=8192, output_tokens=1, fidelity=fidelity)
-    block = w.calibration.prefill_block_tokens
-    one_pass = 3 * (w.interwafer.latency_s + block * m.hidden_size * 2 / w.interwafer.bandwidth_bytes_per_s)
+    block = r.summary["prefill_block_tokens"]
+    one_pass = 3 * (w.crossing_latency_s(w.mesh.cores_x) + block * m.hidden_size * 2 / w.interwafer.bandwidth_bytes_per_s)
     assert r.prefill.components["interwafer"] == pytest.approx(one_pass, rel=1e-9)

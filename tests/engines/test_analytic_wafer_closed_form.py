@@ -38,6 +38,9 @@ IO_BPS, IO_LAT = 100e9, 2e-6
 IW_BPS, IW_LAT = 50e9, 3e-6
 BLOCK = 16                     # prefill block tokens
 E_SRAM, E_LINK, E_FLOP, E_IO, E_IW = 0.03e-12, 0.1e-12, 0.4e-12, 8e-12, 10e-12
+# a wafer-to-wafer hop: the link's latency and one traverse of the 64 columns to and from the
+# edge ports (63 hops of 2 cycles, 63 / 32 die boundaries of 10 extra cycles on average)
+CROSS = IW_LAT + (63 * HOP + 63 / DIE * EXTRA) / CLK
 STATIC_W = 4000.0
 
 # ---- tests/data/tiny-llama.toml ----
@@ -46,23 +49,31 @@ Q, KV = HEADS * HD, KV_HEADS * HD
 LAYER_PARAMS = D * (Q + 2 * KV) + Q * D + 3 * D * F + 2 * D     # attention, gated MLP, two RMSNorms
 HEAD_PARAMS = 2 * VOCAB * D + D                                  # embedding, LM head (untied), final norm
 ACT = 2                                                          # bf16 activations
-# (K, N) of the dependent stages of a layer: qkv, scores, softmax, weighted sum, o, mlp up, mlp down
-STAGES = [(D, Q + 2 * KV), (Q, HEADS), (HEADS, HEADS), (HEADS, Q), (Q, D), (D, 2 * F), (F, D)]
+# (K, N) of the dependent stages of a layer: attention norm, qkv, scores, softmax max, softmax sum,
+# weighted sum, o, MLP norm, mlp up, mlp down (a norm reduces one value per token and sends one back)
+STAGES = [(1, 1), (D, Q + 2 * KV), (Q, HEADS), (HEADS, HEADS), (HEADS, HEADS), (HEADS, Q), (Q, D), (1, 1),
+          (D, 2 * F), (F, D)]
 
 
 def kv_bytes_per_token_layer(kv_bytes: float = 2) -> float:
     return 2 * KV * kv_bytes
 
 
-def lg(n: float) -> int:
-    return 0 if n <= 1 else math.ceil(math.log2(n))
+def chain_steps(n: float) -> int:
+    """A two-level chain reduction: groups of round(sqrt(n)) cores, each reduced toward its middle,
+    then the group roots toward theirs (64 cores: 8 groups of 8, 4 + 4 steps)."""
+    if n <= 1:
+        return 0
+    g = round(math.sqrt(n))
+    return math.ceil((g - 1) / 2) + math.ceil((math.ceil(n / g) - 1) / 2)
 
 
 def stage_latency(rows: float, cols: float) -> tuple[float, float]:
     """One broadcast along rows and reduction along columns: (hop latency, tree steps) in seconds."""
     hops = (cols - 1) + (rows - 1)
     crossings = (cols - 1) / DIE + (rows - 1) / DIE        # die boundaries crossed, on average
-    return (hops * HOP + crossings * EXTRA) / CLK, (lg(rows) + lg(cols)) * STEP / CLK
+    # the broadcast is a hardware multicast (no software steps); the reduction a chain over the rows
+    return (hops * HOP + crossings * EXTRA) / CLK, chain_steps(rows) * STEP / CLK
 
 
 def slowest_link(rows: float, cols: float) -> float:
@@ -133,14 +144,15 @@ def test_decode_one_wafer_every_term(dtype):
 
 
 def test_decode_four_wafers_every_term():
-    """All four layers and the LM head, one layer per wafer: three boundaries, the head on the last wafer."""
+    """All four layers and the LM head, one layer per wafer: three boundaries, the head on the last wafer,
+    and back to the first wafer with the next token's embedding: four crossings a step."""
     r = run(batch=1, prompt_tokens=64, output_tokens=16, wafers=4)
     assert r.summary["devices"] == 4
     ctx = 64 + (16 + 1) / 2
     ly = layer(1, ctx, ctx, 64, 64)
     t_head, head_flops = head(1, CORES)
     nbytes = D * ACT                                    # one token's activations
-    t_iw = 3 * (IW_LAT + nbytes / IW_BPS)
+    t_iw = 4 * (CROSS + nbytes / IW_BPS)
     tpot = 4 * ly["time"] + t_iw + t_head
     c = r.decode.components
     assert c["interwafer"] == pytest.approx(t_iw, rel=REL)
@@ -150,7 +162,7 @@ def test_decode_four_wafers_every_term():
         "sram": (4 * ly["sram_bytes"] + VOCAB * D * 2) * 8 * E_SRAM,
         "compute": (4 * ly["flops"] + head_flops) * E_FLOP,
         "links": 4 * ly["bit_hops"] * E_LINK,
-        "interwafer": 8 * nbytes * 3 * E_IW,
+        "interwafer": 8 * nbytes * 4 * E_IW,
         "io": 0.0,
         "static": STATIC_W * 4 * tpot,                   # every wafer draws its static power
     }
@@ -174,7 +186,7 @@ def test_moe_layer_reads_every_expert_the_batch_touches():
     c = r.decode.components
     assert c["compute"] == pytest.approx(flops / CORES / RATE["bf16"], rel=REL)
     assert c["sram_bandwidth"] == pytest.approx(sram / CORES / SRAM_BPS, rel=REL)
-    stages = STAGES[:5] + [(D, 2 * F * 2), (F * 2, D)]
+    stages = STAGES[:8] + [(D, 2 * F * 2), (F * 2, D)]
     assert c["mesh_bandwidth"] == pytest.approx(sum(2 * ACT * (k + n) / 64 for k, n in stages) / SCRIBE_BPS, rel=REL)
 
 
@@ -187,7 +199,7 @@ def test_prefill_every_term(wafers):
     ly = layer(BLOCK, prompt / 2, 0, 64, 64)
     t_head, _ = head(batch, CORES)
     crossings = wafers - 1
-    t_iw = crossings * (IW_LAT + blocks * BLOCK * D * ACT / IW_BPS)
+    t_iw = crossings * (CROSS + blocks * BLOCK * D * ACT / IW_BPS)
     ttft = blocks * NL * ly["time"] + t_iw + t_head
     p = r.prefill.components
     assert p["compute"] == pytest.approx(blocks * NL * ly["compute"], rel=REL)
@@ -262,9 +274,17 @@ def test_sequential_spill_every_term():
     # prefill writes the prompt's share of the spilled KV cache
     p_io = frac * batch * prompt * L * kv_bytes_per_token_layer() / IO_BPS + IO_LAT
     assert r.prefill.components["edge_io"] == pytest.approx(p_io, rel=REL)
-    blocks = batch * prompt // BLOCK
-    pl = layer(BLOCK, prompt / 2, 0, 64, 64)
+    # the KV cache spills, so a block's activations take SRAM from it: 1024 B per core less the
+    # weights' 2 x 590336 x 2 / 4096 = 576.5 B leave 447.5 B; a token puts 256/64 + 1024/64 = 20
+    # values of the widest stage (MLP up) on a core, 40 B: blocks of 11 tokens, not 16
+    room = 1024 - weights / CORES
+    block = math.floor(room / (ACT * max(k / 64 + n / 64 for k, n in STAGES)))
+    assert (room, block) == (447.5, 11)
+    assert r.summary["prefill_block_tokens"] == block
+    blocks = math.ceil(batch * prompt / block)
+    pl = layer(block, prompt / 2, 0, 64, 64)
     assert r.summary["ttft_s"] == pytest.approx(max(blocks * L * pl["time"], p_io), rel=REL)
+    assert any("blocks of 16 tokens do not fit" in n for n in r.notes)
 
 
 def test_batch_max_is_the_last_batch_whose_kv_fits_beside_the_weights():

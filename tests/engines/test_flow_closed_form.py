@@ -41,19 +41,22 @@ IW_BPS, IW_LAT = 50e9, 3e-6
 BLOCK = 16
 E_SRAM, E_LINK, E_SCRIBE, E_FLOP, E_IO, E_IW = 0.03e-12, 0.1e-12, 0.5e-12, 0.4e-12, 8e-12, 10e-12
 STATIC_W = 4000.0
+# a wafer-to-wafer hop: the link's latency and one traverse of the 64 columns to and from the
+# edge ports (63 hops of 2 cycles, 63 / 32 die boundaries of 10 extra cycles on average)
+CROSS = IW_LAT + (63 * HOP + 63 / 32 * EXTRA) / CLK
 
 # ---- tests/data/tiny-llama.toml ----
 D, HEADS, KV, Q, F, VOCAB, NL = 256, 4, 128, 256, 512, 1024, 4
 ACT = 2                          # bf16 activations, whatever the weights are
 LAYER_PARAMS = D * (Q + 2 * KV) + Q * D + 3 * D * F + 2 * D
 # (name, K, N, weight elements) of a layer's stages
-STAGES = [("qkv", D, Q + 2 * KV, D * (Q + 2 * KV)), ("scores", Q, HEADS, 0), ("softmax", HEADS, HEADS, 0),
-          ("weighted_sum", HEADS, Q, 0), ("o", Q, D, Q * D), ("mlp_up", D, 2 * F, D * 2 * F),
-          ("mlp_down", F, D, F * D)]
+STAGES = [("attn_norm", 1, 1, 0), ("qkv", D, Q + 2 * KV, D * (Q + 2 * KV)), ("scores", Q, HEADS, 0),
+          ("softmax_max", HEADS, HEADS, 0), ("softmax_sum", HEADS, HEADS, 0), ("weighted_sum", HEADS, Q, 0),
+          ("o", Q, D, Q * D), ("mlp_norm", 1, 1, 0), ("mlp_up", D, 2 * F, D * 2 * F), ("mlp_down", F, D, F * D)]
 
 N64 = 64                         # rows and columns of the block
 PATH = (62 * HOP + (HOP + EXTRA)) / CLK     # 62 on-die hops and one scribe crossing
-TREE = 6 * STEP / CLK                       # log2(64) dependent software steps
+TREE = 8 * STEP / CLK                       # a two-level chain over 64 cores: 8 groups of 8, 4 + 4 steps
 LINK_ENERGY_PER_BYTE = 8 * (62 * E_LINK + E_SCRIBE)   # one byte over a 63-link row or column
 
 
@@ -72,7 +75,7 @@ def whole_block_stages(tokens, context, kv_tokens, dtype="bf16", kv_on=1.0, stag
         t_c, t_s = flops / N64 ** 2 / RATE[dtype], sram / N64 ** 2 / SRAM_BPS
         b, r = tokens * ACT * k / N64, tokens * ACT * n / N64         # bytes per row, per column chain
         link = b / SCRIBE_BPS + r / SCRIBE_BPS
-        latency = 2 * (PATH + TREE)
+        latency = 2 * PATH + TREE          # the broadcast is a hardware multicast: no software steps
         out.append(dict(time=max(t_c, t_s) + link + latency, compute=t_c, sram=t_s, link=link, latency=latency,
                         flops=flops, sram_bytes=sram, link_j=N64 * (b + r) * LINK_ENERGY_PER_BYTE))
     return out
@@ -129,7 +132,9 @@ def test_decode_and_prefill_all_layers_every_term(wafers):
     ctx = prompt + (out + 1) / 2
     layer = whole_block_stages(batch, ctx, batch * ctx)
     head = whole_block_stages(batch, 0, 0, stages=HEAD_STAGE)
-    t_iw = (wafers - 1) * (IW_LAT + batch * D * ACT / IW_BPS)
+    # decode: every boundary, and back to the first wafer for the next token
+    ring = wafers if wafers > 1 else 0
+    t_iw = ring * (CROSS + batch * D * ACT / IW_BPS)
     tpot = NL * total(layer, "time") + total(head, "time") + t_iw
     assert r.decode.components["interwafer"] == pytest.approx(t_iw, rel=REL, abs=0.0)
     assert r.summary["tpot_s"] == pytest.approx(tpot, rel=REL)
@@ -137,7 +142,7 @@ def test_decode_and_prefill_all_layers_every_term(wafers):
         "sram": (NL * total(layer, "sram_bytes") + total(head, "sram_bytes")) * 8 * E_SRAM,
         "compute": (NL * total(layer, "flops") + total(head, "flops")) * E_FLOP,
         "links": NL * total(layer, "link_j") + total(head, "link_j"),
-        "interwafer": (wafers - 1) * 8 * batch * D * ACT * E_IW,
+        "interwafer": ring * 8 * batch * D * ACT * E_IW,
         "io": 0.0,
         "static": STATIC_W * wafers * tpot,
     }
@@ -147,7 +152,7 @@ def test_decode_and_prefill_all_layers_every_term(wafers):
     blocks = batch * prompt // BLOCK
     p_layer = whole_block_stages(BLOCK, prompt / 2, 0)
     p_head = whole_block_stages(batch, prompt, 0, stages=HEAD_STAGE)
-    p_iw = (wafers - 1) * (IW_LAT + blocks * BLOCK * D * ACT / IW_BPS)
+    p_iw = (wafers - 1) * (CROSS + blocks * BLOCK * D * ACT / IW_BPS)
     ttft = blocks * NL * total(p_layer, "time") + p_iw + total(p_head, "time")
     assert r.prefill.components["interwafer"] == pytest.approx(p_iw, rel=REL, abs=0.0)
     assert r.prefill.components["compute"] == pytest.approx(blocks * NL * total(p_layer, "compute"), rel=REL)
@@ -161,7 +166,7 @@ def test_moe_layer_reads_every_expert_the_batch_touches():
     r = wafersim.simulate(wafersim.load_system(SYSTEM), model, fidelity="flow", batch=2, prompt_tokens=64,
                           output_tokens=16, layers=1, mapping={"placement": "sequential"})
     touched = 4 * (1 - (1 - 2 / 4) ** 2)
-    moe = STAGES[:5] + [("mlp_up", D, 2 * F * 2, D * 2 * F * touched), ("mlp_down", F * 2, D, F * D * touched)]
+    moe = STAGES[:8] + [("mlp_up", D, 2 * F * 2, D * 2 * F * touched), ("mlp_down", F * 2, D, F * D * touched)]
     ctx = 64 + (16 + 1) / 2
     st = whole_block_stages(2, ctx, 2 * ctx, stages=moe)
     assert r.decode.components["sram_bandwidth"] == pytest.approx(total(st, "sram"), rel=REL)

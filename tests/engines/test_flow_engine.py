@@ -30,7 +30,10 @@ def test_flow_agrees_with_analytic_on_a_fitting_model(model, batch, wafers, tpot
     flow = wafersim.simulate("wse3", model, batch=batch, wafers=wafers, fidelity="flow")
     assert flow.summary["fidelity"] == "flow" and flow.summary["fits_on_chip"] and analytic.summary["fits_on_chip"]
     assert flow.summary["tpot_s"] / analytic.summary["tpot_s"] == pytest.approx(1.0, abs=tpot_band)
-    assert flow.summary["ttft_s"] / analytic.summary["ttft_s"] == pytest.approx(1.0, abs=0.03)
+    # 70B on four wafers leaves room for 2-3 tokens' activations per core: the flow engine caps the
+    # prefill block by its fullest core (2 tokens), the analytic one by the mean core (3), 20 % apart
+    ttft_band = 0.25 if model == "llama-3.1-70b" else 0.03
+    assert flow.summary["ttft_s"] / analytic.summary["ttft_s"] == pytest.approx(1.0, abs=ttft_band)
     a, f = analytic.decode.components, flow.decode.components
     for key in ("compute", "sram_bandwidth", "mesh_latency"):
         assert f[key] / a[key] == pytest.approx(1.0, abs=0.03), key
@@ -84,7 +87,7 @@ def test_row_broadcast_closed_form():
     sc = Scenario(layers=1, batch=1).resolved(m)
     pl = place(s, m, sc, MappingOptions(placement="sequential"), 1, 1)
     prog = lower_pass(pl, m, sc, 1, 10.0, 10.0)
-    qkv = prog.stages[0]
+    qkv = next(sb for sb in prog.stages if sb.name == "qkv.broadcast")
     from wafersim.dataflow.transfers import ROW_MULTICAST
     from wafersim.engines.flow_routing import route_transfers
     from wafersim.engines.flow import physical_mesh
@@ -281,8 +284,10 @@ def test_defects_are_reported():
 def test_sequential_layers_do_not_stack_link_loads():
     """Sequential placement runs layers one after another on the same cores: a layer's time
     does not depend on how many layers share the cores (it did when they were routed together)."""
-    one = wafersim.simulate("wse3", "llama-3.1-8b", layers=1, mapping={"placement": "sequential"}, fidelity="flow")
-    many = wafersim.simulate("wse3", "llama-3.1-8b", layers=16, mapping={"placement": "sequential"}, fidelity="flow")
+    # a fixed prefill block: the SRAM left for activations (which caps a chosen block) does depend on the layers
+    w = wafersim.load_system("wse3", {"calibration.prefill_block_tokens": 128})
+    one = wafersim.simulate(w, "llama-3.1-8b", layers=1, mapping={"placement": "sequential"}, fidelity="flow")
+    many = wafersim.simulate(w, "llama-3.1-8b", layers=16, mapping={"placement": "sequential"}, fidelity="flow")
     assert many.summary["decode_layer_s"] == pytest.approx(one.summary["decode_layer_s"], rel=1e-9)
     assert many.summary["prefill_layer_s"] == pytest.approx(one.summary["prefill_layer_s"], rel=1e-9)
 

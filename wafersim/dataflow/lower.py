@@ -6,12 +6,15 @@ Per region (a layer, or the embedding + LM head), each stage of
 columns below, input entering along the top row):
 
 * the stage input is broadcast along every region row: a row multicast from
-  the row's west core, ``tokens x act_bytes x K / rows`` bytes;
+  the row's west core, ``tokens x act_bytes x K / rows`` bytes, which the
+  routers forward to every core of the row in one pass (a hardware multicast:
+  no software steps);
 * the cores compute (spread evenly over the region);
 * partial sums are reduced along every region column toward a row on the
   region's diagonal: chains of ``tokens x act_bytes x N / cols`` bytes from the
-  column's two ends, which load each column link once (the software tree over
-  the same links costs ``log2`` dependent steps, counted in ``tree_steps``).
+  column's two ends, which load each column link once (the kernel's two-level
+  chain over the same links costs :func:`~.stages.reduction_steps` dependent
+  software steps, counted in ``tree_steps``).
 
 Broadcast and reduction are separate dependent stage batches, so their link
 times and latencies add.  Between consecutive regions on a wafer each output
@@ -30,7 +33,7 @@ from ..workload.model import ModelSpec
 from ..workload.scenario import Scenario
 from .program import DataflowProgram, StageBatch
 from .edge_io import region_flows
-from .stages import ATTENTION_STAGES, log2ceil, stage_shapes
+from .stages import ATTENTION_STAGES, reduction_steps, stage_shapes
 from .transfers import COL_MULTICAST, ROW_MULTICAST, UNICAST, Transfers
 
 __all__ = ["lower_pass", "COL_MULTICAST"]
@@ -87,7 +90,9 @@ def _gemv(y0, x0, r, c, k_bytes, n_bytes, transposed):
 
     Normal: row multicasts from the west column, column chains toward a diagonal row.
     Transposed: column multicasts from the top row, row chains toward a diagonal column.
-    Returns (broadcast, reduction or None, broadcast tree steps, reduction tree steps).
+    Returns (broadcast, reduction or None, broadcast tree steps, reduction tree steps): the
+    broadcast is a hardware multicast, one pass with no software steps; the reduction a
+    two-level software chain over the line's cores (:func:`~.stages.reduction_steps`).
     """
     if not transposed:
         ys = np.arange(y0, y0 + r)
@@ -95,13 +100,13 @@ def _gemv(y0, x0, r, c, k_bytes, n_bytes, transposed):
                  np.full(r, ROW_MULTICAST))
         j = np.arange(c)
         red = _chains(x0 + j, y0, y0 + r - 1, y0 + (j * r) // c, n_bytes / c, along_x=False) if r > 1 else None
-        return bcast, red, log2ceil(c), log2ceil(r)
+        return bcast, red, 0, reduction_steps(r)
     xs = np.arange(x0, x0 + c)
     bcast = (np.full(c, y0), xs, np.full(c, y0), np.full(c, y0 + r - 1), np.full(c, k_bytes / c),
              np.full(c, COL_MULTICAST))
     i = np.arange(r)
     red = _chains(y0 + i, x0, x0 + c - 1, x0 + (i * c) // r, n_bytes / r, along_x=True) if c > 1 else None
-    return bcast, red, log2ceil(r), log2ceil(c)
+    return bcast, red, 0, reduction_steps(c)
 
 
 def _outputs(y0, x0, r, c, transposed):

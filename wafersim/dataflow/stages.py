@@ -18,7 +18,12 @@ def stage_shapes(model: ModelSpec, tokens: int) -> list[tuple[str, float, float,
     ``weights`` is how many weight elements the stage reads for ``tokens`` tokens
     at once: for a mixture of experts each token runs ``experts_per_token``
     experts (K, N) but the batch reads every expert it touches (weights).
-    Attention stages move per-head partial results and read no weights.
+    Attention stages move per-head partial results and read no weights.  The
+    reductions the kernels run besides the GEMVs are stages of their own: each
+    norm's sum of squares (one value per token reduced, and the scale it gives
+    multicast back; the norm's input is already in place) and the softmax's
+    maximum and sum (two dependent reductions per head): the ten all-reduces
+    WaferLLM's decode kernel runs per layer (Decode/WSE-2/src/decode.csl).
     """
     d, q, kv, f = model.hidden_size, model.q_size, model.kv_size, model.ffn_size
     mats_in = 2 if model.mlp == "gated" else 1
@@ -26,16 +31,28 @@ def stage_shapes(model: ModelSpec, tokens: int) -> list[tuple[str, float, float,
     touched = model.experts_touched(tokens)
     heads = model.num_heads
     return [
+        ("attn_norm", 1.0, 1.0, 0.0),     # the norm's sum of squares: one value per token reduced, its scale sent back
         ("qkv", d, q + 2 * kv, d * (q + 2 * kv)),
         ("scores", q, heads, 0.0),        # partial dot products reduced per head
-        ("softmax", heads, heads, 0.0),   # max and sum reductions per head
+        ("softmax_max", heads, heads, 0.0),  # the running maximum per head, reduced over the cores holding KV
+        ("softmax_sum", heads, heads, 0.0),  # then the sum of exponentials per head, a second reduction
         ("weighted_sum", heads, q, 0.0),  # probability-weighted V summed over the cores holding KV
         ("o", q, d, q * d),
+        ("mlp_norm", 1.0, 1.0, 0.0),      # the second norm, as the first
         ("mlp_up", d, mats_in * f * k, d * mats_in * f * touched),
         ("mlp_down", f * k, d, f * d * touched),
     ]
 
 
-def log2ceil(n: float) -> int:
-    """Levels of a binary tree over n cores (0 for one core)."""
-    return 0 if n <= 1 else math.ceil(math.log2(n))
+def reduction_steps(n: float) -> int:
+    """Dependent software steps of a two-level chain reduction over ``n`` cores in a line,
+    as WaferLLM's decode kernel runs its all-reduces (Decode/WSE-2/src/comm_lib/comm_pe.csl,
+    ``two_tree_allreduce_*``): the line is cut into groups of ``g = round(sqrt(n))`` cores;
+    partial sums flow from both ends of each group toward a root in its middle, one add and
+    forward per core, then likewise between the group roots toward a root in the middle of
+    theirs; the result returns by a hardware multicast (no steps).  0 for one core."""
+    if n <= 1:
+        return 0
+    g = max(1, round(math.sqrt(n)))
+    groups = math.ceil(n / g)
+    return math.ceil((g - 1) / 2) + math.ceil((groups - 1) / 2)

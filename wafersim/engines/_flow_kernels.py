@@ -137,6 +137,27 @@ def _touch(box, y, x, direction, steps):
 
 
 @njit(cache=True)
+def _legs(sy, sx, a, b, k):
+    """The two straight legs of a transfer from (sy, sx) with destination fields ``a, b``
+    (``dst_y, dst_x``) and kind ``k``: ``(y, x, direction, steps)`` twice.  A unicast's row
+    leg then its column leg (one path: latencies add up); a multicast's two arms from the
+    source (the slower one counts)."""
+    if k == UNICAST:
+        return sy, sx, EAST if b >= sx else WEST, abs(b - sx), sy, b, SOUTH if a >= sy else NORTH, abs(a - sy)
+    if k == ROW_MULTICAST:
+        return sy, sx, WEST, sx - a, sy, sx, EAST, b - sx
+    return sy, sx, NORTH, sy - a, sy, sx, SOUTH, b - sy
+
+
+@njit(cache=True)
+def _path_latency(k, lat_1, steps_1, lat_2, steps_2, router_s):
+    """Latency of a transfer from its legs' link latencies: a unicast's legs in a row, a multicast's slower arm."""
+    if k == UNICAST:
+        return lat_1 + lat_2 + (steps_1 + steps_2) * router_s
+    return max(lat_1 + steps_1 * router_s, lat_2 + steps_2 * router_s)
+
+
+@njit(cache=True)
 def route_xy(src_y, src_x, dst_y, dst_x, nbytes, kind, pre, router_s, diff,
              load, hops, crossings, path_latency, box):
     """Route every transfer; write the bytes each link carries to ``load`` (ny, nx, 4) inside ``box``.
@@ -165,42 +186,15 @@ def route_xy(src_y, src_x, dst_y, dst_x, nbytes, kind, pre, router_s, diff,
     box[3] = -1
     bytes_hops = 0.0
     for i in range(src_y.shape[0]):
-        sy = src_y[i]
-        sx = src_x[i]
         b = nbytes[i]
-        k = kind[i]
-        if k == UNICAST:
-            ty = dst_y[i]
-            tx = dst_x[i]
-            dx = EAST if tx >= sx else WEST
-            dy = SOUTH if ty >= sy else NORTH
-            lat_x, cr_x = _segment(sy, sx, dx, abs(tx - sx), b, pre, diff)
-            lat_y, cr_y = _segment(sy, tx, dy, abs(ty - sy), b, pre, diff)
-            _touch(box, sy, sx, dx, abs(tx - sx))
-            _touch(box, sy, tx, dy, abs(ty - sy))
-            h = abs(tx - sx) + abs(ty - sy)
-            hops[i] = h
-            crossings[i] = cr_x + cr_y
-            path_latency[i] = lat_x + lat_y + h * router_s
-        else:
-            lo = dst_y[i]
-            hi = dst_x[i]
-            if k == ROW_MULTICAST:
-                down = sx - lo
-                up = hi - sx
-                d_a, d_b = WEST, EAST
-            else:
-                down = sy - lo
-                up = hi - sy
-                d_a, d_b = NORTH, SOUTH
-            lat_a, cr_a = _segment(sy, sx, d_a, down, b, pre, diff)
-            lat_b, cr_b = _segment(sy, sx, d_b, up, b, pre, diff)
-            _touch(box, sy, sx, d_a, down)
-            _touch(box, sy, sx, d_b, up)
-            h = down + up
-            hops[i] = h
-            crossings[i] = cr_a + cr_b
-            path_latency[i] = max(lat_a + down * router_s, lat_b + up * router_s)
+        y1, x1, d1, s1, y2, x2, d2, s2 = _legs(src_y[i], src_x[i], dst_y[i], dst_x[i], kind[i])
+        lat_1, cr_1 = _segment(y1, x1, d1, s1, b, pre, diff)
+        lat_2, cr_2 = _segment(y2, x2, d2, s2, b, pre, diff)
+        _touch(box, y1, x1, d1, s1)
+        _touch(box, y2, x2, d2, s2)
+        hops[i] = s1 + s2
+        crossings[i] = cr_1 + cr_2
+        path_latency[i] = _path_latency(kind[i], lat_1, s1, lat_2, s2, router_s)
         bytes_hops += b * hops[i]
     if box[2] < 0:
         box[0] = 0
@@ -244,3 +238,264 @@ def link_stats(load, bandwidth, energy_per_bit, link_time, y0, x0, y1, x1):
                     best_i = (y * nx + x) * nd + d
                 energy += l * BITS_PER_BYTE * energy_per_bit[y, x, d]
     return best, best_i, energy
+
+
+# ---- one stage of many regions, by events along each line ------------------------------
+#
+# ``route_stage`` gives the same link loads as ``route_xy`` without whole-mesh arrays:
+# every segment becomes two events (+bytes where it starts, -bytes one past its end) on its
+# line (a row for east/west, a column for north/south); the events are sorted by line and
+# position (stably, so that events at one position add up in transfer order, as they do in
+# a difference array), and a running sum along each line gives the load of every run of
+# links between two events.  Work is O(transfers + runs + lines) plus, where the per-link
+# totals are kept, O(loaded links); nothing is done for links that carry nothing.
+
+@njit(cache=True)
+def _link_time(l, bandwidth):
+    """Seconds a link of ``bandwidth`` needs for ``l`` bytes (0 for none; infinite without bandwidth)."""
+    if l == 0.0:
+        return 0.0
+    if bandwidth > 0.0:
+        return l / bandwidth
+    return np.inf
+
+
+@njit(cache=True)
+def _event(n, key, pos, val, cnt, line_key, start, stop, nbytes):
+    """Append a segment's two events (links ``start..stop-1`` of line ``line_key``); return the new count."""
+    key[n] = line_key
+    pos[n] = start
+    val[n] = nbytes
+    cnt[n] = 1
+    key[n + 1] = line_key
+    pos[n + 1] = stop
+    val[n + 1] = -nbytes
+    cnt[n + 1] = -1
+    return n + 2
+
+
+@njit(cache=True)
+def _segment_events(y, x, direction, steps, nbytes, pre, epre, n, key, pos, val, cnt, lines):
+    """Events of ``steps`` links from (y, x) in ``direction``; return (count, latency, crossings, energy sum).
+
+    ``lines`` = max(ny, nx): the key of a line is ``direction * lines + row or column``.
+    ``epre`` are the prefix sums of link energy per bit along rows and columns (as ``pre``)."""
+    if steps == 0:
+        return n, 0.0, 0, 0.0
+    lat_x, cross_x, lat_y, cross_y = pre
+    e_x, e_y = epre
+    if direction == EAST or direction == WEST:
+        lo = x if direction == EAST else x - steps + 1
+        s = direction - EAST
+        n = _event(n, key, pos, val, cnt, direction * lines + y, lo, lo + steps, nbytes)
+        return (n, lat_x[y, lo + steps, s] - lat_x[y, lo, s], cross_x[y, lo + steps, s] - cross_x[y, lo, s],
+                e_x[y, lo + steps, s] - e_x[y, lo, s])
+    lo = y if direction == SOUTH else y - steps + 1
+    s = direction - NORTH
+    n = _event(n, key, pos, val, cnt, direction * lines + x, lo, lo + steps, nbytes)
+    return (n, lat_y[lo + steps, x, s] - lat_y[lo, x, s], cross_y[lo + steps, x, s] - cross_y[lo, x, s],
+            e_y[lo + steps, x, s] - e_y[lo, x, s])
+
+
+@njit(cache=True)
+def _transfer_events(i, src_y, src_x, dst_y, dst_x, nbytes, kind, pre, epre, router_s, n, key, pos, val, cnt,
+                     lines):
+    """Events of transfer ``i``; return (count, latency, link energy per bit x bytes summed over its links)."""
+    b = nbytes[i]
+    y1, x1, d1, s1, y2, x2, d2, s2 = _legs(src_y[i], src_x[i], dst_y[i], dst_x[i], kind[i])
+    n, lat_1, _, e_1 = _segment_events(y1, x1, d1, s1, b, pre, epre, n, key, pos, val, cnt, lines)
+    n, lat_2, _, e_2 = _segment_events(y2, x2, d2, s2, b, pre, epre, n, key, pos, val, cnt, lines)
+    return n, _path_latency(kind[i], lat_1, s1, lat_2, s2, router_s), b * (e_1 + e_2)
+
+
+@njit(cache=True)
+def _counting_pass(n, value, src, dst, n_values):
+    """``dst[:n]``: the indices ``src[:n]`` ordered by ``value`` (0 .. n_values - 1), stably."""
+    count = np.zeros(n_values + 1, dtype=np.int64)
+    for j in range(n):
+        count[value[src[j]] + 1] += 1
+    for v in range(n_values):
+        count[v + 1] += count[v]
+    for j in range(n):
+        i = src[j]
+        dst[count[value[i]]] = i
+        count[value[i]] += 1
+
+
+@njit(cache=True)
+def _sort_events(n, key, pos, order, tmp, n_keys, n_pos):
+    """``order[:n]``: the events sorted by (key, position), stably (two counting sorts)."""
+    for j in range(n):
+        order[j] = j
+    _counting_pass(n, pos, order, tmp, n_pos)
+    _counting_pass(n, key, tmp, order, n_keys)
+
+
+@njit(cache=True)
+def _run(d, line, a, b, l, tables, mult, wafer, h_load, h_time, v_load, v_time,
+         regions, n_regions, region_box, link_max):
+    """Use a run of links ``a..b-1`` along ``line`` in direction ``d``, each carrying ``l`` bytes.
+
+    ``tables`` = ``(h_bw, h_next, v_bw, v_next)``: per direction and line (east/west:
+    (2, ny, nx); north/south: (2, nx, ny)), each link's bandwidth and the position of the
+    next link along the line whose bandwidth differs.  For each region in
+    ``regions[:n_regions]`` whose box holds part of the run: ``l`` over the least bandwidth
+    there (division rounds monotonically, so this is the largest of the links' times)
+    raises its ``link_max``.  With totals (``h_load`` not empty): ``mult`` x
+    load and x time added per link, east/west into ``h_*`` (wafers, 2, ny, nx), north/south
+    into ``v_*`` (wafers, 2, nx, ny): one plane per direction, each line in memory order.
+    """
+    horizontal = d == EAST or d == WEST
+    h_bw, h_next, v_bw, v_next = tables
+    if horizontal:
+        bw = h_bw[d - EAST, line]
+        nxt = h_next[d - EAST, line]
+    else:
+        bw = v_bw[d - NORTH, line]
+        nxt = v_next[d - NORTH, line]
+    for k in range(n_regions):
+        r = regions[k]
+        if horizontal:
+            if line < region_box[r, 0] or line >= region_box[r, 2]:
+                continue
+            lo = max(a, region_box[r, 1])
+            hi = min(b, region_box[r, 3])
+        else:
+            if line < region_box[r, 1] or line >= region_box[r, 3]:
+                continue
+            lo = max(a, region_box[r, 0])
+            hi = min(b, region_box[r, 2])
+        least = np.inf
+        p = lo
+        while p < hi:
+            least = min(least, bw[p])
+            p = nxt[p]
+        if lo < hi:
+            t = _link_time(l, least)
+            if t > link_max[r]:
+                link_max[r] = t
+    if h_load.shape[0] == 0:
+        return
+    if horizontal:
+        run_load, run_time = h_load[wafer, d - EAST, line], h_time[wafer, d - EAST, line]
+    else:
+        run_load, run_time = v_load[wafer, d - NORTH, line], v_time[wafer, d - NORTH, line]
+    m = mult * l
+    p = a
+    while p < b:
+        q = min(nxt[p], b)
+        t = mult * _link_time(l, bw[p])
+        for i in range(p, q):
+            run_load[i] += m
+            run_time[i] += t
+        p = q
+
+
+@njit(cache=True)
+def route_stage(src_y, src_x, dst_y, dst_x, nbytes, kind, region, group_start, group_wafer, group_mult,
+                pre, epre, router_s, tables, region_box, h_load, h_time, v_load, v_time,
+                link_max, lat_max, group_energy):
+    """Route one stage of every region in one call and time it per region.
+
+    Transfers come in groups (``group_start``, G + 1 offsets): group ``g`` runs on wafer
+    ``group_wafer[g]``'s mesh, alone (its links free of the other groups' loads), and
+    counts ``group_mult[g]`` times in the totals.  Per group: the load of every link (the
+    same values, to the bit, as :func:`route_xy`), and for every region with a transfer in
+    the group the busiest link time inside ``region_box`` (int64 (R, 4), ``y0, x0, y1, x1``
+    ends exclusive) written to ``link_max`` (an earlier group's value replaced) and the
+    longest path latency of its transfers folded into ``lat_max`` (maximum);
+    ``group_energy[g]``, the link energy: bytes x the energy per bit summed along each
+    path (from the prefix sums ``epre``), x 8.  The totals (empty to skip) get
+    ``group_mult`` x each loaded link's load and time added; ``tables``: see :func:`_run`.
+    """
+    ny, nx = tables[0].shape[1], tables[0].shape[2]
+    lines = max(ny, nx)
+    R = link_max.shape[0]
+    regions = np.empty(R, dtype=np.int64)
+    seen = np.full(R, -1, dtype=np.int64)
+    most = 0
+    for g in range(group_start.shape[0] - 1):
+        most = max(most, group_start[g + 1] - group_start[g])
+    key = np.empty(4 * most, dtype=np.int64)
+    pos = np.empty(4 * most, dtype=np.int64)
+    val = np.empty(4 * most)
+    cnt = np.empty(4 * most, dtype=np.int64)
+    order = np.empty(4 * most, dtype=np.int64)
+    tmp = np.empty(4 * most, dtype=np.int64)
+    for g in range(group_start.shape[0] - 1):
+        n = 0
+        n_regions = 0
+        energy = 0.0
+        for i in range(group_start[g], group_start[g + 1]):
+            n, lat, e = _transfer_events(i, src_y, src_x, dst_y, dst_x, nbytes, kind, pre, epre, router_s,
+                                         n, key, pos, val, cnt, lines)
+            energy += e
+            r = region[i]
+            if seen[r] != g:
+                seen[r] = g
+                regions[n_regions] = r
+                n_regions += 1
+                link_max[r] = 0.0
+            if lat > lat_max[r]:
+                lat_max[r] = lat
+        group_energy[g] = energy * BITS_PER_BYTE
+        _sort_events(n, key, pos, order, tmp, 4 * lines, lines + 1)
+        j = 0
+        while j < n:
+            line_key = key[order[j]]
+            d = line_key // lines
+            line = line_key - d * lines
+            acc = 0.0
+            cov = 0
+            while j < n and key[order[j]] == line_key:
+                p = pos[order[j]]
+                entry = 0.0
+                c = 0
+                while j < n and key[order[j]] == line_key and pos[order[j]] == p:
+                    entry += val[order[j]]
+                    c += cnt[order[j]]
+                    j += 1
+                acc += entry
+                cov += c
+                if cov > 0 and acc != 0.0 and j < n and key[order[j]] == line_key:
+                    _run(d, line, p, pos[order[j]], acc, tables, group_mult[g], group_wafer[g],
+                         h_load, h_time, v_load, v_time, regions, n_regions, region_box, link_max)
+
+
+@njit(cache=True)
+def busiest_link(h_time, v_time):
+    """(largest time, its flat index in (wafers, ny, nx, 4) order) over the direction planes
+    of :func:`route_stage`'s totals: east/west ``h_time`` (wafers, 2, ny, nx), north/south
+    ``v_time`` (wafers, 2, nx, ny).  Ties go to the lowest index, as ``np.argmax``."""
+    wafers, ny, nx = h_time.shape[0], h_time.shape[2], h_time.shape[3]
+    best = -np.inf
+    best_i = 0
+    for w in range(wafers):
+        for y in range(ny):
+            for x in range(nx):
+                base = ((w * ny + y) * nx + x) * 4
+                for d in range(4):
+                    t = h_time[w, d - EAST, y, x] if d <= WEST else v_time[w, d - NORTH, x, y]
+                    if t > best:
+                        best = t
+                        best_i = base + d
+    return best, best_i
+
+
+@njit(cache=True)
+def link_arrays(h_load, h_time, v_load, v_time, step_s, load32, share32):
+    """Gather the direction planes into (wafers, ny, nx, 4) float32 arrays: ``load32`` the
+    loads, ``share32`` the times over ``step_s`` (each rounded once, from float64)."""
+    wafers, ny, nx = h_load.shape[0], h_load.shape[2], h_load.shape[3]
+    for w in range(wafers):
+        for y in range(ny):
+            for x in range(nx):
+                for d in range(4):
+                    if d <= WEST:
+                        l = h_load[w, d - EAST, y, x]
+                        t = h_time[w, d - EAST, y, x]
+                    else:
+                        l = v_load[w, d - NORTH, x, y]
+                        t = v_time[w, d - NORTH, x, y]
+                    load32[w, y, x, d] = np.float32(l)
+                    share32[w, y, x, d] = np.float32(t / step_s)

@@ -14,8 +14,9 @@ The wafer model, per decoder layer:
   scores, softmax, weighted sum, O, MLP up, MLP down).  Each stage broadcasts its
   input along region rows and tree-reduces partial sums along columns (the
   WaferLLM MeshGEMV pattern): latency = hops x hop latency + scribe crossings x
-  extra latency + tree levels x software step cost; bandwidth = slice bytes /
-  link bandwidth.  Core work is max(compute, SRAM reads) spread evenly.
+  extra latency + the reduction's dependent software steps x step cost (the
+  broadcast is a hardware multicast: one pass, no software steps); bandwidth =
+  slice bytes / link bandwidth.  Core work is max(compute, SRAM reads) spread evenly.
 * **Spill.** Spilled weights and KV are read through edge I/O every step,
   overlapped with on-chip work: the step takes the longer of the two.
 * **Prefill** pipelines blocks of prompt tokens through the layers.
@@ -27,15 +28,17 @@ import math
 
 import numpy as np
 
-from ..dataflow.stages import log2ceil, stage_shapes
+from ..dataflow.stages import reduction_steps, stage_shapes
 from ..hardware.wafer import WaferSpec
 from ..mapping.options import MappingOptions
+from ..mapping.placement import block_shape
 from ..results.phase import PhaseTime
 from ..results.run_result import LayerArray, RunResult
 from ..workload.model import ModelSpec
 from ..workload.scenario import Scenario
 from .assembly import MemoryUse, assemble
-from .pipeline import decode_step_time, micro_batch_note, micro_batches, prefill_time
+from .pipeline import decode_crossings, decode_step_time, micro_batch_note, micro_batches, prefill_time
+from .prefill_blocks import activation_bytes_per_token, block_limit, choose_block
 from .wafer_memory import WaferCapacity, WaferMemory, spill_note
 
 __all__ = ["AnalyticWafer", "simulate", "capacity"]
@@ -79,13 +82,24 @@ class AnalyticWafer:
             return float(lay.region_rows[-1]) * float(lay.region_cols[-1])
         return float(self.memory.cores_per_wafer())
 
+    def activation_room(self) -> float:
+        """SRAM bytes per core (pooled over the cores used) where a prefill block's activations
+        live: what the weights and KV cache kept on chip leave free; when the KV cache spills
+        anyway, what the weights leave (the activations displace KV, whose spill grows by
+        that much, uncharged)."""
+        plan = self.memory.memory_plan(self.batch, self.scenario.wafers)
+        held = plan.weight_bytes - plan.spilled_weight_bytes
+        if plan.spilled_kv_bytes == 0:
+            held += plan.kv_bytes
+        return (plan.capacity_bytes - held) / (plan.wafers * plan.cores_per_wafer)
+
     def _stage_latency_s(self, rows: float, cols: float) -> tuple[float, float]:
         """(hop latency, software step latency) of one broadcast-then-reduce stage."""
         w = self.system
         hops = (cols - 1) + (rows - 1)
         crossings = (cols - 1) / w.mesh.die_cores_x + (rows - 1) / w.mesh.die_cores_y
         cycles_hops = hops * w.mesh.hop_latency_cycles + crossings * w.scribe.extra_latency_cycles
-        steps = log2ceil(cols) + log2ceil(rows)
+        steps = reduction_steps(rows)   # the reduction's software chain; the broadcast is a hardware multicast
         return cycles_hops / w.core.clock_hz, steps * w.calibration.collective_step_cycles / w.core.clock_hz
 
     def _link_bytes_per_s(self, rows: float, cols: float) -> float:
@@ -141,12 +155,17 @@ class AnalyticWafer:
         t = hop_lat + nbytes / (cols * self._link_bytes_per_s(rows, cols))
         return t, 8 * nbytes * rows
 
+    def crossing_latency_s(self) -> float:
+        """One wafer-to-wafer hop, with the on-wafer path to and from the edge ports."""
+        return self.system.crossing_latency_s(block_shape(self.system, self.mapping)[1])
+
     def interwafer_time(self, tokens: int, wafers: int) -> tuple[float, float]:
-        """Activations crossing the wafer boundaries once per pass: (seconds, bits)."""
+        """Activations of a decode pass crossing every wafer boundary and back to the first
+        wafer for the next token: (seconds, bits)."""
         nbytes = tokens * self.model.hidden_size * self.scenario.act_bytes
         iw = self.system.interwafer
-        crossings = wafers - 1
-        return crossings * (iw.latency_s + nbytes / iw.bandwidth_bytes_per_s), 8 * nbytes * crossings
+        crossings = decode_crossings(wafers)
+        return crossings * (self.crossing_latency_s() + nbytes / iw.bandwidth_bytes_per_s), 8 * nbytes * crossings
 
     def head_sram_bytes(self) -> float:
         """LM head weights read once per pass."""
@@ -194,10 +213,12 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     ctx = s.mean_decode_context
     kv_tokens = batch * ctx
     weights_on = 1.0 - plan.spilled_weight_fraction
-    layer, work = eng.layer_time(tokens, ctx, wafers, tokens * ctx, 1.0 - plan.spilled_kv_fraction, weights_on)
-    t_move, move_bits = eng.interlayer_time(tokens, wafers)
-    t_iw, iw_bits = eng.interwafer_time(tokens, wafers)
-    t_head, head_flops = eng.head_time(tokens, wafers)
+    # each sequence sends query_tokens tokens (k + 1 in a speculative verify pass) over its cached keys
+    queries = tokens * s.query_tokens
+    layer, work = eng.layer_time(queries, ctx, wafers, tokens * ctx, 1.0 - plan.spilled_kv_fraction, weights_on)
+    t_move, move_bits = eng.interlayer_time(queries, wafers)
+    t_iw, iw_bits = eng.interwafer_time(queries, wafers)
+    t_head, head_flops = eng.head_time(queries, wafers)
     # one micro-batch's walk; the head region must also take every micro-batch in turn
     onchip = decode_step_time(L * (layer.time_s + t_move) + t_iw + t_head, micro, max(layer.time_s + t_move, t_head))
     ext = w.external_memory
@@ -214,16 +235,28 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     decode_layer_s = tpot / L if t_io > onchip else layer.time_s + t_move
 
     # ---- prefill: blocks of prompt tokens pipelined through the layers ------------
+    # a block of T tokens is a GEMM against each weight block where it lives; T is capped by
+    # the SRAM left for activations and chosen to minimise the pipeline's time
     p_tokens = batch * s.prompt_tokens
-    block = min(w.calibration.prefill_block_tokens, p_tokens)
-    n_blocks = math.ceil(p_tokens / block)
-    # a block's queries attend on average to half the prompt
-    p_layer, p_work = eng.layer_time(block, s.prompt_tokens / 2.0, wafers, 0.0, 1.0, weights_on)
-    p_move, _ = eng.interlayer_time(block, wafers)
-    per_block = p_layer.time_s + p_move
     iw = w.interwafer
-    t_layers, t_piw = prefill_time([per_block] * L, n_blocks, mapping.placement == "pipelined", wafers - 1,
-                                   iw.latency_s, block * model.hidden_size * s.act_bytes / iw.bandwidth_bytes_per_s)
+    pipelined = mapping.placement == "pipelined"
+    rows, cols = eng.layer_shape(wafers)
+    room = eng.activation_room()
+    limit = block_limit(room, activation_bytes_per_token(model, rows, cols, s.act_bytes), p_tokens)
+
+    def prefill_pass(block: int) -> tuple[float, float, PhaseTime, float]:
+        # a block's queries attend on average to half the prompt
+        p_layer, _ = eng.layer_time(block, s.prompt_tokens / 2.0, wafers, 0.0, 1.0, weights_on)
+        p_move, _ = eng.interlayer_time(block, wafers)
+        t, t_iw = prefill_time([p_layer.time_s + p_move] * L, math.ceil(p_tokens / block), pipelined, wafers - 1,
+                               eng.crossing_latency_s(),
+                               block * model.hidden_size * s.act_bytes / iw.bandwidth_bytes_per_s)
+        return t, t_iw, p_layer, p_layer.time_s + p_move
+
+    block, block_notes = choose_block(lambda b: prefill_pass(b)[0], p_tokens, limit,
+                                      w.calibration.prefill_block_tokens, room)
+    n_blocks = math.ceil(p_tokens / block)
+    t_layers, t_piw, p_layer, per_block = prefill_pass(block)
     t_phead, _ = eng.head_time(batch, wafers)
     p_io_bytes = plan.spilled_weight_bytes + plan.spilled_kv_fraction * p_tokens * L * model.kv_bytes_per_token_layer(s.kv_dtype)
     p_io = (p_io_bytes / io_bw + ext.latency_s) if p_io_bytes > 0 else 0.0
@@ -244,7 +277,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
         "static": en.static_power_w * wafers * tpot,
     }
     notes = spill_note(plan.spilled_weight_bytes, plan.spilled_kv_bytes, ext.io_bandwidth_bytes_per_s,
-                       plan.capacity_bytes, wafers)
+                       plan.capacity_bytes, wafers) + block_notes
     if micro > 1:
         notes.append(micro_batch_note(batch, micro, tokens))
     layer_idx = np.arange(L)
@@ -261,5 +294,6 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
         prefill=prefill, decode=decode, memory=memory, step_energy_j=step_energy,
         decode_layer_s=decode_layer_s, prefill_layer_s=n_blocks * per_block,
         details={"placement": mapping.placement, "cores_per_wafer": plan.cores_per_wafer,
-                 "sram_capacity_bytes": plan.capacity_bytes, "micro_batches": micro},
+                 "sram_capacity_bytes": plan.capacity_bytes, "micro_batches": micro,
+                 "prefill_block_tokens": block},
         notes=notes, arrays=arrays, mapping=mapping)

@@ -17,13 +17,23 @@ MAX_SEARCH = 1 << 30
 
 
 def largest_fitting(fits: Callable[[int], bool], guess: int = 1) -> int:
-    """Largest n >= 1 with ``fits(n)`` (1 if none), doubling from ``guess`` then bisecting;
-    ``fits`` must hold for every n below one that fits."""
-    if not fits(1):
-        return 1
-    lo, hi = 1, max(2, guess)
-    while fits(hi) and hi < MAX_SEARCH:
-        lo, hi = hi, hi * 2
+    """Largest n >= 1 with ``fits(n)`` (1 if none); ``fits`` must hold for every n below one
+    that fits.  The search gallops from ``guess`` (steps 1, 2, 4, ... up while n fits, down
+    while it does not) to bracket the answer, then bisects the bracket: a guess within k of
+    the answer costs about 2 log2(k) + 2 calls, a right one two (the guess and one past it:
+    ``fits(1)`` follows from the guess), and no n is asked twice."""
+    g = min(max(1, guess), MAX_SEARCH - 1)
+    step = 1
+    if g > 1 and not fits(g):                   # lo fits (or is 1), hi does not
+        lo, hi = g - 1, g
+        while lo > 1 and not fits(lo):
+            hi, step = lo, step * 2
+            lo = max(1, g - step)
+    else:                                       # g fits (or is 1); MAX_SEARCH counts as not fitting
+        lo, hi = g, min(g + 1, MAX_SEARCH)
+        while hi < MAX_SEARCH and fits(hi):
+            lo, step = hi, step * 2
+            hi = min(g + step, MAX_SEARCH)
     while hi - lo > 1:
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if fits(mid) else (lo, mid)

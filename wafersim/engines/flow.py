@@ -27,9 +27,10 @@ from ..config import ConfigError
 from ..dataflow.edge_io import io_edges, port_time, region_flows
 from ..dataflow.lower import lower_pass
 from ..dataflow.program import DataflowProgram, StageBatch
+from ..dataflow.transfers import COL_MULTICAST, UNICAST
 from ..dataflow.stages import stage_shapes
 from ..hardware.defects import DefectSpec
-from ..hardware.directions import DIRECTIONS
+from ..hardware.directions import DIRECTIONS, EAST, NORTH, SOUTH, WEST
 from ..hardware.mesh import PhysicalMesh
 from ..hardware.wafer import WaferSpec
 from ..mapping.options import MappingOptions
@@ -41,19 +42,51 @@ from ..workload.model import ModelSpec
 from ..workload.scenario import Scenario
 from .assembly import MemoryUse, assemble
 from .capacity import largest_fitting
-from .flow_routing import RoutingBuffers, route_transfers, warm_up
-from .pipeline import decode_step_time, micro_batch_note, micro_batches, prefill_time
+from . import _flow_kernels as _k
+from .flow_routing import RoutingBuffers, route_stage, warm_up
+from .pipeline import decode_crossings, decode_step_time, micro_batch_note, micro_batches, prefill_time
+from .prefill_blocks import activation_bytes_per_token, block_limit, choose_block
 from .wafer_memory import WaferCapacity, WaferMemory, spill_note
 
 
 @functools.lru_cache(maxsize=2)
-def physical_mesh(system: WaferSpec) -> PhysicalMesh:
-    """The (read-only) mesh of ``system``, built once per spec: sweeps that rerun one
-    system reuse its link arrays and their prefix sums instead of rebuilding them."""
+def physical_mesh(system: WaferSpec, window: tuple[int, int] | None = None) -> PhysicalMesh:
+    """The (read-only) mesh of ``system``, built once per spec and window: sweeps that rerun
+    one system reuse its link arrays and their prefix sums instead of rebuilding them.
+    ``window`` ``(rows, cols)``: only the cores ``[0:rows, 0:cols]`` (see
+    :meth:`PhysicalMesh.from_spec`); the whole wafer when ``None``."""
     d = system.defects
     if d.density == 0.0:
-        return PhysicalMesh.from_spec(system)
-    return PhysicalMesh.from_spec(system, DefectSpec(density=d.density, spare_fraction=d.spare_fraction, seed=d.seed))
+        return PhysicalMesh.from_spec(system, window=window)
+    return PhysicalMesh.from_spec(system, DefectSpec(density=d.density, spare_fraction=d.spare_fraction, seed=d.seed),
+                                  window=window)
+
+
+def _window(pl: Placement, programs: list[DataflowProgram]) -> tuple[int, int] | None:
+    """The rows and columns from the wafer's corner that the block and every transfer of
+    ``programs`` reach (``None``: the whole wafer), so the mesh holds only the cores in use."""
+    ny, nx = pl.shape
+    rows, cols = pl.block
+    if (rows, cols) == (ny, nx):
+        return None
+    for prog in programs:
+        for sb in (*prog.stages, prog.handoff, prog.io):
+            t = sb.transfers
+            if len(t) == 0:
+                continue
+            uni, col = t.kind == UNICAST, t.kind == COL_MULTICAST    # multicast spans: dst_y = lo, dst_x = hi
+            rows = max(rows, int(t.src_y.max()) + 1, int(np.where(uni, t.dst_y, np.where(col, t.dst_x, 0)).max()) + 1)
+            cols = max(cols, int(t.src_x.max()) + 1, int(np.where(col, 0, t.dst_x).max()) + 1)
+    return None if (rows, cols) == (ny, nx) else (rows, cols)
+
+
+def _groups_by_wafer(transfer_wafer: np.ndarray):
+    """Group a stage's transfers by wafer (order kept within each), one route per wafer."""
+    wafers, counts = np.unique(transfer_wafer, return_counts=True)
+    starts = np.zeros(len(wafers) + 1, dtype=np.int64)
+    np.cumsum(counts, out=starts[1:])
+    order = None if len(wafers) == 1 else np.argsort(transfer_wafer, kind="stable")
+    return order, starts, wafers.astype(np.int64), np.ones(len(wafers)), []
 
 
 class _Timer:
@@ -61,7 +94,8 @@ class _Timer:
 
     def __init__(self, system: WaferSpec, mesh: PhysicalMesh, placement: Placement, dtype: str,
                  buffers: RoutingBuffers | None = None, keep_links: bool = True):
-        """``buffers`` are shared work arrays for routing (one per mesh is enough); with
+        """``buffers`` is accepted for callers that pass one; stages route without whole-mesh work
+        arrays now (:func:`~wafersim.engines.flow_routing.route_stage`).  With
         ``keep_links=False`` the per-link totals ``load`` and ``link_time`` are not kept
         (``None``), which saves two (wafers, ny, nx, 4) arrays where nobody reads them."""
         self.system, self.mesh, self.pl = system, mesh, placement
@@ -69,77 +103,98 @@ class _Timer:
         self.rate = core.flops_per_cycle(dtype) * core.clock_hz * system.calibration.compute_efficiency
         self.sram_bw = core.sram_read_bytes_per_s
         self.step_s = system.calibration.collective_step_cycles / core.clock_hz
-        self.buffers = RoutingBuffers(mesh) if buffers is None else buffers
+        self.buffers = buffers
         ny, nx = mesh.shape
-        self.load = self.link_time = None
+        # per-link sums by direction plane: east/west (wafers, 2, ny, nx), north/south (wafers, 2, nx, ny)
+        self._totals = self._links_done = None
         if keep_links:
-            self.load = np.zeros((placement.wafers, ny, nx, len(DIRECTIONS)))
-            self.link_time = np.zeros(self.load.shape)
+            w = placement.wafers
+            self._totals = (np.zeros((w, 2, ny, nx)), np.zeros((w, 2, ny, nx)),
+                            np.zeros((w, 2, nx, ny)), np.zeros((w, 2, nx, ny)))
         self.link_energy = 0.0
         self.notes: list[str] = []            # what a subclass wants said about how it timed stages
+
+    @property
+    def load(self) -> np.ndarray | None:
+        """Bytes each link carried over every stage routed so far, (wafers, ny, nx, 4) (``None``
+        when links are not kept)."""
+        return self._links()[0]
+
+    @property
+    def link_time(self) -> np.ndarray | None:
+        """Seconds each link was busy over every stage routed so far (as :attr:`load`)."""
+        return self._links()[1]
+
+    def link_planes(self) -> tuple[np.ndarray, ...] | None:
+        """The per-link totals as direction planes, ``(h_load, h_time, v_load, v_time)``: east
+        and west (wafers, 2, ny, nx), north and south (wafers, 2, nx, ny); ``None`` when
+        links are not kept (see :func:`~wafersim.engines.flow_routing.route_stage`)."""
+        return self._totals
+
+    def _links(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The direction planes of the totals gathered into (wafers, ny, nx, 4) arrays, once:
+        the timer routes no more after that."""
+        if self._links_done is None and self._totals is not None:
+            h_load, h_time, v_load, v_time = self._totals
+            self._totals = None
+            done = []
+            for h, v in ((h_load, v_load), (h_time, v_time)):
+                a = np.empty(h.shape[:1] + h.shape[2:] + (len(DIRECTIONS),))
+                a[..., EAST:WEST + 1] = h.transpose(0, 2, 3, 1)
+                a[..., NORTH:SOUTH + 1] = v.transpose(0, 3, 2, 1)
+                done.append(a)
+            self._links_done = tuple(done)
+        return self._links_done if self._links_done is not None else (None, None)
 
     def _route(self, sb: StageBatch, boxes: list[tuple[int, int, int, int]],
                one_at_a_time: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Per region: (busiest link time inside its box, longest path latency).
 
-        Only the box of links the transfers load is read: outside it this
-        stage's link loads and times are 0, so adding it to the totals and
-        taking each region's busiest link over it changes nothing.
-        ``one_at_a_time``: the regions share cores (sequential placement) and run
-        one after another, so each is routed alone; identical regions share one route.
+        Regions placed side by side (pipelined) run at once: each wafer's transfers are
+        routed together and every region's busiest link is sought inside its box.
+        ``one_at_a_time``: the regions share cores (sequential placement) and run one
+        after another, so each is routed alone; identical regions share one route,
+        counted once per region in the link totals.  One kernel call does the whole
+        stage (every wafer and every group), adding to the link totals as it goes.
         """
         R = self.pl.regions
         link_max, lat_max = np.zeros(R), np.zeros(R)
         if len(sb.transfers) == 0:
             return link_max, lat_max
         if one_at_a_time:
-            return self._route_each(sb, boxes, link_max, lat_max)
-        wafers = np.unique(sb.transfer_wafer)
-        for wafer in wafers:
-            t = sb.transfers
-            if len(wafers) == 1:
-                sel, sub = slice(None), t
-            else:
-                sel = np.nonzero(sb.transfer_wafer == wafer)[0]
-                sub = type(t)(t.src_y[sel], t.src_x[sel], t.dst_y[sel], t.dst_x[sel], t.nbytes[sel], t.kind[sel])
-            res = route_transfers(self.mesh, sub, buffers=self.buffers)
-            y0, x0, y1, x1 = res.box
-            if self.load is not None:
-                self.load[wafer, y0:y1, x0:x1] += res.link_load[y0:y1, x0:x1]
-                self.link_time[wafer, y0:y1, x0:x1] += res.link_time[y0:y1, x0:x1]
-            self.link_energy += res.energy_j
-            regions = sb.transfer_region[sel]
-            np.maximum.at(lat_max, regions, res.latency_s)
-            for i in np.unique(regions):
-                by0, bx0, by1, bx1 = boxes[i]
-                cy0, cx0, cy1, cx1 = max(by0, y0), max(bx0, x0), min(by1, y1), min(bx1, x1)
-                link_max[i] = res.link_time[cy0:cy1, cx0:cx1].max() if cy0 < cy1 and cx0 < cx1 else 0.0
+            order, starts, wafer_of, mult, copies = self._groups_each(sb, boxes)
+        else:
+            order, starts, wafer_of, mult, copies = _groups_by_wafer(sb.transfer_wafer)
+        t = sb.transfers
+        if order is not None:
+            t = type(t)(t.src_y[order], t.src_x[order], t.dst_y[order], t.dst_x[order], t.nbytes[order],
+                        t.kind[order])
+        region = sb.transfer_region if order is None else sb.transfer_region[order]
+        energy = route_stage(self.mesh, t, region, starts, wafer_of, mult, np.asarray(boxes, dtype=np.int64),
+                             link_max, lat_max, self._totals)
+        for m, e in zip(mult.tolist(), energy.tolist()):
+            self.link_energy += m * e
+        for rep, others in copies:
+            link_max[others], lat_max[others] = link_max[rep], lat_max[rep]
         return link_max, lat_max
 
-    def _route_each(self, sb, boxes, link_max, lat_max):
+    @staticmethod
+    def _groups_each(sb: StageBatch, boxes):
+        """Regions that run one after another, grouped where they are identical (same wafer,
+        box, transfer count and bytes): one representative's transfers route for the group."""
         t = sb.transfers
         groups: dict[tuple, list[int]] = {}
         for i in np.unique(sb.transfer_region):
             sel = np.nonzero(sb.transfer_region == i)[0]
             key = (int(sb.transfer_wafer[sel[0]]), boxes[i], len(sel), float(t.nbytes[sel].sum()))
             groups.setdefault(key, []).append(int(i))
-        for (wafer, box, _, _), regions in groups.items():
-            sel = np.nonzero(sb.transfer_region == regions[0])[0]
-            sub = type(t)(t.src_y[sel], t.src_x[sel], t.dst_y[sel], t.dst_x[sel], t.nbytes[sel], t.kind[sel])
-            res = route_transfers(self.mesh, sub, buffers=self.buffers)
-            y0, x0, y1, x1 = res.box
-            n = len(regions)              # each runs in turn: their loads add over the step
-            if self.load is not None:
-                self.load[wafer, y0:y1, x0:x1] += n * res.link_load[y0:y1, x0:x1]
-                self.link_time[wafer, y0:y1, x0:x1] += n * res.link_time[y0:y1, x0:x1]
-            self.link_energy += n * res.energy_j
-            by0, bx0, by1, bx1 = box
-            cy0, cx0, cy1, cx1 = max(by0, y0), max(bx0, x0), min(by1, y1), min(bx1, x1)
-            busiest = res.link_time[cy0:cy1, cx0:cx1].max() if cy0 < cy1 and cx0 < cx1 else 0.0
-            longest = float(res.latency_s.max()) if len(res.latency_s) else 0.0
-            for i in regions:
-                link_max[i], lat_max[i] = busiest, longest
-        return link_max, lat_max
+        sels = [np.nonzero(sb.transfer_region == regions[0])[0] for regions in groups.values()]
+        starts = np.zeros(len(sels) + 1, dtype=np.int64)
+        np.cumsum([len(sel) for sel in sels], out=starts[1:])
+        wafer_of = np.array([key[0] for key in groups], dtype=np.int64)
+        mult = np.array([float(len(regions)) for regions in groups.values()])
+        copies = [(regions[0], regions[1:]) for regions in groups.values() if len(regions) > 1]
+        return np.concatenate(sels), starts, wafer_of, mult, copies
 
     def route_io(self, prog: DataflowProgram) -> float:
         """Route the program's edge-I/O reads; the busiest link's seconds."""
@@ -153,6 +208,7 @@ class _Timer:
                 int(pl.region_x0[i] + pl.region_cols[i])) for i in range(pl.regions)]
         comps = {k: np.zeros(pl.regions) for k in ("compute", "sram_bandwidth", "mesh_bandwidth", "mesh_latency")}
         stage_time = np.zeros((pl.regions, len(prog.stages)))
+        parts = {k: np.zeros((pl.regions, len(prog.stages))) for k in ("compute", "sram", "link", "latency")}
         flops = sram = 0.0
         shared = pl.strategy != "pipelined"      # every layer on the same cores, one after another
         for s, sb in enumerate(prog.stages):
@@ -160,6 +216,8 @@ class _Timer:
             t_cmp, t_sram = sb.flops_per_core / self.rate, sb.sram_bytes_per_core / self.sram_bw
             t_lat = lat_max + sb.tree_steps * self.step_s
             stage_time[:, s] = np.maximum(t_cmp, t_sram) + link_max + t_lat
+            for key, v in (("compute", t_cmp), ("sram", t_sram), ("link", link_max), ("latency", t_lat)):
+                parts[key][:, s] = v
             comps["compute"] += t_cmp; comps["sram_bandwidth"] += t_sram
             comps["mesh_bandwidth"] += link_max; comps["mesh_latency"] += t_lat
             flops += sb.flops.sum(); sram += sb.sram_bytes.sum()
@@ -168,7 +226,40 @@ class _Timer:
         h_link, h_lat = self._route(prog.handoff, pair)
         comps["mesh_bandwidth"] += h_link; comps["mesh_latency"] += h_lat
         return {"region_time": stage_time.sum(axis=1) + h_link + h_lat, "stage_time": stage_time,
-                "flops": flops, "sram_bytes": sram, **{f"c_{k}": v for k, v in comps.items()}}
+                "flops": flops, "sram_bytes": sram, **{f"c_{k}": v for k, v in comps.items()},
+                "parts": {**parts, "handoff_link": h_link, "handoff_latency": h_lat}}
+
+
+def scaled_pass(out: dict, factor: float) -> dict:
+    """A timed pass (:meth:`_Timer.run`) with ``factor`` times the tokens: core work and
+    link times scale with the tokens; SRAM reads of the weights, path latencies and tree
+    steps do not (exact for a dense model's pass, whose transfers all carry tokens x bytes)."""
+    p = out["parts"]
+    cmp, link = p["compute"] * factor, p["link"] * factor
+    stage_time = np.maximum(cmp, p["sram"]) + link + p["latency"]
+    h_link = p["handoff_link"] * factor
+    return {"region_time": stage_time.sum(axis=1) + h_link + p["handoff_latency"], "stage_time": stage_time,
+            "flops": out["flops"] * factor, "sram_bytes": out["sram_bytes"],
+            "c_compute": cmp.sum(axis=1), "c_sram_bandwidth": p["sram"].sum(axis=1),
+            "c_mesh_bandwidth": link.sum(axis=1) + h_link,
+            "c_mesh_latency": p["latency"].sum(axis=1) + p["handoff_latency"],
+            "parts": {**p, "compute": cmp, "link": link, "handoff_link": h_link}}
+
+
+def activation_limit(pl: Placement, model: ModelSpec, act_bytes: float, p_tokens: int) -> tuple[float, int]:
+    """(SRAM bytes free on the fullest core of any layer region, most prompt tokens whose
+    activations fit on every layer region's cores) for a prefill block.  A region whose KV
+    cache spills anyway gives its KV room to the activations (the spill grows, uncharged)."""
+    free = pl.free_bytes()
+    room, limit = float("inf"), p_tokens
+    for i in range(pl.layers):
+        y0, x0, r, c = (int(pl.region_y0[i]), int(pl.region_x0[i]), int(pl.region_rows[i]), int(pl.region_cols[i]))
+        cores = (int(pl.region_wafer[i]), slice(y0, y0 + r), slice(x0, x0 + c))
+        region_free = free[cores] + (pl.core_kv_bytes[cores] if pl.spilled_kv_bytes[i] > 0 else 0)
+        region_room = float(region_free.min())
+        room = min(room, region_room)
+        limit = min(limit, block_limit(region_room, activation_bytes_per_token(model, r, c, act_bytes), p_tokens))
+    return (room if room != float("inf") else 0.0), limit
 
 
 class PlacementCapacity(WaferCapacity):
@@ -221,46 +312,66 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
     s, w, L = scenario, system, scenario.layers
     batch, wafers = s.batch, s.wafers
     pl = place(system, model, scenario, mapping, batch, wafers)
-    try:
-        mesh = physical_mesh(system)
-    except ValueError as exc:
-        raise ConfigError(system.name, "defects", str(exc)) from None
     ext, iw = w.external_memory, w.interwafer
     edges = io_edges(system)
     stage_names = [f"{name}.{part}" for name, _, _, _ in stage_shapes(model, 1) for part in ("broadcast", "reduce")]
 
-    # ---- decode: micro-batches follow each other through the layer regions ---------------
+    # ---- every pass lowered first: the mesh is built for the cores they reach ------------
     micro, tokens = micro_batches(batch, L, mapping.placement == "pipelined")
     ctx = s.mean_decode_context
-    buffers = RoutingBuffers(mesh)                      # routing work arrays, shared by every pass
-    timer = timer_class(system, mesh, pl, s.dtype, buffers)
-    prog = lower_pass(pl, model, scenario, tokens, ctx, tokens * ctx, io_edges=edges, io_ports=ext.io_ports)
+    q = s.query_tokens                                  # k + 1 in a speculative verify pass
+    prog = lower_pass(pl, model, scenario, tokens * q, ctx, tokens * ctx, io_edges=edges, io_ports=ext.io_ports)
+    # spilled bytes for the whole batch stream in once per step
+    full = prog if micro == 1 else lower_pass(pl, model, scenario, batch * q, ctx, batch * ctx,
+                                              io_edges=edges, io_ports=ext.io_ports)
+    # the prefill block is capped by the SRAM its activations find free and chosen for the
+    # fastest pipeline (prefill_blocks); a probe block is routed once and its times scale
+    p_tokens = batch * s.prompt_tokens
+    room, limit = activation_limit(pl, model, s.act_bytes, p_tokens)
+    fixed = w.calibration.prefill_block_tokens
+    probe = min(fixed or p_tokens, p_tokens, limit)
+
+    def prefill_prog(block: int) -> DataflowProgram:
+        return lower_pass(pl, model, scenario, block, s.prompt_tokens / 2.0, 0.0, head=False,
+                          io_edges=edges, io_ports=ext.io_ports)
+
+    p_prog = prefill_prog(probe)
+    h_prog = lower_pass(pl, model, scenario, batch, s.prompt_tokens, 0.0, only=pl.regions - 1) if pl.has_head else None
+    try:
+        mesh = physical_mesh(system, _window(pl, [p for p in (prog, full, p_prog, h_prog) if p is not None]))
+    except ValueError as exc:
+        raise ConfigError(system.name, "defects", str(exc)) from None
+
+    # ---- decode: micro-batches follow each other through the layer regions ---------------
+    timer = timer_class(system, mesh, pl, s.dtype)
     out = timer.run(prog)
-    t_iw = (wafers - 1) * (iw.latency_s + prog.interwafer_bytes / iw.bandwidth_bytes_per_s)
+    # every boundary once, and back to the first wafer for the next token (pipeline.decode_crossings)
+    crossing_s = system.crossing_latency_s(pl.block[1])
+    t_iw = decode_crossings(wafers) * (crossing_s + prog.interwafer_bytes / iw.bandwidth_bytes_per_s)
     # one micro-batch's walk, but no region can take every micro-batch in less than the step
     onchip = decode_step_time(float(out["region_time"].sum()) + t_iw, micro, float(out["region_time"].max()))
-    # spilled bytes for the whole batch stream in once per step
-    full = prog if micro == 1 else lower_pass(pl, model, scenario, batch, ctx, batch * ctx,
-                                              io_edges=edges, io_ports=ext.io_ports)
     io_bytes = full.io_bytes
     io_timer = None                                     # edge I/O for the whole batch, once a step
     t_io = 0.0
     if io_bytes > 0:
-        io_timer = timer_class(system, mesh, pl, s.dtype, buffers)
+        io_timer = timer_class(system, mesh, pl, s.dtype)
         io = full.io
         t_ports = port_time(system, wafers, io.transfer_wafer, full.io_edge, full.io_position, io.transfers.nbytes)
         t_io = max(t_ports, io_timer.route_io(full)) + ext.latency_s
     # what each link carries in a step: every micro-batch's pass, plus the edge I/O (in place:
     # the arrays are (wafers, ny, nx, 4) and the timer's totals are not needed apart)
-    load, link_busy = timer.load, timer.link_time
+    planes = timer.link_planes()
     if micro != 1:
-        load *= micro
-        link_busy *= micro
+        for a in planes:
+            a *= micro
     if io_timer is not None:
-        load += io_timer.load
-        link_busy += io_timer.link_time
-    busiest_flat = int(np.argmax(link_busy))
-    busy_max = float(link_busy.reshape(-1)[busiest_flat])
+        for a, b in zip(planes, io_timer.link_planes()):
+            a += b
+    h_load, h_time, v_load, v_time = planes
+    busy_max, flat = _k.busiest_link(h_time, v_time)
+    links_shape = (wafers, *pl.shape, len(DIRECTIONS))          # the whole wafer; zero outside the mesh used
+    busiest_flat = int(np.ravel_multi_index(np.unravel_index(flat, (wafers, *mesh.shape, len(DIRECTIONS))),
+                                            links_shape))
     tpot = max(onchip, t_io, busy_max)
     comps = {k[2:]: float(v.sum()) for k, v in out.items() if k.startswith("c_")}
     comps.update(interwafer=t_iw, edge_io=t_io)
@@ -270,21 +381,30 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
     decode_layer_s = float(layer_time.mean()) if onchip_bound else tpot / L
 
     # ---- prefill: blocks of prompt tokens pipelined through the regions ---------------
-    p_tokens = batch * s.prompt_tokens
-    block = min(w.calibration.prefill_block_tokens, p_tokens)
+    p_timer = timer_class(system, mesh, pl, s.dtype, keep_links=False)
+    p_out = p_timer.run(p_prog)
+    pipelined = mapping.placement == "pipelined"
+
+    def prefill_pass(block: int, region_time: np.ndarray) -> tuple[float, float]:
+        return prefill_time(region_time, math.ceil(p_tokens / block), pipelined, wafers - 1, crossing_s,
+                            block * model.hidden_size * s.act_bytes / iw.bandwidth_bytes_per_s)
+
+    block, block_notes = choose_block(
+        lambda b: prefill_pass(b, scaled_pass(p_out, b / probe)["region_time"])[0], p_tokens, limit, fixed, room)
+    if block != probe:
+        if timer_class is _Timer and not model.is_moe:       # exact: every term is linear in the block
+            p_out = scaled_pass(p_out, block / probe)
+        else:
+            p_timer = timer_class(system, mesh, pl, s.dtype, keep_links=False)
+            p_out = p_timer.run(prefill_prog(block))
     n_blocks = math.ceil(p_tokens / block)
-    p_timer = timer_class(system, mesh, pl, s.dtype, buffers, keep_links=False)
-    p_out = p_timer.run(lower_pass(pl, model, scenario, block, s.prompt_tokens / 2.0, 0.0, head=False,
-                                   io_edges=edges, io_ports=ext.io_ports))
     per_block = p_out["region_time"]
     # logits for each sequence's last prompt token, after the last block
     t_phead = 0.0
     if pl.has_head:
-        h_out = timer_class(system, mesh, pl, s.dtype, buffers, keep_links=False).run(
-            lower_pass(pl, model, scenario, batch, s.prompt_tokens, 0.0, only=pl.regions - 1))
+        h_out = timer_class(system, mesh, pl, s.dtype, keep_links=False).run(h_prog)
         t_phead = float(h_out["region_time"][-1])
-    t_layers, t_piw = prefill_time(per_block, n_blocks, mapping.placement == "pipelined", wafers - 1, iw.latency_s,
-                                   block * model.hidden_size * s.act_bytes / iw.bandwidth_bytes_per_s)
+    t_layers, t_piw = prefill_pass(block, per_block)
     t_layers += t_phead
     p_io = 0.0
     if pl.total_spilled_bytes:
@@ -309,7 +429,7 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
         "sram": micro * out["sram_bytes"] * 8 * en.sram_j_per_bit,
         "compute": micro * out["flops"] * en.flop_j,
         "links": micro * timer.link_energy + (io_timer.link_energy if io_timer is not None else 0.0),
-        "interwafer": (wafers - 1) * 8 * prog.interwafer_bytes * micro * iw.energy_j_per_bit,
+        "interwafer": decode_crossings(wafers) * 8 * prog.interwafer_bytes * micro * iw.energy_j_per_bit,
         "io": io_bytes * 8 * ext.energy_j_per_bit,
         "static": en.static_power_w * wafers * tpot,
     }
@@ -319,12 +439,14 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
         notes.append(f"defects (seed {dm.seed}): {dm.failed_cores} of {dm.physical_cores} physical cores failed; "
                      f"{dm.detoured_links} logical links detour around them")
     notes += spill_note(float(pl.spilled_weight_bytes.sum()), float(pl.spilled_kv_bytes.sum()),
-                        ext.io_bandwidth_bytes_per_s)
+                        ext.io_bandwidth_bytes_per_s) + block_notes
     if micro > 1:
         notes.append(micro_batch_note(batch, micro, tokens))
-    busiest = np.unravel_index(busiest_flat, link_busy.shape)
+    busiest = np.unravel_index(busiest_flat, links_shape)
     notes.append(f"busiest link in a decode step: wafer {busiest[0]} core ({busiest[1]}, {busiest[2]}) "
                  f"{DIRECTIONS[busiest[3]]}, {format_quantity(busy_max, 'time')} busy")
+    load32, share32 = np.zeros(links_shape, np.float32), np.zeros(links_shape, np.float32)
+    _k.link_arrays(h_load, h_time, v_load, v_time, tpot, load32[:, :mesh.ny, :mesh.nx], share32[:, :mesh.ny, :mesh.nx])
     regions = ("region",)
     arrays = {
         "decode_layer_s": LayerArray(layer_time if onchip_bound else np.full(L, decode_layer_s), ("layer",), "s",
@@ -342,11 +464,10 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
         "sram_weight_bytes": LayerArray(pl.core_weight_bytes, ("wafer", "y", "x"), "B", "weight bytes on each core"),
         "sram_kv_bytes": LayerArray(pl.core_kv_bytes, ("wafer", "y", "x"), "B", "KV-cache bytes on each core"),
         "sram_free_bytes": LayerArray(pl.free_bytes(), ("wafer", "y", "x"), "B", "free SRAM on each core"),
-        "link_load_bytes": LayerArray(load.astype(np.float32), ("wafer", "y", "x", "direction"), "B",
+        "link_load_bytes": LayerArray(load32, ("wafer", "y", "x", "direction"), "B",
                                       "bytes each directed link carries in one decode step",
                                       {"direction": DIRECTIONS}),
-        "link_utilisation": LayerArray(np.divide(link_busy, tpot, out=np.empty(link_busy.shape, np.float32),
-                                                 casting="same_kind"), ("wafer", "y", "x", "direction"), "",
+        "link_utilisation": LayerArray(share32, ("wafer", "y", "x", "direction"), "",
                                        "share of a decode step each directed link is busy", {"direction": DIRECTIONS}),
     }
     memory = MemoryUse(fits=pl.fits, weight_bytes=pl.region_weight_bytes.sum(), kv_bytes=pl.region_kv_bytes.sum(),
@@ -357,5 +478,6 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
         prefill=prefill, decode=decode, memory=memory, step_energy_j=step_energy,
         decode_layer_s=decode_layer_s, prefill_layer_s=n_blocks * float(per_block[:L].mean()),
         details={"placement": mapping.placement, "cores_per_wafer": pl.block[0] * pl.block[1],
-                 "micro_batches": micro, "max_link_utilisation": float(busy_max / tpot)},
+                 "micro_batches": micro, "max_link_utilisation": float(busy_max / tpot),
+                 "prefill_block_tokens": block},
         notes=notes, arrays=arrays, mapping=mapping)

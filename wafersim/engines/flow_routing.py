@@ -15,16 +15,17 @@ mid-run (compiled code is also cached on disk).
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..dataflow.transfers import COL_MULTICAST, KINDS, ROW_MULTICAST, UNICAST, Transfers
-from ..hardware.directions import DIRECTIONS
+from ..hardware.directions import DIRECTIONS, EAST, NORTH, SOUTH, WEST
 from ..hardware.mesh import PhysicalMesh
 from . import _flow_kernels as _k
 
-__all__ = ["RoutingResult", "RoutingBuffers", "route_transfers", "warm_up"]
+__all__ = ["RoutingResult", "RoutingBuffers", "route_stage", "route_transfers", "warm_up"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -166,6 +167,107 @@ def route_transfers(mesh: PhysicalMesh, transfers: Transfers, router_cycles: flo
     )
 
 
+@dataclass(frozen=True, eq=False)
+class LineTables:
+    """What :func:`route_stage` reads of a mesh, laid out along its lines (computed once per mesh).
+
+    ``energy_prefix``: prefix sums of link energy per bit along rows and columns,
+    ``(e_x, e_y)``, laid out as the latency sums of ``PhysicalMesh.link_prefix_sums``.
+    ``lines``: ``(h_bw, h_next, v_bw, v_next)``: east/west link bandwidth per row
+    (2, ny, nx) and north/south per column (2, nx, ny), each with the position of the next
+    link along the line whose bandwidth differs (int32), so a run of equal links is one step.
+    """
+    energy_prefix: tuple[np.ndarray, np.ndarray]
+    lines: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+_TABLES: "weakref.WeakKeyDictionary[PhysicalMesh, LineTables]" = weakref.WeakKeyDictionary()
+
+
+def _next_change(bw: np.ndarray) -> np.ndarray:
+    """For each position of each line (last axis), the next position whose value differs (or the length)."""
+    n = bw.shape[-1]
+    nxt = np.empty(bw.shape, dtype=np.int32)
+    nxt[..., -1] = n
+    change = bw[..., 1:] != bw[..., :-1]                  # position p + 1 starts a new run
+    idx = np.where(change, np.arange(1, n, dtype=np.int32), n).astype(np.int32)
+    nxt[..., :-1] = np.minimum.accumulate(idx[..., ::-1], axis=-1)[..., ::-1]
+    return nxt
+
+
+def line_tables(mesh: PhysicalMesh) -> LineTables:
+    """The :class:`LineTables` of ``mesh``, built on first use and kept while the mesh lives."""
+    tables = _TABLES.get(mesh)
+    if tables is None:
+        ny, nx = mesh.shape
+        e_x, e_y = np.zeros((ny, nx + 1, 2)), np.zeros((ny + 1, nx, 2))
+        np.cumsum(mesh.energy_j_per_bit[:, :, EAST:WEST + 1], axis=1, out=e_x[:, 1:])
+        np.cumsum(mesh.energy_j_per_bit[:, :, NORTH:SOUTH + 1], axis=0, out=e_y[1:])
+        bw = mesh.bandwidth_bytes_per_s
+        h_bw = np.ascontiguousarray(bw[:, :, EAST:WEST + 1].transpose(2, 0, 1))
+        v_bw = np.ascontiguousarray(bw[:, :, NORTH:SOUTH + 1].transpose(2, 1, 0))
+        arrays = (e_x, e_y, h_bw, _next_change(h_bw), v_bw, _next_change(v_bw))
+        for a in arrays:
+            a.setflags(write=False)
+        tables = _TABLES[mesh] = LineTables(arrays[:2], arrays[2:])
+    return tables
+
+
+def route_stage(mesh: PhysicalMesh, transfers: Transfers, region: np.ndarray, group_start: np.ndarray,
+                group_wafer: np.ndarray, group_mult: np.ndarray, region_box: np.ndarray,
+                link_max: np.ndarray, lat_max: np.ndarray, totals: tuple[np.ndarray, ...] | None = None,
+                router_cycles: float = 0.0) -> np.ndarray:
+    """Route one stage of many regions in one kernel call; return each group's link energy (J).
+
+    ``transfers`` come in groups (``group_start``, G + 1 offsets into them); group ``g``
+    is routed alone on wafer ``group_wafer[g]`` and counts ``group_mult[g]`` times.
+    ``region`` gives each transfer's region (an index into ``region_box``, (R, 4)
+    ``y0, x0, y1, x1`` with exclusive ends).  For every region with transfers in a group,
+    ``link_max[region]`` becomes the busiest link time inside its box in that group's
+    route and ``lat_max[region]`` the longest path latency so far.  With ``totals``
+    ``(h_load, h_time, v_load, v_time)`` every link's load and time, times the group's
+    multiplicity, are added: east/west links into ``h_*`` ((wafers, 2, ny, nx): east, west
+    planes), north/south links into ``v_*`` ((wafers, 2, nx, ny): north, south planes,
+    column by column), so that every run of links is written in memory order.  Loads, times and latencies equal, to the bit,
+    routing each group with :func:`route_transfers`; the energy sums bytes x energy per
+    bit along each path rather than link by link, so it agrees to rounding.
+    """
+    if not isinstance(mesh, PhysicalMesh):
+        raise TypeError(f"mesh must be a PhysicalMesh, got {type(mesh).__name__}")
+    if not isinstance(transfers, Transfers):
+        raise TypeError(f"transfers must be a Transfers, got {type(transfers).__name__}")
+    ny, nx = mesh.shape
+    _check_in_mesh(transfers, ny, nx)
+    n = len(transfers)
+    group_start = np.asarray(group_start, dtype=np.int64)
+    region = np.asarray(region, dtype=np.int32)
+    region_box = np.ascontiguousarray(region_box, dtype=np.int64)
+    R = len(link_max)
+    if region.shape != (n,) or (n and (region.min() < 0 or region.max() >= R)) or region_box.shape != (R, 4):
+        raise ValueError(f"region must give each of the {n} transfers one of {R} regions with a box each")
+    if len(group_start) < 1 or group_start[0] != 0 or group_start[-1] != n or np.any(np.diff(group_start) < 0):
+        raise ValueError(f"group_start must rise from 0 to {n}")
+    groups = len(group_start) - 1
+    if totals is None:
+        none = np.zeros((0, 1, 1, 1))
+        totals = (none, none, none, none)
+    else:
+        w = 1 + int(np.max(group_wafer, initial=0))
+        h_load, h_time, v_load, v_time = totals
+        if (h_load.shape[0] < w or h_load.shape[1:] != (2, ny, nx) or h_time.shape != h_load.shape
+                or v_load.shape != (h_load.shape[0], 2, nx, ny) or v_time.shape != v_load.shape):
+            raise ValueError(f"link totals must be (wafers, 2, {ny}, {nx}) twice and "
+                             f"(wafers, 2, {nx}, {ny}) twice, for every group's wafer")
+    energy = np.zeros(groups)
+    t = transfers
+    tables = line_tables(mesh)
+    _k.route_stage(t.src_y, t.src_x, t.dst_y, t.dst_x, t.nbytes, t.kind, region, group_start,
+                   np.asarray(group_wafer, dtype=np.int64), np.asarray(group_mult, dtype=np.float64),
+                   mesh.link_prefix_sums, tables.energy_prefix, float(router_cycles) / mesh.clock_hz,
+                   tables.lines, region_box, *totals, link_max, lat_max, energy)
+    return energy
+
+
 def warm_up() -> None:
     """Compile (or load from the on-disk cache) every kernel on a tiny mesh.
 
@@ -178,4 +280,14 @@ def warm_up() -> None:
     mesh = PhysicalMesh(bandwidth_bytes_per_s=ones, latency_s=ones, energy_j_per_bit=ones,
                         crosses_scribe=np.zeros(ones.shape, dtype=np.bool_),
                         link_hops=np.ones(ones.shape, dtype=np.int32), clock_hz=1.0)
-    route_transfers(mesh, Transfers.unicast([0], [0], [1], [1], 1.0), buffers=RoutingBuffers(mesh))
+    one = Transfers.unicast([0], [0], [1], [1], 1.0)
+    route_transfers(mesh, one, buffers=RoutingBuffers(mesh))
+    start, box = np.array([0, 1]), np.array([[0, 0, 2, 2]])
+    planes = tuple(np.zeros((1, 2, 2, 2)) for _ in range(4))
+    _k.busiest_link(planes[1], planes[3])
+    out = np.zeros((2, 1, 3, 3, 4), np.float32)                   # whole result arrays and a window of them
+    _k.link_arrays(*planes, 1.0, out[0, :, :2, :2], out[1, :, :2, :2])
+    _k.link_arrays(*planes, 1.0, np.zeros((1, 2, 2, 4), np.float32), np.zeros((1, 2, 2, 4), np.float32))
+    for totals in (None, planes):
+        route_stage(mesh, one, np.zeros(1, np.int32), start, np.zeros(1, np.int64), np.ones(1), box,
+                    np.zeros(1), np.zeros(1), totals)

@@ -26,6 +26,12 @@ def prefill_time(per_block: Sequence[float], n_blocks: int, pipelined: bool, cro
     return n_blocks * walk + interwafer, interwafer
 
 
+def decode_crossings(wafers: int) -> int:
+    """Wafer boundaries one decode pass crosses: each boundary once, then back from the last
+    wafer (LM head and embedding) to the first with the next token's embedding."""
+    return wafers if wafers > 1 else 0
+
+
 def micro_batches(batch: int, layers: int, pipelined: bool) -> tuple[int, int]:
     """(micro-batches, sequences in each) for a decode step.
 

@@ -10,6 +10,8 @@ ranges (streaming keeps no weights on chip).
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 
@@ -21,7 +23,7 @@ from ..units import format_quantity
 from ..workload.dtypes import dtype_bytes
 from ..workload.model import ModelSpec
 from ..workload.scenario import Scenario
-from .capacity import Capacity
+from .capacity import MAX_SEARCH, Capacity, largest_fitting
 
 __all__ = ["WaferMemoryPlan", "WaferMemory", "WaferCapacity", "spill_note"]
 
@@ -54,8 +56,20 @@ class WaferMemoryPlan:
         return self.spilled_weight_bytes / self.weight_bytes if self.weight_bytes else 0.0
 
 
+#: scenario fields a memory plan may depend on: all but the two it takes as arguments
+_PLAN_FIELDS = tuple(f.name for f in dataclasses.fields(Scenario) if f.name not in ("batch", "wafers"))
+
+
+@functools.lru_cache(maxsize=16)
+def _plan_table(system: WaferSpec, model: ModelSpec, mapping: MappingOptions, scenario: tuple) -> dict:
+    """One table of memory plans per job (specs are frozen, so equal keys mean equal plans):
+    sizing's search and the run it sizes share the plans they both ask for."""
+    return {}
+
+
 class WaferMemory:
-    """The bytes of a job on wafers of ``system``; layouts are cached per (batch, wafers)."""
+    """The bytes of a job on wafers of ``system``; layouts are cached per (batch, wafers), plans
+    per job and (batch, wafers)."""
 
     def __init__(self, system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions):
         self.system, self.model, self.scenario, self.mapping = system, model, scenario, mapping
@@ -63,6 +77,8 @@ class WaferMemory:
         self.layers = scenario.layers
         self.include_head = self.layers == model.num_layers
         self._layouts: dict[tuple[int, int], Layout] = {}
+        self._plans: dict[tuple[int, int], WaferMemoryPlan] = _plan_table(
+            system, model, mapping, tuple(getattr(scenario, name) for name in _PLAN_FIELDS))
 
     def cores_per_wafer(self) -> int:
         rows, cols = self.mapping.block
@@ -96,7 +112,14 @@ class WaferMemory:
     def memory_plan(self, batch: int, wafers: int) -> WaferMemoryPlan:
         """Pipelined: each region holds what its cores hold, weights first, as the flow
         placement lays them out.  Sequential and streaming: per wafer, whole layers in
-        contiguous ranges share the wafer's SRAM, weights first, then KV."""
+        contiguous ranges share the wafer's SRAM, weights first, then KV.  Worked out once
+        per (batch, wafers): sizing asks about the same candidates more than once."""
+        key = (batch, wafers)
+        if key not in self._plans:
+            self._plans[key] = self._plan(batch, wafers)
+        return self._plans[key]
+
+    def _plan(self, batch: int, wafers: int) -> WaferMemoryPlan:
         if self.mapping.placement == "pipelined":
             sw, skv = self.layout(batch, wafers).region_spill()
             return WaferMemoryPlan(wafers, self.cores_per_wafer(), wafers * self.capacity_per_wafer(),
@@ -139,6 +162,15 @@ class WaferCapacity(Capacity):
         limit = min(mem.system.interwafer.max_wafers, mem.layers)
         start = max(1, math.ceil(mem.weight_bytes() / mem.capacity_per_wafer()))
         return min(start, limit), limit
+
+    def largest_batch(self, devices: int) -> int:
+        """The search starts from the batch whose KV cache fills the SRAM the weights leave
+        (exact when the plan pools the memory; a few steps off when regions hold it apart)."""
+        mem = self.memory
+        free = devices * mem.capacity_per_wafer() - mem.weight_bytes()
+        per_sequence = mem.kv_bytes(1)
+        guess = int(free // per_sequence) if free > 0 and per_sequence > 0 else 1
+        return largest_fitting(lambda b: self.fits(b, devices), max(1, min(guess, MAX_SEARCH - 1)))
 
     def check_devices(self, devices: int) -> None:
         mem = self.memory

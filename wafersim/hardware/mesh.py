@@ -114,23 +114,31 @@ class PhysicalMesh:
         return self.bandwidth_bytes_per_s > 0
 
     @classmethod
-    def from_spec(cls, spec: WaferSpec, defects: DefectSpec | None = None) -> "PhysicalMesh":
-        """Build the link arrays of ``spec``'s mesh, optionally behind a defect map."""
+    def from_spec(cls, spec: WaferSpec, defects: DefectSpec | None = None,
+                  window: tuple[int, int] | None = None) -> "PhysicalMesh":
+        """Build the link arrays of ``spec``'s mesh, optionally behind a defect map.
+
+        ``window`` ``(rows, cols)``: only the cores ``[0:rows, 0:cols]`` of the wafer, every
+        link exactly as in the whole mesh (a link out of the window to a core of the wafer
+        exists), so that a run using part of a wafer holds arrays for that part only."""
         m, clock = spec.mesh, spec.core.clock_hz
         ny, nx = m.cores_y, m.cores_x
-        exists = np.zeros((ny, nx, 4), dtype=bool)
-        exists[:, :-1, EAST] = True
-        exists[:, 1:, WEST] = True
-        exists[1:, :, NORTH] = True
-        exists[:-1, :, SOUTH] = True
+        wy, wx = (ny, nx) if window is None else window
+        if not (1 <= wy <= ny and 1 <= wx <= nx):
+            raise ValueError(f"window {wy} x {wx} must lie within the {ny} x {nx} mesh")
+        ys, xs = np.arange(wy)[:, None], np.arange(wx)[None, :]
+        exists = np.zeros((wy, wx, 4), dtype=bool)
+        exists[:, :, EAST] = xs < nx - 1
+        exists[:, :, WEST] = xs > 0
+        exists[:, :, NORTH] = ys > 0
+        exists[:, :, SOUTH] = ys < ny - 1
 
-        scribe = np.zeros((ny, nx, 4), dtype=bool)
-        col_edge = (np.arange(1, nx) % m.die_cores_x) == 0   # boundary between column x-1 and x
-        row_edge = (np.arange(1, ny) % m.die_cores_y) == 0   # boundary between row y-1 and y
-        scribe[:, :-1, EAST] = col_edge[None, :]
-        scribe[:, 1:, WEST] = col_edge[None, :]
-        scribe[:-1, :, SOUTH] = row_edge[:, None]
-        scribe[1:, :, NORTH] = row_edge[:, None]
+        # a link between column x-1 and x (row y-1 and y) crosses a scribe line where x (y) starts a die
+        scribe = np.zeros((wy, wx, 4), dtype=bool)
+        scribe[:, :, EAST] = ((xs + 1) % m.die_cores_x == 0) & (xs + 1 < nx)
+        scribe[:, :, WEST] = (xs % m.die_cores_x == 0) & (xs > 0)
+        scribe[:, :, SOUTH] = ((ys + 1) % m.die_cores_y == 0) & (ys + 1 < ny)
+        scribe[:, :, NORTH] = (ys % m.die_cores_y == 0) & (ys > 0)
 
         hop_s = m.hop_latency_cycles / clock
         on_die_j = spec.energy.link_j_per_bit
@@ -142,7 +150,7 @@ class PhysicalMesh:
         hops = exists.astype(np.int32)
         if defects is not None:
             defect_map = map_defects(m, defects)
-            hops = np.where(exists, defect_map.link_hops, 0).astype(np.int32)
+            hops = np.where(exists, defect_map.link_hops[:wy, :wx], 0).astype(np.int32)
             extra = np.maximum(hops - 1, 0)
             latency = latency + extra * hop_s
             energy = energy + extra * on_die_j

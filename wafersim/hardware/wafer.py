@@ -116,7 +116,9 @@ class WaferCalibrationSpec(Spec):
     compute_efficiency: float = number("achieved share of peak core FLOPs", maximum=1.0)
     collective_step_cycles: float = number(
         "software cost of one dependent step of a mesh broadcast or reduction", allow_zero=True)
-    prefill_block_tokens: int = integer("tokens per block pipelined through the layers in prefill", maximum=2**24)
+    prefill_block_tokens: int = integer(
+        "tokens per block pipelined through the layers in prefill; 0 = chosen per run (the fastest pipeline "
+        "whose activations fit the SRAM the weights and KV cache leave free)", default=0, minimum=0, maximum=2**24)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -185,6 +187,18 @@ class WaferSpec(Spec):
     @property
     def link_bytes_per_s(self) -> float:
         return self.mesh.link_bytes_per_cycle * self.core.clock_hz
+
+    def row_path_s(self, cols: float) -> float:
+        """Unloaded latency of a word crossing ``cols`` columns of the mesh: hops and, on
+        average, the die boundaries among them (each adds the scribe's extra latency)."""
+        hops = max(cols - 1.0, 0.0)
+        cycles = hops * self.mesh.hop_latency_cycles + hops / self.mesh.die_cores_x * self.scribe.extra_latency_cycles
+        return cycles / self.core.clock_hz
+
+    def crossing_latency_s(self, cols: float) -> float:
+        """One wafer-to-wafer hop of activations: the link's latency plus the on-wafer path to
+        and from the edge ports, one traverse of the ``cols`` columns used, in all."""
+        return self.interwafer.latency_s + self.row_path_s(cols)
 
     def summary(self) -> dict:
         return {

@@ -20,6 +20,7 @@ memory and is recorded per layer.  Every byte is on a core or in the spill table
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -80,13 +81,15 @@ class Placement:
         return free
 
 
-def _bands(n: int, rows: int, cols: int) -> list[tuple[int, int, int, int]]:
+@functools.lru_cache(maxsize=256)
+def _bands(n: int, rows: int, cols: int) -> tuple[tuple[int, int, int, int], ...]:
     """n rectangles (y0, x0, h, w) tiling a rows x cols block in snake order.
 
     The block is cut into horizontal bands; each band's width is shared by the
     layers in it, so no core is left out but the few rows and columns that do
     not divide.  Band heights follow the number of layers in each band, and the
-    band count makes the regions closest to square.
+    band count makes the regions closest to square.  Depends on the three counts only,
+    so it is worked out once per shape (sizing searches lay out one block many times).
     """
     best = None
     for g in range(1, min(n, rows) + 1):
@@ -110,7 +113,7 @@ def _bands(n: int, rows: int, cols: int) -> list[tuple[int, int, int, int]]:
         if b % 2:
             xs.reverse()
         out.extend((edges[b], x, edges[b + 1] - edges[b], w) for x in xs)
-    return out
+    return tuple(out)
 
 
 def _spread(total: int, n: int) -> np.ndarray:

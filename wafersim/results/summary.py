@@ -77,6 +77,7 @@ class Summary(Mapping):
     cores_per_wafer: int | None = _opt("cores", "cores of each wafer the mapping uses")
     sram_capacity_bytes: float | None = _opt("B", "usable SRAM of the wafers used")
     micro_batches: int | None = _opt("", "micro-batches in flight through the layer pipeline")
+    prefill_block_tokens: int | None = _opt("tokens", "prompt tokens per block pipelined through the layers in prefill")
     max_link_utilisation: float | None = _opt("", "share of a decode step the busiest mesh link is busy")
     nodes: int | None = _opt("", "GPU nodes (NVLink domains) the job spans")
     tp: int | None = _opt("", "tensor-parallel GPUs")
@@ -87,6 +88,18 @@ class Summary(Mapping):
     allreduce_algorithm: str | None = _opt("", "all-reduce algorithm chosen on the topology")
     alltoall_algorithm: str | None = _opt("", "all-to-all algorithm chosen on the topology")
     p2p_algorithm: str | None = _opt("", "point-to-point algorithm chosen on the topology")
+    # ---- speculative decoding (--speculative K) -------------------------------------------
+    speculative_tokens: int | None = _opt("tokens", "tokens proposed per sequence in each speculative step")
+    acceptance_rate: float | None = _opt("", "probability that a proposed token is accepted")
+    accepted_tokens_per_step: float | None = _opt("tokens", "mean tokens a speculative step emits per sequence: "
+                                                            "(1 - a^(k+1)) / (1 - a), accepted proposals plus the "
+                                                            "target's own token")
+    draft_model: str | None = _opt("", "model that proposes the tokens ('self': the target's own pass)")
+    draft_step_s: float | None = _opt("s", "one decode step of the draft model (0 in self-speculation)")
+    verify_step_s: float | None = _opt("s", "the target's pass over k + 1 tokens per sequence")
+    speculative_step_s: float | None = _opt("s", "one speculative step: k draft steps and the verify pass")
+    effective_tokens_per_s_per_user: float | None = _opt("tokens/s", "tokens one sequence receives per second "
+                                                                     "with speculative decoding (as tokens_per_s_per_user)")
     # ---- energy per generated token, by part --------------------------------------------
     energy_sram_j: float | None = _opt("J", "energy per generated token: SRAM reads")
     energy_compute_j: float | None = _opt("J", "energy per generated token: arithmetic")

@@ -31,6 +31,11 @@ class Scenario:
     gpus: int | str | None = None     # GPUs used, or "auto" (GPU systems): tp, pp, ep left at 1 are then chosen
     layers: int | None = None         # simulate only the first N decoder layers
     fidelity: str = "analytic"        # an engine of the registry (wafersim.engines.registry)
+    speculative: int = 0              # tokens proposed per decode step (speculative decoding; 0 = off)
+    acceptance: float | None = None   # probability that each proposed token is accepted (needed with speculative)
+    draft: str | None = None          # draft model preset or path; None = self-speculation (the target proposes)
+    query_tokens: int = 1             # query tokens per sequence in a decode step (k + 1 in a speculative
+                                      # verify pass; wafer engines; the runner sets it)
 
     def __post_init__(self) -> None:
         _positive_or(self.batch, "batch", "max")
@@ -38,7 +43,7 @@ class Scenario:
         _positive_or(self.tp, "tp", "auto")
         if self.gpus is not None:
             _positive_or(self.gpus, "gpus", "auto")
-        for key in ("prompt_tokens", "output_tokens", "pp", "ep"):
+        for key in ("prompt_tokens", "output_tokens", "pp", "ep", "query_tokens"):
             _positive_or(getattr(self, key), key, None)
         if self.layers is not None:
             _positive_or(self.layers, "layers", None)
@@ -46,9 +51,28 @@ class Scenario:
             v = getattr(self, key)
             if v is not None and (not isinstance(v, str) or v not in DTYPES):
                 raise ConfigError("scenario", key, f"expected one of {', '.join(DTYPES)}; got {_short(v)}")
+        self._check_speculation()
         if not isinstance(self.fidelity, str) or not self.fidelity or len(self.fidelity) > 64:
             # which names exist is the engine registry's to say, when the run asks it for an engine
             raise ConfigError("scenario", "fidelity", f"expected an engine name such as 'analytic'; got {_short(self.fidelity)}")
+
+    def _check_speculation(self) -> None:
+        k, a = self.speculative, self.acceptance
+        most = MAXIMUM["speculative"]
+        if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= most:
+            raise ConfigError("scenario", "speculative", f"expected tokens proposed per step, an integer from 0 (off) "
+                                                         f"to {most}; got {_short(k)}")
+        if a is not None and (isinstance(a, bool) or not isinstance(a, (int, float)) or not 0.0 <= a <= 1.0):
+            raise ConfigError("scenario", "acceptance", f"expected a probability from 0 to 1; got {_short(a)}")
+        if k and a is None:
+            raise ConfigError("scenario", "acceptance", f"speculative decoding ({k} tokens proposed per step) needs "
+                                                        "the acceptance rate of a proposed token (0 to 1)")
+        if not k and (a is not None or self.draft is not None):
+            key = "acceptance" if a is not None else "draft"
+            raise ConfigError("scenario", key, "applies to speculative decoding only: give the tokens proposed per "
+                                               "step too (--speculative K)")
+        if self.draft is not None and (not isinstance(self.draft, str) or not self.draft or len(self.draft) > 4096):
+            raise ConfigError("scenario", "draft", f"expected a model preset name or path; got {_short(self.draft)}")
 
     def resolved(self, model: Any) -> "Scenario":
         """Fill in defaults that depend on the model; checks --layers against it."""
@@ -99,7 +123,8 @@ class Scenario:
 #: Largest value of each integer scenario key: far beyond any real job, and small enough
 #: that every product the engines form (batch x context x KV bytes) stays finite.
 MAXIMUM = {"batch": 2**20, "prompt_tokens": 2**24, "output_tokens": 2**24, "wafers": 1024,
-           "tp": 2**16, "pp": 2**16, "ep": 2**16, "gpus": 2**20, "layers": 2**14}
+           "tp": 2**16, "pp": 2**16, "ep": 2**16, "gpus": 2**20, "layers": 2**14,
+           "speculative": 64, "query_tokens": 65}
 #: Largest KV cache of one job (bytes): 1 EiB, a million times any machine's memory.
 MAX_KV_BYTES = 2**60
 #: bound of an integer key not listed above

@@ -1,0 +1,137 @@
+"""Speculative decoding: the closed form of accepted tokens, and what a step costs on both kinds of system."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+import wafersim
+from wafersim.cli import main
+from wafersim.config import ConfigError
+from wafersim.engines.speculative import accepted_tokens_per_step, verify_scenario
+from wafersim.workload.scenario import Scenario
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+MODEL = str(DATA / "tiny-llama.toml")
+
+
+def _simulated_tokens_per_step(a: float, k: int, steps: int, seed: int) -> float:
+    """Monte Carlo: accept proposals one by one until the first rejection, then add the target's token."""
+    rng = random.Random(seed)
+    total = 0
+    for _ in range(steps):
+        accepted = 0
+        while accepted < k and rng.random() < a:
+            accepted += 1
+        total += accepted + 1
+    return total / steps
+
+
+@pytest.mark.parametrize("a,k,expected", [(0.8, 4, 3.3616), (0.5, 1, 1.5), (0.5, 3, 1.875), (0.0, 5, 1.0),
+                                          (1.0, 4, 5.0), (1.0, 0, 1.0), (0.9, 0, 1.0)])
+def test_accepted_tokens_hand_values(a, k, expected):
+    # (1 - a^(k+1)) / (1 - a), worked out by hand: 0.8, 4 -> (1 - 0.32768) / 0.2
+    assert accepted_tokens_per_step(a, k) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("a,k", [(0.3, 2), (0.7, 5), (0.95, 8)])
+def test_accepted_tokens_against_sampling(a, k):
+    assert accepted_tokens_per_step(a, k) == pytest.approx(_simulated_tokens_per_step(a, k, 200_000, 7), rel=0.01)
+
+
+def test_accepted_tokens_is_the_geometric_sum():
+    for k in range(0, 9):
+        for a in (0.0, 0.1, 0.5, 0.99, 1.0):
+            assert accepted_tokens_per_step(a, k) == pytest.approx(sum(a ** i for i in range(k + 1)), rel=1e-12)
+
+
+def test_verify_pass_on_gpus_holds_the_same_kv():
+    s = Scenario(batch=3, prompt_tokens=2048, output_tokens=128, speculative=4, acceptance=0.7)
+    v = verify_scenario(s, "gpu")
+    assert v.batch == 15 and v.speculative == 0 and v.query_tokens == 1
+    assert v.batch * v.max_context == pytest.approx(s.batch * s.max_context, rel=0.01)
+    assert v.batch * v.mean_decode_context == pytest.approx(s.batch * s.mean_decode_context, rel=0.01)
+    w = verify_scenario(s, "wafer")
+    assert (w.batch, w.prompt_tokens, w.output_tokens, w.query_tokens) == (3, 2048, 128, 5)
+
+
+@pytest.fixture(scope="module")
+def wafer_runs():
+    run = lambda **kw: wafersim.simulate("wse2", "llama-3.1-8b", prompt_tokens=1024, output_tokens=64, **kw)  # noqa: E731
+    return {"plain": run(), "a0": run(speculative=4, acceptance=0.0), "a1": run(speculative=4, acceptance=1.0),
+            "a08": run(speculative=4, acceptance=0.8)}
+
+
+def test_wafer_self_speculation_costs(wafer_runs):
+    plain, a0, a1, a08 = (wafer_runs[k].summary for k in ("plain", "a0", "a1", "a08"))
+    # nothing accepted: every step pays the verify pass over 5 tokens for one token
+    assert a0.tpot_s > plain.tpot_s
+    assert a0.tpot_s == pytest.approx(a0.verify_step_s) and a0.accepted_tokens_per_step == 1.0
+    # all accepted: the same pass emits 5 tokens
+    assert a1.tpot_s == pytest.approx(a1.verify_step_s / 5, rel=1e-12)
+    assert a08.tpot_s == pytest.approx(a08.verify_step_s / 3.3616, rel=1e-12)
+    assert a08.tokens_per_s_per_user == pytest.approx(a08.effective_tokens_per_s_per_user)
+    assert a08.tokens_per_s_per_user == pytest.approx(3.3616 / a08.speculative_step_s, rel=1e-12)
+    assert a08.draft_model == "self" and a08.draft_step_s == 0.0
+    layer = wafer_runs["a08"].arrays["decode_layer_s"].data
+    assert layer.mean() == pytest.approx(a08.decode_layer_s, rel=1e-9)     # the verify pass's layers
+    assert a08.decode_layer_s > plain.decode_layer_s
+    # prefill is the plain run's
+    assert a08.ttft_s == plain.ttft_s
+    # energy per token: the verify step's energy over the tokens it emits
+    assert a1.energy_per_token_j == pytest.approx(a0.energy_per_token_j / 5, rel=1e-9)
+
+
+def test_gpu_draft_speculation_costs():
+    kw = dict(tp=8, prompt_tokens=1024, output_tokens=64)
+    plain = wafersim.simulate("dgx-h100", "llama-3.1-70b", **kw).summary
+    draft = wafersim.simulate("dgx-h100", "llama-3.1-8b", **kw).summary
+    a0 = wafersim.simulate("dgx-h100", "llama-3.1-70b", speculative=3, acceptance=0.0, draft="llama-3.1-8b",
+                           **kw).summary
+    a09 = wafersim.simulate("dgx-h100", "llama-3.1-70b", speculative=3, acceptance=0.9, draft="llama-3.1-8b",
+                            **kw).summary
+    assert a0.tpot_s > plain.tpot_s
+    assert a0.draft_step_s == pytest.approx(draft.tpot_s, rel=1e-12)
+    step = a09.verify_step_s + 3 * draft.tpot_s
+    assert a09.speculative_step_s == pytest.approx(step, rel=1e-12)
+    assert a09.tpot_s == pytest.approx(step / (1 - 0.9 ** 4) * (1 - 0.9), rel=1e-12)
+    assert a09.ttft_s == pytest.approx(plain.ttft_s + draft.ttft_s, rel=1e-12)
+    # the batched verify pass over 4 tokens at batch 1 reads the same weights and KV as a plain step; its
+    # stand-in sequences are 4x shorter, which the GPU engine's attention efficiency sees (a few per cent)
+    assert 0.97 * plain.tpot_s <= a09.verify_step_s < 1.5 * plain.tpot_s
+    assert a09.draft_model == "llama-3.1-8b"
+
+
+@pytest.mark.parametrize("kw,key", [
+    (dict(speculative=4), "acceptance"),
+    (dict(speculative=4, acceptance=1.5), "acceptance"),
+    (dict(speculative=4, acceptance=float("nan")), "acceptance"),
+    (dict(acceptance=0.5), "acceptance"),
+    (dict(draft="llama-3.1-8b"), "draft"),
+    (dict(speculative=-1, acceptance=0.5), "speculative"),
+    (dict(speculative=65, acceptance=0.5), "speculative"),
+    (dict(speculative=True, acceptance=0.5), "speculative"),
+])
+def test_bad_speculation_is_refused(kw, key):
+    with pytest.raises(ConfigError) as err:
+        Scenario(**kw)
+    assert err.value.key == key
+
+
+def test_gpu_refuses_a_wafer_verify_pass():
+    with pytest.raises(ConfigError, match="query_tokens"):
+        wafersim.simulate("dgx-h100", MODEL, query_tokens=3)
+
+
+def test_cli_flags(capsys):
+    assert main(["run", "wse2", MODEL, "--speculative", "2", "--acceptance", "0.5", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["accepted_tokens_per_step"] == pytest.approx(1.75)
+    assert out["speculative_tokens"] == 2 and out["acceptance_rate"] == 0.5
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "wse2", MODEL, "--speculative", "2", "--acceptance", "2"])
+    assert exit_.value.code == 2
+    assert "probability" in capsys.readouterr().err

@@ -1,0 +1,77 @@
+"""The token block a wafer prefills with: limited by the SRAM left for activations,
+chosen to minimise the time of the prefill pipeline.
+
+Prefill on a mesh is a GEMM of a block of ``T`` prompt tokens against each
+weight matrix, which stays where it lives: a ``K x N`` matrix on an ``r x c``
+region holds a ``K/r x N/c`` block per core; the block's activations are
+broadcast along the region's rows (``T K / r`` values per row) and its partial
+sums reduced along the columns (``T N / c`` per column), so every core holds
+``T (K/r + N/c)`` activation values of the stage at once.  That must fit in the
+SRAM its weights and KV cache leave free, which caps ``T``; a longer prompt is
+prefilled in chunks of at most that many tokens.
+
+Within the cap the block trades two costs: every block pays each stage's fixed
+mesh latency and re-reads the layer's weights from SRAM, so small blocks waste
+time per block; in a layer pipeline the first block must walk every layer before
+the last leaves, so large blocks fill the pipeline slowly.  The engines evaluate
+the pipeline's time at every power of two up to the cap (and the cap itself) and
+take the fastest (ties: the larger block, fewer blocks).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+from ..dataflow.stages import stage_shapes
+from ..units import format_quantity
+from ..workload.model import ModelSpec
+
+__all__ = ["activation_bytes_per_token", "block_limit", "candidate_blocks", "choose_block"]
+
+
+def activation_bytes_per_token(model: ModelSpec, rows: float, cols: float, act_bytes: float) -> float:
+    """Activation bytes one prompt token puts on a core of an ``rows x cols`` region: its
+    share of the widest stage's input and output slices, in either orientation."""
+    worst = 0.0
+    for _, k, n, _ in stage_shapes(model, 1):
+        worst = max(worst, k / rows + n / cols, k / cols + n / rows)
+    return act_bytes * worst
+
+
+def block_limit(room_bytes: float, per_token_bytes: float, p_tokens: int) -> int:
+    """Most tokens whose activations fit in ``room_bytes`` per core (at least 1, at most
+    the prompt tokens of the batch)."""
+    if per_token_bytes <= 0:
+        return p_tokens
+    return int(max(1, min(p_tokens, math.floor(max(room_bytes, 0.0) / per_token_bytes))))
+
+
+def candidate_blocks(p_tokens: int, limit: int) -> list[int]:
+    """Powers of two below ``min(p_tokens, limit)``, and that bound itself."""
+    top = max(1, min(p_tokens, limit))
+    out = [1 << i for i in range(top.bit_length()) if (1 << i) < top]
+    return [*out, top]
+
+
+def choose_block(pipeline_time: Callable[[int], float], p_tokens: int, limit: int, fixed: int,
+                 room_bytes: float) -> tuple[int, list[str]]:
+    """(block, notes).  ``fixed`` > 0 is the preset's block (capped by ``limit``); 0 means
+    the fastest of :func:`candidate_blocks` by ``pipeline_time(block)``."""
+    room = format_quantity(max(room_bytes, 0.0), "bytes")
+    if fixed:
+        block = min(fixed, p_tokens, limit)
+        notes = []
+        if block < min(fixed, p_tokens):
+            notes.append(f"prefill blocks of {fixed} tokens do not fit the {room} per core left for "
+                         f"activations: blocks of {block} tokens")
+        return block, notes
+    times = [(pipeline_time(b), -b) for b in candidate_blocks(p_tokens, limit)]
+    _, neg = min(times)
+    block = -neg
+    why = (f"the most that fit the {room} per core left for activations" if block == limit < p_tokens
+           else "the fastest pipeline")
+    notes = [f"prefill in blocks of {block} tokens ({math.ceil(p_tokens / block)} blocks): {why}"]
+    if limit < p_tokens:
+        notes[0] += f"; at most {limit} tokens' activations fit beside the weights and KV cache (chunked prefill)"
+    return block, notes
