@@ -170,3 +170,17 @@ def test_rows_with_the_same_figures_are_marked(capsys):
                  "--axis", "mapping.cores=", "--axis", "mapping.region=,512x512", "--axis", "batch=1"]) == 0
     text = capsys.readouterr().out
     assert text.count("(same figures as the row above)") == 2          # in the best layouts and in the front
+
+
+def test_speculative_decoding_as_an_axis_and_as_fixed_flags(capsys):
+    base = ["explore", "dgx-h100", "llama-3.1-70b", "--axis", "tp=8", "--axis", "pp=1", "--axis", "batch=1",
+            "--objective", "per-user", "--json"]
+    assert main([*base, "--axis", "speculative=0,4", "--acceptance", "0.7"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    by_k = {p["params"]["speculative"]: p["metrics"]["tokens_per_s_per_user"] for p in data["points"]}
+    assert by_k[4] > by_k[0] and data["best"][0]["params"]["speculative"] == 4
+    assert main([*base, "--speculative", "2", "--axis", "acceptance=0.5,0.9"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["best"][0]["params"]["acceptance"] == 0.9 and data["fixed"]["speculative"] == 2
+    assert main([*base, "--axis", "speculative=2"]) == 2              # no acceptance rate: refused up front
+    assert "acceptance" in capsys.readouterr().err

@@ -28,26 +28,8 @@ _int_or = cli_args.int_or
 _positive = cli_args.positive
 
 
-def _non_negative(text: str) -> int:
-    """An argparse type: 0 or a positive integer."""
-    return 0 if text.strip() == "0" else _positive(text)
-
-
-_non_negative.__name__ = "a non-negative integer"
-
-
-def _probability(text: str) -> float:
-    """An argparse type: a number from 0 to 1."""
-    try:
-        value = float(text) if len(text) <= 40 else float("nan")
-    except ValueError:
-        value = float("nan")
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a probability from 0 to 1, got {text[:40]!r}")
-    return value
-
-
-_probability.__name__ = "a probability"
+_non_negative = cli_args.non_negative
+_probability = cli_args.probability
 
 
 def _scenario_args(p: argparse.ArgumentParser, compare: bool = False) -> None:
@@ -55,13 +37,7 @@ def _scenario_args(p: argparse.ArgumentParser, compare: bool = False) -> None:
     g.add_argument("--batch", type=_int_or("max"), default=1, help="sequences decoded together, or 'max' (default 1)")
     cli_args.workload_args(g, "engine (default analytic; `wafersim engines` lists them)"
                            + ("; a side without it runs its default" if compare else ""))
-    sp = p.add_argument_group("speculative decoding")
-    sp.add_argument("--speculative", type=_non_negative, default=0, metavar="K",
-                    help="tokens a draft proposes per decode step, verified by the model in one pass (default 0: off)")
-    sp.add_argument("--acceptance", type=_probability, default=None, metavar="A",
-                    help="probability that a proposed token is accepted, 0 to 1 (needed with --speculative)")
-    sp.add_argument("--draft", default=None, metavar="MODEL",
-                    help="draft model preset or path (default: self-speculation, the model proposes in its own pass)")
+    cli_args.speculative_args(p.add_argument_group("speculative decoding"))
     w = p.add_argument_group("wafer systems")
     w.add_argument("--wafers", type=_int_or("auto"), default=None,
                    help=f"wafers used, or 'auto' for the fewest that hold the job (default {'auto' if compare else 1})")

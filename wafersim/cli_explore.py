@@ -49,8 +49,8 @@ examples:
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add ``explore`` to the subcommands of the ``wafersim`` parser."""
-    from .explore import DEFAULT_BUDGET, DEFAULT_PARETO, METHODS
-    from .explore.goals import OBJECTIVES
+    from .explore.goals import DEFAULT_PARETO, OBJECTIVES
+    from .explore.methods import DEFAULT_BUDGET, METHODS
 
     e = sub.add_parser("explore", help="search wafer mappings or GPU parallel layouts for the best objective",
                        description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -80,6 +80,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     w = e.add_argument_group("workload (shared by every point)")
     cli_args.workload_args(w, "engine of every point (default analytic, about a millisecond a point; flow routes every "
                            "transfer on the mesh and takes seconds a point)")
+    cli_args.speculative_args(e.add_argument_group("speculative decoding (shared by every point)"))
     w.add_argument("--runtime", default=None, metavar="NAME",
                    help="serving-runtime profile of every point (runtimes/; default: the system kind's)")
     w.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -117,8 +118,9 @@ def _constraints(ns: argparse.Namespace) -> list[str]:
 
 
 def cmd_explore(ns: argparse.Namespace) -> int:
-    from .explore import explore
+    from .explore.api import explore
     from .explore.defaults import default_space
+    from .explore.evaluate import point_scenario
     from .explore.output import report, to_json, write
     from .explore.space import parse_axis
     from .sweep.progress import Progress
@@ -129,12 +131,15 @@ def cmd_explore(ns: argparse.Namespace) -> int:
     system = load_system(ns.system, sets["system"], runtime=ns.runtime, runtime_overrides=sets["runtime"] or None)
     model = load_model(ns.model, sets["model"])
     scenario = {"prompt_tokens": ns.prompt, "output_tokens": ns.output, "dtype": ns.dtype,
-                "kv_dtype": ns.kv_dtype, "layers": ns.layers, "fidelity": ns.fidelity}
+                "kv_dtype": ns.kv_dtype, "layers": ns.layers, "fidelity": ns.fidelity,
+                "speculative": ns.speculative, "acceptance": ns.acceptance, "draft": ns.draft}
     axes = [parse_axis(text) for text in ns.axis]
+    scenario = {k: v for k, v in scenario.items() if k not in {a.key for a in axes}}   # an axis wins over a flag
     mapping = sets["mapping"] or None
-    space = default_space(system, model, scenario, mapping if system.kind == "wafer" else None)
+    probe = point_scenario(scenario, {a.key: a.values[0] for a in axes if not a.key.startswith("mapping.")})
+    space = default_space(system, model, probe, mapping if system.kind == "wafer" else None)
     space = space.without([f"mapping.{k}" for k in sets["mapping"]]).with_axes(axes)
-    scenario = {k: v for k, v in scenario.items() if k not in space.keys}     # an axis (--axis prompt_tokens=...) wins
+    scenario = {k: v for k, v in scenario.items() if k not in space.keys}
     pareto = [p.strip() for p in ns.pareto.split(",")]
     bar: list[Any] = []
 

@@ -13,12 +13,16 @@ def test_parse_lists_ranges_and_geometric_ranges():
     assert parse_axis("tp=1, 8:32:x2").values == (1, 8, 16, 32)
     assert parse_axis("mapping.region=,64x64").values == ("", "64x64")
     assert parse_axis("mapping.placement=pipelined,sequential").values == ("pipelined", "sequential")
+    assert parse_axis("speculative=0:3").values == (0, 1, 2, 3)
+    assert parse_axis("acceptance=0.5, 0.9").values == (0.5, 0.9)
 
 
 @pytest.mark.parametrize("text,words", [
     ("batch", "KEY=V1"), ("colour=1", "expected one of"), ("batch=0", "from 1"), ("batch=x", "integer"),
     ("wafers=5:2", "LO <= HI"), ("batch=1:8:x1", "factor"), ("batch=1:8:+2", "factor"), ("tp=max", "integers"),
     ("batch=1,1", "twice"), ("mapping.region=", None), ("replicas=0", "from 1"), ("fidelity=flow", "expected one of"),
+    ("speculative=0:8:x2", "geometric"), ("speculative=-1", "from 0"), ("acceptance=high", "numbers"),
+    ("query_tokens=2", "expected one of"),
 ])
 def test_bad_axes_name_the_key_and_what_was_expected(text, words):
     if words is None:                                  # a lone empty value is the default: allowed

@@ -20,7 +20,7 @@ from ..runner import simulate
 from .goals import Constraint, Objective
 from .space import REPLICAS, Space
 
-__all__ = ["Point", "Evaluator", "STATUSES"]
+__all__ = ["Point", "Evaluator", "STATUSES", "point_scenario"]
 
 #: a point's status: its run satisfies every constraint, breaks one, or was refused
 STATUSES = ("ok", "violates", "refused")
@@ -40,6 +40,17 @@ class Point:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+
+def point_scenario(fixed: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """The scenario keys of a point: the fixed ones, then the point's own.  A point of a
+    ``speculative`` axis at 0 (no speculation) drops the acceptance rate and draft model
+    the other points of the axis share."""
+    out = {**fixed, **{k: v for k, v in params.items() if not k.startswith("mapping.") and k != REPLICAS}}
+    if "speculative" in params and not params["speculative"]:
+        out.pop("acceptance", None)
+        out.pop("draft", None)
+    return out
 
 
 class Evaluator:
@@ -75,13 +86,11 @@ class Evaluator:
         return score
 
     def run(self, index: tuple[int, ...], params: dict[str, Any]) -> tuple[Point, RunResult | None]:
-        scenario = dict(self.scenario)
+        scenario = point_scenario(self.scenario, params)
         mapping = dict(self.mapping)
         for key, value in params.items():
             if key.startswith("mapping."):
                 mapping[key.removeprefix("mapping.")] = value
-            elif key != REPLICAS:
-                scenario[key] = value
         order = len(self.points)
         try:
             result = simulate(self.system, self.model, mapping=mapping or None, **scenario)

@@ -18,7 +18,13 @@ from ..config import ConfigError
 from ..results.summary import Summary, field_info
 from ..units import UnitError, parse_quantity
 
-__all__ = ["Objective", "Constraint", "OBJECTIVES", "objective", "constraint"]
+__all__ = ["Objective", "Constraint", "OBJECTIVES", "objective", "constraint", "DEFAULT_CONSTRAINTS",
+           "DEFAULT_PARETO"]
+
+#: what every point must satisfy unless told otherwise
+DEFAULT_CONSTRAINTS = ("fits_on_chip",)
+#: the two objectives of the Pareto front unless told otherwise: interactivity against throughput
+DEFAULT_PARETO = ("per-user", "per-device")
 
 
 @dataclass(frozen=True)

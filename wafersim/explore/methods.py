@@ -31,9 +31,11 @@ from typing import Any, Callable, Sequence
 
 from .space import Space
 
-__all__ = ["Trace", "search", "grid_points", "METHODS"]
+__all__ = ["Trace", "search", "grid_points", "METHODS", "DEFAULT_BUDGET"]
 
 METHODS = ("local", "grid", "random")
+#: points a search evaluates unless told otherwise
+DEFAULT_BUDGET = 256
 #: share of the budget spent on the first random sample of the local method
 INIT_SHARE = 0.25
 #: points among the best seen whose neighbours the local method refines before anything else

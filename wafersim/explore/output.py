@@ -25,7 +25,7 @@ from typing import Any, Sequence
 from ..config import InputError
 from ..report import fmt
 from ..results.summary import field_info
-from . import Exploration
+from .api import Exploration
 from .evaluate import Point
 
 __all__ = ["report", "to_json", "write", "METRICS"]

@@ -31,12 +31,18 @@ __all__ = ["Axis", "Space", "parse_axis", "axis_keys", "REPLICAS", "REPLICAS_MAX
 REPLICAS = "replicas"
 #: most copies an axis may ask for
 REPLICAS_MAX = 4096
-#: scenario keys an axis may not set: the fidelity is a flag of its own, layers are the model's
-_FIXED_SCENARIO = ("fidelity", "layers", "act_dtype")
+#: scenario keys an axis may not set: the fidelity is a flag of its own, layers are the model's,
+#: query tokens per step the runner sets
+_FIXED_SCENARIO = ("fidelity", "layers", "act_dtype", "query_tokens")
 #: keys whose values have no order, so every other value is a neighbour
 _UNORDERED = frozenset({"dtype", "kv_dtype", "mapping.placement"})
 #: scenario keys whose values are integers (or a word such as 'max')
-_INT_KEYS = frozenset({"batch", "prompt_tokens", "output_tokens", "wafers", "tp", "pp", "ep", "gpus", REPLICAS})
+_INT_KEYS = frozenset({"batch", "prompt_tokens", "output_tokens", "wafers", "tp", "pp", "ep", "gpus", "speculative",
+                       REPLICAS})
+#: integer keys whose least value is not 1
+_LEAST = {"speculative": 0}
+#: scenario keys whose values are numbers
+_FLOAT_KEYS = frozenset({"acceptance"})
 #: the most values one axis may list
 AXIS_MAX_VALUES = 4096
 
@@ -65,11 +71,16 @@ class Axis:
         if self.key in _INT_KEYS:
             words = {"batch": "max", "wafers": "auto", "tp": "auto", "gpus": "auto"}
             most = REPLICAS_MAX if self.key == REPLICAS else MAXIMUM.get(self.key, 2**20)
+            least = _LEAST.get(self.key, 1)
             for v in self.values:
-                ok = (isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= most) or v == words.get(self.key)
+                ok = (isinstance(v, int) and not isinstance(v, bool) and least <= v <= most) or v == words.get(self.key)
                 if not ok:
                     also = f" or '{words[self.key]}'" if self.key in words else ""
-                    raise ConfigError("--axis", self.key, f"expected integers from 1 to {most}{also}; got {v!r}")
+                    raise ConfigError("--axis", self.key, f"expected integers from {least} to {most}{also}; got {v!r}")
+        elif self.key in _FLOAT_KEYS:
+            for v in self.values:
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                    raise ConfigError("--axis", self.key, f"expected numbers; got {v!r}")
         elif not all(isinstance(v, str) for v in self.values):
             raise ConfigError("--axis", self.key, f"expected text values; got {list(self.values)}")
 
@@ -164,8 +175,9 @@ def _range(key: str, text: str) -> list[int]:
     if len(parts) not in (2, 3):
         raise ConfigError("--axis", key, f"expected LO:HI or LO:HI:xFACTOR; got {text[:40]!r}")
     lo, hi = (_number(key, p) for p in parts[:2])
-    if not isinstance(lo, int) or not isinstance(hi, int) or not 1 <= lo <= hi:
-        raise ConfigError("--axis", key, f"expected 1 <= LO <= HI in {text[:40]!r}")
+    least = _LEAST.get(key, 1)
+    if not isinstance(lo, int) or not isinstance(hi, int) or not least <= lo <= hi:
+        raise ConfigError("--axis", key, f"expected {least} <= LO <= HI in {text[:40]!r}")
     if len(parts) == 2:
         if hi - lo >= AXIS_MAX_VALUES:
             raise ConfigError("--axis", key, f"{text[:40]!r} holds more than {AXIS_MAX_VALUES} values")
@@ -173,6 +185,8 @@ def _range(key: str, text: str) -> list[int]:
     step = parts[2]
     if not step.startswith("x") or _number(key, step[1:]) in ("max", "auto") or int(step[1:]) < 2:
         raise ConfigError("--axis", key, f"expected a factor such as 'x2' after the second ':'; got {step[:20]!r}")
+    if lo < 1:
+        raise ConfigError("--axis", key, f"a geometric range starts at 1 or more; got {text[:40]!r}")
     factor, out, v = int(step[1:]), [], lo
     while v <= hi:
         out.append(v)
@@ -193,6 +207,11 @@ def parse_axis(text: str) -> Axis:
         for item in raw.split(","):
             item = item.strip()
             values.extend(_range(key, item) if ":" in item else [_number(key, item)])
+    elif key in _FLOAT_KEYS:
+        try:
+            values = [float(v) for v in raw.split(",")]
+        except ValueError:
+            raise ConfigError("--axis", key, f"expected numbers such as 0.6,0.8; got {raw[:40]!r}") from None
     else:
         values = [v.strip() for v in raw.split(",")]
     return Axis(key, tuple(values))
