@@ -24,9 +24,10 @@ sequence), placement, mapping.region (uncapped or 32x32 to 512x512), mapping.cor
 (all, three quarters or half of each side) and batch (powers of two up to the largest
 that fits).  Of a GPU system: tp, pp, ep and batch.  --axis KEY=VALUES replaces the
 axis of KEY (a single value fixes it) or adds one: a scenario key (batch, wafers, tp,
-pp, ep, gpus, dtype, kv_dtype, prompt_tokens, output_tokens), replicas (data-parallel
-copies of the whole system) or mapping.<field> (placement, cores, region).  VALUES is
-V1,V2,..., LO:HI or LO:HI:x2; an empty value is the default ('').
+pp, ep, gpus, dtype, kv_dtype, prompt_tokens, output_tokens, speculative, acceptance,
+draft), replicas (data-parallel copies of the whole system) or mapping.<field>
+(placement, cores, region).  VALUES is V1,V2,..., LO:HI or LO:HI:x2; an empty value is
+the default ('').
 
 Objectives: tpot, per-user, per-device, per-kw, per-dollar, throughput, energy, ttft,
 or max:KEY / min:KEY for any numeric summary key.  Points that the engine refuses
