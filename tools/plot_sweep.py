@@ -37,11 +37,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from wafersim.plots import headless_pyplot
-    try:
-        plt = headless_pyplot()
-    except ImportError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    from wafersim.plots import tool_pyplot
+    plt = tool_pyplot()             # None, with the reason on stderr, without matplotlib
+    if plt is None:
         return 2
     from wafersim.plots import plot_sweep_heatmap, plot_sweep_lines, save_png
     from wafersim.results.errors import ResultsFormatError
