@@ -26,7 +26,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("runner", ("sizing", "runner")),
     ("design spaces", ("sweep",)),
     ("analysis", ("sweep_cliff", "headtohead", "validation", "report", "plots", "testing")),
-    ("entry points", ("cli", "__main__")),
+    ("layout search", ("explore",)),
+    ("entry points", ("cli", "cli_args", "cli_explore", "__main__")),
     ("public API", ("__init__",)),
 ]
 _LEVEL = {top: i for i, (_, tops) in enumerate(LAYERS) for top in tops}

@@ -8,6 +8,7 @@ import os
 import sys
 from typing import Any, Sequence
 
+from . import cli_args
 from ._version import __version__
 from .atomic import check_output_path
 from .config import ConfigError, InputError, WafersimError, parse_override
@@ -22,72 +23,21 @@ from .sweep.command import add_sweep_command
 
 
 #: Largest integer a flag takes; the scenario sets tighter bounds per key (workload.scenario.MAXIMUM).
-FLAG_MAX = 2**31 - 1
+FLAG_MAX = cli_args.FLAG_MAX
+_int_or = cli_args.int_or
+_positive = cli_args.positive
 
 
-def _int_or(word: str | None):
-    """An argparse type: a positive integer, or ``word`` when one is given."""
-    expected = "a positive integer" + (f" or '{word}'" if word else "")
-
-    def parse(text: str) -> int | str:
-        if word is not None and text == word:
-            return word
-        try:
-            value = int(text) if len(text) <= 20 else 2**63
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text[:40]!r}") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text[:40]!r}")
-        if value > FLAG_MAX:
-            raise argparse.ArgumentTypeError(f"expected {expected}; {text[:40]!r} is above {FLAG_MAX}")
-        return value
-    parse.__name__ = expected
-    return parse
-
-
-_positive = _int_or(None)
-
-
-def _non_negative(text: str) -> int:
-    """An argparse type: 0 or a positive integer."""
-    return 0 if text.strip() == "0" else _positive(text)
-
-
-_non_negative.__name__ = "a non-negative integer"
-
-
-def _probability(text: str) -> float:
-    """An argparse type: a number from 0 to 1."""
-    try:
-        value = float(text) if len(text) <= 40 else float("nan")
-    except ValueError:
-        value = float("nan")
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a probability from 0 to 1, got {text[:40]!r}")
-    return value
-
-
-_probability.__name__ = "a probability"
+_non_negative = cli_args.non_negative
+_probability = cli_args.probability
 
 
 def _scenario_args(p: argparse.ArgumentParser, compare: bool = False) -> None:
     g = p.add_argument_group("scenario")
     g.add_argument("--batch", type=_int_or("max"), default=1, help="sequences decoded together, or 'max' (default 1)")
-    g.add_argument("--prompt", type=_positive, default=2048, help="prompt tokens per sequence (default 2048)")
-    g.add_argument("--output", type=_positive, default=128, help="generated tokens per sequence (default 128)")
-    g.add_argument("--dtype", default=None, help="weight format: bf16, fp16, fp8, int8, int4 (default: the model's)")
-    g.add_argument("--kv-dtype", default=None, help="KV-cache format (default: same as --dtype)")
-    g.add_argument("--layers", type=_positive, default=None, help="simulate only the first N decoder layers")
-    g.add_argument("--fidelity", choices=engines.fidelities(), default="analytic",
-                   help="engine (default analytic; `wafersim engines` lists them)"
-                        + ("; a side without it runs its default" if compare else ""))
-    sp = p.add_argument_group("speculative decoding")
-    sp.add_argument("--speculative", type=_non_negative, default=0, metavar="K",
-                    help="tokens a draft proposes per decode step, verified by the model in one pass (default 0: off)")
-    sp.add_argument("--acceptance", type=_probability, default=None, metavar="A",
-                    help="probability that a proposed token is accepted, 0 to 1 (needed with --speculative)")
-    sp.add_argument("--draft", default=None, metavar="MODEL",
-                    help="draft model preset or path (default: self-speculation, the model proposes in its own pass)")
+    cli_args.workload_args(g, "engine (default analytic; `wafersim engines` lists them)"
+                           + ("; a side without it runs its default" if compare else ""))
+    cli_args.speculative_args(p.add_argument_group("speculative decoding"))
     w = p.add_argument_group("wafer systems")
     w.add_argument("--wafers", type=_int_or("auto"), default=None,
                    help=f"wafers used, or 'auto' for the fewest that hold the job (default {'auto' if compare else 1})")
@@ -581,6 +531,8 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--force", action="store_true", help="let -o replace an existing file")
     n.set_defaults(func=cmd_noc_sweep)
     add_sweep_command(sub)
+    from .cli_explore import add_parser as add_explore_parser
+    add_explore_parser(sub)
     s = sub.add_parser("show", help="print the summary of a results file")
     s.add_argument("file")
     s.set_defaults(func=cmd_show)

@@ -1,0 +1,77 @@
+"""Flag types and flag groups the ``wafersim`` subcommands share (``run``, ``compare``, ``explore``)."""
+
+from __future__ import annotations
+
+import argparse
+
+from .engines import registry as engines
+
+__all__ = ["FLAG_MAX", "int_or", "positive", "non_negative", "probability", "workload_args", "speculative_args"]
+
+#: Largest integer a flag takes; the scenario sets tighter bounds per key (workload.scenario.MAXIMUM).
+FLAG_MAX = 2**31 - 1
+
+
+def int_or(word: str | None):
+    """An argparse type: a positive integer, or ``word`` when one is given."""
+    expected = "a positive integer" + (f" or '{word}'" if word else "")
+
+    def parse(text: str) -> int | str:
+        if word is not None and text == word:
+            return word
+        try:
+            value = int(text) if len(text) <= 20 else 2**63
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text[:40]!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text[:40]!r}")
+        if value > FLAG_MAX:
+            raise argparse.ArgumentTypeError(f"expected {expected}; {text[:40]!r} is above {FLAG_MAX}")
+        return value
+    parse.__name__ = expected
+    return parse
+
+
+positive = int_or(None)
+
+
+def non_negative(text: str) -> int:
+    """An argparse type: 0 or a positive integer."""
+    return 0 if text.strip() == "0" else positive(text)
+
+
+non_negative.__name__ = "a non-negative integer"
+
+
+def probability(text: str) -> float:
+    """An argparse type: a number from 0 to 1."""
+    try:
+        value = float(text) if len(text) <= 40 else float("nan")
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a probability from 0 to 1, got {text[:40]!r}")
+    return value
+
+
+probability.__name__ = "a probability"
+
+
+def workload_args(g: argparse._ArgumentGroup, fidelity_help: str) -> None:
+    """``--prompt``, ``--output``, ``--dtype``, ``--kv-dtype``, ``--layers`` and ``--fidelity``."""
+    g.add_argument("--prompt", type=positive, default=2048, help="prompt tokens per sequence (default 2048)")
+    g.add_argument("--output", type=positive, default=128, help="generated tokens per sequence (default 128)")
+    g.add_argument("--dtype", default=None, help="weight format: bf16, fp16, fp8, int8, int4 (default: the model's)")
+    g.add_argument("--kv-dtype", default=None, help="KV-cache format (default: same as --dtype)")
+    g.add_argument("--layers", type=positive, default=None, help="simulate only the first N decoder layers")
+    g.add_argument("--fidelity", choices=engines.fidelities(), default="analytic", help=fidelity_help)
+
+
+def speculative_args(g: argparse._ArgumentGroup) -> None:
+    """``--speculative``, ``--acceptance`` and ``--draft``."""
+    g.add_argument("--speculative", type=non_negative, default=0, metavar="K",
+                   help="tokens a draft proposes per decode step, verified by the model in one pass (default 0: off)")
+    g.add_argument("--acceptance", type=probability, default=None, metavar="A",
+                   help="probability that a proposed token is accepted, 0 to 1 (needed with --speculative)")
+    g.add_argument("--draft", default=None, metavar="MODEL",
+                   help="draft model preset or path (default: self-speculation, the model proposes in its own pass)")

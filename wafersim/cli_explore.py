@@ -1,0 +1,168 @@
+"""``wafersim explore``: search layouts of a model on a system for the best objective under constraints."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from . import cli_args
+from .atomic import check_output_path
+from .config import ConfigError, InputError, parse_override
+from .presets import load_model, load_system
+
+__all__ = ["add_parser", "cmd_explore"]
+
+DESCRIPTION = """\
+Search the layouts of MODEL on SYSTEM for the best objective among the points that
+satisfy the constraints, and print the best layouts, the Pareto front of two
+objectives and what the search cost (points evaluated, seconds).
+
+The default space of a wafer system: wafers (1 to twice the fewest that hold one
+sequence), placement, mapping.region (uncapped or 32x32 to 512x512), mapping.cores
+(all, three quarters or half of each side) and batch (powers of two up to the largest
+that fits).  Of a GPU system: tp, pp, ep and batch.  --axis KEY=VALUES replaces the
+axis of KEY (a single value fixes it) or adds one: a scenario key (batch, wafers, tp,
+pp, ep, gpus, dtype, kv_dtype, prompt_tokens, output_tokens, speculative, acceptance,
+draft), replicas (data-parallel copies of the whole system) or mapping.<field>
+(placement, cores, region).  VALUES is V1,V2,..., LO:HI or LO:HI:x2; an empty value is
+the default ('').
+
+Objectives: tpot, per-user, per-device, per-kw, per-dollar, throughput, energy, ttft,
+or max:KEY / min:KEY for any numeric summary key.  Points that the engine refuses
+are recorded as refused; points that break a constraint as violates.
+
+Search: local (default) draws a stratified random sample of a quarter of the budget,
+then refines the best points over their neighbours (one step on one axis), then the
+Pareto front, then fresh random points; grid runs an evenly thinned grid; random a
+random sample.  A budget at least the size of the space runs every point.  The same
+--seed gives the same points and answer.
+"""
+
+EPILOG = """\
+examples:
+  wafersim explore wse3 llama-3.1-70b --budget 200 -o layouts.h5
+  wafersim explore dgx-h100 llama-3.1-70b --objective per-kw --max-ttft "1 s"
+  wafersim explore wse3 llama-3.1-8b --axis wafers=1 --axis mapping.region=,64x64,128x128 --axis batch=1:64:x2
+"""
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    """Add ``explore`` to the subcommands of the ``wafersim`` parser."""
+    from .explore.goals import DEFAULT_PARETO, OBJECTIVES
+    from .explore.methods import DEFAULT_BUDGET, METHODS
+
+    e = sub.add_parser("explore", help="search wafer mappings or GPU parallel layouts for the best objective",
+                       description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    e.add_argument("system", help="hardware preset name or path (see `wafersim presets`)")
+    e.add_argument("model", help="model preset name or path")
+    s = e.add_argument_group("space and search")
+    s.add_argument("--axis", action="append", default=[], metavar="KEY=VALUES",
+                   help="replace or add an axis, e.g. batch=1:256:x2, mapping.region=,64x64, tp=4,8")
+    s.add_argument("--budget", type=cli_args.positive, default=DEFAULT_BUDGET,
+                   help=f"most points evaluated (default {DEFAULT_BUDGET})")
+    s.add_argument("--seed", type=int, default=0, help="random seed of the search (default 0)")
+    s.add_argument("--method", choices=METHODS, default="local", help="search method (default local)")
+    s.add_argument("--top", type=cli_args.positive, default=5, help="best layouts reported and written (default 5)")
+    g = e.add_argument_group("objective and constraints")
+    g.add_argument("--objective", default="per-device",
+                   help=f"what to optimise: {', '.join(OBJECTIVES)}, or max:KEY / min:KEY (default per-device)")
+    g.add_argument("--pareto", default=",".join(DEFAULT_PARETO), metavar="X,Y",
+                   help=f"the two objectives of the Pareto front (default {','.join(DEFAULT_PARETO)})")
+    g.add_argument("--constraint", action="append", default=[], metavar="RULE",
+                   help="KEY<=VALUE or KEY>=VALUE on a summary key, units allowed: 'ttft_s<=2 s', "
+                        "'tokens_per_s_per_user>=50'")
+    g.add_argument("--max-devices", type=cli_args.positive, default=None, help="at most this many wafers or GPUs")
+    g.add_argument("--max-power", default=None, metavar="P", help="at most this wall power, e.g. '40 kW'")
+    g.add_argument("--max-ttft", default=None, metavar="T", help="at most this time to first token, e.g. '2 s'")
+    g.add_argument("--allow-spill", action="store_true",
+                   help="accept points whose weights or KV cache spill off chip (default: they break fits_on_chip)")
+    w = e.add_argument_group("workload (shared by every point)")
+    cli_args.workload_args(w, "engine of every point (default analytic, about a millisecond a point; flow routes every "
+                           "transfer on the mesh and takes seconds a point)")
+    cli_args.speculative_args(e.add_argument_group("speculative decoding (shared by every point)"))
+    w.add_argument("--runtime", default=None, metavar="NAME",
+                   help="serving-runtime profile of every point (runtimes/; default: the system kind's)")
+    w.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a preset field for every point: system.<key>, model.<key>, mapping.<key> or "
+                        "runtime.<key>")
+    o = e.add_argument_group("output")
+    o.add_argument("-o", "--out", default=None, metavar="FILE.h5",
+                   help="write the points, best layouts (with their full runs) and Pareto front to HDF5")
+    o.add_argument("--force", action="store_true", help="replace an existing -o file")
+    o.add_argument("--json", action="store_true", help="print JSON instead of the text report")
+    e.set_defaults(func=cmd_explore)
+    return e
+
+
+def _sets(items: list[str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {"system": {}, "model": {}, "mapping": {}, "runtime": {}}
+    for item in items:
+        key, value = parse_override(item)
+        head, _, rest = key.partition(".")
+        if head not in out or not rest:
+            raise ConfigError("--set", key, "expected system.<key>, model.<key>, mapping.<key> or runtime.<key>")
+        out[head][rest] = value
+    return out
+
+
+def _constraints(ns: argparse.Namespace) -> list[str]:
+    rules = [] if ns.allow_spill else ["fits_on_chip"]
+    if ns.max_devices is not None:
+        rules.append(f"devices<={ns.max_devices}")
+    if ns.max_power is not None:
+        rules.append(f"power_w<={ns.max_power}")
+    if ns.max_ttft is not None:
+        rules.append(f"ttft_s<={ns.max_ttft}")
+    return rules + list(ns.constraint)
+
+
+def cmd_explore(ns: argparse.Namespace) -> int:
+    from .explore.api import explore
+    from .explore.defaults import default_space
+    from .explore.evaluate import point_scenario
+    from .explore.output import report, to_json, write
+    from .explore.space import parse_axis
+    from .sweep.progress import Progress
+
+    if ns.out is not None:
+        check_output_path(ns.out, overwrite=ns.force)
+    sets = _sets(ns.set)
+    system = load_system(ns.system, sets["system"], runtime=ns.runtime, runtime_overrides=sets["runtime"] or None)
+    model = load_model(ns.model, sets["model"])
+    scenario = {"prompt_tokens": ns.prompt, "output_tokens": ns.output, "dtype": ns.dtype,
+                "kv_dtype": ns.kv_dtype, "layers": ns.layers, "fidelity": ns.fidelity,
+                "speculative": ns.speculative, "acceptance": ns.acceptance, "draft": ns.draft}
+    axes = [parse_axis(text) for text in ns.axis]
+    scenario = {k: v for k, v in scenario.items() if k not in {a.key for a in axes}}   # an axis wins over a flag
+    mapping = sets["mapping"] or None
+    probe = point_scenario(scenario, {a.key: a.values[0] for a in axes if not a.key.startswith("mapping.")})
+    space = default_space(system, model, probe, mapping if system.kind == "wafer" else None)
+    space = space.without([f"mapping.{k}" for k in sets["mapping"]]).with_axes(axes)
+    scenario = {k: v for k, v in scenario.items() if k not in space.keys}
+    pareto = [p.strip() for p in ns.pareto.split(",")]
+    bar: list[Any] = []
+
+    def progress(point: Any, total: int) -> None:        # points done, refused, left, rate (a terminal only)
+        if not bar:
+            bar.append(Progress(total))
+        bar[0].update(point.status != "refused")
+
+    result = explore(system, model, space=space, objective=ns.objective, constraints=_constraints(ns),
+                     pareto=pareto, budget=ns.budget, seed=ns.seed, method=ns.method, top=max(ns.top, 1),
+                     mapping=mapping, progress=progress, **scenario)
+    if bar:
+        bar[0].close()
+    if ns.out:
+        write(ns.out, result)
+    if ns.json:
+        try:
+            print(json.dumps(to_json(result), indent=2, allow_nan=False))
+        except ValueError:
+            raise InputError("the result holds a number that is not finite; refusing to print it as JSON") from None
+        return 0
+    print(report(result))
+    if ns.out:
+        print(f"results written to {Path(ns.out)}")
+    return 0

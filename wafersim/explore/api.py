@@ -1,0 +1,191 @@
+"""The search itself: :func:`explore` and what it returns (see the package's docstring)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+from ..config import ConfigError, build
+from ..engines import registry as engines
+from ..hardware.gpu import GpuSystemSpec
+from ..hardware.wafer import WaferSpec
+from ..mapping.options import MappingOptions
+from ..presets import load_model, load_system
+from ..results.run_result import RunResult
+from ..sizing import FOREIGN_KEYS, check_kind
+from ..workload.model import ModelSpec
+from ..workload.scenario import Scenario
+from .defaults import default_space
+from .evaluate import Evaluator, Point, point_scenario
+from .goals import DEFAULT_CONSTRAINTS, DEFAULT_PARETO, Constraint, Objective, constraint, objective as as_objective
+from .pareto import pareto_front
+from .methods import DEFAULT_BUDGET, METHODS, Trace, search
+from .space import Axis, Space, parse_axis
+
+__all__ = ["explore", "Exploration", "Cost", "Space", "Axis", "Point", "parse_axis", "DEFAULT_BUDGET",
+           "DEFAULT_CONSTRAINTS", "DEFAULT_PARETO", "METHODS"]
+
+#: the most points one search may evaluate
+BUDGET_MOST = 1_000_000
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What the search spent."""
+    evaluated: int        # points run
+    ok: int               # ... that satisfy every constraint
+    violates: int         # ... that break one
+    refused: int          # ... that the engine or the sizing refused
+    space_size: int
+    budget: int
+    method: str
+    seed: int
+    best_at: int | None   # evaluations until the best point was first reached (None: no feasible point)
+    wall_s: float         # seconds for the whole call, default-space sizing included
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Exploration:
+    """The points evaluated (in order), the best layouts, the Pareto front and the cost."""
+    system: str
+    model: str
+    kind: str
+    space: Space
+    objective: Objective
+    constraints: tuple[Constraint, ...]
+    pareto: tuple[Objective, Objective]
+    fixed: dict[str, Any]
+    points: tuple[Point, ...]
+    best: tuple[Point, ...]          # best first; points that break a constraint only after every feasible one
+    front: tuple[Point, ...]         # feasible points no other feasible point beats on both pareto objectives
+    cost: Cost
+    runs: dict[tuple[int, ...], RunResult] = field(default_factory=dict, repr=False)   # the runs of ``best``
+
+
+def _number(name: str, value: Any, least: int, most: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= most:
+        raise ConfigError("explore", name, f"expected an integer from {least} to {most}; got {value!r}")
+    return value
+
+
+def _check_axes(kind: str, space: Space, fixed: dict[str, Any], mapping: Mapping[str, Any]) -> None:
+    """Refuse up front an axis or a fixed key that no point of this kind of system could run."""
+    for axis in space.axes:
+        if axis.key in fixed:
+            raise ConfigError("--axis", axis.key, "is also given as a fixed value; give it once")
+        if axis.key.startswith("mapping.") and axis.key.removeprefix("mapping.") in mapping:
+            raise ConfigError("--axis", axis.key, "is also given with --set; give it once")
+        if kind != "wafer" and axis.key.startswith("mapping."):
+            raise ConfigError("--axis", axis.key, "mapping.* lays a model out on wafers; a GPU system uses tp, pp, ep")
+        rule = FOREIGN_KEYS.get(kind, {}).get(axis.key)
+        if rule and any(v not in rule[0] for v in axis.values):
+            raise ConfigError("--axis", axis.key, rule[1])
+    if kind != "wafer" and mapping:
+        raise ConfigError("--set", "mapping", "mapping.* lays a model out on wafers; a GPU system uses tp, pp, ep")
+    build(MappingOptions, mapping, "mapping")
+    first = {a.key: a.values[0] for a in space.axes}
+    for axis in space.axes:             # a value no point could take is a mistake, not a refused layout
+        for value in axis.values:
+            if axis.key.startswith("mapping."):
+                build(MappingOptions, {**mapping, axis.key.removeprefix("mapping."): value}, "mapping")
+            elif axis.key in Scenario.__dataclass_fields__:     # checked at a point of the space: the first
+                Scenario(**point_scenario(fixed, {**first, axis.key: value}))   # values of the other axes
+
+
+def _first(space: Space | None) -> dict[str, Any]:
+    """The first value of each axis of ``space`` that is not a mapping option."""
+    return {} if space is None else {a.key: a.values[0] for a in space.axes if not a.key.startswith("mapping.")}
+
+
+def _front(points: Sequence[Point], pareto: tuple[Objective, Objective]) -> list[Point]:
+    usable = [p for p in points if p.ok and all(o.value(p.metrics) is not None for o in pareto)]
+    xs = [pareto[0].value(p.metrics) for p in usable]
+    ys = [pareto[1].value(p.metrics) for p in usable]
+    return [usable[i] for i in pareto_front(xs, ys, (pareto[0].maximize, pareto[1].maximize))]
+
+
+def explore(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
+            space: Space | Mapping[str, Sequence[Any]] | None = None, objective: str | Objective = "per-device",
+            constraints: Sequence[str | Constraint] = DEFAULT_CONSTRAINTS,
+            pareto: Sequence[str | Objective] = DEFAULT_PARETO, budget: int = DEFAULT_BUDGET, seed: int = 0,
+            method: str = "local", top: int = 5, mapping: Mapping[str, Any] | None = None,
+            progress: Callable[[Point, int], None] | None = None, **scenario: Any) -> Exploration:
+    """Search ``space`` (default: :func:`~wafersim.explore.defaults.default_space`) for the
+    ``top`` best layouts of ``model`` on ``system`` by ``objective`` among the points that
+    satisfy ``constraints``, evaluating at most ``budget`` points.
+
+    ``space`` maps axis keys to values (``{"batch": [1, 2, 4], "mapping.region": ["", "64x64"]}``)
+    or is a :class:`Space`; ``objective`` and ``pareto`` are names of
+    :data:`~wafersim.explore.goals.OBJECTIVES` or ``max:KEY`` / ``min:KEY``; ``constraints`` are
+    texts such as ``"ttft_s<=2 s"``, ``"devices<=8"``, ``"fits_on_chip"``; ``method`` is
+    ``local`` (random plus local refinement), ``grid`` or ``random``.  Other keywords are
+    scenario keys every point shares (``prompt_tokens``, ``dtype``, ``fidelity``, ...);
+    ``mapping`` holds mapping options every point shares.  ``progress(point, total)`` is called
+    after each point with the most points the search will evaluate.
+    """
+    start = time.perf_counter()
+    if isinstance(system, str):
+        system = load_system(system)
+    if isinstance(model, str):
+        model = load_model(model)
+    kind = getattr(system, "kind", None)
+    if not isinstance(system, (WaferSpec, GpuSystemSpec)):
+        raise ConfigError("explore", "system", f"expected a system spec or preset name; got {type(system).__name__}")
+    if not isinstance(model, ModelSpec):
+        raise ConfigError("explore", "model", f"expected a model spec or preset name; got {type(model).__name__}")
+    if method not in METHODS:
+        raise ConfigError("explore", "method", f"expected one of {', '.join(METHODS)}; got {method!r}")
+    budget = _number("budget", budget, 1, BUDGET_MOST)
+    seed = _number("seed", seed, 0, 2**63 - 1)
+    top = _number("top", top, 1, 1000)
+    goal = as_objective(objective)
+    rules = tuple(constraint(c) for c in constraints)
+    if isinstance(pareto, str) or len(pareto) != 2:
+        raise ConfigError("explore", "pareto", f"expected two objectives; got {pareto!r}")
+    front_goals = (as_objective(pareto[0]), as_objective(pareto[1]))
+    mapping = dict(mapping or {})
+    if space is not None and not isinstance(space, Space):
+        space = Space.of(space)
+    # the fixed keys are checked at a point of the space (the first value of each axis): an axis may
+    # supply what a fixed key needs (an acceptance rate for a fixed speculation, say)
+    try:
+        fixed = check_kind(kind, Scenario(**point_scenario(scenario, _first(space))))
+    except TypeError as exc:
+        raise ConfigError("explore", "", f"{exc}; scenario keys: {', '.join(Scenario.__dataclass_fields__)}") from None
+    engines.DEFAULT.get(kind, fixed.fidelity)       # no engine for this kind at this fidelity: refused once, here
+    if space is None:
+        space = default_space(system, model, scenario, mapping or None).without(
+            [*scenario, *(f"mapping.{k}" for k in mapping)])
+    _check_axes(kind, space, scenario, mapping)
+
+    evaluator = Evaluator(system, model, space, goal, rules, dict(scenario), mapping, keep=top,
+                          progress=None if progress is None else lambda p: progress(p, min(budget, space.size)))
+    front_cache: dict[int, list[tuple[int, ...]]] = {}
+
+    def front_hook(trace: Trace) -> list[tuple[int, ...]]:
+        n = len(trace.order)
+        if n not in front_cache:
+            front_cache.clear()
+            front_cache[n] = [p.index for p in _front(list(evaluator.points.values()), front_goals)]
+        return front_cache[n]
+
+    trace = search(space, evaluator, budget=budget, seed=seed, method=method, extra=front_hook)
+    points = tuple(evaluator.points[i] for i in trace.order)
+    ranked = [p for p in evaluator.ranked() if p.status != "refused"]
+    best = tuple(ranked[:top])
+    found = next((p for p in points if best and best[0].ok and p.metrics.get(goal.key) == best[0].metrics.get(goal.key)
+                  and p.ok), None)
+    counts = {s: sum(1 for p in points if p.status == s) for s in ("ok", "violates", "refused")}
+    cost = Cost(evaluated=len(points), ok=counts["ok"], violates=counts["violates"], refused=counts["refused"],
+                space_size=space.size, budget=budget, method=method, seed=seed,
+                best_at=None if found is None else found.order + 1, wall_s=time.perf_counter() - start)
+    return Exploration(system=system.name, model=model.name, kind=kind, space=space, objective=goal,
+                       constraints=rules, pareto=front_goals,
+                       fixed={**{k: v for k, v in scenario.items() if v is not None},
+                              **{f"mapping.{k}": v for k, v in mapping.items()}},
+                       points=points, best=best, front=tuple(_front(points, front_goals)), cost=cost,
+                       runs={p.index: evaluator.runs[p.index] for p in best if p.index in evaluator.runs})
