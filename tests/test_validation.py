@@ -140,3 +140,11 @@ def test_a_files_group_names_its_source_unless_a_row_names_its_own(tmp_path):
     with pytest.raises(ConfigError, match=r"b\.toml.*runtime.*unknown key"):
         load_measurements(tmp_path)
 
+
+def test_the_shipped_table_has_six_independent_sources():
+    """One publisher is one source: NVIDIA's TensorRT-LLM publications count once, and the
+    research wafer kernels and the wafer vendor's service are two."""
+    groups = {r.group for r in load_measurements()}
+    assert len(groups) >= 6 and "nvidia-trtllm" in groups
+    assert not any(g.startswith("gpu-trtllm") for g in groups)
+    assert {"wafer-waferllm", "wafer-cerebras"} <= groups
