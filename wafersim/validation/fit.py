@@ -20,6 +20,7 @@ those rows too.
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 from dataclasses import dataclass
@@ -50,21 +51,26 @@ class Fitted:
         profile based on it that carries the value unchanged (trtllm-1.0 on trtllm)."""
         if row.runtime == self.runtime:
             return True
-        if not row.runtime:
-            return False
-        own = load_runtime(row.runtime)
-        if self.runtime not in {b.name for b in own.provenance.bases}:
-            return False
-        return own.overrides_for("gpu").get(self.key) == load_runtime(self.runtime).overrides_for("gpu").get(self.key)
+        return bool(row.runtime) and _carries(row.runtime, self.runtime, self.key)
 
     def parse(self, value: Any) -> float:
         return parse_quantity(value, self.unit) if self.unit else float(value)
+
+
+@functools.lru_cache(maxsize=None)
+def _carries(runtime: str, fitted: str, key: str) -> bool:
+    """Profile ``runtime`` is based on ``fitted`` and takes ``key``'s value from it unchanged."""
+    own = load_runtime(runtime)
+    if fitted not in {b.name for b in own.provenance.bases}:
+        return False
+    return own.overrides_for("gpu").get(key) == load_runtime(fitted).overrides_for("gpu").get(key)
 
 
 #: a field left at its prior
 PRIOR = None
 
 
+@functools.lru_cache(maxsize=None)
 def prior(field: Fitted, system: str) -> float:
     """The value ``field`` takes on ``system`` without the fit: that of the runtime's base
     profile (or of the hardware preset where the base does not set it)."""
