@@ -109,7 +109,7 @@ def test_no_row_sets_model_parameters_and_gpu_rows_name_their_runtime():
         assert all(k.startswith("mapping.") for k in r.overrides), r.id
     gpu = [r for r in rows if load_system(r.system).kind == "gpu"]
     assert all(r.runtime for r in gpu)
-    assert len(gpu) >= 40 and len({r.group for r in gpu}) >= 5
+    assert len(gpu) >= 40 and len({r.group for r in gpu}) >= 4     # independent publishers
     assert len({r.system for r in gpu}) >= 4
 
 

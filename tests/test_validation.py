@@ -126,3 +126,25 @@ def test_a_folder_reads_every_file_in_name_order_with_ids_unique_across_files(tm
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match="folder holding"):
         load_measurements(tmp_path / "empty")
+
+
+def test_a_files_group_names_its_source_unless_a_row_names_its_own(tmp_path):
+    row = '[[row]]\nid = "{id}"\nsystem = "dgx-h100"\nmodel = "llama-3.1-8b"\nmetric = "tpot_s"\nvalue = 0.01\nsource = "s"\n'
+    (tmp_path / "a.toml").write_text('group = "vendor"\n' + row.format(id="a") + row.format(id="b") + 'group = "own"\n')
+    (tmp_path / "b.toml").write_text(row.format(id="c"))
+    assert [(r.id, r.group) for r in load_measurements(tmp_path)] == [("a", "vendor"), ("b", "own"), ("c", "b")]
+    (tmp_path / "b.toml").write_text('group = "a b"\n' + row.format(id="c"))
+    with pytest.raises(ConfigError, match=r"b\.toml.*group"):
+        load_measurements(tmp_path)
+    (tmp_path / "b.toml").write_text('runtime = "x"\n' + row.format(id="c"))
+    with pytest.raises(ConfigError, match=r"b\.toml.*runtime.*unknown key"):
+        load_measurements(tmp_path)
+
+
+def test_the_shipped_table_has_six_independent_sources():
+    """One publisher is one source: NVIDIA's TensorRT-LLM publications count once, and the
+    research wafer kernels and the wafer vendor's service are two."""
+    groups = {r.group for r in load_measurements()}
+    assert len(groups) >= 6 and "nvidia-trtllm" in groups
+    assert not any(g.startswith("gpu-trtllm") for g in groups)
+    assert {"wafer-waferllm", "wafer-cerebras"} <= groups

@@ -42,3 +42,17 @@ def test_a_fields_prior_is_its_base_profiles_value_on_the_rows_system():
     assert prior(gemm, "dgx-a100") == 0.87 and prior(gemm, "dgx-h100") == 0.80   # the presets' MAMF shares
     launch = next(f for f in FITS if f.runtime == "trtllm" and f.key == "efficiency.prefill_kernel_launch_s")
     assert prior(launch, "dgx-h100") == 0.0      # 0: prefill launches cost what decode ones do
+
+
+def test_a_profile_that_carries_a_fit_loses_it_with_the_fits_source():
+    """trtllm-1.0 carries trtllm's fitted values: leaving out the source they were fitted on
+    predicts its rows with the priors too."""
+    rows = load_measurements(MEASUREMENTS)
+    row = next(r for r in rows if r.runtime == "trtllm-1.0")
+    gemm = next(f for f in FITS if f.runtime == "trtllm" and f.key == "efficiency.gemm")
+    assert gemm.applies(row)
+    assert not next(f for f in FITS if f.runtime == "trtllm-0.5").applies(row)
+    comps = validate(MEASUREMENTS)
+    loso = leave_one_source_out(rows, comps)
+    shipped = {c.row.id: c.predicted for c in comps}
+    assert loso[row.id] != pytest.approx(shipped[row.id])

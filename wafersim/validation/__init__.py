@@ -42,7 +42,7 @@ class Measurement:
     #: the runtime profile (runtimes/) every row of this runtime runs with; "" for the kind's default
     runtime: str = ""
     #: the independent source the row comes from (leave-one-source-out leaves out a group at a
-    #: time): the row's ``group``, else its file's name
+    #: time): the row's ``group``, else its file's top-level ``group``, else the file's name
     group: str = ""
 
 
@@ -74,9 +74,16 @@ def load_measurements(path: str | Path = MEASUREMENTS) -> list[Measurement]:
 
 def _load_file(path: Path, seen: dict[str, str]) -> list[Measurement]:
     data = load_toml(path)
+    unknown = sorted(set(data) - {"row", "group"})
+    if unknown:
+        raise ConfigError(str(path), unknown[0], "unknown key; a measurement file holds [[row]] tables and "
+                                                 "optionally the source's group")
     rows = data.get("row")
     if not isinstance(rows, list) or not rows:
         raise ConfigError(str(path), "row", "expected one or more [[row]] tables")
+    file_group = data.get("group", path.stem)
+    if not isinstance(file_group, str) or not _ID.fullmatch(file_group):
+        raise ConfigError(str(path), "group", f"expected letters, digits, '-' and '_'; got {file_group!r}")
     out = []
     for i, row in enumerate(rows):
         key = f"row[{i}]"
@@ -115,7 +122,7 @@ def _load_file(path: Path, seen: dict[str, str]) -> list[Measurement]:
             id=row["id"], system=row["system"], model=row["model"], metric=row["metric"],
             value=float(row["value"]), source=row["source"], calibration=bool(row.get("calibration", False)),
             scenario={k: row[k] for k in _SCENARIO_KEYS if k in row}, overrides=dict(row.get("set", {})),
-            note=row.get("note", ""), runtime=row.get("runtime", ""), group=row.get("group", path.stem)))
+            note=row.get("note", ""), runtime=row.get("runtime", ""), group=row.get("group", file_group)))
     return out
 
 

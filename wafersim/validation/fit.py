@@ -12,11 +12,15 @@ Leave-one-source-out (:func:`leave_one_source_out`): for each source (a row's
 ``group``), every fitted field with calibration rows in that source is refitted on
 its rows from the other sources, or falls back to its prior when none are left; the
 source's rows are then predicted with those values.  A field fitted only on its own
-source's rows therefore shows, in this figure, what the model predicts without it.
+source's rows therefore shows, in this figure, what the model predicts without it.  A
+field also applies to the rows of a profile based on its own that carries its value
+(trtllm-1.0 carries trtllm's fit), so leaving out the source it was fitted on moves
+those rows too.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 from dataclasses import dataclass
@@ -43,16 +47,30 @@ class Fitted:
     unit: str = ""          # quantity kind of the value ("time"), "" for a plain number
 
     def applies(self, row: Measurement) -> bool:
-        return row.runtime == self.runtime
+        """The row runs with this field's value: its runtime is the field's profile, or a
+        profile based on it that carries the value unchanged (trtllm-1.0 on trtllm)."""
+        if row.runtime == self.runtime:
+            return True
+        return bool(row.runtime) and _carries(row.runtime, self.runtime, self.key)
 
     def parse(self, value: Any) -> float:
         return parse_quantity(value, self.unit) if self.unit else float(value)
+
+
+@functools.lru_cache(maxsize=None)
+def _carries(runtime: str, fitted: str, key: str) -> bool:
+    """Profile ``runtime`` is based on ``fitted`` and takes ``key``'s value from it unchanged."""
+    own = load_runtime(runtime)
+    if fitted not in {b.name for b in own.provenance.bases}:
+        return False
+    return own.overrides_for("gpu").get(key) == load_runtime(fitted).overrides_for("gpu").get(key)
 
 
 #: a field left at its prior
 PRIOR = None
 
 
+@functools.lru_cache(maxsize=None)
 def prior(field: Fitted, system: str) -> float:
     """The value ``field`` takes on ``system`` without the fit: that of the runtime's base
     profile (or of the hardware preset where the base does not set it)."""
