@@ -66,14 +66,20 @@ class AnalyticWafer:
         self.layers = scenario.layers
         self.include_head = self.memory.include_head
         self.batch = scenario.batch
+        self._shapes: dict[int, tuple[float, float]] = {}     # layer_shape per wafer count
 
     # ---- geometry -------------------------------------------------------------
     def layer_shape(self, wafers: int) -> tuple[float, float]:
         """Mean rows and columns of a layer's region (pipelined: as the placement cuts them)."""
-        if self.mapping.placement == "pipelined":
-            lay = self.memory.layout(self.batch, wafers)
-            return float(lay.region_rows[:self.layers].mean()), float(lay.region_cols[:self.layers].mean())
-        return _block_shape(float(self.memory.cores_per_wafer()), self.mapping.block)
+        shape = self._shapes.get(wafers)
+        if shape is None:
+            if self.mapping.placement == "pipelined":
+                lay = self.memory.layout(self.batch, wafers)
+                shape = float(lay.region_rows[:self.layers].mean()), float(lay.region_cols[:self.layers].mean())
+            else:
+                shape = _block_shape(float(self.memory.cores_per_wafer()), self.mapping.block)
+            self._shapes[wafers] = shape
+        return shape
 
     def head_cores(self, wafers: int) -> float:
         """Cores the LM head runs on: its own band when pipelined, the whole block otherwise."""
