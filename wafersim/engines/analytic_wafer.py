@@ -3,7 +3,8 @@
 The wafer model, per decoder layer:
 
 * **Placement.** ``pipelined``: the layers share the cores of the wafers used,
-  each on a square-ish region, consecutive layers neighbours (snake order);
+  each on a square-ish region, in ``mapping.order`` (snake: consecutive layers
+  neighbours; raster: a hand-off crosses the block at the end of every band);
   ``sequential``: every layer spread over the whole block of cores, layers run
   one after another; ``streaming``: weights stay in external memory and stream
   in through edge I/O each step.  Several wafers each hold a contiguous range
@@ -145,15 +146,31 @@ class AnalyticWafer:
         work = {"flops": flops, "sram_bytes": sram_bytes, "link_bit_hops": bit_hops}
         return PhaseTime(t, comps), work
 
+    def handoff_extra_hops(self, wafers: int) -> tuple[float, float]:
+        """Mean hops (along x, along y) a hand-off between layers travels beyond a step to a
+        neighbouring region (:func:`wafersim.mapping.placement.handoff_extra_hops`): zero in
+        snake order, the width of the block crossed at every band's end in raster order."""
+        if self.mapping.placement != "pipelined":
+            return 0.0, 0.0
+        ex, ey = self.memory.layout(self.batch, wafers).handoff_extra_hops[:self.layers].sum(axis=0)
+        return float(ex) / self.layers, float(ey) / self.layers
+
     def interlayer_time(self, tokens: int, wafers: int) -> tuple[float, float]:
-        """Moving one layer's output to the next layer's region: (seconds, bit-hops)."""
+        """Moving one layer's output to the next layer's region: (seconds, bit-hops).
+        Down one region (rows - 1 hops), plus, on average, the hops the placement's order puts
+        between consecutive regions (scribe crossings counted as in a stage)."""
         if self.mapping.placement != "pipelined":
             return 0.0, 0.0
         rows, cols = self.layer_shape(wafers)
         hop_lat, _ = self._stage_latency_s(rows, 1)
         nbytes = tokens * self.model.hidden_size * self.scenario.act_bytes
         t = hop_lat + nbytes / (cols * self._link_bytes_per_s(rows, cols))
-        return t, 8 * nbytes * rows
+        ex, ey = self.handoff_extra_hops(wafers)
+        if ex or ey:
+            w = self.system
+            t += ((ex + ey) * w.mesh.hop_latency_cycles
+                  + (ex / w.mesh.die_cores_x + ey / w.mesh.die_cores_y) * w.scribe.extra_latency_cycles) / w.core.clock_hz
+        return t, 8 * nbytes * (rows + ex + ey)
 
     def crossing_latency_s(self) -> float:
         """One wafer-to-wafer hop, with the on-wafer path to and from the edge ports."""

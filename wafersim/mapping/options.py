@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 from ..config import ConfigError, Spec, choice, text
 
-__all__ = ["MappingOptions", "parse_cores", "PLACEMENTS"]
+__all__ = ["MappingOptions", "parse_cores", "PLACEMENTS", "ORDERS"]
 
 PLACEMENTS = ("pipelined", "sequential", "streaming")
+#: orders in which a pipelined placement lays its layer regions along the bands of a block
+ORDERS = ("snake", "raster")
 
 
 def parse_cores(value: str) -> tuple[int, int]:
@@ -30,13 +32,20 @@ class MappingOptions(Spec):
     """How a model is laid out on a wafer (``--placement``, ``--cores``, ``mapping.*``)."""
     placement: str = choice(
         PLACEMENTS,
-        "pipelined: each layer on its own region, snake order; sequential: every layer over the "
+        "pipelined: each layer on its own region, in mapping.order; sequential: every layer over the "
         "whole block of cores, run one after another; streaming: weights stay in external memory",
         default="pipelined")
     cores: str = text("restrict the mapping to a ROWSxCOLS block of each wafer ('' = all cores)", default="")
     region: str = text("pipelined placement: cap each layer's region at ROWSxCOLS cores ('' = share the "
                        "block evenly); smaller regions mean shorter mesh paths and less SRAM per layer",
                        default="")
+    order: str = choice(
+        ORDERS,
+        "pipelined placement: the order of the layer regions along the bands of the block; snake: left to "
+        "right, then right to left on the next band, so consecutive layers always share an edge; raster: "
+        "every band left to right, so the hand-off from the end of a band to the start of the next crosses "
+        "the block",
+        default="snake")
 
     def check(self) -> None:
         parse_cores(self.cores)
