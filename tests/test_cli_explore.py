@@ -168,7 +168,7 @@ def test_rows_with_the_same_figures_are_marked(capsys):
     """A region cap larger than the region changes nothing: the report says so rather than hide it."""
     assert main(["explore", "wse3", "llama-3.1-70b", "--axis", "wafers=4", "--axis", "mapping.placement=pipelined",
                  "--axis", "mapping.cores=", "--axis", "mapping.region=,512x512", "--axis", "batch=1",
-                 "--axis", "mapping.order=snake"]) == 0
+                 "--axis", "mapping.order=snake", "--axis", "mapping.kv=local"]) == 0
     text = capsys.readouterr().out
     assert text.count("(same figures as the row above)") == 2          # in the best layouts and in the front
 

@@ -18,6 +18,12 @@ gives every core B // n and the first B % n cores (row-major) one more.  Per
 region, weights take SRAM first, then the layer's KV cache spreads evenly over
 the same cores up to their free space; whatever does not fit spills to external
 memory and is recorded per layer.  Every byte is on a core or in the spill table.
+
+``mapping.kv = "pooled"`` (pipelined): every region takes its weights first; then
+the KV cache of all the layers of a wafer fills the SRAM the weights leave free
+on every core of the wafer's block (the cores no region covers too), each core in
+proportion to its free bytes (:func:`pool_shares`); what does not fit spills, an
+equal share of it per layer.
 """
 
 from __future__ import annotations
@@ -57,6 +63,7 @@ class Placement:
     core_kv_bytes: np.ndarray              # int64 [wafers, ny, nx]
     layers: int
     has_head: bool
+    pooled: bool = False                   # mapping.kv = "pooled": KV lives in a pool over the block
 
     @property
     def regions(self) -> int:
@@ -177,13 +184,56 @@ class Layout:
     has_head: bool
     handoff_extra_hops: np.ndarray         # float64 [regions, 2]: see :func:`handoff_extra_hops`
 
-    def region_spill(self, streaming: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def region_spill(self, streaming: bool = False, pooled: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(weights, KV) each region cannot hold when its regions do not overlap
-        (pipelined): weights first, then KV, up to rows x cols x usable SRAM."""
+        (pipelined): weights first, then KV, up to rows x cols x usable SRAM.  ``pooled``:
+        the KV of a wafer's layers shares what the weights leave of its whole block."""
         cap = self.region_rows.astype(np.int64) * self.region_cols * self.core_capacity_bytes
         on_w = np.zeros_like(cap) if streaming else np.minimum(self.region_weight_bytes, cap)
-        on_kv = np.minimum(self.region_kv_bytes, cap - on_w)
+        if not pooled:
+            on_kv = np.minimum(self.region_kv_bytes, cap - on_w)
+            return self.region_weight_bytes - on_w, self.region_kv_bytes - on_kv
+        block = self.block[0] * self.block[1] * self.core_capacity_bytes
+        on_kv = np.zeros_like(on_w)
+        for wi in range(self.wafers):
+            here = self.region_wafer == wi
+            free = block - int(on_w[here].sum())
+            on_kv[here] = pooled_onchip(self.region_kv_bytes[here], free)
         return self.region_weight_bytes - on_w, self.region_kv_bytes - on_kv
+
+
+def pooled_onchip(region_kv: np.ndarray, free: int) -> np.ndarray:
+    """KV bytes of each region that a pool of ``free`` bytes keeps on chip: everything when it
+    fits, else the pool split evenly over the regions that have KV (whole bytes, the first ones
+    one more), never more than a region's own KV."""
+    region_kv = np.asarray(region_kv, dtype=np.int64)
+    total = int(region_kv.sum())
+    if total <= free:
+        return region_kv.copy()
+    out = np.zeros_like(region_kv)
+    has = np.nonzero(region_kv > 0)[0]
+    if len(has) and free > 0:
+        out[has] = np.minimum(_spread(free, len(has)), region_kv[has])
+    return out
+
+
+def pool_shares(free: np.ndarray, total: int) -> np.ndarray:
+    """``total`` bytes spread over cores with ``free`` bytes each (``total`` <= the sum), each
+    core in proportion to its free bytes, in whole bytes: the floor of each share, then one more
+    byte to the first cores (row-major) whose share had a fraction, as many as the floors left."""
+    free = np.asarray(free, dtype=np.int64)
+    room = int(free.sum())
+    if total > room:
+        raise ValueError(f"{total} bytes do not fit a pool of {room}")
+    if room == 0:
+        return np.zeros_like(free)
+    exact = free * total                       # whole numbers: share = exact / room
+    out = exact // room
+    left = total - int(out.sum())
+    flat = out.reshape(-1)
+    frac = np.nonzero((exact % room).reshape(-1) > 0)[0][:left]
+    flat[frac] += 1
+    return out
 
 
 def handoff_extra_hops(cells: list[tuple[int, int, int, int, int]], layers: int) -> np.ndarray:
@@ -293,6 +343,8 @@ def place(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: Mapp
     sp_w = np.zeros(n_regions, dtype=np.int64)
     sp_kv = np.zeros(n_regions, dtype=np.int64)
     streaming = mapping.placement == "streaming"
+    if mapping.kv == "pooled" and mapping.placement == "pipelined":
+        return _place_pooled(lay, mapping)
 
     for i in range(n_regions):
         wi, y0, x0, h, w = int(rw[i]), int(ry[i]), int(rx[i]), int(rr[i]), int(rc[i])
@@ -317,3 +369,30 @@ def place(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: Mapp
 
     return Placement(mapping.placement, wafers, (ny, nx), lay.block, rw, ry, rx, rr, rc,
                      region_w, region_kv, sp_w, sp_kv, cap, core_w, core_kv, lay.layers, lay.has_head)
+
+
+def _place_pooled(lay: Layout, mapping: MappingOptions) -> Placement:
+    """Weights on each region first; then every wafer's KV cache over its whole block's free SRAM."""
+    ny, nx = lay.shape
+    by, bx = lay.block
+    cap = lay.core_capacity_bytes
+    core_w = np.zeros((lay.wafers, ny, nx), dtype=np.int64)
+    core_kv = np.zeros((lay.wafers, ny, nx), dtype=np.int64)
+    n_regions = len(lay.region_wafer)
+    sp_w = np.zeros(n_regions, dtype=np.int64)
+    for i in range(n_regions):
+        wi, y0, x0 = int(lay.region_wafer[i]), int(lay.region_y0[i]), int(lay.region_x0[i])
+        h, w = int(lay.region_rows[i]), int(lay.region_cols[i])
+        view = core_w[wi, y0:y0 + h, x0:x0 + w]
+        got = np.minimum(_spread(int(lay.region_weight_bytes[i]), h * w).reshape(h, w), np.maximum(cap - view, 0))
+        sp_w[i] = int(lay.region_weight_bytes[i] - got.sum())
+        view += got
+    on_kv = np.zeros(n_regions, dtype=np.int64)
+    for wi in range(lay.wafers):
+        here = lay.region_wafer == wi
+        free = cap - core_w[wi, :by, :bx]
+        on_kv[here] = pooled_onchip(lay.region_kv_bytes[here], int(free.sum()))
+        core_kv[wi, :by, :bx] = pool_shares(free, int(on_kv[here].sum()))
+    return Placement(mapping.placement, lay.wafers, (ny, nx), lay.block, lay.region_wafer, lay.region_y0,
+                     lay.region_x0, lay.region_rows, lay.region_cols, lay.region_weight_bytes, lay.region_kv_bytes,
+                     sp_w, lay.region_kv_bytes - on_kv, cap, core_w, core_kv, lay.layers, lay.has_head, pooled=True)
