@@ -20,14 +20,14 @@ satisfy the constraints, and print the best layouts, the Pareto front of two
 objectives and what the search cost (points evaluated, seconds).
 
 The default space of a wafer system: wafers (1 to twice the fewest that hold one
-sequence), placement, mapping.region (uncapped or 32x32 to 512x512), mapping.cores
-(all, three quarters or half of each side) and batch (powers of two up to the largest
-that fits).  Of a GPU system: tp, pp, ep and batch.  --axis KEY=VALUES replaces the
-axis of KEY (a single value fixes it) or adds one: a scenario key (batch, wafers, tp,
-pp, ep, gpus, dtype, kv_dtype, prompt_tokens, output_tokens, speculative, acceptance,
-draft), replicas (data-parallel copies of the whole system) or mapping.<field>
-(placement, cores, region).  VALUES is V1,V2,..., LO:HI or LO:HI:x2; an empty value is
-the default ('').
+sequence), placement, mapping.order (snake or raster), mapping.kv (local or pooled),
+mapping.region (uncapped or 32x32 to 512x512), mapping.cores (all, three quarters or
+half of each side) and batch (powers of two up to the largest that fits).  Of a GPU system: tp, pp, ep and batch.
+--axis KEY=VALUES replaces the axis of KEY (a single value fixes it) or adds one: a
+scenario key (batch, wafers, tp, pp, ep, gpus, dtype, kv_dtype, prompt_tokens,
+output_tokens, speculative, acceptance, draft), replicas (data-parallel copies of the
+whole system) or mapping.<field> (placement, cores, region, order, kv).  VALUES is
+V1,V2,..., LO:HI or LO:HI:x2; an empty value is the default ('').
 
 Objectives: tpot, per-user, per-device, per-kw, per-dollar, throughput, energy, ttft,
 or max:KEY / min:KEY for any numeric summary key.  Points that the engine refuses

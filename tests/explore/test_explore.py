@@ -99,7 +99,8 @@ def test_same_seed_same_search():
 
 def test_default_spaces_hold_the_layouts_the_issue_names():
     wafer = explore("wse3", "llama-3.1-70b", budget=5)
-    assert set(wafer.space.keys) == {"wafers", "mapping.placement", "mapping.region", "mapping.cores", "batch"}
+    assert set(wafer.space.keys) == {"wafers", "mapping.placement", "mapping.order", "mapping.kv", "mapping.region",
+                                     "mapping.cores", "batch"}
     gpu = explore("dgx-h100", "llama-3.1-70b", budget=5)
     assert set(gpu.space.keys) == {"tp", "pp", "ep", "batch"}
     moe = explore("dgx-h100", "mixtral-8x7b", budget=5)

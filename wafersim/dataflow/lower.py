@@ -21,6 +21,15 @@ times and latencies add.  Between consecutive regions on a wafer each output
 slice moves from the diagonal its reduction ended on to where the next region's
 input enters, so the hand-off spreads over many rows and columns.  Spilled
 weights and KV enter through the wafer's I/O edges (see :mod:`.edge_io`).
+
+With the KV cache pooled over the block (``mapping.kv = "pooled"``) every layer
+region first fetches the on-chip KV its attention reads this pass from the pool
+(stage :data:`KV_POOL_STAGE`): each block row's pool bytes (in proportion to the
+KV its cores hold) travel along the row from its first and from its last core
+holding KV to a column of the region (rows spread over the region's columns),
+then along that column into the region; one transfer per row and side carries
+that side's bytes, so the links next to the destination carry what they would
+and links farther out are charged as much (link energy is an upper bound).
 """
 
 from __future__ import annotations
@@ -36,7 +45,10 @@ from .edge_io import region_flows
 from .stages import ATTENTION_STAGES, reduction_steps, stage_shapes
 from .transfers import COL_MULTICAST, ROW_MULTICAST, UNICAST, Transfers
 
-__all__ = ["lower_pass", "COL_MULTICAST"]
+__all__ = ["lower_pass", "COL_MULTICAST", "KV_POOL_STAGE", "pool_flows"]
+
+#: the stage in which each layer region fetches its KV cache from the pool
+KV_POOL_STAGE = "kv_pool.fetch"
 
 
 
@@ -126,6 +138,32 @@ def _inputs(y0, x0, r, c, transposed, n):
     return np.full(n, y0), x0 + (s * c) // n
 
 
+def pool_flows(pool: np.ndarray, y0: int, x0: int, r: int, c: int, nbytes: float) -> tuple[np.ndarray, ...]:
+    """Transfers (src_y, src_x, dst_y, dst_x, bytes, kind) bringing ``nbytes`` from a pool whose
+    cores hold ``pool`` (rows x cols of the block, bytes each) into the region at (y0, x0) of
+    r x c cores.  Block row y goes to column x0 + y c // rows, row y clamped into the region."""
+    rows = pool.shape[0]
+    total = float(pool.sum())
+    if total <= 0 or nbytes <= 0:
+        return tuple(np.zeros(0, dt) for dt in (np.int64,) * 4 + (np.float64, np.int8))
+    ys = np.arange(rows)
+    dx = x0 + (ys * c) // rows
+    dy = np.clip(ys, y0, y0 + r - 1)
+    cum = np.cumsum(pool, axis=1)
+    west = np.where(dx > 0, cum[ys, np.maximum(dx - 1, 0)], 0)
+    east = cum[:, -1] - west
+    held = pool > 0
+    first = np.argmax(held, axis=1)
+    last = pool.shape[1] - 1 - np.argmax(held[:, ::-1], axis=1)
+    sel_w, sel_e = west > 0, east > 0
+    src_y = np.concatenate([ys[sel_w], ys[sel_e]])
+    src_x = np.concatenate([first[sel_w], last[sel_e]])
+    dst_y = np.concatenate([dy[sel_w], dy[sel_e]])
+    dst_x = np.concatenate([dx[sel_w], dx[sel_e]])
+    share = np.concatenate([west[sel_w], east[sel_e]]).astype(np.float64) / total * nbytes
+    return src_y, src_x, dst_y, dst_x, share, np.full(len(src_y), UNICAST)
+
+
 def lower_pass(placement: Placement, model: ModelSpec, scenario: Scenario, tokens: int, context: float,
                kv_tokens: float, head: bool = True, only: int | None = None,
                io_edges: tuple[int, ...] = (0,), io_ports: int | None = None) -> DataflowProgram:
@@ -178,6 +216,19 @@ def lower_pass(placement: Placement, model: ModelSpec, scenario: Scenario, token
         # the broadcast, then the cores' work, then the reduction: dependent, so their times add
         stages.append(_batch(f"{name}.broadcast", bcast, R, flops, sram, steps_b, cores))
         stages.append(_batch(f"{name}.reduce", reduce, R, zero, zero, steps_r, cores))
+
+    if pl.pooled:
+        by, bx = pl.block
+        parts = []
+        for i in range(R if only is None else 0):
+            if not is_layer[i]:
+                continue
+            flows = pool_flows(pl.core_kv_bytes[int(pl.region_wafer[i]), :by, :bx], int(pl.region_y0[i]),
+                               int(pl.region_x0[i]), int(pl.region_rows[i]), int(pl.region_cols[i]),
+                               float(kv_tokens * kvl * kv_frac[i]))
+            parts.append((int(pl.region_wafer[i]), i, flows))
+        zero = np.zeros(R)
+        stages.append(_batch(KV_POOL_STAGE, parts, R, zero, zero, np.zeros(R, np.int32), cores))
 
     # hand-off between consecutive regions of a wafer: each output slice goes from
     # the diagonal its reduction ended on to where the next region's input enters

@@ -3,7 +3,8 @@
 The wafer model, per decoder layer:
 
 * **Placement.** ``pipelined``: the layers share the cores of the wafers used,
-  each on a square-ish region, consecutive layers neighbours (snake order);
+  each on a square-ish region, in ``mapping.order`` (snake: consecutive layers
+  neighbours; raster: a hand-off crosses the block at the end of every band);
   ``sequential``: every layer spread over the whole block of cores, layers run
   one after another; ``streaming``: weights stay in external memory and stream
   in through edge I/O each step.  Several wafers each hold a contiguous range
@@ -143,23 +144,81 @@ class AnalyticWafer:
             "compute": t_compute, "sram_bandwidth": t_sram,
             "mesh_latency": n_stages * (hop_lat + step_lat), "mesh_bandwidth": t_link,
         }
+        if self.pooled and kv_read > 0:            # the KV first comes over from the pool
+            pool_lat, pool_link, pool_bit_hops = self.pool_fetch(kv_read, wafers)
+            comps["mesh_latency"] += pool_lat
+            comps["mesh_bandwidth"] += pool_link
+            t_link += pool_link
         # Core work overlaps with SRAM reads; stage latencies and link transfers add.
         t = max(t_compute, t_sram) + comps["mesh_latency"] + t_link
         # link bit-hops: every stage moves its slices across the region's rows and columns
         bit_hops = 8 * tokens * act * sum((k / rows) * rows * (cols - 1) + (n / cols) * cols * (rows - 1)
                                           for _, k, n, _ in stages)
+        if self.pooled and kv_read > 0:
+            bit_hops += pool_bit_hops
         work = {"flops": flops, "sram_bytes": sram_bytes, "link_bit_hops": bit_hops}
         return PhaseTime(t, comps), work
 
+    @property
+    def pooled(self) -> bool:
+        """The KV cache lives in a pool over the whole block (``mapping.kv = "pooled"``)."""
+        return self.mapping.kv == "pooled" and self.mapping.placement == "pipelined"
+
+    def pool_fetch(self, nbytes: float, wafers: int) -> tuple[float, float, float]:
+        """A layer fetching ``nbytes`` of KV from the pool over its wafer's block: (path latency,
+        link time, bit-hops).  The latency is the path from the farthest pool core (a block row's
+        far end, then along a region column), averaged over the layer regions; the bytes enter
+        the region over its columns (every block row is sent to one of them), so the busiest
+        link carries ``nbytes / cols``, over scribe links when the block spans dies; a byte
+        travels on average a third of the block's rows and columns (a uniform pool)."""
+        w = self.system
+        lay = self.memory.layout(self.batch, wafers)
+        by, bx = lay.block
+        y0, x0 = lay.region_y0[:self.layers].astype(float), lay.region_x0[:self.layers].astype(float)
+        r, c = lay.region_rows[:self.layers].astype(float), lay.region_cols[:self.layers].astype(float)
+        hx = float(np.maximum(x0 + c - 1, bx - 1 - x0).mean())
+        hy = float(np.maximum(y0, by - (y0 + r)).mean())
+        cycles = (hx + hy) * w.mesh.hop_latency_cycles + (hx / w.mesh.die_cores_x + hy / w.mesh.die_cores_y) \
+            * w.scribe.extra_latency_cycles
+        _, cols = self.layer_shape(wafers)
+        link = nbytes / (cols * self._link_bytes_per_s(by, bx))
+        return cycles / w.core.clock_hz, link, 8 * nbytes * (by + bx) / 3
+
+    def pool_links_time(self, kv_tokens_layers: float, wafers: int) -> float:
+        """The least time the KV of ``kv_tokens_layers`` token-layers (one wafer's fetches in a
+        step: every micro-batch, every layer) takes from the pool: every block row sends its
+        share along the row, and at best half of it crosses the row's busiest link."""
+        if not self.pooled or kv_tokens_layers <= 0:
+            return 0.0
+        by, bx = self.memory.layout(self.batch, wafers).block
+        nbytes = kv_tokens_layers * self.model.kv_bytes_per_token_layer(self.scenario.kv_dtype)
+        return nbytes / (2 * by * self._link_bytes_per_s(by, bx))
+
+    def handoff_extra_hops(self, wafers: int) -> tuple[float, float]:
+        """Mean hops (along x, along y) a hand-off between layers travels beyond a step to a
+        neighbouring region (:func:`wafersim.mapping.placement.handoff_extra_hops`): zero in
+        snake order, the width of the block crossed at every band's end in raster order."""
+        if self.mapping.placement != "pipelined":
+            return 0.0, 0.0
+        ex, ey = self.memory.layout(self.batch, wafers).handoff_extra_hops[:self.layers].sum(axis=0)
+        return float(ex) / self.layers, float(ey) / self.layers
+
     def interlayer_time(self, tokens: int, wafers: int) -> tuple[float, float]:
-        """Moving one layer's output to the next layer's region: (seconds, bit-hops)."""
+        """Moving one layer's output to the next layer's region: (seconds, bit-hops).
+        Down one region (rows - 1 hops), plus, on average, the hops the placement's order puts
+        between consecutive regions (scribe crossings counted as in a stage)."""
         if self.mapping.placement != "pipelined":
             return 0.0, 0.0
         rows, cols = self.layer_shape(wafers)
         hop_lat, _ = self._stage_latency_s(rows, 1)
         nbytes = tokens * self.model.hidden_size * self.scenario.act_bytes
         t = hop_lat + nbytes / (cols * self._link_bytes_per_s(rows, cols))
-        return t, 8 * nbytes * rows
+        ex, ey = self.handoff_extra_hops(wafers)
+        if ex or ey:
+            w = self.system
+            t += ((ex + ey) * w.mesh.hop_latency_cycles
+                  + (ex / w.mesh.die_cores_x + ey / w.mesh.die_cores_y) * w.scribe.extra_latency_cycles) / w.core.clock_hz
+        return t, 8 * nbytes * (rows + ex + ey)
 
     def crossing_latency_s(self) -> float:
         """One wafer-to-wafer hop, with the on-wafer path to and from the edge ports."""
@@ -232,13 +291,16 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
                 + plan.spilled_kv_fraction * kv_tokens * L * model.kv_bytes_per_token_layer(s.kv_dtype))
     io_bw = wafers * ext.io_bandwidth_bytes_per_s    # each wafer has its own edge I/O
     t_io = (io_bytes / io_bw + ext.latency_s) if io_bytes > 0 else 0.0
-    tpot = max(onchip, t_io)
+    t_pool = eng.pool_links_time(kv_tokens * L * (1.0 - plan.spilled_kv_fraction) / wafers, wafers)
+    tpot = max(onchip, t_io, t_pool)
     comps = _sum_components([layer], L)
     comps["mesh_latency"] += L * t_move + t_head
     comps["interwafer"] = t_iw
     comps["edge_io"] = t_io
+    if eng.pooled:
+        comps["kv_pool_links"] = t_pool
     decode = PhaseTime(tpot, comps)
-    decode_layer_s = tpot / L if t_io > onchip else layer.time_s + t_move
+    decode_layer_s = tpot / L if max(t_io, t_pool) > onchip else layer.time_s + t_move
 
     # ---- prefill: blocks of prompt tokens pipelined through the layers ------------
     # a block of T tokens is a GEMM against each weight block where it lives; T is capped by

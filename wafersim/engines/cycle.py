@@ -113,8 +113,8 @@ class CycleTimer(flow._Timer):
         self.sim_cycles += run.cycles
         return done
 
-    def _route(self, sb: StageBatch, boxes, one_at_a_time: bool = False):
-        link_max, lat_max = super()._route(sb, boxes, one_at_a_time)   # loads, energy, unloaded latency
+    def _route(self, sb: StageBatch, boxes, one_at_a_time: bool = False, distinct: bool = False):
+        link_max, lat_max = super()._route(sb, boxes, one_at_a_time, distinct)   # loads, energy, unloaded latency
         R = self.pl.regions
         net = np.zeros(R)
         if len(sb.transfers) == 0:
@@ -124,7 +124,8 @@ class CycleTimer(flow._Timer):
             groups: dict[tuple, list[int]] = {}
             for i in np.unique(sb.transfer_region):
                 sel = np.nonzero(sb.transfer_region == i)[0]
-                key = (int(sb.transfer_wafer[sel[0]]), boxes[i], len(sel), float(t.nbytes[sel].sum()))
+                key = (int(sb.transfer_wafer[sel[0]]), boxes[i], len(sel), float(t.nbytes[sel].sum()),
+                       int(i) if distinct else -1)
                 groups.setdefault(key, []).append(int(i))
             for regions in groups.values():
                 sel = np.nonzero(sb.transfer_region == regions[0])[0]

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..config import ConfigError
 from ..dataflow.edge_io import io_edges, port_time, region_flows
-from ..dataflow.lower import lower_pass
+from ..dataflow.lower import KV_POOL_STAGE, lower_pass
 from ..dataflow.program import DataflowProgram, StageBatch
 from ..dataflow.transfers import COL_MULTICAST, UNICAST
 from ..dataflow.stages import stage_shapes
@@ -147,7 +147,7 @@ class _Timer:
         return self._links_done if self._links_done is not None else (None, None)
 
     def _route(self, sb: StageBatch, boxes: list[tuple[int, int, int, int]],
-               one_at_a_time: bool = False) -> tuple[np.ndarray, np.ndarray]:
+               one_at_a_time: bool = False, distinct: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Per region: (busiest link time inside its box, longest path latency).
 
         Regions placed side by side (pipelined) run at once: each wafer's transfers are
@@ -156,13 +156,15 @@ class _Timer:
         after another, so each is routed alone; identical regions share one route,
         counted once per region in the link totals.  One kernel call does the whole
         stage (every wafer and every group), adding to the link totals as it goes.
+        ``distinct``: with ``one_at_a_time``, every region routes its own transfers (none
+        stands for another).
         """
         R = self.pl.regions
         link_max, lat_max = np.zeros(R), np.zeros(R)
         if len(sb.transfers) == 0:
             return link_max, lat_max
         if one_at_a_time:
-            order, starts, wafer_of, mult, copies = self._groups_each(sb, boxes)
+            order, starts, wafer_of, mult, copies = self._groups_each(sb, boxes, distinct)
         else:
             order, starts, wafer_of, mult, copies = _groups_by_wafer(sb.transfer_wafer)
         t = sb.transfers
@@ -179,14 +181,16 @@ class _Timer:
         return link_max, lat_max
 
     @staticmethod
-    def _groups_each(sb: StageBatch, boxes):
+    def _groups_each(sb: StageBatch, boxes, distinct: bool = False):
         """Regions that run one after another, grouped where they are identical (same wafer,
-        box, transfer count and bytes): one representative's transfers route for the group."""
+        box, transfer count and bytes; never when ``distinct``): one representative's
+        transfers route for the group."""
         t = sb.transfers
         groups: dict[tuple, list[int]] = {}
         for i in np.unique(sb.transfer_region):
             sel = np.nonzero(sb.transfer_region == i)[0]
-            key = (int(sb.transfer_wafer[sel[0]]), boxes[i], len(sel), float(t.nbytes[sel].sum()))
+            key = (int(sb.transfer_wafer[sel[0]]), boxes[i], len(sel), float(t.nbytes[sel].sum()),
+                   int(i) if distinct else -1)
             groups.setdefault(key, []).append(int(i))
         sels = [np.nonzero(sb.transfer_region == regions[0])[0] for regions in groups.values()]
         starts = np.zeros(len(sels) + 1, dtype=np.int64)
@@ -211,8 +215,14 @@ class _Timer:
         parts = {k: np.zeros((pl.regions, len(prog.stages))) for k in ("compute", "sram", "link", "latency")}
         flops = sram = 0.0
         shared = pl.strategy != "pipelined"      # every layer on the same cores, one after another
+        block = [(0, 0, pl.block[0], pl.block[1])] * pl.regions
         for s, sb in enumerate(prog.stages):
-            link_max, lat_max = self._route(sb, own, one_at_a_time=shared)
+            if sb.name == KV_POOL_STAGE:
+                # each region's fetch crosses the block; the regions fetch at their own turns in the
+                # layer walk, so each is routed alone and its busiest link sought over the block
+                link_max, lat_max = self._route(sb, block, one_at_a_time=True, distinct=True)
+            else:
+                link_max, lat_max = self._route(sb, own, one_at_a_time=shared)
             t_cmp, t_sram = sb.flops_per_core / self.rate, sb.sram_bytes_per_core / self.sram_bw
             t_lat = lat_max + sb.tree_steps * self.step_s
             stage_time[:, s] = np.maximum(t_cmp, t_sram) + link_max + t_lat
@@ -315,6 +325,8 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
     ext, iw = w.external_memory, w.interwafer
     edges = io_edges(system)
     stage_names = [f"{name}.{part}" for name, _, _, _ in stage_shapes(model, 1) for part in ("broadcast", "reduce")]
+    if pl.pooled:
+        stage_names.append(KV_POOL_STAGE)
 
     # ---- every pass lowered first: the mesh is built for the cores they reach ------------
     micro, tokens = micro_batches(batch, L, mapping.placement == "pipelined")

@@ -121,7 +121,7 @@ class WaferMemory:
 
     def _plan(self, batch: int, wafers: int) -> WaferMemoryPlan:
         if self.mapping.placement == "pipelined":
-            sw, skv = self.layout(batch, wafers).region_spill()
+            sw, skv = self.layout(batch, wafers).region_spill(pooled=self.mapping.kv == "pooled")
             return WaferMemoryPlan(wafers, self.cores_per_wafer(), wafers * self.capacity_per_wafer(),
                                    self.weight_bytes(), self.kv_bytes(batch), float(sw.sum()), float(skv.sum()))
         cap = self.capacity_per_wafer()

@@ -1,7 +1,8 @@
 """The space ``explore`` searches when none is given, per kind of system.
 
 Wafers: ``wafers`` from 1 to twice the fewest that hold one sequence, every
-``placement``, each layer's ``region`` uncapped or capped at squares of 32 to 512
+``placement``, every ``order`` of the layer regions, the KV cache ``kv`` local or
+pooled, each layer's ``region`` uncapped or capped at squares of 32 to 512
 cores a side (those that fit the mesh), the ``cores`` used (all, or a centred
 block of three quarters or half of each side) and ``batch`` in powers of two up to
 the largest that fits on the most wafers of the axis, and that largest.
@@ -20,7 +21,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from ..mapping.options import PLACEMENTS
+from ..mapping.options import KV_PLACES, ORDERS, PLACEMENTS
 from ..runner import simulate
 from ..sizing import tensor_parallel_options
 from ..workload.scenario import Scenario
@@ -67,7 +68,7 @@ def default_space(system: Any, model: Any, fixed: dict[str, Any], mapping: dict[
         regions = [""] + [f"{s}x{s}" for s in REGION_SIDES if s < min(rows, cols)]
         cores = ["" if share == 1.0 else f"{int(rows * share)}x{int(cols * share)}" for share in CORE_SHARES]
         return Space.of({"wafers": list(range(1, most + 1)), "mapping.placement": list(PLACEMENTS),
-                         "mapping.region": regions, "mapping.cores": cores,
+                         "mapping.order": list(ORDERS), "mapping.kv": list(KV_PLACES), "mapping.region": regions, "mapping.cores": cores,
                          "batch": _batches(_largest_batch(system, model, fixed, mapping, wafers=most))})
     sc = replace(Scenario(), layers=fixed.get("layers"))
     tps = tensor_parallel_options(system, model, sc) or [1]

@@ -35,7 +35,7 @@ REPLICAS_MAX = 4096
 #: query tokens per step the runner sets
 _FIXED_SCENARIO = ("fidelity", "layers", "act_dtype", "query_tokens")
 #: keys whose values have no order, so every other value is a neighbour
-_UNORDERED = frozenset({"dtype", "kv_dtype", "mapping.placement"})
+_UNORDERED = frozenset({"dtype", "kv_dtype", "mapping.placement", "mapping.order", "mapping.kv"})
 #: scenario keys whose values are integers (or a word such as 'max')
 _INT_KEYS = frozenset({"batch", "prompt_tokens", "output_tokens", "wafers", "tp", "pp", "ep", "gpus", "speculative",
                        REPLICAS})

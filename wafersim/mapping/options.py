@@ -6,9 +6,13 @@ from dataclasses import dataclass
 
 from ..config import ConfigError, Spec, choice, text
 
-__all__ = ["MappingOptions", "parse_cores", "PLACEMENTS"]
+__all__ = ["MappingOptions", "parse_cores", "PLACEMENTS", "ORDERS", "KV_PLACES"]
 
 PLACEMENTS = ("pipelined", "sequential", "streaming")
+#: orders in which a pipelined placement lays its layer regions along the bands of a block
+ORDERS = ("snake", "raster")
+#: where a pipelined placement keeps each layer's KV cache
+KV_PLACES = ("local", "pooled")
 
 
 def parse_cores(value: str) -> tuple[int, int]:
@@ -30,13 +34,28 @@ class MappingOptions(Spec):
     """How a model is laid out on a wafer (``--placement``, ``--cores``, ``mapping.*``)."""
     placement: str = choice(
         PLACEMENTS,
-        "pipelined: each layer on its own region, snake order; sequential: every layer over the "
+        "pipelined: each layer on its own region, in mapping.order; sequential: every layer over the "
         "whole block of cores, run one after another; streaming: weights stay in external memory",
         default="pipelined")
     cores: str = text("restrict the mapping to a ROWSxCOLS block of each wafer ('' = all cores)", default="")
     region: str = text("pipelined placement: cap each layer's region at ROWSxCOLS cores ('' = share the "
                        "block evenly); smaller regions mean shorter mesh paths and less SRAM per layer",
                        default="")
+    order: str = choice(
+        ORDERS,
+        "pipelined placement: the order of the layer regions along the bands of the block; snake: left to "
+        "right, then right to left on the next band, so consecutive layers always share an edge; raster: "
+        "every band left to right, so the hand-off from the end of a band to the start of the next crosses "
+        "the block",
+        default="snake")
+    kv: str = choice(
+        KV_PLACES,
+        "pipelined placement: where the KV cache lives; local: each layer's on its own region, after its "
+        "weights; pooled: every layer's spread over every core of the block with SRAM free after the "
+        "weights (the cores between capped regions too), so a region full of weights still keeps its KV "
+        "on chip, at the cost of moving each layer's KV from the pool to its region every decode step "
+        "(sequential and streaming placements already share the whole block: no change)",
+        default="local")
 
     def check(self) -> None:
         parse_cores(self.cores)

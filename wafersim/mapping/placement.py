@@ -4,9 +4,11 @@ Strategies (``mapping.placement``):
 
 * ``pipelined``: each wafer holds a contiguous range of layers, balanced by
   bytes; its block of cores is cut into bands of near-square regions visited
-  in snake order (left to right, then right to left on the next band), so
-  consecutive layers are neighbours.  The embedding and LM head take a
-  full-width band at the bottom of the last wafer, sized by their bytes.
+  in ``mapping.order``: ``snake`` (left to right, then right to left on the
+  next band), so consecutive layers are neighbours, or ``raster`` (every band
+  left to right), so the hand-off from the end of a band to the start of the
+  next crosses the block.  The embedding and LM head take a full-width band at
+  the bottom of the last wafer, sized by their bytes.
 * ``sequential``: every layer of a wafer is spread over the wafer's whole block;
   layers run one after another (the mapping published wafer kernels use).
 * ``streaming``: as sequential, but weights stay in external memory and stream in.
@@ -16,6 +18,12 @@ gives every core B // n and the first B % n cores (row-major) one more.  Per
 region, weights take SRAM first, then the layer's KV cache spreads evenly over
 the same cores up to their free space; whatever does not fit spills to external
 memory and is recorded per layer.  Every byte is on a core or in the spill table.
+
+``mapping.kv = "pooled"`` (pipelined): every region takes its weights first; then
+the KV cache of all the layers of a wafer fills the SRAM the weights leave free
+on every core of the wafer's block (the cores no region covers too), each core in
+proportion to its free bytes (:func:`pool_shares`); what does not fit spills, an
+equal share of it per layer.
 """
 
 from __future__ import annotations
@@ -55,6 +63,7 @@ class Placement:
     core_kv_bytes: np.ndarray              # int64 [wafers, ny, nx]
     layers: int
     has_head: bool
+    pooled: bool = False                   # mapping.kv = "pooled": KV lives in a pool over the block
 
     @property
     def regions(self) -> int:
@@ -82,8 +91,9 @@ class Placement:
 
 
 @functools.lru_cache(maxsize=256)
-def _bands(n: int, rows: int, cols: int) -> tuple[tuple[int, int, int, int], ...]:
-    """n rectangles (y0, x0, h, w) tiling a rows x cols block in snake order.
+def _bands(n: int, rows: int, cols: int, order: str = "snake") -> tuple[tuple[int, int, int, int], ...]:
+    """n rectangles (y0, x0, h, w) tiling a rows x cols block in ``order`` (snake: every
+    other band right to left; raster: every band left to right).
 
     The block is cut into horizontal bands; each band's width is shared by the
     layers in it, so no core is left out but the few rows and columns that do
@@ -110,7 +120,7 @@ def _bands(n: int, rows: int, cols: int) -> tuple[tuple[int, int, int, int], ...
     for b, k in enumerate(per):
         w = cols // k
         xs = [i * w for i in range(k)]
-        if b % 2:
+        if b % 2 and order == "snake":
             xs.reverse()
         out.extend((edges[b], x, edges[b + 1] - edges[b], w) for x in xs)
     return tuple(out)
@@ -172,14 +182,86 @@ class Layout:
     core_capacity_bytes: int
     layers: int
     has_head: bool
+    handoff_extra_hops: np.ndarray         # float64 [regions, 2]: see :func:`handoff_extra_hops`
 
-    def region_spill(self, streaming: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def region_spill(self, streaming: bool = False, pooled: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(weights, KV) each region cannot hold when its regions do not overlap
-        (pipelined): weights first, then KV, up to rows x cols x usable SRAM."""
+        (pipelined): weights first, then KV, up to rows x cols x usable SRAM.  ``pooled``:
+        the KV of a wafer's layers shares what the weights leave of its whole block."""
         cap = self.region_rows.astype(np.int64) * self.region_cols * self.core_capacity_bytes
         on_w = np.zeros_like(cap) if streaming else np.minimum(self.region_weight_bytes, cap)
-        on_kv = np.minimum(self.region_kv_bytes, cap - on_w)
+        if not pooled:
+            on_kv = np.minimum(self.region_kv_bytes, cap - on_w)
+            return self.region_weight_bytes - on_w, self.region_kv_bytes - on_kv
+        block = self.block[0] * self.block[1] * self.core_capacity_bytes
+        on_kv = np.zeros_like(on_w)
+        for wi in range(self.wafers):
+            here = self.region_wafer == wi
+            free = block - int(on_w[here].sum())
+            on_kv[here] = pooled_onchip(self.region_kv_bytes[here], free)
         return self.region_weight_bytes - on_w, self.region_kv_bytes - on_kv
+
+
+def pooled_onchip(region_kv: np.ndarray, free: int) -> np.ndarray:
+    """KV bytes of each region that a pool of ``free`` bytes keeps on chip: everything when it
+    fits, else the pool split evenly over the regions that have KV (whole bytes, the first ones
+    one more), never more than a region's own KV."""
+    region_kv = np.asarray(region_kv, dtype=np.int64)
+    total = int(region_kv.sum())
+    if total <= free:
+        return region_kv.copy()
+    out = np.zeros_like(region_kv)
+    has = np.nonzero(region_kv > 0)[0]
+    if len(has) and free > 0:
+        out[has] = np.minimum(_spread(free, len(has)), region_kv[has])
+    return out
+
+
+def pool_shares(free: np.ndarray, total: int) -> np.ndarray:
+    """``total`` bytes spread over cores with ``free`` bytes each (``total`` <= the sum), each
+    core in proportion to its free bytes, in whole bytes: the floor of each share, then one more
+    byte to the first cores (row-major) whose share had a fraction, as many as the floors left."""
+    free = np.asarray(free, dtype=np.int64)
+    room = int(free.sum())
+    if total > room:
+        raise ValueError(f"{total} bytes do not fit a pool of {room}")
+    if room == 0:
+        return np.zeros_like(free)
+    exact = free * total                       # whole numbers: share = exact / room
+    out = exact // room
+    left = total - int(out.sum())
+    flat = out.reshape(-1)
+    frac = np.nonzero((exact % room).reshape(-1) > 0)[0][:left]
+    flat[frac] += 1
+    return out
+
+
+def handoff_extra_hops(cells: list[tuple[int, int, int, int, int]], layers: int) -> np.ndarray:
+    """Hops (along x, along y) the hand-off into each layer region travels beyond a step to a
+    neighbouring cell, from the band cells (``(wafer, y0, x0, h, w)``, before any region cap)
+    of consecutive layers on a wafer.  Cells that share rows (side by side in a band): the gap
+    between them along x.  Cells that do not (one band to the next): the gap between them
+    along y, and, unless their columns meet (overlap, or touch at a corner), the distance
+    between their centres along x (every output slice shifts that far).  Zero in snake order,
+    where consecutive cells share an edge or are stacked at the same end of two bands (but
+    for cells a few cores wide, whose band ends need not line up); in
+    raster order the hand-off from the end of a band of k > 2 cells of width w to the start of
+    the next pays (k - 1) w.  The
+    first region, the head and regions after a wafer boundary get zero (nothing, or the
+    whole-width head band or the wafer link, takes their input)."""
+    out = np.zeros((len(cells), 2))
+    for i in range(1, min(layers, len(cells))):
+        (wa, ya, xa, ha, wda), (wb, yb, xb, hb, wdb) = cells[i - 1], cells[i]
+        if wa != wb:
+            continue
+        # doubled centres keep the arithmetic in whole numbers
+        dx2, dy2 = abs((2 * xb + wdb) - (2 * xa + wda)), abs((2 * yb + hb) - (2 * ya + ha))
+        if ya < yb + hb and yb < ya + ha:                  # side by side
+            out[i] = max(dx2 - (wda + wdb), 0) / 2, 0.0
+        else:
+            meet = xa <= xb + wdb and xb <= xa + wda          # shared columns, or corners that touch
+            out[i] = (0.0 if meet else dx2 / 2), max(dy2 - (ha + hb), 0) / 2
+    return out
 
 
 def layout(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions,
@@ -199,6 +281,7 @@ def layout(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: Map
 
     first = split_layers(L, wafers, layer_w + layer_kv, head_w)
     rw, ry, rx, rr, rc = [], [], [], [], []
+    cells = []                                  # (wafer, y0, x0, h, w) of each region's band cell
     for wi in range(wafers):
         n_layers = first[wi + 1] - first[wi]
         head_here = has_head and wi == wafers - 1
@@ -223,12 +306,14 @@ def layout(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: Map
                     rows = round(by * head_w / weights)
                 head_rows = min(by - 1, max(1, rows))
             cap_r, cap_c = mapping.region_cap
-            for y0, x0, h, w in _bands(n_layers, by - head_rows, bx):
+            for y0, x0, h, w in _bands(n_layers, by - head_rows, bx, mapping.order):
+                cells.append((wi, y0, x0, h, w))
                 if cap_r:       # a given region size: the top-left corner of the band cell
                     h, w = min(h, cap_r), min(w, cap_c)
                 rw.append(wi); ry.append(y0); rx.append(x0); rr.append(h); rc.append(w)
             if head_here:
                 rw.append(wi); ry.append(by - head_rows); rx.append(0); rr.append(head_rows); rc.append(bx)
+                cells.append((wi, by - head_rows, 0, head_rows, bx))
         else:
             for _ in range(n_layers):
                 rw.append(wi); ry.append(0); rx.append(0); rr.append(by); rc.append(bx)
@@ -240,7 +325,8 @@ def layout(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: Map
     i32 = lambda v: np.asarray(v, dtype=np.int32)  # noqa: E731
     return Layout(wafers, (ny, nx), (by, bx), i32(rw), i32(ry), i32(rx), i32(rr), i32(rc),
                   np.array([layer_w] * L + ([head_w] if has_head else []), dtype=np.int64),
-                  np.array([layer_kv] * L + ([0] if has_head else []), dtype=np.int64), cap, L, has_head)
+                  np.array([layer_kv] * L + ([0] if has_head else []), dtype=np.int64), cap, L, has_head,
+                  handoff_extra_hops(cells, L) if mapping.placement == "pipelined" else np.zeros((len(rw), 2)))
 
 
 def place(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions,
@@ -257,6 +343,8 @@ def place(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: Mapp
     sp_w = np.zeros(n_regions, dtype=np.int64)
     sp_kv = np.zeros(n_regions, dtype=np.int64)
     streaming = mapping.placement == "streaming"
+    if mapping.kv == "pooled" and mapping.placement == "pipelined":
+        return _place_pooled(lay, mapping)
 
     for i in range(n_regions):
         wi, y0, x0, h, w = int(rw[i]), int(ry[i]), int(rx[i]), int(rr[i]), int(rc[i])
@@ -281,3 +369,30 @@ def place(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: Mapp
 
     return Placement(mapping.placement, wafers, (ny, nx), lay.block, rw, ry, rx, rr, rc,
                      region_w, region_kv, sp_w, sp_kv, cap, core_w, core_kv, lay.layers, lay.has_head)
+
+
+def _place_pooled(lay: Layout, mapping: MappingOptions) -> Placement:
+    """Weights on each region first; then every wafer's KV cache over its whole block's free SRAM."""
+    ny, nx = lay.shape
+    by, bx = lay.block
+    cap = lay.core_capacity_bytes
+    core_w = np.zeros((lay.wafers, ny, nx), dtype=np.int64)
+    core_kv = np.zeros((lay.wafers, ny, nx), dtype=np.int64)
+    n_regions = len(lay.region_wafer)
+    sp_w = np.zeros(n_regions, dtype=np.int64)
+    for i in range(n_regions):
+        wi, y0, x0 = int(lay.region_wafer[i]), int(lay.region_y0[i]), int(lay.region_x0[i])
+        h, w = int(lay.region_rows[i]), int(lay.region_cols[i])
+        view = core_w[wi, y0:y0 + h, x0:x0 + w]
+        got = np.minimum(_spread(int(lay.region_weight_bytes[i]), h * w).reshape(h, w), np.maximum(cap - view, 0))
+        sp_w[i] = int(lay.region_weight_bytes[i] - got.sum())
+        view += got
+    on_kv = np.zeros(n_regions, dtype=np.int64)
+    for wi in range(lay.wafers):
+        here = lay.region_wafer == wi
+        free = cap - core_w[wi, :by, :bx]
+        on_kv[here] = pooled_onchip(lay.region_kv_bytes[here], int(free.sum()))
+        core_kv[wi, :by, :bx] = pool_shares(free, int(on_kv[here].sum()))
+    return Placement(mapping.placement, lay.wafers, (ny, nx), lay.block, lay.region_wafer, lay.region_y0,
+                     lay.region_x0, lay.region_rows, lay.region_cols, lay.region_weight_bytes, lay.region_kv_bytes,
+                     sp_w, lay.region_kv_bytes - on_kv, cap, core_w, core_kv, lay.layers, lay.has_head, pooled=True)
