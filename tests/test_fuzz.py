@@ -52,9 +52,15 @@ def _examples(kind: str) -> int:
     return max(10, int(TOTAL * WEIGHTS[kind]))
 
 
+#: the same cases every run (the suite is deterministic); WAFERSIM_FUZZ_RANDOM=1 draws new ones
+#: for an exploratory run.  Fixed cases matter for damaged files in particular: libhdf5 itself
+#: can abort on some flipped bytes (see the README), which no reader can catch.
+DERANDOMIZE = not os.environ.get("WAFERSIM_FUZZ_RANDOM")
+
+
 def _settings(kind: str):
     return settings(max_examples=_examples(kind), deadline=None, database=None,
-                    derandomize=bool(os.environ.get("CI")),
+                    derandomize=DERANDOMIZE,
                     suppress_health_check=list(HealthCheck), print_blob=True)
 
 
@@ -387,7 +393,7 @@ def test_big_jobs(system, fidelity, batch, prompt, output, context, kv_heads, he
 def test_flow_fidelity_on_small_wafer_with_hostile_sets(tmp_path):
     """The flow engine, on the small wafer only (a flow run on a WSE-3 takes seconds)."""
     @settings(max_examples=max(5, _examples("set") // 5), deadline=None, database=None,
-              derandomize=bool(os.environ.get("CI")), suppress_health_check=list(HealthCheck))
+              derandomize=DERANDOMIZE, suppress_health_check=list(HealthCheck))
     @given(sets=set_args(), extra=flags())
     def case(sets, extra):
         run_cli(["run", "mini-wafer", str(DATA / "tiny-llama.toml"), "--fidelity", "flow", *sets, *extra])

@@ -36,7 +36,7 @@ search = st.builds(lambda b, s, m: ["--budget", b, "--seed", s, "--method", m],
 SHARE = 0.05
 
 
-@settings(max_examples=max(10, int(TOTAL * SHARE)), deadline=None, database=None, derandomize=bool(os.environ.get("CI")),
+@settings(max_examples=max(10, int(TOTAL * SHARE)), deadline=None, database=None, derandomize=not os.environ.get("WAFERSIM_FUZZ_RANDOM"),
           suppress_health_check=list(HealthCheck), print_blob=True)
 @given(system=st.sampled_from(SYSTEMS), model=st.sampled_from(MODELS), axes=axes, goals=goals, rules=rules,
        search=search, extra=st.sampled_from([[], ["--json"], ["--allow-spill"], ["--pareto", "tpot,per-kw"],
