@@ -212,10 +212,13 @@ def cmd_compare(ns: argparse.Namespace) -> int:
     runtimes, runtime_text = _compare_runtimes(ns, sets)
     if ns.frontier:
         return _compare_frontier(ns, model, mapping, sets, runtimes, runtime_text)
-    ra = _run_one(ns.system_a, model, ns, {**sets["system"], **sets["a"]}, mapping, compare=True,
-                  typed=_typed(sets, "system", "a"), runtime=runtimes["a"], runtime_sets=sets["runtime"])
-    rb = _run_one(ns.system_b, model, ns, {**sets["system"], **sets["b"]}, mapping, compare=True,
-                  typed=_typed(sets, "system", "b"), runtime=runtimes["b"], runtime_sets=sets["runtime"])
+    from .sweep.progress import Ticker
+    with Ticker(f"{ns.system_a} running {model.name}"):      # a line on a terminal when a side takes a while
+        ra = _run_one(ns.system_a, model, ns, {**sets["system"], **sets["a"]}, mapping, compare=True,
+                      typed=_typed(sets, "system", "a"), runtime=runtimes["a"], runtime_sets=sets["runtime"])
+    with Ticker(f"{ns.system_b} running {model.name}"):
+        rb = _run_one(ns.system_b, model, ns, {**sets["system"], **sets["b"]}, mapping, compare=True,
+                      typed=_typed(sets, "system", "b"), runtime=runtimes["b"], runtime_sets=sets["runtime"])
     if ns.out:
         from .results.hdf5 import write_results
         write_results(ns.out, [ra, rb], run_ids=["a", "b"])
@@ -274,6 +277,7 @@ def _compare_runtimes(ns: argparse.Namespace, sets: dict) -> tuple[dict[str, str
 def _compare_frontier(ns: argparse.Namespace, model, mapping: dict[str, Any], sets: dict,
                       runtimes: dict[str, str], runtime_text: str) -> int:
     """Both sides sized to hold the job, then their batch swept to the largest that fits."""
+    from .sweep.progress import Ticker
     common = {"prompt_tokens": ns.prompt, "output_tokens": ns.output, "dtype": ns.dtype, "kv_dtype": ns.kv_dtype,
               "layers": ns.layers}
     sides = []
@@ -281,7 +285,8 @@ def _compare_frontier(ns: argparse.Namespace, model, mapping: dict[str, Any], se
         system = _load_side(name, {**sets["system"], **sets[label]}, _typed(sets, "system", label), runtimes[label],
                             sets["runtime"], compare=True)
         extra = {"mapping": mapping} if system.kind == "wafer" and mapping else {}
-        sides.append(frontier(system, model, spill=ns.spill, fidelity=ns.fidelity, **common, **extra))
+        with Ticker(f"{name} sweeping the batch for {model.name}"):
+            sides.append(frontier(system, model, spill=ns.spill, fidelity=ns.fidelity, **common, **extra))
     fa, fb = sides
     texts = {basis: crossovers(fa, fb, basis)[1] for basis in BASES}
     if ns.out:

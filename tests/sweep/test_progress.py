@@ -53,3 +53,25 @@ def test_ticker_shows_elapsed_time_only_after_its_delay():
 def test_format_seconds():
     assert [format_seconds(s) for s in (0.4, 59, 61, 3725, float("inf"))] == \
         ["0 s", "59 s", "1 min 01 s", "1 h 02 min", "?"]
+
+
+def test_run_and_compare_tick_for_every_simulation_they_wait_on(monkeypatch, capsys):
+    """`run` ticks while its run works, `compare` while each side works, `--frontier` while
+    each side's batch sweep works (a line after 2 s on a terminal; here the labels only)."""
+    import wafersim.sweep.progress as progress
+    from wafersim.cli import main
+
+    labels = []
+
+    class Recording(Ticker):
+        def __init__(self, label, **kw):
+            labels.append(label)
+            super().__init__(label, **kw)
+
+    monkeypatch.setattr(progress, "Ticker", Recording)
+    assert main(["run", "wse3", "llama-3.1-8b", "--json"]) == 0
+    assert main(["compare", "wse3", "dgx-h100", "llama-3.1-8b", "--json"]) == 0
+    assert main(["compare", "mini-wafer", "dgx-h100", "llama-3.1-8b", "--frontier", "--json"]) == 0
+    capsys.readouterr()
+    assert labels == ["wse3 running llama-3.1-8b", "wse3 running llama-3.1-8b", "dgx-h100 running llama-3.1-8b",
+                      "mini-wafer sweeping the batch for llama-3.1-8b", "dgx-h100 sweeping the batch for llama-3.1-8b"]
