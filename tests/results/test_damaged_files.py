@@ -16,6 +16,7 @@ import wafersim
 from wafersim.cli import main
 from wafersim.results.errors import ResultsFormatError
 from wafersim.results.hdf5 import read_provenance, read_run, read_summaries, read_table, write_results
+from wafersim.results.integrity import MAGIC, USERBLOCK_BYTES, stamp
 
 
 @pytest.fixture(scope="module")
@@ -60,10 +61,13 @@ DAMAGE = {
 
 @pytest.mark.parametrize("name", sorted(DAMAGE))
 def test_damage_is_a_results_format_error(good, tmp_path, name):
+    """Content damaged through HDF5 itself and signed again, so that the checks behind the
+    checksum see it (unsigned, the checksum refuses it first: see below)."""
     path = _copy(good, tmp_path)
     damage, expect = DAMAGE[name]
     with h5py.File(path, "r+") as f:
         damage(f)
+    stamp(path)
     errors = []
     for reader in (read_summaries, read_run, read_provenance):
         try:
@@ -112,3 +116,35 @@ def test_good_file_still_reads(good):
     run = read_run(good)
     assert run.summary.tpot_s > 0
     assert read_summaries(good)[0]["system"] == "wse3"
+
+
+def test_a_signed_file_changed_after_writing_is_refused_before_libhdf5_reads_it(good, tmp_path):
+    """Every byte after the user block is covered: one flipped bit anywhere, an edit made
+    through h5py, or a cut is refused; the signature is the SHA-256 of those bytes."""
+    import hashlib
+
+    data = good.read_bytes()
+    assert data.startswith(MAGIC)
+    assert data[len(MAGIC):len(MAGIC) + 64].decode() == hashlib.sha256(data[USERBLOCK_BYTES:]).hexdigest()
+    path = tmp_path / "damaged.h5"
+    for pos in (USERBLOCK_BYTES, len(data) // 3, len(data) // 2, len(data) - 1):
+        path.write_bytes(data[:pos] + bytes([data[pos] ^ 0x01]) + data[pos + 1:])
+        for reader in (read_summaries, read_run, read_provenance):
+            with pytest.raises(ResultsFormatError, match="SHA-256 mismatch"):
+                reader(path)
+    path.write_bytes(data)
+    with h5py.File(path, "r+") as f:
+        f.attrs["note"] = "edited"
+    with pytest.raises(ResultsFormatError, match="SHA-256 mismatch"):
+        read_run(path)
+    path.write_bytes(data[:USERBLOCK_BYTES + 100])
+    with pytest.raises(ResultsFormatError, match="SHA-256 mismatch"):
+        read_run(path)
+
+
+def test_files_without_a_signature_read_as_before(good, tmp_path):
+    """Files of earlier versions (no user block) and a cleared signature still open."""
+    path = tmp_path / "unsigned.h5"
+    data = good.read_bytes()
+    path.write_bytes(bytes(USERBLOCK_BYTES) + data[USERBLOCK_BYTES:])
+    assert read_run(path).summary.tpot_s == read_run(good).summary.tpot_s

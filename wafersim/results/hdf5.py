@@ -31,8 +31,8 @@ import h5py
 import numpy as np
 
 from .._version import __version__
-from ..atomic import atomic_path
 from .errors import ResultsFormatError
+from .integrity import signed_h5, verify
 from .phase import PhaseTime
 from .run_result import LayerArray, RunResult
 from .summary import FIELDS, Summary, problems
@@ -171,7 +171,7 @@ def write_results(path: str | Path, results: RunResult | Iterable[RunResult],
         if not rid or "/" in rid or rid.startswith(".") or run_ids.count(rid) > 1:
             raise ValueError(f"run id {rid!r} must be unique, non-empty and free of '/' and a leading '.'")
     path = Path(path)
-    with atomic_path(path) as tmp, h5py.File(tmp, "w", track_order=True) as f:
+    with signed_h5(path) as f:
         f.attrs["format"] = FORMAT
         f.attrs["format-version"] = FORMAT_VERSION
         f.attrs["generated-by"] = f"wafersim {__version__}"
@@ -243,6 +243,7 @@ def _open(path: str | Path) -> h5py.File:
     if not stat.S_ISREG(st.st_mode):
         what = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
         raise ResultsFormatError(f"{path}: {what}; expected a wafersim results file")
+    verify(path)
     try:
         f = h5py.File(path, "r")
     except (OSError, ValueError) as exc:
@@ -416,7 +417,7 @@ def write_noc_sweep(path: str | Path, columns: Sequence[tuple[str, Sequence[floa
     direction): flits per cycle on each directed link."""
     path = Path(path)
     n = len(columns[0][1]) if columns else 0
-    with atomic_path(path) as tmp, h5py.File(tmp, "w", track_order=True) as f:
+    with signed_h5(path) as f:
         f.attrs["format"] = NOC_FORMAT
         f.attrs["format-version"] = NOC_FORMAT_VERSION
         f.attrs["generated-by"] = f"wafersim {__version__}"
@@ -443,6 +444,7 @@ def write_noc_sweep(path: str | Path, columns: Sequence[tuple[str, Sequence[floa
 
 def read_noc_sweep(path: str | Path) -> dict[str, Any]:
     """The columns (numpy arrays), ``link_utilisation`` and ``config`` of a noc-sweep file."""
+    verify(path)
     try:
         f = h5py.File(path, "r")
     except OSError as exc:

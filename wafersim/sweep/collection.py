@@ -34,8 +34,8 @@ import h5py
 import numpy as np
 
 from .._version import __version__
-from ..atomic import atomic_path
 from ..results.hdf5 import _creation_date, _dataset, _json
+from ..results.integrity import signed_h5
 from ..results.run_result import LayerArray
 from ..results.summary import FIELDS
 from .arrays import stackable, write_arrays, write_point
@@ -130,7 +130,7 @@ def write_collection(path: str | Path, plan: SweepPlan, outcomes: Mapping[int, P
     dims = [a.name for a in plan.spec.axes]
     ran = [outcomes.get(i) for i in range(n)]
     failed = sum(1 for o in ran if o is not None and not o.ok)
-    with atomic_path(path) as tmp, h5py.File(tmp, "w", track_order=True) as f:
+    with signed_h5(path) as f:
         f.attrs["format"] = FORMAT
         f.attrs["format-version"] = FORMAT_VERSION
         f.attrs["generated-by"] = f"wafersim {__version__}"

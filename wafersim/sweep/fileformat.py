@@ -8,6 +8,7 @@ from pathlib import Path
 import h5py
 
 from ..results.errors import ResultsFormatError
+from ..results.integrity import verify
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "point_id", "open_sweep"]
 
@@ -22,6 +23,7 @@ def point_id(index: int) -> str:
 
 def open_sweep(path: str | Path) -> h5py.File:
     """Open a sweep collection for reading; a ResultsFormatError for anything else."""
+    verify(path)
     try:
         f = h5py.File(path, "r")
     except (OSError, ValueError) as exc:
