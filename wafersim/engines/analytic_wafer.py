@@ -68,6 +68,7 @@ class AnalyticWafer:
         self.include_head = self.memory.include_head
         self.batch = scenario.batch
         self._shapes: dict[int, tuple[float, float]] = {}     # layer_shape per wafer count
+        self._latencies: dict[tuple[float, float], tuple[float, float]] = {}   # per region shape
 
     # ---- geometry -------------------------------------------------------------
     def layer_shape(self, wafers: int) -> tuple[float, float]:
@@ -102,6 +103,12 @@ class AnalyticWafer:
 
     def _stage_latency_s(self, rows: float, cols: float) -> tuple[float, float]:
         """(hop latency, software step latency) of one broadcast-then-reduce stage."""
+        hit = self._latencies.get((rows, cols))
+        if hit is None:
+            hit = self._latencies[(rows, cols)] = self._stage_latency(rows, cols)
+        return hit
+
+    def _stage_latency(self, rows: float, cols: float) -> tuple[float, float]:
         w = self.system
         hops = (cols - 1) + (rows - 1)
         crossings = (cols - 1) / w.mesh.die_cores_x + (rows - 1) / w.mesh.die_cores_y

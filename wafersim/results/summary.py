@@ -159,6 +159,11 @@ def _kind(name: str) -> str:
     return next(k for k in ("bool", "int", "float", "str") if k in hint)
 
 
+#: each field's kind (bool, int, float, str), worked out once: problems() runs on every result
+_KINDS: dict[str, str] = {name: _kind(name) for name in _NAMES}
+_REQUIRED = frozenset(REQUIRED)
+
+
 def problems(data: Mapping[str, Any]) -> list[str]:
     """What is wrong with a summary (a :class:`Summary` or stored values): a key every
     run has that is missing, a value of the wrong type, a number that is not finite
@@ -168,10 +173,10 @@ def problems(data: Mapping[str, Any]) -> list[str]:
     for name in _NAMES:
         value = data.get(name) if isinstance(data, dict) else (getattr(data, name, None))
         if value is None:
-            if name in REQUIRED:
+            if name in _REQUIRED:
                 out.append(f"{name} is missing")
             continue
-        kind = _kind(name)
+        kind = _KINDS[name]
         if isinstance(value, bool) and kind != "bool" or not isinstance(value, _TYPES[kind]) \
                 and not (kind in ("int", "float") and hasattr(value, "dtype") and value.dtype.kind in "iuf"):
             out.append(f"{name} = {value!r:.60} is not {'a number' if kind in ('int', 'float') else 'a ' + kind}")
