@@ -93,6 +93,8 @@ FITS: tuple[Fitted, ...] = (
     Fitted("efficiency.gemm_8bit", ("trtllm09-h200-gptj-b1024-128-128",), 0.1, 1.0, "trtllm"),
     Fitted("efficiency.prefill_kernel_launch_s", ("trtllm09-h100-llama2-7b-tp1-ttft128",), 1e-7, 1e-3, "trtllm",
            unit="time"),
+    Fitted("efficiency.prefill_kernel_launch_s", ("lmdeploy-a100-llama2-7b-tp1-b1-128-128-ttft",), 1e-7, 1e-3,
+           "lmdeploy", unit="time"),
 )
 # Fitted elsewhere and not rerun here: dgx-a100's collective_latency_s and
 # collective_step_latency_s, fitted jointly by least squares on the gpt-fast rows
