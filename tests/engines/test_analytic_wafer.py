@@ -30,9 +30,18 @@ def test_every_byte_is_on_chip_or_spilled(batch):
 
 
 def test_capacity_is_cores_times_usable_sram():
+    """Cores x (SRAM - code - routing buffers - the decode activation tile); with the flat
+    override, cores x SRAM x (1 - reserved share) whatever the job."""
     w = wafersim.load_system("wse3")
     eng = _engine()
-    assert eng.memory_plan(1, 2).capacity_bytes == 2 * w.mesh.cores_x * w.mesh.cores_y * w.core.sram_bytes * (1 - w.core.reserved_sram_fraction)
+    tile = eng.layout(1, 2).core_buffer_bytes - w.core.code_bytes - w.core.routing_buffer_bytes
+    assert tile > 0
+    assert eng.memory_plan(1, 2).capacity_bytes == 2 * w.mesh.cores_x * w.mesh.cores_y * (
+        w.core.sram_bytes - w.core.code_bytes - w.core.routing_buffer_bytes - tile)
+    m = wafersim.load_model("llama-3.1-8b")
+    flat = WaferMemory(wafersim.load_system("wse3", {"core.reserved_sram_fraction": 0.125}), m,
+                       Scenario().resolved(m), MappingOptions())
+    assert flat.memory_plan(1, 2).capacity_bytes == 2 * w.mesh.cores_x * w.mesh.cores_y * w.core.sram_bytes * 0.875
 
 
 def test_the_cliff_when_kv_spills():

@@ -1,5 +1,7 @@
 """The flow engine against the analytic model, conservation and the cliff."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -30,9 +32,9 @@ def test_flow_agrees_with_analytic_on_a_fitting_model(model, batch, wafers, tpot
     flow = wafersim.simulate("wse3", model, batch=batch, wafers=wafers, fidelity="flow")
     assert flow.summary["fidelity"] == "flow" and flow.summary["fits_on_chip"] and analytic.summary["fits_on_chip"]
     assert flow.summary["tpot_s"] / analytic.summary["tpot_s"] == pytest.approx(1.0, abs=tpot_band)
-    # 70B on four wafers leaves room for 2-3 tokens' activations per core: the flow engine caps the
-    # prefill block by its fullest core (2 tokens), the analytic one by the mean core (3), 20 % apart
-    ttft_band = 0.25 if model == "llama-3.1-70b" else 0.03
+    # 70B on four wafers leaves room for 2-4 tokens' activations per core: the flow engine caps the
+    # prefill block by its fullest core (2 tokens), the analytic one by the mean core (4), 27 % apart
+    ttft_band = 0.30 if model == "llama-3.1-70b" else 0.03
     assert flow.summary["ttft_s"] / analytic.summary["ttft_s"] == pytest.approx(1.0, abs=ttft_band)
     a, f = analytic.decode.components, flow.decode.components
     for key in ("compute", "sram_bandwidth", "mesh_latency"):
@@ -234,7 +236,11 @@ def test_given_region_size_in_both_engines(region):
     f = wafersim.simulate("wse3", "llama-3.1-8b", mapping={"region": region}, fidelity="flow")
     m = wafersim.load_model("llama-3.1-8b")
     rows, cols = (int(v) for v in region.split("x"))
-    holds = rows * cols * wafersim.load_system("wse3").core.usable_sram_bytes >= m.layer_weight_bytes("bf16")
+    # a core keeps code, routing buffers and one token's decode activations (batch 1) out
+    from wafersim.mapping.buffers import activation_bytes_per_token
+    core = wafersim.load_system("wse3").core
+    cap = core.sram_bytes - core.code_bytes - core.routing_buffer_bytes - activation_bytes_per_token(m, rows, cols, 2.0)
+    holds = rows * cols * math.floor(cap) >= m.layer_weight_bytes("bf16")
     assert a.summary["fits_on_chip"] == f.summary["fits_on_chip"] == holds
     assert 0.6 < f.summary["tpot_s"] / a.summary["tpot_s"] < 1.6
 

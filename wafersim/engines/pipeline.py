@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from ..mapping.buffers import micro_batches  # noqa: F401  (re-exported: the engines import it from here)
+
 
 def prefill_time(per_block: Sequence[float], n_blocks: int, pipelined: bool, crossings: int,
                  cross_latency_s: float, cross_block_s: float) -> tuple[float, float]:
@@ -30,20 +32,6 @@ def decode_crossings(wafers: int) -> int:
     """Wafer boundaries one decode pass crosses: each boundary once, then back from the last
     wafer (LM head and embedding) to the first with the next token's embedding."""
     return wafers if wafers > 1 else 0
-
-
-def micro_batches(batch: int, layers: int, pipelined: bool) -> tuple[int, int]:
-    """(micro-batches, sequences in each) for a decode step.
-
-    A pipelined placement keeps up to one micro-batch per layer in flight; the
-    size is the smallest that keeps the count within the layers, and the count is
-    trimmed so no micro-batch is empty (65 sequences on 32 layers run as 22
-    micro-batches of 3, not 32 of 3).
-    """
-    if not pipelined:
-        return 1, batch
-    size = -(-batch // min(batch, layers))
-    return -(-batch // size), size
 
 
 def micro_batch_note(batch: int, micro: int, size: int, through: str = "the layer pipeline") -> str:

@@ -23,20 +23,11 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-from ..dataflow.stages import stage_shapes
+from ..mapping.buffers import activation_bytes_per_token
 from ..units import format_quantity
 from ..workload.model import ModelSpec
 
 __all__ = ["activation_bytes_per_token", "block_limit", "candidate_blocks", "choose_block"]
-
-
-def activation_bytes_per_token(model: ModelSpec, rows: float, cols: float, act_bytes: float) -> float:
-    """Activation bytes one prompt token puts on a core of an ``rows x cols`` region: its
-    share of the widest stage's input and output slices, in either orientation."""
-    worst = 0.0
-    for _, k, n, _ in stage_shapes(model, 1):
-        worst = max(worst, k / rows + n / cols, k / cols + n / rows)
-    return act_bytes * worst
 
 
 def block_limit(room_bytes: float, per_token_bytes: float, p_tokens: int) -> int:

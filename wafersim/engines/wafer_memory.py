@@ -99,7 +99,14 @@ class WaferMemory:
     def kv_bytes(self, batch: int) -> float:
         return batch * self.scenario.max_context * self.layers * self.model.kv_bytes_per_token_layer(self.scenario.kv_dtype)
 
-    def capacity_per_wafer(self) -> float:
+    def capacity_per_wafer(self, batch: int, wafers: int) -> float:
+        """SRAM one wafer's block offers weights and KV: what every core's buffers (code,
+        routing, the decode activation tile of this batch's micro-batches) leave, as the
+        placement budgets it."""
+        return self.cores_per_wafer() * self.layout(batch, wafers).core_capacity_bytes
+
+    def max_capacity_per_wafer(self) -> float:
+        """An upper bound of :meth:`capacity_per_wafer` over batches: what the fixed buffers leave."""
         return self.cores_per_wafer() * self.system.core.usable_sram_bytes
 
     def layout(self, batch: int, wafers: int) -> Layout:
@@ -122,9 +129,9 @@ class WaferMemory:
     def _plan(self, batch: int, wafers: int) -> WaferMemoryPlan:
         if self.mapping.placement == "pipelined":
             sw, skv = self.layout(batch, wafers).region_spill(pooled=self.mapping.kv == "pooled")
-            return WaferMemoryPlan(wafers, self.cores_per_wafer(), wafers * self.capacity_per_wafer(),
+            return WaferMemoryPlan(wafers, self.cores_per_wafer(), wafers * self.capacity_per_wafer(batch, wafers),
                                    self.weight_bytes(), self.kv_bytes(batch), float(sw.sum()), float(skv.sum()))
-        cap = self.capacity_per_wafer()
+        cap = self.capacity_per_wafer(batch, wafers)
         m = self.model
         layer_w = m.layer_params * self.weight_bytes_per_param
         layer_kv = batch * self.scenario.max_context * m.kv_bytes_per_token_layer(self.scenario.kv_dtype)
@@ -160,14 +167,14 @@ class WaferCapacity(Capacity):
         allows or than there are layers (each wafer holds whole layers)."""
         mem = self.memory
         limit = min(mem.system.interwafer.max_wafers, mem.layers)
-        start = max(1, math.ceil(mem.weight_bytes() / mem.capacity_per_wafer()))
+        start = max(1, math.ceil(mem.weight_bytes() / mem.max_capacity_per_wafer()))
         return min(start, limit), limit
 
     def largest_batch(self, devices: int) -> int:
         """The search starts from the batch whose KV cache fills the SRAM the weights leave
         (exact when the plan pools the memory; a few steps off when regions hold it apart)."""
         mem = self.memory
-        free = devices * mem.capacity_per_wafer() - mem.weight_bytes()
+        free = devices * mem.max_capacity_per_wafer() - mem.weight_bytes()
         per_sequence = mem.kv_bytes(1)
         guess = int(free // per_sequence) if free > 0 and per_sequence > 0 else 1
         return largest_fitting(lambda b: self.fits(b, devices), max(1, min(guess, MAX_SEARCH - 1)))

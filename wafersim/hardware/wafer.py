@@ -22,8 +22,37 @@ class CoreSpec(Spec):
     sram_write_bytes_per_cycle: float = number("bytes a core can write to its SRAM per cycle")
     flops_per_cycle_16bit: float = number("FP16/BF16 FLOP per cycle (SIMD lanes x 2 for a fused multiply-add)")
     flops_per_cycle_8bit: float = number("8-bit FLOP per cycle; 0 means the 16-bit rate", default=0.0, allow_zero=True)
+    code_bytes: float = quantity(
+        "bytes", "SRAM one core's program takes (kernel code and its constants)", default=0.0, allow_zero=True)
+    routing_buffer_bytes: float = quantity(
+        "bytes", "SRAM one core keeps for the buffers its fabric routes fill and drain (FIFOs, receive queues)",
+        default=0.0, allow_zero=True)
     reserved_sram_fraction: float = number(
-        "share of SRAM kept for code, activations and buffers", minimum=0.0, maximum=0.95, allow_zero=True)
+        "explicit override: share of SRAM kept for code, activations and buffers, in place of the budget "
+        "of code_bytes, routing_buffer_bytes and the decode activation tile; -1 (the default) means the budget",
+        default=-1.0, minimum=-1.0, maximum=0.95, allow_zero=True)
+
+    def check(self) -> None:
+        f = self.reserved_sram_fraction
+        if f != -1.0 and f < 0.0:
+            raise ConfigError("", "reserved_sram_fraction", f"expected -1 (explicit buffer budget) or a share "
+                              f"from 0 to 0.95, got {f!r}")
+        if self.fixed_buffer_bytes >= self.sram_bytes:
+            raise ConfigError("", "code_bytes", f"code ({self.code_bytes:.6g} B) and routing buffers "
+                              f"({self.routing_buffer_bytes:.6g} B) take all {self.sram_bytes:.6g} B of a core's SRAM")
+
+    @property
+    def reserve_override(self) -> bool:
+        """True when ``reserved_sram_fraction`` overrides the explicit buffer budget."""
+        return self.reserved_sram_fraction >= 0.0
+
+    @property
+    def fixed_buffer_bytes(self) -> float:
+        """Buffers every core keeps whatever the job: its program and its routing buffers
+        (with the flat override: the reserved share)."""
+        if self.reserve_override:
+            return self.sram_bytes * self.reserved_sram_fraction
+        return self.code_bytes + self.routing_buffer_bytes
 
     def flops_per_cycle(self, dtype: str) -> float:
         # int4 is weight-only: weights widen to 16 bits before the multiply, as on GPUs
@@ -33,7 +62,10 @@ class CoreSpec(Spec):
 
     @property
     def usable_sram_bytes(self) -> float:
-        return self.sram_bytes * (1.0 - self.reserved_sram_fraction)
+        """SRAM per core for weights, KV cache and activation tiles: what the fixed buffers
+        leave.  The decode activation tile depends on the job; the placement subtracts it
+        (:func:`wafersim.mapping.placement.core_buffers`)."""
+        return self.sram_bytes - self.fixed_buffer_bytes
 
     @property
     def sram_read_bytes_per_s(self) -> float:

@@ -38,6 +38,7 @@ from ..config import ConfigError
 from ..hardware.wafer import WaferSpec
 from ..workload.dtypes import dtype_bytes
 from ..workload.model import ModelSpec
+from .buffers import core_buffers
 from .options import MappingOptions
 from ..workload.scenario import Scenario
 
@@ -58,12 +59,13 @@ class Placement:
     region_kv_bytes: np.ndarray            # int64 [regions]
     spilled_weight_bytes: np.ndarray       # int64 [regions]
     spilled_kv_bytes: np.ndarray           # int64 [regions]
-    core_capacity_bytes: int               # usable SRAM per core
+    core_capacity_bytes: int               # SRAM per core for weights and KV (what the buffers leave)
     core_weight_bytes: np.ndarray          # int64 [wafers, ny, nx]
     core_kv_bytes: np.ndarray              # int64 [wafers, ny, nx]
     layers: int
     has_head: bool
     pooled: bool = False                   # mapping.kv = "pooled": KV lives in a pool over the block
+    core_buffer_bytes: int = 0             # per core: code, routing buffers, decode activation tile
 
     @property
     def regions(self) -> int:
@@ -183,6 +185,7 @@ class Layout:
     layers: int
     has_head: bool
     handoff_extra_hops: np.ndarray         # float64 [regions, 2]: see :func:`handoff_extra_hops`
+    core_buffer_bytes: int = 0             # per core: code, routing buffers, decode activation tile
 
     def region_spill(self, streaming: bool = False, pooled: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(weights, KV) each region cannot hold when its regions do not overlap
@@ -266,7 +269,25 @@ def handoff_extra_hops(cells: list[tuple[int, int, int, int, int]], layers: int)
 
 def layout(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions,
            batch: int, wafers: int) -> Layout:
-    """Regions for ``scenario.layers`` layers (and the head when all layers run) on ``wafers`` wafers."""
+    """Regions for ``scenario.layers`` layers (and the head when all layers run) on ``wafers``
+    wafers.  The SRAM per core left for weights and KV is what the buffers leave; the decode
+    activation tile depends on the region shapes, so the regions are laid out with the fixed
+    buffers first and laid out again with the tile that those shapes need."""
+    sram = int(system.core.sram_bytes)
+    fixed = int(math.ceil(system.core.fixed_buffer_bytes))
+    first = _layout(system, model, scenario, mapping, batch, wafers, sram - fixed, fixed)
+    if system.core.reserve_override:
+        return first
+    layer_regions = slice(0, len(first.region_wafer) - (1 if first.has_head else 0))   # the head runs its own stage
+    shapes = set(zip(first.region_rows[layer_regions].tolist(), first.region_cols[layer_regions].tolist()))
+    buffers = core_buffers(system, model, scenario, mapping, batch, shapes)
+    # buffers that fill the SRAM leave nothing for weights and KV: the plan spills them all,
+    # so sizing finds a smaller batch (a smaller tile) instead
+    return _layout(system, model, scenario, mapping, batch, wafers, max(sram - buffers, 0), buffers)
+
+
+def _layout(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions,
+            batch: int, wafers: int, cap: int, buffers: int) -> Layout:
     L = scenario.layers
     if wafers > L:
         raise ConfigError("scenario", "wafers", f"{wafers} wafers for {L} layers: each wafer needs at least one layer")
@@ -277,7 +298,6 @@ def layout(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: Map
     layer_w = int(round(model.layer_params * wb))
     layer_kv = int(round(batch * scenario.max_context * model.kv_bytes_per_token_layer(scenario.kv_dtype)))
     head_w = int(round((model.embedding_params + model.lm_head_params + model.final_norm_params) * wb)) if has_head else 0
-    cap = int(system.core.usable_sram_bytes)
 
     first = split_layers(L, wafers, layer_w + layer_kv, head_w)
     rw, ry, rx, rr, rc = [], [], [], [], []
@@ -326,7 +346,8 @@ def layout(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: Map
     return Layout(wafers, (ny, nx), (by, bx), i32(rw), i32(ry), i32(rx), i32(rr), i32(rc),
                   np.array([layer_w] * L + ([head_w] if has_head else []), dtype=np.int64),
                   np.array([layer_kv] * L + ([0] if has_head else []), dtype=np.int64), cap, L, has_head,
-                  handoff_extra_hops(cells, L) if mapping.placement == "pipelined" else np.zeros((len(rw), 2)))
+                  handoff_extra_hops(cells, L) if mapping.placement == "pipelined" else np.zeros((len(rw), 2)),
+                  buffers)
 
 
 def place(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions,
@@ -368,7 +389,8 @@ def place(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: Mapp
         view_kv += got_kv
 
     return Placement(mapping.placement, wafers, (ny, nx), lay.block, rw, ry, rx, rr, rc,
-                     region_w, region_kv, sp_w, sp_kv, cap, core_w, core_kv, lay.layers, lay.has_head)
+                     region_w, region_kv, sp_w, sp_kv, cap, core_w, core_kv, lay.layers, lay.has_head,
+                     core_buffer_bytes=lay.core_buffer_bytes)
 
 
 def _place_pooled(lay: Layout, mapping: MappingOptions) -> Placement:
@@ -395,4 +417,5 @@ def _place_pooled(lay: Layout, mapping: MappingOptions) -> Placement:
         core_kv[wi, :by, :bx] = pool_shares(free, int(on_kv[here].sum()))
     return Placement(mapping.placement, lay.wafers, (ny, nx), lay.block, lay.region_wafer, lay.region_y0,
                      lay.region_x0, lay.region_rows, lay.region_cols, lay.region_weight_bytes, lay.region_kv_bytes,
-                     sp_w, lay.region_kv_bytes - on_kv, cap, core_w, core_kv, lay.layers, lay.has_head, pooled=True)
+                     sp_w, lay.region_kv_bytes - on_kv, cap, core_w, core_kv, lay.layers, lay.has_head, pooled=True,
+                     core_buffer_bytes=lay.core_buffer_bytes)
