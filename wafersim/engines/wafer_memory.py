@@ -61,23 +61,26 @@ _PLAN_FIELDS = tuple(f.name for f in dataclasses.fields(Scenario) if f.name not 
 
 
 @functools.lru_cache(maxsize=16)
-def _plan_table(system: WaferSpec, model: ModelSpec, mapping: MappingOptions, scenario: tuple) -> dict:
-    """One table of memory plans per job (specs are frozen, so equal keys mean equal plans):
-    sizing's search and the run it sizes share the plans they both ask for."""
-    return {}
+def _plan_table(system: WaferSpec, model: ModelSpec, mapping: MappingOptions,
+                scenario: tuple) -> tuple[dict, dict]:
+    """One table of memory plans and one of layouts per job (specs are frozen, so equal keys
+    mean equal plans): sizing's search, the run it sizes and repeated runs of one job share
+    what they all ask for."""
+    return {}, {}
 
 
 class WaferMemory:
-    """The bytes of a job on wafers of ``system``; layouts are cached per (batch, wafers), plans
-    per job and (batch, wafers)."""
+    """The bytes of a job on wafers of ``system``; layouts and plans are cached per job and
+    (batch, wafers)."""
 
     def __init__(self, system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions):
         self.system, self.model, self.scenario, self.mapping = system, model, scenario, mapping
         self.weight_bytes_per_param = dtype_bytes(scenario.dtype)
         self.layers = scenario.layers
         self.include_head = self.layers == model.num_layers
-        self._layouts: dict[tuple[int, int], Layout] = {}
-        self._plans: dict[tuple[int, int], WaferMemoryPlan] = _plan_table(
+        self._plans: dict[tuple[int, int], WaferMemoryPlan]
+        self._layouts: dict[tuple[int, int], Layout]
+        self._plans, self._layouts = _plan_table(
             system, model, mapping, tuple(getattr(scenario, name) for name in _PLAN_FIELDS))
 
     def cores_per_wafer(self) -> int:
