@@ -275,8 +275,9 @@ def layout(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: Map
     buffers first and laid out again with the tile that those shapes need."""
     sram = int(system.core.sram_bytes)
     fixed = int(math.ceil(system.core.fixed_buffer_bytes))
-    first = _layout(system, model, scenario, mapping, batch, wafers, sram - fixed, fixed)
-    if system.core.reserve_override:
+    final = bool(system.core.reserve_override)      # a flat reserve: the first layout is the last
+    first = _layout(system, model, scenario, mapping, batch, wafers, sram - fixed, fixed, hops=final)
+    if final:
         return first
     layer_regions = slice(0, len(first.region_wafer) - (1 if first.has_head else 0))   # the head runs its own stage
     shapes = set(zip(first.region_rows[layer_regions].tolist(), first.region_cols[layer_regions].tolist()))
@@ -287,7 +288,9 @@ def layout(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: Map
 
 
 def _layout(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions,
-            batch: int, wafers: int, cap: int, buffers: int) -> Layout:
+            batch: int, wafers: int, cap: int, buffers: int, hops: bool = True) -> Layout:
+    """The regions with ``cap`` bytes per core for weights and KV; ``hops=False`` leaves the
+    hand-off hops at zero (a first pass that only sizes the buffers)."""
     L = scenario.layers
     if wafers > L:
         raise ConfigError("scenario", "wafers", f"{wafers} wafers for {L} layers: each wafer needs at least one layer")
@@ -346,7 +349,7 @@ def _layout(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: Ma
     return Layout(wafers, (ny, nx), (by, bx), i32(rw), i32(ry), i32(rx), i32(rr), i32(rc),
                   np.array([layer_w] * L + ([head_w] if has_head else []), dtype=np.int64),
                   np.array([layer_kv] * L + ([0] if has_head else []), dtype=np.int64), cap, L, has_head,
-                  handoff_extra_hops(cells, L) if mapping.placement == "pipelined" else np.zeros((len(rw), 2)),
+                  handoff_extra_hops(cells, L) if hops and mapping.placement == "pipelined" else np.zeros((len(rw), 2)),
                   buffers)
 
 
