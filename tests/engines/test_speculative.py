@@ -103,6 +103,26 @@ def test_gpu_draft_speculation_costs():
     # stand-in sequences are 4x shorter, which the GPU engine's attention efficiency sees (a few per cent)
     assert 0.97 * plain.tpot_s <= a09.verify_step_s < 1.5 * plain.tpot_s
     assert a09.draft_model == "llama-3.1-8b"
+    # a whole request: the first token after prefill (target's and draft's), the rest at the speculative pace
+    assert a09.request_tokens_per_s == pytest.approx(64 / (a09.ttft_s + 63 * a09.tpot_s), rel=1e-12)
+    assert a09.request_tokens_per_s > plain.request_tokens_per_s
+
+
+def test_wafer_decode_tile_holds_the_verify_pass_tokens():
+    """A verify pass carries k + 1 tokens of every sequence through the regions, so the
+    activation tile each core keeps for it is k + 1 times the plain tile (code and routing fixed)."""
+    from wafersim.engines.wafer_memory import WaferMemory
+    from wafersim.mapping.options import MappingOptions
+    from wafersim.presets import load_model, load_system
+
+    system, model = load_system("wse2"), load_model("llama-3.1-8b")
+    plain = Scenario(batch=8, prompt_tokens=1024, output_tokens=64, wafers=1).resolved(model)
+    verify = verify_scenario(Scenario(batch=8, prompt_tokens=1024, output_tokens=64, wafers=1, speculative=4,
+                                      acceptance=0.5).resolved(model), "wafer")
+    fixed = int(system.core.fixed_buffer_bytes)
+    tile = lambda s: WaferMemory(system, model, s, MappingOptions()).layout(8, 1).core_buffer_bytes - fixed  # noqa: E731
+    assert tile(plain) > 0
+    assert tile(verify) == pytest.approx(5 * tile(plain), rel=0.02)
 
 
 @pytest.mark.parametrize("kw,key", [

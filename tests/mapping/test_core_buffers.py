@@ -87,3 +87,20 @@ def test_flat_reserve_still_overrides_the_budget():
 def test_bad_buffers_are_refused(key, value, match):
     with pytest.raises(ConfigError, match=match):
         wafersim.load_system("mini-wafer", {key: value})
+
+
+@pytest.mark.parametrize("system,model,batch,wafers", [
+    ("wse2", "llama-3.1-8b", 1024, 1), ("wse2", "llama-3.1-8b", 256, 2), ("wse3", "llama-3.1-8b", 64, 1),
+    ("wse3", "llama-3.1-70b", 16, 4), ("mini-wafer", "llama-3.1-8b", 4, 1)])
+def test_the_tile_is_never_smaller_than_the_final_regions_need(system, model, batch, wafers):
+    """The head's band follows the room the buffers leave, so the layer regions can change
+    shape between layout passes: the stored buffers must cover the tile of the final shapes."""
+    from wafersim.mapping.buffers import core_buffers
+    from wafersim.mapping.placement import _layer_shapes, layout
+    from wafersim.presets import load_model, load_system
+
+    s, m = load_system(system), load_model(model)
+    sc = Scenario(batch=batch, prompt_tokens=2048, output_tokens=128, wafers=wafers).resolved(m)
+    mapping = MappingOptions()
+    lay = layout(s, m, sc, mapping, batch, wafers)
+    assert lay.core_buffer_bytes >= core_buffers(s, m, sc, mapping, batch, _layer_shapes(lay))

@@ -95,10 +95,13 @@ def combine(target: RunResult, verify: RunResult, draft: RunResult | None, scena
     energy["energy_per_token_j"] = (verify.summary.energy_per_token_j * verify.summary.batch
                                     + (k * draft.summary.energy_per_token_j * draft.summary.batch if draft else 0.0)
                                     ) / (batch * emitted)
+    ttft = ts.ttft_s + (draft.summary.ttft_s if draft is not None else 0.0)
+    out_tokens = ts.output_tokens
     changes: dict[str, Any] = dict(
         tpot_s=tpot, tokens_per_s_per_user=1.0 / tpot, tokens_per_s=batch / tpot,
+        request_tokens_per_s=batch * out_tokens / (ttft + (out_tokens - 1) * tpot),
         tokens_per_s_per_device=batch / tpot / ts.devices,
-        ttft_s=ts.ttft_s + (draft.summary.ttft_s if draft is not None else 0.0),
+        ttft_s=ttft,
         decode_layer_s=verify.summary.decode_layer_s,
         bottleneck=verify.summary.decode_bottleneck, decode_bottleneck=verify.summary.decode_bottleneck,
         speculative_tokens=k, acceptance_rate=a, accepted_tokens_per_step=emitted,

@@ -59,4 +59,5 @@ def core_buffers(system: WaferSpec, model: ModelSpec, scenario: Scenario, mappin
     if core.reserve_override:
         return fixed
     _, size = micro_batches(batch, scenario.layers, mapping.placement == "pipelined")
-    return fixed + decode_tile_bytes(model, scenario, shapes, size)
+    # a speculative verify pass carries k + 1 query tokens of every sequence
+    return fixed + decode_tile_bytes(model, scenario, shapes, size * scenario.query_tokens)

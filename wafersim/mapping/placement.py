@@ -272,19 +272,36 @@ def layout(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: Map
     """Regions for ``scenario.layers`` layers (and the head when all layers run) on ``wafers``
     wafers.  The SRAM per core left for weights and KV is what the buffers leave; the decode
     activation tile depends on the region shapes, so the regions are laid out with the fixed
-    buffers first and laid out again with the tile that those shapes need."""
+    buffers first and laid out again with the tile that those shapes need; the head's band
+    follows the room left, so the shapes can move: the tile is re-sized on the final shapes
+    and, when they need more, laid out again with the larger tile (never too small)."""
     sram = int(system.core.sram_bytes)
     fixed = int(math.ceil(system.core.fixed_buffer_bytes))
     final = bool(system.core.reserve_override)      # a flat reserve: the first layout is the last
-    first = _layout(system, model, scenario, mapping, batch, wafers, sram - fixed, fixed, hops=final)
+    lay = _layout(system, model, scenario, mapping, batch, wafers, sram - fixed, fixed, hops=final)
     if final:
-        return first
-    layer_regions = slice(0, len(first.region_wafer) - (1 if first.has_head else 0))   # the head runs its own stage
-    shapes = set(zip(first.region_rows[layer_regions].tolist(), first.region_cols[layer_regions].tolist()))
-    buffers = core_buffers(system, model, scenario, mapping, batch, shapes)
+        return lay
     # buffers that fill the SRAM leave nothing for weights and KV: the plan spills them all,
     # so sizing finds a smaller batch (a smaller tile) instead
-    return _layout(system, model, scenario, mapping, batch, wafers, max(sram - buffers, 0), buffers)
+    buffers = core_buffers(system, model, scenario, mapping, batch, _layer_shapes(lay))
+    lay = _layout(system, model, scenario, mapping, batch, wafers, max(sram - buffers, 0), buffers)
+    for _ in range(_TILE_PASSES):
+        need = core_buffers(system, model, scenario, mapping, batch, _layer_shapes(lay))
+        if need <= buffers:
+            break
+        buffers = need
+        lay = _layout(system, model, scenario, mapping, batch, wafers, max(sram - buffers, 0), buffers)
+    return lay
+
+
+#: extra layouts tried while the decode tile and the region shapes settle (the tile only grows)
+_TILE_PASSES = 3
+
+
+def _layer_shapes(lay: "Layout") -> set[tuple[int, int]]:
+    """(rows, cols) of the layer regions (the head runs its own stage)."""
+    layer_regions = slice(0, len(lay.region_wafer) - (1 if lay.has_head else 0))
+    return set(zip(lay.region_rows[layer_regions].tolist(), lay.region_cols[layer_regions].tolist()))
 
 
 def _layout(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions,
