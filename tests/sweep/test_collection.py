@@ -149,3 +149,21 @@ def test_each_point_reads_back_as_the_run_it_was(tmp_path, text):
         assert "decode_layer_s" not in stacked and "decode_layer_s" in own
     else:
         assert "decode_layer_s" in stacked and "decode_layer_s" not in own
+
+
+def test_a_sweep_file_with_a_mangled_version_is_refused_and_closed(tmp_path):
+    """A hand-made (unsigned) file whose format-version is not a number: a ResultsFormatError, and
+    the file is closed again (it can be replaced at once)."""
+    import h5py
+
+    from wafersim.results.errors import ResultsFormatError
+    from wafersim.sweep.fileformat import FORMAT, open_sweep
+
+    path = tmp_path / "hand.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["format"] = FORMAT
+        f.attrs["format-version"] = "abc"
+    with pytest.raises(ResultsFormatError, match="format-version is 'abc', not a number"):
+        open_sweep(path)
+    with h5py.File(path, "w"):          # would fail while a reader still held it open
+        pass

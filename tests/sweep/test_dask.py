@@ -51,7 +51,7 @@ def test_a_killed_worker_loses_no_point(client, serial, tmp_path):
     report = run_sweep(parse_spec(big(N), "dask.toml"), tmp_path / "k.h5", client=client, on_point=kill_one)
     assert killed and report.ran == N and report.failed == 0
     c = read_collection(tmp_path / "k.h5")
-    assert sorted(c.variables["point"].data.ravel().tolist()) == list(range(N))
+    assert (c.variables["status"].data == 1).all() and int(c.attrs["finished"]) == N     # every point ran, once
     assert summary_digest(tmp_path / "k.h5") == serial
     client.wait_for_workers(2, timeout=60)       # the nanny restarted it
 

@@ -199,9 +199,6 @@ class Collection:
     dims: tuple[str, ...]
     variables: dict[str, Variable]
 
-    def coordinate(self, name: str) -> Variable:
-        return self.variables[name]
-
     def label(self, name: str) -> str:
         """``name [units]``, or the name alone when it has none."""
         units = self.variables[name].units if name in self.variables else ""

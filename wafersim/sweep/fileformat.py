@@ -33,7 +33,13 @@ def open_sweep(path: str | Path) -> h5py.File:
     if fmt != FORMAT:
         f.close()
         raise ResultsFormatError(f"{path}: not a wafersim sweep file (attribute 'format' is {fmt!r})")
-    if int(f.attrs.get("format-version", -1)) > FORMAT_VERSION:
+    raw = f.attrs.get("format-version", -1)
+    try:
+        version = int(raw)
+    except (TypeError, ValueError, OverflowError):
+        f.close()
+        raise ResultsFormatError(f"{path}: format-version is {raw!r:.40}, not a number") from None
+    if version > FORMAT_VERSION:
         f.close()
         raise ResultsFormatError(f"{path}: format-version is newer than this wafersim reads ({FORMAT_VERSION})")
     return f

@@ -112,14 +112,10 @@ def run_sweep(spec: str | Path | SweepSpec | SweepPlan | dict, out: str | Path, 
     bar = Progress(len(plan.jobs), len(done), stream=stream, enabled=progress)
     bar.failed = failed_before
     writer = JournalWriter(jpath, _header(plan), resume=journal)
-    fresh_failed = 0
 
     def deliver(record: bytes) -> None:
-        nonlocal fresh_failed
         writer.append(record)
-        ok = decode_ok(record)
-        fresh_failed += 0 if ok else 1
-        bar.update(ok)
+        bar.update(decode_ok(record))
         if on_point is not None:
             on_point(bar.done, bar.total)
 
