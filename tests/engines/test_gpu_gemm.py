@@ -64,3 +64,11 @@ def test_wave_time_fills_the_sms_or_pays_for_idle_ones():
     assert wave_time(1e12, 1, 1e15, 132) == pytest.approx(132e-3)       # one tile: one SM works
     assert wave_time(1e12, 133, 1e15, 132) == pytest.approx(2 * 132 / 133 * 1e-3)
     assert wave_time(0.0, 5, 1e15, 132) == 0.0 and math.isfinite(wave_time(1.0, 1, 1.0, 1))
+
+
+def test_split_k_parts_are_at_least_tile_k_deep():
+    # one row against 128 columns: a single tile; K = 100 is one main-loop step of 64 and a bit,
+    # too shallow for two parts of at least 64, so the GEMM is not split; K = 128 splits in two
+    assert gemm_time(1, 128, 100, UNIT, 2, 2, 2).split_k == 1
+    assert gemm_time(1, 128, 128, UNIT, 2, 2, 2).split_k == 2
+    assert gemm_time(1, 128, 64 * 200, UNIT, 2, 2, 2).split_k == 132

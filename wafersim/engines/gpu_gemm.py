@@ -78,7 +78,7 @@ def _shape(m: int, n: int, k: int, unit: GemmUnit) -> tuple[int, int, int, float
     best = None
     for th in tile_heights(m, unit):
         tiles = math.ceil(m / th) * math.ceil(n / unit.tile_n)
-        split = max(1, min(unit.sms // tiles, math.ceil(k / unit.tile_k)))
+        split = max(1, min(unit.sms // tiles, k // unit.tile_k))     # parts at least tile_k deep
         waves = math.ceil(tiles * split / unit.sms)
         compute = waves * 2.0 * th * unit.tile_n * math.ceil(k / split) / (unit.flops_per_s / unit.sms)
         if best is None or compute <= best[3]:
