@@ -655,3 +655,18 @@ def test_kv_spill_with_pipeline_micro_batches():
     assert r.summary["micro_batches"] == 2
     assert r.decode.components["pcie_spill"] == pytest.approx(LAYERS * kv_read * spilled / PCIE, rel=REL, abs=0)
     assert r.summary["energy_pcie_j"] == pytest.approx(2 * 2 * 16 * kv_read * spilled * 8 * J_PCIE / B, rel=REL, abs=0)
+
+
+def test_roofline_streams_8bit_weights_at_their_own_share():
+    """kernel_model = roofline: 8-bit weights at memory_8bit, as the tiles model does; the
+    KV cache stays at memory.  Halving memory_8bit doubles the weights' streaming time only."""
+    import wafersim
+    from wafersim.presets import load_system
+
+    def step(m8):
+        s = load_system("dgx-h100", {"gpu.kernel_model": "roofline", "efficiency.memory": 0.7,
+                                     "efficiency.memory_8bit": m8})
+        return wafersim.simulate(s, "llama-3.1-70b", tp=8, dtype="fp8", prompt_tokens=128, output_tokens=2).summary
+    same, half = step(0.7), step(0.35)
+    assert same.tpot_s == step(0).tpot_s                 # unset: memory, as before
+    assert half.tpot_s > 1.4 * same.tpot_s               # decode at batch 1 is mostly weight streaming

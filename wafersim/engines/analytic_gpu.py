@@ -190,7 +190,10 @@ class AnalyticGpu:
             # the whole layer at max(FLOPs / achieved peak, HBM bytes / achieved bandwidth)
             t_cmp = (matmul_flops / (g.gpu.flops_per_s(s.dtype) * eff.gemm_share(s.dtype))
                      + attention_flops / (g.gpu.bf16_flops_per_s * eff.attention_share))
-            t_mem = hbm_bytes / (g.gpu.hbm_bandwidth_bytes_per_s * eff.memory)
+            # weights stream at the dtype's achieved share (memory_8bit for 8-bit weights), KV at memory
+            bw = g.gpu.hbm_bandwidth_bytes_per_s
+            t_mem = (wbytes * weights_hbm_fraction / (bw * eff.weight_memory_share(s.dtype))
+                     + kv_bytes * hbm_fraction / (bw * eff.memory))
             t_hbm = max(t_cmp, t_mem)
         else:
             t_cmp, t_mem = self.shaped_times(local_tokens, tokens, attention_flops, kv_bytes * hbm_fraction,
@@ -266,7 +269,7 @@ class AnalyticGpu:
         if self.system.gpu.kernel_model == "roofline":
             g = self.system.gpu
             t = max(flops / (g.flops_per_s(s.dtype) * eff.gemm_share(s.dtype)),
-                    nbytes / (g.hbm_bandwidth_bytes_per_s * eff.memory))
+                    nbytes / (g.hbm_bandwidth_bytes_per_s * eff.weight_memory_share(s.dtype)))
         else:
             t = gemm_time(tokens, math.ceil(m.vocab_size / self.tp), m.hidden_size, self.gemm_unit(s.dtype),
                           s.act_bytes, self.weight_bytes_per_param, s.act_bytes).time_s
