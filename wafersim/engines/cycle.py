@@ -121,13 +121,7 @@ class CycleTimer(flow._Timer):
             return link_max, lat_max
         t = sb.transfers
         if one_at_a_time:
-            groups: dict[tuple, list[int]] = {}
-            for i in np.unique(sb.transfer_region):
-                sel = np.nonzero(sb.transfer_region == i)[0]
-                key = (int(sb.transfer_wafer[sel[0]]), boxes[i], len(sel), float(t.nbytes[sel].sum()),
-                       int(i) if distinct else -1)
-                groups.setdefault(key, []).append(int(i))
-            for regions in groups.values():
+            for regions in self._region_groups(sb, boxes, distinct).values():
                 sel = np.nonzero(sb.transfer_region == regions[0])[0]
                 net[regions] = self._network_cycles(_subset(t, sel)).max() / self.clock
         else:

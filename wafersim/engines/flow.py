@@ -181,10 +181,10 @@ class _Timer:
         return link_max, lat_max
 
     @staticmethod
-    def _groups_each(sb: StageBatch, boxes, distinct: bool = False):
+    def _region_groups(sb: StageBatch, boxes, distinct: bool = False) -> dict[tuple, list[int]]:
         """Regions that run one after another, grouped where they are identical (same wafer,
-        box, transfer count and bytes; never when ``distinct``): one representative's
-        transfers route for the group."""
+        box, transfer count and bytes; never when ``distinct``), keyed by (wafer, ...): one
+        representative's transfers stand for the group."""
         t = sb.transfers
         groups: dict[tuple, list[int]] = {}
         for i in np.unique(sb.transfer_region):
@@ -192,6 +192,13 @@ class _Timer:
             key = (int(sb.transfer_wafer[sel[0]]), boxes[i], len(sel), float(t.nbytes[sel].sum()),
                    int(i) if distinct else -1)
             groups.setdefault(key, []).append(int(i))
+        return groups
+
+    @classmethod
+    def _groups_each(cls, sb: StageBatch, boxes, distinct: bool = False):
+        """:meth:`_region_groups` laid out for the stage kernel: one representative's
+        transfers route for the group."""
+        groups = cls._region_groups(sb, boxes, distinct)
         sels = [np.nonzero(sb.transfer_region == regions[0])[0] for regions in groups.values()]
         starts = np.zeros(len(sels) + 1, dtype=np.int64)
         np.cumsum([len(sel) for sel in sels], out=starts[1:])
