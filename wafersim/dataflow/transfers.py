@@ -95,28 +95,29 @@ class Transfers:
         return cls(np.asarray(src_y), np.asarray(src_x), np.asarray(dst_y), np.asarray(dst_x), nb, kd)
 
     @classmethod
+    def _of_kind(cls, kind: int, src_y: ArrayLike, src_x: ArrayLike, a: ArrayLike, b: ArrayLike,
+                 nbytes: ArrayLike) -> "Transfers":
+        """Transfers of one kind from scalars or arrays (a scalar byte count applies to all)."""
+        return cls.from_lists(np.atleast_1d(src_y), np.atleast_1d(src_x), np.atleast_1d(a), np.atleast_1d(b),
+                              nbytes if np.isscalar(nbytes) else np.atleast_1d(nbytes), kind)
+
+    @classmethod
     def unicast(cls, src_y: ArrayLike, src_x: ArrayLike, dst_y: ArrayLike, dst_x: ArrayLike,
                 nbytes: ArrayLike) -> "Transfers":
         """Point-to-point transfers."""
-        return cls.from_lists(np.atleast_1d(src_y), np.atleast_1d(src_x), np.atleast_1d(dst_y),
-                              np.atleast_1d(dst_x), np.atleast_1d(nbytes) if not np.isscalar(nbytes) else nbytes,
-                              UNICAST)
+        return cls._of_kind(UNICAST, src_y, src_x, dst_y, dst_x, nbytes)
 
     @classmethod
     def row_multicast(cls, src_y: ArrayLike, src_x: ArrayLike, x_lo: ArrayLike, x_hi: ArrayLike,
                       nbytes: ArrayLike) -> "Transfers":
         """From (src_y, src_x) to every core of row src_y in columns x_lo..x_hi."""
-        return cls.from_lists(np.atleast_1d(src_y), np.atleast_1d(src_x), np.atleast_1d(x_lo),
-                              np.atleast_1d(x_hi), np.atleast_1d(nbytes) if not np.isscalar(nbytes) else nbytes,
-                              ROW_MULTICAST)
+        return cls._of_kind(ROW_MULTICAST, src_y, src_x, x_lo, x_hi, nbytes)
 
     @classmethod
     def col_multicast(cls, src_y: ArrayLike, src_x: ArrayLike, y_lo: ArrayLike, y_hi: ArrayLike,
                       nbytes: ArrayLike) -> "Transfers":
         """From (src_y, src_x) to every core of column src_x in rows y_lo..y_hi."""
-        return cls.from_lists(np.atleast_1d(src_y), np.atleast_1d(src_x), np.atleast_1d(y_lo),
-                              np.atleast_1d(y_hi), np.atleast_1d(nbytes) if not np.isscalar(nbytes) else nbytes,
-                              COL_MULTICAST)
+        return cls._of_kind(COL_MULTICAST, src_y, src_x, y_lo, y_hi, nbytes)
 
     @classmethod
     def empty(cls) -> "Transfers":
