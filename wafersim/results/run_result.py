@@ -13,14 +13,57 @@ from .summary import Summary
 __all__ = ["LayerArray", "RunResult"]
 
 
-@dataclass(frozen=True)
 class LayerArray:
-    """An array for the results file, with named dimensions and units."""
-    data: np.ndarray
-    dims: tuple[str, ...]
-    units: str
-    description: str
-    labels: dict[str, tuple[str, ...]] | None = None   # names along a dimension, e.g. directions
+    """An array for the results file, with named dimensions and units.
+
+    ``data`` is the whole array.  An array that is zero outside a leading corner (the
+    cores and links a run used on a large wafer) may be given as that corner with the
+    whole array's ``shape``: only the corner is held (``stored``), files keep only the
+    corner's bytes, and the whole array is built the first time ``data`` is read.
+    """
+
+    __slots__ = ("stored", "dims", "units", "description", "labels", "shape", "_whole")
+
+    def __init__(self, data: np.ndarray, dims: tuple[str, ...], units: str, description: str,
+                 labels: dict[str, tuple[str, ...]] | None = None, shape: tuple[int, ...] | None = None) -> None:
+        data = np.asarray(data)
+        whole = tuple(int(n) for n in (data.shape if shape is None else shape))
+        if len(whole) != data.ndim or any(n > w for n, w in zip(data.shape, whole)):
+            raise ValueError(f"array of shape {data.shape} is not a leading corner of shape {whole}")
+        if len(dims) != data.ndim:
+            raise ValueError(f"{len(dims)} dimension names {tuple(dims)} for an array of {data.ndim} dimensions")
+        for name, value in (("stored", data), ("dims", tuple(dims)), ("units", units),
+                            ("description", description), ("labels", labels), ("shape", whole),
+                            ("_whole", data if data.shape == whole else None)):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"LayerArray is read-only ({name})")
+
+    @property
+    def data(self) -> np.ndarray:
+        """The whole array (zero outside ``stored`` when a corner was given)."""
+        if self._whole is None:
+            whole = np.zeros(self.shape, self.stored.dtype)
+            whole[self.corner] = self.stored
+            object.__setattr__(self, "_whole", whole)
+        return self._whole
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.stored.dtype
+
+    @property
+    def corner(self) -> tuple[slice, ...]:
+        """The index of ``stored`` within the whole array."""
+        return tuple(slice(0, n) for n in self.stored.shape)
+
+    def __reduce__(self) -> tuple:
+        return LayerArray, (self.stored, self.dims, self.units, self.description, self.labels, self.shape)
+
+    def __repr__(self) -> str:
+        return (f"LayerArray(shape={self.shape}, stored={self.stored.shape}, dtype={self.dtype}, dims={self.dims}, "
+                f"units={self.units!r})")
 
 
 @dataclass(frozen=True)
