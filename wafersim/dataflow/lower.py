@@ -42,7 +42,7 @@ from ..workload.model import ModelSpec
 from ..workload.scenario import Scenario
 from .program import DataflowProgram, StageBatch
 from .edge_io import region_flows
-from .stages import ATTENTION_STAGES, reduction_steps, stage_shapes
+from .stages import ATTENTION_STAGES, gemm_steps, reduction_steps, stage_shapes
 from .transfers import COL_MULTICAST, ROW_MULTICAST, UNICAST, Transfers
 
 __all__ = ["lower_pass", "COL_MULTICAST", "KV_POOL_STAGE", "pool_flows"]
@@ -52,7 +52,7 @@ KV_POOL_STAGE = "kv_pool.fetch"
 
 
 
-def _batch(name, parts, regions, flops, sram, steps, cores) -> StageBatch:
+def _batch(name, parts, regions, flops, sram, steps, cores, shifts=None) -> StageBatch:
     sy, sx, dy, dx, nb, kd, tw, tr = ([] for _ in range(8))
     for (wafer, region, t) in parts:
         sy.append(t[0]); sx.append(t[1]); dy.append(t[2]); dx.append(t[3]); nb.append(t[4]); kd.append(t[5])
@@ -61,7 +61,8 @@ def _batch(name, parts, regions, flops, sram, steps, cores) -> StageBatch:
     transfers = Transfers(cat(sy, np.int32), cat(sx, np.int32), cat(dy, np.int32), cat(dx, np.int32),
                           cat(nb, np.float64), cat(kd, np.int8))
     return StageBatch(name, transfers, cat(tw, np.int32), cat(tr, np.int32),
-                      flops / cores, sram / cores, steps.astype(np.int32), flops, sram)
+                      flops / cores, sram / cores, steps.astype(np.int32),
+                      np.zeros(regions, np.int32) if shifts is None else shifts.astype(np.int32), flops, sram)
 
 
 def _orientations(pl: Placement) -> np.ndarray:
@@ -166,7 +167,7 @@ def pool_flows(pool: np.ndarray, y0: int, x0: int, r: int, c: int, nbytes: float
 
 def lower_pass(placement: Placement, model: ModelSpec, scenario: Scenario, tokens: int, context: float,
                kv_tokens: float, head: bool = True, only: int | None = None,
-               io_edges: tuple[int, ...] = (0,), io_ports: int | None = None) -> DataflowProgram:
+               io_edges: tuple[int, ...] = (0,), io_ports: int | None = None, gemm: bool = False) -> DataflowProgram:
     """One pass of ``tokens`` query tokens (each over ``context`` keys) through every region.
 
     ``kv_tokens`` is how many cached tokens' KV the pass reads (decode: batch x context;
@@ -174,6 +175,8 @@ def lower_pass(placement: Placement, model: ModelSpec, scenario: Scenario, token
     idle (prefill blocks: only each sequence's last token needs logits).  ``only`` lowers
     the stages of that one region and nothing else (no hand-offs, no edge I/O).
     ``io_edges`` are the edges spilled bytes enter through (see :mod:`.edge_io`).
+    ``gemm``: a prefill block, whose every stage is a mesh GEMM that also takes
+    :func:`~wafersim.dataflow.stages.gemm_steps` shift steps on each region.
     """
     pl = placement
     R = pl.regions
@@ -189,7 +192,7 @@ def lower_pass(placement: Placement, model: ModelSpec, scenario: Scenario, token
     for name, K, N, weight_elems in stage_shapes(model, tokens):
         bcast, reduce = [], []
         flops, sram = np.zeros(R), np.zeros(R)
-        steps_b, steps_r = np.zeros(R, np.int32), np.zeros(R, np.int32)
+        steps_b, steps_r, shifts = np.zeros(R, np.int32), np.zeros(R, np.int32), np.zeros(R, np.int32)
         for i in range(R):
             y0, x0, r, c, wafer = (int(pl.region_y0[i]), int(pl.region_x0[i]), int(pl.region_rows[i]),
                                    int(pl.region_cols[i]), int(pl.region_wafer[i]))
@@ -204,6 +207,8 @@ def lower_pass(placement: Placement, model: ModelSpec, scenario: Scenario, token
                 continue
             b_t, r_t, steps_b[i], steps_r[i] = _gemv(y0, x0, r, c, tokens * act * k_i, tokens * act * n_i, turned[i])
             bcast.append((wafer, i, b_t))
+            if gemm:
+                shifts[i] = gemm_steps(r, c, tokens)
             if r_t is not None:
                 reduce.append((wafer, i, r_t))
             if w_i:
@@ -214,7 +219,7 @@ def lower_pass(placement: Placement, model: ModelSpec, scenario: Scenario, token
                 sram[i] = kv_tokens * kvl * kv_frac[i] / len(ATTENTION_STAGES)
         zero = np.zeros(R)
         # the broadcast, then the cores' work, then the reduction: dependent, so their times add
-        stages.append(_batch(f"{name}.broadcast", bcast, R, flops, sram, steps_b, cores))
+        stages.append(_batch(f"{name}.broadcast", bcast, R, flops, sram, steps_b, cores, shifts))
         stages.append(_batch(f"{name}.reduce", reduce, R, zero, zero, steps_r, cores))
 
     if pl.pooled:

@@ -22,7 +22,8 @@ class StageBatch:
 
     ``transfer_wafer`` / ``transfer_region`` say which wafer's mesh each transfer
     runs on and which region it belongs to; the per-region arrays give the work
-    of the busiest core and the dependent software steps (tree levels).
+    of the busiest core and the dependent software steps (tree levels, and in a prefill
+    block the GEMM's shift steps).
     """
     name: str
     transfers: Transfers
@@ -31,6 +32,7 @@ class StageBatch:
     flops_per_core: np.ndarray        # float64 [regions]
     sram_bytes_per_core: np.ndarray   # float64 [regions]
     tree_steps: np.ndarray            # int32 [regions]
+    shift_steps: np.ndarray           # int32 [regions]: a prefill GEMM's shift-and-compute steps (dataflow.stages.gemm_steps)
     flops: np.ndarray                 # float64 [regions]: total, for energy
     sram_bytes: np.ndarray            # float64 [regions]: total, for energy
 

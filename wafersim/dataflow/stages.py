@@ -10,6 +10,16 @@ from ..workload.stages import stage_shapes  # noqa: F401  (re-exported: the engi
 ATTENTION_STAGES = ("scores", "weighted_sum")
 
 
+def gemm_steps(rows: float, cols: float, tokens: int) -> int:
+    """Shift-and-compute steps of one GEMM of a block of ``tokens`` tokens on a ``rows`` x
+    ``cols`` core region.  WaferLLM's MeshGEMM on a P x P grid (MeshGEMM/WSE-2/src/meshgemm.csl,
+    ``step < P``) passes the activation and weight blocks along in P steps, each a local block
+    product and a shift to a neighbour; a rectangular region takes as many as its longer side.
+    A block of fewer tokens than that streams its token rows past the weights instead, one
+    step each.  What a step costs beyond its arithmetic is ``calibration.gemm_step_cycles``."""
+    return int(min(tokens, math.ceil(max(rows, cols))))
+
+
 def reduction_steps(n: float) -> int:
     """Dependent software steps of a two-level chain reduction over ``n`` cores in a line,
     as WaferLLM's decode kernel runs its all-reduces (Decode/WSE-2/src/comm_lib/comm_pe.csl,

@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-from ..dataflow.stages import reduction_steps, stage_shapes
+from ..dataflow.stages import gemm_steps, reduction_steps, stage_shapes
 from ..hardware.wafer import WaferSpec
 from ..mapping.options import MappingOptions
 from ..mapping.placement import block_shape
@@ -116,6 +116,11 @@ class AnalyticWafer:
         steps = reduction_steps(rows)   # the reduction's software chain; the broadcast is a hardware multicast
         return cycles_hops / w.core.clock_hz, steps * w.calibration.collective_step_cycles / w.core.clock_hz
 
+    def _gemm_step_s(self, rows: float, cols: float, tokens: int) -> float:
+        """Shift-step cost of one prefill GEMM stage on a ``rows`` x ``cols`` region."""
+        w = self.system
+        return gemm_steps(rows, cols, tokens) * w.calibration.gemm_step_cycles / w.core.clock_hz
+
     def _link_bytes_per_s(self, rows: float, cols: float) -> float:
         """Bandwidth of the slowest link a stage crosses (scribe links if the region spans dies)."""
         w = self.system
@@ -124,8 +129,11 @@ class AnalyticWafer:
         return w.link_bytes_per_s
 
     def layer_time(self, tokens: int, context: float, wafers: int, kv_tokens: float,
-                   kv_onchip_fraction: float, weights_onchip_fraction: float) -> tuple[PhaseTime, dict[str, float]]:
-        """One layer processing ``tokens`` query tokens at once, each over ``context`` keys.
+                   kv_onchip_fraction: float, weights_onchip_fraction: float,
+                   gemm: bool = False) -> tuple[PhaseTime, dict[str, float]]:
+        """One layer processing ``tokens`` query tokens at once, each over ``context`` keys;
+        ``gemm``: as a prefill block, each stage a mesh GEMM of ``max(rows, cols)`` shift steps
+        (:func:`~wafersim.dataflow.stages.gemm_steps`) rather than a broadcast and reduction of vectors.
 
         Returns the phase time and the work done (bytes, FLOPs, link bit-hops) for energy.
         """
@@ -149,7 +157,8 @@ class AnalyticWafer:
         n_stages = len(stages)
         comps = {
             "compute": t_compute, "sram_bandwidth": t_sram,
-            "mesh_latency": n_stages * (hop_lat + step_lat), "mesh_bandwidth": t_link,
+            "mesh_latency": n_stages * (hop_lat + step_lat + (self._gemm_step_s(rows, cols, tokens) if gemm else 0.0)),
+            "mesh_bandwidth": t_link,
         }
         if self.pooled and kv_read > 0:            # the KV first comes over from the pool
             pool_lat, pool_link, pool_bit_hops = self.pool_fetch(kv_read, wafers)
@@ -321,7 +330,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
 
     def prefill_pass(block: int) -> tuple[float, float, PhaseTime, float]:
         # a block's queries attend on average to half the prompt
-        p_layer, _ = eng.layer_time(block, s.prompt_tokens / 2.0, wafers, 0.0, 1.0, weights_on)
+        p_layer, _ = eng.layer_time(block, s.prompt_tokens / 2.0, wafers, 0.0, 1.0, weights_on, gemm=True)
         p_move, _ = eng.interlayer_time(block, wafers)
         t, t_iw = prefill_time([p_layer.time_s + p_move] * L, math.ceil(p_tokens / block), pipelined, wafers - 1,
                                eng.crossing_latency_s(),

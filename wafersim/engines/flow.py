@@ -103,6 +103,7 @@ class _Timer:
         self.rate = core.flops_per_cycle(dtype) * core.clock_hz * system.calibration.compute_efficiency
         self.sram_bw = core.sram_read_bytes_per_s
         self.step_s = system.calibration.collective_step_cycles / core.clock_hz
+        self.shift_s = system.calibration.gemm_step_cycles / core.clock_hz
         self.buffers = buffers
         ny, nx = mesh.shape
         # per-link sums by direction plane: east/west (wafers, 2, ny, nx), north/south (wafers, 2, nx, ny)
@@ -219,7 +220,11 @@ class _Timer:
                 int(pl.region_x0[i] + pl.region_cols[i])) for i in range(pl.regions)]
         comps = {k: np.zeros(pl.regions) for k in ("compute", "sram_bandwidth", "mesh_bandwidth", "mesh_latency")}
         stage_time = np.zeros((pl.regions, len(prog.stages)))
-        parts = {k: np.zeros((pl.regions, len(prog.stages))) for k in ("compute", "sram", "link", "latency")}
+        parts = {k: np.zeros((pl.regions, len(prog.stages)))
+                 for k in ("compute", "sram", "link", "latency", "shift", "shift_side")}
+        # a prefill GEMM's shift steps are min(tokens, side) (dataflow.stages.gemm_steps): kept apart
+        # so that scaled_pass can give another block its own
+        side = np.ceil(np.maximum(pl.region_rows, pl.region_cols)).astype(np.float64)
         flops = sram = 0.0
         shared = pl.strategy != "pipelined"      # every layer on the same cores, one after another
         block = [(0, 0, pl.block[0], pl.block[1])] * pl.regions
@@ -231,9 +236,11 @@ class _Timer:
             else:
                 link_max, lat_max = self._route(sb, own, one_at_a_time=shared)
             t_cmp, t_sram = sb.flops_per_core / self.rate, sb.sram_bytes_per_core / self.sram_bw
-            t_lat = lat_max + sb.tree_steps * self.step_s
+            t_shift = sb.shift_steps * self.shift_s
+            t_lat = lat_max + sb.tree_steps * self.step_s + t_shift
             stage_time[:, s] = np.maximum(t_cmp, t_sram) + link_max + t_lat
-            for key, v in (("compute", t_cmp), ("sram", t_sram), ("link", link_max), ("latency", t_lat)):
+            for key, v in (("compute", t_cmp), ("sram", t_sram), ("link", link_max), ("latency", t_lat),
+                           ("shift", t_shift), ("shift_side", np.where(sb.shift_steps > 0, side, 0.0))):
                 parts[key][:, s] = v
             comps["compute"] += t_cmp; comps["sram_bandwidth"] += t_sram
             comps["mesh_bandwidth"] += link_max; comps["mesh_latency"] += t_lat
@@ -244,23 +251,29 @@ class _Timer:
         comps["mesh_bandwidth"] += h_link; comps["mesh_latency"] += h_lat
         return {"region_time": stage_time.sum(axis=1) + h_link + h_lat, "stage_time": stage_time,
                 "flops": flops, "sram_bytes": sram, **{f"c_{k}": v for k, v in comps.items()},
-                "parts": {**parts, "handoff_link": h_link, "handoff_latency": h_lat}}
+                "parts": {**parts, "handoff_link": h_link, "handoff_latency": h_lat},
+                "tokens": prog.tokens, "shift_s": self.shift_s}
 
 
 def scaled_pass(out: dict, factor: float) -> dict:
     """A timed pass (:meth:`_Timer.run`) with ``factor`` times the tokens: core work and
     link times scale with the tokens; SRAM reads of the weights, path latencies and tree
-    steps do not (exact for a dense model's pass, whose transfers all carry tokens x bytes)."""
+    steps do not; a prefill GEMM's shift steps become min(tokens, side) for the new block
+    (exact for a dense model's pass, whose transfers all carry tokens x bytes)."""
     p = out["parts"]
     cmp, link = p["compute"] * factor, p["link"] * factor
-    stage_time = np.maximum(cmp, p["sram"]) + link + p["latency"]
+    tokens = round(out["tokens"] * factor)
+    latency = p["latency"] - p["shift"] + np.minimum(tokens, p["shift_side"]) * out["shift_s"]
+    stage_time = np.maximum(cmp, p["sram"]) + link + latency
     h_link = p["handoff_link"] * factor
     return {"region_time": stage_time.sum(axis=1) + h_link + p["handoff_latency"], "stage_time": stage_time,
             "flops": out["flops"] * factor, "sram_bytes": out["sram_bytes"],
             "c_compute": cmp.sum(axis=1), "c_sram_bandwidth": p["sram"].sum(axis=1),
             "c_mesh_bandwidth": link.sum(axis=1) + h_link,
-            "c_mesh_latency": p["latency"].sum(axis=1) + p["handoff_latency"],
-            "parts": {**p, "compute": cmp, "link": link, "handoff_link": h_link}}
+            "c_mesh_latency": latency.sum(axis=1) + p["handoff_latency"],
+            "parts": {**p, "compute": cmp, "link": link, "latency": latency, "handoff_link": h_link,
+                      "shift": np.minimum(tokens, p["shift_side"]) * out["shift_s"]},
+            "tokens": tokens, "shift_s": out["shift_s"]}
 
 
 def activation_limit(pl: Placement, model: ModelSpec, act_bytes: float, p_tokens: int) -> tuple[float, int]:
@@ -352,7 +365,7 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
 
     def prefill_prog(block: int) -> DataflowProgram:
         return lower_pass(pl, model, scenario, block, s.prompt_tokens / 2.0, 0.0, head=False,
-                          io_edges=edges, io_ports=ext.io_ports)
+                          io_edges=edges, io_ports=ext.io_ports, gemm=True)
 
     p_prog = prefill_prog(probe)
     h_prog = lower_pass(pl, model, scenario, batch, s.prompt_tokens, 0.0, only=pl.regions - 1) if pl.has_head else None

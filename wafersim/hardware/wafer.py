@@ -148,6 +148,10 @@ class WaferCalibrationSpec(Spec):
     compute_efficiency: float = number("achieved share of peak core FLOPs", maximum=1.0)
     collective_step_cycles: float = number(
         "software cost of one dependent step of a mesh broadcast or reduction", allow_zero=True)
+    gemm_step_cycles: float = number(
+        "cost of one shift-and-compute step of a prefill GEMM on a core region beyond its arithmetic (a GEMM "
+        "of a token block runs as many such steps as the region's longer side, as WaferLLM's MeshGEMM does)",
+        default=0.0, allow_zero=True)
     prefill_block_tokens: int = integer(
         "tokens per block pipelined through the layers in prefill; 0 = chosen per run (the fastest pipeline "
         "whose activations fit the SRAM the weights and KV cache leave free)", default=0, minimum=0, maximum=2**24)
