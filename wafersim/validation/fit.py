@@ -99,7 +99,10 @@ FITS: tuple[Fitted, ...] = (
 # Fitted elsewhere and not rerun here: dgx-a100's collective_latency_s and
 # collective_step_latency_s, fitted jointly by least squares on the gpt-fast rows
 # gptfast-a100-llama31-8b-tp2/4/8 (comments in meshes/dgx-a100.toml); leave-one-source-out
-# keeps them.
+# keeps them.  The wafer presets' collective_step_cycles, compute_efficiency and
+# gemm_step_cycles, fitted jointly by least squares on WaferLLM's LLaMA3-8B layers
+# (wafer_fit.py; tests/validation/test_wafer_fit.py reruns that fit); leave-one-source-out
+# keeps them too.
 
 
 def _run(row: Measurement, values: dict[Fitted, float | None]) -> Comparison:
