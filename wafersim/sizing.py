@@ -50,8 +50,8 @@ FOREIGN_KEYS: dict[str, dict[str, tuple[tuple[Any, ...], str]]] = {
               "pp": ((1,), "--tp and --pp apply to GPU systems; a wafer uses --wafers"),
               "ep": ((1,), "--ep applies to GPU systems; a wafer uses --wafers")},
     "gpu": {"wafers": ((1, "auto"), "--wafers applies to wafer systems; GPU systems use --gpus/--tp/--pp/--ep"),
-            "query_tokens": ((1,), "query_tokens (a wafer engine's verify pass) does not apply to GPU systems: "
-                                   "speculative decoding on GPUs is costed as a batched pass")},
+            "query_tokens": ((1,), "query_tokens (a speculative verify pass) is set by the runner on GPU "
+                                   "systems: use --speculative and --acceptance")},
 }
 _TP_CHOICES = (1, 2, 4, 8, 16, 32, 64)
 MAX_BATCH = SCENARIO_MAXIMUM["batch"]

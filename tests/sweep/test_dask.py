@@ -1,5 +1,6 @@
 """The Dask backend, against a LocalCluster the test starts and stops: the same summary as a
-serial run, and a worker killed with SIGKILL mid-sweep costs no point and repeats none."""
+serial run, a worker killed with SIGKILL mid-sweep costs no point and repeats none, and a
+chunk the cluster gives up on is left for ``--resume`` rather than recorded as failed."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import signal
 
 import pytest
 
-from wafersim.sweep import parse_spec, read_collection, run_sweep, summary_digest
+from wafersim.sweep import journal_path, parse_spec, read_collection, read_journal, run_sweep, summary_digest
+from wafersim.sweep.run import outcomes_of
 
-from .helpers import big, need
+from .helpers import SMALL, big, need
 
 N = 120
 
@@ -54,6 +56,47 @@ def test_a_killed_worker_loses_no_point(client, serial, tmp_path):
     assert (c.variables["status"].data == 1).all() and int(c.attrs["finished"]) == N     # every point ran, once
     assert summary_digest(tmp_path / "k.h5") == serial
     client.wait_for_workers(2, timeout=60)       # the nanny restarted it
+
+
+def test_a_chunk_the_cluster_loses_is_left_for_resume(client, serial, tmp_path, monkeypatch):
+    """A chunk whose worker dies under it (SIGKILL) once the scheduler allows no more tries ends
+    in KilledWorker: its points are not journaled, failed or otherwise; the other chunks are
+    delivered, then WorkerLost says so, and --resume runs exactly the missing points."""
+    from wafersim.sweep import records, runners
+    poison, real = 20, records.run_chunk
+
+    def killing_chunk(jobs):             # defined here, so pickled by value to the worker
+        if any(job["index"] == poison for job in jobs):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(jobs)
+
+    out = tmp_path / "p.h5"
+    scheduler = client.cluster.scheduler
+    allowed, scheduler.allowed_failures = scheduler.allowed_failures, 0      # the first death is final
+    monkeypatch.setattr(runners, "run_chunk", killing_chunk)
+    try:
+        with pytest.raises(runners.WorkerLost, match="--resume") as err:
+            run_sweep(parse_spec(big(N), "dask.toml"), out, client=client)
+    finally:
+        scheduler.allowed_failures = allowed
+        monkeypatch.undo()
+    assert "KilledWorker" in str(err.value)
+    outcomes = outcomes_of(read_journal(journal_path(out)))
+    assert all(o.ok for o in outcomes.values())                   # nothing journaled as failed
+    missing = set(range(N)) - set(outcomes)
+    assert poison in missing and len(missing) < N
+    assert f"lost {len(missing)} of {N} points" in str(err.value)
+    client.wait_for_workers(2, timeout=60)        # the nanny restarted it
+    report = run_sweep(parse_spec(big(N), "dask.toml"), out, client=client, resume=True)
+    assert (report.ran, report.reused, report.failed) == (len(missing), N - len(missing), 0)
+    assert summary_digest(out) == serial
+
+
+def test_a_point_that_fails_in_the_model_is_recorded_failed(client, tmp_path):
+    serial = run_sweep(parse_spec(SMALL, "small.toml"), tmp_path / "s.h5")
+    report = run_sweep(parse_spec(SMALL, "small.toml"), tmp_path / "d.h5", client=client)
+    assert report.failed == serial.failed > 0
+    assert summary_digest(tmp_path / "d.h5") == summary_digest(tmp_path / "s.h5")
 
 
 def test_scheduler_local_starts_and_stops_its_own_cluster(tmp_path, serial):

@@ -310,12 +310,15 @@ def simulate(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario, mappin
     # ---- decode step at the mean context ---------------------------------------------
     # with pipeline stages the batch runs as micro-batches (one per stage at most), each
     # walking every stage in turn while the others work on the rest
+    # each sequence sends query_tokens tokens (k + 1 in a speculative verify pass) over its
+    # cached keys: k + 1 rows each through the GEMMs, the LM head and the sends, each cached
+    # key read once by all of them
     micro, mb = micro_batches(batch, eng.pp, eng.pp > 1)
-    ctx = s.mean_decode_context
-    layer, work = eng.layer_time(mb, m.attention_flops(mb, ctx), mb * ctx * kvl, kv_hbm, w_hbm, local,
-                                 seqs=mb, query_len=1, context=ctx)
-    t_head, head_flops, head_bytes = eng.head_time(math.ceil(local_batch / micro))
-    t_send = eng.stage_send_time(math.ceil(local_batch / micro))
+    ctx, q = s.mean_decode_context, s.query_tokens
+    layer, work = eng.layer_time(mb * q, m.attention_flops(mb * q, ctx), mb * ctx * kvl, kv_hbm, w_hbm, local,
+                                 seqs=mb, query_len=q, context=ctx)
+    t_head, head_flops, head_bytes = eng.head_time(math.ceil(local_batch / micro) * q)
+    t_send = eng.stage_send_time(math.ceil(local_batch / micro) * q)
     # each token passes every stage in turn: a step walks all layers; the fullest stage
     # (the last holds its layers and the LM head) takes every micro-batch in turn
     last_stage_layers = max(0, L - (eng.pp - 1) * eng.memory.layers_per_stage)

@@ -15,15 +15,19 @@ Large Language Model Decoding with Speculative Sampling", 2023):
    independently with probability ``a`` the step emits on average
    ``(1 - a^(k+1)) / (1 - a)`` tokens (``k + 1`` at ``a = 1``, one at ``a = 0``).
 
-The verify pass is costed by the system's own engine (:func:`verify_scenario`).
-The wafer engines take ``k + 1`` query tokens per sequence over its cached keys
-(``Scenario.query_tokens``).  The GPU engine costs it as a decode step of
-``batch x (k + 1)`` sequences of one token whose contexts are ``1 / (k + 1)``
-of the real ones: weights read, KV bytes read and held, matrix FLOPs and
-activation traffic are then those of the batched pass; attention arithmetic is
-counted once per cached key instead of ``k + 1`` times, which does not move a
-GPU step: decode attention does at most ``4 (k + 1)`` FLOPs per KV byte
-(Llama 3 8B, bf16), far below a GPU's peak FLOPs over HBM bandwidth (~300).
+The verify pass is costed by the system's own engine (:func:`verify_scenario`) as
+a decode step with ``k + 1`` query tokens per sequence over its cached keys
+(``Scenario.query_tokens``): the wafer engines carry a micro-batch's ``k + 1``
+tokens of every sequence through each layer region together; the GPU engine runs
+``batch x (k + 1)`` rows through the GEMMs and the LM head, and attention over
+each sequence's real context, its keys read once (split into the same tiles as a
+plain step's), its arithmetic ``k + 1``-fold.
+
+Static power is drawn by every device the run occupies for the whole step, the
+``k`` draft steps included: the draft runs on (a subset of) the target's devices
+while the rest wait, so static energy per token is the static power of the
+summary's devices times the step over the tokens it emits, not the verify pass's
+and the draft's own static energies added up.
 """
 
 from __future__ import annotations
@@ -49,22 +53,11 @@ def accepted_tokens_per_step(acceptance: float, proposed: int) -> float:
 
 
 def verify_scenario(scenario: Scenario, kind: str) -> Scenario:
-    """The verify pass of ``scenario`` (resolved, batch a number) as a decode step.
-
-    Wafers: the wafer engines take ``query_tokens = k + 1`` per sequence at once, over
-    the sequence's cached keys (a micro-batch carries its sequences' k + 1 tokens through
-    each layer region together).  Other kinds: a batched pass, costed as ``batch x (k + 1)``
-    one-token sequences whose mean and longest contexts are ``1 / (k + 1)`` of the real
-    ones (rounded to whole tokens, at least one), so the KV cache held and read per step
-    equals the real one.
-    """
-    q = scenario.speculative + 1
+    """The verify pass of ``scenario`` (resolved, batch a number) as a decode step of
+    ``query_tokens = k + 1`` tokens per sequence over the sequence's cached keys, on every
+    ``kind`` of system (the argument is kept for callers that pass it)."""
     plain = replace(scenario, speculative=0, acceptance=None, draft=None)
-    if kind == "wafer":
-        return replace(plain, query_tokens=q)
-    output = max(1, round(scenario.output_tokens / q))
-    prompt = max(1, round(scenario.mean_decode_context / q - (output + 1) / 2.0))
-    return replace(plain, batch=scenario.batch * q, prompt_tokens=prompt, output_tokens=output)
+    return replace(plain, query_tokens=scenario.speculative + 1)
 
 
 def combine(target: RunResult, verify: RunResult, draft: RunResult | None, scenario: Scenario,
@@ -83,24 +76,29 @@ def combine(target: RunResult, verify: RunResult, draft: RunResult | None, scena
     step = verify.summary.tpot_s + k * draft_step
     tpot = step / emitted
     ts = target.summary
+    # the run occupies the target's devices, or the draft's where it was sized on more
+    devices = max(ts.devices, draft.summary.devices if draft is not None else 0)
+    units = max(_units(ts), _units(draft.summary) if draft is not None else 0)
     energy: dict[str, float] = {}
     # energy of one step of the whole batch, per token the step emits for each sequence
-    for key in (f for f in Summary.__dataclass_fields__ if f.startswith("energy_") and f != "energy_per_token_j"):
+    for key in (f for f in Summary.__dataclass_fields__
+                if f.startswith("energy_") and f not in ("energy_per_token_j", "energy_static_j")):
         v = verify.summary.get(key)
         d = draft.summary.get(key) if draft is not None else None
         if v is None and d is None:
             continue
         joules = (v or 0.0) * verify.summary.batch + k * (d or 0.0) * (draft.summary.batch if draft else 0)
         energy[key] = joules / (batch * emitted)
-    energy["energy_per_token_j"] = (verify.summary.energy_per_token_j * verify.summary.batch
-                                    + (k * draft.summary.energy_per_token_j * draft.summary.batch if draft else 0.0)
-                                    ) / (batch * emitted)
+    # static power: every device the run occupies, for the whole step (while the draft
+    # proposes, the target's devices are powered and waiting)
+    energy["energy_static_j"] = system.energy.static_power_w * devices * step / (batch * emitted)
+    energy["energy_per_token_j"] = sum(energy.values())
     ttft = ts.ttft_s + (draft.summary.ttft_s if draft is not None else 0.0)
     out_tokens = ts.output_tokens
     changes: dict[str, Any] = dict(
         tpot_s=tpot, tokens_per_s_per_user=1.0 / tpot, tokens_per_s=batch / tpot,
         request_tokens_per_s=batch * out_tokens / (ttft + (out_tokens - 1) * tpot),
-        tokens_per_s_per_device=batch / tpot / ts.devices,
+        tokens_per_s_per_device=batch / tpot / devices, devices=devices,
         ttft_s=ttft,
         decode_layer_s=verify.summary.decode_layer_s,
         bottleneck=verify.summary.decode_bottleneck, decode_bottleneck=verify.summary.decode_bottleneck,
@@ -109,7 +107,6 @@ def combine(target: RunResult, verify: RunResult, draft: RunResult | None, scena
         effective_tokens_per_s_per_user=1.0 / tpot,
         draft_model=draft.summary.model if draft is not None else "self",
         **energy)
-    units = _units(ts)
     changes.update(deployment_metrics(system.deployment, units, batch / tpot))
     summary = replace(ts, **changes)
     how = (f"{k} draft steps of {draft.summary.model} ({_us(draft_step)} each)" if draft is not None
@@ -122,9 +119,11 @@ def combine(target: RunResult, verify: RunResult, draft: RunResult | None, scena
                f"{bound}{verify.summary.decode_bottleneck} (the verify pass); prefill bound by {ts.prefill_bottleneck}"
                for n in target.notes)]
     if draft is not None:
+        counted = ("not added to devices" if draft.summary.devices <= ts.devices else
+                   f"more than the target's {ts.devices}: devices counts them")
         notes.append(f"the draft model is costed on the system as sized for it ({draft.summary.devices} "
-                     f"device(s), not added to devices); its prefill ({_us(draft.summary.ttft_s)}) adds to the "
-                     "time to first token")
+                     f"device(s), {counted}); static power of all {devices} device(s) is counted over the whole "
+                     f"step; its prefill ({_us(draft.summary.ttft_s)}) adds to the time to first token")
     # the per-layer decode arrays are the verify pass's, as decode_layer_s is
     arrays = {**target.arrays, **{k: verify.arrays[k] for k in ("decode_layer_s", "decode_stage_s")
                                   if k in verify.arrays and k in target.arrays}}

@@ -29,9 +29,16 @@ from ..results.run_result import LayerArray, RunResult
 from ..results.summary import Summary
 from ..runner import simulate
 
-__all__ = ["PointOutcome", "run_point", "run_chunk", "encode", "decode"]
+__all__ = ["PointOutcome", "run_point", "run_chunk", "encode", "decode", "error_text"]
 
 _LEN = struct.Struct("<I")
+#: longest error text a record keeps: the exception's first lines, not a page of traceback
+MAX_ERROR_CHARS = 2000
+
+
+def error_text(exc: BaseException) -> str:
+    """An exception as one line for a record: its type and message, whitespace collapsed."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:MAX_ERROR_CHARS]
 
 
 @dataclass(frozen=True)
@@ -59,9 +66,7 @@ def run_point(job: dict[str, Any], cache: dict | None = None) -> bytes:
         result = simulate(system, model, mapping=job["mapping"], **job["scenario"])
         return encode(PointOutcome(job["index"], result, "", time.perf_counter() - t0))
     except Exception as exc:       # a bug in one point is recorded too (its type says it is one)
-        kind = type(exc).__name__
-        error = f"{kind}: {' '.join(str(exc).split())}"[:2000]
-        return encode(PointOutcome(job["index"], None, error, time.perf_counter() - t0))
+        return encode(PointOutcome(job["index"], None, error_text(exc), time.perf_counter() - t0))
 
 
 def _load(cache: dict, loader: Any, ref: str, sets: dict[str, Any]) -> Any:

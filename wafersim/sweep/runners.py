@@ -13,7 +13,7 @@ import threading
 from typing import Any, Callable, Sequence
 
 from ..config import ConfigError
-from .records import PointOutcome, encode, run_chunk, run_point
+from .records import PointOutcome, encode, error_text, run_chunk, run_point
 
 __all__ = ["run_serial", "run_pool", "run_dask", "dask_client", "chunks", "WorkerLost"]
 
@@ -21,7 +21,13 @@ Deliver = Callable[[bytes], None]
 
 
 class WorkerLost(ConfigError):
-    """A pool worker process died (killed, or out of memory); the journal keeps what finished."""
+    """A pool worker process died (killed, or out of memory), or a Dask cluster lost a task;
+    the journal keeps what finished and ``--resume`` runs the points that did not."""
+
+
+def _worker_lost(what: str) -> WorkerLost:
+    return WorkerLost("sweep", "", f"{what}; the points that finished are kept: run again with --resume to "
+                                   "finish the rest")
 
 
 def chunks(jobs: Sequence[dict[str, Any]], workers: int, most: int = 32) -> list[list[dict[str, Any]]]:
@@ -83,8 +89,7 @@ def run_pool(jobs: Sequence[dict[str, Any]], deliver: Deliver, workers: int) -> 
         except BrokenProcessPool:
             for fut in futures:
                 fut.cancel()
-            raise WorkerLost("sweep", "", "a worker process died (killed, or out of memory); the points that "
-                                          "finished are kept: run again with --resume to finish the rest") from None
+            raise _worker_lost("a worker process died (killed, or out of memory)") from None
         except BaseException:
             for fut in futures:
                 fut.cancel()
@@ -109,21 +114,41 @@ def dask_client(scheduler: str, workers: int):
         raise ConfigError("--scheduler", "", f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
 
 
+def _cluster_failures() -> tuple[type[BaseException], ...]:
+    """What a Dask future raises when the cluster, not the chunk, failed: the task kept killing
+    its workers (``KilledWorker``), a connection closed (``CommClosedError`` and other
+    ``OSError``s), or the scheduler dropped it (cancelled).  ``run_chunk`` itself raises
+    nothing else: a point's own error is in its record."""
+    import asyncio
+    import concurrent.futures as cf
+    from distributed import KilledWorker
+    return KilledWorker, OSError, cf.CancelledError, asyncio.CancelledError
+
+
 def run_dask(jobs: Sequence[dict[str, Any]], deliver: Deliver, client: Any) -> None:
-    """On a Dask cluster through ``client``.  A chunk whose task fails on the cluster (Dask's
-    ``KilledWorker`` when it keeps killing workers) has its points recorded as failed."""
+    """On a Dask cluster through ``client``.  A chunk the cluster lost (Dask's ``KilledWorker``
+    when it keeps killing workers, a worker or connection gone) delivers nothing: once the
+    other chunks are delivered, :class:`WorkerLost` says how many points did not run, and
+    ``--resume`` runs them.  Any other error of a chunk's task is recorded as its points'
+    failure."""
     if not jobs:
         return
     from distributed import as_completed
+    lost_to = _cluster_failures()
     n = max(1, len(client.scheduler_info().get("workers", {})))
     parts = chunks(jobs, n)
     futures = {client.submit(run_chunk, part, pure=False): part for part in parts}
+    lost, why = 0, ""
     for fut in as_completed(list(futures)):
         try:
             records = fut.result()
-        except Exception as exc:      # the task failed on the cluster: its points are recorded as failed
-            text = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:2000]
-            records = [encode(PointOutcome(job["index"], None, text)) for job in futures[fut]]
+        except lost_to as exc:        # the cluster lost the task: no records, left for --resume
+            records = []
+            lost, why = lost + len(futures[fut]), why or error_text(exc)
+        except Exception as exc:      # the task itself failed: its points are recorded as failed
+            records = [encode(PointOutcome(job["index"], None, error_text(exc))) for job in futures[fut]]
         for record in records:
             deliver(record)
         fut.release()
+    if lost:
+        raise _worker_lost(f"the Dask cluster lost {lost} of {len(jobs)} points ({why})")

@@ -35,7 +35,7 @@ class Scenario:
     acceptance: float | None = None   # probability that each proposed token is accepted (needed with speculative)
     draft: str | None = None          # draft model preset or path; None = self-speculation (the target proposes)
     query_tokens: int = 1             # query tokens per sequence in a decode step (k + 1 in a speculative
-                                      # verify pass; wafer engines; the runner sets it)
+                                      # verify pass; the runner sets it)
 
     def __post_init__(self) -> None:
         _positive_or(self.batch, "batch", "max")
