@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 from . import cli_args
 from ._version import __version__
-from .config import ConfigError, WafersimError
+from .config import ERROR_TEXT_MAX, ConfigError, WafersimError
 from .hardware.runtime import RUNTIME_CLASSES
 from .presets import (DEFAULT_RUNTIME, list_presets, load_model, load_runtime, load_system, runtime_for_class,
                       runtime_key_applies)
@@ -448,7 +448,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with the one-line error every other mistake gets: ``wafersim: error: ...``, status 2."""
 
     def error(self, message: str):
-        self.exit(2, f"wafersim: error: {_one_line(message, 500)} (see `{self.prog} --help`)\n")
+        self.exit(2, f"wafersim: error: {_one_line(message, BRIEF_ERROR_MAX)} (see `{self.prog} --help`)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -517,7 +517,12 @@ def build_parser() -> argparse.ArgumentParser:
 EXIT_INTERNAL = 70
 
 
-def _one_line(text: str, limit: int = 2000) -> str:
+#: Most characters of an argparse message or an internal error's text printed: both echo what
+#: was typed or raised, and a usage mistake or a bug report reads best as a short line.
+BRIEF_ERROR_MAX = 500
+
+
+def _one_line(text: str, limit: int = ERROR_TEXT_MAX) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
@@ -544,7 +549,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("WAFERSIM_DEBUG"):
             raise
-        print(f"wafersim: internal error: {type(exc).__name__}: {_one_line(exc, 500)} "
+        print(f"wafersim: internal error: {type(exc).__name__}: {_one_line(exc, BRIEF_ERROR_MAX)} "
               "(a bug in wafersim; WAFERSIM_DEBUG=1 shows where)", file=sys.stderr)
         return EXIT_INTERNAL
 

@@ -23,15 +23,22 @@ from typing import Any
 
 import numpy as np
 
+from ..config import ERROR_TEXT_MAX
 from ..presets import load_model, load_system
 from ..results.phase import PhaseTime
 from ..results.run_result import LayerArray, RunResult
 from ..results.summary import Summary
 from ..runner import simulate
 
-__all__ = ["PointOutcome", "run_point", "run_chunk", "encode", "decode"]
+__all__ = ["PointOutcome", "run_point", "run_chunk", "encode", "decode", "error_text"]
 
 _LEN = struct.Struct("<I")
+
+
+def error_text(exc: BaseException) -> str:
+    """What a failed point records: the error's type and message on one line, at most
+    ERROR_TEXT_MAX characters (a point's error is one cell of the sweep's table)."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:ERROR_TEXT_MAX]
 
 
 @dataclass(frozen=True)
@@ -59,9 +66,7 @@ def run_point(job: dict[str, Any], cache: dict | None = None) -> bytes:
         result = simulate(system, model, mapping=job["mapping"], **job["scenario"])
         return encode(PointOutcome(job["index"], result, "", time.perf_counter() - t0))
     except Exception as exc:       # a bug in one point is recorded too (its type says it is one)
-        kind = type(exc).__name__
-        error = f"{kind}: {' '.join(str(exc).split())}"[:2000]
-        return encode(PointOutcome(job["index"], None, error, time.perf_counter() - t0))
+        return encode(PointOutcome(job["index"], None, error_text(exc), time.perf_counter() - t0))
 
 
 def _load(cache: dict, loader: Any, ref: str, sets: dict[str, Any]) -> Any:

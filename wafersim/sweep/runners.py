@@ -13,20 +13,33 @@ import threading
 from typing import Any, Callable, Sequence
 
 from ..config import ConfigError
-from .records import PointOutcome, encode, run_chunk, run_point
+from .records import PointOutcome, encode, error_text, run_chunk, run_point
 
 __all__ = ["run_serial", "run_pool", "run_dask", "dask_client", "chunks", "WorkerLost"]
 
 Deliver = Callable[[bytes], None]
+
+#: Chunks a runner aims for per worker: enough that the workers stay busy to the end while
+#: the points take unequal times, few enough that each chunk saves round trips.
+CHUNKS_PER_WORKER = 8
+#: Most points in one chunk: what a killed sweep may lose per worker, and how often the
+#: journal and the progress bar hear of finished points.
+CHUNK_MOST = 32
+#: Seconds between a pool worker's checks that the process that started the pool still
+#: lives: short enough that orphans exit promptly after ``kill -9``, long enough to cost nothing.
+PARENT_POLL_S = 0.5
+#: How long to wait for a remote Dask scheduler to answer (Dask's timeout text): a scheduler
+#: across a network answers in well under this, and a wrong address fails within it.
+DASK_CONNECT_TIMEOUT = "20s"
 
 
 class WorkerLost(ConfigError):
     """A pool worker process died (killed, or out of memory); the journal keeps what finished."""
 
 
-def chunks(jobs: Sequence[dict[str, Any]], workers: int, most: int = 32) -> list[list[dict[str, Any]]]:
-    """Split ``jobs`` into chunks: about eight per worker, at most ``most`` points each."""
-    size = max(1, min(most, len(jobs) // max(1, workers * 8)))
+def chunks(jobs: Sequence[dict[str, Any]], workers: int, most: int = CHUNK_MOST) -> list[list[dict[str, Any]]]:
+    """Split ``jobs`` into chunks: about CHUNKS_PER_WORKER per worker, at most ``most`` points each."""
+    size = max(1, min(most, len(jobs) // max(1, workers * CHUNKS_PER_WORKER)))
     return [list(jobs[i:i + size]) for i in range(0, len(jobs), size)]
 
 
@@ -59,7 +72,7 @@ def _watch_parent(owner: int) -> None:
     def watch() -> None:
         import time
         while not _gone(owner):
-            time.sleep(0.5)
+            time.sleep(PARENT_POLL_S)
         os._exit(1)
     threading.Thread(target=watch, name="wafersim-parent-watch", daemon=True).start()
 
@@ -104,7 +117,7 @@ def dask_client(scheduler: str, workers: int):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
         return Client(cluster), cluster
     try:
-        return Client(scheduler, timeout="20s"), None
+        return Client(scheduler, timeout=DASK_CONNECT_TIMEOUT), None
     except (OSError, TimeoutError, ValueError) as exc:
         raise ConfigError("--scheduler", "", f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
 
@@ -122,7 +135,7 @@ def run_dask(jobs: Sequence[dict[str, Any]], deliver: Deliver, client: Any) -> N
         try:
             records = fut.result()
         except Exception as exc:      # the task failed on the cluster: its points are recorded as failed
-            text = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:2000]
+            text = error_text(exc)
             records = [encode(PointOutcome(job["index"], None, text)) for job in futures[fut]]
         for record in records:
             deliver(record)
