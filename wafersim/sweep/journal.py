@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError
+from .records import header_of
 
 __all__ = ["Journal", "JournalWriter", "journal_path", "read_journal", "MAGIC"]
 
@@ -72,8 +73,7 @@ def read_journal(path: str | Path) -> Journal:
         if kind == b"H" and header is None:
             header = json.loads(payload)
         elif kind == b"P" and header is not None:
-            (hn,) = struct.unpack_from("<I", payload)     # records.encode: header length, header
-            index = json.loads(payload[4:4 + hn])["index"]
+            index = header_of(payload)["index"]
             records.setdefault(int(index), payload)
         else:
             break
