@@ -103,7 +103,8 @@ def cmd_sweep(ns: argparse.Namespace) -> int:
         report = run_sweep(p, ns.out, jobs=jobs, scheduler=ns.scheduler, force=ns.force, resume=ns.resume,
                            progress=False if ns.quiet else None, arrays=not ns.no_arrays, stream=sys.stderr)
     except KeyboardInterrupt:
-        print(f"\nwafersim: the finished points are kept in {ns.out}.journal; add --resume to finish the sweep",
+        from .journal import SUFFIX
+        print(f"\nwafersim: the finished points are kept in {ns.out}{SUFFIX}; add --resume to finish the sweep",
               file=sys.stderr)
         raise
     reused = f", {report.reused} already done" if report.reused else ""
