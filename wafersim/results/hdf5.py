@@ -97,14 +97,20 @@ def _scale(group: h5py.Group, name: str, values: np.ndarray) -> h5py.Dataset:
     return ds
 
 
+def _dim_scale(group: h5py.Group, arr: LayerArray, axis: int) -> None:
+    """The scale of ``arr``'s dimension ``axis`` in ``group`` unless it is there: its labels, or 0..n-1."""
+    dim = arr.dims[axis]
+    if dim not in group:
+        labels = (arr.labels or {}).get(dim)
+        _scale(group, dim, np.array(labels, dtype=str) if labels else np.arange(arr.data.shape[axis]))
+
+
 def _write_array(group: h5py.Group, name: str, arr: LayerArray) -> None:
     ds = _dataset(group, name, arr.data)
     ds.attrs["units"] = arr.units
     ds.attrs["description"] = arr.description
     for axis, dim in enumerate(arr.dims):
-        if dim not in group:
-            labels = (arr.labels or {}).get(dim)
-            _scale(group, dim, np.array(labels, dtype=str) if labels else np.arange(arr.data.shape[axis]))
+        _dim_scale(group, arr, axis)
         ds.dims[axis].attach_scale(group[dim])
 
 

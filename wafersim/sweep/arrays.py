@@ -21,7 +21,7 @@ import h5py
 import numpy as np
 
 from ..results.errors import ResultsFormatError
-from ..results.hdf5 import _dataset, _json, _run_attrs, _scale, _text, _write_array, _write_attachments
+from ..results.hdf5 import _dataset, _dim_scale, _json, _run_attrs, _scale, _text, _write_array, _write_attachments
 from ..results.phase import PhaseTime
 from ..results.run_result import LayerArray, RunResult
 from ..results.summary import Summary
@@ -66,10 +66,8 @@ def write_arrays(f: h5py.File, ran: Sequence[PointOutcome | None], shape: tuple[
     template = ok[0]
     for name in names:
         a = template.arrays[name]
-        for axis, dim in enumerate(a.dims):
-            if dim not in g:
-                labels = (a.labels or {}).get(dim)
-                _scale(g, dim, np.array(labels, dtype=str) if labels else np.arange(a.data.shape[axis]))
+        for axis in range(len(a.dims)):
+            _dim_scale(g, a, axis)
         data = np.full((len(ran), *a.data.shape), np.nan)
         for i, o in enumerate(ran):
             if o is not None and o.ok:
