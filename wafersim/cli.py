@@ -10,8 +10,7 @@ from typing import Any, Sequence
 
 from . import cli_args
 from ._version import __version__
-from .atomic import check_output_path
-from .config import ConfigError, InputError, WafersimError, parse_override
+from .config import ERROR_TEXT_MAX, ConfigError, WafersimError
 from .hardware.runtime import RUNTIME_CLASSES
 from .presets import (DEFAULT_RUNTIME, list_presets, load_model, load_runtime, load_system, runtime_for_class,
                       runtime_key_applies)
@@ -30,6 +29,10 @@ _positive = cli_args.positive
 
 _non_negative = cli_args.non_negative
 _probability = cli_args.probability
+_split_sets = cli_args.split_sets
+_typed = cli_args.typed
+_check_out = cli_args.check_out
+_dumps = cli_args.dumps
 
 
 def _scenario_args(p: argparse.ArgumentParser, compare: bool = False) -> None:
@@ -73,26 +76,6 @@ def _scenario_args(p: argparse.ArgumentParser, compare: bool = False) -> None:
     o.add_argument("-o", "--out", default=None, metavar="FILE.h5", help="write results to an HDF5 file")
     o.add_argument("--force", action="store_true", help="let -o replace an existing file")
     o.add_argument("--json", action="store_true", help="print JSON instead of a table")
-
-
-def _split_sets(items: Sequence[str], sides: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """Overrides by target; ``out["typed"]`` maps each (target, key) to what the user typed."""
-    out: dict[str, dict[str, Any]] = {s: {} for s in (*sides, "model", "mapping", "runtime")}
-    typed: dict[tuple[str, str], str] = {}
-    for item in items:
-        key, value = parse_override(item)
-        head, _, rest = key.partition(".")
-        if head not in out or not rest:
-            allowed = ", ".join(f"{s}.<key>" for s in out)
-            raise ConfigError("--set", key, f"expected one of {allowed}")
-        out[head][rest] = value
-        typed[(head, rest)] = item
-    out["typed"] = typed
-    return out
-
-
-def _typed(sets: dict, *heads: str) -> dict[str, str]:
-    return {rest: text for (head, rest), text in sets["typed"].items() if head in heads}
 
 
 def _scenario(ns: argparse.Namespace) -> dict[str, Any]:
@@ -156,20 +139,6 @@ def _run_one(system_name: str, model, ns, system_sets, mapping, compare: bool = 
         scenario["fidelity"] = engines.fidelity_or_default(system.kind, ns.fidelity)
     from .runner import simulate        # NumPy and the engines load only for commands that run
     return simulate(system, model, mapping=mapping, **scenario)
-
-
-def _dumps(obj: object) -> str:
-    """Strict JSON (no NaN or Infinity, which strict parsers reject)."""
-    try:
-        return json.dumps(obj, indent=2, allow_nan=False)
-    except ValueError:
-        raise InputError("the result holds a number that is not finite; refusing to print it as JSON") from None
-
-
-def _check_out(ns: argparse.Namespace) -> None:
-    """Check ``-o`` before any simulation runs."""
-    if getattr(ns, "out", None) is not None:
-        check_output_path(ns.out, overwrite=ns.force)
 
 
 def cmd_run(ns: argparse.Namespace) -> int:
@@ -479,7 +448,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with the one-line error every other mistake gets: ``wafersim: error: ...``, status 2."""
 
     def error(self, message: str):
-        self.exit(2, f"wafersim: error: {_one_line(message, 500)} (see `{self.prog} --help`)\n")
+        self.exit(2, f"wafersim: error: {_one_line(message, BRIEF_ERROR_MAX)} (see `{self.prog} --help`)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -548,7 +517,12 @@ def build_parser() -> argparse.ArgumentParser:
 EXIT_INTERNAL = 70
 
 
-def _one_line(text: str, limit: int = 2000) -> str:
+#: Most characters of an argparse message or an internal error's text printed: both echo what
+#: was typed or raised, and a usage mistake or a bug report reads best as a short line.
+BRIEF_ERROR_MAX = 500
+
+
+def _one_line(text: str, limit: int = ERROR_TEXT_MAX) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
@@ -575,7 +549,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("WAFERSIM_DEBUG"):
             raise
-        print(f"wafersim: internal error: {type(exc).__name__}: {_one_line(exc, 500)} "
+        print(f"wafersim: internal error: {type(exc).__name__}: {_one_line(exc, BRIEF_ERROR_MAX)} "
               "(a bug in wafersim; WAFERSIM_DEBUG=1 shows where)", file=sys.stderr)
         return EXIT_INTERNAL
 

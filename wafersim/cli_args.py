@@ -1,12 +1,18 @@
-"""Flag types and flag groups the ``wafersim`` subcommands share (``run``, ``compare``, ``explore``)."""
+"""Flag types, flag groups and the handling of ``--set``, ``-o`` and ``--json`` that the
+``wafersim`` subcommands share (``run``, ``compare``, ``validate``, ``noc-sweep``, ``explore``)."""
 
 from __future__ import annotations
 
 import argparse
+import json
+from typing import Any, Sequence
 
+from .atomic import check_output_path
+from .config import ConfigError, InputError, parse_override
 from .engines import registry as engines
 
-__all__ = ["FLAG_MAX", "int_or", "positive", "non_negative", "probability", "workload_args", "speculative_args"]
+__all__ = ["FLAG_MAX", "int_or", "positive", "non_negative", "probability", "workload_args", "speculative_args",
+           "split_sets", "typed", "check_out", "dumps"]
 
 #: Largest integer a flag takes; the scenario sets tighter bounds per key (workload.scenario.MAXIMUM).
 FLAG_MAX = 2**31 - 1
@@ -75,3 +81,39 @@ def speculative_args(g: argparse._ArgumentGroup) -> None:
                    help="probability that a proposed token is accepted, 0 to 1 (needed with --speculative)")
     g.add_argument("--draft", default=None, metavar="MODEL",
                    help="draft model preset or path (default: self-speculation, the model proposes in its own pass)")
+
+
+def split_sets(items: Sequence[str], sides: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``--set`` overrides by target (each of ``sides``, then ``model``, ``mapping`` and
+    ``runtime``); ``out["typed"]`` maps each (target, key) to what the user typed."""
+    out: dict[str, dict[str, Any]] = {s: {} for s in (*sides, "model", "mapping", "runtime")}
+    typed: dict[tuple[str, str], str] = {}
+    for item in items:
+        key, value = parse_override(item)
+        head, _, rest = key.partition(".")
+        if head not in out or not rest:
+            allowed = ", ".join(f"{s}.<key>" for s in out)
+            raise ConfigError("--set", key, f"expected one of {allowed}")
+        out[head][rest] = value
+        typed[(head, rest)] = item
+    out["typed"] = typed
+    return out
+
+
+def typed(sets: dict, *heads: str) -> dict[str, str]:
+    """What the user typed for each key of the targets ``heads`` of :func:`split_sets`."""
+    return {rest: text for (head, rest), text in sets["typed"].items() if head in heads}
+
+
+def check_out(ns: argparse.Namespace) -> None:
+    """Check ``-o`` (and ``--force``) before any simulation runs."""
+    if getattr(ns, "out", None) is not None:
+        check_output_path(ns.out, overwrite=ns.force)
+
+
+def dumps(obj: object) -> str:
+    """Strict JSON (no NaN or Infinity, which strict parsers reject)."""
+    try:
+        return json.dumps(obj, indent=2, allow_nan=False)
+    except ValueError:
+        raise InputError("the result holds a number that is not finite; refusing to print it as JSON") from None

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 from . import cli_args
-from .atomic import check_output_path
-from .config import ConfigError, InputError, parse_override
 from .presets import load_model, load_system
 
 __all__ = ["add_parser", "cmd_explore"]
@@ -96,17 +93,6 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     return e
 
 
-def _sets(items: list[str]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {"system": {}, "model": {}, "mapping": {}, "runtime": {}}
-    for item in items:
-        key, value = parse_override(item)
-        head, _, rest = key.partition(".")
-        if head not in out or not rest:
-            raise ConfigError("--set", key, "expected system.<key>, model.<key>, mapping.<key> or runtime.<key>")
-        out[head][rest] = value
-    return out
-
-
 def _constraints(ns: argparse.Namespace) -> list[str]:
     rules = [] if ns.allow_spill else ["fits_on_chip"]
     if ns.max_devices is not None:
@@ -126,9 +112,8 @@ def cmd_explore(ns: argparse.Namespace) -> int:
     from .explore.space import parse_axis
     from .sweep.progress import Progress
 
-    if ns.out is not None:
-        check_output_path(ns.out, overwrite=ns.force)
-    sets = _sets(ns.set)
+    cli_args.check_out(ns)
+    sets = cli_args.split_sets(ns.set, ["system"])
     system = load_system(ns.system, sets["system"], runtime=ns.runtime, runtime_overrides=sets["runtime"] or None)
     model = load_model(ns.model, sets["model"])
     scenario = {"prompt_tokens": ns.prompt, "output_tokens": ns.output, "dtype": ns.dtype,
@@ -157,10 +142,7 @@ def cmd_explore(ns: argparse.Namespace) -> int:
     if ns.out:
         write(ns.out, result)
     if ns.json:
-        try:
-            print(json.dumps(to_json(result), indent=2, allow_nan=False))
-        except ValueError:
-            raise InputError("the result holds a number that is not finite; refusing to print it as JSON") from None
+        print(cli_args.dumps(to_json(result)))
         return 0
     print(report(result))
     if ns.out:

@@ -25,7 +25,7 @@ from .units import UnitError, base_unit, parse_quantity
 
 __all__ = [
     "WafersimError", "ConfigError", "InputError", "Spec", "QUANTITY_RANGES", "INTEGER_MAX", "NUMBER_MAX",
-    "NUMBER_TINY", "TOML_MAX_BYTES", "TOML_MAX_DEPTH", "schema_markdown", "quantity", "integer", "number", "choice", "flag", "text",
+    "NUMBER_TINY", "TOML_MAX_BYTES", "ERROR_TEXT_MAX", "TOML_MAX_DEPTH", "schema_markdown", "quantity", "integer", "number", "choice", "flag", "text",
     "build", "load_toml", "apply_overrides", "parse_override", "to_dict",
 ]
 
@@ -47,6 +47,12 @@ class ConfigError(WafersimError):
 class InputError(WafersimError):
     """Inputs each valid on their own that together give no finite, physical result
     (a run whose time, throughput or energy would be NaN, infinite or negative)."""
+
+
+#: Most characters of an error's text that the command line prints or a sweep records for a
+#: failed point: every real message fits, and one that echoes a huge value (a whole table, a
+#: long traceback message) stays a bounded line.
+ERROR_TEXT_MAX = 2000
 
 
 #: Physical range of each quantity kind (SI base units): a non-zero value must lie in

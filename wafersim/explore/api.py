@@ -28,6 +28,10 @@ __all__ = ["explore", "Exploration", "Cost", "Space", "Axis", "Point", "parse_ax
 
 #: the most points one search may evaluate
 BUDGET_MOST = 1_000_000
+#: the largest seed: a signed 64-bit integer, so a seed round-trips through any tool's integers
+SEED_MOST = 2**63 - 1
+#: the most best layouts one search reports: each keeps its full run in memory and in the file
+TOP_MOST = 1000
 
 
 @dataclass(frozen=True)
@@ -140,8 +144,8 @@ def explore(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
     if method not in METHODS:
         raise ConfigError("explore", "method", f"expected one of {', '.join(METHODS)}; got {method!r}")
     budget = _number("budget", budget, 1, BUDGET_MOST)
-    seed = _number("seed", seed, 0, 2**63 - 1)
-    top = _number("top", top, 1, 1000)
+    seed = _number("seed", seed, 0, SEED_MOST)
+    top = _number("top", top, 1, TOP_MOST)
     goal = as_objective(objective)
     rules = tuple(constraint(c) for c in constraints)
     if isinstance(pareto, str) or len(pareto) != 2:

@@ -86,6 +86,10 @@ def objective(spec: "str | Objective") -> Objective:
 
 #: summary units -> the quantity kind a constraint's value is read as
 _UNIT_KIND = {"s": "time", "W": "power", "B": "bytes"}
+#: the least |bound| a violation is measured relative to, so that a bound of 0 gives a finite violation
+_BOUND_TINY = 1e-300
+#: the least shortfall of a yes/no key that is no: above 0, so the point still counts as breaking it
+_SHORTFALL_LEAST = 1e-12
 _CONSTRAINT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=)\s*(.+?)\s*$")
 #: keys a yes/no constraint may name
 _FLAGS = tuple(f.name for f in dataclasses.fields(Summary) if "bool" in str(f.type))
@@ -107,7 +111,7 @@ class Constraint:
         if not isinstance(v, (int, float)) or isinstance(v, bool):
             return 1.0
         off = v - self.bound if self.op == "<=" else self.bound - v
-        return None if off <= 0 else off / max(abs(self.bound), 1e-300)
+        return None if off <= 0 else off / max(abs(self.bound), _BOUND_TINY)
 
     def text(self) -> str:
         if self.op == "is":
@@ -128,7 +132,7 @@ def _flag_shortfall(key: str, metrics: Mapping[str, Any]) -> float:
     total = sum(metrics.get(t) or 0.0 for t in totals)
     if not isinstance(amount, (int, float)) or not total > 0:
         return 1.0
-    return min(1.0, max(float(amount) / total, 1e-12))
+    return min(1.0, max(float(amount) / total, _SHORTFALL_LEAST))
 
 
 def constraint(spec: "str | Constraint") -> Constraint:

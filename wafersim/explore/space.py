@@ -23,7 +23,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from ..config import ConfigError
 from ..mapping.options import MappingOptions
-from ..workload.scenario import MAXIMUM, Scenario
+from ..workload.scenario import DEFAULT_MAXIMUM, MAXIMUM, Scenario
 
 __all__ = ["Axis", "Space", "parse_axis", "axis_keys", "REPLICAS", "REPLICAS_MAX"]
 
@@ -45,6 +45,8 @@ _LEAST = {"speculative": 0}
 _FLOAT_KEYS = frozenset({"acceptance"})
 #: the most values one axis may list
 AXIS_MAX_VALUES = 4096
+#: values of an axis that Space.describe shows before it elides the middle ones: a line stays short
+_VALUES_SHOWN = 6
 
 
 def axis_keys() -> tuple[str, ...]:
@@ -70,7 +72,7 @@ class Axis:
             raise ConfigError("--axis", self.key, f"a value is listed twice: {list(self.values)}")
         if self.key in _INT_KEYS:
             words = {"batch": "max", "wafers": "auto", "tp": "auto", "gpus": "auto"}
-            most = REPLICAS_MAX if self.key == REPLICAS else MAXIMUM.get(self.key, 2**20)
+            most = REPLICAS_MAX if self.key == REPLICAS else MAXIMUM.get(self.key, DEFAULT_MAXIMUM)
             least = _LEAST.get(self.key, 1)
             for v in self.values:
                 ok = (isinstance(v, int) and not isinstance(v, bool) and least <= v <= most) or v == words.get(self.key)
@@ -154,7 +156,7 @@ class Space:
         return " x ".join(parts) + f" = {self.size:,} points"
 
 
-def _values_text(values: Sequence[Any], most: int = 6) -> str:
+def _values_text(values: Sequence[Any], most: int = _VALUES_SHOWN) -> str:
     shown = ["''" if v == "" else str(v) for v in values]
     if len(shown) > most:
         shown = [*shown[:most - 2], "...", shown[-1]]

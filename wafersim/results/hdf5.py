@@ -39,6 +39,9 @@ from .summary import FIELDS, Summary, problems
 
 FORMAT = "wafersim-results"
 FORMAT_VERSION = 2   # 2: validation columns in /validation, not /summary; config.provenance
+#: The ``format`` of a sweep collection (wafersim.sweep.fileformat), named here so that reading
+#: a results file can tell one apart without importing the sweep package.
+SWEEP_FORMAT = "wafersim-sweep"
 _STR = h5py.string_dtype("utf-8")
 _COMPRESS = {"compression": "gzip", "shuffle": True}
 
@@ -47,6 +50,14 @@ def _creation_date() -> str:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     now = _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc) if epoch else _dt.datetime.now(_dt.timezone.utc)
     return now.replace(microsecond=0).isoformat()
+
+
+def _stamp(f: h5py.File, fmt: str, version: int) -> None:
+    """The root attributes every wafersim file has: format, format-version, generated-by, creation-date."""
+    f.attrs["format"] = fmt
+    f.attrs["format-version"] = version
+    f.attrs["generated-by"] = f"wafersim {__version__}"
+    f.attrs["creation-date"] = _creation_date()
 
 
 def _json(obj: Any) -> str:
@@ -71,6 +82,14 @@ def _dataset(group: h5py.Group, name: str, data: np.ndarray, **kw: Any) -> h5py.
     return group.create_dataset(name, data=data, **opts, **kw)
 
 
+def _column(group: h5py.Group, name: str, data: np.ndarray) -> h5py.Dataset:
+    """A dataset of ``data``: UTF-8 text where it is an object array (of str), else as :func:`_dataset` stores it."""
+    data = np.asarray(data)
+    if data.dtype == object:
+        return group.create_dataset(name, data=data, dtype=_STR, track_times=False)
+    return _dataset(group, name, data)
+
+
 def _scale(group: h5py.Group, name: str, values: np.ndarray) -> h5py.Dataset:
     ds = _dataset(group, name, values) if np.asarray(values).dtype.kind != "U" else \
         group.create_dataset(name, data=np.asarray(values, dtype=object), dtype=_STR, track_times=False)
@@ -78,23 +97,40 @@ def _scale(group: h5py.Group, name: str, values: np.ndarray) -> h5py.Dataset:
     return ds
 
 
+def _dim_scale(group: h5py.Group, arr: LayerArray, axis: int) -> None:
+    """The scale of ``arr``'s dimension ``axis`` in ``group`` unless it is there: its labels, or 0..n-1."""
+    dim = arr.dims[axis]
+    if dim not in group:
+        labels = (arr.labels or {}).get(dim)
+        _scale(group, dim, np.array(labels, dtype=str) if labels else np.arange(arr.data.shape[axis]))
+
+
 def _write_array(group: h5py.Group, name: str, arr: LayerArray) -> None:
     ds = _dataset(group, name, arr.data)
     ds.attrs["units"] = arr.units
     ds.attrs["description"] = arr.description
     for axis, dim in enumerate(arr.dims):
-        if dim not in group:
-            labels = (arr.labels or {}).get(dim)
-            _scale(group, dim, np.array(labels, dtype=str) if labels else np.arange(arr.data.shape[axis]))
+        _dim_scale(group, arr, axis)
         ds.dims[axis].attach_scale(group[dim])
 
 
-def _write_run(group: h5py.Group, result: RunResult) -> None:
+def _run_attrs(group: h5py.Group, result: RunResult) -> None:
+    """A run's group attributes: system, model, config, summary and notes (JSON)."""
     group.attrs["system"] = str(result.summary["system"])
     group.attrs["model"] = str(result.summary["model"])
     group.attrs["config"] = _json(result.config)
     group.attrs["summary"] = _json(result.to_json())
     group.attrs["notes"] = _json(result.notes)
+
+
+def _write_attachments(group: h5py.Group, result: RunResult) -> None:
+    """A run's attachments (name -> text), one scalar UTF-8 dataset each."""
+    for name, text in sorted(result.attachments.items()):
+        group.create_dataset(name, data=text, dtype=_STR, track_times=False)
+
+
+def _write_run(group: h5py.Group, result: RunResult) -> None:
+    _run_attrs(group, result)
     for name, arr in sorted(result.arrays.items()):
         _write_array(group, name, arr)
     names = sorted(set(result.prefill.components) | set(result.decode.components))
@@ -104,8 +140,7 @@ def _write_run(group: h5py.Group, result: RunResult) -> None:
         ds.attrs["units"] = "s"
         ds.attrs["description"] = f"{label.split('_')[0]}: seconds each resource alone would need"
         ds.dims[0].attach_scale(group["component"])
-    for name, text in sorted(result.attachments.items()):
-        group.create_dataset(name, data=text, dtype=_STR, track_times=False)
+    _write_attachments(group, result)
 
 
 def _write_columns(g: h5py.Group, columns: Sequence[tuple[str, list[Any], str, str]], n: int,
@@ -126,10 +161,7 @@ def _write_columns(g: h5py.Group, columns: Sequence[tuple[str, list[Any], str, s
         else:
             fill = ""
             data = np.array(["" if v is None else str(v) for v in values], dtype=object)
-        if data.dtype == object:
-            ds = g.create_dataset(key, data=data, dtype=_STR, track_times=False)
-        else:
-            ds = _dataset(g, key, data)
+        ds = _column(g, key, data)
         ds.attrs["units"] = unit
         ds.attrs["description"] = meaning
         if missing:
@@ -172,10 +204,7 @@ def write_results(path: str | Path, results: RunResult | Iterable[RunResult],
             raise ValueError(f"run id {rid!r} must be unique, non-empty and free of '/' and a leading '.'")
     path = Path(path)
     with signed_h5(path) as f:
-        f.attrs["format"] = FORMAT
-        f.attrs["format-version"] = FORMAT_VERSION
-        f.attrs["generated-by"] = f"wafersim {__version__}"
-        f.attrs["creation-date"] = _creation_date()
+        _stamp(f, FORMAT, FORMAT_VERSION)
         for k, v in sorted((extra_attrs or {}).items()):
             f.attrs[k] = v
         runs = f.create_group("runs")
@@ -194,7 +223,7 @@ def write_results(path: str | Path, results: RunResult | Iterable[RunResult],
 
 def check_format(f: h5py.File, path: str | Path) -> None:
     fmt = _attr_text(f.attrs.get("format"))
-    if fmt == "wafersim-sweep":
+    if fmt == SWEEP_FORMAT:
         raise ResultsFormatError(f"{path}: not a wafersim results file but a sweep collection; open it with "
                                  "xarray.open_dataset(path, engine='h5netcdf', group='summary'), "
                                  "wafersim.sweep.read_collection or tools/plot_sweep.py")
@@ -329,7 +358,7 @@ def read_table(path: str | Path, name: str = "summary") -> dict[str, list[Any]]:
             tables = [k for k in f if k != "runs" and isinstance(f[k], h5py.Group)]
             raise MissingEntry(f"{path}: no table {name!r}; tables: {', '.join(tables)}")
         g = f[name]
-        return {key: [v.item() if hasattr(v, "item") else v for v in _decode(g[key][()])] for key in g}
+        return {key: [v.item() if hasattr(v, "item") else v for v in _text(g[key][()])] for key in g}
 
 
 def _sound_provenance(prov: Any) -> bool:
@@ -360,10 +389,14 @@ def read_provenance(path: str | Path) -> list[dict[str, Any]]:
         return out
 
 
-def _decode(data: Any) -> Any:
-    if isinstance(data, np.ndarray) and data.dtype == object:
-        return np.array([v.decode() if isinstance(v, bytes) else v for v in data], dtype=object)
-    return data.decode() if isinstance(data, bytes) else data
+def _text(v: Any, errors: str = "strict") -> Any:
+    """Text as h5py reads it back, as str: bytes decoded as UTF-8 (``errors`` as for
+    bytes.decode), element by element in an object array of any shape; anything else as it is."""
+    if isinstance(v, bytes):
+        return v.decode("utf-8", errors)
+    if isinstance(v, np.ndarray) and v.dtype == object:
+        return np.array([_text(x, errors) for x in v.ravel()], dtype=object).reshape(v.shape)
+    return v
 
 
 def read_run(path: str | Path, run_id: str | None = None) -> RunResult:
@@ -380,7 +413,7 @@ def read_run(path: str | Path, run_id: str | None = None) -> RunResult:
         if not isinstance(g, h5py.Group):
             raise ResultsFormatError(f"{path}: damaged: /runs/{rid} is not a group")
         stored = _summary(g, path)
-        names = [str(n) for n in _decode(g["component"][()])] if "component" in g else []
+        names = [str(n) for n in _text(g["component"][()])] if "component" in g else []
         phases = {}
         for label, total in (("prefill_components_s", "ttft_s"), ("decode_components_s", "tpot_s")):
             values = g[label][()] if label in g else []
@@ -390,10 +423,10 @@ def read_run(path: str | Path, run_id: str | None = None) -> RunResult:
             if not isinstance(item, h5py.Dataset) or name in phases or item.is_scale:
                 continue
             if item.shape == () and h5py.check_string_dtype(item.dtype):
-                attachments[name] = _decode(item[()])
+                attachments[name] = _text(item[()])
                 continue
             dims = tuple(d[0].name.rsplit("/", 1)[-1] if len(d) else f"dim_{i}" for i, d in enumerate(item.dims))
-            labels = {dim: tuple(str(v) for v in _decode(g[dim][()])) for dim in dims
+            labels = {dim: tuple(str(v) for v in _text(g[dim][()])) for dim in dims
                       if dim in g and h5py.check_string_dtype(g[dim].dtype)}
             arrays[name] = LayerArray(item[()], dims, str(item.attrs.get("units", "")),
                                       str(item.attrs.get("description", "")), labels or None)
@@ -418,10 +451,7 @@ def write_noc_sweep(path: str | Path, columns: Sequence[tuple[str, Sequence[floa
     path = Path(path)
     n = len(columns[0][1]) if columns else 0
     with signed_h5(path) as f:
-        f.attrs["format"] = NOC_FORMAT
-        f.attrs["format-version"] = NOC_FORMAT_VERSION
-        f.attrs["generated-by"] = f"wafersim {__version__}"
-        f.attrs["creation-date"] = _creation_date()
+        _stamp(f, NOC_FORMAT, NOC_FORMAT_VERSION)
         f.attrs["config"] = _json(config)
         g = f.create_group("sweep")
         _scale(g, "point", np.arange(n))

@@ -15,17 +15,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import h5py
 import numpy as np
 
 from ..results.errors import ResultsFormatError
-from ..results.hdf5 import _dataset, _json, _scale, _write_array
+from ..results.hdf5 import _dataset, _dim_scale, _json, _run_attrs, _scale, _text, _write_array, _write_attachments
 from ..results.phase import PhaseTime
 from ..results.run_result import LayerArray, RunResult
 from ..results.summary import Summary
-from .fileformat import open_sweep, point_id
+from .fileformat import attach_dims, open_sweep, point_id
 from .records import PointOutcome
 
 __all__ = ["stackable", "write_arrays", "write_point", "read_point", "GROUP", "PHASES"]
@@ -66,10 +66,8 @@ def write_arrays(f: h5py.File, ran: Sequence[PointOutcome | None], shape: tuple[
     template = ok[0]
     for name in names:
         a = template.arrays[name]
-        for axis, dim in enumerate(a.dims):
-            if dim not in g:
-                labels = (a.labels or {}).get(dim)
-                _scale(g, dim, np.array(labels, dtype=str) if labels else np.arange(a.data.shape[axis]))
+        for axis in range(len(a.dims)):
+            _dim_scale(g, a, axis)
         data = np.full((len(ran), *a.data.shape), np.nan)
         for i, o in enumerate(ran):
             if o is not None and o.ok:
@@ -95,31 +93,19 @@ def _write(g: h5py.Group, name: str, data: np.ndarray, dims: list[str], units: s
     ds.attrs["units"] = units
     ds.attrs["description"] = description
     ds.attrs["dtype"] = dtype           # what the engine made (read_point gives it back)
-    if coords:
-        ds.attrs["coordinates"] = coords
-    for axis, dim in enumerate(dims):
-        ds.dims[axis].attach_scale(g[dim])
+    attach_dims(ds, g, dims, coords)
 
 
 def write_point(rg: h5py.Group, result: RunResult, stacked: set[str], arrays: bool) -> None:
     """A point's group: its configuration, summary and notes, the arrays not stacked, attachments."""
-    rg.attrs["system"] = str(result.summary["system"])
-    rg.attrs["model"] = str(result.summary["model"])
-    rg.attrs["config"] = _json(result.config)
-    rg.attrs["summary"] = _json(result.to_json())
-    rg.attrs["notes"] = _json(result.notes)
+    _run_attrs(rg, result)
     if not arrays:
         return
     rg.attrs["components"] = _json(sorted(set(result.prefill.components) | set(result.decode.components)))
     for name, arr in sorted(result.arrays.items()):
         if name not in stacked:
             _write_array(rg, name, arr)
-    for name, text in sorted(result.attachments.items()):
-        rg.create_dataset(name, data=text, dtype=h5py.string_dtype("utf-8"), track_times=False)
-
-
-def _text(v: Any) -> Any:
-    return v.decode("utf-8") if isinstance(v, bytes) else v
+    _write_attachments(rg, result)
 
 
 def read_point(path: str | Path, index: int) -> RunResult:

@@ -33,13 +33,12 @@ from typing import Any, Mapping
 import h5py
 import numpy as np
 
-from .._version import __version__
-from ..results.hdf5 import _creation_date, _dataset, _json
+from ..results.hdf5 import _column, _dataset, _json, _stamp, _text
 from ..results.integrity import signed_h5
 from ..results.run_result import LayerArray
 from ..results.summary import FIELDS
 from .arrays import stackable, write_arrays, write_point
-from .fileformat import FORMAT, FORMAT_VERSION, open_sweep as _open, point_id
+from .fileformat import FORMAT, FORMAT_VERSION, attach_dims, open_sweep as _open, point_id
 from .records import PointOutcome
 from .points import SweepPlan
 
@@ -47,7 +46,6 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "write_collection", "read_collection", "s
            "open_dataset", "point_id"]
 
 GROUP = "summary"
-_STR = h5py.string_dtype("utf-8")
 NOT_RUN, FAILED, RAN = -1, 0, 1
 
 
@@ -75,13 +73,15 @@ def _variable(g: h5py.Group, name: str, values: list[Any], shape: tuple[int, ...
         ds.attrs["flag_meanings"] = "false true"
     else:
         data = np.array(["" if v is None else str(v) for v in values], dtype=object).reshape(shape)
-        ds = g.create_dataset(name, data=data, dtype=_STR, track_times=False)
+        ds = _column(g, name, data)
     ds.attrs["units"] = units
     ds.attrs["description"] = description
-    if coords:
-        ds.attrs["coordinates"] = coords
-    for axis, dim in enumerate(dims):
-        ds.dims[axis].attach_scale(g[dim])
+    attach_dims(ds, g, dims, coords)
+
+
+def _coordinate(values: Any) -> np.ndarray:
+    """An axis's values as an array: text as an object array, numbers as numpy types them."""
+    return np.asarray(values, dtype=object if isinstance(values[0], str) else None)
 
 
 def _axes(g: h5py.Group, plan: SweepPlan) -> str:
@@ -92,11 +92,7 @@ def _axes(g: h5py.Group, plan: SweepPlan) -> str:
         coords = plan.coordinates[axis.name]
         if not axis.zipped:
             c = coords[0]
-            values = np.asarray(c.values, dtype=object if isinstance(c.values[0], str) else None)
-            if values.dtype == object:
-                ds = g.create_dataset(axis.name, data=values, dtype=_STR, track_times=False)
-            else:
-                ds = _dataset(g, axis.name, values)
+            ds = _column(g, axis.name, _coordinate(c.values))
             ds.make_scale(axis.name)
             ds.attrs["units"] = c.units
             ds.attrs["description"] = f"sweep axis {axis.name}; values as written: {_json(list(c.written))}"
@@ -107,11 +103,7 @@ def _axes(g: h5py.Group, plan: SweepPlan) -> str:
         ds.attrs["description"] = f"sweep axis {axis.name}: {', '.join(axis.keys)} varied together"
         for c in coords:
             name = c.key if c.key not in g else f"{axis.name}.{c.key}"
-            values = np.asarray(c.values, dtype=object if isinstance(c.values[0], str) else None)
-            if values.dtype == object:
-                cd = g.create_dataset(name, data=values, dtype=_STR, track_times=False)
-            else:
-                cd = _dataset(g, name, values)
+            cd = _column(g, name, _coordinate(c.values))
             cd.attrs["units"] = c.units
             cd.attrs["description"] = f"{c.key} along axis {axis.name}; values as written: {_json(list(c.written))}"
             cd.dims[0].attach_scale(ds)
@@ -131,10 +123,7 @@ def write_collection(path: str | Path, plan: SweepPlan, outcomes: Mapping[int, P
     ran = [outcomes.get(i) for i in range(n)]
     failed = sum(1 for o in ran if o is not None and not o.ok)
     with signed_h5(path) as f:
-        f.attrs["format"] = FORMAT
-        f.attrs["format-version"] = FORMAT_VERSION
-        f.attrs["generated-by"] = f"wafersim {__version__}"
-        f.attrs["creation-date"] = _creation_date()
+        _stamp(f, FORMAT, FORMAT_VERSION)
         f.attrs["spec"] = plan.spec.text
         f.attrs["spec-source"] = plan.spec.source
         f.attrs["description"] = plan.spec.description
@@ -183,10 +172,7 @@ def _ints(g: h5py.Group, name: str, data: np.ndarray, dims: list[str], coords: s
     ds.attrs["description"] = description
     if flags is not None:
         ds.attrs["flag_values"], ds.attrs["flag_meanings"] = flags
-    if coords:
-        ds.attrs["coordinates"] = coords
-    for axis, dim in enumerate(dims):
-        ds.dims[axis].attach_scale(g[dim])
+    attach_dims(ds, g, dims, coords)
 
 
 Variable = LayerArray      # a variable of the summary group: data, dims, units, description
@@ -236,31 +222,28 @@ class Collection:
         return v.data[index], tuple(d for d in v.dims if d not in fixed)
 
 
+def _text_replace(v: Any) -> Any:
+    """Text read back, with any bytes that are not UTF-8 replaced (a summary is read whatever it holds)."""
+    return _text(v, "replace")
+
+
 def _short(v: Any) -> str:
     if isinstance(v, (float, np.floating)):
         return f"{float(v):.6g}"
     return str(v)
 
 
-def _text(v: Any) -> Any:
-    if isinstance(v, bytes):
-        return v.decode("utf-8", "replace")
-    if isinstance(v, np.ndarray) and v.dtype == object:
-        return np.array([_text(x) for x in v.ravel()], dtype=object).reshape(v.shape)
-    return v
-
-
 def read_collection(path: str | Path) -> Collection:
     """The summary group of a sweep file as numpy arrays with dimensions and units."""
     with _open(path) as f:
-        attrs = {k: _text(v) for k, v in f.attrs.items()}
+        attrs = {k: _text_replace(v) for k, v in f.attrs.items()}
         g = f[GROUP]
         axes = json.loads(attrs["axes"])
         variables = {}
         for name, ds in g.items():
             dims = tuple(d[0].name.rsplit("/", 1)[-1] if len(d) else f"dim_{i}" for i, d in enumerate(ds.dims))
-            variables[name] = Variable(_text(ds[()]), dims, str(_text(ds.attrs.get("units", ""))),
-                                       str(_text(ds.attrs.get("description", ""))))
+            variables[name] = Variable(_text_replace(ds[()]), dims, str(_text_replace(ds.attrs.get("units", ""))),
+                                       str(_text_replace(ds.attrs.get("description", ""))))
     return Collection(attrs, tuple(a["name"] for a in axes), variables)
 
 
@@ -273,12 +256,12 @@ def summary_digest(path: str | Path) -> str:
         for name in sorted(g):
             ds = g[name]
             h.update(name.encode() + str(ds.dtype).encode() + str(ds.shape).encode())
-            data = _text(ds[()])
+            data = _text_replace(ds[()])
             h.update(json.dumps(data.tolist() if isinstance(data, np.ndarray) else data, default=str).encode())
             for k in sorted(ds.attrs):
                 if k in ("DIMENSION_LIST", "REFERENCE_LIST"):
                     continue
-                v = _text(ds.attrs[k])
+                v = _text_replace(ds.attrs[k])
                 h.update(k.encode() + repr(v.tolist() if isinstance(v, np.ndarray) else v).encode())
     return h.hexdigest()
 

@@ -35,14 +35,24 @@ spec format (see sweeps/*.toml):
   length = { zip = { prompt = [1024, 8192], kv_dtype = ["bf16", "fp8"] } }   # together: one axis
 """
 
+#: Most processes -j takes: far above any one machine's cores (a local pool of more only
+#: thrashes), low enough that a typo such as -j 80000 is refused rather than started.
+MAX_JOBS = 4096
+#: Most processes of the default local pool (-j not given): the CPUs, up to this many, so that
+#: a sweep on a large shared machine does not take every core unasked.
+DEFAULT_JOBS_MOST = 8
+#: Dask workers of ``--scheduler local`` when -j is not given: two processes show that the
+#: points run apart (and fit a laptop); -j sets more.
+LOCAL_DASK_WORKERS = 2
+
 
 def _jobs(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text[:40]!r}") from None
-    if not 1 <= value <= 4096:
-        raise argparse.ArgumentTypeError(f"expected 1 to 4096 processes, got {value}")
+    if not 1 <= value <= MAX_JOBS:
+        raise argparse.ArgumentTypeError(f"expected 1 to {MAX_JOBS} processes, got {value}")
     return value
 
 
@@ -53,8 +63,8 @@ def add_sweep_command(sub: Any) -> None:
     p.add_argument("spec", help="sweep spec (TOML)")
     p.add_argument("-o", "--out", required=True, metavar="FILE.h5", help="the collection to write")
     p.add_argument("-j", "--jobs", type=_jobs, default=None,
-                   help="processes: a local pool of N (default: the CPUs, at most 8); 1 runs in this process; "
-                        "with --scheduler local, the Dask workers")
+                   help=f"processes: a local pool of N (default: the CPUs, at most {DEFAULT_JOBS_MOST}); 1 runs in this "
+                        "process; with --scheduler local, the Dask workers")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run on a Dask cluster: its scheduler's address (tcp://host:8786), or 'local' to start "
                         "a LocalCluster here (needs pip install 'wafersim[dask]')")
@@ -75,7 +85,7 @@ def _default_jobs() -> int:
         n = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         n = os.cpu_count() or 1
-    return max(1, min(8, n))
+    return max(1, min(DEFAULT_JOBS_MOST, n))
 
 
 def cmd_sweep(ns: argparse.Namespace) -> int:
@@ -88,12 +98,13 @@ def cmd_sweep(ns: argparse.Namespace) -> int:
     if ns.check:
         print(f"{ns.spec}: {len(p)} points ({shape}), all valid")
         return 0
-    jobs = ns.jobs or (2 if ns.scheduler == "local" else _default_jobs())
+    jobs = ns.jobs or (LOCAL_DASK_WORKERS if ns.scheduler == "local" else _default_jobs())
     try:
         report = run_sweep(p, ns.out, jobs=jobs, scheduler=ns.scheduler, force=ns.force, resume=ns.resume,
                            progress=False if ns.quiet else None, arrays=not ns.no_arrays, stream=sys.stderr)
     except KeyboardInterrupt:
-        print(f"\nwafersim: the finished points are kept in {ns.out}.journal; add --resume to finish the sweep",
+        from .journal import SUFFIX
+        print(f"\nwafersim: the finished points are kept in {ns.out}{SUFFIX}; add --resume to finish the sweep",
               file=sys.stderr)
         raise
     reused = f", {report.reused} already done" if report.reused else ""

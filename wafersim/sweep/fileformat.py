@@ -1,5 +1,6 @@
 """What marks a sweep collection: its format name and version, the names of point groups,
-and opening one for reading (refusing other files)."""
+how a variable is tied to the sweep's dimensions, and opening one for reading (refusing
+other files)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,26 @@ from pathlib import Path
 import h5py
 
 from ..results.errors import ResultsFormatError
+from ..results.hdf5 import SWEEP_FORMAT, _text
 from ..results.integrity import verify
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "point_id", "open_sweep"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "point_id", "open_sweep", "attach_dims"]
 
-FORMAT = "wafersim-sweep"
+FORMAT = SWEEP_FORMAT
 FORMAT_VERSION = 1
 
 
 def point_id(index: int) -> str:
     """The group of point ``index`` under /runs."""
     return f"p{index:06d}"
+
+
+def attach_dims(ds: h5py.Dataset, g: h5py.Group, dims: list[str], coords: str) -> None:
+    """Tie ``ds`` to the dimension scales ``dims`` of ``g`` and name its netCDF ``coordinates``."""
+    if coords:
+        ds.attrs["coordinates"] = coords
+    for axis, dim in enumerate(dims):
+        ds.dims[axis].attach_scale(g[dim])
 
 
 def open_sweep(path: str | Path) -> h5py.File:
@@ -29,7 +39,7 @@ def open_sweep(path: str | Path) -> h5py.File:
     except (OSError, ValueError) as exc:
         raise ResultsFormatError(f"{path}: cannot open as HDF5 ({exc})") from None
     fmt = f.attrs.get("format")
-    fmt = fmt.decode("utf-8", "replace") if isinstance(fmt, bytes) else fmt
+    fmt = _text(fmt, "replace") if isinstance(fmt, bytes) else fmt
     if fmt != FORMAT:
         f.close()
         raise ResultsFormatError(f"{path}: not a wafersim sweep file (attribute 'format' is {fmt!r})")

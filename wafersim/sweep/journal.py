@@ -26,10 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError
+from .fileformat import FORMAT
+from .records import header_of
 
-__all__ = ["Journal", "JournalWriter", "journal_path", "read_journal", "MAGIC"]
+__all__ = ["Journal", "JournalWriter", "journal_path", "read_journal", "MAGIC", "SUFFIX"]
 
-MAGIC = b"wafersim-sweep-journal 1\n"
+#: The first line of a journal: the sweep format's name, "-journal", and the journal's version.
+MAGIC = f"{FORMAT}-journal 1\n".encode()
+#: What a journal's name adds to the name of the results file it belongs to.
+SUFFIX = ".journal"
 _FRAME = struct.Struct("<4scQI")
 _TAG = b"WSJ1"
 #: Largest frame a reader accepts (a point of a full-wafer flow run is tens of MB).
@@ -38,7 +43,7 @@ MAX_FRAME = 1 << 34
 
 def journal_path(out: str | Path) -> Path:
     out = Path(out)
-    return out.with_name(out.name + ".journal")
+    return out.with_name(out.name + SUFFIX)
 
 
 @dataclass
@@ -72,8 +77,7 @@ def read_journal(path: str | Path) -> Journal:
         if kind == b"H" and header is None:
             header = json.loads(payload)
         elif kind == b"P" and header is not None:
-            (hn,) = struct.unpack_from("<I", payload)     # records.encode: header length, header
-            index = json.loads(payload[4:4 + hn])["index"]
+            index = header_of(payload)["index"]
             records.setdefault(int(index), payload)
         else:
             break

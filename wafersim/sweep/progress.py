@@ -13,6 +13,15 @@ from typing import TextIO
 
 __all__ = ["Progress", "Ticker", "is_tty", "format_seconds"]
 
+#: Seconds between redraws of the sweep bar: ten a second reads as live and costs nothing.
+BAR_INTERVAL_S = 0.1
+#: Seconds a single run goes before its ticker line appears: a quick run prints nothing extra.
+TICKER_DELAY_S = 2.0
+#: Seconds between updates of the ticker line (it counts whole seconds).
+TICKER_INTERVAL_S = 1.0
+#: Elapsed time the rate divides by at the least, so the first update divides by no zero.
+_ELAPSED_LEAST_S = 1e-9
+
 
 def is_tty(stream: TextIO) -> bool:
     try:
@@ -38,10 +47,10 @@ class Progress:
     ``already`` points were finished by an earlier run (``--resume``); the rate counts only
     this run's points."""
 
-    WIDTH = 24
+    WIDTH = 24          # characters of the bar itself: the whole line fits an 80-column terminal
 
     def __init__(self, total: int, already: int = 0, stream: TextIO | None = None, enabled: bool | None = None,
-                 clock=time.monotonic, interval: float = 0.1):
+                 clock=time.monotonic, interval: float = BAR_INTERVAL_S):
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = is_tty(self.stream) if enabled is None else enabled
         self.total, self.done, self.failed, self.already = total, already, 0, already
@@ -60,7 +69,7 @@ class Progress:
 
     def line(self, now: float | None = None) -> str:
         now = self.clock() if now is None else now
-        elapsed = max(now - self.start, 1e-9)
+        elapsed = max(now - self.start, _ELAPSED_LEAST_S)
         fresh = self.done - self.already
         rate = fresh / elapsed
         left = self.total - self.done
@@ -84,7 +93,7 @@ class Ticker:
             result = simulate(...)
     """
 
-    def __init__(self, label: str, stream: TextIO | None = None, delay: float = 2.0, interval: float = 1.0,
+    def __init__(self, label: str, stream: TextIO | None = None, delay: float = TICKER_DELAY_S, interval: float = TICKER_INTERVAL_S,
                  enabled: bool | None = None):
         self.label, self.delay, self.interval = label, delay, interval
         self.stream = stream if stream is not None else sys.stderr

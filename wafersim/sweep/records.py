@@ -23,22 +23,21 @@ from typing import Any
 
 import numpy as np
 
+from ..config import ERROR_TEXT_MAX
 from ..presets import load_model, load_system
 from ..results.phase import PhaseTime
 from ..results.run_result import LayerArray, RunResult
 from ..results.summary import Summary
 from ..runner import simulate
 
-__all__ = ["PointOutcome", "run_point", "run_chunk", "encode", "decode", "error_text"]
+__all__ = ["PointOutcome", "run_point", "run_chunk", "encode", "decode", "error_text", "header_of"]
 
+#: The length of a record's JSON header that leads it: a little-endian uint32.
 _LEN = struct.Struct("<I")
-#: longest error text a record keeps: the exception's first lines, not a page of traceback
-MAX_ERROR_CHARS = 2000
-
-
 def error_text(exc: BaseException) -> str:
-    """An exception as one line for a record: its type and message, whitespace collapsed."""
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:MAX_ERROR_CHARS]
+    """What a failed point records: the error's type and message on one line, at most
+    ERROR_TEXT_MAX characters (a point's error is one cell of the sweep's table)."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:ERROR_TEXT_MAX]
 
 
 @dataclass(frozen=True)
@@ -118,12 +117,18 @@ def _plain(o: Any) -> Any:
     raise TypeError(f"cannot record {type(o).__name__}")
 
 
+def header_of(payload: bytes) -> dict[str, Any]:
+    """The JSON header of a record (index, status, error, ...) without decoding its arrays."""
+    (n,) = _LEN.unpack_from(payload)
+    return json.loads(payload[_LEN.size:_LEN.size + n])
+
+
 def decode(payload: bytes) -> PointOutcome:
     """The outcome :func:`encode` wrote (a ValueError if the bytes are not one)."""
     if len(payload) < _LEN.size:
         raise ValueError("record too short")
     (n,) = _LEN.unpack_from(payload)
-    head = json.loads(payload[_LEN.size:_LEN.size + n])
+    head = header_of(payload)
     if not head["ok"]:
         return PointOutcome(int(head["index"]), None, str(head["error"]), float(head["seconds"]))
     arrays, offset = {}, _LEN.size + n

@@ -25,7 +25,7 @@ from ..config import ConfigError
 from .collection import write_collection
 from .journal import Journal, JournalWriter, journal_path, read_journal
 from .progress import Progress
-from .records import PointOutcome, decode
+from .records import PointOutcome, decode, header_of
 from .runners import dask_client, run_dask, run_pool, run_serial
 from .points import SweepPlan, plan as make_plan
 from .spec import SweepSpec, load_spec, parse_spec
@@ -146,10 +146,7 @@ def run_sweep(spec: str | Path | SweepSpec | SweepPlan | dict, out: str | Path, 
 
 def decode_ok(record: bytes) -> bool:
     """Whether a record is of a point that ran, without decoding its arrays."""
-    import json
-    import struct
-    (n,) = struct.unpack_from("<I", record)
-    return bool(json.loads(record[4:4 + n])["ok"])
+    return bool(header_of(record)["ok"])
 
 
 def _already_done(out: Path, plan: SweepPlan, t0: float) -> SweepReport:

@@ -19,6 +19,19 @@ __all__ = ["run_serial", "run_pool", "run_dask", "dask_client", "chunks", "Worke
 
 Deliver = Callable[[bytes], None]
 
+#: Chunks a runner aims for per worker: enough that the workers stay busy to the end while
+#: the points take unequal times, few enough that each chunk saves round trips.
+CHUNKS_PER_WORKER = 8
+#: Most points in one chunk: what a killed sweep may lose per worker, and how often the
+#: journal and the progress bar hear of finished points.
+CHUNK_MOST = 32
+#: Seconds between a pool worker's checks that the process that started the pool still
+#: lives: short enough that orphans exit promptly after ``kill -9``, long enough to cost nothing.
+PARENT_POLL_S = 0.5
+#: How long to wait for a remote Dask scheduler to answer (Dask's timeout text): a scheduler
+#: across a network answers in well under this, and a wrong address fails within it.
+DASK_CONNECT_TIMEOUT = "20s"
+
 
 class WorkerLost(ConfigError):
     """A pool worker process died (killed, or out of memory), or a Dask cluster lost a task;
@@ -30,9 +43,9 @@ def _worker_lost(what: str) -> WorkerLost:
                                    "finish the rest")
 
 
-def chunks(jobs: Sequence[dict[str, Any]], workers: int, most: int = 32) -> list[list[dict[str, Any]]]:
-    """Split ``jobs`` into chunks: about eight per worker, at most ``most`` points each."""
-    size = max(1, min(most, len(jobs) // max(1, workers * 8)))
+def chunks(jobs: Sequence[dict[str, Any]], workers: int, most: int = CHUNK_MOST) -> list[list[dict[str, Any]]]:
+    """Split ``jobs`` into chunks: about CHUNKS_PER_WORKER per worker, at most ``most`` points each."""
+    size = max(1, min(most, len(jobs) // max(1, workers * CHUNKS_PER_WORKER)))
     return [list(jobs[i:i + size]) for i in range(0, len(jobs), size)]
 
 
@@ -65,7 +78,7 @@ def _watch_parent(owner: int) -> None:
     def watch() -> None:
         import time
         while not _gone(owner):
-            time.sleep(0.5)
+            time.sleep(PARENT_POLL_S)
         os._exit(1)
     threading.Thread(target=watch, name="wafersim-parent-watch", daemon=True).start()
 
@@ -109,7 +122,7 @@ def dask_client(scheduler: str, workers: int):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
         return Client(cluster), cluster
     try:
-        return Client(scheduler, timeout="20s"), None
+        return Client(scheduler, timeout=DASK_CONNECT_TIMEOUT), None
     except (OSError, TimeoutError, ValueError) as exc:
         raise ConfigError("--scheduler", "", f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
 
