@@ -113,30 +113,25 @@ def test_a_partial_collection_marks_points_not_run(tmp_path):
         assert sorted(f["runs"]) == [point_id(i) for i in range(5)]
 
 
-@pytest.mark.parametrize("text", [SMALL, f"""
+#: flow runs of the tiny model on the test wafer; the axes follow
+FLOW = f"""
 system = "mini-wafer"
 model = "{DATA / 'tiny-llama.toml'}"
 [scenario]
 fidelity = "flow"
 prompt = 256
 [axes]
-batch = [1, 2]
-""", f"""
+"""
+
+
+@pytest.mark.parametrize("text", [SMALL, FLOW + "batch = [1, 2]\n", f"""
 system = "mini-wafer"
 [scenario]
 prompt = 256
 [axes]
 model = ["{DATA / 'tiny-llama.toml'}", "llama-3.1-8b"]
 layers = [1, 2]
-""", f"""
-system = "mini-wafer"
-model = "{DATA / 'tiny-llama.toml'}"
-[scenario]
-fidelity = "flow"
-prompt = 256
-[axes]
-cores = ["6x10", "16x16", "12x4"]
-"""], ids=["analytic", "flow", "models", "flow-blocks"])
+""", FLOW + 'cores = ["6x10", "16x16", "12x4"]\n'], ids=["analytic", "flow", "models", "flow-blocks"])
 def test_each_point_reads_back_as_the_run_it_was(tmp_path, text):
     """Arrays stacked on the axes (same shape at every point) or kept in the point's group
     (shapes that differ) come back as the run simulated: /arrays plus /runs/p<index>."""
