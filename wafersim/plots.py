@@ -193,7 +193,7 @@ def plot_sram_occupancy(run: RunResult, wafer: int = 0, ax: Any = None) -> Any:
     cells hold no SRAM in use (outside the block of cores the mapping uses).
     """
     occ = sram_occupancy(run, wafer)
-    wafers = run.arrays["sram_weight_bytes"].data.shape[0]
+    wafers = run.arrays["sram_weight_bytes"].shape[0]
     img, f = block_max(occ)
     ax = _new_axes(ax, occ.shape)
     from matplotlib.colors import Normalize
@@ -216,7 +216,7 @@ def plot_link_utilisation(run: RunResult, wafer: int = 0, ax: Any = None) -> Any
     """
     from matplotlib.colors import LogNorm, Normalize
     u, (y, x, d), peak = max_link_utilisation(run, wafer)
-    wafers = run.arrays["link_utilisation"].data.shape[0]
+    wafers = run.arrays["link_utilisation"].shape[0]
     img, f = block_max(u)
     ax = _new_axes(ax, u.shape)
     if peak > 0:

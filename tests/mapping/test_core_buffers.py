@@ -43,9 +43,8 @@ def test_every_core_adds_up_to_its_sram(placement, kv, batch, prompt):
     """Weights + KV + buffers + free = SRAM on every core of the block, nothing negative."""
     system, model, sc, mapping = _job(batch, placement, kv, prompt=prompt)
     pl = place(system, model, sc, mapping, batch, 1)
-    by, bx = pl.block
-    w, k = pl.core_weight_bytes[:, :by, :bx], pl.core_kv_bytes[:, :by, :bx]
-    free = pl.free_bytes()[:, :by, :bx]
+    w, k, free = pl.core_weight_bytes, pl.core_kv_bytes, pl.free_bytes()
+    assert w.shape == k.shape == free.shape == (1, *pl.block)
     assert (free >= 0).all() and pl.core_buffer_bytes > CODE + ROUTING
     assert ((w + k + pl.core_buffer_bytes + free) == SRAM).all()
 

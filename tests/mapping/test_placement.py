@@ -89,7 +89,9 @@ def test_more_sram_never_spills_more():
 def test_cores_block_restricts_the_mapping():
     pl, s, m = _place("wse3", "llama-3.1-8b", "sequential", layers=1, cores="420x420")
     assert pl.block == (420, 420)
-    assert pl.core_weight_bytes[:, 420:, :].sum() == 0 and pl.core_weight_bytes[:, :, 420:].sum() == 0
+    # the per-core arrays cover the block only, and it holds every weight byte not spilled
+    assert pl.core_weight_bytes.shape == pl.core_kv_bytes.shape == pl.free_bytes().shape == (1, 420, 420)
+    assert int(pl.core_weight_bytes.sum()) + int(pl.spilled_weight_bytes.sum()) == int(pl.region_weight_bytes.sum())
 
 
 def test_a_given_region_size_caps_every_layer_region():

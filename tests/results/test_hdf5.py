@@ -93,3 +93,30 @@ def test_read_run_of_a_non_hdf5_file(tmp_path):
     path.write_text("not hdf5")
     with pytest.raises(hdf5.ResultsFormatError, match="cannot open"):
         hdf5.read_run(path)
+
+
+def test_a_corner_array_is_stored_as_its_corner_and_reads_back_whole(tmp_path, result):
+    """An array held as a corner of a wafer-sized one: the dataset has the whole shape and reads
+    back whole (zero outside), but only the chunks the corner touches are in the file."""
+    import dataclasses
+
+    from wafersim.results.run_result import LayerArray
+    rng = np.random.default_rng(0)
+    whole = (1, 756, 1176)
+    corner = rng.integers(1, 1 << 40, size=(1, 100, 100), dtype=np.int64)
+    arr = LayerArray(corner, ("wafer", "y", "x"), "B", "test", shape=whole)
+    expected = np.zeros(whole, np.int64)
+    expected[:, :100, :100] = corner                       # the whole array, built by hand
+    held = dataclasses.replace(result, arrays={**result.arrays, "corner_test": arr})
+    dense = dataclasses.replace(result, arrays={**result.arrays, "corner_test": LayerArray(
+        expected, arr.dims, arr.units, arr.description)})
+    path = hdf5.write_results(tmp_path / "c.h5", held)
+    back = hdf5.read_run(path).arrays["corner_test"]
+    assert back.shape == back.stored.shape == whole and back.dtype == np.int64
+    assert np.array_equal(back.data, expected)
+    with h5py.File(path) as f, h5py.File(hdf5.write_results(tmp_path / "d.h5", dense)) as g:
+        ds, full = f["runs/run-0000/corner_test"], g["runs/run-0000/corner_test"]
+        assert ds.shape == full.shape == whole and ds.chunks == full.chunks and ds.fillvalue == 0
+        assert ds.compression == full.compression == "gzip"
+        assert 0 < ds.id.get_num_chunks() < full.id.get_num_chunks() // 10     # the corner's chunks only
+        assert ds.id.get_storage_size() < expected.nbytes // 20

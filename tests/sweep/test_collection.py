@@ -113,22 +113,25 @@ def test_a_partial_collection_marks_points_not_run(tmp_path):
         assert sorted(f["runs"]) == [point_id(i) for i in range(5)]
 
 
-@pytest.mark.parametrize("text", [SMALL, f"""
+#: flow runs of the tiny model on the test wafer; the axes follow
+FLOW = f"""
 system = "mini-wafer"
 model = "{DATA / 'tiny-llama.toml'}"
 [scenario]
 fidelity = "flow"
 prompt = 256
 [axes]
-batch = [1, 2]
-""", f"""
+"""
+
+
+@pytest.mark.parametrize("text", [SMALL, FLOW + "batch = [1, 2]\n", f"""
 system = "mini-wafer"
 [scenario]
 prompt = 256
 [axes]
 model = ["{DATA / 'tiny-llama.toml'}", "llama-3.1-8b"]
 layers = [1, 2]
-"""], ids=["analytic", "flow", "models"])
+""", FLOW + 'cores = ["6x10", "16x16", "12x4"]\n'], ids=["analytic", "flow", "models", "flow-blocks"])
 def test_each_point_reads_back_as_the_run_it_was(tmp_path, text):
     """Arrays stacked on the axes (same shape at every point) or kept in the point's group
     (shapes that differ) come back as the run simulated: /arrays plus /runs/p<index>."""
@@ -167,3 +170,29 @@ def test_a_sweep_file_with_a_mangled_version_is_refused_and_closed(tmp_path):
         open_sweep(path)
     with h5py.File(path, "w"):          # would fail while a reader still held it open
         pass
+
+
+def test_stacked_corner_arrays_are_written_point_by_point_as_whole_arrays(tmp_path):
+    """Each point's array, held whole or as a corner, lands in its point of the stacked dataset
+    as the whole array (zero outside the corner), NaN where no point ran, with chunks that
+    span points and cut through the corners."""
+    from wafersim.results.run_result import LayerArray
+    from wafersim.sweep.arrays import _write_point_array
+    rng = np.random.default_rng(1)
+    whole = (2, 7, 9)
+    arrays = {0: LayerArray(rng.integers(1, 99, (1, 3, 5)), ("wafer", "y", "x"), "B", "", shape=whole),
+              2: LayerArray(rng.random(whole).astype(np.float32), ("wafer", "y", "x"), "", ""),
+              3: LayerArray(rng.integers(1, 99, (2, 7, 1)), ("wafer", "y", "x"), "B", "", shape=whole)}
+    with h5py.File(tmp_path / "t.h5", "w") as f:
+        ds = f.create_dataset("a", shape=(2, 2, *whole), dtype=np.float64, fillvalue=np.nan, chunks=(2, 1, 1, 3, 4))
+        for i, a in arrays.items():
+            _write_point_array(ds, np.unravel_index(i, (2, 2)), a)
+        got = ds[()].reshape(4, *whole)
+    for i in range(4):
+        if i not in arrays:
+            assert np.isnan(got[i]).all()
+            continue
+        expected = np.zeros(whole)                              # built by hand from the corner
+        stored = arrays[i].stored
+        expected[:stored.shape[0], :stored.shape[1], :stored.shape[2]] = stored
+        assert np.array_equal(got[i], expected), i

@@ -36,3 +36,28 @@ def test_truncated_records_are_refused():
     rec = encode(PointOutcome(1, wafersim.simulate("mini-wafer", str(DATA / "tiny-llama.toml")), ""))
     with pytest.raises(ValueError):
         decode(rec[:-3])
+
+
+def test_a_corner_array_is_recorded_as_its_corner():
+    """A flow run on a block of the wafer records its per-core arrays as the block (and the
+    whole shape), and decodes to the same run; a record of whole arrays has no ``whole``."""
+    import json
+
+    from wafersim.results.run_result import LayerArray
+    result = wafersim.simulate("mini-wafer", str(DATA / "tiny-llama.toml"), prompt_tokens=256, fidelity="flow",
+                               mapping={"cores": "6x10"})
+    result = type(result)(**{**result.__dict__, "config": json.loads(json.dumps(result.config, default=list))})
+    held = result.arrays["sram_weight_bytes"]
+    assert held.stored.shape == (1, 6, 10) and held.shape == (1, 16, 16)
+    record = encode(PointOutcome(2, result, "", 0.1))
+    back = decode(record).result
+    assert_same_run(result, back)
+    for name, a in result.arrays.items():
+        assert back.arrays[name].stored.shape == a.stored.shape and back.arrays[name].shape == a.shape, name
+    # the same run with every array whole: a longer record, without the field, read back alike
+    whole = type(result)(**{**result.__dict__, "arrays": {
+        n: LayerArray(a.data, a.dims, a.units, a.description, a.labels) for n, a in result.arrays.items()}})
+    old = encode(PointOutcome(2, whole, "", 0.1))
+    assert b'"whole"' in record and b'"whole"' not in old and len(old) > len(record)
+    assert_same_run(decode(old).result, back)
+    assert decode(old).result.arrays["sram_weight_bytes"].stored.shape == (1, 16, 16)

@@ -223,12 +223,11 @@ def lower_pass(placement: Placement, model: ModelSpec, scenario: Scenario, token
         stages.append(_batch(f"{name}.reduce", reduce, R, zero, zero, steps_r, cores))
 
     if pl.pooled:
-        by, bx = pl.block
         parts = []
         for i in range(R if only is None else 0):
             if not is_layer[i]:
                 continue
-            flows = pool_flows(pl.core_kv_bytes[int(pl.region_wafer[i]), :by, :bx], int(pl.region_y0[i]),
+            flows = pool_flows(pl.core_kv_bytes[int(pl.region_wafer[i])], int(pl.region_y0[i]),
                                int(pl.region_x0[i]), int(pl.region_rows[i]), int(pl.region_cols[i]),
                                float(kv_tokens * kvl * kv_frac[i]))
             parts.append((int(pl.region_wafer[i]), i, flows))

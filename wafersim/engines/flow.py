@@ -477,8 +477,12 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
     busiest = np.unravel_index(busiest_flat, links_shape)
     notes.append(f"busiest link in a decode step: wafer {busiest[0]} core ({busiest[1]}, {busiest[2]}) "
                  f"{DIRECTIONS[busiest[3]]}, {format_quantity(busy_max, 'time')} busy")
-    load32, share32 = np.zeros(links_shape, np.float32), np.zeros(links_shape, np.float32)
-    _k.link_arrays(h_load, h_time, v_load, v_time, tpot, load32[:, :mesh.ny, :mesh.nx], share32[:, :mesh.ny, :mesh.nx])
+    # per-core and per-link arrays hold only the block (the links: the mesh routed, which the
+    # block starts) from each wafer's corner; they read as whole wafers, zero outside
+    cores_shape = (wafers, *pl.shape)
+    routed = (wafers, mesh.ny, mesh.nx, len(DIRECTIONS))
+    load32, share32 = np.zeros(routed, np.float32), np.zeros(routed, np.float32)
+    _k.link_arrays(h_load, h_time, v_load, v_time, tpot, load32, share32)
     regions = ("region",)
     arrays = {
         "decode_layer_s": LayerArray(layer_time if onchip_bound else np.full(L, decode_layer_s), ("layer",), "s",
@@ -493,14 +497,18 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
         "region_cols": LayerArray(pl.region_cols, regions, "core", "columns of each region"),
         "region_spilled_weight_bytes": LayerArray(pl.spilled_weight_bytes, regions, "B", "weights spilled per region"),
         "region_spilled_kv_bytes": LayerArray(pl.spilled_kv_bytes, regions, "B", "KV cache spilled per region"),
-        "sram_weight_bytes": LayerArray(pl.core_weight_bytes, ("wafer", "y", "x"), "B", "weight bytes on each core"),
-        "sram_kv_bytes": LayerArray(pl.core_kv_bytes, ("wafer", "y", "x"), "B", "KV-cache bytes on each core"),
-        "sram_free_bytes": LayerArray(pl.free_bytes(), ("wafer", "y", "x"), "B", "free SRAM on each core"),
+        "sram_weight_bytes": LayerArray(pl.core_weight_bytes, ("wafer", "y", "x"), "B", "weight bytes on each core",
+                                        shape=cores_shape),
+        "sram_kv_bytes": LayerArray(pl.core_kv_bytes, ("wafer", "y", "x"), "B", "KV-cache bytes on each core",
+                                    shape=cores_shape),
+        "sram_free_bytes": LayerArray(pl.free_bytes(), ("wafer", "y", "x"), "B", "free SRAM on each core",
+                                      shape=cores_shape),
         "link_load_bytes": LayerArray(load32, ("wafer", "y", "x", "direction"), "B",
                                       "bytes each directed link carries in one decode step",
-                                      {"direction": DIRECTIONS}),
+                                      {"direction": DIRECTIONS}, shape=links_shape),
         "link_utilisation": LayerArray(share32, ("wafer", "y", "x", "direction"), "",
-                                       "share of a decode step each directed link is busy", {"direction": DIRECTIONS}),
+                                       "share of a decode step each directed link is busy", {"direction": DIRECTIONS},
+                                       shape=links_shape),
     }
     memory = MemoryUse(fits=pl.fits, weight_bytes=pl.region_weight_bytes.sum(), kv_bytes=pl.region_kv_bytes.sum(),
                        spilled_bytes=pl.total_spilled_bytes, spill_capacity_bytes=wafers * ext.capacity_bytes,

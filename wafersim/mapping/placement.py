@@ -60,8 +60,10 @@ class Placement:
     spilled_weight_bytes: np.ndarray       # int64 [regions]
     spilled_kv_bytes: np.ndarray           # int64 [regions]
     core_capacity_bytes: int               # SRAM per core for weights and KV (what the buffers leave)
-    core_weight_bytes: np.ndarray          # int64 [wafers, ny, nx]
-    core_kv_bytes: np.ndarray              # int64 [wafers, ny, nx]
+    # per core of the block, which starts at each wafer's corner (0, 0): core (y, x) of wafer w
+    # is [w, y, x] for y < block rows, x < block cols; every core outside the block holds nothing
+    core_weight_bytes: np.ndarray          # int64 [wafers, block rows, block cols]
+    core_kv_bytes: np.ndarray              # int64 [wafers, block rows, block cols]
     layers: int
     has_head: bool
     pooled: bool = False                   # mapping.kv = "pooled": KV lives in a pool over the block
@@ -84,12 +86,9 @@ class Placement:
         return self.total_spilled_bytes == 0
 
     def free_bytes(self) -> np.ndarray:
-        """Free SRAM per core [wafers, ny, nx] (zero outside the block)."""
-        used = self.core_weight_bytes + self.core_kv_bytes
-        free = np.zeros_like(used)
-        by, bx = self.block
-        free[:, :by, :bx] = self.core_capacity_bytes - used[:, :by, :bx]
-        return free
+        """Free SRAM per core of the block [wafers, block rows, block cols], as
+        :attr:`core_weight_bytes` (the cores outside the block are not used: nothing is free there)."""
+        return self.core_capacity_bytes - self.core_weight_bytes - self.core_kv_bytes
 
 
 @functools.lru_cache(maxsize=256)
@@ -379,8 +378,8 @@ def place(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: Mapp
     rw, ry, rx, rr, rc = lay.region_wafer, lay.region_y0, lay.region_x0, lay.region_rows, lay.region_cols
     region_w, region_kv = lay.region_weight_bytes, lay.region_kv_bytes
     n_regions = len(rw)
-    core_w = np.zeros((wafers, ny, nx), dtype=np.int64)
-    core_kv = np.zeros((wafers, ny, nx), dtype=np.int64)
+    core_w = np.zeros((wafers, *lay.block), dtype=np.int64)      # every region lies in the block
+    core_kv = np.zeros((wafers, *lay.block), dtype=np.int64)
     sp_w = np.zeros(n_regions, dtype=np.int64)
     sp_kv = np.zeros(n_regions, dtype=np.int64)
     streaming = mapping.placement == "streaming"
@@ -418,8 +417,8 @@ def _place_pooled(lay: Layout, mapping: MappingOptions) -> Placement:
     ny, nx = lay.shape
     by, bx = lay.block
     cap = lay.core_capacity_bytes
-    core_w = np.zeros((lay.wafers, ny, nx), dtype=np.int64)
-    core_kv = np.zeros((lay.wafers, ny, nx), dtype=np.int64)
+    core_w = np.zeros((lay.wafers, by, bx), dtype=np.int64)      # every region lies in the block
+    core_kv = np.zeros((lay.wafers, by, bx), dtype=np.int64)
     n_regions = len(lay.region_wafer)
     sp_w = np.zeros(n_regions, dtype=np.int64)
     for i in range(n_regions):
@@ -432,9 +431,9 @@ def _place_pooled(lay: Layout, mapping: MappingOptions) -> Placement:
     on_kv = np.zeros(n_regions, dtype=np.int64)
     for wi in range(lay.wafers):
         here = lay.region_wafer == wi
-        free = cap - core_w[wi, :by, :bx]
+        free = cap - core_w[wi]
         on_kv[here] = pooled_onchip(lay.region_kv_bytes[here], int(free.sum()))
-        core_kv[wi, :by, :bx] = pool_shares(free, int(on_kv[here].sum()))
+        core_kv[wi] = pool_shares(free, int(on_kv[here].sum()))
     return Placement(mapping.placement, lay.wafers, (ny, nx), lay.block, lay.region_wafer, lay.region_y0,
                      lay.region_x0, lay.region_rows, lay.region_cols, lay.region_weight_bytes, lay.region_kv_bytes,
                      sp_w, lay.region_kv_bytes - on_kv, cap, core_w, core_kv, lay.layers, lay.has_head, pooled=True,

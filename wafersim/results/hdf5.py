@@ -74,12 +74,26 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"cannot store {type(o).__name__} as JSON")
 
 
+def _options(dtype: np.dtype, size: int) -> dict[str, Any]:
+    opts: dict[str, Any] = {"track_times": False}
+    if dtype.kind in "fiub" and size >= 16:
+        opts.update(_COMPRESS, chunks=True)
+    return opts
+
+
 def _dataset(group: h5py.Group, name: str, data: np.ndarray, **kw: Any) -> h5py.Dataset:
     data = np.asarray(data)
-    opts: dict[str, Any] = {"track_times": False}
-    if data.dtype.kind in "fiub" and data.size >= 16:
-        opts.update(_COMPRESS, chunks=True)
-    return group.create_dataset(name, data=data, **opts, **kw)
+    return group.create_dataset(name, data=data, **_options(data.dtype, data.size), **kw)
+
+
+def _empty_dataset(group: h5py.Group, name: str, shape: tuple[int, ...], dtype: np.dtype | str,
+                   fillvalue: Any) -> h5py.Dataset:
+    """A dataset as :func:`_dataset` makes one for an array of ``shape`` and ``dtype`` (the same
+    chunks and compression), nothing written yet: it reads ``fillvalue`` until written, and a
+    chunk never written takes no room in the file."""
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape, dtype=np.int64))
+    return group.create_dataset(name, shape=shape, dtype=dtype, fillvalue=fillvalue, **_options(dtype, size))
 
 
 def _column(group: h5py.Group, name: str, data: np.ndarray) -> h5py.Dataset:
@@ -102,11 +116,17 @@ def _dim_scale(group: h5py.Group, arr: LayerArray, axis: int) -> None:
     dim = arr.dims[axis]
     if dim not in group:
         labels = (arr.labels or {}).get(dim)
-        _scale(group, dim, np.array(labels, dtype=str) if labels else np.arange(arr.data.shape[axis]))
+        _scale(group, dim, np.array(labels, dtype=str) if labels else np.arange(arr.shape[axis]))
 
 
 def _write_array(group: h5py.Group, name: str, arr: LayerArray) -> None:
-    ds = _dataset(group, name, arr.data)
+    if arr.stored.shape == arr.shape:
+        ds = _dataset(group, name, arr.stored)
+    else:
+        # a corner of a larger array: the dataset has the whole shape, zero where nothing is
+        # written, and only the chunks the corner touches take room in the file
+        ds = _empty_dataset(group, name, arr.shape, arr.dtype, 0)
+        ds[arr.corner] = arr.stored
     ds.attrs["units"] = arr.units
     ds.attrs["description"] = arr.description
     for axis, dim in enumerate(arr.dims):

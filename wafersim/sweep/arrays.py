@@ -21,7 +21,8 @@ import h5py
 import numpy as np
 
 from ..results.errors import ResultsFormatError
-from ..results.hdf5 import _dataset, _dim_scale, _json, _run_attrs, _scale, _text, _write_array, _write_attachments
+from ..results.hdf5 import (_dataset, _dim_scale, _empty_dataset, _json, _run_attrs, _scale, _text, _write_array,
+                             _write_attachments)
 from ..results.phase import PhaseTime
 from ..results.run_result import LayerArray, RunResult
 from ..results.summary import Summary
@@ -35,7 +36,7 @@ PHASES = (("prefill_components_s", "prefill"), ("decode_components_s", "decode")
 
 
 def _signature(a: LayerArray) -> tuple:
-    return (a.dims, a.data.shape, a.units, a.description, tuple(sorted((a.labels or {}).items())))
+    return (a.dims, a.shape, a.units, a.description, tuple(sorted((a.labels or {}).items())))
 
 
 def stackable(results: Sequence[RunResult], axes: Sequence[str]) -> list[str]:
@@ -46,7 +47,7 @@ def stackable(results: Sequence[RunResult], axes: Sequence[str]) -> list[str]:
     first = results[0].arrays
     out = []
     for name, a in sorted(first.items()):
-        if set(a.dims) & set(axes) or a.data.dtype.kind not in "biuf":
+        if set(a.dims) & set(axes) or a.dtype.kind not in "biuf":
             continue
         sig = _signature(a)
         if all(name in r.arrays and _signature(r.arrays[name]) == sig for r in results[1:]):
@@ -68,12 +69,12 @@ def write_arrays(f: h5py.File, ran: Sequence[PointOutcome | None], shape: tuple[
         a = template.arrays[name]
         for axis in range(len(a.dims)):
             _dim_scale(g, a, axis)
-        data = np.full((len(ran), *a.data.shape), np.nan)
+        # one point at a time, NaN where none ran: memory does not grow with points x array size
+        ds = _empty_dataset(g, name, (*shape, *a.shape), np.float64, np.nan)
         for i, o in enumerate(ran):
             if o is not None and o.ok:
-                data[i] = o.result.arrays[name].data
-        _write(g, name, data.reshape(*shape, *a.data.shape), [*dims, *a.dims], a.units, a.description, coords,
-               str(a.data.dtype))
+                _write_point_array(ds, np.unravel_index(i, shape), o.result.arrays[name])
+        _describe(ds, g, [*dims, *a.dims], a.units, a.description, coords, str(a.dtype))
     components = sorted({c for r in ok for p in (r.prefill, r.decode) for c in p.components})
     _scale(g, "component", np.array(components, dtype=str))
     for label, phase in PHASES:
@@ -86,9 +87,31 @@ def write_arrays(f: h5py.File, ran: Sequence[PointOutcome | None], shape: tuple[
                f"{phase}: seconds each resource alone would need", coords, "float64")
 
 
+def _write_point_array(ds: h5py.Dataset, point: tuple[int, ...], a: LayerArray) -> None:
+    """``a``'s whole array, as float64, into ``point`` of ``ds`` (the sweep's dimensions first).
+    An array held as a corner is written a chunk at a time, zeros and the corner's part of the
+    chunk, so the whole array is never built."""
+    if a.stored.shape == a.shape or ds.chunks is None:
+        ds[point] = np.asarray(a.data, np.float64)
+        return
+    at = tuple(slice(int(i), int(i) + 1) for i in point)
+    for sel in ds.iter_chunks(at + tuple(slice(0, n) for n in a.shape)):
+        own = sel[len(at):]                                  # the chunk's part of this point's array
+        block = np.zeros(tuple(s.stop - s.start for s in own), np.float64)
+        inside = tuple(slice(s.start, min(s.stop, n)) for s, n in zip(own, a.stored.shape))
+        if all(s.start < s.stop for s in inside):
+            block[tuple(slice(0, s.stop - s.start) for s in inside)] = a.stored[inside]
+        ds[tuple(int(i) for i in point) + own] = block
+
+
 def _write(g: h5py.Group, name: str, data: np.ndarray, dims: list[str], units: str, description: str,
            coords: str, dtype: str) -> None:
-    ds = _dataset(g, name, data, fillvalue=np.nan)
+    _describe(_dataset(g, name, data, fillvalue=np.nan), g, dims, units, description, coords, dtype)
+
+
+def _describe(ds: h5py.Dataset, g: h5py.Group, dims: list[str], units: str, description: str, coords: str,
+              dtype: str) -> None:
+    """The attributes and dimension scales of a stacked array."""
     ds.attrs["_FillValue"] = np.float64(np.nan)
     ds.attrs["units"] = units
     ds.attrs["description"] = description

@@ -9,7 +9,10 @@ journal as they are; :func:`decode` turns them into a :class:`PointOutcome`.
 Encoding: a little-endian ``uint32`` header length, the header as UTF-8 JSON
 (the index, the status, the summary, configuration, phases, notes, and each
 array's dtype, shape, units and dimensions), then each array's bytes in that
-order.  JSON keeps every float exactly (shortest round-trip text), so a
+order.  An array held as a leading corner of a larger one, zero elsewhere
+(:class:`~wafersim.results.run_result.LayerArray`), records the corner's shape
+and bytes and the whole array's shape as ``whole``; records without it hold
+whole arrays.  JSON keeps every float exactly (shortest round-trip text), so a
 decoded run equals the one simulated.
 """
 
@@ -94,12 +97,14 @@ def encode(outcome: PointOutcome) -> bytes:
         arrays = []
         for name in sorted(r.arrays):
             a = r.arrays[name]
-            data = np.ascontiguousarray(a.data)
+            data = np.ascontiguousarray(a.stored)
             if data.dtype.kind not in "biuf":
                 raise TypeError(f"array {name} of dtype {data.dtype} cannot be recorded")
             arrays.append({"name": name, "dtype": data.dtype.str, "shape": list(data.shape), "dims": list(a.dims),
                            "units": a.units, "description": a.description,
                            "labels": {k: list(v) for k, v in (a.labels or {}).items()} or None})
+            if a.shape != data.shape:
+                arrays[-1]["whole"] = list(a.shape)
             blobs.append(data.tobytes())
         head.update(summary=r.summary.to_dict(), config=r.config, prefill=_phase(r.prefill),
                     decode=_phase(r.decode), notes=list(r.notes), attachments=dict(r.attachments), arrays=arrays)
@@ -138,7 +143,8 @@ def decode(payload: bytes) -> PointOutcome:
         data = np.frombuffer(payload, dtype=dtype, count=count, offset=offset).reshape(a["shape"]).copy()
         offset += count * dtype.itemsize
         labels = {k: tuple(v) for k, v in a["labels"].items()} if a["labels"] else None
-        arrays[a["name"]] = LayerArray(data, tuple(a["dims"]), a["units"], a["description"], labels)
+        arrays[a["name"]] = LayerArray(data, tuple(a["dims"]), a["units"], a["description"], labels,
+                                       shape=a.get("whole"))
     if offset != len(payload):
         raise ValueError(f"record of {len(payload)} bytes holds {offset}")
     phase = {k: PhaseTime(float(head[k]["time_s"]), {c: float(v) for c, v in head[k]["components"].items()})
