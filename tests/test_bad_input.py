@@ -71,9 +71,9 @@ def test_gpu_examples_are_refused():
 
 
 def test_one_row_block_says_why_or_runs():
-    err = refused("run", "wse3", "llama-3.1-8b", "--cores", "1x1176", match="at least 2 rows")
+    err = refused("run", "wse3", "llama-3.1-8b", "--cores", "1x1170", match="at least 2 rows")
     assert "--placement sequential" in err
-    rc, out, _ = cli("run", "wse3", "llama-3.1-8b", "--cores", "1x1176", "--placement", "sequential", "--json")
+    rc, out, _ = cli("run", "wse3", "llama-3.1-8b", "--cores", "1x1170", "--placement", "sequential", "--json")
     assert rc == 0 and math.isfinite(json.loads(out)["tpot_s"])
 
 

@@ -32,18 +32,20 @@ def test_every_byte_is_on_chip_or_spilled(batch):
 
 
 def test_capacity_is_cores_times_usable_sram():
-    """Cores x (SRAM - code - routing buffers - the decode activation tile); with the flat
-    override, cores x SRAM x (1 - reserved share) whatever the job."""
+    """Cores of the program rectangle x (SRAM - code - routing buffers - the decode activation
+    tile); with the flat override, cores x SRAM x (1 - reserved share) whatever the job."""
     w = wafersim.load_system("wse3")
+    rows, cols = w.mesh.program_shape
+    assert (rows, cols) == (755, 1170)
     eng = _engine()
     tile = eng.layout(1, 2).core_buffer_bytes - w.core.code_bytes - w.core.routing_buffer_bytes
     assert tile > 0
-    assert eng.memory_plan(1, 2).capacity_bytes == 2 * w.mesh.cores_x * w.mesh.cores_y * (
+    assert eng.memory_plan(1, 2).capacity_bytes == 2 * rows * cols * (
         w.core.sram_bytes - w.core.code_bytes - w.core.routing_buffer_bytes - tile)
     m = wafersim.load_model("llama-3.1-8b")
     flat = WaferMemory(wafersim.load_system("wse3", {"core.reserved_sram_fraction": 0.125}), m,
                        Scenario().resolved(m), MappingOptions())
-    assert flat.memory_plan(1, 2).capacity_bytes == 2 * w.mesh.cores_x * w.mesh.cores_y * w.core.sram_bytes * 0.875
+    assert flat.memory_plan(1, 2).capacity_bytes == 2 * rows * cols * w.core.sram_bytes * 0.875
 
 
 def test_the_cliff_when_kv_spills():
@@ -219,5 +221,18 @@ def test_prefill_pays_each_wafer_boundary_once(fidelity):
     m = wafersim.load_model("llama-3.1-70b")
     r = simulate(w, m, wafers=4, prompt_tokens=8192, output_tokens=1, fidelity=fidelity)
     block = r.summary["prefill_block_tokens"]
-    one_pass = 3 * (w.crossing_latency_s(w.mesh.cores_x) + block * m.hidden_size * 2 / w.interwafer.bandwidth_bytes_per_s)
+    one_pass = 3 * (w.crossing_latency_s(w.mesh.program_shape[1]) + block * m.hidden_size * 2 / w.interwafer.bandwidth_bytes_per_s)
     assert r.prefill.components["interwafer"] == pytest.approx(one_pass, rel=1e-9)
+
+
+def test_a_run_uses_the_program_rectangle_and_refuses_a_larger_block():
+    """The SDK leaves a program 7 fewer cores one way and 2 the other than its fabric
+    (mesh.program_cores_*): by default a run uses that rectangle, a larger --cores is
+    refused, and a mesh overridden smaller than it is used whole."""
+    from wafersim.config import ConfigError
+    r = simulate("wse3", "llama-3.1-8b")
+    assert r.summary["cores_per_wafer"] == 755 * 1170
+    with pytest.raises(ConfigError, match="755x1170 cores a program may use of the 756x1176 mesh"):
+        simulate("wse3", "llama-3.1-8b", mapping={"cores": "756x1176"})
+    small = wafersim.load_system("wse3", {"mesh.cores_x": 128, "mesh.cores_y": 128, "mesh.dies_x": 2, "mesh.dies_y": 2})
+    assert small.mesh.program_shape == (128, 128)

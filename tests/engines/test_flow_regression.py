@@ -18,10 +18,11 @@ import pytest
 
 import wafersim
 
-# the kernel constants the values were recorded with (before the joint fit of wafer_fit), so that
-# the pins keep checking the engine's arithmetic rather than the presets' calibration
+# the kernel constants the values were recorded with (before the joint fit of wafer_fit) and the
+# whole mesh as the program rectangle (before mesh.program_cores_*), so that the pins keep
+# checking the engine's arithmetic rather than the presets' calibration
 PINNED_CALIBRATION = {"calibration.compute_efficiency": 0.5, "calibration.collective_step_cycles": 18.16,
-                      "calibration.gemm_step_cycles": 0.0}
+                      "calibration.gemm_step_cycles": 0.0, "mesh.program_cores_x": 0, "mesh.program_cores_y": 0}
 CASES = {
     "8b-wse3": ("wse3", PINNED_CALIBRATION, "llama-3.1-8b", {}),
     "8b-128-defects-batch8": ("wse3", {**PINNED_CALIBRATION, "mesh.cores_x": 128, "mesh.cores_y": 128, "mesh.dies_x": 2, "mesh.dies_y": 2,

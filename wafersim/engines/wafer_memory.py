@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from ..config import ConfigError
 from ..hardware.wafer import WaferSpec
 from ..mapping.options import MappingOptions
-from ..mapping.placement import Layout, layout, split_layers
+from ..mapping.placement import Layout, block_shape, layout, split_layers
 from ..units import format_quantity
 from ..workload.dtypes import dtype_bytes
 from ..workload.model import ModelSpec
@@ -84,12 +84,7 @@ class WaferMemory:
             system, model, mapping, tuple(getattr(scenario, name) for name in _PLAN_FIELDS))
 
     def cores_per_wafer(self) -> int:
-        rows, cols = self.mapping.block
-        if (rows, cols) == (0, 0):
-            return self.system.cores
-        if rows > self.system.mesh.cores_y or cols > self.system.mesh.cores_x:
-            raise ConfigError("mapping", "cores", f"{rows}x{cols} does not fit the "
-                              f"{self.system.mesh.cores_y}x{self.system.mesh.cores_x} mesh of {self.system.name}")
+        rows, cols = block_shape(self.system, self.mapping)
         return rows * cols
 
     def weight_bytes(self) -> float:

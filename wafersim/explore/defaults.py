@@ -64,7 +64,7 @@ def default_space(system: Any, model: Any, fixed: dict[str, Any], mapping: dict[
     if system.kind == "wafer":
         fewest = simulate(system, model, mapping=mapping, **{**fixed, "wafers": "auto", "batch": 1}).summary["devices"]
         most = min(2 * fewest, system.interwafer.max_wafers, fixed.get("layers") or model.num_layers)
-        rows, cols = system.mesh.cores_y, system.mesh.cores_x
+        rows, cols = system.mesh.program_shape
         regions = [""] + [f"{s}x{s}" for s in REGION_SIDES if s < min(rows, cols)]
         cores = ["" if share == 1.0 else f"{int(rows * share)}x{int(cols * share)}" for share in CORE_SHARES]
         return Space.of({"wafers": list(range(1, most + 1)), "mapping.placement": list(PLACEMENTS),

@@ -86,6 +86,11 @@ class MeshSpec(Spec):
     dies_y: int = integer("dies along y", maximum=2**13)
     link_bytes_per_cycle: float = number("bytes one mesh link moves per cycle in each direction")
     hop_latency_cycles: float = number("cycles for a word to cross one router and link", allow_zero=True)
+    program_cores_x: int = integer("most columns one program may use: the mesh less what the vendor's host-transfer "
+                                   "infrastructure takes around it (a smaller mesh is used whole); 0 = all cores_x",
+                                   default=0, minimum=0, maximum=2**13)
+    program_cores_y: int = integer("most rows one program may use (as program_cores_x); 0 = all cores_y",
+                                   default=0, minimum=0, maximum=2**13)
 
     def check(self) -> None:
         if self.cores_x * self.cores_y > MAX_CORES:
@@ -99,6 +104,12 @@ class MeshSpec(Spec):
     @property
     def cores(self) -> int:
         return self.cores_x * self.cores_y
+
+    @property
+    def program_shape(self) -> tuple[int, int]:
+        """(rows, cols) of the largest block of cores one program may use, from the mesh's corner."""
+        return (min(self.program_cores_y or self.cores_y, self.cores_y),
+                min(self.program_cores_x or self.cores_x, self.cores_x))
 
     @property
     def die_cores_x(self) -> int:

@@ -157,12 +157,17 @@ def split_layers(layers: int, wafers: int, layer_bytes: float, head_bytes: float
 
 
 def block_shape(system: WaferSpec, mapping: MappingOptions) -> tuple[int, int]:
+    """(rows, cols) of the block of cores a run uses on each wafer, from the mesh's corner:
+    ``mapping.cores``, or by default the largest a program may use (``mesh.program_shape``)."""
     rows, cols = mapping.block
-    ny, nx = system.mesh.cores_y, system.mesh.cores_x
+    py, px = system.mesh.program_shape
     if (rows, cols) == (0, 0):
-        return ny, nx
-    if rows > ny or cols > nx:
-        raise ConfigError("mapping", "cores", f"{rows}x{cols} does not fit the {ny}x{nx} mesh of {system.name}")
+        return py, px
+    if rows > py or cols > px:
+        ny, nx = system.mesh.cores_y, system.mesh.cores_x
+        where = f"the {ny}x{nx} mesh" if (py, px) == (ny, nx) else \
+            f"the {py}x{px} cores a program may use of the {ny}x{nx} mesh"
+        raise ConfigError("mapping", "cores", f"{rows}x{cols} does not fit {where} of {system.name}")
     return rows, cols
 
 
