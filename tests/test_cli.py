@@ -123,3 +123,17 @@ def test_errors_are_one_line_from_the_real_command(tmp_path):
 def test_compare_set_errors_echo_what_was_typed(capsys):
     assert main(["compare", "wse3", "dgx-h100", "llama-3.1-8b", "--set", "b.model.num_layers=40"]) == 2
     assert "--set b.model.num_layers=40" in capsys.readouterr().err
+
+
+def test_request_rate_flag_runs_under_load():
+    from wafersim.cli import main
+    import contextlib
+    import io
+    import json as _json
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["run", "dgx-a100", "llama-3.1-8b", "--batch", "8", "--prompt", "227", "--output", "194",
+                     "--request-rate", "4", "--json"]) == 0
+    d = _json.loads(out.getvalue())
+    assert d["request_rate"] == 4.0 and 0 < d["prefill_busy_share"] < 1
+    assert d["tpot_s"] == d["unloaded_tpot_s"] / (1 - d["prefill_busy_share"])

@@ -82,7 +82,7 @@ def _scenario(ns: argparse.Namespace) -> dict[str, Any]:
     return {"batch": ns.batch, "prompt_tokens": ns.prompt, "output_tokens": ns.output, "dtype": ns.dtype,
             "kv_dtype": ns.kv_dtype, "wafers": ns.wafers, "tp": ns.tp, "pp": ns.pp, "ep": ns.ep, "gpus": ns.gpus,
             "layers": ns.layers, "fidelity": ns.fidelity, "speculative": ns.speculative,
-            "acceptance": ns.acceptance, "draft": ns.draft}
+            "acceptance": ns.acceptance, "draft": ns.draft, "request_rate": ns.request_rate}
 
 
 def _mapping(ns: argparse.Namespace, sets: dict[str, Any]) -> dict[str, Any]:

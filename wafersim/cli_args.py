@@ -10,12 +10,15 @@ from typing import Any, Sequence
 from .atomic import check_output_path
 from .config import ConfigError, InputError, parse_override
 from .engines import registry as engines
+from .workload.scenario import MAXIMUM
 
-__all__ = ["FLAG_MAX", "int_or", "positive", "non_negative", "probability", "workload_args", "speculative_args",
+__all__ = ["FLAG_MAX", "int_or", "positive", "non_negative", "probability", "rate", "workload_args", "speculative_args",
            "split_sets", "typed", "check_out", "dumps"]
 
 #: Largest integer a flag takes; the scenario sets tighter bounds per key (workload.scenario.MAXIMUM).
 FLAG_MAX = 2**31 - 1
+#: most requests per second --request-rate takes: the scenario's own limit
+REQUEST_RATE_MAX = MAXIMUM["request_rate"]
 
 
 def int_or(word: str | None):
@@ -63,6 +66,20 @@ def probability(text: str) -> float:
 probability.__name__ = "a probability"
 
 
+def rate(text: str) -> float:
+    """An argparse type: a finite number of at least 0 (per second)."""
+    try:
+        value = float(text) if len(text) <= 40 else float("nan")
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= REQUEST_RATE_MAX:
+        raise argparse.ArgumentTypeError(f"expected requests per second, 0 to {REQUEST_RATE_MAX:g}; got {text[:40]!r}")
+    return value
+
+
+rate.__name__ = "requests per second"
+
+
 def workload_args(g: argparse._ArgumentGroup, fidelity_help: str) -> None:
     """``--prompt``, ``--output``, ``--dtype``, ``--kv-dtype``, ``--layers`` and ``--fidelity``."""
     g.add_argument("--prompt", type=positive, default=2048, help="prompt tokens per sequence (default 2048)")
@@ -71,6 +88,9 @@ def workload_args(g: argparse._ArgumentGroup, fidelity_help: str) -> None:
     g.add_argument("--kv-dtype", default=None, help="KV-cache format (default: same as --dtype)")
     g.add_argument("--layers", type=positive, default=None, help="simulate only the first N decoder layers")
     g.add_argument("--fidelity", choices=engines.fidelities(), default="analytic", help=fidelity_help)
+    g.add_argument("--request-rate", type=rate, default=0.0, metavar="R",
+                   help="requests arriving per second while the batch decodes: each one's prefill stalls the decode "
+                        "(online serving under load; default 0: a static batch)")
 
 
 def speculative_args(g: argparse._ArgumentGroup) -> None:

@@ -118,7 +118,8 @@ def cmd_explore(ns: argparse.Namespace) -> int:
     model = load_model(ns.model, sets["model"])
     scenario = {"prompt_tokens": ns.prompt, "output_tokens": ns.output, "dtype": ns.dtype,
                 "kv_dtype": ns.kv_dtype, "layers": ns.layers, "fidelity": ns.fidelity,
-                "speculative": ns.speculative, "acceptance": ns.acceptance, "draft": ns.draft}
+                "speculative": ns.speculative, "acceptance": ns.acceptance, "draft": ns.draft,
+                "request_rate": ns.request_rate}
     axes = [parse_axis(text) for text in ns.axis]
     scenario = {k: v for k, v in scenario.items() if k not in {a.key for a in axes}}   # an axis wins over a flag
     mapping = sets["mapping"] or None

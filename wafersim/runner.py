@@ -15,7 +15,7 @@ from typing import Any
 from . import provenance
 from .config import ConfigError, build, to_dict
 from .engines import registry as engines
-from .engines import speculative
+from .engines import arrivals, speculative
 from .hardware.gpu import GpuSystemSpec
 from .hardware.wafer import WaferSpec
 from .mapping.options import MappingOptions
@@ -94,6 +94,8 @@ def simulate(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
     result = sized.result or engine.simulate(system, model, sized.scenario, mapping)
     if sc.speculative:
         result = _speculate(engine, system, model, sized.scenario, mapping, registry, result, scenario)
+    if sc.request_rate:
+        result = arrivals.under_load(engine, system, model, sized.scenario, mapping, result)
     (system_dict, system_record), (model_dict, model_record) = _spec_record(system), _spec_record(model)
     config = {**result.config, "system": system_dict, "model": model_dict,
               "provenance": {"system": system_record, "model": model_record}}
@@ -109,7 +111,8 @@ def _speculate(engine: Any, system: Any, model: ModelSpec, scenario: Scenario, m
     draft = None
     if scenario.draft is not None:
         draft_model = load_model(scenario.draft) if isinstance(scenario.draft, str) else scenario.draft
-        plain = {k: v for k, v in asked.items() if k not in ("speculative", "acceptance", "draft", "layers")}
+        plain = {k: v for k, v in asked.items()
+                 if k not in ("speculative", "acceptance", "draft", "layers", "request_rate")}
         draft = simulate(system, draft_model, mapping=mapping, registry=registry,
                          **{**plain, "batch": scenario.batch})
     return speculative.combine(target, verify, draft, scenario, system)

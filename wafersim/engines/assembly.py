@@ -46,6 +46,12 @@ def capacity_note(spilled_bytes: float, capacity_bytes: float, where: str) -> li
             f"{format_quantity(capacity_bytes, 'bytes')} of {where}: this configuration cannot run as given"]
 
 
+def deployment_units(summary: Any) -> int:
+    """The units a deployment buys: nodes of a GPU system (a node is the unit sold), else devices."""
+    nodes = summary.get("nodes")
+    return int(nodes) if nodes is not None else int(summary.devices)
+
+
 def deployment_metrics(deployment: Any, units: int, tokens_per_s: float) -> dict[str, float]:
     """Wall power, price and running cost of ``units`` units, and throughput per kW and per
     dollar; a metric whose preset value is unknown (0) is left out."""

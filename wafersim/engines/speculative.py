@@ -38,7 +38,7 @@ from typing import Any
 from ..results.run_result import RunResult
 from ..results.summary import Summary
 from ..workload.scenario import Scenario
-from .assembly import deployment_metrics
+from .assembly import deployment_metrics, deployment_units
 
 __all__ = ["accepted_tokens_per_step", "verify_scenario", "combine"]
 
@@ -78,7 +78,7 @@ def combine(target: RunResult, verify: RunResult, draft: RunResult | None, scena
     ts = target.summary
     # the run occupies the target's devices, or the draft's where it was sized on more
     devices = max(ts.devices, draft.summary.devices if draft is not None else 0)
-    units = max(_units(ts), _units(draft.summary) if draft is not None else 0)
+    units = max(deployment_units(ts), deployment_units(draft.summary) if draft is not None else 0)
     energy: dict[str, float] = {}
     # energy of one step of the whole batch, per token the step emits for each sequence
     for key in (f for f in Summary.__dataclass_fields__
@@ -129,11 +129,6 @@ def combine(target: RunResult, verify: RunResult, draft: RunResult | None, scena
                                   if k in verify.arrays and k in target.arrays}}
     return replace(target, summary=summary, decode=replace(verify.decode, time_s=tpot), notes=notes, arrays=arrays,
                    config={**target.config, "verify_scenario": verify.config.get("scenario", {})})
-
-
-def _units(summary: Summary) -> int:
-    nodes = summary.get("nodes")
-    return int(nodes) if nodes is not None else int(summary.devices)
 
 
 def _us(seconds: float) -> str:

@@ -42,7 +42,7 @@ _INT_KEYS = frozenset({"batch", "prompt_tokens", "output_tokens", "wafers", "tp"
 #: integer keys whose least value is not 1
 _LEAST = {"speculative": 0}
 #: scenario keys whose values are numbers
-_FLOAT_KEYS = frozenset({"acceptance"})
+_FLOAT_KEYS = frozenset({"acceptance", "request_rate"})
 #: the most values one axis may list
 AXIS_MAX_VALUES = 4096
 #: values of an axis that Space.describe shows before it elides the middle ones: a line stays short

@@ -88,6 +88,13 @@ class Summary(Mapping):
     allreduce_algorithm: str | None = _opt("", "all-reduce algorithm chosen on the topology")
     alltoall_algorithm: str | None = _opt("", "all-to-all algorithm chosen on the topology")
     p2p_algorithm: str | None = _opt("", "point-to-point algorithm chosen on the topology")
+    # ---- online serving under load (--request-rate R) -------------------------------------
+    request_rate: float | None = _opt("requests/s", "requests arriving per second while the batch decodes")
+    prefill_busy_share: float | None = _opt("", "share of the time the arriving requests' prefills take from decode: "
+                                                "request_rate x one request's prefill")
+    unloaded_tpot_s: float | None = _opt("s", "time per output token of the same batch with no arrivals")
+    requests_in_flight: float | None = _opt("", "requests in flight at this rate by Little's law: request_rate x "
+                                                "(time to first token + (output - 1) x time per output token)")
     # ---- speculative decoding (--speculative K) -------------------------------------------
     speculative_tokens: int | None = _opt("tokens", "tokens proposed per sequence in each speculative step")
     acceptance_rate: float | None = _opt("", "probability that a proposed token is accepted")

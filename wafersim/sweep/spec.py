@@ -53,9 +53,9 @@ MAX_POINTS = 1_000_000
 
 #: Scenario flags a spec may fix or sweep, by the name :class:`Scenario` gives them.
 SCENARIO_KEYS = ("batch", "prompt_tokens", "output_tokens", "dtype", "kv_dtype", "wafers", "gpus", "tp", "pp", "ep",
-                 "layers", "fidelity")
+                 "layers", "fidelity", "request_rate")
 #: Command-line spellings accepted for them, and the two flags that set mapping keys.
-ALIASES = {"prompt": "prompt_tokens", "output": "output_tokens", "kv-dtype": "kv_dtype",
+ALIASES = {"prompt": "prompt_tokens", "output": "output_tokens", "kv-dtype": "kv_dtype", "request-rate": "request_rate",
            "placement": "mapping.placement", "cores": "mapping.cores"}
 WAFER_ONLY = ("wafers",)
 GPU_ONLY = ("gpus", "tp", "pp", "ep")

@@ -20,7 +20,7 @@ NUMERIC_METRICS = ("ttft_s", "tpot_s", "tokens_per_s_per_user", "tokens_per_s", 
                    "decode_layer_s", "prefill_layer_s", "request_tokens_per_s")
 _ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _SCENARIO_KEYS = ("batch", "prompt_tokens", "output_tokens", "dtype", "kv_dtype", "wafers", "tp", "pp", "ep", "layers",
-                  "fidelity")
+                  "fidelity", "request_rate")
 _ROW_KEYS = {"id", "system", "model", "metric", "value", "source", "calibration", "note", "set", "runtime", "group",
              *_SCENARIO_KEYS}
 #: what a row's ``set`` may hold: the layout of the scenario on a wafer, never a model parameter

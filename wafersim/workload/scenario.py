@@ -36,6 +36,8 @@ class Scenario:
     draft: str | None = None          # draft model preset or path; None = self-speculation (the target proposes)
     query_tokens: int = 1             # query tokens per sequence in a decode step (k + 1 in a speculative
                                       # verify pass; the runner sets it)
+    request_rate: float = 0.0         # requests arriving per second while the batch decodes (online serving
+                                      # under load: each arrival's prefill stalls the decode); 0 = a static batch
 
     def __post_init__(self) -> None:
         _positive_or(self.batch, "batch", "max")
@@ -52,6 +54,10 @@ class Scenario:
             if v is not None and (not isinstance(v, str) or v not in DTYPES):
                 raise ConfigError("scenario", key, f"expected one of {', '.join(DTYPES)}; got {_short(v)}")
         self._check_speculation()
+        rate = self.request_rate
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate <= MAXIMUM["request_rate"]:
+            raise ConfigError("scenario", "request_rate", f"expected requests per second, a number from 0 (a static "
+                                                          f"batch) to {MAXIMUM['request_rate']:g}; got {_short(rate)}")
         if not isinstance(self.fidelity, str) or not self.fidelity or len(self.fidelity) > 64:
             # which names exist is the engine registry's to say, when the run asks it for an engine
             raise ConfigError("scenario", "fidelity", f"expected an engine name such as 'analytic'; got {_short(self.fidelity)}")
@@ -124,7 +130,7 @@ class Scenario:
 #: that every product the engines form (batch x context x KV bytes) stays finite.
 MAXIMUM = {"batch": 2**20, "prompt_tokens": 2**24, "output_tokens": 2**24, "wafers": 1024,
            "tp": 2**16, "pp": 2**16, "ep": 2**16, "gpus": 2**20, "layers": 2**14,
-           "speculative": 64, "query_tokens": 65}
+           "speculative": 64, "query_tokens": 65, "request_rate": 1e9}
 #: Largest KV cache of one job (bytes): 1 EiB, a million times any machine's memory.
 MAX_KV_BYTES = 2**60
 #: bound of an integer key not listed above
