@@ -127,39 +127,51 @@ def dask_client(scheduler: str, workers: int):
         raise ConfigError("--scheduler", "", f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
 
 
-def _cluster_failures() -> tuple[type[BaseException], ...]:
-    """What a Dask future raises when the cluster, not the chunk, failed: the task kept killing
-    its workers (``KilledWorker``), a connection closed (``CommClosedError`` and other
-    ``OSError``s), or the scheduler dropped it (cancelled).  ``run_chunk`` itself raises
-    nothing else: a point's own error is in its record."""
+def _cluster_failures() -> tuple[tuple[type[BaseException], ...], type[BaseException]]:
+    """What a Dask future raises when the cluster, not the chunk's code, failed: a connection
+    closed (``CommClosedError`` and other ``OSError``s) or the scheduler dropped the task
+    (cancelled); and ``KilledWorker``, which Dask raises once a task has taken down as many
+    workers as it allows (a point that runs out of memory does).  ``run_chunk`` itself
+    raises nothing else: a point's own error is in its record."""
     import asyncio
     import concurrent.futures as cf
     from distributed import KilledWorker
-    return KilledWorker, OSError, cf.CancelledError, asyncio.CancelledError
+    return (OSError, cf.CancelledError, asyncio.CancelledError), KilledWorker
 
 
 def run_dask(jobs: Sequence[dict[str, Any]], deliver: Deliver, client: Any) -> None:
-    """On a Dask cluster through ``client``.  A chunk the cluster lost (Dask's ``KilledWorker``
-    when it keeps killing workers, a worker or connection gone) delivers nothing: once the
-    other chunks are delivered, :class:`WorkerLost` says how many points did not run, and
-    ``--resume`` runs them.  Any other error of a chunk's task is recorded as its points'
-    failure."""
+    """On a Dask cluster through ``client``.  A chunk whose task keeps killing its workers
+    (``KilledWorker``) is run again one point per task, so that the point that kills them is
+    recorded as failed and the others run; a chunk the cluster lost (a worker or connection
+    gone) delivers nothing: once the other chunks are delivered, :class:`WorkerLost` says how
+    many points did not run, and ``--resume`` runs them.  Any other error of a chunk's task is
+    recorded as its points' failure."""
     if not jobs:
         return
     from distributed import as_completed
-    lost_to = _cluster_failures()
+    lost_to, killed = _cluster_failures()
     n = max(1, len(client.scheduler_info().get("workers", {})))
-    parts = chunks(jobs, n)
-    futures = {client.submit(run_chunk, part, pure=False): part for part in parts}
+    futures = {client.submit(run_chunk, part, pure=False): part for part in chunks(jobs, n)}
+    pending = as_completed(list(futures))
     lost, why = 0, ""
-    for fut in as_completed(list(futures)):
+    for fut in pending:
+        part = futures.pop(fut)
         try:
             records = fut.result()
+        except killed as exc:
+            if len(part) > 1:         # find the point that kills its workers: one point per task
+                records = []
+                for job in part:
+                    one = client.submit(run_chunk, [job], pure=False)
+                    futures[one] = [job]
+                    pending.add(one)
+            else:
+                records = [encode(PointOutcome(part[0]["index"], None, error_text(exc)))]
         except lost_to as exc:        # the cluster lost the task: no records, left for --resume
             records = []
-            lost, why = lost + len(futures[fut]), why or error_text(exc)
+            lost, why = lost + len(part), why or error_text(exc)
         except Exception as exc:      # the task itself failed: its points are recorded as failed
-            records = [encode(PointOutcome(job["index"], None, error_text(exc))) for job in futures[fut]]
+            records = [encode(PointOutcome(job["index"], None, error_text(exc))) for job in part]
         for record in records:
             deliver(record)
         fut.release()
