@@ -40,3 +40,13 @@ def test_read_only_and_pickles_with_its_corner():
     back = pickle.loads(pickle.dumps(arr))
     assert back.stored.shape == (1, 2) and back.shape == (3, 2) and back.labels == {"x": ("a", "b")}
     assert np.array_equal(back.data, arr.data)
+
+
+def test_equal_by_content_whether_held_whole_or_as_a_corner():
+    corner = LayerArray(np.ones((1, 2)), ("y", "x"), "s", "d", shape=(3, 2))
+    whole = LayerArray(np.vstack([np.ones((1, 2)), np.zeros((2, 2))]), ("y", "x"), "s", "d")
+    assert corner == whole and whole == corner
+    assert corner != LayerArray(np.ones((1, 2)), ("y", "x"), "B", "d", shape=(3, 2))
+    assert LayerArray(np.array([np.nan]), ("x",), "", "") == LayerArray(np.array([np.nan]), ("x",), "", "")
+    import copy
+    assert copy.deepcopy(corner) == corner

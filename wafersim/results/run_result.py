@@ -58,6 +58,19 @@ class LayerArray:
         """The index of ``stored`` within the whole array."""
         return tuple(slice(0, n) for n in self.stored.shape)
 
+    def __eq__(self, other: object) -> bool:
+        """Same dimensions, units, description, labels and whole array (NaN equal to NaN)."""
+        if not isinstance(other, LayerArray):
+            return NotImplemented
+        if (self.dims, self.units, self.description, self.labels, self.shape) != \
+                (other.dims, other.units, other.description, other.labels, other.shape):
+            return False
+        if self.stored.shape == other.stored.shape:
+            return bool(np.array_equal(self.stored, other.stored, equal_nan=True))
+        return bool(np.array_equal(self.data, other.data, equal_nan=True))
+
+    __hash__ = None     # type: ignore[assignment]   (holds an array: compared by content, not hashed)
+
     def __reduce__(self) -> tuple:
         return LayerArray, (self.stored, self.dims, self.units, self.description, self.labels, self.shape)
 
