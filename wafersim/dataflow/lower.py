@@ -42,7 +42,7 @@ from ..workload.model import ModelSpec
 from ..workload.scenario import Scenario
 from .program import DataflowProgram, StageBatch
 from .edge_io import region_flows
-from .stages import ATTENTION_STAGES, gemm_steps, reduction_steps, stage_shapes
+from .stages import ATTENTION_STAGES, gemm_steps, is_gemm, reduction_steps, stage_shapes
 from .transfers import COL_MULTICAST, ROW_MULTICAST, UNICAST, Transfers
 
 __all__ = ["lower_pass", "COL_MULTICAST", "KV_POOL_STAGE", "pool_flows"]
@@ -175,8 +175,8 @@ def lower_pass(placement: Placement, model: ModelSpec, scenario: Scenario, token
     idle (prefill blocks: only each sequence's last token needs logits).  ``only`` lowers
     the stages of that one region and nothing else (no hand-offs, no edge I/O).
     ``io_edges`` are the edges spilled bytes enter through (see :mod:`.edge_io`).
-    ``gemm``: a prefill block, whose every stage is a mesh GEMM that also takes
-    :func:`~wafersim.dataflow.stages.gemm_steps` shift steps on each region.
+    ``gemm``: a prefill block, whose GEMM stages (:func:`~wafersim.dataflow.stages.is_gemm`)
+    also take :func:`~wafersim.dataflow.stages.gemm_steps` shift steps on each region.
     """
     pl = placement
     R = pl.regions
@@ -207,7 +207,7 @@ def lower_pass(placement: Placement, model: ModelSpec, scenario: Scenario, token
                 continue
             b_t, r_t, steps_b[i], steps_r[i] = _gemv(y0, x0, r, c, tokens * act * k_i, tokens * act * n_i, turned[i])
             bcast.append((wafer, i, b_t))
-            if gemm:
+            if gemm and is_gemm(name, w_i):
                 shifts[i] = gemm_steps(r, c, tokens)
             if r_t is not None:
                 reduce.append((wafer, i, r_t))

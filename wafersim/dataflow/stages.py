@@ -10,6 +10,13 @@ from ..workload.stages import stage_shapes  # noqa: F401  (re-exported: the engi
 ATTENTION_STAGES = ("scores", "weighted_sum")
 
 
+def is_gemm(name: str, weights: float) -> bool:
+    """A stage that multiplies the tokens' activations by a matrix: a projection (it reads
+    weights) or attention's scores and weighted sum.  The norms' and the softmax's
+    reductions are not: a prefill block pays GEMM shift steps (:func:`gemm_steps`) only here."""
+    return weights > 0 or name in ATTENTION_STAGES
+
+
 def gemm_steps(rows: float, cols: float, tokens: int) -> int:
     """Shift-and-compute steps of one GEMM of a block of ``tokens`` tokens on a ``rows`` x
     ``cols`` core region.  WaferLLM's MeshGEMM on a P x P grid (MeshGEMM/WSE-2/src/meshgemm.csl,

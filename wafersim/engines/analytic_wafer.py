@@ -29,10 +29,10 @@ import math
 
 import numpy as np
 
-from ..dataflow.stages import gemm_steps, reduction_steps, stage_shapes
+from ..dataflow.stages import gemm_steps, is_gemm, reduction_steps, stage_shapes
 from ..hardware.wafer import WaferSpec
 from ..mapping.options import MappingOptions
-from ..mapping.placement import block_shape
+from ..mapping.placement import block_shape, program_note
 from ..results.phase import PhaseTime
 from ..results.run_result import LayerArray, RunResult
 from ..workload.model import ModelSpec
@@ -43,15 +43,6 @@ from .prefill_blocks import activation_bytes_per_token, block_limit, choose_bloc
 from .wafer_memory import WaferCapacity, WaferMemory, spill_note
 
 __all__ = ["AnalyticWafer", "simulate", "capacity"]
-
-
-def _block_shape(cores: float, block: tuple[int, int]) -> tuple[float, float]:
-    """Rows and columns of the block of cores every layer spreads over (sequential and
-    streaming placements): the ``--cores`` block, or a square of the wafer's cores."""
-    if block != (0, 0):
-        return float(block[0]), float(block[1])
-    side = math.sqrt(max(cores, 1.0))
-    return side, side
 
 
 class AnalyticWafer:
@@ -78,8 +69,9 @@ class AnalyticWafer:
             if self.mapping.placement == "pipelined":
                 lay = self.memory.layout(self.batch, wafers)
                 shape = float(lay.region_rows[:self.layers].mean()), float(lay.region_cols[:self.layers].mean())
-            else:
-                shape = _block_shape(float(self.memory.cores_per_wafer()), self.mapping.block)
+            else:                       # every layer over the whole block, as the flow engine runs it
+                rows, cols = block_shape(self.system, self.mapping)
+                shape = float(rows), float(cols)
             self._shapes[wafers] = shape
         return shape
 
@@ -132,8 +124,8 @@ class AnalyticWafer:
                    kv_onchip_fraction: float, weights_onchip_fraction: float,
                    gemm: bool = False) -> tuple[PhaseTime, dict[str, float]]:
         """One layer processing ``tokens`` query tokens at once, each over ``context`` keys;
-        ``gemm``: as a prefill block, each stage a mesh GEMM of ``max(rows, cols)`` shift steps
-        (:func:`~wafersim.dataflow.stages.gemm_steps`) rather than a broadcast and reduction of vectors.
+        ``gemm``: as a prefill block, whose GEMM stages (:func:`~wafersim.dataflow.stages.is_gemm`)
+        also take :func:`~wafersim.dataflow.stages.gemm_steps` shift steps.
 
         Returns the phase time and the work done (bytes, FLOPs, link bit-hops) for energy.
         """
@@ -157,7 +149,9 @@ class AnalyticWafer:
         n_stages = len(stages)
         comps = {
             "compute": t_compute, "sram_bandwidth": t_sram,
-            "mesh_latency": n_stages * (hop_lat + step_lat + (self._gemm_step_s(rows, cols, tokens) if gemm else 0.0)),
+            "mesh_latency": n_stages * (hop_lat + step_lat)
+            + (sum(is_gemm(name, w_el) for name, _, _, w_el in stages) * self._gemm_step_s(rows, cols, tokens)
+               if gemm else 0.0),
             "mesh_bandwidth": t_link,
         }
         if self.pooled and kv_read > 0:            # the KV first comes over from the pool
@@ -361,7 +355,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
         "static": en.static_power_w * wafers * tpot,
     }
     notes = spill_note(plan.spilled_weight_bytes, plan.spilled_kv_bytes, ext.io_bandwidth_bytes_per_s,
-                       plan.capacity_bytes, wafers) + block_notes
+                       plan.capacity_bytes, wafers) + block_notes + program_note(w, mapping)
     if micro > 1:
         notes.append(micro_batch_note(batch, micro, tokens))
     layer_idx = np.arange(L)

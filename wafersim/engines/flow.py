@@ -34,7 +34,7 @@ from ..hardware.directions import DIRECTIONS, EAST, NORTH, SOUTH, WEST
 from ..hardware.mesh import PhysicalMesh
 from ..hardware.wafer import WaferSpec
 from ..mapping.options import MappingOptions
-from ..mapping.placement import Placement, block_shape, place
+from ..mapping.placement import Placement, block_shape, place, program_note
 from ..results.phase import PhaseTime
 from ..results.run_result import LayerArray, RunResult
 from ..units import format_quantity
@@ -471,7 +471,7 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
         notes.append(f"defects (seed {dm.seed}): {dm.failed_cores} of {dm.physical_cores} physical cores failed; "
                      f"{dm.detoured_links} logical links detour around them")
     notes += spill_note(float(pl.spilled_weight_bytes.sum()), float(pl.spilled_kv_bytes.sum()),
-                        ext.io_bandwidth_bytes_per_s) + block_notes
+                        ext.io_bandwidth_bytes_per_s) + block_notes + program_note(w, mapping)
     if micro > 1:
         notes.append(micro_batch_note(batch, micro, tokens))
     busiest = np.unravel_index(busiest_flat, links_shape)

@@ -171,6 +171,17 @@ def block_shape(system: WaferSpec, mapping: MappingOptions) -> tuple[int, int]:
     return rows, cols
 
 
+def program_note(system: WaferSpec, mapping: MappingOptions) -> list[str]:
+    """The note of a run whose default block leaves cores of the mesh out (``mesh.program_cores_*``),
+    so that a mesh enlarged by ``--set`` without its program rectangle shows."""
+    py, px = system.mesh.program_shape
+    ny, nx = system.mesh.cores_y, system.mesh.cores_x
+    if mapping.block != (0, 0) or (py, px) == (ny, nx):
+        return []
+    return [f"a program uses {py} x {px} of the {ny} x {nx} cores of each wafer (mesh.program_cores_y/x: what "
+            "the vendor SDK's host transfers leave a program; set them with a larger mesh)"]
+
+
 @dataclass(frozen=True, eq=False)
 class Layout:
     """The geometry of a placement without per-core accounting: where each region sits
