@@ -112,8 +112,13 @@ def test_a_corner_array_is_stored_as_its_corner_and_reads_back_whole(tmp_path, r
         expected, arr.dims, arr.units, arr.description)})
     path = hdf5.write_results(tmp_path / "c.h5", held)
     back = hdf5.read_run(path).arrays["corner_test"]
-    assert back.shape == back.stored.shape == whole and back.dtype == np.int64
-    assert np.array_equal(back.data, expected)
+    assert back.shape == whole and back.stored.shape == (1, 100, 100) and back.dtype == np.int64
+    assert np.array_equal(back.data, expected) and back == arr
+    # read and written again, the file stays as small
+    again = hdf5.write_results(tmp_path / "e.h5", hdf5.read_run(path))
+    with h5py.File(path) as f, h5py.File(again) as e:
+        a, b = f["runs/run-0000/corner_test"], e["runs/run-0000/corner_test"]
+        assert b.id.get_num_chunks() == a.id.get_num_chunks() and list(b.attrs["stored_shape"]) == [1, 100, 100]
     with h5py.File(path) as f, h5py.File(hdf5.write_results(tmp_path / "d.h5", dense)) as g:
         ds, full = f["runs/run-0000/corner_test"], g["runs/run-0000/corner_test"]
         assert ds.shape == full.shape == whole and ds.chunks == full.chunks and ds.fillvalue == 0

@@ -119,6 +119,21 @@ def _dim_scale(group: h5py.Group, arr: LayerArray, axis: int) -> None:
         _scale(group, dim, np.array(labels, dtype=str) if labels else np.arange(arr.shape[axis]))
 
 
+#: attribute of an array held as a leading corner of its dataset: the corner's shape (the
+#: rest of the dataset reads as 0); a reader loads only the corner
+STORED_SHAPE = "stored_shape"
+
+
+def _read_array(item: h5py.Dataset, dims: tuple[str, ...], labels: dict[str, tuple[str, ...]] | None) -> LayerArray:
+    """The array of ``item``: only its stored corner when it has one (``STORED_SHAPE``)."""
+    units, description = str(item.attrs.get("units", "")), str(item.attrs.get("description", ""))
+    corner = item.attrs.get(STORED_SHAPE)
+    if corner is None or len(corner) != item.ndim or any(not 0 <= int(c) <= n for c, n in zip(corner, item.shape)):
+        return LayerArray(item[()], dims, units, description, labels)
+    stored = item[tuple(slice(0, int(c)) for c in corner)]
+    return LayerArray(stored, dims, units, description, labels, shape=item.shape)
+
+
 def _write_array(group: h5py.Group, name: str, arr: LayerArray) -> None:
     if arr.stored.shape == arr.shape:
         ds = _dataset(group, name, arr.stored)
@@ -127,6 +142,7 @@ def _write_array(group: h5py.Group, name: str, arr: LayerArray) -> None:
         # written, and only the chunks the corner touches take room in the file
         ds = _empty_dataset(group, name, arr.shape, arr.dtype, 0)
         ds[arr.corner] = arr.stored
+        ds.attrs[STORED_SHAPE] = np.array(arr.stored.shape, dtype=np.int64)
     ds.attrs["units"] = arr.units
     ds.attrs["description"] = arr.description
     for axis, dim in enumerate(arr.dims):
@@ -448,8 +464,7 @@ def read_run(path: str | Path, run_id: str | None = None) -> RunResult:
             dims = tuple(d[0].name.rsplit("/", 1)[-1] if len(d) else f"dim_{i}" for i, d in enumerate(item.dims))
             labels = {dim: tuple(str(v) for v in _text(g[dim][()])) for dim in dims
                       if dim in g and h5py.check_string_dtype(g[dim].dtype)}
-            arrays[name] = LayerArray(item[()], dims, str(item.attrs.get("units", "")),
-                                      str(item.attrs.get("description", "")), labels or None)
+            arrays[name] = _read_array(item, dims, labels or None)
         return RunResult(Summary.from_mapping(stored), _json_attr(g, "config", path, dict),
                          phases["prefill_components_s"], phases["decode_components_s"], arrays,
                          _json_attr(g, "notes", path, list), attachments)
