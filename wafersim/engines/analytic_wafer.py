@@ -60,6 +60,9 @@ class AnalyticWafer:
         self.batch = scenario.batch
         self._shapes: dict[int, tuple[float, float]] = {}     # layer_shape per wafer count
         self._latencies: dict[tuple[float, float], tuple[float, float]] = {}   # per region shape
+        # stages that are GEMMs in a prefill block (the same whatever the tokens), and the block
+        self._gemm_stages = sum(is_gemm(name, w) for name, _, _, w in stage_shapes(model, 1))
+        self._block = block_shape(system, mapping)
 
     # ---- geometry -------------------------------------------------------------
     def layer_shape(self, wafers: int) -> tuple[float, float]:
@@ -70,8 +73,7 @@ class AnalyticWafer:
                 lay = self.memory.layout(self.batch, wafers)
                 shape = float(lay.region_rows[:self.layers].mean()), float(lay.region_cols[:self.layers].mean())
             else:                       # every layer over the whole block, as the flow engine runs it
-                rows, cols = block_shape(self.system, self.mapping)
-                shape = float(rows), float(cols)
+                shape = float(self._block[0]), float(self._block[1])
             self._shapes[wafers] = shape
         return shape
 
@@ -111,6 +113,8 @@ class AnalyticWafer:
     def _gemm_step_s(self, rows: float, cols: float, tokens: int) -> float:
         """Shift-step cost of one prefill GEMM stage on a ``rows`` x ``cols`` region."""
         w = self.system
+        if not w.calibration.gemm_step_cycles:
+            return 0.0
         return gemm_steps(rows, cols, tokens) * w.calibration.gemm_step_cycles / w.core.clock_hz
 
     def _link_bytes_per_s(self, rows: float, cols: float) -> float:
@@ -150,8 +154,7 @@ class AnalyticWafer:
         comps = {
             "compute": t_compute, "sram_bandwidth": t_sram,
             "mesh_latency": n_stages * (hop_lat + step_lat)
-            + (sum(is_gemm(name, w_el) for name, _, _, w_el in stages) * self._gemm_step_s(rows, cols, tokens)
-               if gemm else 0.0),
+            + (self._gemm_stages * self._gemm_step_s(rows, cols, tokens) if gemm else 0.0),
             "mesh_bandwidth": t_link,
         }
         if self.pooled and kv_read > 0:            # the KV first comes over from the pool
@@ -232,7 +235,7 @@ class AnalyticWafer:
 
     def crossing_latency_s(self) -> float:
         """One wafer-to-wafer hop, with the on-wafer path to and from the edge ports."""
-        return self.system.crossing_latency_s(block_shape(self.system, self.mapping)[1])
+        return self.system.crossing_latency_s(self._block[1])
 
     def interwafer_time(self, tokens: int, wafers: int) -> tuple[float, float]:
         """Activations of a decode pass crossing every wafer boundary and back to the first

@@ -26,16 +26,21 @@ class LayerArray:
 
     def __init__(self, data: np.ndarray, dims: tuple[str, ...], units: str, description: str,
                  labels: dict[str, tuple[str, ...]] | None = None, shape: tuple[int, ...] | None = None) -> None:
-        data = np.asarray(data)
-        whole = tuple(int(n) for n in (data.shape if shape is None else shape))
-        if len(whole) != data.ndim or any(n > w for n, w in zip(data.shape, whole)):
+        if not isinstance(data, np.ndarray):
+            data = np.asarray(data)
+        whole = data.shape if shape is None else tuple(int(n) for n in shape)
+        if shape is not None and (len(whole) != data.ndim or any(n > w for n, w in zip(data.shape, whole))):
             raise ValueError(f"array of shape {data.shape} is not a leading corner of shape {whole}")
         if len(dims) != data.ndim:
             raise ValueError(f"{len(dims)} dimension names {tuple(dims)} for an array of {data.ndim} dimensions")
-        for name, value in (("stored", data), ("dims", tuple(dims)), ("units", units),
-                            ("description", description), ("labels", labels), ("shape", whole),
-                            ("_whole", data if data.shape == whole else None)):
-            object.__setattr__(self, name, value)
+        put = object.__setattr__
+        put(self, "stored", data)
+        put(self, "dims", tuple(dims))
+        put(self, "units", units)
+        put(self, "description", description)
+        put(self, "labels", labels)
+        put(self, "shape", whole)
+        put(self, "_whole", data if data.shape == whole else None)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"LayerArray is read-only ({name})")
