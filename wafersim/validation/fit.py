@@ -28,7 +28,7 @@ from typing import Any
 
 from ..presets import load_runtime, load_system
 from ..units import parse_quantity
-from . import Comparison, Measurement, run_row
+from . import Comparison, Measurement, run_row, wafer_fit
 
 __all__ = ["Fitted", "FITS", "PRIOR", "prior", "fit", "fit_all", "leave_one_source_out"]
 
@@ -101,8 +101,8 @@ FITS: tuple[Fitted, ...] = (
 # gptfast-a100-llama31-8b-tp2/4/8 (comments in meshes/dgx-a100.toml); leave-one-source-out
 # keeps them.  The wafer presets' collective_step_cycles, compute_efficiency and
 # gemm_step_cycles, fitted jointly by least squares on WaferLLM's LLaMA3-8B layers
-# (wafer_fit.py; tests/validation/test_wafer_fit.py reruns that fit); leave-one-source-out
-# keeps them too.
+# (wafer_fit.py; tests/validation/test_wafer_fit.py reruns that fit): leaving their source
+# out, every wafer row of that source runs with wafer_fit.PRIOR instead.
 
 
 def _run(row: Measurement, values: dict[Fitted, float | None]) -> Comparison:
@@ -161,6 +161,10 @@ def leave_one_source_out(measurements: list[Measurement], comparisons: list[Comp
     for group in sorted({m.group for m in measurements}):
         affected = [f for f in FITS if any(r.group == group and r.id in f.rows for r in measurements)]
         rows = [m for m in measurements if m.group == group]
+        if any(r.id in wafer_fit.ROWS for r in rows):      # the wafer fit's source: its fields fall back
+            wafer_rows = [r for r in rows if load_system(r.system).kind == "wafer"]
+            out.update({r.id: run_row(r, system_overrides=wafer_fit.PRIOR).predicted for r in wafer_rows})
+            rows = [r for r in rows if r not in wafer_rows]
         if not affected:
             out.update({r.id: shipped[r.id] for r in rows})
             continue
