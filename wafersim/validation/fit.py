@@ -95,6 +95,11 @@ FITS: tuple[Fitted, ...] = (
            unit="time"),
     Fitted("efficiency.prefill_kernel_launch_s", ("lmdeploy-a100-llama2-7b-tp1-b1-128-128-ttft",), 1e-7, 1e-3,
            "lmdeploy", unit="time"),
+    Fitted("efficiency.step_overhead_per_seq_s", ("sglang-a100-llama31-8b-offline",
+                                                  "sglang-a100-llama31-8b-rps8-tpot"), 1e-7, 1e-2, "sglang", unit="time"),
+    Fitted("efficiency.step_overhead_per_seq_s", ("sglang-vllm060-a100-llama31-8b-offline",
+                                                  "sglang-vllm060-a100-llama31-8b-rps8-tpot"), 1e-7, 1e-2, "vllm",
+           unit="time"),
 )
 # Fitted elsewhere and not rerun here: dgx-a100's collective_latency_s and
 # collective_step_latency_s, fitted jointly by least squares on the gpt-fast rows
