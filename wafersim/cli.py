@@ -182,12 +182,18 @@ def cmd_compare(ns: argparse.Namespace) -> int:
     if ns.frontier:
         return _compare_frontier(ns, model, mapping, sets, runtimes, runtime_text)
     from .sweep.progress import Ticker
-    with Ticker(f"{ns.system_a} running {model.name}"):      # a line on a terminal when a side takes a while
-        ra = _run_one(ns.system_a, model, ns, {**sets["system"], **sets["a"]}, mapping, compare=True,
-                      typed=_typed(sets, "system", "a"), runtime=runtimes["a"], runtime_sets=sets["runtime"])
-    with Ticker(f"{ns.system_b} running {model.name}"):
-        rb = _run_one(ns.system_b, model, ns, {**sets["system"], **sets["b"]}, mapping, compare=True,
-                      typed=_typed(sets, "system", "b"), runtime=runtimes["b"], runtime_sets=sets["runtime"])
+    def side(name: str, key: str, copies: int = 1):
+        # under load, each of a side's data-parallel copies takes its share of the requests
+        side_ns = ns if copies == 1 else argparse.Namespace(**{**vars(ns), "request_rate": ns.request_rate / copies})
+        with Ticker(f"{name} running {model.name}"):      # a line on a terminal when a side takes a while
+            return _run_one(name, model, side_ns, {**sets["system"], **sets[key]}, mapping, compare=True,
+                            typed=_typed(sets, "system", key), runtime=runtimes[key], runtime_sets=sets["runtime"])
+
+    ra, rb = side(ns.system_a, "a"), side(ns.system_b, "b")
+    if ns.request_rate:
+        na, nb = replicas_for(ra.summary, rb.summary, ns.basis)
+        ra = ra if na == 1 else side(ns.system_a, "a", na)
+        rb = rb if nb == 1 else side(ns.system_b, "b", nb)
     if ns.out:
         from .results.hdf5 import write_results
         write_results(ns.out, [ra, rb], run_ids=["a", "b"])

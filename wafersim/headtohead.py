@@ -146,10 +146,12 @@ def replicas_for(a: dict[str, Any], b: dict[str, Any], basis: str) -> tuple[int,
 
 
 def with_replicas(summary: dict[str, Any], replicas: int) -> dict[str, Any]:
-    """A side's totals for ``replicas`` data-parallel copies (per-user and per-unit figures unchanged)."""
+    """A side's totals for ``replicas`` data-parallel copies (per-user and per-unit figures unchanged;
+    under load, each copy was run at its share of the request rate, and the totals add up)."""
     out = dict(summary)
     out["replicas"] = replicas
-    for key in ("devices", "power_w", "cost_usd", "usd_per_hour", "tokens_per_s", "batch"):
+    for key in ("devices", "power_w", "cost_usd", "usd_per_hour", "tokens_per_s", "batch", "request_rate",
+                "requests_in_flight"):
         if key in out and isinstance(out[key], (int, float)):
             out[key] = out[key] * replicas
     if "nodes" in out and out["nodes"]:

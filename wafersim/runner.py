@@ -95,7 +95,12 @@ def simulate(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
     if sc.speculative:
         result = _speculate(engine, system, model, sized.scenario, mapping, registry, result, scenario)
     if sc.request_rate:
-        result = arrivals.under_load(engine, system, model, sized.scenario, mapping, result)
+        # one request alone on the same deployment, speculative as the batch is (its draft's prefill too)
+        single = dataclasses.replace(sized.scenario, batch=1, request_rate=0.0)
+        one = engine.simulate(system, model, single, mapping)
+        if sc.speculative:
+            one = _speculate(engine, system, model, single, mapping, registry, one, {**scenario, "batch": 1})
+        result = arrivals.under_load(result, one, system, sc.request_rate)
     (system_dict, system_record), (model_dict, model_record) = _spec_record(system), _spec_record(model)
     config = {**result.config, "system": system_dict, "model": model_dict,
               "provenance": {"system": system_record, "model": model_record}}

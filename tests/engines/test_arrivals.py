@@ -7,11 +7,13 @@ import pytest
 
 import wafersim
 from wafersim.config import ConfigError
-from wafersim.engines.arrivals import prefill_busy_s
+from wafersim.engines.arrivals import pipeline_stages, prefill_busy_s
 
 CASES = [("dgx-a100", "llama-3.1-8b", {"tp": 1, "batch": 17}, "sglang"),
          ("dgx-h100", "llama-3.1-70b", {"tp": 4, "batch": 12}, None),
-         ("wse3", "llama-3.1-8b", {"batch": 8}, None)]
+         ("dgx-h100", "llama-3.1-70b", {"tp": 4, "pp": 2, "batch": 12}, None),
+         ("wse3", "llama-3.1-8b", {"batch": 8}, None),
+         ("wse3", "llama-3.1-8b", {"batch": 8, "mapping": {"placement": "sequential"}}, None)]
 JOB = {"prompt_tokens": 227, "output_tokens": 194}
 
 
@@ -24,13 +26,19 @@ def test_decode_stretches_by_the_prefill_share_and_the_first_token_waits_in_an_m
     spec = wafersim.load_system(system, runtime=runtime)
     overhead = getattr(getattr(spec, "efficiency", None), "request_overhead_s", 0.0)
     t_p = one.summary.ttft_s - overhead
-    rho = rate * t_p
+    stages = {"gpu": scen.get("pp", 1)}.get(spec.kind) or (
+        1 if scen.get("mapping", {}).get("placement") == "sequential" else static.summary.layers)
+    assert pipeline_stages(static.summary) == stages
+    rho = rate * t_p / stages
     s = loaded.summary
     assert 0 < rho < 1 and s.prefill_busy_share == pytest.approx(rho, rel=1e-12)
     assert s.unloaded_tpot_s == static.summary.tpot_s
     assert s.tpot_s == pytest.approx(static.summary.tpot_s / (1 - rho), rel=1e-12)
     assert s.tokens_per_s == pytest.approx(s.batch / s.tpot_s, rel=1e-12)
-    assert s.ttft_s == pytest.approx(one.summary.ttft_s + s.tpot_s / 2 + rho * t_p / (2 * (1 - rho)), rel=1e-12)
+    assert s.tokens_per_s_per_kw == pytest.approx(s.tokens_per_s / (s.power_w / 1e3), rel=1e-12)
+    step = static.summary.tpot_s                     # the decode step in progress, unstretched
+    assert s.ttft_s == pytest.approx(one.summary.ttft_s + step / (2 * stages)
+                                     + rho * (t_p / stages) / (2 * (1 - rho)), rel=1e-12)
     assert s.requests_in_flight == pytest.approx(rate * (s.ttft_s + 193 * s.tpot_s), rel=1e-12)
     # static power runs over the stretched step; the other energy per token does not change
     assert s.energy_static_j == pytest.approx(static.summary.energy_static_j / (1 - rho), rel=1e-12)
@@ -48,7 +56,7 @@ def test_no_arrivals_is_the_static_batch_to_the_bit():
 
 def test_a_rate_beyond_the_prefill_capacity_is_refused_with_the_most_it_takes():
     one = wafersim.simulate("wse3", "llama-3.1-8b", batch=1, **JOB)
-    most = 1 / prefill_busy_s(one, wafersim.load_system("wse3"))
+    most = pipeline_stages(one.summary) / prefill_busy_s(one, wafersim.load_system("wse3"))
     with pytest.raises(ConfigError, match="cannot keep up"):
         wafersim.simulate("wse3", "llama-3.1-8b", batch=4, **JOB, request_rate=most * 1.01)
     ok = wafersim.simulate("wse3", "llama-3.1-8b", batch=4, **JOB, request_rate=most * 0.5)
@@ -61,10 +69,47 @@ def test_a_bad_rate_is_refused(bad):
         wafersim.simulate("wse3", "llama-3.1-8b", request_rate=bad)
 
 
-def test_load_and_speculation_compose_and_the_draft_runs_without_the_load():
-    r = wafersim.simulate("dgx-h100", "llama-3.1-70b", tp=8, batch=8, speculative=3, acceptance=0.7,
-                          draft="llama-3.2-1b", request_rate=2, **JOB)
+def test_load_and_speculation_compose_and_the_draft_prefills_too():
+    spec = {"speculative": 3, "acceptance": 0.7, "draft": "llama-3.2-1b"}
+    r = wafersim.simulate("dgx-h100", "llama-3.1-70b", tp=8, batch=8, **spec, request_rate=2, **JOB)
+    one = wafersim.simulate("dgx-h100", "llama-3.1-70b", tp=8, batch=1, **spec, **JOB)
     s = r.summary
     assert s.unloaded_tpot_s == pytest.approx(s.speculative_step_s / s.accepted_tokens_per_step, rel=1e-12)
     assert s.tpot_s == pytest.approx(s.unloaded_tpot_s / (1 - s.prefill_busy_share), rel=1e-12)
     assert s.effective_tokens_per_s_per_user == pytest.approx(1 / s.tpot_s, rel=1e-12)
+    # one request's prefill is the target's and the draft's, as a speculative run's first token is
+    t_p = one.summary.ttft_s - wafersim.load_system("dgx-h100").efficiency.request_overhead_s
+    assert s.prefill_busy_share == pytest.approx(2 * t_p, rel=1e-12)
+    assert s.ttft_s == pytest.approx(one.summary.ttft_s + s.speculative_step_s / 2
+                                     + s.prefill_busy_share * t_p / (2 * (1 - s.prefill_busy_share)), rel=1e-12)
+
+
+def test_data_parallel_copies_add_up_their_rates():
+    from wafersim.headtohead import with_replicas
+    r = wafersim.simulate("dgx-h100", "llama-3.1-70b", tp=8, batch=8, request_rate=1.5, **JOB).summary.to_dict()
+    four = with_replicas(r, 4)
+    assert four["request_rate"] == 6.0 and four["requests_in_flight"] == 4 * r["requests_in_flight"]
+    assert four["tpot_s"] == r["tpot_s"]
+
+
+def _simulated_wait(rate: float, t_p: float, step: float, n: int, seed: int) -> float:
+    """Mean wait before a request's prefill starts, by a discrete-event run of one server that
+    serves queued prefills first (each t_p) and otherwise runs decode steps of ``step`` back to
+    back (an arrival waits for the step in progress): an M/D/1 queue with vacations."""
+    import numpy as np
+    arrivals = np.cumsum(np.random.default_rng(seed).exponential(1.0 / rate, n))
+    free, waits = 0.0, []                    # free: when the server next picks what to run
+    for a in arrivals:
+        if free <= a:                        # idle of prefills: decode steps since `free`; wait for the current one
+            free = free + math.ceil((a - free) / step) * step if a > free else free
+        waits.append(free - a)
+        free += t_p
+    return float(np.mean(waits[n // 10:]))   # past the start-up
+
+
+@pytest.mark.parametrize("rho", [0.3, 0.6])
+def test_the_first_token_wait_matches_a_simulated_queue(rho):
+    t_p, step = 0.02, 0.006
+    rate = rho / t_p
+    formula = step / 2 + rho * t_p / (2 * (1 - rho))
+    assert _simulated_wait(rate, t_p, step, 60_000, 7) == pytest.approx(formula, rel=0.03)

@@ -87,6 +87,8 @@ class Evaluator:
 
     def run(self, index: tuple[int, ...], params: dict[str, Any]) -> tuple[Point, RunResult | None]:
         scenario = point_scenario(self.scenario, params)
+        if scenario.get("request_rate") and params.get(REPLICAS, 1) > 1:
+            scenario["request_rate"] = scenario["request_rate"] / params[REPLICAS]   # each copy takes its share
         mapping = dict(self.mapping)
         for key, value in params.items():
             if key.startswith("mapping."):
