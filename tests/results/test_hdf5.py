@@ -125,3 +125,21 @@ def test_a_corner_array_is_stored_as_its_corner_and_reads_back_whole(tmp_path, r
         assert ds.compression == full.compression == "gzip"
         assert 0 < ds.id.get_num_chunks() < full.id.get_num_chunks() // 10     # the corner's chunks only
         assert ds.id.get_storage_size() < expected.nbytes // 20
+
+
+@pytest.mark.parametrize("bad", [np.array([1.5, 8.0, 8.0]), np.array([0, 100, 100]), np.array([1, 100]),
+                                 np.array([[1, 100, 100]]), np.array([2, 100, 100]), "1,100,100"])
+def test_a_malformed_stored_shape_is_refused_by_name(tmp_path, result, bad):
+    """A corner's shape that is not a 1-D integer shape within the dataset's is refused with the
+    dataset's name, never read as a smaller or a zero array."""
+    import dataclasses
+
+    from wafersim.results import integrity
+    from wafersim.results.run_result import LayerArray
+    arr = LayerArray(np.ones((1, 100, 100)), ("wafer", "y", "x"), "B", "test", shape=(1, 756, 1176))
+    path = hdf5.write_results(tmp_path / "c.h5", dataclasses.replace(result, arrays={**result.arrays, "corner": arr}))
+    with h5py.File(path, "r+") as f:
+        f["runs/run-0000/corner"].attrs["stored_shape"] = bad
+    integrity.stamp(path)                          # a well-formed file whose attribute is wrong
+    with pytest.raises(hdf5.ResultsFormatError, match="corner: attribute stored_shape"):
+        hdf5.read_run(path)

@@ -127,9 +127,13 @@ STORED_SHAPE = "stored_shape"
 def _read_array(item: h5py.Dataset, dims: tuple[str, ...], labels: dict[str, tuple[str, ...]] | None) -> LayerArray:
     """The array of ``item``: only its stored corner when it has one (``STORED_SHAPE``)."""
     units, description = str(item.attrs.get("units", "")), str(item.attrs.get("description", ""))
-    corner = item.attrs.get(STORED_SHAPE)
-    if corner is None or len(corner) != item.ndim or any(not 0 <= int(c) <= n for c, n in zip(corner, item.shape)):
+    if STORED_SHAPE not in item.attrs:
         return LayerArray(item[()], dims, units, description, labels)
+    corner = np.asarray(item.attrs[STORED_SHAPE])
+    if corner.ndim != 1 or corner.dtype.kind not in "iu" or len(corner) != item.ndim \
+            or any(not 1 <= int(c) <= n for c, n in zip(corner, item.shape)):
+        raise ResultsFormatError(f"{item.file.filename}: {item.name}: attribute {STORED_SHAPE} = {corner.tolist()!r:.80} "
+                                 f"is not the shape of a corner of its {item.shape} array")
     stored = item[tuple(slice(0, int(c)) for c in corner)]
     return LayerArray(stored, dims, units, description, labels, shape=item.shape)
 
