@@ -63,6 +63,10 @@ class AnalyticWafer:
         # stages that are GEMMs in a prefill block (the same whatever the tokens), and the block
         self._gemm_stages = sum(is_gemm(name, w) for name, _, _, w in stage_shapes(model, 1))
         self._block = block_shape(system, mapping)
+        # each stage's (K, N): the same whatever the tokens (only an MoE's weights read vary)
+        self._stage_kn = tuple((k, n) for _, k, n, _ in stage_shapes(model, 1))
+        self._geometry: dict[tuple[float, float], tuple[float, float]] = {}   # per region shape
+        self._extra_hops: dict[int, tuple[float, float]] = {}                   # per wafer count
 
     # ---- geometry -------------------------------------------------------------
     def layer_shape(self, wafers: int) -> tuple[float, float]:
@@ -110,6 +114,17 @@ class AnalyticWafer:
         steps = reduction_steps(rows)   # the reduction's software chain; the broadcast is a hardware multicast
         return cycles_hops / w.core.clock_hz, steps * w.calibration.collective_step_cycles / w.core.clock_hz
 
+    def _stage_geometry(self, rows: float, cols: float) -> tuple[float, float]:
+        """Per token and activation byte, over every stage of a layer on a ``rows`` x ``cols``
+        region: the elements a core's row and column exchange (``K/rows + N/cols``) and the
+        element-hops they travel across the region."""
+        hit = self._geometry.get((rows, cols))
+        if hit is None:
+            hit = self._geometry[(rows, cols)] = (
+                sum(k / rows + n / cols for k, n in self._stage_kn),
+                sum((k / rows) * rows * (cols - 1) + (n / cols) * cols * (rows - 1) for k, n in self._stage_kn))
+        return hit
+
     def _gemm_step_s(self, rows: float, cols: float, tokens: int) -> float:
         """Shift-step cost of one prefill GEMM stage on a ``rows`` x ``cols`` region."""
         w = self.system
@@ -146,11 +161,10 @@ class AnalyticWafer:
         t_sram = sram_bytes / cores / core.sram_read_bytes_per_s
         hop_lat, step_lat = self._stage_latency_s(rows, cols)
         link_bw = self._link_bytes_per_s(rows, cols)
-        stages = stage_shapes(m, tokens)
         act = s.act_bytes
-        stage_bytes = [tokens * act * (k / rows + n / cols) for _, k, n, _ in stages]
-        t_link = sum(stage_bytes) / link_bw
-        n_stages = len(stages)
+        per_token_bytes, per_token_bit_hops = self._stage_geometry(rows, cols)
+        t_link = tokens * act * per_token_bytes / link_bw
+        n_stages = len(self._stage_kn)
         comps = {
             "compute": t_compute, "sram_bandwidth": t_sram,
             "mesh_latency": n_stages * (hop_lat + step_lat)
@@ -165,8 +179,7 @@ class AnalyticWafer:
         # Core work overlaps with SRAM reads; stage latencies and link transfers add.
         t = max(t_compute, t_sram) + comps["mesh_latency"] + t_link
         # link bit-hops: every stage moves its slices across the region's rows and columns
-        bit_hops = 8 * tokens * act * sum((k / rows) * rows * (cols - 1) + (n / cols) * cols * (rows - 1)
-                                          for _, k, n, _ in stages)
+        bit_hops = 8 * tokens * act * per_token_bit_hops
         if self.pooled and kv_read > 0:
             bit_hops += pool_bit_hops
         work = {"flops": flops, "sram_bytes": sram_bytes, "link_bit_hops": bit_hops}
@@ -213,8 +226,11 @@ class AnalyticWafer:
         snake order, the width of the block crossed at every band's end in raster order."""
         if self.mapping.placement != "pipelined":
             return 0.0, 0.0
-        ex, ey = self.memory.layout(self.batch, wafers).handoff_extra_hops[:self.layers].sum(axis=0)
-        return float(ex) / self.layers, float(ey) / self.layers
+        hit = self._extra_hops.get(wafers)
+        if hit is None:
+            ex, ey = self.memory.layout(self.batch, wafers).handoff_extra_hops[:self.layers].sum(axis=0)
+            hit = self._extra_hops[wafers] = (float(ex) / self.layers, float(ey) / self.layers)
+        return hit
 
     def interlayer_time(self, tokens: int, wafers: int) -> tuple[float, float]:
         """Moving one layer's output to the next layer's region: (seconds, bit-hops).
