@@ -32,7 +32,7 @@ import numpy as np
 
 from .atomic import atomic_path
 from .hardware.directions import DIRECTIONS
-from .results.run_result import RunResult
+from .results.run_result import LayerArray, RunResult
 
 __all__ = ["NotAFlowRunError", "MAX_PIXELS", "plot_sram_occupancy", "plot_link_utilisation",
            "block_max", "sram_occupancy", "max_link_utilisation", "plot_cliff", "save_png"]
@@ -73,14 +73,14 @@ def headless_pyplot():
     return _matplotlib(headless=True)
 
 
-def _arrays(run: RunResult, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+def _arrays(run: RunResult, keys: tuple[str, ...]) -> dict[str, LayerArray]:
     missing = [k for k in keys if k not in run.arrays]
     if missing:
         s = run.summary
         raise NotAFlowRunError(
             f"the run of {s['system']} (fidelity {s['fidelity']!r}) has no per-core arrays "
             f"({', '.join(missing)}); run with --fidelity flow (or fidelity='flow') to get them")
-    return {k: run.arrays[k].data for k in keys}
+    return {k: run.arrays[k] for k in keys}
 
 
 def _check_wafer(wafer: int, n: int) -> int:
@@ -111,8 +111,8 @@ def sram_occupancy(run: RunResult, wafer: int = 0) -> np.ndarray:
     """(weights + KV) / (weights + KV + free) per core of one wafer; NaN for cores with no SRAM in use."""
     a = _arrays(run, _SRAM_KEYS)
     wafer = _check_wafer(wafer, a["sram_weight_bytes"].shape[0])
-    used = a["sram_weight_bytes"][wafer].astype(np.float64) + a["sram_kv_bytes"][wafer]
-    total = used + a["sram_free_bytes"][wafer]
+    used = a["sram_weight_bytes"].slab(wafer).astype(np.float64) + a["sram_kv_bytes"].slab(wafer)
+    total = used + a["sram_free_bytes"].slab(wafer)
     occ = np.full(used.shape, np.nan)
     np.divide(used, total, out=occ, where=total > 0)
     return occ
@@ -123,7 +123,7 @@ def max_link_utilisation(run: RunResult, wafer: int = 0) -> tuple[np.ndarray, tu
     a = _arrays(run, ("link_utilisation",))
     util = a["link_utilisation"]
     wafer = _check_wafer(wafer, util.shape[0])
-    u = util[wafer]
+    u = util.slab(wafer)
     labels = (run.arrays["link_utilisation"].labels or {}).get("direction", DIRECTIONS)
     y, x, d = np.unravel_index(int(np.argmax(u)), u.shape)
     return u.max(axis=-1), (int(y), int(x), labels[d]), float(u[y, x, d])
@@ -167,7 +167,7 @@ def _draw_regions(ax, run: RunResult, wafer: int, shape: tuple[int, int], edgeco
     from matplotlib.patches import Rectangle
     if not all(k in run.arrays for k in _REGION_KEYS):
         return
-    a = _arrays(run, _REGION_KEYS)
+    a = {k: v.data for k, v in _arrays(run, _REGION_KEYS).items()}     # per region: small
     layers = int(run.summary["layers"])
     n = len(a["region_wafer"])
     on = [i for i in range(n) if int(a["region_wafer"][i]) == wafer]

@@ -50,3 +50,15 @@ def test_equal_by_content_whether_held_whole_or_as_a_corner():
     assert LayerArray(np.array([np.nan]), ("x",), "", "") == LayerArray(np.array([np.nan]), ("x",), "", "")
     import copy
     assert copy.deepcopy(corner) == corner
+
+
+def test_a_slab_is_the_whole_array_at_one_index_built_from_the_corner():
+    corner = np.arange(1, 13, dtype=np.int64).reshape(2, 2, 3)
+    arr = LayerArray(corner, ("wafer", "y", "x"), "B", "t", shape=(4, 5, 6))
+    for w in range(4):
+        assert np.array_equal(arr.slab(w), arr.data[w])
+    fresh = LayerArray(corner, ("wafer", "y", "x"), "B", "t", shape=(4, 5, 6))
+    fresh.slab(1)
+    assert fresh._whole is None                        # no whole array was built for it
+    with pytest.raises(IndexError):
+        arr.slab(4)

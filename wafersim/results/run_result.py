@@ -54,6 +54,18 @@ class LayerArray:
             object.__setattr__(self, "_whole", whole)
         return self._whole
 
+    def slab(self, index: int) -> np.ndarray:
+        """The whole array at ``index`` along its first dimension (one wafer's map), built from
+        the corner alone: a plot of one wafer of a large run builds no other wafer's."""
+        if not 0 <= index < self.shape[0]:
+            raise IndexError(f"index {index} is out of range 0..{self.shape[0] - 1}")
+        if self._whole is not None:
+            return self._whole[index]
+        out = np.zeros(self.shape[1:], self.stored.dtype)
+        if index < self.stored.shape[0]:
+            out[self.corner[1:]] = self.stored[index]
+        return out
+
     @property
     def dtype(self) -> np.dtype:
         return self.stored.dtype
