@@ -15,8 +15,10 @@ stretches from ``t`` to ``t / (1 - rho)``: its tokens come out only in the other
 ``1 - rho``.  At ``rho >= 1`` prefills alone outrun that stage and no steady state exists.
 
 An arriving request's first token takes the batch-1 time to first token, plus the wait
-for the decode work in progress on the first stage (half of it, ``t / (2 stages)`` with
-``t`` the unstretched step) and for the prefills queued before it: prefills of Poisson
+for the decode work in progress on the first stage (half of it, ``k t / (2 stages)`` with
+``t`` the unstretched step and ``k`` the runtime's decode steps per scheduling round,
+``efficiency.scheduler_steps``: vLLM's multi-step scheduling admits requests every ``k``
+steps) and for the prefills queued before it: prefills of Poisson
 arrivals served one at a time in ``t_p / stages`` at the busiest stage wait
 ``rho (t_p / stages) / (2 (1 - rho))`` on average (the Pollaczek-Khinchine mean wait of
 an M/D/1 queue).  The batch stays what the scenario says; the summary reports how many
@@ -70,9 +72,10 @@ def under_load(result: RunResult, one: RunResult, system: Any, rate: float) -> R
                           f"on the busiest of {stages} pipeline stage(s) (each prefill {_ms(t_p)}): the system "
                           f"cannot keep up; the most it takes is {stages / t_p:.4g} requests/s")
     step = s.get("speculative_step_s") or s.tpot_s          # the unstretched decode step
+    round_steps = getattr(getattr(system, "efficiency", None), "scheduler_steps", 1) or 1
     tpot = s.tpot_s / (1.0 - rho)
     batch, out = s.batch, s.output_tokens
-    ttft = one.summary.ttft_s + step / (2.0 * stages) + rho * (t_p / stages) / (2.0 * (1.0 - rho))
+    ttft = one.summary.ttft_s + round_steps * step / (2.0 * stages) + rho * (t_p / stages) / (2.0 * (1.0 - rho))
     in_flight = rate * (ttft + (out - 1) * tpot)
     tokens_per_s = batch / tpot
     changes: dict[str, Any] = dict(

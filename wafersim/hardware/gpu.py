@@ -151,6 +151,9 @@ class GpuEfficiencySpec(Spec):
         "0 for the hardware alone", default=0.0, allow_zero=True)
     max_batch: int = integer("most sequences the runtime's scheduler runs in one batch; 0: no limit beyond memory",
                              default=0, minimum=0, maximum=2**24)
+    scheduler_steps: int = integer("decode steps the runtime runs per scheduling round before it admits arriving "
+                                   "requests (vLLM's --num-scheduler-steps); 1: every step", default=1,
+                                   maximum=2**10)
 
     @property
     def attention_share(self) -> float:

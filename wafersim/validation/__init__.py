@@ -185,13 +185,20 @@ def error_stats(comparisons: list[Comparison]) -> dict[str, float | None]:
 ERROR_BAND = MEASUREMENTS.with_name("error_band.json")
 
 
+def group_key(c: Comparison) -> str:
+    """The kind of system and metric a row reports ("gpu/ttft_s"), with "@load" for a row of
+    online serving under load (a request rate: its first token waits in a queue, its steps
+    share the time with arriving prefills), which is not the same quantity as a static batch's."""
+    return f"{c.result.summary['kind']}/{c.row.metric}" + ("@load" if c.row.scenario.get("request_rate") else "")
+
+
 def error_band(comps: list[Comparison]) -> dict[str, dict[str, float]]:
     """Out-of-sample error per kind of system and metric ("gpu/ttft_s"): the figures every
     result carries (``wafersim validate --write-band`` stores them in :data:`ERROR_BAND`)."""
     groups: dict[str, list[Comparison]] = {}
     for c in comps:
         if not c.row.calibration:
-            groups.setdefault(f"{c.result.summary['kind']}/{c.row.metric}", []).append(c)
+            groups.setdefault(group_key(c), []).append(c)
     return {key: {k: (round(v, 6) if isinstance(v, float) else v) for k, v in error_stats(group).items()}
             for key, group in sorted(groups.items())}
 
@@ -204,7 +211,7 @@ def kind_metric_stats(comps: list[Comparison], loso: dict[str, float] | None = N
     every row."""
     groups: dict[str, list[Comparison]] = {}
     for c in comps:
-        groups.setdefault(f"{c.result.summary['kind']}/{c.row.metric}", []).append(c)
+        groups.setdefault(group_key(c), []).append(c)
     out = {}
     for key, group in sorted(groups.items()):
         held = error_stats([c for c in group if not c.row.calibration])

@@ -100,6 +100,9 @@ FITS: tuple[Fitted, ...] = (
     Fitted("efficiency.step_overhead_per_seq_s", ("sglang-vllm060-a100-llama31-8b-offline",
                                                   "sglang-vllm060-a100-llama31-8b-rps8-tpot"), 1e-7, 1e-2, "vllm",
            unit="time"),
+    Fitted("efficiency.request_overhead_s", ("sglang-a100-llama31-8b-rps4-ttft",), 1e-6, 1.0, "sglang", unit="time"),
+    Fitted("efficiency.request_overhead_s", ("sglang-vllm060-a100-llama31-8b-rps4-ttft",), 1e-6, 1.0, "vllm",
+           unit="time"),
 )
 # Fitted elsewhere and not rerun here: dgx-a100's collective_latency_s and
 # collective_step_latency_s, fitted jointly by least squares on the gpt-fast rows
