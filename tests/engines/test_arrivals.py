@@ -113,3 +113,16 @@ def test_the_first_token_wait_matches_a_simulated_queue(rho):
     rate = rho / t_p
     formula = step / 2 + rho * t_p / (2 * (1 - rho))
     assert _simulated_wait(rate, t_p, step, 60_000, 7) == pytest.approx(formula, rel=0.03)
+
+
+def test_a_multi_step_scheduler_makes_an_arrival_wait_for_its_round():
+    """vLLM run with --num-scheduler-steps 10 admits requests every 10 decode steps: an arrival
+    waits half a round, not half a step (runtimes/vllm.toml: scheduler_steps = 10)."""
+    kw = dict(tp=1, batch=8, **JOB, request_rate=4.0)
+    base = wafersim.simulate("dgx-a100", "llama-3.1-8b", runtime="vllm", **kw)
+    every_step = wafersim.load_system("dgx-a100", runtime="vllm", runtime_overrides={"efficiency.scheduler_steps": 1})
+    one_step = wafersim.simulate(every_step, "llama-3.1-8b", **kw)
+    assert wafersim.load_system("dgx-a100", runtime="vllm").efficiency.scheduler_steps == 10
+    assert base.summary.tpot_s == one_step.summary.tpot_s
+    assert base.summary.ttft_s - one_step.summary.ttft_s == pytest.approx(9 * base.summary.unloaded_tpot_s / 2,
+                                                                          rel=1e-9)
