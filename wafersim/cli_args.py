@@ -12,7 +12,7 @@ from .config import ConfigError, InputError, parse_override
 from .engines import registry as engines
 from .workload.scenario import MAXIMUM
 
-__all__ = ["FLAG_MAX", "int_or", "positive", "non_negative", "probability", "rate", "workload_args", "speculative_args",
+__all__ = ["FLAG_MAX", "int_or", "positive", "non_negative", "probability", "rate", "float_in", "workload_args", "speculative_args",
            "split_sets", "typed", "check_out", "dumps"]
 
 #: Largest integer a flag takes; the scenario sets tighter bounds per key (workload.scenario.MAXIMUM).
@@ -52,32 +52,22 @@ def non_negative(text: str) -> int:
 non_negative.__name__ = "a non-negative integer"
 
 
-def probability(text: str) -> float:
-    """An argparse type: a number from 0 to 1."""
-    try:
-        value = float(text) if len(text) <= 40 else float("nan")
-    except ValueError:
-        value = float("nan")
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a probability from 0 to 1, got {text[:40]!r}")
-    return value
+def float_in(low: float, high: float, expected: str):
+    """An argparse type: a number from ``low`` to ``high``; ``expected`` names it in the error."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text) if len(text) <= 40 else float("nan")
+        except ValueError:
+            value = float("nan")
+        if not low <= value <= high:        # NaN fails too
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text[:40]!r}")
+        return value
+    parse.__name__ = expected
+    return parse
 
 
-probability.__name__ = "a probability"
-
-
-def rate(text: str) -> float:
-    """An argparse type: a finite number of at least 0 (per second)."""
-    try:
-        value = float(text) if len(text) <= 40 else float("nan")
-    except ValueError:
-        value = float("nan")
-    if not 0.0 <= value <= REQUEST_RATE_MAX:
-        raise argparse.ArgumentTypeError(f"expected requests per second, 0 to {REQUEST_RATE_MAX:g}; got {text[:40]!r}")
-    return value
-
-
-rate.__name__ = "requests per second"
+probability = float_in(0.0, 1.0, "a probability from 0 to 1")
+rate = float_in(0.0, REQUEST_RATE_MAX, f"requests per second, 0 to {REQUEST_RATE_MAX:g}")
 
 
 def workload_args(g: argparse._ArgumentGroup, fidelity_help: str) -> None:

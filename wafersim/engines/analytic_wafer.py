@@ -60,11 +60,12 @@ class AnalyticWafer:
         self.batch = scenario.batch
         self._shapes: dict[int, tuple[float, float]] = {}     # layer_shape per wafer count
         self._latencies: dict[tuple[float, float], tuple[float, float]] = {}   # per region shape
-        # stages that are GEMMs in a prefill block (the same whatever the tokens), and the block
-        self._gemm_stages = sum(is_gemm(name, w) for name, _, _, w in stage_shapes(model, 1))
+        # each stage's (K, N) and how many stages are GEMMs in a prefill block: the same whatever
+        # the tokens (only an MoE's weights read vary); and the block
+        stages = stage_shapes(model, 1)
+        self._stage_kn = tuple((k, n) for _, k, n, _ in stages)
+        self._gemm_stages = sum(is_gemm(name, w) for name, _, _, w in stages)
         self._block = block_shape(system, mapping)
-        # each stage's (K, N): the same whatever the tokens (only an MoE's weights read vary)
-        self._stage_kn = tuple((k, n) for _, k, n, _ in stage_shapes(model, 1))
         self._geometry: dict[tuple[float, float], tuple[float, float]] = {}   # per region shape
         self._extra_hops: dict[int, tuple[float, float]] = {}                   # per wafer count
 
