@@ -6,6 +6,7 @@ import h5py
 import pytest
 
 from wafersim.cli import main
+from wafersim.presets import DEFAULT_RUNTIME
 from wafersim.results.hdf5 import read_run, read_table
 
 WAFER = ["explore", "wse3", "llama-3.1-70b", "--budget", "80"]
@@ -59,8 +60,9 @@ def test_runtime_flag_and_runtime_set_reach_every_point(capsys):
         assert main([*base, *extra]) == 0
         data = json.loads(capsys.readouterr().out)
         got[data["runtime"]] = [p["metrics"]["tpot_s"] for p in data["points"]]
-    assert set(got) == {"typical", "ideal"}
-    assert all(i < t for i, t in zip(got["ideal"], got["typical"]))     # no runtime overheads: faster steps
+    default = DEFAULT_RUNTIME["gpu"]
+    assert set(got) == {default, "ideal"}
+    assert all(i < t for i, t in zip(got["ideal"], got[default]))     # no runtime overheads: faster steps
     assert main([*base[:-1], "--set", "runtime.colour=1"]) == 2
     assert "runtime" in capsys.readouterr().err
 

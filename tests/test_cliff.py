@@ -148,7 +148,7 @@ def test_bisection_finds_the_first_spilling_context_of_a_fine_grid(sweep) -> Non
 
 
 def test_bisection_needs_a_fitting_context_below(sweep) -> None:
-    spills = cliff_sweep(["wse3"], "llama-3.1-8b", [65536, 131072], batch=4, refine=1024)
+    spills = cliff_sweep(["wse3"], "llama-3.1-8b", [65536, 131072], batch=4, refine=1024, wafers=1)
     assert len(spills) == 2 and find_cliff(spills) == 65536
 
 

@@ -28,7 +28,7 @@ def test_every_profile_loads_and_applies_to_a_system(name):
 
 def test_the_typical_default_keeps_the_gpu_presets_values():
     # the typical profile repeats what every GPU preset's [efficiency] table holds
-    typical = load_runtime(DEFAULT_RUNTIME["gpu"]).overrides_for("gpu")
+    typical = load_runtime("typical").overrides_for("gpu")
     for name in list_presets("meshes"):
         raw = wafersim.config.load_toml(wafersim.presets.find_preset(name, "meshes"))
         if raw.get("kind") != "gpu":

@@ -111,7 +111,7 @@ def test_results_carry_the_band_and_what_is_uncalibrated():
     from wafersim.validation import ERROR_BAND
     band = _json.loads(ERROR_BAND.read_text())
     import wafersim
-    w = wafersim.simulate("wse3", "llama-3.1-8b", batch=4, prompt_tokens=65536).summary
+    w = wafersim.simulate("wse3", "llama-3.1-8b", batch=4, prompt_tokens=65536, wafers=1).summary
     assert w["validation_error"] == band["wafer/tokens_per_s_per_user"]["median_abs_error"]
     assert "whole model on wafers" in w["uncalibrated"] and "spill to external memory" in w["uncalibrated"]
     layer = wafersim.simulate("wse3", "llama-3.1-8b", layers=1).summary

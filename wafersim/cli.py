@@ -12,7 +12,7 @@ from . import cli_args
 from ._version import __version__
 from .config import ERROR_TEXT_MAX, ConfigError, WafersimError
 from .hardware.runtime import RUNTIME_CLASSES
-from .presets import (DEFAULT_RUNTIME, list_presets, load_model, load_runtime, load_system, runtime_for_class,
+from .presets import (DEFAULT_RUNTIME, DEFAULT_RUNTIME_CLASS, list_presets, load_model, load_runtime, load_system, runtime_for_class,
                       runtime_key_applies)
 from .headtohead import BASES, FRONTIER_KEYS, SIZING_BASES, crossovers, frontier, frontier_table, replicas_for, with_replicas
 from .report import comparison_table, frontier_rows, headline, lines, side_line, summary_table, verdict
@@ -43,17 +43,19 @@ def _scenario_args(p: argparse.ArgumentParser, compare: bool = False) -> None:
     cli_args.speculative_args(p.add_argument_group("speculative decoding"))
     w = p.add_argument_group("wafer systems")
     w.add_argument("--wafers", type=_int_or("auto"), default=None,
-                   help=f"wafers used, or 'auto' for the fewest that hold the job (default {'auto' if compare else 1})")
+                   help="wafers used, or 'auto' for the fewest that hold the job (default auto; --wafers 1 shows "
+                        "the cliff of one wafer)")
     w.add_argument("--placement", choices=("pipelined", "sequential", "streaming"), default=None,
                    help="layer placement (default pipelined)")
     w.add_argument("--cores", default=None, metavar="RxC", help="use only an R x C block of each wafer's cores")
     gp = p.add_argument_group("GPU systems")
     gp.add_argument("--gpus", type=_int_or("auto"), default=None,
                     help="GPUs used, or 'auto' for the fewest whole nodes that hold the job; the parallel layout "
-                         "(tp, pp, ep not given) is the fastest that holds it"
-                         + (" (default auto unless --tp/--pp/--ep is given)" if compare else ""))
+                         "(tp, pp, ep not given) is the fastest that holds it (default auto unless --tp/--pp/--ep "
+                         "is given; --gpus 1 shows the cliff of one GPU)")
     gp.add_argument("--tp", type=_int_or("auto"), default=None,
-                    help=f"tensor-parallel GPUs, or 'auto' (default {'auto' if compare else 1})")
+                    help="tensor-parallel GPUs, or 'auto' for the fastest that holds the job (default: as --gpus "
+                         "auto chooses; auto when only --pp/--ep is given)")
     gp.add_argument("--pp", type=_positive, default=None, help="pipeline-parallel stages (default 1)")
     gp.add_argument("--ep", type=_positive, default=None,
                     help="expert-parallel ranks for mixture-of-experts models (default 1); GPUs = tp x pp x ep")
@@ -61,7 +63,8 @@ def _scenario_args(p: argparse.ArgumentParser, compare: bool = False) -> None:
     rt.add_argument("--runtime", default=None, metavar="NAME",
                     help="runtime profile (runtimes/; `wafersim presets` lists them); default: "
                          + ("the profiles of --runtime-class on both sides" if compare else
-                            f"{DEFAULT_RUNTIME['gpu']} on GPU systems, {DEFAULT_RUNTIME['wafer']} on wafers"))
+                            f"the {DEFAULT_RUNTIME_CLASS} class: {DEFAULT_RUNTIME['gpu']} on GPU systems, "
+                            f"{DEFAULT_RUNTIME['wafer']} on wafers"))
     if compare:
         rt.add_argument("--runtime-class", choices=RUNTIME_CLASSES, default=None,
                         help=f"class of software both sides run (default {COMPARE_CLASS}): each side gets its "
@@ -125,15 +128,11 @@ def _run_one(system_name: str, model, ns, system_sets, mapping, compare: bool = 
         raise ConfigError("command line", given[0].lstrip("-"),
                           f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to {other}; "
                           f"{system.name} is {kind}")
-    if wafer:
-        scenario.update(tp=1, pp=1, ep=1, gpus=None, wafers=ns.wafers or ("auto" if compare else 1))
-    else:
-        # compare sizes a GPU side like a wafer side: the fewest whole nodes that hold the job,
-        # unless the user fixed its layout
-        layout_given = any(getattr(ns, k) is not None for k in ("tp", "pp", "ep"))
-        gpus = ns.gpus if ns.gpus is not None else ("auto" if compare and not layout_given else None)
-        tp = ns.tp or ("auto" if compare and gpus is None else 1)
-        scenario.update(wafers=1, gpus=gpus, tp=tp, pp=ns.pp or 1, ep=ns.ep or 1)
+    # every command sizes a system the same way (wafersim.sizing.default_sizing): what the
+    # user left out is None, and a flag for the other kind is dropped (compare) or refused (run)
+    for key in foreign:
+        scenario.pop(key, None)
+    if not wafer:
         mapping = None
     if compare:
         scenario["fidelity"] = engines.fidelity_or_default(system.kind, ns.fidelity)
@@ -225,9 +224,9 @@ def cmd_compare(ns: argparse.Namespace) -> int:
     return 0
 
 
-#: the class of software ``compare`` runs both sides in unless told otherwise: the one class
-#: both kinds of system have a profile of (wafers have only research kernels, best-known)
-COMPARE_CLASS = "best-known"
+#: the class of software ``compare`` runs both sides in unless told otherwise: the class every
+#: command runs (:data:`wafersim.presets.DEFAULT_RUNTIME_CLASS`)
+COMPARE_CLASS = DEFAULT_RUNTIME_CLASS
 
 
 def _compare_runtimes(ns: argparse.Namespace, sets: dict) -> tuple[dict[str, str], str]:

@@ -64,13 +64,13 @@ def frontier(system: Any, model: Any, *, spill: bool = False, fidelity: str = "a
     """Size ``system`` to hold one sequence of the job, then sweep the batch from 1 to the
     largest that fits on that hardware (and two points past it with ``spill``)."""
     from .runner import simulate
+    from .sizing import held_layout
     kind = system.kind
     fidelity = engines.fidelity_or_default(kind, fidelity)
     auto = {"wafers": "auto"} if kind == "wafer" else {"gpus": "auto"}
     first = simulate(system, model, fidelity=fidelity, **{**auto, **scenario, "batch": 1})
     s = first.summary
-    fixed = {"wafers": s["devices"]} if kind == "wafer" else {"tp": s["tp"], "pp": s["pp"], "ep": s["ep"]}
-    fixed = {**scenario, **fixed, "fidelity": fidelity}
+    fixed = {**scenario, **held_layout(kind, s), "fidelity": fidelity}
     largest = simulate(system, model, **{**fixed, "batch": "max"}).summary["batch"]
     runs = [first if b == 1 else simulate(system, model, **{**fixed, "batch": b}) for b in _batches(largest, spill)]
     return Frontier(s["system"], tuple(runs), fixed, largest)

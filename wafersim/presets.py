@@ -25,17 +25,24 @@ from .provenance import PresetFile, Provenance, attach, typed_value
 from .workload.model import ModelSpec
 
 __all__ = ["preset_dirs", "find_preset", "list_presets", "load_system", "load_model", "load_runtime",
-           "runtime_for_class", "runtime_key_applies", "with_runtime", "DEFAULT_RUNTIME", "System"]
+           "runtime_for_class", "runtime_key_applies", "with_runtime", "DEFAULT_RUNTIME", "DEFAULT_RUNTIME_CLASS",
+           "System"]
 
 System = WaferSpec | GpuSystemSpec
 _SYSTEM_KINDS = {"wafer": WaferSpec, "gpu": GpuSystemSpec}
-#: the runtime a system runs with when none is named: GPU systems a mainstream serving stack
-#: (the values the GPU presets have always carried), wafers the research kernels their
-#: presets are fitted to
-DEFAULT_RUNTIME = {"gpu": "typical", "wafer": "waferllm"}
-#: the profile ``compare`` picks for a kind of system in each class (runtimes/ holds them)
+#: the profile of each kind of system in each class of serving software (runtimes/ holds them)
 CLASS_RUNTIME = {("gpu", "ideal"): "ideal", ("gpu", "best-known"): "best-known", ("gpu", "typical"): "typical",
                  ("wafer", "ideal"): "ideal", ("wafer", "best-known"): "waferllm"}
+#: the class of serving software every command runs when none is named: the best published
+#: software of each kind.  It is the one class both kinds have a profile of (a wafer has
+#: only research kernels), so a wafer and a GPU system answer the same question alike in
+#: ``run``, ``compare``, ``sweep``, ``explore`` and the tools.
+DEFAULT_RUNTIME_CLASS = "best-known"
+#: the runtime a system runs with when none is named: its kind's profile of the default class
+#: (GPU systems: ``best-known``, a fused decode megakernel; wafers: ``waferllm``, the research
+#: kernels their presets are fitted to).  ``--runtime typical`` gives a GPU the mainstream
+#: stack that was its default before 0.2.
+DEFAULT_RUNTIME = {kind: CLASS_RUNTIME[(kind, DEFAULT_RUNTIME_CLASS)] for kind in ("gpu", "wafer")}
 
 
 def preset_dirs(folder: str) -> list[Path]:

@@ -21,7 +21,7 @@ from .hardware.wafer import WaferSpec
 from .mapping.options import MappingOptions
 from .presets import load_model, load_system, with_runtime
 from .results.run_result import RunResult
-from .sizing import check_kind, size
+from .sizing import check_kind, default_sizing, size
 from .workload.model import ModelSpec
 from .workload.scenario import Scenario
 
@@ -51,14 +51,19 @@ def simulate(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
 
     ``system`` and ``model`` are specs or preset names/paths.  Scenario keywords:
     ``batch`` (int or "max"), ``prompt_tokens``, ``output_tokens``, ``dtype``,
-    ``kv_dtype``, ``wafers`` (int or "auto"), ``tp`` (int or "auto"), ``pp``, ``ep``
-    (expert-parallel ranks), ``layers``, ``fidelity`` (a name from
+    ``kv_dtype``, ``wafers`` (int or "auto"), ``gpus`` (int or "auto"), ``tp`` (int or
+    "auto"), ``pp``, ``ep`` (expert-parallel ranks), ``layers``, ``fidelity`` (a name from
     :func:`wafersim.engines.registry.fidelities`), ``speculative`` (tokens proposed per
     step), ``acceptance`` (the probability one is accepted) and ``draft`` (the draft
     model's preset; none: self-speculation).  ``mapping`` sets wafer placement
     (``placement``, ``cores``, ``region``).  ``runtime`` names the serving-runtime profile
     (``runtimes/``); a system loaded by name gets its kind's default
     (:data:`wafersim.presets.DEFAULT_RUNTIME`), a spec keeps the one it was loaded with.
+
+    Sizing left out is filled in as every command fills it
+    (:func:`wafersim.sizing.default_sizing`): a wafer system takes the fewest wafers that
+    hold the job, a GPU system the fewest whole nodes in their fastest layout.  Pass
+    ``wafers=1`` or ``gpus=1`` (or ``tp=1``) to run on fewer and see the cliff.
     """
     if isinstance(system, str):
         system = load_system(system, runtime=runtime)
@@ -72,6 +77,7 @@ def simulate(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
     elif not isinstance(model, ModelSpec):
         raise ConfigError("simulate", "model", f"expected a ModelSpec or a preset name or path; "
                           f"got {type(model).__name__}")
+    scenario = default_sizing(getattr(system, "kind", None), scenario)
     try:
         sc = Scenario(**scenario).resolved(model)
     except TypeError as exc:

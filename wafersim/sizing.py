@@ -39,7 +39,8 @@ from .results.run_result import RunResult
 from .workload.model import ModelSpec
 from .workload.scenario import MAXIMUM as SCENARIO_MAXIMUM, Scenario
 
-__all__ = ["Sized", "size", "check_kind", "fewest_devices", "tensor_parallel_options", "DEVICE_KEY", "FOREIGN_KEYS"]
+__all__ = ["Sized", "size", "check_kind", "fewest_devices", "tensor_parallel_options", "default_sizing",
+           "held_layout", "DEVICE_KEY", "FOREIGN_KEYS", "SIZING_KEYS"]
 
 #: the scenario key that counts a kind's devices when it may be "auto"
 DEVICE_KEY = {"wafer": "wafers"}
@@ -53,6 +54,11 @@ FOREIGN_KEYS: dict[str, dict[str, tuple[tuple[Any, ...], str]]] = {
             "query_tokens": ((1,), "query_tokens (a speculative verify pass) is set by the runner on GPU "
                                    "systems: use --speculative and --acceptance")},
 }
+#: what a sizing note adds when ``auto`` took more than one device: how to see the cliff
+_FEWER = {"wafers": " (--wafers 1 runs on one wafer, to see the cliff)",
+          "gpus": " (--gpus 1 runs on one GPU, to see the cliff)"}
+#: the scenario keys that say how many devices a job runs on and how it is laid out over them
+SIZING_KEYS = ("wafers", "gpus", "tp", "pp", "ep")
 _TP_CHOICES = (1, 2, 4, 8, 16, 32, 64)
 MAX_BATCH = SCENARIO_MAXIMUM["batch"]
 
@@ -66,6 +72,35 @@ class Sized:
     notes: tuple[str, ...] = ()
     result: RunResult | None = None
     system: Any = None
+
+
+def default_sizing(kind: str, scenario: dict[str, Any]) -> dict[str, Any]:
+    """The scenario keywords with the sizing a user left out filled in, the same for every
+    command and for :func:`wafersim.simulate`: a system holds the job.
+
+    A key left out or ``None`` is not given.  A wafer system gets ``wafers = "auto"`` (the
+    fewest wafers that hold the job).  A GPU system with none of ``gpus``, ``tp``, ``pp``
+    and ``ep`` given gets ``gpus = "auto"`` (the fewest whole nodes that hold the job, in
+    the fastest layout); one with ``pp`` or ``ep`` but no ``tp`` gets ``tp = "auto"``.
+    To see the cliff, ask for fewer devices (``wafers=1``, ``gpus=1`` or ``tp=1``).
+    """
+    out = {k: v for k, v in scenario.items() if not (k in SIZING_KEYS and v is None)}
+    if kind == "wafer":
+        out.setdefault("wafers", "auto")
+    elif kind == "gpu":
+        if not any(k in out for k in ("gpus", "tp", "pp", "ep")):
+            out["gpus"] = "auto"
+        elif "tp" not in out and "gpus" not in out:
+            out["tp"] = "auto"
+    return out
+
+
+def held_layout(kind: str, summary: Any) -> dict[str, Any]:
+    """The scenario keys that keep a sized run's hardware and layout (its devices, or its
+    ``tp x pp x ep``) while something else about the job changes."""
+    if kind == "wafer":
+        return {"wafers": int(summary["devices"])}
+    return {"tp": int(summary["tp"]), "pp": int(summary["pp"]), "ep": int(summary["ep"])}
 
 
 def check_kind(kind: str, scenario: Scenario) -> Scenario:
@@ -125,7 +160,7 @@ def size(engine: Engine, system: Any, model: ModelSpec, scenario: Scenario, mapp
     asked = getattr(scenario, key) if key else None
     if asked == "auto":
         devices, why = fewest_devices(capacity, 1 if scenario.batch == "max" else scenario.batch)
-        notes.append(f"--{key} auto: {devices}, {why}")
+        notes.append(f"--{key} auto: {devices}, {why}" + (_FEWER[key] if devices > 1 else ""))
     elif asked is not None:
         devices = asked
     else:
@@ -222,8 +257,10 @@ def _gpu_layout(engine: Engine, system: Any, model: ModelSpec, scenario: Scenari
                                                        run[0].scenario.tp))
     s = sized.scenario
     held = "hold the job" if result.summary["fits_on_chip"] else "were tried; none holds the job"
-    how = (f"--gpus auto: {gpus} GPUs ({gpus // gpn if gpus % gpn == 0 else math.ceil(gpus / gpn)} node(s)), "
+    nodes = math.ceil(gpus / gpn)
+    how = (f"--gpus auto: {gpus} GPUs ({nodes} node{'s' if nodes != 1 else ''}), "
            f"the fewest whole nodes that {held}" if scenario.gpus == "auto" else f"--gpus {gpus}")
     note = (f"{how}; layout tp {s.tp} x pp {s.pp} x ep {s.ep}, the fastest decode step of "
-            f"{len(candidates)} layout(s)")
+            f"{len(candidates)} layout{'s' if len(candidates) != 1 else ''}"
+            + (_FEWER["gpus"] if scenario.gpus == "auto" and gpus > 1 else ""))
     return Sized(s, (*sized.notes, note), result, grown)

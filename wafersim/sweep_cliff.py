@@ -6,12 +6,16 @@ cache is sized for): a point at context C runs ``prompt_tokens = C -
 output_tokens``.  A context of the model's ``max_context`` is therefore
 allowed; anything larger is refused before any point runs.
 
-Each system keeps the configuration the caller gives it, so that the cliff is
-not hidden: a wafer runs on ``wafers=1`` unless told otherwise (``wafers="auto"``
-would add wafers as the context grows), a GPU system on ``tp="auto"``.  As in
-``wafersim compare``, each scenario key goes to the side it fits (``wafers``
-and ``mapping`` to wafers; ``tp``, ``pp``, ``ep`` to GPU systems) and a system
-whose kind has no engine at ``fidelity`` runs its kind's default engine::
+Each system is sized as every command sizes it (:func:`wafersim.sizing.default_sizing`:
+the fewest wafers, or whole GPU nodes in their fastest layout, that hold the job) at
+the smallest context swept, and keeps that hardware and layout at every larger
+context, so that the cliff shows instead of being hidden by devices added as the
+context grows.  A ``wafers``, ``gpus``, ``tp``, ``pp`` or ``ep`` the caller gives
+is used as given at every context (``wafers=1`` for the cliff of one wafer;
+``wafers="auto"`` sizes each point anew).  As in ``wafersim compare``, each
+scenario key goes to the side it fits (``wafers`` and ``mapping`` to wafers;
+``gpus``, ``tp``, ``pp``, ``ep`` to GPU systems) and a system whose kind has no
+engine at ``fidelity`` runs its kind's default engine::
 
     from wafersim.sweep_cliff import cliff_sweep, find_cliff
     results = cliff_sweep(["wse3", "dgx-h100"], "llama-3.1-8b", [2048, 16384, 65536], batch=4)
@@ -34,10 +38,10 @@ from .engines import registry as engines
 from .presets import load_model, load_system
 from .results.run_result import RunResult
 from .runner import simulate
+from .sizing import SIZING_KEYS, held_layout
 
 __all__ = ["cliff_sweep", "find_cliff", "find_cliffs", "context_of", "default_contexts", "bisect_cliff"]
 
-_GPU_KEYS = ("tp", "pp", "ep")
 
 
 def default_contexts(max_context: int, start: int = 1024) -> list[int]:
@@ -114,15 +118,19 @@ def cliff_sweep(systems: list[str], model: str, contexts: list[int], batch: int 
     if not specs:
         raise ValueError("no systems to sweep")
     mapping = scenario.pop("mapping", None)
-    wafers = scenario.pop("wafers", 1)
-    gpu = {k: scenario.pop(k, "auto" if k == "tp" else 1) for k in _GPU_KEYS}
+    sizing = {k: scenario.pop(k) for k in SIZING_KEYS if scenario.get(k) is not None}
+    scenario = {k: v for k, v in scenario.items() if k not in SIZING_KEYS}
     total, results = len(specs) * len(contexts), []
     for spec in specs:
         side = engines.fidelity_or_default(spec.kind, fidelity)
-        if spec.kind == "wafer":
-            kind_kw = dict(wafers=wafers, tp=1, pp=1, ep=1, fidelity=side, mapping=mapping)
-        else:
-            kind_kw = dict(wafers=1, fidelity=side, **gpu)
+        mine = {k: v for k, v in sizing.items() if (k == "wafers") == (spec.kind == "wafer")}
+        kind_kw = dict(fidelity=side, **({"mapping": mapping} if spec.kind == "wafer" else {}))
+        if not mine:
+            # sized to hold the job at the smallest context, then held there as the context grows
+            first = simulate(spec, model_spec, batch=batch, prompt_tokens=contexts[0] - output_tokens,
+                             output_tokens=output_tokens, **kind_kw, **scenario)
+            mine = held_layout(spec.kind, first.summary)
+        kind_kw.update(mine)
 
         def run(ctx: int, spec=spec, kind_kw=kind_kw) -> RunResult:
             r = simulate(spec, model_spec, batch=batch, prompt_tokens=ctx - output_tokens,

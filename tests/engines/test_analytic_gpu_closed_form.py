@@ -19,6 +19,7 @@ import math
 import pytest
 
 import wafersim
+from tests.specs import simulate_one
 
 REL = 1e-9
 
@@ -110,7 +111,7 @@ def test_shapes_are_the_published_ones():
 def test_decode_step_every_term(batch, P, bound):
     """tp = pp = 1: per layer max(compute, HBM) + launches; the LM head once."""
     O = 9
-    r = wafersim.simulate(system(), "llama-3.1-8b", batch=batch, prompt_tokens=P, output_tokens=O)
+    r = simulate_one(system(), "llama-3.1-8b", batch=batch, prompt_tokens=P, output_tokens=O)
     ctx = P + (O + 1) / 2                                   # mean decode context
     t_cmp = batch * 2 * LAYER_P / (BF16 * GEMM) + 4 * H * HD * batch * ctx / (BF16 * ATT)
     t_mem = (LAYER_P * 2 + batch * ctx * KV_TOKEN_LAYER) / (BW * MEM)
@@ -130,7 +131,7 @@ def test_decode_step_every_term(batch, P, bound):
 def test_decode_fp8_weights_use_the_fp8_peak_and_one_byte():
     """Projections at the 8-bit peak; attention stays at the 16-bit one; KV follows the weights."""
     P, O = 1000, 9
-    r = wafersim.simulate(system(), "llama-3.1-8b", batch=64, prompt_tokens=P, output_tokens=O, dtype="fp8")
+    r = simulate_one(system(), "llama-3.1-8b", batch=64, prompt_tokens=P, output_tokens=O, dtype="fp8")
     ctx = P + (O + 1) / 2
     t_cmp = 64 * 2 * LAYER_P / (FP8 * GEMM) + 4 * H * HD * 64 * ctx / (BF16 * ATT)
     t_mem = (LAYER_P * 1 + 64 * ctx * 2 * KVH * HD * 1) / (BW * MEM)
@@ -141,7 +142,7 @@ def test_decode_fp8_weights_use_the_fp8_peak_and_one_byte():
 
 def test_attention_efficiency_zero_means_the_gemm_share():
     P, O = 1000, 9
-    r = wafersim.simulate(system(efficiency__attention=0.0), "llama-3.1-8b", batch=8, prompt_tokens=P,
+    r = simulate_one(system(efficiency__attention=0.0), "llama-3.1-8b", batch=8, prompt_tokens=P,
                           output_tokens=O)
     ctx = P + (O + 1) / 2
     t_cmp = (8 * 2 * LAYER_P + 4 * H * HD * 8 * ctx) / (BF16 * GEMM)
@@ -152,7 +153,7 @@ def test_attention_efficiency_zero_means_the_gemm_share():
 def test_decode_tensor_parallel_splits_and_all_reduces(tp):
     """Weights, FLOPs and KV heads split over tp; two ring all-reduces of batch x d per layer."""
     P, O, B = 2000, 1, 4
-    r = wafersim.simulate(system(), "llama-3.1-8b", batch=B, prompt_tokens=P, output_tokens=O, tp=tp)
+    r = simulate_one(system(), "llama-3.1-8b", batch=B, prompt_tokens=P, output_tokens=O, tp=tp)
     ctx = P + 1.0
     t_cmp = (B * 2 * LAYER_P / (BF16 * GEMM) + 4 * H * HD * B * ctx / (BF16 * ATT)) / tp
     kv_share = 1 / tp                                  # 8 KV heads split evenly up to tp = 8
@@ -173,7 +174,7 @@ def test_kv_heads_replicate_beyond_tp():
     """4 KV heads on 8 GPUs: each GPU holds one whole head, a quarter of the KV cache."""
     m = wafersim.load_model("llama-3.1-8b", {"num_kv_heads": 4})
     P, B = 2000, 4
-    r = wafersim.simulate(system(), m, batch=B, prompt_tokens=P, output_tokens=1, tp=8)
+    r = simulate_one(system(), m, batch=B, prompt_tokens=P, output_tokens=1, tp=8)
     attn_p = D * (H * HD + 2 * 4 * HD) + H * HD * D
     layer_p = attn_p + MLP_P + NORM_P
     kv_read = B * (P + 1.0) * 2 * 4 * HD * 2 / 4
@@ -187,7 +188,7 @@ def test_kv_heads_replicate_beyond_tp():
 # ---- pipeline --------------------------------------------------------------------------------
 def test_pipeline_one_sequence_walks_both_stages_and_one_send():
     P = 1000
-    r = wafersim.simulate(system(), "llama-3.1-8b", batch=1, prompt_tokens=P, output_tokens=1, pp=2)
+    r = simulate_one(system(), "llama-3.1-8b", batch=1, prompt_tokens=P, output_tokens=1, pp=2)
     ctx = P + 1.0
     layer = max(2 * LAYER_P / (BF16 * GEMM) + 4 * H * HD * ctx / (BF16 * ATT),
                 (LAYER_P * 2 + ctx * KV_TOKEN_LAYER) / (BW * MEM)) + KERNELS * LAUNCH
@@ -204,7 +205,7 @@ def test_pipeline_micro_batches_and_the_busiest_stage():
     """4 stages, batch 8: 4 micro-batches of 2; the step is the longer of one walk and
     4 x the last stage (8 layers and the LM head)."""
     P, B, pp = 1000, 8, 4
-    r = wafersim.simulate(system(), "llama-3.1-8b", batch=B, prompt_tokens=P, output_tokens=1, pp=pp)
+    r = simulate_one(system(), "llama-3.1-8b", batch=B, prompt_tokens=P, output_tokens=1, pp=pp)
     ctx, mb = P + 1.0, 2
     layer = max(mb * 2 * LAYER_P / (BF16 * GEMM) + 4 * H * HD * mb * ctx / (BF16 * ATT),
                 (LAYER_P * 2 + mb * ctx * KV_TOKEN_LAYER) / (BW * MEM)) + KERNELS * LAUNCH
@@ -221,7 +222,7 @@ def test_pipeline_micro_batches_and_the_busiest_stage():
 def test_pipeline_uneven_stages():
     """5 stages over 32 layers: 7 layers per stage, the last holds 4 and the LM head."""
     P, B, pp = 1000, 5, 5
-    r = wafersim.simulate(system(), "llama-3.1-8b", batch=B, prompt_tokens=P, output_tokens=1, pp=pp)
+    r = simulate_one(system(), "llama-3.1-8b", batch=B, prompt_tokens=P, output_tokens=1, pp=pp)
     ctx = P + 1.0
     layer = max(2 * LAYER_P / (BF16 * GEMM) + 4 * H * HD * ctx / (BF16 * ATT),
                 (LAYER_P * 2 + ctx * KV_TOKEN_LAYER) / (BW * MEM)) + KERNELS * LAUNCH
@@ -238,7 +239,7 @@ def test_prefill_every_term(tp):
     """Per layer max(GEMMs, weights) + launches + all-reduces, the prompt's KV written (split over
     tp), the LM head for the last token of each sequence, the request overhead."""
     P, B = 1000, 2
-    r = wafersim.simulate(system(efficiency__request_overhead_s="15 ms"), "llama-3.1-8b", batch=B,
+    r = simulate_one(system(efficiency__request_overhead_s="15 ms"), "llama-3.1-8b", batch=B,
                           prompt_tokens=P, output_tokens=1, tp=tp)
     tokens = B * P
     t_cmp = (tokens * 2 * LAYER_P / (BF16 * GEMM) + B * 4 * H * HD * P * (P + 1) / 2 / (BF16 * ATT)) / tp
@@ -257,14 +258,14 @@ def test_prefill_every_term(tp):
 
 
 def test_prefill_without_request_overhead_has_no_runtime_component():
-    r = wafersim.simulate(system(), "llama-3.1-8b", batch=1, prompt_tokens=100, output_tokens=1)
+    r = simulate_one(system(), "llama-3.1-8b", batch=1, prompt_tokens=100, output_tokens=1)
     assert "runtime_overhead" not in r.prefill.components
 
 
 # ---- memory, spill, --batch max ---------------------------------------------------------------------
 def test_memory_summary_and_batch_max():
     P, O = 4000, 96
-    r = wafersim.simulate(system(), "llama-3.1-8b", batch="max", prompt_tokens=P, output_tokens=O, tp=2)
+    r = simulate_one(system(), "llama-3.1-8b", batch="max", prompt_tokens=P, output_tokens=O, tp=2)
     w_gpu = (LAYERS * LAYER_P + 2 * V * D) * 2 / 2          # layers and both ends, split over tp
     cap = HBM * (1 - WORKSPACE) - w_gpu
     per_seq = (P + O) * LAYERS * KV_TOKEN_LAYER / 2
@@ -275,14 +276,14 @@ def test_memory_summary_and_batch_max():
     assert s["weight_bytes"] == pytest.approx((LAYERS * LAYER_P + 2 * V * D + D) * 2, rel=REL, abs=0)
     assert s["kv_bytes"] == pytest.approx(batch * (P + O) * LAYERS * KV_TOKEN_LAYER, rel=REL, abs=0)
     assert s["fits_on_chip"] and s["spilled_bytes"] == 0
-    more = wafersim.simulate(system(), "llama-3.1-8b", batch=batch + 1, prompt_tokens=P, output_tokens=O, tp=2)
+    more = simulate_one(system(), "llama-3.1-8b", batch=batch + 1, prompt_tokens=P, output_tokens=O, tp=2)
     assert more.summary["spilled_bytes"] == pytest.approx(2 * ((batch + 1) * per_seq - cap), rel=REL, abs=0)
 
 
 def test_kv_spill_read_over_pcie_every_step():
     """64 sequences of 32k tokens: the KV beyond HBM is read over PCIe (no efficiency), the rest from HBM."""
     P, O, B = 32000, 768, 64
-    r = wafersim.simulate(system(), "llama-3.1-8b", batch=B, prompt_tokens=P, output_tokens=O)
+    r = simulate_one(system(), "llama-3.1-8b", batch=B, prompt_tokens=P, output_tokens=O)
     w = (LAYERS * LAYER_P + 2 * V * D) * 2
     cap = HBM * (1 - WORKSPACE) - w
     kv_max = B * (P + O) * LAYERS * KV_TOKEN_LAYER
@@ -306,7 +307,7 @@ def test_weights_beyond_hbm_spill_with_all_the_kv():
     """An 8B model on a 10 GB GPU: the weights beyond 9 GB and all of the KV come over PCIe."""
     hbm = 10e9
     P, O, B = 1000, 1, 2
-    r = wafersim.simulate(system(gpu__hbm_bytes="10 GB"), "llama-3.1-8b", batch=B, prompt_tokens=P, output_tokens=O)
+    r = simulate_one(system(gpu__hbm_bytes="10 GB"), "llama-3.1-8b", batch=B, prompt_tokens=P, output_tokens=O)
     w = (LAYERS * LAYER_P + 2 * V * D) * 2
     w_hbm = hbm * (1 - WORKSPACE) / w
     kv_read = B * (P + 1.0) * KV_TOKEN_LAYER
@@ -327,7 +328,7 @@ def test_weights_beyond_hbm_spill_with_all_the_kv():
 def test_decode_energy_per_token(tp):
     """Every GPU's FLOPs, HBM bytes and link bytes at their energies, plus static power x step."""
     P, O, B = 1000, 1, 4
-    r = wafersim.simulate(system(), "llama-3.1-8b", batch=B, prompt_tokens=P, output_tokens=O, tp=tp)
+    r = simulate_one(system(), "llama-3.1-8b", batch=B, prompt_tokens=P, output_tokens=O, tp=tp)
     ctx = P + 1.0
     flops = B * 2 * LAYER_P + 4 * H * HD * B * ctx                      # whole layer, all GPUs together
     hbm = LAYER_P * 2 + B * ctx * KV_TOKEN_LAYER
@@ -346,7 +347,7 @@ def test_decode_energy_per_token(tp):
 def test_decode_energy_with_pipeline_micro_batches():
     """pp = 2, batch 4: two micro-batches of 2, each through both stages."""
     P, B = 1000, 4
-    r = wafersim.simulate(system(), "llama-3.1-8b", batch=B, prompt_tokens=P, output_tokens=1, pp=2)
+    r = simulate_one(system(), "llama-3.1-8b", batch=B, prompt_tokens=P, output_tokens=1, pp=2)
     ctx, mb = P + 1.0, 2
     flops = mb * 2 * LAYER_P + 4 * H * HD * mb * ctx
     hbm = LAYER_P * 2 + mb * ctx * KV_TOKEN_LAYER
@@ -361,7 +362,7 @@ def test_moe_prefill_flops_with_expert_ranks():
     """Mixtral, ep 8, one sequence: attention and the router on the one rank that holds it, every
     token's 2 experts spread over the 8 ranks."""
     P = 1000
-    r = wafersim.simulate(system(), "mixtral-8x7b", batch=1, prompt_tokens=P, output_tokens=1, ep=8)
+    r = simulate_one(system(), "mixtral-8x7b", batch=1, prompt_tokens=P, output_tokens=1, ep=8)
     matmul = P * 2 * DENSE_MIX + P * 2 * K * MLP_P / 8
     attn = 4 * H * HD * P * (P + 1) / 2
     t_cmp = matmul / (BF16 * GEMM) + attn / (BF16 * ATT)
@@ -381,7 +382,7 @@ def test_moe_prefill_flops_with_expert_ranks():
 def test_moe_decode_batch_split_over_expert_ranks():
     """Mixtral, tp 2 x ep 4, batch 8: each rank holds 2 sequences; the experts see all 8 tokens."""
     P, B, tp, ep = 1000, 8, 2, 4
-    r = wafersim.simulate(system(), "mixtral-8x7b", batch=B, prompt_tokens=P, output_tokens=1, tp=tp, ep=ep)
+    r = simulate_one(system(), "mixtral-8x7b", batch=B, prompt_tokens=P, output_tokens=1, tp=tp, ep=ep)
     ctx, local = P + 1.0, 2
     matmul = (local * 2 * DENSE_MIX + B * 2 * K * MLP_P / ep) / tp
     attn = 4 * H * HD * local * ctx / tp
@@ -404,7 +405,7 @@ def test_moe_prefill_batch_split_over_expert_ranks():
     """Mixtral, tp 2 x ep 4, batch 8 of 500 tokens: a rank writes the KV of and runs attention
     for its 2 sequences; the experts see all 4000 tokens."""
     P, B, tp, ep = 500, 8, 2, 4
-    r = wafersim.simulate(system(), "mixtral-8x7b", batch=B, prompt_tokens=P, output_tokens=1, tp=tp, ep=ep)
+    r = simulate_one(system(), "mixtral-8x7b", batch=B, prompt_tokens=P, output_tokens=1, tp=tp, ep=ep)
     local_tokens, tokens = 2 * P, B * P
     matmul = (local_tokens * 2 * DENSE_MIX + tokens * 2 * K * MLP_P / ep) / tp
     attn = 2 * 4 * H * HD * P * (P + 1) / 2 / tp
@@ -427,7 +428,7 @@ def test_moe_prefill_batch_split_over_expert_ranks():
 def test_moe_decode_energy_counts_each_expert_rank():
     """One sequence on 8 expert ranks: attention, KV and head once; the touched experts once."""
     P = 1000
-    r = wafersim.simulate(system(), "mixtral-8x7b", batch=1, prompt_tokens=P, output_tokens=1, ep=8)
+    r = simulate_one(system(), "mixtral-8x7b", batch=1, prompt_tokens=P, output_tokens=1, ep=8)
     ctx = P + 1.0
     flops = 2 * DENSE_MIX + 4 * H * HD * ctx + 2 * K * MLP_P
     hbm = DENSE_MIX * 2 + ctx * KV_TOKEN_LAYER + K * MLP_P * 2      # one token touches exactly K experts
@@ -444,7 +445,7 @@ def test_moe_decode_energy_with_idle_expert_ranks():
     dense weights, KV and the LM head are paid by the two busy ranks' GPUs; the touched experts
     once over all eight GPUs; links and static power by all eight."""
     P, B, tp, ep = 1000, 2, 2, 4
-    r = wafersim.simulate(system(), "mixtral-8x7b", batch=B, prompt_tokens=P, output_tokens=1, tp=tp, ep=ep)
+    r = simulate_one(system(), "mixtral-8x7b", batch=B, prompt_tokens=P, output_tokens=1, tp=tp, ep=ep)
     ctx = P + 1.0
     touched = E * (1 - (1 - K / E) ** B)                            # 3.5 of 8 experts
     flops = B * (2 * DENSE_MIX + 4 * H * HD * ctx + 2 * K * MLP_P)
@@ -462,7 +463,7 @@ def test_moe_batch_max_counts_every_expert_rank(tp, ep):
     """Each rank's GPUs hold 1/ep of the experts and a full copy of the rest; the batch is
     ep x the sequences one rank's KV capacity holds."""
     P, O = 8000, 192
-    r = wafersim.simulate(system(), "mixtral-8x7b", batch="max", prompt_tokens=P, output_tokens=O, tp=tp, ep=ep)
+    r = simulate_one(system(), "mixtral-8x7b", batch="max", prompt_tokens=P, output_tokens=O, tp=tp, ep=ep)
     w_gpu = (LAYERS * (DENSE_MIX + E // ep * MLP_P) + 2 * V_MIX * D) * 2 / tp
     cap = HBM * (1 - WORKSPACE) - w_gpu
     per_seq = (P + O) * LAYERS * KV_TOKEN_LAYER * math.ceil(KVH / tp) / KVH
@@ -483,7 +484,7 @@ def test_two_nodes_tp4_ep2_pp2_places_stages_on_nodes():
     """Mixtral on two nodes, tp 4 x ep 2 x pp 2: a node per stage, so the all-reduces (GPUs 0-3)
     and all-to-alls (GPUs 0 and 4) stay on NVLink and only the stage send crosses InfiniBand."""
     P, B = 1000, 4
-    r = wafersim.simulate(system(interconnect__nodes=2), "mixtral-8x7b", batch=B, prompt_tokens=P,
+    r = simulate_one(system(interconnect__nodes=2), "mixtral-8x7b", batch=B, prompt_tokens=P,
                           output_tokens=1, tp=4, ep=2, pp=2)
     # decode: 2 micro-batches of 2 sequences; a rank holds half of each, one token
     decode = LAYERS * (2 * ring_ar(D * 2, 4) + 2 * direct(D * 2 * K / 4, 2)) + p2p_ib(D * 2)
@@ -527,20 +528,20 @@ def test_simulate_with_the_closed_form_ring():
 
 def test_tp_auto_takes_the_only_tp_that_holds_the_model():
     """Two GPUs per node: 70B (141 GB) fits on two GPUs of 72 usable GB, not on one."""
-    r = wafersim.simulate(system(interconnect__gpus_per_node=2), "llama-3.1-70b", tp="auto", prompt_tokens=100)
+    r = simulate_one(system(interconnect__gpus_per_node=2), "llama-3.1-70b", tp="auto", prompt_tokens=100)
     assert r.summary["tp"] == 2 and r.summary["fits_on_chip"]
-    one = wafersim.simulate(system(interconnect__gpus_per_node=1), "llama-3.1-70b", tp="auto", prompt_tokens=100)
+    one = simulate_one(system(interconnect__gpus_per_node=1), "llama-3.1-70b", tp="auto", prompt_tokens=100)
     assert one.summary["tp"] == 1 and not one.summary["fits_on_chip"]
 
 
 def test_tp_auto_fastest_when_nothing_fits():
     """405B (810 GB) fits on no tp of one 8-GPU node: the fastest decode step wins, tp 8."""
-    r = wafersim.simulate(system(), "llama-3.1-405b", tp="auto", prompt_tokens=100)
+    r = simulate_one(system(), "llama-3.1-405b", tp="auto", prompt_tokens=100)
     assert r.summary["tp"] == 8 and not r.summary["fits_on_chip"]
 
 
 def test_tp_auto_stays_within_gpus_left_by_pp_and_ep():
-    r = wafersim.simulate(system(), "mixtral-8x7b", tp="auto", ep=2, pp=2, prompt_tokens=100)
+    r = simulate_one(system(), "mixtral-8x7b", tp="auto", ep=2, pp=2, prompt_tokens=100)
     assert r.summary["tp"] == 2 and r.summary["devices"] == 8
 
 
@@ -548,7 +549,7 @@ def test_tp_auto_stays_within_gpus_left_by_pp_and_ep():
 def test_first_layers_only_leave_out_the_ends():
     """--layers 4: four layers, no embedding, no LM head, weights of four layers only."""
     P = 1000
-    r = wafersim.simulate(system(), "llama-3.1-8b", batch=1, prompt_tokens=P, output_tokens=1, layers=4)
+    r = simulate_one(system(), "llama-3.1-8b", batch=1, prompt_tokens=P, output_tokens=1, layers=4)
     ctx = P + 1.0
     layer = max(2 * LAYER_P / (BF16 * GEMM) + 4 * H * HD * ctx / (BF16 * ATT),
                 (LAYER_P * 2 + ctx * KV_TOKEN_LAYER) / (BW * MEM)) + KERNELS * LAUNCH
@@ -563,7 +564,7 @@ def test_first_layers_only_leave_out_the_ends():
 
 
 def test_pipeline_stages_hold_one_end_each_by_hand():
-    r = wafersim.simulate(system(), "llama-3.1-8b", batch="max", prompt_tokens=1000, output_tokens=24, pp=4)
+    r = simulate_one(system(), "llama-3.1-8b", batch="max", prompt_tokens=1000, output_tokens=24, pp=4)
     w_gpu = (8 * LAYER_P + V * D) * 2               # 8 layers and the embedding (or the LM head: the same size)
     assert r.summary["kv_capacity_per_gpu_bytes"] == pytest.approx(HBM * (1 - WORKSPACE) - w_gpu, rel=REL, abs=0)
     per_seq = 1024 * 8 * KV_TOKEN_LAYER
@@ -579,21 +580,21 @@ def test_pipeline_stages_hold_one_end_each_by_hand():
 def test_engine_checks(kw, message):
     """One node whose network joins no other (max_nodes 1): a job of 16 GPUs cannot run on it."""
     with pytest.raises(wafersim.ConfigError, match=message):
-        wafersim.simulate(system(interconnect__max_nodes=1), "llama-3.1-8b", **kw)
+        simulate_one(system(interconnect__max_nodes=1), "llama-3.1-8b", **kw)
 
 
 def test_tp_must_divide_kv_heads_or_be_a_multiple():
     m = wafersim.load_model("llama-3.1-8b", {"num_heads": 48, "num_kv_heads": 12, "hidden_size": 6144})
     with pytest.raises(wafersim.ConfigError, match="tp = 8 must divide the 12 KV heads"):
-        wafersim.simulate(system(), m, tp=8)
-    assert wafersim.simulate(system(), m, tp=4).summary["tp"] == 4
-    assert wafersim.simulate(system(), m, tp=2, pp=4).summary["devices"] == 8
+        simulate_one(system(), m, tp=8)
+    assert simulate_one(system(), m, tp=4).summary["tp"] == 4
+    assert simulate_one(system(), m, tp=2, pp=4).summary["devices"] == 8
 
 
 def test_tp_auto_may_exceed_the_kv_heads():
     """4 KV heads: tp 8 replicates them (8 is a multiple of 4) and is the fastest."""
     m = wafersim.load_model("llama-3.1-70b", {"num_kv_heads": 4})
-    assert wafersim.simulate(system(), m, tp="auto", prompt_tokens=100).summary["tp"] == 8
+    assert simulate_one(system(), m, tp="auto", prompt_tokens=100).summary["tp"] == 8
 
 
 def test_pipeline_last_stage_with_no_layers_holds_only_the_head():
@@ -601,7 +602,7 @@ def test_pipeline_last_stage_with_no_layers_holds_only_the_head():
     head, which outweighs two layers here; 4 micro-batches of one sequence each."""
     m = wafersim.load_model("llama-3.1-8b", {"num_layers": 5})
     P = 1000
-    r = wafersim.simulate(system(), m, batch=4, prompt_tokens=P, output_tokens=1, pp=4)
+    r = simulate_one(system(), m, batch=4, prompt_tokens=P, output_tokens=1, pp=4)
     ctx = P + 1.0
     layer = max(2 * LAYER_P / (BF16 * GEMM) + 4 * H * HD * ctx / (BF16 * ATT),
                 (LAYER_P * 2 + ctx * KV_TOKEN_LAYER) / (BW * MEM)) + KERNELS * LAUNCH
@@ -614,7 +615,7 @@ def test_pipeline_last_stage_with_no_layers_holds_only_the_head():
 def test_kv_spill_on_every_tensor_parallel_gpu():
     """tp 2: each GPU spills its half of the KV beyond its own capacity; both pay PCIe energy."""
     P, O, B = 32000, 768, 128
-    r = wafersim.simulate(system(), "llama-3.1-8b", batch=B, prompt_tokens=P, output_tokens=O, tp=2)
+    r = simulate_one(system(), "llama-3.1-8b", batch=B, prompt_tokens=P, output_tokens=O, tp=2)
     cap = HBM * (1 - WORKSPACE) - (LAYERS * LAYER_P + 2 * V * D) * 2 / 2
     kv_gpu = B * (P + O) * LAYERS * KV_TOKEN_LAYER / 2
     spilled = 1 - cap / kv_gpu
@@ -626,28 +627,28 @@ def test_kv_spill_on_every_tensor_parallel_gpu():
 
 def test_tp_auto_stays_inside_one_node():
     """Two nodes: 405B would fit on 16 GPUs, but --tp auto only looks within a node (tp <= 8)."""
-    r = wafersim.simulate(system(interconnect__nodes=2), "llama-3.1-405b", tp="auto", prompt_tokens=100)
+    r = simulate_one(system(interconnect__nodes=2), "llama-3.1-405b", tp="auto", prompt_tokens=100)
     assert r.summary["tp"] == 8 and not r.summary["fits_on_chip"]
-    assert wafersim.simulate(system(interconnect__nodes=2), "llama-3.1-405b", tp=16,
+    assert simulate_one(system(interconnect__nodes=2), "llama-3.1-405b", tp=16,
                              prompt_tokens=100).summary["fits_on_chip"]
 
 
 def test_tp_auto_with_no_gpus_left_reports_tp_1():
     with pytest.raises(wafersim.ConfigError, match="tp x pp x ep = 16 GPUs but dgx-h100 has 8"):
-        wafersim.simulate(system(interconnect__max_nodes=1), "mixtral-8x7b", tp="auto", ep=8, pp=2)
+        simulate_one(system(interconnect__max_nodes=1), "mixtral-8x7b", tp="auto", ep=8, pp=2)
 
 
 def test_layer_stage_array():
-    r = wafersim.simulate(system(), "llama-3.1-8b", batch=4, prompt_tokens=100, pp=4)
+    r = simulate_one(system(), "llama-3.1-8b", batch=4, prompt_tokens=100, pp=4)
     assert r.arrays["layer_stage"].data.tolist() == [i // 8 for i in range(32)]
-    one = wafersim.simulate(system(), "llama-3.1-8b", batch=4, prompt_tokens=100)
+    one = simulate_one(system(), "llama-3.1-8b", batch=4, prompt_tokens=100)
     assert one.arrays["layer_stage"].data.tolist() == [0] * 32
 
 
 def test_kv_spill_with_pipeline_micro_batches():
     """pp 2, batch 128: two micro-batches of 64 each read their spilled KV over PCIe on both stages."""
     P, O, B = 32000, 768, 128
-    r = wafersim.simulate(system(), "llama-3.1-8b", batch=B, prompt_tokens=P, output_tokens=O, pp=2)
+    r = simulate_one(system(), "llama-3.1-8b", batch=B, prompt_tokens=P, output_tokens=O, pp=2)
     cap = HBM * (1 - WORKSPACE) - (16 * LAYER_P + V * D) * 2
     kv_gpu = B * (P + O) * 16 * KV_TOKEN_LAYER
     spilled = 1 - cap / kv_gpu
@@ -666,7 +667,7 @@ def test_roofline_streams_8bit_weights_at_their_own_share():
     def step(m8):
         s = load_system("dgx-h100", {"gpu.kernel_model": "roofline", "efficiency.memory": 0.7,
                                      "efficiency.memory_8bit": m8})
-        return wafersim.simulate(s, "llama-3.1-70b", tp=8, dtype="fp8", prompt_tokens=128, output_tokens=2).summary
+        return simulate_one(s, "llama-3.1-70b", tp=8, dtype="fp8", prompt_tokens=128, output_tokens=2).summary
     same, half = step(0.7), step(0.35)
     assert same.tpot_s == step(0).tpot_s                 # unset: memory, as before
     assert half.tpot_s > 1.4 * same.tpot_s               # decode at batch 1 is mostly weight streaming

@@ -7,8 +7,8 @@ import pytest
 import wafersim
 from wafersim.engines.analytic_wafer import AnalyticWafer
 from wafersim.engines.wafer_memory import WaferMemory
-from wafersim.runner import simulate
 from wafersim import MappingOptions, Scenario
+from tests.specs import simulate_one
 
 
 def _engine(system="wse3", model="llama-3.1-8b", **kw):
@@ -51,7 +51,7 @@ def test_the_cliff_when_kv_spills():
     """Tokens/s per user for llama-3.1-8b on one wse3 falls >= 10x once the KV cache spills."""
     speeds = []
     for prompt in (1024, 8192, 32768, 131072 - 256):
-        r = simulate("wse3", "llama-3.1-8b", batch=4, prompt_tokens=prompt, output_tokens=128)
+        r = simulate_one("wse3", "llama-3.1-8b", batch=4, prompt_tokens=prompt, output_tokens=128)
         speeds.append((r.summary["fits_on_chip"], r.summary["tokens_per_s_per_user"], r))
     fitting = [s for fits, s, _ in speeds if fits]
     spilling = [(s, r) for fits, s, r in speeds if not fits]
@@ -63,7 +63,7 @@ def test_the_cliff_when_kv_spills():
 
 def test_spill_time_is_spilled_bytes_over_io_bandwidth():
     w = wafersim.load_system("wse3")
-    r = simulate(w, "llama-3.1-8b", batch=16, prompt_tokens=65536, output_tokens=1)
+    r = simulate_one(w, "llama-3.1-8b", batch=16, prompt_tokens=65536, output_tokens=1)
     m = wafersim.load_model("llama-3.1-8b")
     plan_frac = r.summary["spilled_bytes"] / r.summary["kv_bytes"]
     read = plan_frac * 16 * (65536 + 1) * m.kv_bytes_per_token("bf16")
@@ -81,36 +81,36 @@ def test_more_resource_is_never_slower(key, factor, batch, prompt):
     section, field = key.split(".")
     value = getattr(getattr(base, section), field)
     better = wafersim.load_system("wse3", {key: value * factor})
-    a = simulate(base, "llama-3.1-8b", batch=batch, prompt_tokens=prompt)
-    b = simulate(better, "llama-3.1-8b", batch=batch, prompt_tokens=prompt)
+    a = simulate_one(base, "llama-3.1-8b", batch=batch, prompt_tokens=prompt)
+    b = simulate_one(better, "llama-3.1-8b", batch=batch, prompt_tokens=prompt)
     assert b.summary["tpot_s"] <= a.summary["tpot_s"] * (1 + 1e-12)
     assert b.summary["ttft_s"] <= a.summary["ttft_s"] * (1 + 1e-12)
     assert b.summary["spilled_bytes"] <= a.summary["spilled_bytes"]
 
 
 def test_wafers_auto_holds_the_job():
-    r = simulate("wse3", "llama-3.1-70b", wafers="auto", batch=1, prompt_tokens=2048)
+    r = simulate_one("wse3", "llama-3.1-70b", wafers="auto", batch=1, prompt_tokens=2048)
     assert r.summary["fits_on_chip"]
-    fewer = simulate("wse3", "llama-3.1-70b", wafers=r.summary["devices"] - 1, batch=1, prompt_tokens=2048)
+    fewer = simulate_one("wse3", "llama-3.1-70b", wafers=r.summary["devices"] - 1, batch=1, prompt_tokens=2048)
     assert not fewer.summary["fits_on_chip"]
 
 
 def test_four_wafers_hold_llama_70b():
     """Cerebras: 70B models fit on as few as four systems (2024)."""
-    r = simulate("wse3", "llama-3.1-70b", wafers=4, batch=1, prompt_tokens=2048)
+    r = simulate_one("wse3", "llama-3.1-70b", wafers=4, batch=1, prompt_tokens=2048)
     assert r.summary["fits_on_chip"] and r.summary["devices"] == 4
     assert r.decode.components["interwafer"] > 0
 
 
 def test_batch_max_fits_and_one_more_spills():
-    r = simulate("wse3", "llama-3.1-8b", batch="max", prompt_tokens=8192)
+    r = simulate_one("wse3", "llama-3.1-8b", batch="max", prompt_tokens=8192)
     assert r.summary["fits_on_chip"]
-    more = simulate("wse3", "llama-3.1-8b", batch=r.summary["batch"] + 1, prompt_tokens=8192)
+    more = simulate_one("wse3", "llama-3.1-8b", batch=r.summary["batch"] + 1, prompt_tokens=8192)
     assert not more.summary["fits_on_chip"]
 
 
 def test_streaming_keeps_weights_off_chip():
-    r = simulate("wse3", "llama-3.1-8b", mapping={"placement": "streaming"})
+    r = simulate_one("wse3", "llama-3.1-8b", mapping={"placement": "streaming"})
     m = wafersim.load_model("llama-3.1-8b")
     assert r.summary["spilled_bytes"] >= m.weight_bytes("bf16")
     assert r.summary["bottleneck"] == "edge_io"
@@ -136,7 +136,7 @@ def test_waferllm_trends_larger_block_prefills_faster_and_decodes_slower():
     """The trends of WaferLLM's tables: prefill speeds up with the block (more cores share the
     arithmetic), decode slows down (longer reductions)."""
     def layer(metric, n, **kw):
-        return simulate("wse2", "llama-3.1-8b", layers=1, mapping={"placement": "sequential", "cores": f"{n}x{n}"},
+        return simulate_one("wse2", "llama-3.1-8b", layers=1, mapping={"placement": "sequential", "cores": f"{n}x{n}"},
                         **kw).summary[metric]
     pre = [layer("prefill_layer_s", n, prompt_tokens=4095, output_tokens=1) for n in (480, 600, 720)]
     dec = [layer("decode_layer_s", n, prompt_tokens=3968, output_tokens=128) for n in (420, 540, 660)]
@@ -179,8 +179,8 @@ def test_mesh_latency_closed_form_for_one_stage():
 
 
 def test_each_wafer_brings_its_own_edge_io():
-    one = simulate("wse3", "llama-3.1-8b", layers=2, wafers=1, mapping={"placement": "streaming"}, prompt_tokens=128)
-    two = simulate("wse3", "llama-3.1-8b", layers=2, wafers=2, mapping={"placement": "streaming"}, prompt_tokens=128)
+    one = simulate_one("wse3", "llama-3.1-8b", layers=2, wafers=1, mapping={"placement": "streaming"}, prompt_tokens=128)
+    two = simulate_one("wse3", "llama-3.1-8b", layers=2, wafers=2, mapping={"placement": "streaming"}, prompt_tokens=128)
     assert two.decode.components["edge_io"] < one.decode.components["edge_io"]
 
 
@@ -188,7 +188,7 @@ def test_each_wafer_brings_its_own_edge_io():
                                                   ("dgx-h100", lambda s: s.energy.static_power_w)])
 def test_static_energy_is_power_times_time(system, devices_power):
     spec = wafersim.load_system(system)
-    r = simulate(spec, "llama-3.1-8b", batch=2).summary
+    r = simulate_one(spec, "llama-3.1-8b", batch=2).summary
     assert r["energy_static_j"] == pytest.approx(devices_power(spec) * r["devices"] * r["tpot_s"] / 2)
 
 
@@ -196,19 +196,19 @@ def test_hbm_energy_by_hand():
     """Batch-1 decode on one H100 reads every weight once: bits x J/bit per token (+ KV)."""
     g = wafersim.load_system("dgx-h100")
     m = wafersim.load_model("llama-3.1-8b")
-    r = simulate(g, m, batch=1, prompt_tokens=100, output_tokens=1).summary
+    r = simulate_one(g, m, batch=1, prompt_tokens=100, output_tokens=1).summary
     bits = 8 * (m.param_count - m.embedding_params) * 2 + 8 * 32 * 101 * m.kv_bytes_per_token_layer("bf16")
     assert r["energy_hbm_j"] == pytest.approx(bits * g.energy.hbm_j_per_bit, rel=1e-3)
 
 
 def test_spill_beyond_external_memory_is_flagged():
-    r = simulate(wafersim.load_system("wse3", {"external_memory.capacity_bytes": "10 GB"}), "llama-3.1-8b",
+    r = simulate_one(wafersim.load_system("wse3", {"external_memory.capacity_bytes": "10 GB"}), "llama-3.1-8b",
                  batch=16, prompt_tokens=65536)
     assert any("exceeds" in n and "external memory" in n for n in r.notes)
 
 
 def test_micro_batch_note_counts_sequences():
-    r = simulate("wse3", "llama-3.1-8b", batch=64, prompt_tokens=1000)
+    r = simulate_one("wse3", "llama-3.1-8b", batch=64, prompt_tokens=1000)
     assert "64 sequences" not in " ".join(r.notes)
     assert any("32 micro-batches of 2" in n for n in r.notes)
 
@@ -219,7 +219,7 @@ def test_prefill_pays_each_wafer_boundary_once(fidelity):
     latency and one block's bytes once per boundary, not once per block."""
     w = wafersim.load_system("wse3")
     m = wafersim.load_model("llama-3.1-70b")
-    r = simulate(w, m, wafers=4, prompt_tokens=8192, output_tokens=1, fidelity=fidelity)
+    r = simulate_one(w, m, wafers=4, prompt_tokens=8192, output_tokens=1, fidelity=fidelity)
     block = r.summary["prefill_block_tokens"]
     one_pass = 3 * (w.crossing_latency_s(w.mesh.program_shape[1]) + block * m.hidden_size * 2 / w.interwafer.bandwidth_bytes_per_s)
     assert r.prefill.components["interwafer"] == pytest.approx(one_pass, rel=1e-9)
@@ -230,9 +230,9 @@ def test_a_run_uses_the_program_rectangle_and_refuses_a_larger_block():
     (mesh.program_cores_*): by default a run uses that rectangle, a larger --cores is
     refused, and a mesh overridden smaller than it is used whole."""
     from wafersim.config import ConfigError
-    r = simulate("wse3", "llama-3.1-8b")
+    r = simulate_one("wse3", "llama-3.1-8b")
     assert r.summary["cores_per_wafer"] == 755 * 1170
     with pytest.raises(ConfigError, match="755x1170 cores a program may use of the 756x1176 mesh"):
-        simulate("wse3", "llama-3.1-8b", mapping={"cores": "756x1176"})
+        simulate_one("wse3", "llama-3.1-8b", mapping={"cores": "756x1176"})
     small = wafersim.load_system("wse3", {"mesh.cores_x": 128, "mesh.cores_y": 128, "mesh.dies_x": 2, "mesh.dies_y": 2})
     assert small.mesh.program_shape == (128, 128)

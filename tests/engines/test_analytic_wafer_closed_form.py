@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import wafersim
+from tests.specs import simulate_one
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 SYSTEM = str(DATA / "scribe-wafer.toml")
@@ -105,7 +106,7 @@ def run(**kw):
     mapping = kw.pop("mapping", {"placement": "sequential"})
     overrides = kw.pop("overrides", None)
     system = wafersim.load_system(SYSTEM, overrides)
-    return wafersim.simulate(system, wafersim.load_model(MODEL), mapping=mapping, **kw)
+    return simulate_one(system, wafersim.load_model(MODEL), mapping=mapping, **kw)
 
 
 def test_scribe_links_are_slower_and_later_in_the_test_preset():
@@ -176,7 +177,7 @@ def test_moe_layer_reads_every_expert_the_batch_touches():
     reads the 4 x (1 - (1 - 2/4)^2) = 3 experts it touches on average, plus the 256 x 4 router."""
     system = wafersim.load_system(SYSTEM)
     model = wafersim.load_model(MODEL, {"num_experts": 4, "experts_per_token": 2})
-    r = wafersim.simulate(system, model, batch=2, prompt_tokens=64, output_tokens=16, layers=1,
+    r = simulate_one(system, model, batch=2, prompt_tokens=64, output_tokens=16, layers=1,
                           mapping={"placement": "sequential"})
     expert, router = 3 * D * F, D * 4
     attention_norms = LAYER_PARAMS - expert

@@ -10,6 +10,7 @@ import wafersim
 from wafersim import MappingOptions, Scenario
 from wafersim.hardware.directions import DIRECTIONS
 from wafersim.mapping.placement import place
+from tests.specs import simulate_one
 
 BLOCK = (100, 100)
 CORES = ("sram_weight_bytes", "sram_kv_bytes", "sram_free_bytes")
@@ -20,7 +21,7 @@ LINKS = ("link_load_bytes", "link_utilisation")
 def block_run():
     system, model = wafersim.load_system("wse3"), wafersim.load_model("llama-3.1-8b")
     mapping = {"cores": f"{BLOCK[0]}x{BLOCK[1]}"}
-    run = wafersim.simulate(system, model, fidelity="flow", mapping=mapping)
+    run = simulate_one(system, model, fidelity="flow", mapping=mapping)
     sc = Scenario(**{k: run.config["scenario"][k] for k in ("batch", "prompt_tokens", "output_tokens")}).resolved(model)
     pl = place(system, model, sc, MappingOptions(cores=mapping["cores"]), sc.batch, 1)
     return system, run, pl
@@ -72,7 +73,7 @@ def test_the_busiest_link_is_where_the_whole_link_array_peaks(block_run):
 
 
 def test_a_whole_wafer_run_holds_whole_arrays():
-    run = wafersim.simulate("mini-wafer", "llama-3.1-8b", fidelity="flow", layers=2)
+    run = simulate_one("mini-wafer", "llama-3.1-8b", fidelity="flow", layers=2)
     for name in CORES + LINKS:
         a = run.arrays[name]
         assert a.stored.shape == a.shape and a.data is a.stored, name

@@ -10,11 +10,12 @@ from wafersim.dataflow.lower import lower_pass
 from wafersim.mapping.placement import place
 from wafersim import MappingOptions, Scenario
 from wafersim.hardware.directions import EAST, NORTH, SOUTH, WEST
+from tests.specs import simulate_one
 
 
 @pytest.fixture(scope="module")
 def flow8b():
-    return wafersim.simulate("wse3", "llama-3.1-8b", fidelity="flow")
+    return simulate_one("wse3", "llama-3.1-8b", fidelity="flow")
 
 
 @pytest.mark.parametrize("model,batch,wafers,tpot_band", [("llama-3.1-8b", 1, 1, 0.03), ("llama-3.1-8b", 8, 1, 0.03),
@@ -28,8 +29,8 @@ def test_flow_agrees_with_analytic_on_a_fitting_model(model, batch, wafers, tpot
     mean layer: up to 10 % apart.  Closed forms of each engine are in the
     ``*_closed_form`` tests; this band only catches the engines drifting apart.
     """
-    analytic = wafersim.simulate("wse3", model, batch=batch, wafers=wafers)
-    flow = wafersim.simulate("wse3", model, batch=batch, wafers=wafers, fidelity="flow")
+    analytic = simulate_one("wse3", model, batch=batch, wafers=wafers)
+    flow = simulate_one("wse3", model, batch=batch, wafers=wafers, fidelity="flow")
     assert flow.summary["fidelity"] == "flow" and flow.summary["fits_on_chip"] and analytic.summary["fits_on_chip"]
     assert flow.summary["tpot_s"] / analytic.summary["tpot_s"] == pytest.approx(1.0, abs=tpot_band)
     # 70B on four wafers leaves room for 2-4 tokens' activations per core: the flow engine caps the
@@ -48,8 +49,8 @@ def test_micro_batches_never_run_empty_sequences():
     for batch in range(1, 200):
         micro, size = micro_batches(batch, 32, True)
         assert micro <= 32 and (micro - 1) * size < batch <= micro * size
-    a = wafersim.simulate("wse3", "llama-3.1-8b", batch=64, prompt_tokens=512, fidelity="flow").summary
-    b = wafersim.simulate("wse3", "llama-3.1-8b", batch=65, prompt_tokens=512, fidelity="flow").summary
+    a = simulate_one("wse3", "llama-3.1-8b", batch=64, prompt_tokens=512, fidelity="flow").summary
+    b = simulate_one("wse3", "llama-3.1-8b", batch=65, prompt_tokens=512, fidelity="flow").summary
     assert b["energy_compute_j"] == pytest.approx(a["energy_compute_j"], rel=0.02)
 
 
@@ -102,8 +103,8 @@ def test_row_broadcast_closed_form():
 
 
 def test_the_cliff_in_the_flow_engine():
-    fits = wafersim.simulate("wse3", "llama-3.1-8b", fidelity="flow", batch=4, prompt_tokens=8192)
-    spills = wafersim.simulate("wse3", "llama-3.1-8b", fidelity="flow", batch=4, prompt_tokens=65536)
+    fits = simulate_one("wse3", "llama-3.1-8b", fidelity="flow", batch=4, prompt_tokens=8192)
+    spills = simulate_one("wse3", "llama-3.1-8b", fidelity="flow", batch=4, prompt_tokens=65536)
     assert fits.summary["fits_on_chip"] and not spills.summary["fits_on_chip"]
     assert spills.summary["tokens_per_s_per_user"] * 10 <= fits.summary["tokens_per_s_per_user"]
     assert spills.summary["bottleneck"] == "edge_io"
@@ -113,15 +114,15 @@ def test_the_cliff_in_the_flow_engine():
 @pytest.mark.parametrize("key,value", [("mesh.link_bytes_per_cycle", 8), ("core.sram_read_bytes_per_cycle", 32),
                                        ("core.flops_per_cycle_16bit", 32), ("external_memory.io_bandwidth_bytes_per_s", "2.4 Tb/s")])
 def test_more_resource_never_slower(key, value):
-    base = wafersim.simulate("mini-wafer", "llama-3.1-8b", layers=2, fidelity="flow", prompt_tokens=256)
-    better = wafersim.simulate(wafersim.load_system("mini-wafer", {key: value}), "llama-3.1-8b", layers=2,
+    base = simulate_one("mini-wafer", "llama-3.1-8b", layers=2, fidelity="flow", prompt_tokens=256)
+    better = simulate_one(wafersim.load_system("mini-wafer", {key: value}), "llama-3.1-8b", layers=2,
                                fidelity="flow", prompt_tokens=256)
     assert better.summary["tpot_s"] <= base.summary["tpot_s"] * (1 + 1e-12)
 
 
 def test_defects_make_links_longer_never_faster():
-    clean = wafersim.simulate("mini-wafer", "llama-3.1-8b", layers=2, fidelity="flow", prompt_tokens=256)
-    bad = wafersim.simulate(wafersim.load_system("mini-wafer", {"defects.density": 0.05, "defects.spare_fraction": 0.5,
+    clean = simulate_one("mini-wafer", "llama-3.1-8b", layers=2, fidelity="flow", prompt_tokens=256)
+    bad = simulate_one(wafersim.load_system("mini-wafer", {"defects.density": 0.05, "defects.spare_fraction": 0.5,
                                                                  "defects.seed": 3}),
                             "llama-3.1-8b", layers=2, fidelity="flow", prompt_tokens=256)
     assert bad.summary["tpot_s"] >= clean.summary["tpot_s"]
@@ -129,8 +130,8 @@ def test_defects_make_links_longer_never_faster():
 
 def test_same_seed_same_result():
     spec = wafersim.load_system("mini-wafer", {"defects.density": 0.05, "defects.spare_fraction": 0.5})
-    a = wafersim.simulate(spec, "llama-3.1-8b", layers=2, fidelity="flow")
-    b = wafersim.simulate(spec, "llama-3.1-8b", layers=2, fidelity="flow")
+    a = simulate_one(spec, "llama-3.1-8b", layers=2, fidelity="flow")
+    b = simulate_one(spec, "llama-3.1-8b", layers=2, fidelity="flow")
     assert a.summary == b.summary
     assert np.array_equal(a.arrays["link_load_bytes"].data, b.arrays["link_load_bytes"].data)
 
@@ -149,7 +150,7 @@ def test_results_carry_maps(flow8b, tmp_path):
 
 
 def test_four_wafers_hold_70b_in_the_flow_engine():
-    r = wafersim.simulate("wse3", "llama-3.1-70b", fidelity="flow", wafers=4)
+    r = simulate_one("wse3", "llama-3.1-70b", fidelity="flow", wafers=4)
     assert r.summary["fits_on_chip"] and r.summary["devices"] == 4
 
 
@@ -211,7 +212,7 @@ def test_link_utilisation_is_load_over_bandwidth_over_the_step(batch, prompt):
     """
     w = wafersim.load_system("wse3")
     assert w.scribe.link_bytes_per_cycle == w.mesh.link_bytes_per_cycle    # one bandwidth for every link
-    r = wafersim.simulate(w, "llama-3.1-8b", fidelity="flow", batch=batch, prompt_tokens=prompt)
+    r = simulate_one(w, "llama-3.1-8b", fidelity="flow", batch=batch, prompt_tokens=prompt)
     load = r.arrays["link_load_bytes"].data.astype(np.float64)
     by_hand = load / (w.mesh.link_bytes_per_cycle * w.core.clock_hz) / r.summary["tpot_s"]
     util = r.arrays["link_utilisation"].data
@@ -221,19 +222,19 @@ def test_link_utilisation_is_load_over_bandwidth_over_the_step(batch, prompt):
 
 
 def test_batch_max_is_the_flow_placements_cliff():
-    r = wafersim.simulate("wse3", "llama-3.1-8b", fidelity="flow", batch="max", prompt_tokens=8192)
+    r = simulate_one("wse3", "llama-3.1-8b", fidelity="flow", batch="max", prompt_tokens=8192)
     assert r.summary["fits_on_chip"]
-    more = wafersim.simulate("wse3", "llama-3.1-8b", fidelity="flow", batch=r.summary["batch"] + 1, prompt_tokens=8192)
+    more = simulate_one("wse3", "llama-3.1-8b", fidelity="flow", batch=r.summary["batch"] + 1, prompt_tokens=8192)
     assert not more.summary["fits_on_chip"]
-    analytic = wafersim.simulate("wse3", "llama-3.1-8b", batch="max", prompt_tokens=8192)
+    analytic = simulate_one("wse3", "llama-3.1-8b", batch="max", prompt_tokens=8192)
     assert r.summary["batch"] >= 0.9 * analytic.summary["batch"]   # the placement wastes little SRAM
 
 
 @pytest.mark.parametrize("region", ["128x128", "100x100"])
 def test_given_region_size_in_both_engines(region):
     """A smaller region than the layer needs spills in both engines; one that holds it does not."""
-    a = wafersim.simulate("wse3", "llama-3.1-8b", mapping={"region": region})
-    f = wafersim.simulate("wse3", "llama-3.1-8b", mapping={"region": region}, fidelity="flow")
+    a = simulate_one("wse3", "llama-3.1-8b", mapping={"region": region})
+    f = simulate_one("wse3", "llama-3.1-8b", mapping={"region": region}, fidelity="flow")
     m = wafersim.load_model("llama-3.1-8b")
     rows, cols = (int(v) for v in region.split("x"))
     # a core keeps code, routing buffers and one token's decode activations (batch 1) out
@@ -253,8 +254,8 @@ def test_flow_step_covers_the_busiest_region():
     test_flow_closed_form.py::test_micro_batches_by_hand.  Here: every micro-batch
     pays its own FLOPs (compute energy per token as at batch 1).
     """
-    one = wafersim.simulate("wse3", "llama-3.1-8b", fidelity="flow", batch=1, prompt_tokens=512)
-    r = wafersim.simulate("wse3", "llama-3.1-8b", fidelity="flow", batch=32, prompt_tokens=512)
+    one = simulate_one("wse3", "llama-3.1-8b", fidelity="flow", batch=1, prompt_tokens=512)
+    r = simulate_one("wse3", "llama-3.1-8b", fidelity="flow", batch=32, prompt_tokens=512)
     assert r.summary["micro_batches"] == 32
     layers = r.arrays["decode_layer_s"].data
     assert r.summary["tpot_s"] >= 32 * layers.max() * (1 - 1e-12)
@@ -282,7 +283,7 @@ def test_single_column_reduction_closed_form():
 
 def test_defects_are_reported():
     spec = wafersim.load_system("mini-wafer", {"defects.density": 0.05, "defects.spare_fraction": 0.5, "defects.seed": 3})
-    r = wafersim.simulate(spec, "llama-3.1-8b", layers=2, fidelity="flow")
+    r = simulate_one(spec, "llama-3.1-8b", layers=2, fidelity="flow")
     note = next(n for n in r.notes if n.startswith("defects"))
     assert "seed 3" in note and "detour" in note
 
@@ -292,8 +293,8 @@ def test_sequential_layers_do_not_stack_link_loads():
     does not depend on how many layers share the cores (it did when they were routed together)."""
     # a fixed prefill block: the SRAM left for activations (which caps a chosen block) does depend on the layers
     w = wafersim.load_system("wse3", {"calibration.prefill_block_tokens": 128})
-    one = wafersim.simulate(w, "llama-3.1-8b", layers=1, mapping={"placement": "sequential"}, fidelity="flow")
-    many = wafersim.simulate(w, "llama-3.1-8b", layers=16, mapping={"placement": "sequential"}, fidelity="flow")
+    one = simulate_one(w, "llama-3.1-8b", layers=1, mapping={"placement": "sequential"}, fidelity="flow")
+    many = simulate_one(w, "llama-3.1-8b", layers=16, mapping={"placement": "sequential"}, fidelity="flow")
     assert many.summary["decode_layer_s"] == pytest.approx(one.summary["decode_layer_s"], rel=1e-9)
     assert many.summary["prefill_layer_s"] == pytest.approx(one.summary["prefill_layer_s"], rel=1e-9)
 

@@ -3,7 +3,7 @@
 Speed work on the flow engine (buffers reused between routes, link statistics
 restricted to the box the transfers touch, prefix sums cached on the mesh) must
 not change a single result.  A change to the model itself moves these values on
-purpose: re-record them then, and say in the commit what moved and why.  Each case runs ``simulate(..., fidelity="flow")``
+purpose: re-record them then, and say in the commit what moved and why.  Each case runs ``simulate_one(..., fidelity="flow")``
 and compares every numeric summary field (recorded to 12 significant digits)
 and checksums of the result arrays: sum, position-weighted sum, maximum, index
 of the maximum and count of non-zero entries.  The cases cover a full WSE-3
@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import wafersim
+from tests.specs import simulate_one
 
 # the kernel constants the values were recorded with (before the joint fit of wafer_fit) and the
 # whole mesh as the program rectangle (before mesh.program_cores_*), so that the pins keep
@@ -130,7 +131,7 @@ def digest(result) -> dict:
 @pytest.mark.parametrize("case", list(CASES))
 def test_flow_results_unchanged(case):
     system, sets, model, scenario = CASES[case]
-    got = digest(wafersim.simulate(wafersim.load_system(system, sets), model, fidelity="flow", **scenario))
+    got = digest(simulate_one(wafersim.load_system(system, sets), model, fidelity="flow", **scenario))
     want = EXPECTED[case]
     # every pinned value is still there; fields added since (the per-kW and per-dollar metrics,
     # derived from preset prices) are pinned by their own closed-form tests, not here

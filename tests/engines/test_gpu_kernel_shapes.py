@@ -7,6 +7,7 @@ import math
 import pytest
 
 import wafersim
+from tests.specs import simulate_one
 
 SMS, TM, TN, TK, MMA = 132, 128, 128, 64, 64
 BW, BF16 = 4e12, 1e15
@@ -57,7 +58,7 @@ def layer_split(batch, ctx):
 @pytest.mark.parametrize("batch", [1, 64, 256])
 def test_a_decode_layer_is_the_sum_of_its_kernels(batch):
     P, O = 1000, 9
-    r = wafersim.simulate(wafersim.load_system("dgx-h100", OVERRIDES), "llama-3.1-8b", batch=batch,
+    r = simulate_one(wafersim.load_system("dgx-h100", OVERRIDES), "llama-3.1-8b", batch=batch,
                           prompt_tokens=P, output_tokens=O)
     ctx = P + (O + 1) / 2
     cmp_s, mem_s = layer_split(batch, ctx)
@@ -79,6 +80,6 @@ def test_decode_gemms_turn_compute_bound_as_the_batch_grows():
 def test_a_runtime_step_cost_grows_with_the_batch():
     def tpot(batch, per_seq):
         g = wafersim.load_system("dgx-h100", OVERRIDES, runtime_overrides={"efficiency.step_overhead_per_seq_s": per_seq})
-        return wafersim.simulate(g, "llama-3.1-8b", batch=batch, prompt_tokens=128, output_tokens=8).summary["tpot_s"]
+        return simulate_one(g, "llama-3.1-8b", batch=batch, prompt_tokens=128, output_tokens=8).summary["tpot_s"]
     for batch in (1, 32):
         assert tpot(batch, "5 us") - tpot(batch, 0) == pytest.approx(batch * 5e-6, rel=1e-9)

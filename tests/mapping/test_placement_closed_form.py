@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import wafersim
+from tests.specs import simulate_one
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 D, VOCAB = 256, 1024
@@ -17,7 +18,7 @@ def test_head_band_has_rows_for_all_its_weights():
     round(64 x 1049088 / 8262144) = 8, too few: the band takes 9 and keeps its weights on chip."""
     system = wafersim.load_system(str(DATA / "scribe-wafer.toml"),
                                   {"core.sram_bytes": "2 KiB", "core.reserved_sram_fraction": 0})
-    r = wafersim.simulate(system, wafersim.load_model(str(DATA / "tiny-llama.toml")), fidelity="flow",
+    r = simulate_one(system, wafersim.load_model(str(DATA / "tiny-llama.toml")), fidelity="flow",
                           batch=1, prompt_tokens=1200, output_tokens=16)
     head = (2 * VOCAB * D + D) * 2
     layers = 4 * (D * (256 + 2 * 128) + 256 * D + 3 * D * 512 + 2 * D) * 2    # qkv, o; gated MLP; norms

@@ -120,6 +120,7 @@ model = "{DATA / 'tiny-llama.toml'}"
 [scenario]
 fidelity = "flow"
 prompt = 256
+wafers = 1
 [axes]
 """
 

@@ -44,7 +44,7 @@ def test_a_corner_array_is_recorded_as_its_corner():
     import json
 
     from wafersim.results.run_result import LayerArray
-    result = wafersim.simulate("mini-wafer", str(DATA / "tiny-llama.toml"), prompt_tokens=256, fidelity="flow",
+    result = wafersim.simulate("mini-wafer", str(DATA / "tiny-llama.toml"), prompt_tokens=256, fidelity="flow", wafers=1,
                                mapping={"cores": "6x10"})
     result = type(result)(**{**result.__dict__, "config": json.loads(json.dumps(result.config, default=list))})
     held = result.arrays["sram_weight_bytes"]

@@ -21,7 +21,7 @@ from ..config import ConfigError, WafersimError, build
 from ..engines import registry as engines
 from ..mapping.options import MappingOptions
 from ..presets import load_model, load_system
-from ..sizing import check_kind
+from ..sizing import check_kind, default_sizing
 from ..units import base_unit
 from ..workload.scenario import Scenario
 from .spec import GPU_ONLY, SCENARIO_KEYS, WAFER_ONLY, SweepSpec, _number, _short
@@ -91,12 +91,14 @@ def job_for(spec: SweepSpec, index: tuple[int, ...], cache: dict | None = None) 
     model = _blamed("model", load_model, model_ref, model_sets, cache)
     scenario = {k: s[k] for k in SCENARIO_KEYS if k in s}
     wafer = system.kind == "wafer"
+    # a key for the other kind of system is dropped (as in compare); what is left out is sized
+    # as every command sizes it (wafersim.sizing.default_sizing)
+    for key in (GPU_ONLY if wafer else WAFER_ONLY):
+        scenario.pop(key, None)
+    scenario = default_sizing(system.kind, scenario)
     if wafer:
-        scenario.update(tp=1, pp=1, ep=1, gpus=None, wafers=scenario.get("wafers", 1))
         mapping = build(MappingOptions, mapping_sets, "mapping")
     else:
-        scenario.update(wafers=1, gpus=scenario.get("gpus"), tp=scenario.get("tp", 1), pp=scenario.get("pp", 1),
-                        ep=scenario.get("ep", 1))
         mapping_sets, mapping = {}, None
     try:
         sc = Scenario(**scenario)
