@@ -29,8 +29,9 @@ ROWS = ["system", "model", "fidelity", "runtime", "runtime_class", "devices", "n
         "output_tokens", "layers", "ttft_s", "tpot_s", "tokens_per_s_per_user", "accepted_tokens_per_step", "tokens_per_s",
         "request_tokens_per_s", "tokens_per_s_per_device", "tokens_per_s_per_kw", "usd_per_million_tokens", "decode_layer_s",
         "prefill_layer_s", "fits_on_chip", "weight_bytes", "kv_bytes", "spilled_bytes", "decode_bottleneck",
-        "prefill_bottleneck", "energy_per_token_j"]
+        "prefill_bottleneck", "energy_per_token_j", "wall_energy_per_token_j"]
 RATIO_ROWS = {"ttft_s", "tpot_s", "tokens_per_s_per_user", "tokens_per_s", "request_tokens_per_s", "energy_per_token_j",
+              "wall_energy_per_token_j",
               "decode_layer_s", "prefill_layer_s", "tokens_per_s_per_device", "tokens_per_s_per_kw",
               "usd_per_million_tokens", "power_w", "cost_usd", "devices"}
 #: what ``compare`` weighs the sides by: (summary key, words, whether more is better)
@@ -38,16 +39,28 @@ HEADLINE = (("tokens_per_s_per_user", "per user", True), ("tokens_per_s_per_devi
             ("tokens_per_s_per_kw", "per kW", True), ("usd_per_million_tokens", "per dollar", False))
 
 
+#: rows whose value is one of two figures of the same quantity from different boundaries,
+#: and which boundary: the two energies per token differ by the whole deployment's power
+#: (host, cooling, power supplies) that the chip's per-bit and per-FLOP energies leave out
+BOUNDARY = {"energy_per_token_j": "chip", "wall_energy_per_token_j": "wall"}
+
+
+def cell(key: str, value: Any) -> str:
+    """A table cell: :func:`fmt`, with the boundary of an energy (chip J or wall J)."""
+    text = fmt(key, value)
+    return f"{text} ({BOUNDARY[key]})" if key in BOUNDARY else text
+
+
 def summary_table(summary: dict[str, Any]) -> str:
     width = max(len(k) for k in ROWS)
-    return "\n".join(f"  {k:<{width}}  {fmt(k, summary[k])}" for k in ROWS if k in summary)
+    return "\n".join(f"  {k:<{width}}  {cell(k, summary[k])}" for k in ROWS if k in summary)
 
 
 def comparison_table(a: dict[str, Any], b: dict[str, Any]) -> str:
     """Side by side, with the ratio A/B for the timing rows."""
     width = max(len(k) for k in ROWS)
-    wa = max(len(fmt(k, a.get(k, ""))) for k in ROWS if k in a)
-    wb = max(len(fmt(k, b.get(k, ""))) for k in ROWS if k in b)
+    wa = max(len(cell(k, a.get(k, ""))) for k in ROWS if k in a)
+    wb = max(len(cell(k, b.get(k, ""))) for k in ROWS if k in b)
     lines = [f"  {'':<{width}}  {'A':<{wa}}  {'B':<{wb}}  A/B"]
     for k in ROWS:
         if k not in a or k not in b:
@@ -55,7 +68,7 @@ def comparison_table(a: dict[str, Any], b: dict[str, Any]) -> str:
         ratio = ""
         if k in RATIO_ROWS and isinstance(a[k], (int, float)) and b[k]:
             ratio = f"{a[k] / b[k]:.3g}x"
-        lines.append(f"  {k:<{width}}  {fmt(k, a[k]):<{wa}}  {fmt(k, b[k]):<{wb}}  {ratio}")
+        lines.append(f"  {k:<{width}}  {cell(k, a[k]):<{wa}}  {cell(k, b[k]):<{wb}}  {ratio}")
     return "\n".join(lines)
 
 
