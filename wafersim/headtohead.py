@@ -18,6 +18,7 @@ other's devices, power or price (``compare --basis``).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -26,8 +27,8 @@ from .engines import registry as engines
 if TYPE_CHECKING:
     from .results.run_result import RunResult
 
-__all__ = ["Frontier", "frontier", "crossovers", "replicas_for", "with_replicas", "replicas_note", "TOTAL_KEYS", "BASES",
-           "SIZING_BASES"]
+__all__ = ["Frontier", "frontier", "crossovers", "replicas_for", "with_replicas", "replicas_note", "with_replicas_note",
+           "labelled_frontiers", "TOTAL_KEYS", "BASES", "SIZING_BASES"]
 
 #: basis -> (summary key, words, more is better)
 BASES = {"device": ("tokens_per_s_per_device", "per device", True),
@@ -182,3 +183,16 @@ def replicas_note(summary: dict[str, Any], replicas: int) -> str | None:
             f"{summary['batch']}{rate}: the table's totals (devices, power, price, batch, tokens/s, request "
             f"tokens/s, bytes held) are for all {replicas} copies; per-user, per-device, per-kW and per-dollar "
             f"figures and the other notes are one copy's")
+
+
+def with_replicas_note(result: RunResult, replicas: int) -> RunResult:
+    """``result`` (one copy) with a first note that says it stands for ``replicas`` copies."""
+    note = replicas_note(result.summary, replicas)
+    if note is None:
+        return result
+    return dataclasses.replace(result, notes=[note, *result.notes])
+
+
+def labelled_frontiers(a: Frontier, b: Frontier, labels: tuple[str, str]) -> tuple[Frontier, Frontier]:
+    """The two frontiers under names that tell them apart (for :func:`crossovers`' sentences)."""
+    return dataclasses.replace(a, system=labels[0]), dataclasses.replace(b, system=labels[1])

@@ -156,8 +156,8 @@ def _find_base(base: Any, child: Path, folder: str) -> Path:
             raise ConfigError(str(child), "base", f"{base!r} is {_WHAT[other]}; expected {_WHAT[folder]}")
     known = ", ".join(list_presets(folder)) or "none found"
     hint = did_you_mean(base, list_presets(folder))
-    raise ConfigError(str(child), "base", f"no preset named {base!r}; {hint + ' ' if hint else ''}expected "
-                                          f"{_WHAT[folder]} ({known}) or a path to a TOML file")
+    raise ConfigError(str(child), "base", f"no preset named {base!r}; expected {_WHAT[folder]} "
+                                          f"({known}) or a path to a TOML file{'; ' + hint if hint else ''}")
 
 
 def _merge(base: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:

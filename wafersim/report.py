@@ -84,11 +84,16 @@ def verdict(a: dict[str, Any], b: dict[str, Any], labels: tuple[str, str] | None
 
 
 def side_line(label: str, s: dict[str, Any]) -> str:
-    """What one side of a comparison is: its devices, nodes, wall power and price."""
+    """What one side of a comparison is: its devices, nodes (and data-parallel copies, from
+    :func:`wafersim.headtohead.with_replicas`), wall power and price."""
     unit = "wafer" if s["kind"] == "wafer" else "GPU"
     parts = [f"{s['devices']} {unit}{'s' if s['devices'] != 1 else ''}"]
     if s.get("nodes"):
         parts[0] += f" in {s['nodes']} node{'s' if s['nodes'] != 1 else ''}"
+    copies = s.get("replicas", 1)
+    if copies > 1:
+        one = s["devices"] // copies
+        parts[0] += f" ({copies} copies of {one} {unit}{'s' if one != 1 else ''})"
     if "tp" in s:
         parts.append(f"tp {s['tp']} x pp {s['pp']} x ep {s['ep']}")
     parts.append(fmt("power_w", s["power_w"]) if "power_w" in s else "power unknown")
