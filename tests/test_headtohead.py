@@ -163,7 +163,7 @@ def test_every_total_key_is_a_summary_key():
     assert set(TOTAL_KEYS) <= set(FIELDS)
 
 
-def test_basis_totals_and_notes_describe_the_copies(capsys):
+def test_basis_totals_and_notes_describe_the_copies(capsys, tmp_path):
     assert main(["compare", "wse3", "dgx-h100", "llama-3.1-70b", "--basis", "equal-power", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     n = out["replicas"]["b"]
@@ -185,3 +185,6 @@ def test_basis_totals_and_notes_describe_the_copies(capsys):
     text = capsys.readouterr().out
     assert f"B: {total['devices']} GPUs in {total['nodes']} nodes ({n} copies of 8 GPUs)" in text
     assert f"  - {n} data-parallel copies" in text
+    from wafersim.results.hdf5 import read_summaries
+    assert main(["compare", "wse3", "dgx-h100", "llama-3.1-70b", "--basis", "equal-power", "-o", str(tmp_path / "c.h5")]) == 0
+    assert read_summaries(tmp_path / "c.h5")[1]["notes"][0].startswith(f"{n} data-parallel copies")

@@ -189,13 +189,13 @@ def cmd_compare(ns: argparse.Namespace) -> int:
         na, nb = replicas_for(ra.summary, rb.summary, ns.basis)
         ra = ra if na == 1 else side(ns.system_a, "a", na)
         rb = rb if nb == 1 else side(ns.system_b, "b", nb)
-    if ns.out:
-        from .results.hdf5 import write_results
-        write_results(ns.out, [ra, rb], run_ids=["a", "b"])
     labels = compare_sides.labels(both["a"], both["b"], ra.summary["system"], rb.summary["system"])
     na, nb = replicas_for(ra.summary, rb.summary, ns.basis)
     sa, sb = with_replicas(ra.summary, na), with_replicas(rb.summary, nb)
     ra, rb = with_replicas_note(ra, na), with_replicas_note(rb, nb)
+    if ns.out:
+        from .results.hdf5 import write_results
+        write_results(ns.out, [ra, rb], run_ids=["a", "b"])
     if ns.json:
         print(_dumps(compare_json(ra, rb, sa, sb, ns.basis, labels, both, runtimes, runtime_text)))
         return 0
