@@ -121,8 +121,9 @@ def test_errors_are_one_line_from_the_real_command(tmp_path):
 
 
 def test_compare_set_errors_echo_what_was_typed(capsys):
-    assert main(["compare", "wse3", "dgx-h100", "llama-3.1-8b", "--set", "b.model.num_layers=40"]) == 2
-    assert "--set b.model.num_layers=40" in capsys.readouterr().err
+    for typed in ("b.model.num_layers=0", "a.system.core.sram_bytes=2 GHz", "b.deployment.unit_price_usd=-1"):
+        assert main(["compare", "wse3", "dgx-h100", "llama-3.1-8b", "--set", typed]) == 2
+        assert f"--set {typed}" in capsys.readouterr().err
 
 
 def test_request_rate_flag_runs_under_load():

@@ -124,3 +124,49 @@ def test_gpu_capacity_says_when_the_weights_spill():
     eight = GpuCapacity(GpuMemory(wafersim.load_system("dgx-h100"), m, Scenario(tp=8).resolved(m)))
     assert not one.holds_weights(1, 1) and not one.fits(1, 1)          # 141 GB of weights on one 80 GB GPU
     assert eight.holds_weights(1, 8) and eight.fits(1, 8) and eight.device_range(1) == (8, 8)
+
+
+# ---- chip joules and wall joules: one boundary each, and the wall one adds up ------------------
+
+WALL_CASES = [
+    ("wse3", "llama-3.1-70b", {"wafers": "auto", "batch": 4}),
+    ("dgx-h100", "llama-3.1-70b", {"tp": 8, "batch": 8}),
+    ("dgx-h100", "llama-3.1-8b", {"tp": 1, "batch": 4, "prompt_tokens": 227, "output_tokens": 194,
+                                  "request_rate": 2.0}),
+    ("dgx-h100", "llama-3.1-8b", {"tp": 8, "batch": 4, "speculative": 3, "acceptance": 0.7,
+                                  "draft": "llama-3.2-1b"}),
+]
+
+
+@pytest.mark.parametrize("system,model,scen", WALL_CASES, ids=["wafer", "gpu", "gpu-under-load", "gpu-speculative"])
+def test_tokens_per_s_times_wall_joules_per_token_is_the_wall_power(system, model, scen):
+    spec = wafersim.load_system(system)
+    s = wafersim.simulate(spec, model, **scen).summary
+    units = s.get("nodes") or s["devices"]
+    # the wall power is the preset's, per unit, whatever the engine did
+    assert s["power_w"] == units * spec.deployment.unit_power_w
+    assert s["tokens_per_s"] * s["wall_energy_per_token_j"] == pytest.approx(s["power_w"], rel=1e-12)
+    assert s["wall_energy_per_token_j"] == pytest.approx(1e3 / s["tokens_per_s_per_kw"], rel=1e-12)
+    # the chip's per-bit, per-FLOP and static energies lie inside the wall the deployment draws
+    assert 0 < s["energy_per_token_j"] < s["wall_energy_per_token_j"]
+
+
+@pytest.mark.parametrize("copies", [2, 7])
+def test_wall_joules_add_up_across_data_parallel_copies(copies):
+    from wafersim.headtohead import with_replicas
+    s = wafersim.simulate("dgx-h100", "llama-3.1-70b", tp=8, batch=8).summary.to_dict()
+    rep = with_replicas(s, copies)
+    assert rep["power_w"] == copies * s["power_w"]
+    assert rep["tokens_per_s"] * rep["wall_energy_per_token_j"] == pytest.approx(rep["power_w"], rel=1e-12)
+
+
+def test_unknown_power_leaves_the_wall_energy_out():
+    s = wafersim.load_system("wse3", {"deployment.unit_power_w": 0})
+    r = wafersim.simulate(s, "llama-3.1-8b").summary
+    assert "wall_energy_per_token_j" not in r and "energy_per_token_j" in r
+
+
+def test_tables_label_chip_and_wall_joules(capsys):
+    assert main(["run", "wse3", "llama-3.1-8b"]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if "energy_per_token" in line}
+    assert rows["energy_per_token_j"].endswith("J (chip)") and rows["wall_energy_per_token_j"].endswith("J (wall)")

@@ -9,7 +9,7 @@ import pytest
 
 import wafersim
 from wafersim.cli import main
-from wafersim.headtohead import Frontier, crossovers, frontier, replicas_for, with_replicas
+from wafersim.headtohead import TOTAL_KEYS, Frontier, crossovers, frontier, replicas_for, with_replicas
 from wafersim.results.hdf5 import read_table
 from wafersim.results.phase import PhaseTime
 from wafersim.results.run_result import RunResult
@@ -120,3 +120,71 @@ def test_plot_tool_draws_both_frontiers(tmp_path, capsys):
     assert tool.main([str(out), "-o", str(png)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert tool.main([str(tmp_path / "missing.h5")]) == 2
+
+
+def _identities(s: dict) -> dict[str, tuple[float, float]]:
+    """Relations every deployment's summary satisfies between its totals and its per-user,
+    per-unit and per-token figures: (left, right) pairs that must be equal."""
+    out, tail = s["output_tokens"], s["ttft_s"] + (s["output_tokens"] - 1) * s["tpot_s"]
+    return {"tokens/s = batch x per user": (s["tokens_per_s"], s["batch"] * s["tokens_per_s_per_user"]),
+            "tokens/s = devices x per device": (s["tokens_per_s"], s["devices"] * s["tokens_per_s_per_device"]),
+            "tokens/s = kW x per kW": (s["tokens_per_s"], s["power_w"] / 1e3 * s["tokens_per_s_per_kw"]),
+            "power = tokens/s x wall J": (s["power_w"], s["tokens_per_s"] * s["wall_energy_per_token_j"]),
+            "$/h = tokens/h x $/token": (s["usd_per_hour"], s["usd_per_million_tokens"] * s["tokens_per_s"] * 3.6e-3),
+            "request tokens/s": (s["request_tokens_per_s"], s["batch"] * out / tail),
+            "Little's law": (s["requests_in_flight"], s["request_rate"] * tail),
+            "GPUs per node": (s["devices"] / s["nodes"], 8)}
+
+
+@pytest.mark.parametrize("copies", [2, 3, 50])
+def test_every_total_scales_with_the_copies_and_nothing_else_moves(copies):
+    """The totals of copies of a run under load (one copy per share of the rate, as compare
+    runs them) keep every relation a single deployment's figures satisfy; each total is
+    exactly copies x, every other key is unchanged."""
+    one = wafersim.simulate("dgx-h100", "llama-3.1-8b", tp=8, batch=8, prompt_tokens=227, output_tokens=194,
+                            request_rate=1.5).summary.to_dict()
+    rep = with_replicas(one, copies)
+    for name, (left, right) in _identities(one).items():
+        assert left == pytest.approx(right, rel=1e-12), name
+    for name, (left, right) in _identities(rep).items():
+        assert left == pytest.approx(right, rel=1e-12), f"{name} with {copies} copies"
+    assert rep["replicas"] == copies
+    for key, value in one.items():
+        if key in TOTAL_KEYS:
+            assert rep[key] == copies * value, key
+        else:
+            assert rep[key] == value, key
+    # what the issue met: 2 copies gave 2x the tokens/s and 1x the request tokens/s
+    assert rep["request_tokens_per_s"] == copies * one["request_tokens_per_s"]
+
+
+def test_every_total_key_is_a_summary_key():
+    from wafersim.results.summary import FIELDS
+    assert set(TOTAL_KEYS) <= set(FIELDS)
+
+
+def test_basis_totals_and_notes_describe_the_copies(capsys, tmp_path):
+    assert main(["compare", "wse3", "dgx-h100", "llama-3.1-70b", "--basis", "equal-power", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    n = out["replicas"]["b"]
+    one, total = out["b"], out["totals"]["b"]
+    assert n > 1 and out["replicas"]["a"] == 1
+    for key in ("tokens_per_s", "request_tokens_per_s", "devices", "power_w", "cost_usd", "batch", "nodes"):
+        assert total[key] == n * one[key], key
+    for key in ("tokens_per_s_per_user", "tokens_per_s_per_device", "tokens_per_s_per_kw", "energy_per_token_j",
+                "wall_energy_per_token_j", "ttft_s"):
+        assert total[key] == one[key], key
+    for side in ("a", "b"):
+        t = out["totals"][side]
+        assert t["tokens_per_s"] * t["wall_energy_per_token_j"] == pytest.approx(t["power_w"], rel=1e-12)
+    assert out["b"]["notes"][0].startswith(f"{n} data-parallel copies ({total['devices']} GPUs in all), each 8 GPUs")
+    assert not any("data-parallel" in note for note in out["a"]["notes"])
+    # the ratios are of the deployments compared: equal power within half a copy
+    assert abs(out["ratio"]["power_w"] - 1) <= 0.5 / n
+    assert main(["compare", "wse3", "dgx-h100", "llama-3.1-70b", "--basis", "equal-power"]) == 0
+    text = capsys.readouterr().out
+    assert f"B: {total['devices']} GPUs in {total['nodes']} nodes ({n} copies of 8 GPUs)" in text
+    assert f"  - {n} data-parallel copies" in text
+    from wafersim.results.hdf5 import read_summaries
+    assert main(["compare", "wse3", "dgx-h100", "llama-3.1-70b", "--basis", "equal-power", "-o", str(tmp_path / "c.h5")]) == 0
+    assert read_summaries(tmp_path / "c.h5")[1]["notes"][0].startswith(f"{n} data-parallel copies")

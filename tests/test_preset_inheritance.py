@@ -270,13 +270,15 @@ def test_compare_of_a_copy_with_the_same_name_labels_the_sides_by_file(tmp_path,
     assert main(["compare", "wse3", str(copy), "llama-3.1-8b", "--layers", "2",
                  "--set", "b.core.clock_hz=1.5 GHz"]) == 0
     line = _verdict(capsys.readouterr().out)
-    assert line.startswith(f"{copy} decodes ") and line.split("(")[0].rstrip().endswith(" than wse3")
+    # the side changed on its own says so
+    assert line.startswith(f"{copy} (changed: system.core.clock_hz=1.5 GHz) decodes ")
+    assert line.split(" than ")[1].startswith("wse3 (")
 
 
 def test_compare_of_one_preset_with_itself_labels_the_sides_a_and_b(capsys):
     assert main(["compare", "wse3", "wse3", "llama-3.1-8b", "--layers", "2", "--set", "a.core.clock_hz=1.5 GHz"]) == 0
     line = _verdict(capsys.readouterr().out)
-    assert line.startswith("A (wse3) decodes ") and "than B (wse3)" in line
+    assert line.startswith("A (wse3) (changed: system.core.clock_hz=1.5 GHz) decodes ") and "than B (wse3) (" in line
 
 
 def test_compare_of_differently_named_systems_keeps_their_names(capsys):

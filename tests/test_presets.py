@@ -280,3 +280,59 @@ def test_energies_fit_the_power_envelope(name):
     assert spec.energy.tdp_w > 0, f"{name}: give energy.tdp_w"
     assert _peak_power(spec) <= 1.05 * spec.energy.tdp_w
     assert _peak_power(spec) >= 0.6 * spec.energy.tdp_w      # and not far below it
+
+
+# ---- a misspelt name or key names the nearest valid ones -------------------------------------
+
+@pytest.mark.parametrize("load,typed,meant", [
+    (wafersim.load_system, "wse-3", "wse3"),
+    (wafersim.load_model, "llama3.1-8b", "llama-3.1-8b"),
+    (wafersim.load_runtime, "waferlm", "waferllm"),
+])
+def test_a_misspelt_preset_names_the_nearest(load, typed, meant):
+    with pytest.raises(wafersim.ConfigError) as info:
+        load(typed)
+    assert f"no preset named {typed!r}" in str(info.value)
+    assert f"did you mean {meant}?" in str(info.value)       # the nearest alone, not every near one
+
+
+def test_a_misspelt_draft_and_a_far_name(capsys):
+    from wafersim.cli import main
+    assert main(["run", "dgx-h100", "llama-3.1-8b", "--speculative", "2", "--acceptance", "0.5",
+                 "--draft", "llama-3.2-1"]) == 2
+    assert "did you mean llama-3.2-1b?" in capsys.readouterr().err
+    assert main(["run", "wse-3", "llama-3.1-8b"]) == 2
+    assert "no preset named 'wse-3' in meshes/; did you mean wse3?" in capsys.readouterr().err
+    with pytest.raises(wafersim.ConfigError) as info:
+        wafersim.load_system("zzzzzz")
+    assert "did you mean" not in str(info.value)
+
+
+@pytest.mark.parametrize("overrides,meant", [
+    ({"core.sram_byte": 1}, "core.sram_bytes"),              # a typo in the key
+    ({"sram_bytes": 1}, "core.sram_bytes"),                   # the table left out
+    ({"cor.sram_bytes": 1}, "core.sram_bytes"),               # a typo in the table
+    ({"unit_price_usd": 1}, "deployment.unit_price_usd"),
+])
+def test_an_unknown_key_names_the_nearest_in_the_python_api(overrides, meant):
+    with pytest.raises(wafersim.ConfigError, match="unknown key") as info:
+        wafersim.load_system("wse3", overrides)
+    assert f"did you mean {meant}?" in str(info.value)
+
+
+def test_an_unknown_key_names_the_nearest_in_run_compare_runtime_and_sweep_specs(capsys):
+    from wafersim.cli import main
+    from wafersim.sweep.points import plan
+    from wafersim.sweep.spec import parse_spec
+    assert main(["run", "wse3", "llama-3.1-8b", "--set", "model.num_layer=3"]) == 2
+    assert "did you mean num_layers?" in capsys.readouterr().err
+    assert main(["compare", "wse3", "dgx-h100", "llama-3.1-8b", "--set", "a.core.sram_byts=1"]) == 2
+    assert "did you mean core.sram_bytes?" in capsys.readouterr().err
+    assert main(["run", "dgx-h100", "llama-3.1-8b", "--set", "runtime.efficiency.memroy=0.5"]) == 2
+    assert "did you mean efficiency.memory?" in capsys.readouterr().err
+    assert main(["run", "wse3", "llama-3.1-8b", "--set", "sytem.core.sram_bytes=1"]) == 2
+    assert "did you mean system.core.sram_bytes?" in capsys.readouterr().err
+    spec = parse_spec("system = 'wse3'\nmodel = 'llama-3.1-8b'\n[set]\n'system.core.sram_byts' = 1\n"
+                      "[axes]\nbatch = [1]\n", "t.toml")
+    with pytest.raises(wafersim.ConfigError, match=r"did you mean core\.sram_bytes\?"):
+        plan(spec)

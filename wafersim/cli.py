@@ -14,7 +14,10 @@ from .config import ERROR_TEXT_MAX, ConfigError, WafersimError
 from .hardware.runtime import RUNTIME_CLASSES
 from .presets import (DEFAULT_RUNTIME, DEFAULT_RUNTIME_CLASS, list_presets, load_model, load_runtime, load_system, runtime_for_class,
                       runtime_key_applies)
-from .headtohead import BASES, FRONTIER_KEYS, SIZING_BASES, crossovers, frontier, frontier_table, replicas_for, with_replicas
+from .headtohead import (BASES, FRONTIER_KEYS, SIZING_BASES, crossovers, frontier, frontier_table, labelled_frontiers,
+                         replicas_for, with_replicas, with_replicas_note)
+from . import compare_sides
+from .compare_sides import compare_json
 from .report import comparison_table, frontier_rows, headline, lines, side_line, summary_table, verdict
 from .provenance import describe
 from .engines import registry as engines
@@ -74,8 +77,9 @@ def _scenario_args(p: argparse.ArgumentParser, compare: bool = False) -> None:
     o = p.add_argument_group("output")
     o.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a preset field: system.<key>, model.<key>, mapping.<key> or runtime.<key> "
-                        "(a key of the runtime profile's table for the system's kind, e.g. runtime.efficiency.memory)"
-                        + (" (a.<key> / b.<key> for one side)" if compare else ""))
+                        "(a key of the runtime profile's table for the system's kind, e.g. runtime.efficiency.memory); "
+                        "deployment.<key> is system.deployment.<key>"
+                        + ("; a. or b. before any of these for one side (a.<key>: a system key)" if compare else ""))
     o.add_argument("-o", "--out", default=None, metavar="FILE.h5", help="write results to an HDF5 file")
     o.add_argument("--force", action="store_true", help="let -o replace an existing file")
     o.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -162,57 +166,41 @@ def cmd_run(ns: argparse.Namespace) -> int:
     return 0
 
 
-def _labels(name_a: str, name_b: str, typed_a: str, typed_b: str) -> tuple[str, str]:
-    """Names for the two sides of a comparison that tell them apart: the system names,
-    else what was typed (a preset and a copy of it under another file name), else A / B."""
-    if name_a != name_b:
-        return name_a, name_b
-    if typed_a != typed_b:
-        return typed_a, typed_b
-    return f"A ({name_a})", f"B ({name_b})"
-
-
 def cmd_compare(ns: argparse.Namespace) -> int:
     _check_out(ns)
     sets = _split_sets(ns.set, ["system", "a", "b"])
     model = load_model(ns.model, sets["model"], origin=_typed(sets, "model"))
-    mapping = _mapping(ns, sets["mapping"])
+    both = compare_sides.sides(ns, sets, model)
     runtimes, runtime_text = _compare_runtimes(ns, sets)
     if ns.frontier:
-        return _compare_frontier(ns, model, mapping, sets, runtimes, runtime_text)
+        return _compare_frontier(ns, both, runtimes, runtime_text)
     from .sweep.progress import Ticker
     def side(name: str, key: str, copies: int = 1):
         # under load, each of a side's data-parallel copies takes its share of the requests
         side_ns = ns if copies == 1 else argparse.Namespace(**{**vars(ns), "request_rate": ns.request_rate / copies})
-        with Ticker(f"{name} running {model.name}"):      # a line on a terminal when a side takes a while
-            return _run_one(name, model, side_ns, {**sets["system"], **sets[key]}, mapping, compare=True,
-                            typed=_typed(sets, "system", key), runtime=runtimes[key], runtime_sets=sets["runtime"])
+        one = both[key]
+        with Ticker(f"{name} running {one.model.name}"):      # a line on a terminal when a side takes a while
+            return _run_one(name, one.model, side_ns, one.system_sets, _mapping(ns, one.mapping_sets), compare=True,
+                            typed=one.system_typed, runtime=runtimes[key], runtime_sets=one.runtime_sets)
 
     ra, rb = side(ns.system_a, "a"), side(ns.system_b, "b")
     if ns.request_rate:
         na, nb = replicas_for(ra.summary, rb.summary, ns.basis)
         ra = ra if na == 1 else side(ns.system_a, "a", na)
         rb = rb if nb == 1 else side(ns.system_b, "b", nb)
+    labels = compare_sides.labels(both["a"], both["b"], ra.summary["system"], rb.summary["system"])
+    na, nb = replicas_for(ra.summary, rb.summary, ns.basis)
+    sa, sb = with_replicas(ra.summary, na), with_replicas(rb.summary, nb)
+    ra, rb = with_replicas_note(ra, na), with_replicas_note(rb, nb)
     if ns.out:
         from .results.hdf5 import write_results
         write_results(ns.out, [ra, rb], run_ids=["a", "b"])
     if ns.json:
-        na, nb = replicas_for(ra.summary, rb.summary, ns.basis)
-        print(_dumps({"a": ra.to_json(), "b": rb.to_json(), "basis": ns.basis,
-                      "replicas": {"a": na, "b": nb},
-                      "runtime": {"a": runtimes["a"], "b": runtimes["b"], "text": runtime_text},
-                      "ratio": {k: ra.summary[k] / rb.summary[k] for k in
-                                ("ttft_s", "tpot_s", "tokens_per_s_per_user", "tokens_per_s", "energy_per_token_j",
-                                 "tokens_per_s_per_device", "tokens_per_s_per_kw", "usd_per_million_tokens",
-                                 "power_w", "cost_usd")
-                                if k in ra.summary and k in rb.summary and rb.summary[k]}}))
+        print(_dumps(compare_json(ra, rb, sa, sb, ns.basis, labels, both, runtimes, runtime_text)))
         return 0
-    labels = _labels(ra.summary["system"], rb.summary["system"], ns.system_a, ns.system_b)
-    na, nb = replicas_for(ra.summary, rb.summary, ns.basis)
-    sa, sb = with_replicas(ra.summary, na), with_replicas(rb.summary, nb)
-    print(f"{model.name}: A = {ns.system_a}, B = {ns.system_b}; basis {ns.basis}")
-    print(side_line("A", sa) + (f" ({na} copies)" if na > 1 else ""))
-    print(side_line("B", sb) + (f" ({nb} copies)" if nb > 1 else ""))
+    print(f"{model.name}: A = {compare_sides.named(both['a'])}, B = {compare_sides.named(both['b'])}; basis {ns.basis}")
+    print(side_line("A", sa))
+    print(side_line("B", sb))
     print(runtime_text)
     print(comparison_table(sa, sb))
     print(verdict(sa, sb, labels))
@@ -248,21 +236,24 @@ def _compare_runtimes(ns: argparse.Namespace, sets: dict) -> tuple[dict[str, str
     return names, f"{what}; both sides {classes['a']} software ({how})"
 
 
-def _compare_frontier(ns: argparse.Namespace, model, mapping: dict[str, Any], sets: dict,
+def _compare_frontier(ns: argparse.Namespace, both: dict[str, compare_sides.Side],
                       runtimes: dict[str, str], runtime_text: str) -> int:
     """Both sides sized to hold the job, then their batch swept to the largest that fits."""
     from .sweep.progress import Ticker
     common = {"prompt_tokens": ns.prompt, "output_tokens": ns.output, "dtype": ns.dtype, "kv_dtype": ns.kv_dtype,
               "layers": ns.layers}
     sides = []
-    for label, name in (("a", ns.system_a), ("b", ns.system_b)):
-        system = _load_side(name, {**sets["system"], **sets[label]}, _typed(sets, "system", label), runtimes[label],
-                            sets["runtime"], compare=True)
+    for label, one in both.items():
+        system = _load_side(one.system, one.system_sets, one.system_typed, runtimes[label], one.runtime_sets,
+                            compare=True)
+        mapping = _mapping(ns, one.mapping_sets)
         extra = {"mapping": mapping} if system.kind == "wafer" and mapping else {}
-        with Ticker(f"{name} sweeping the batch for {model.name}"):
-            sides.append(frontier(system, model, spill=ns.spill, fidelity=ns.fidelity, **common, **extra))
+        with Ticker(f"{one.system} sweeping the batch for {one.model.name}"):
+            sides.append(frontier(system, one.model, spill=ns.spill, fidelity=ns.fidelity, **common, **extra))
     fa, fb = sides
-    texts = {basis: crossovers(fa, fb, basis)[1] for basis in BASES}
+    model = both["a"].model
+    names = compare_sides.labels(both["a"], both["b"], fa.system, fb.system)
+    texts = {basis: crossovers(*labelled_frontiers(fa, fb, names), basis)[1] for basis in BASES}
     if ns.out:
         from .results.hdf5 import write_results
         runs = [*fa.runs, *fb.runs]
@@ -270,12 +261,14 @@ def _compare_frontier(ns: argparse.Namespace, model, mapping: dict[str, Any], se
         write_results(ns.out, runs, run_ids=ids, tables={"frontier/a": frontier_table(fa), "frontier/b": frontier_table(fb)},
                       extra_attrs={"frontier-crossovers": json.dumps(texts, sort_keys=True)})
     if ns.json:
-        print(_dumps({side: {"system": f.system, "fixed": f.fixed, "max_batch": f.max_batch,
+        print(_dumps({side: {"system": f.system, "label": name, "changed": list(both[side].changed), "fixed": f.fixed,
+                             "max_batch": f.max_batch,
                              "points": [{k: r.summary.get(k) for k in FRONTIER_KEYS} for r in f.runs]}
-                      for side, f in (("a", fa), ("b", fb))}
+                      for side, f, name in (("a", fa, names[0]), ("b", fb, names[1]))}
                      | {"crossovers": texts, "runtime": {"a": runtimes["a"], "b": runtimes["b"], "text": runtime_text}}))
         return 0
-    print(f"{model.name}: throughput against interactivity, each side sized to hold one sequence")
+    print(f"{model.name}: throughput against interactivity, each side sized to hold one sequence; "
+          f"A = {compare_sides.named(both['a'])}, B = {compare_sides.named(both['b'])}")
     print(runtime_text)
     for label, f in (("A", fa), ("B", fb)):
         print(side_line(label, f.runs[0].summary) + f"; batch 1 to {f.max_batch}")

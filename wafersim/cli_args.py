@@ -10,6 +10,7 @@ from typing import Any, Sequence
 from .atomic import check_output_path
 from .config import ConfigError, InputError, parse_override
 from .engines import registry as engines
+from .nearest import nearest
 from .workload.scenario import MAXIMUM
 
 __all__ = ["FLAG_MAX", "int_or", "positive", "non_negative", "probability", "rate", "float_in", "workload_args", "speculative_args",
@@ -93,17 +94,51 @@ def speculative_args(g: argparse._ArgumentGroup) -> None:
                    help="draft model preset or path (default: self-speculation, the model proposes in its own pass)")
 
 
+#: ``--set`` targets besides the system's, on both sides of ``compare`` or on one
+TARGETS = ("model", "mapping", "runtime")
+#: ``--set`` shorthands: ``deployment.KEY`` is ``system.deployment.KEY`` (power and price)
+SHORTHANDS = {"deployment": ("system", "deployment.")}
+
+
+def _target(key: str, heads: Sequence[str], sides: Sequence[str]) -> tuple[str, str]:
+    """The target of a ``--set`` key and the key within it.  A side (``a.``/``b.``) takes every
+    form the command takes without one: ``a.system.K``, ``a.model.K``, ``a.mapping.K``,
+    ``a.runtime.K``, ``a.deployment.K``, and ``a.K`` for a system key; its targets are
+    ``a`` (its system), ``a.model``, ``a.mapping`` and ``a.runtime``."""
+    head, _, rest = key.partition(".")
+    if head in sides and rest:
+        sub, _, inner = rest.partition(".")
+        if sub == "system" and inner:
+            return head, inner
+        if sub in TARGETS and inner:
+            return f"{head}.{sub}", inner
+        return head, rest
+    if head in SHORTHANDS and rest and "system" in heads:
+        target, prefix = SHORTHANDS[head]
+        return target, prefix + rest
+    if head in heads and rest:
+        return head, rest
+    forms = [*heads, *(h for h in SHORTHANDS if "system" in heads), *sides]
+    allowed = ", ".join(f"{s}.<key>" for s in forms)
+    near = [] if head in forms else nearest(head, forms)
+    hint = f"did you mean {' or '.join(f'{f}.{rest}' for f in near)}?" if near and rest else ""
+    raise ConfigError("--set", key, f"{hint + ' ' if hint else ''}expected one of {allowed}"
+                      + (f" ({'/'.join(sides)}.<any of these> for one side)" if sides else ""))
+
+
 def split_sets(items: Sequence[str], sides: Sequence[str]) -> dict[str, dict[str, Any]]:
     """``--set`` overrides by target (each of ``sides``, then ``model``, ``mapping`` and
-    ``runtime``); ``out["typed"]`` maps each (target, key) to what the user typed."""
-    out: dict[str, dict[str, Any]] = {s: {} for s in (*sides, "model", "mapping", "runtime")}
+    ``runtime``; for a side ``a`` of ``compare`` also ``a.model``, ``a.mapping`` and
+    ``a.runtime``, see :func:`_target`); ``out["typed"]`` maps each (target, key) to what
+    the user typed."""
+    one_side = [s for s in sides if s != "system"]
+    heads = [*(s for s in sides if s == "system"), *TARGETS]
+    out: dict[str, dict[str, Any]] = {s: {} for s in (*sides, *TARGETS)}
+    out.update({f"{s}.{t}": {} for s in one_side for t in TARGETS})
     typed: dict[tuple[str, str], str] = {}
     for item in items:
         key, value = parse_override(item)
-        head, _, rest = key.partition(".")
-        if head not in out or not rest:
-            allowed = ", ".join(f"{s}.<key>" for s in out)
-            raise ConfigError("--set", key, f"expected one of {allowed}")
+        head, rest = _target(key, heads, one_side)
         out[head][rest] = value
         typed[(head, rest)] = item
     out["typed"] = typed

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .units import UnitError, base_unit, parse_quantity
+from .nearest import did_you_mean, dotted, field_paths
 
 __all__ = [
     "WafersimError", "ConfigError", "InputError", "Spec", "QUANTITY_RANGES", "INTEGER_MAX", "NUMBER_MAX",
@@ -235,7 +236,8 @@ def build(cls: type, data: Mapping[str, Any], source: str = "", prefix: str = ""
     unknown = sorted(set(data) - set(fields))
     if unknown:
         key = _join(prefix, unknown[0])
-        raise ConfigError(source, key, f"unknown key; expected one of: {', '.join(sorted(fields))}")
+        hint = did_you_mean(dotted(unknown[0], data[unknown[0]]), field_paths(cls), prefix=_join(prefix, ""))
+        raise ConfigError(source, key, f"unknown key; {hint + ' ' if hint else ''}expected one of: {', '.join(sorted(fields))}")
     kwargs: dict[str, Any] = {}
     for name, f in fields.items():
         key = _join(prefix, name)

@@ -18,6 +18,7 @@ other's devices, power or price (``compare --basis``).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -26,7 +27,8 @@ from .engines import registry as engines
 if TYPE_CHECKING:
     from .results.run_result import RunResult
 
-__all__ = ["Frontier", "frontier", "crossovers", "replicas_for", "with_replicas", "BASES", "SIZING_BASES"]
+__all__ = ["Frontier", "frontier", "crossovers", "replicas_for", "with_replicas", "replicas_note", "with_replicas_note",
+           "labelled_frontiers", "TOTAL_KEYS", "BASES", "SIZING_BASES"]
 
 #: basis -> (summary key, words, more is better)
 BASES = {"device": ("tokens_per_s_per_device", "per device", True),
@@ -145,15 +147,52 @@ def replicas_for(a: dict[str, Any], b: dict[str, Any], basis: str) -> tuple[int,
     return max(1, round(vb / va)), 1
 
 
+#: summary keys that add up over data-parallel copies: what the deployment runs, holds, draws,
+#: costs and serves (each copy holds its own weights and KV cache)
+TOTAL_KEYS = ("devices", "nodes", "power_w", "cost_usd", "usd_per_hour", "tokens_per_s", "request_tokens_per_s",
+              "batch", "max_batch", "request_rate", "requests_in_flight", "weight_bytes", "kv_bytes",
+              "spilled_bytes", "sram_capacity_bytes")
+
+
 def with_replicas(summary: dict[str, Any], replicas: int) -> dict[str, Any]:
-    """A side's totals for ``replicas`` data-parallel copies (per-user and per-unit figures unchanged;
-    under load, each copy was run at its share of the request rate, and the totals add up)."""
+    """A side's totals for ``replicas`` data-parallel copies: each key of :data:`TOTAL_KEYS`
+    times ``replicas``; per-user, per-unit, per-token and per-copy figures (the layout, the
+    ratios per device, kW and dollar, energies per token) unchanged.  Under load, each copy
+    was run at its share of the request rate, and the totals add up."""
     out = dict(summary)
     out["replicas"] = replicas
-    for key in ("devices", "power_w", "cost_usd", "usd_per_hour", "tokens_per_s", "batch", "request_rate",
-                "requests_in_flight"):
-        if key in out and isinstance(out[key], (int, float)):
+    for key in TOTAL_KEYS:
+        if isinstance(out.get(key), (int, float)) and not isinstance(out[key], bool):
             out[key] = out[key] * replicas
-    if "nodes" in out and out["nodes"]:
-        out["nodes"] = out["nodes"] * replicas
     return out
+
+
+def replicas_note(summary: dict[str, Any], replicas: int) -> str | None:
+    """What a replicated side is, for its notes: the copies, one copy's hardware and the
+    totals that add up; None for one copy."""
+    if replicas == 1:
+        return None
+    unit = "wafer" if summary["kind"] == "wafer" else "GPU"
+    devices = summary["devices"]
+    one = f"{devices} {unit}{'s' if devices != 1 else ''}"
+    if summary.get("nodes"):
+        one += f" in {summary['nodes']} node{'s' if summary['nodes'] != 1 else ''}"
+    total = f"{devices * replicas} {unit}s"
+    rate = f" at {summary['request_rate']:g} requests/s" if summary.get("request_rate") else ""
+    return (f"{replicas} data-parallel copies ({total} in all), each {one} decoding a batch of "
+            f"{summary['batch']}{rate}: the table's totals (devices, power, price, batch, tokens/s, request "
+            f"tokens/s, bytes held) are for all {replicas} copies; per-user, per-device, per-kW and per-dollar "
+            f"figures and the other notes are one copy's")
+
+
+def with_replicas_note(result: RunResult, replicas: int) -> RunResult:
+    """``result`` (one copy) with a first note that says it stands for ``replicas`` copies."""
+    note = replicas_note(result.summary, replicas)
+    if note is None:
+        return result
+    return dataclasses.replace(result, notes=[note, *result.notes])
+
+
+def labelled_frontiers(a: Frontier, b: Frontier, labels: tuple[str, str]) -> tuple[Frontier, Frontier]:
+    """The two frontiers under names that tell them apart (for :func:`crossovers`' sentences)."""
+    return dataclasses.replace(a, system=labels[0]), dataclasses.replace(b, system=labels[1])

@@ -21,6 +21,7 @@ from .config import ConfigError, _fields, apply_overrides, build, load_toml, to_
 from .hardware.gpu import GpuSystemSpec
 from .hardware.runtime import RUNTIME_CLASSES, RuntimeSpec
 from .hardware.wafer import WaferSpec
+from .nearest import did_you_mean, field_paths
 from .provenance import PresetFile, Provenance, attach, typed_value
 from .workload.model import ModelSpec
 
@@ -118,7 +119,9 @@ def find_preset(name_or_path: str | Path, folder: str) -> Path:
         if _is_file(path):
             return path
     known = ", ".join(list_presets(folder)) or "none found"
-    raise ConfigError(text, "", f"no preset named {text!r} in {folder}/; known presets: {known}")
+    hint = did_you_mean(text, list_presets(folder))
+    raise ConfigError(text, "", f"no preset named {text!r} in {folder}/; {hint + ' ' if hint else ''}"
+                                f"known presets: {known}")
 
 
 _KINDS = {"meshes": ("wafer", "gpu"), "workloads": ("model",), "runtimes": ("runtime",)}
@@ -159,8 +162,9 @@ def _find_base(base: Any, child: Path, folder: str) -> Path:
         if other != folder and any(_is_file(d / f"{base}.toml") for d in preset_dirs(other)):
             raise ConfigError(str(child), "base", f"{base!r} is {_WHAT[other]}; expected {_WHAT[folder]}")
     known = ", ".join(list_presets(folder)) or "none found"
+    hint = did_you_mean(base, list_presets(folder))
     raise ConfigError(str(child), "base", f"no preset named {base!r}; expected {_WHAT[folder]} "
-                                          f"({known}) or a path to a TOML file")
+                                          f"({known}) or a path to a TOML file{'; ' + hint if hint else ''}")
 
 
 def _merge(base: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
@@ -445,7 +449,9 @@ def _check_setting(source: str, kind: str, key: str, prefix: str = "") -> None:
     for i, part in enumerate(parts):
         fields, hints = _fields(cls)                   # read once per class
         if part not in fields:
-            raise ConfigError(source, prefix + key, f"unknown key; expected a key of a {kind} preset "
+            hint = did_you_mean(key, field_paths(_SYSTEM_KINDS[kind]), prefix=prefix)
+            raise ConfigError(source, prefix + key, f"unknown key; {hint + ' ' if hint else ''}"
+                                                    f"expected a key of a {kind} preset "
                                                     f"({', '.join(sorted(fields))} at '{'.'.join(parts[:i]) or 'top'}')")
         hint = hints[part]
         if i < len(parts) - 1:

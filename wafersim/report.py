@@ -29,8 +29,9 @@ ROWS = ["system", "model", "fidelity", "runtime", "runtime_class", "devices", "n
         "output_tokens", "layers", "ttft_s", "tpot_s", "tokens_per_s_per_user", "accepted_tokens_per_step", "tokens_per_s",
         "request_tokens_per_s", "tokens_per_s_per_device", "tokens_per_s_per_kw", "usd_per_million_tokens", "decode_layer_s",
         "prefill_layer_s", "fits_on_chip", "weight_bytes", "kv_bytes", "spilled_bytes", "decode_bottleneck",
-        "prefill_bottleneck", "energy_per_token_j"]
+        "prefill_bottleneck", "energy_per_token_j", "wall_energy_per_token_j"]
 RATIO_ROWS = {"ttft_s", "tpot_s", "tokens_per_s_per_user", "tokens_per_s", "request_tokens_per_s", "energy_per_token_j",
+              "wall_energy_per_token_j",
               "decode_layer_s", "prefill_layer_s", "tokens_per_s_per_device", "tokens_per_s_per_kw",
               "usd_per_million_tokens", "power_w", "cost_usd", "devices"}
 #: what ``compare`` weighs the sides by: (summary key, words, whether more is better)
@@ -38,16 +39,28 @@ HEADLINE = (("tokens_per_s_per_user", "per user", True), ("tokens_per_s_per_devi
             ("tokens_per_s_per_kw", "per kW", True), ("usd_per_million_tokens", "per dollar", False))
 
 
+#: rows whose value is one of two figures of the same quantity from different boundaries,
+#: and which boundary: the two energies per token differ by the whole deployment's power
+#: (host, cooling, power supplies) that the chip's per-bit and per-FLOP energies leave out
+BOUNDARY = {"energy_per_token_j": "chip", "wall_energy_per_token_j": "wall"}
+
+
+def cell(key: str, value: Any) -> str:
+    """A table cell: :func:`fmt`, with the boundary of an energy (chip J or wall J)."""
+    text = fmt(key, value)
+    return f"{text} ({BOUNDARY[key]})" if key in BOUNDARY else text
+
+
 def summary_table(summary: dict[str, Any]) -> str:
     width = max(len(k) for k in ROWS)
-    return "\n".join(f"  {k:<{width}}  {fmt(k, summary[k])}" for k in ROWS if k in summary)
+    return "\n".join(f"  {k:<{width}}  {cell(k, summary[k])}" for k in ROWS if k in summary)
 
 
 def comparison_table(a: dict[str, Any], b: dict[str, Any]) -> str:
     """Side by side, with the ratio A/B for the timing rows."""
     width = max(len(k) for k in ROWS)
-    wa = max(len(fmt(k, a.get(k, ""))) for k in ROWS if k in a)
-    wb = max(len(fmt(k, b.get(k, ""))) for k in ROWS if k in b)
+    wa = max(len(cell(k, a.get(k, ""))) for k in ROWS if k in a)
+    wb = max(len(cell(k, b.get(k, ""))) for k in ROWS if k in b)
     lines = [f"  {'':<{width}}  {'A':<{wa}}  {'B':<{wb}}  A/B"]
     for k in ROWS:
         if k not in a or k not in b:
@@ -55,7 +68,7 @@ def comparison_table(a: dict[str, Any], b: dict[str, Any]) -> str:
         ratio = ""
         if k in RATIO_ROWS and isinstance(a[k], (int, float)) and b[k]:
             ratio = f"{a[k] / b[k]:.3g}x"
-        lines.append(f"  {k:<{width}}  {fmt(k, a[k]):<{wa}}  {fmt(k, b[k]):<{wb}}  {ratio}")
+        lines.append(f"  {k:<{width}}  {cell(k, a[k]):<{wa}}  {cell(k, b[k]):<{wb}}  {ratio}")
     return "\n".join(lines)
 
 
@@ -71,11 +84,16 @@ def verdict(a: dict[str, Any], b: dict[str, Any], labels: tuple[str, str] | None
 
 
 def side_line(label: str, s: dict[str, Any]) -> str:
-    """What one side of a comparison is: its devices, nodes, wall power and price."""
+    """What one side of a comparison is: its devices, nodes (and data-parallel copies, from
+    :func:`wafersim.headtohead.with_replicas`), wall power and price."""
     unit = "wafer" if s["kind"] == "wafer" else "GPU"
     parts = [f"{s['devices']} {unit}{'s' if s['devices'] != 1 else ''}"]
     if s.get("nodes"):
         parts[0] += f" in {s['nodes']} node{'s' if s['nodes'] != 1 else ''}"
+    copies = s.get("replicas", 1)
+    if copies > 1:
+        one = s["devices"] // copies
+        parts[0] += f" ({copies} copies of {one} {unit}{'s' if one != 1 else ''})"
     if "tp" in s:
         parts.append(f"tp {s['tp']} x pp {s['pp']} x ep {s['ep']}")
     parts.append(fmt("power_w", s["power_w"]) if "power_w" in s else "power unknown")

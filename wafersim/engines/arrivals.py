@@ -92,6 +92,7 @@ def under_load(result: RunResult, one: RunResult, system: Any, rate: float) -> R
     # the deployment is the run's (power and price as it reported them); only the throughput moved
     if s.get("power_w"):
         changes["tokens_per_s_per_kw"] = tokens_per_s / (s.power_w / 1e3)
+        changes["wall_energy_per_token_j"] = s.power_w / tokens_per_s
     if s.get("usd_per_hour"):
         changes["usd_per_million_tokens"] = s.usd_per_hour / (tokens_per_s * 3600.0) * 1e6
     notes = [f"under load: {rate:g} requests/s, each prefill ({_ms(t_p)}, over {stages} pipeline stage(s)) stalls "

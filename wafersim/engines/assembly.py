@@ -53,12 +53,14 @@ def deployment_units(summary: Any) -> int:
 
 
 def deployment_metrics(deployment: Any, units: int, tokens_per_s: float) -> dict[str, float]:
-    """Wall power, price and running cost of ``units`` units, and throughput per kW and per
-    dollar; a metric whose preset value is unknown (0) is left out."""
+    """Wall power, price and running cost of ``units`` units, throughput per kW and per
+    dollar, and wall energy per token (from that power, not the chip's per-bit energies);
+    a metric whose preset value is unknown (0) is left out."""
     out: dict[str, float] = {}
     if deployment.unit_power_w > 0:
         out["power_w"] = units * deployment.unit_power_w
         out["tokens_per_s_per_kw"] = tokens_per_s / (out["power_w"] / 1e3)
+        out["wall_energy_per_token_j"] = out["power_w"] / tokens_per_s
     if deployment.unit_price_usd > 0:
         out["cost_usd"] = units * deployment.unit_price_usd
     if deployment.usd_per_hour() > 0:

@@ -53,7 +53,9 @@ class Summary(Mapping):
     bottleneck: str = _f("", "resource that bounds a decode step")
     prefill_bottleneck: str = _f("", "resource that bounds prefill")
     decode_bottleneck: str = _f("", "resource that bounds a decode step")
-    energy_per_token_j: float = _f("J", "energy per generated token, static power included")
+    energy_per_token_j: float = _f("J", "chip energy per generated token: the devices' per-bit and per-FLOP "
+                                        "energies plus their static power (not the deployment's wall power: "
+                                        "see wall_energy_per_token_j)")
     decode_layer_s: float = _f("s", "mean time of one decoder layer in a decode step")
     prefill_layer_s: float = _f("s", "mean time of one decoder layer in prefill")
     tokens_per_s_per_device: float = _f("tokens/s", "decode throughput per wafer or GPU")
@@ -62,6 +64,9 @@ class Summary(Mapping):
     # ---- the system as a data centre sees it (presets' [deployment]; absent where unknown) ----
     power_w: float | None = _opt("W", "wall power of the units used at full load (nodes or wafer systems)")
     tokens_per_s_per_kw: float | None = _opt("tokens/s/kW", "decode throughput per kW of wall power")
+    wall_energy_per_token_j: float | None = _opt("J", "wall energy per generated token: power_w / tokens_per_s, "
+                                                      "the same boundary as tokens_per_s_per_kw (whole nodes or "
+                                                      "wafer systems at full load)")
     cost_usd: float | None = _opt("USD", "list price of the units used")
     usd_per_hour: float | None = _opt("USD/h", "what the units used cost per hour (rent, or price amortised + power)")
     usd_per_million_tokens: float | None = _opt("USD", "cost of a million generated tokens at this throughput")
