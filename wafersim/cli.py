@@ -17,6 +17,7 @@ from .presets import (DEFAULT_RUNTIME, list_presets, load_model, load_runtime, l
 from .headtohead import BASES, FRONTIER_KEYS, SIZING_BASES, crossovers, frontier, frontier_table, replicas_for, with_replicas
 from .report import comparison_table, frontier_rows, headline, lines, side_line, summary_table, verdict
 from .provenance import describe
+from .text import plural
 from .engines import registry as engines
 from .sweep.command import add_sweep_command
 
@@ -308,7 +309,7 @@ def cmd_presets(ns: argparse.Namespace) -> int:
                 desc = f"[{spec.runtime_class}; {kinds}] {desc}"
             print(f"  {name:<16} {desc}")
     if broken:
-        print(f"wafersim: error: {broken} preset(s) cannot be loaded", file=sys.stderr)
+        print(f"wafersim: error: {plural(broken, 'preset')} cannot be loaded", file=sys.stderr)
         return 2
     return 0
 
@@ -361,14 +362,14 @@ def cmd_validate(ns: argparse.Namespace) -> int:
     for name, group in groups.items():
         st = error_stats(group)
         if st["rows"]:
-            print(f"{name}: {st['rows']} rows, median |error| {st['median_abs_error'] * 100:.1f} %, "
+            print(f"{name}: {plural(st['rows'], 'row')}, median |error| {st['median_abs_error'] * 100:.1f} %, "
                   f"worst {st['worst_abs_error'] * 100:.1f} %")
     sources = sorted({c.row.group for c in comps})
-    print(f"{len(comps)} rows from {len(sources)} sources ({', '.join(sources)})")
+    print(f"{plural(len(comps), 'row')} from {plural(len(sources), 'source')} ({', '.join(sources)})")
     print("by kind and metric: out-of-sample |error| (rows not used for calibration)"
           + ("; leave-one-source-out |error| (every row, its source left out of the fit)" if loso else ""))
     for key, st in per_kind.items():
-        line = f"  {key:<32} {st['rows']:>3} rows"
+        line = f"  {key:<32} {plural(st['rows'], 'row', spec='>3')}"
         if st["out_of_sample_rows"]:
             line += (f"; out of sample ({st['out_of_sample_rows']}): median {st['out_of_sample_median'] * 100:.1f} %, "
                      f"worst {st['out_of_sample_worst'] * 100:.1f} %")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from .results.summary import field_info
+from .text import plural
 from .units import format_quantity
 
 _UNIT_KIND = {"s": "time", "B": "bytes", "W": "power", "J": None, "tokens/s": None, "tokens": None}
@@ -22,7 +23,7 @@ def fmt(key: str, value: Any) -> str:
         if kind:
             return format_quantity(value, kind, 4)
         return f"{value:.4g} {unit}".strip()
-    return f"{value} {unit}".strip() if unit == "tokens" else str(value)
+    return plural(value, "token") if unit == "tokens" else str(value)
 
 
 ROWS = ["system", "model", "fidelity", "runtime", "runtime_class", "devices", "nodes", "power_w", "cost_usd", "batch", "prompt_tokens",

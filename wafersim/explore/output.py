@@ -24,9 +24,11 @@ from typing import Any, Sequence
 
 from ..config import InputError
 from ..report import fmt
+from ..text import plural
 from ..results.summary import field_info
 from .api import Exploration
 from .evaluate import Point
+from .space import value_label
 
 __all__ = ["report", "to_json", "write", "METRICS"]
 
@@ -64,7 +66,7 @@ def _table(e: Exploration, points: Sequence[Point], first: tuple[str, Sequence[A
     rows = [head]
     for n, p in enumerate(points):
         row = [str(first[1][n])] if first else []
-        row += ["''" if p.params[k] == "" else str(p.params[k]) for k in e.space.keys]
+        row += [value_label(k, p.params[k]) for k in e.space.keys]
         row += [_cell(k, p.metrics.get(k)) for k in keys]
         status = p.status if p.ok else f"{p.status}: {p.message}"
         if n and p.metrics and p.metrics == points[n - 1].metrics:
@@ -85,8 +87,8 @@ def report(e: Exploration) -> str:
     lines = [f"{on} running {e.model}: best {e.objective.text()}, subject to {rules}",
              f"space: {e.space.describe()}"]
     if e.fixed:
-        lines.append("fixed: " + ", ".join(f"{k} = {v}" for k, v in e.fixed.items()))
-    lines.append(f"cost: {c.evaluated:,} of {c.space_size:,} points evaluated ({share:.1%}) by the {c.method} search "
+        lines.append("fixed: " + ", ".join(f"{k} = {value_label(k, v)}" for k, v in e.fixed.items()))
+    lines.append(f"cost: {c.evaluated:,} of {plural(c.space_size, 'point', spec=',')} evaluated ({share:.1%}) by the {c.method} search "
                  f"(seed {c.seed}, budget {c.budget:,}) in {c.wall_s:.3g} s: {c.ok} feasible, {c.violates} "
                  f"break a constraint, {c.refused} refused"
                  + (f"; the best was first reached at evaluation {c.best_at}" if c.best_at else ""))
@@ -98,11 +100,12 @@ def report(e: Exploration) -> str:
     if e.best:
         lines.append(_table(e, e.best, ("rank", range(1, len(e.best) + 1))))
     x, y = e.pareto
-    lines.append(f"Pareto front, {x.label} against {y.label} ({len(e.front)} of {c.ok} feasible points):")
+    lines.append(f"Pareto front, {x.label} against {y.label} ({len(e.front)} of {plural(c.ok, 'feasible point')}):")
     lines.append(_table(e, e.front) if e.front else "  (no feasible point)")
     refused = [p for p in e.points if p.status == "refused"]
     if refused:
-        lines.append(f"refused, e.g. {', '.join(f'{k}={v}' for k, v in refused[0].params.items())}: {refused[0].message}")
+        where = ", ".join(f"{k}={value_label(k, v)}" for k, v in refused[0].params.items())
+        lines.append(f"refused, e.g. {where}: {refused[0].message}")
     return "\n".join(lines)
 
 
