@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["plural"]
+__all__ = ["plural", "layers_scope"]
 
 #: plurals that are not the word with an "s"
 _IRREGULAR = {"copy": "copies", "entry": "entries"}
@@ -15,3 +15,8 @@ def plural(n: float, word: str, many: str | None = None, spec: str = "") -> str:
     if n == 1:
         return f"{n:{spec}} {word}"
     return f"{n:{spec}} {many or _IRREGULAR.get(word) or word + 's'}"
+
+
+def layers_scope(layers: int, model_layers: int) -> str:
+    """What the figures of a run of the first ``layers`` decoder layers (``--layers``) cover."""
+    return f"figures for the first {layers} of {model_layers} layers, without embedding and LM head"
