@@ -18,19 +18,22 @@ fixed scenario and cost as JSON.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 from pathlib import Path
 from typing import Any, Sequence
 
 from ..config import InputError
 from ..report import fmt
 from ..text import plural
-from ..results.summary import field_info
-from .api import Exploration
+from ..results.summary import Summary, field_info
+from .api import Cost, Exploration
 from .evaluate import Point
-from .space import value_label
+from .goals import OBJECTIVES, Objective, constraint
+from .space import Space, value_label
 
-__all__ = ["report", "to_json", "write", "METRICS"]
+__all__ = ["report", "to_json", "write", "read", "METRICS"]
 
 #: the metrics every table shows, after the objective's, the Pareto objectives' and the constraints' keys
 METRICS = ("tokens_per_s_per_user", "tokens_per_s_per_device", "tokens_per_s", "tokens_per_s_per_kw",
@@ -181,5 +184,57 @@ def write(path: str | Path, e: Exploration) -> Path:
               "explore/pareto": ("front", list(range(len(e.front))),
                                  _columns(e, e.front) + [("point", [p.order for p in e.front], "",
                                                           "row of explore/points")])}
-    attrs = {"explore": json.dumps({**_setup(e), "cost": e.cost.as_dict()}, sort_keys=True)}
+    # in the space's own order (not sorted), which ``read`` gives back
+    attrs = {"explore": json.dumps({**_setup(e), "cost": e.cost.as_dict()})}
     return write_results(path, [e.runs[p.index] for p in stored], run_ids=ids, tables=tables, extra_attrs=attrs)
+
+
+#: summary keys that hold yes/no (stored as 1/0 so that a column with gaps stays numeric)
+_FLAGS = frozenset(f.name for f in dataclasses.fields(Summary) if "bool" in str(f.type))
+
+
+def _objective(stored: dict[str, Any]) -> Objective:
+    """An objective as ``write`` stored it (key, maximize), with its words where it is a named one."""
+    key, more = stored["key"], bool(stored["maximize"])
+    words = next((w for k, m, w in OBJECTIVES.values() if (k, m) == (key, more)), key)
+    return Objective(key, more, words)
+
+
+def _points(table: dict[str, list[Any]], dim: str, space: Space, runtime: str | None) -> tuple[Point, ...]:
+    """The rows of a table ``write`` stored as Points: axis values of the types the space has,
+    metrics without the gaps (NaN, "") and with yes/no keys as booleans."""
+    given = {a.key: {str(v): v for v in a.values} for a in space.axes}
+    skip = {dim, "status", "message", "point", "run", *space.keys}
+    out = []
+    for n in range(len(table[dim])):
+        params = {k: given[k].get(str(table[k][n]), table[k][n]) for k in space.keys}
+        metrics: dict[str, Any] = {}
+        for key, values in table.items():
+            v = values[n]
+            if key in skip or v == "" or (isinstance(v, float) and math.isnan(v)):
+                continue
+            metrics[key] = bool(v) if key in _FLAGS else v
+        if metrics and runtime:
+            metrics["runtime"] = runtime
+        index = tuple(list(a.values).index(params[a.key]) if params[a.key] in a.values else -1 for a in space.axes)
+        order = table["point"][n] if "point" in table else table[dim][n]
+        out.append(Point(int(order), index, params, str(table["status"][n]), metrics, str(table["message"][n])))
+    return tuple(out)
+
+
+def read(path: str | Path) -> Exploration:
+    """An ``explore -o`` file read back as an :class:`Exploration` (every point, the best
+    layouts and the front, without the runs: ``read_run(path, "best-1")`` reads those), so
+    that :func:`report` prints what the search printed."""
+    from ..results.hdf5 import read_root_json, read_table
+
+    setup = read_root_json(path, "explore")
+    space = Space.of(setup["space"])
+    runtime = setup.get("runtime")
+    points = _points(read_table(path, "explore/points"), "point", space, runtime)
+    best = _points(read_table(path, "explore/best"), "rank", space, runtime)
+    front = _points(read_table(path, "explore/pareto"), "front", space, runtime)
+    pareto = tuple(_objective(o) for o in setup["pareto"])
+    return Exploration(setup["system"], setup["model"], setup["kind"], space, _objective(setup["objective"]),
+                       tuple(constraint(c) for c in setup["constraints"]), (pareto[0], pareto[1]), setup["fixed"],
+                       points, best, front, Cost(**setup["cost"]))
