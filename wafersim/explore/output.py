@@ -1,6 +1,7 @@
 """An exploration as text, as JSON and as an HDF5 results file.
 
-The HDF5 file is a wafersim results file (``wafersim show`` and ``read_run`` read it):
+The HDF5 file is a wafersim results file (``read_run`` reads its runs; :func:`read` gives
+the search back and ``wafersim show`` prints it as ``explore`` did):
 ``/runs/best-1`` ... hold the full runs of the best layouts, and three tables sit beside
 ``/summary``:
 

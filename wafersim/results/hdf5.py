@@ -266,7 +266,7 @@ def check_format(f: h5py.File, path: str | Path) -> None:
     if fmt == SWEEP_FORMAT:
         raise ResultsFormatError(f"{path}: not a wafersim results file but a sweep collection; open it with "
                                  "xarray.open_dataset(path, engine='h5netcdf', group='summary'), "
-                                 "wafersim.sweep.read_collection or tools/plot_sweep.py")
+                                 "wafersim.sweep.read_collection or tools/plot_sweep.py; `wafersim show` summarises it")
     if fmt != FORMAT:
         raise ResultsFormatError(f"{path}: not a wafersim results file (attribute 'format' is {_short(fmt)})")
     raw = f.attrs.get("format-version", -1)
