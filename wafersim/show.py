@@ -23,8 +23,8 @@ from .provenance import describe
 from .report import fmt, frontier_rows, lines, side_line, summary_table
 from .results.errors import ResultsFormatError
 from .results.summary import Summary
-from .results.hdf5 import (_DAMAGE, file_kind, read_noc_sweep, read_provenance, read_root_json, read_summaries,
-                           read_table)
+from .results.hdf5 import (_DAMAGE, file_kind, read_noc_sweep, read_provenance, read_root_json, read_run,
+                           read_summaries, read_table)
 from .text import plural
 
 __all__ = ["show"]
@@ -74,14 +74,11 @@ def _frontier(path: str | Path) -> str:
     from .headtohead import BASES, FRONTIER_KEYS
 
     crossovers = read_root_json(path, "frontier-crossovers")
-    summaries = read_summaries(path)
     tables = {side: read_table(path, f"frontier/{side}") for side in ("a", "b")}
     with _damaged(path, "frontier tables"):
-        out = [f"{summaries[0]['model']}: throughput against interactivity, each side sized to hold one sequence"]
-        firsts = {}
-        for side, table in tables.items():
-            firsts[side] = next(s for s in summaries if s["system"] == table["system"][0]
-                                and s["batch"] == table["batch"][0])
+        # each side's first point is its run a-b<batch> / b-b<batch> (compare --frontier names them so)
+        firsts = {side: read_run(path, f"{side}-b{table['batch'][0]}").summary for side, table in tables.items()}
+        out = [f"{firsts['a']['model']}: throughput against interactivity, each side sized to hold one sequence"]
         if all(s.get("runtime") for s in firsts.values()):
             out.append("runtime: " + ", ".join(f"{side.upper()} {s['runtime']} ({s['runtime_class']})"
                                                for side, s in firsts.items()))
