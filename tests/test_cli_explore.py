@@ -175,6 +175,21 @@ def test_rows_with_the_same_figures_are_marked(capsys):
     assert text.count("(same figures as the row above)") == 2          # in the best layouts and in the front
 
 
+def test_tables_name_the_default_region_and_block_in_words(capsys):
+    """An uncapped region and the whole wafer print as "uncapped" and "all", not as an empty ''."""
+    assert main(["explore", "wse3", "llama-3.1-70b", "--axis", "wafers=4", "--axis", "mapping.placement=pipelined",
+                 "--axis", "mapping.cores=,600x600", "--axis", "mapping.region=,512x512", "--axis", "batch=1",
+                 "--axis", "mapping.order=snake", "--axis", "mapping.kv=local"]) == 0
+    text = capsys.readouterr().out
+    assert "''" not in text
+    assert "mapping.region (2: uncapped, 512x512)" in text and "mapping.cores (2: all, 600x600)" in text
+    table = text.split("best layouts:")[1].split("Pareto front")[0]
+    rows = [ln.split() for ln in table.splitlines()[1:] if ln.strip() and ln.split()[0].isdigit()]
+    head = table.splitlines()[1].split()
+    region, cores = head.index("region"), head.index("cores")
+    assert {r[region] for r in rows} == {"uncapped", "512x512"} and {r[cores] for r in rows} == {"all", "600x600"}
+
+
 def test_speculative_decoding_as_an_axis_and_as_fixed_flags(capsys):
     base = ["explore", "dgx-h100", "llama-3.1-70b", "--axis", "tp=8", "--axis", "pp=1", "--axis", "batch=1",
             "--objective", "per-user", "--json"]

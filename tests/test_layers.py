@@ -16,7 +16,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "wafersim"
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("foundation", ("_version", "units", "atomic", "config", "provenance")),
+    ("foundation", ("_version", "units", "atomic", "config", "provenance", "text", "nearest")),
     ("results", ("results",)),
     ("specs", ("hardware", "workload")),
     ("presets", ("presets",)),
@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("design spaces", ("sweep",)),
     ("analysis", ("sweep_cliff", "headtohead", "validation", "report", "plots", "testing")),
     ("layout search", ("explore",)),
-    ("entry points", ("cli", "cli_args", "cli_explore", "__main__")),
+    ("entry points", ("cli", "cli_args", "cli_explore", "compare_sides", "show", "__main__")),
     ("public API", ("__init__",)),
 ]
 _LEVEL = {top: i for i, (_, tops) in enumerate(LAYERS) for top in tops}

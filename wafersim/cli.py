@@ -20,6 +20,7 @@ from . import compare_sides
 from .compare_sides import compare_json
 from .report import comparison_table, frontier_rows, headline, lines, side_line, summary_table, verdict
 from .provenance import describe
+from .text import plural
 from .engines import registry as engines
 from .sweep.command import add_sweep_command
 
@@ -300,7 +301,7 @@ def cmd_presets(ns: argparse.Namespace) -> int:
                 desc = f"[{spec.runtime_class}; {kinds}] {desc}"
             print(f"  {name:<16} {desc}")
     if broken:
-        print(f"wafersim: error: {broken} preset(s) cannot be loaded", file=sys.stderr)
+        print(f"wafersim: error: {plural(broken, 'preset')} cannot be loaded", file=sys.stderr)
         return 2
     return 0
 
@@ -345,41 +346,20 @@ def cmd_validate(ns: argparse.Namespace) -> int:
                       "stats": {k: error_stats(v) for k, v in groups.items()},
                       "by_kind_and_metric": per_kind}))
         return 0
-    w = max(len(c.row.id) for c in comps)
-    print(f"{'row':<{w}}  {'metric':<22} {'predicted':>11} {'measured':>11} {'error':>8}  {'runtime':<11} cal")
-    for c in comps:
-        print(f"{c.row.id:<{w}}  {c.row.metric:<22} {c.predicted:>11.4g} {c.row.value:>11.4g} "
-              f"{c.error * 100:>+7.1f}%  {c.result.summary.get('runtime') or '':<11} {'yes' if c.row.calibration else ''}")
-    for name, group in groups.items():
-        st = error_stats(group)
-        if st["rows"]:
-            print(f"{name}: {st['rows']} rows, median |error| {st['median_abs_error'] * 100:.1f} %, "
-                  f"worst {st['worst_abs_error'] * 100:.1f} %")
-    sources = sorted({c.row.group for c in comps})
-    print(f"{len(comps)} rows from {len(sources)} sources ({', '.join(sources)})")
-    print("by kind and metric: out-of-sample |error| (rows not used for calibration)"
-          + ("; leave-one-source-out |error| (every row, its source left out of the fit)" if loso else ""))
-    for key, st in per_kind.items():
-        line = f"  {key:<32} {st['rows']:>3} rows"
-        if st["out_of_sample_rows"]:
-            line += (f"; out of sample ({st['out_of_sample_rows']}): median {st['out_of_sample_median'] * 100:.1f} %, "
-                     f"worst {st['out_of_sample_worst'] * 100:.1f} %")
-        if st.get("loso_median") is not None:
-            line += f"; leave-one-source-out: median {st['loso_median'] * 100:.1f} %, worst {st['loso_worst'] * 100:.1f} %"
-        print(line)
+    from .validation.report import rows_text, stats_text
+    print(rows_text([{"id": c.row.id, "metric": c.row.metric, "predicted": c.predicted, "measured": c.row.value,
+                      "error": c.error, "runtime": c.result.summary.get("runtime"), "calibration": c.row.calibration}
+                     for c in comps]))
+    print(stats_text({name: error_stats(group) for name, group in groups.items()}, per_kind, len(comps),
+                     sorted({c.row.group for c in comps}), bool(loso)))
     if ns.out:
         print(f"results written to {ns.out}; plot with: python tools/plot_validation.py {ns.out}")
     return 0
 
 
 def cmd_show(ns: argparse.Namespace) -> int:
-    from .results.hdf5 import read_provenance, read_summaries
-
-    for summary, prov in zip(read_summaries(ns.file), read_provenance(ns.file)):
-        print(f"{summary['system']} running {summary['model']}")
-        print(summary_table(summary))
-        print(lines(summary.get("notes", [])))
-        print("provenance:\n" + describe(prov))
+    from .show import show
+    print(show(ns.file))
     return 0
 
 
@@ -505,8 +485,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_sweep_command(sub)
     from .cli_explore import add_parser as add_explore_parser
     add_explore_parser(sub)
-    s = sub.add_parser("show", help="print the summary of a results file")
-    s.add_argument("file")
+    s = sub.add_parser("show", help="print what a file wafersim wrote holds: runs, a validation table, a frontier, "
+                                    "an exploration, a network or design-space sweep",
+                       description="Print what a file wafersim wrote holds, by its kind: each run's summary, notes "
+                                   "and provenance (run -o, compare -o); the validation table and error statistics "
+                                   "(validate -o); each side's frontier and the crossovers (compare --frontier -o); "
+                                   "the search, best layouts and Pareto front (explore -o); the latency-throughput "
+                                   "curve (noc-sweep -o); the axes, points and metric ranges (sweep -o).")
+    s.add_argument("file", help="an HDF5 file written by wafersim")
     s.set_defaults(func=cmd_show)
     return p
 

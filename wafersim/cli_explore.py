@@ -24,7 +24,8 @@ half of each side) and batch (powers of two up to the largest that fits).  Of a 
 scenario key (batch, wafers, tp, pp, ep, gpus, dtype, kv_dtype, prompt_tokens,
 output_tokens, speculative, acceptance, draft), replicas (data-parallel copies of the
 whole system) or mapping.<field> (placement, cores, region, order, kv).  VALUES is
-V1,V2,..., LO:HI or LO:HI:x2; an empty value is the default ('').
+V1,V2,..., LO:HI or LO:HI:x2; an empty value is the default ('', which tables print
+as uncapped for mapping.region and all for mapping.cores, and --axis takes too).
 
 Objectives: tpot, per-user, per-device, per-kw, per-dollar, throughput, energy, ttft,
 or max:KEY / min:KEY for any numeric summary key.  Points that the engine refuses

@@ -33,6 +33,7 @@ import numpy as np
 from .atomic import atomic_path
 from .hardware.directions import DIRECTIONS
 from .results.run_result import LayerArray, RunResult
+from .text import plural
 
 __all__ = ["NotAFlowRunError", "MAX_PIXELS", "plot_sram_occupancy", "plot_link_utilisation",
            "block_max", "sram_occupancy", "max_link_utilisation", "plot_cliff", "save_png"]
@@ -85,7 +86,7 @@ def _arrays(run: RunResult, keys: tuple[str, ...]) -> dict[str, LayerArray]:
 
 def _check_wafer(wafer: int, n: int) -> int:
     if not 0 <= int(wafer) < n:
-        raise ValueError(f"wafer {wafer} is out of range: this run has {n} wafer(s), 0..{n - 1}")
+        raise ValueError(f"wafer {wafer} is out of range: this run has {plural(n, 'wafer')}, 0..{n - 1}")
     return int(wafer)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from .results.summary import field_info
+from .text import layers_scope, plural
 from .units import format_quantity
 
 _UNIT_KIND = {"s": "time", "B": "bytes", "W": "power", "J": None, "tokens/s": None, "tokens": None}
@@ -22,7 +23,7 @@ def fmt(key: str, value: Any) -> str:
         if kind:
             return format_quantity(value, kind, 4)
         return f"{value:.4g} {unit}".strip()
-    return f"{value} {unit}".strip() if unit == "tokens" else str(value)
+    return plural(value, "token") if unit == "tokens" else str(value)
 
 
 ROWS = ["system", "model", "fidelity", "runtime", "runtime_class", "devices", "nodes", "power_w", "cost_usd", "batch", "prompt_tokens",
@@ -51,9 +52,19 @@ def cell(key: str, value: Any) -> str:
     return f"{text} ({BOUNDARY[key]})" if key in BOUNDARY else text
 
 
+def scope(*summaries: dict[str, Any]) -> list[str]:
+    """The line a table opens with where a run simulated only some of the model's layers
+    (``--layers``): which layers its figures are for."""
+    partial = [s for s in summaries if s.get("model_layers")]
+    scopes = {(s["layers"], s["model_layers"]) for s in partial}
+    if len(partial) == len(summaries) and len(scopes) == 1:
+        return [f"  {layers_scope(*scopes.pop())}"]
+    return [f"  {layers_scope(s['layers'], s['model_layers'])} ({s['system']})" for s in partial]
+
+
 def summary_table(summary: dict[str, Any]) -> str:
     width = max(len(k) for k in ROWS)
-    return "\n".join(f"  {k:<{width}}  {cell(k, summary[k])}" for k in ROWS if k in summary)
+    return "\n".join(scope(summary) + [f"  {k:<{width}}  {cell(k, summary[k])}" for k in ROWS if k in summary])
 
 
 def comparison_table(a: dict[str, Any], b: dict[str, Any]) -> str:
@@ -61,7 +72,7 @@ def comparison_table(a: dict[str, Any], b: dict[str, Any]) -> str:
     width = max(len(k) for k in ROWS)
     wa = max(len(cell(k, a.get(k, ""))) for k in ROWS if k in a)
     wb = max(len(cell(k, b.get(k, ""))) for k in ROWS if k in b)
-    lines = [f"  {'':<{width}}  {'A':<{wa}}  {'B':<{wb}}  A/B"]
+    lines = [*scope(a, b), f"  {'':<{width}}  {'A':<{wa}}  {'B':<{wb}}  A/B"]
     for k in ROWS:
         if k not in a or k not in b:
             continue

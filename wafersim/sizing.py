@@ -36,6 +36,7 @@ from .engines.capacity import Capacity
 from .engines.registry import Engine
 from .mapping.options import MappingOptions
 from .results.run_result import RunResult
+from .text import plural
 from .workload.model import ModelSpec
 from .workload.scenario import MAXIMUM as SCENARIO_MAXIMUM, Scenario
 
@@ -176,7 +177,7 @@ def size(engine: Engine, system: Any, model: ModelSpec, scenario: Scenario, mapp
             notes.append(f"--batch max: not even one sequence of {scenario.max_context} tokens fits beside the "
                          "weights; ran batch 1")
         else:
-            notes.append(f"--batch max: {batch} sequences of {scenario.max_context} tokens fill the KV capacity")
+            notes.append(f"--batch max: {plural(batch, 'sequence')} of {scenario.max_context} tokens fill the KV capacity")
     changes: dict[str, Any] = {"batch": batch}
     if key:
         changes[key] = devices
@@ -257,10 +258,8 @@ def _gpu_layout(engine: Engine, system: Any, model: ModelSpec, scenario: Scenari
                                                        run[0].scenario.tp))
     s = sized.scenario
     held = "hold the job" if result.summary["fits_on_chip"] else "were tried; none holds the job"
-    nodes = math.ceil(gpus / gpn)
-    how = (f"--gpus auto: {gpus} GPUs ({nodes} node{'s' if nodes != 1 else ''}), "
+    how = (f"--gpus auto: {gpus} GPUs ({plural(math.ceil(gpus / gpn), 'node')}), "
            f"the fewest whole nodes that {held}" if scenario.gpus == "auto" else f"--gpus {gpus}")
     note = (f"{how}; layout tp {s.tp} x pp {s.pp} x ep {s.ep}, the fastest decode step of "
-            f"{len(candidates)} layout{'s' if len(candidates) != 1 else ''}"
-            + (_FEWER["gpus"] if scenario.gpus == "auto" and gpus > 1 else ""))
+            f"{plural(len(candidates), 'layout')}" + (_FEWER["gpus"] if scenario.gpus == "auto" and gpus > 1 else ""))
     return Sized(s, (*sized.notes, note), result, grown)

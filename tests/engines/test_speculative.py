@@ -220,5 +220,7 @@ def test_static_energy_is_every_device_over_the_whole_step(system, target, draft
              for m in (target, draft)}
     assert devices == max(alone.values())
     note = next(n for n in r.notes if n.startswith("the draft model"))
-    assert f"({alone[draft]} device(s), " in note and f"static power of all {devices} device(s)" in note
+    one = {1: "device"}
+    assert f"({alone[draft]} {one.get(alone[draft], 'devices')}, " in note
+    assert f"static power of all {devices} {one.get(devices, 'devices')} " in note
     assert ("not added to devices" in note) == (alone[draft] <= alone[target])

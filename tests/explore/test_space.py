@@ -3,7 +3,7 @@
 import pytest
 
 from wafersim.config import ConfigError
-from wafersim.explore.space import Axis, Space, axis_keys, parse_axis
+from wafersim.explore.space import Axis, Space, axis_keys, parse_axis, value_label
 
 
 def test_parse_lists_ranges_and_geometric_ranges():
@@ -70,3 +70,14 @@ def test_bounds_of_replicas_and_of_the_values_of_an_axis():
         parse_axis(f"batch=1:{AXIS_MAX_VALUES + 1}")
     with pytest.raises(ConfigError, match="at most"):
         Axis("mapping.region", tuple(f"{i}x{i}" for i in range(1, AXIS_MAX_VALUES + 2)))
+
+
+def test_the_default_of_a_text_axis_reads_as_a_word_and_the_word_parses_back():
+    assert value_label("mapping.region", "") == "uncapped" and value_label("mapping.cores", "") == "all"
+    assert value_label("mapping.region", "64x64") == "64x64" and value_label("mapping.kv", "") == "default"
+    assert parse_axis("mapping.region=uncapped,64x64").values == ("", "64x64")
+    assert parse_axis("mapping.cores=all,100x100").values == ("", "100x100")
+    space = Space((Axis("mapping.region", ("", "64x64")), Axis("mapping.cores", ("", "100x100"))))
+    text = space.describe()
+    assert "mapping.region (2: uncapped, 64x64)" in text and "mapping.cores (2: all, 100x100)" in text
+    assert "''" not in text

@@ -30,13 +30,14 @@ def test_xarray_opens_the_summary_on_the_sweep_axes(small):
     need("h5netcdf")
     ds = xr.open_dataset(small, engine="h5netcdf", group="summary")
     assert dict(ds.sizes) == {"system.core.sram_bytes": 3, "wafers": 4}
-    assert list(ds["system.core.sram_bytes"].values) == [32768.0, 49152.0, 65536.0]
+    assert list(ds["system.core.sram_bytes"].values) == [32768, 49152, 65536]
+    assert ds["system.core.sram_bytes"].dtype.kind == "i"      # bytes as integers, as users count them
     assert ds["system.core.sram_bytes"].attrs["units"] == "B"
     assert list(ds["wafers"].values) == [1, 2, 4, 8]
     assert ds["tokens_per_s_per_user"].attrs["units"] == "tokens/s"
     assert ds["tokens_per_s_per_user"].dims == ("system.core.sram_bytes", "wafers")
     # each cell is the run at those coordinates
-    cell = ds["tokens_per_s_per_user"].sel({"system.core.sram_bytes": 49152.0, "wafers": 2}).item()
+    cell = ds["tokens_per_s_per_user"].sel({"system.core.sram_bytes": 49152, "wafers": 2}).item()
     direct = wafersim.simulate(wafersim.load_system("mini-wafer", {"core.sram_bytes": "48 KiB"}),
                                str(DATA / "tiny-llama.toml"), wafers=2, prompt_tokens=512, output_tokens=16)
     assert cell == direct.summary["tokens_per_s_per_user"]
@@ -54,6 +55,54 @@ def test_one_line_gives_a_dataframe(small):
     df = xr.open_dataset(small, engine="h5netcdf", group="summary").to_dataframe().reset_index()
     assert len(df) == 12 and {"system.core.sram_bytes", "wafers", "tpot_s", "error"} <= set(df.columns)
     assert (df.groupby("wafers")["status"].min().to_dict()) == {1: 1, 2: 1, 4: 1, 8: 0}
+    indexed = xr.open_dataset(small, engine="h5netcdf", group="summary").to_dataframe()
+    assert indexed["tpot_s"].loc[(65536, 2)] == df[(df["system.core.sram_bytes"] == 65536)
+                                                   & (df["wafers"] == 2)]["tpot_s"].item()
+
+
+def test_a_boolean_axis_reads_as_booleans(tmp_path):
+    xr = need("xarray")
+    need("h5netcdf")
+    spec = SMALL.replace('wafers = [1, 2, 4, 8]', "'model.tie_embeddings' = [false, true]")
+    path = tmp_path / "tie.h5"
+    run_sweep(parse_spec(spec, "tie.toml"), path, jobs=1)
+    ds = xr.open_dataset(path, engine="h5netcdf", group="summary")
+    assert ds["model.tie_embeddings"].dtype == bool and list(ds["model.tie_embeddings"].values) == [False, True]
+    tied = ds["weight_bytes"].sel({"model.tie_embeddings": True, "system.core.sram_bytes": 32768}).item()
+    untied = ds["weight_bytes"].sel({"model.tie_embeddings": False, "system.core.sram_bytes": 32768}).item()
+    assert tied < untied                                   # a tied LM head holds no weights of its own
+    c = read_collection(path)
+    assert c.ticks("model.tie_embeddings") == ["false", "true"]
+    assert c.index("model.tie_embeddings", "true") == 1 and c.index("model.tie_embeddings", "False") == 0
+
+
+def test_a_version_1_file_with_float_bytes_and_text_booleans_still_reads(tmp_path, monkeypatch, capsys):
+    """Files written before the axes kept their users' units: bytes as float64, booleans as text."""
+    from wafersim.cli import main
+    from wafersim.sweep import collection, fileformat, points
+
+    def old_uniform(vals):
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
+            return vals
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+            return [float(v) for v in vals]
+        return [str(v).lower() if isinstance(v, bool) else str(v) for v in vals]
+
+    monkeypatch.setattr(points, "WHOLE_UNITS", frozenset())
+    monkeypatch.setattr(points, "_uniform", old_uniform)
+    monkeypatch.setattr(collection, "FORMAT_VERSION", 1)
+    spec = SMALL.replace('wafers = [1, 2, 4, 8]', "'model.tie_embeddings' = [false, true]")
+    path = tmp_path / "v1.h5"
+    run_sweep(parse_spec(spec, "v1.toml"), path, jobs=1)
+    monkeypatch.undo()
+    assert fileformat.FORMAT_VERSION == 2
+    with h5py.File(path) as f:
+        assert f.attrs["format-version"] == 1 and f["summary/system.core.sram_bytes"].dtype.kind == "f"
+    c = read_collection(path)
+    assert c.index("system.core.sram_bytes", "49152") == 1 and c.index("model.tie_embeddings", "true") == 1
+    assert main(["show", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "system.core.sram_bytes [B]: 32768, 49152, 65536" in out and "model.tie_embeddings: false, true" in out
 
 
 def test_zipped_axes_and_string_coordinates(tmp_path):

@@ -113,10 +113,12 @@ def test_readme_sweep_commands_run(tmp_path, monkeypatch, capsys):
             assert tool.main([*argv[2:], "-o", str(tmp_path / "p.png")]) == 0
 
 
-def test_show_on_a_sweep_says_how_to_open_it(spec, tmp_path, capsys):
+def test_show_on_a_sweep_summarises_it_and_says_how_to_open_it(spec, tmp_path, capsys):
     out = tmp_path / "s.h5"
     assert main(["sweep", str(spec), "-o", str(out), "-j", "1", "--no-arrays"]) == 0
     capsys.readouterr()
-    assert main(["show", str(out)]) == 2
-    err = capsys.readouterr().err
-    assert "not a wafersim results file but a sweep collection" in err and "group='summary'" in err
+    assert main(["show", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "12 points (system.core.sram_bytes 3 x wafers 4): 9 ran, 3 failed" in text
+    assert "system.core.sram_bytes [B]: 32768, 49152, 65536" in text and "wafers: 1, 2, 4, 8" in text
+    assert "group='summary'" in text and "failed, e.g.: " in text

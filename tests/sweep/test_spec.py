@@ -84,10 +84,20 @@ def test_points_are_in_c_order_and_each_matches_a_direct_run():
 def test_coordinates_are_si_values_with_units():
     p = plan(parse_spec(SMALL, "small.toml"))
     (sram,) = p.coordinates["system.core.sram_bytes"]
-    assert sram.values == (32768.0, 49152.0, 65536.0) and sram.units == "B"
+    assert sram.values == (32768, 49152, 65536) and sram.units == "B"
+    assert all(type(v) is int for v in sram.values)          # bytes as the whole numbers they are
     assert sram.written == ("32 KiB", "48 KiB", "64 KiB")
     (wafers,) = p.coordinates["wafers"]
     assert wafers.values == (1, 2, 4, 8) and wafers.units == ""
+
+
+def test_booleans_stay_booleans_and_bytes_that_are_not_whole_stay_numbers():
+    p = plan(parse_spec(HEAD + "[axes]\n'model.tie_embeddings' = [false, true]\n"
+                               "'system.core.sram_bytes' = ['48 KiB', 65536.5]\n", "t.toml"))
+    (tie,) = p.coordinates["model.tie_embeddings"]
+    assert tie.values == (False, True) and all(type(v) is bool for v in tie.values) and tie.units == ""
+    (sram,) = p.coordinates["system.core.sram_bytes"]
+    assert sram.values == (49152.0, 65536.5) and all(type(v) is float for v in sram.values)
 
 
 def test_the_same_value_twice_is_refused():

@@ -35,6 +35,7 @@ from typing import Any
 
 from ..config import ConfigError
 from ..results.run_result import RunResult
+from ..text import plural
 
 __all__ = ["prefill_busy_s", "pipeline_stages", "under_load"]
 
@@ -69,7 +70,7 @@ def under_load(result: RunResult, one: RunResult, system: Any, rate: float) -> R
     rho = rate * t_p / stages
     if rho >= 1.0:
         raise ConfigError("scenario", "request_rate", f"{rate:g} requests/s need {rho:.3g} s of prefill per second "
-                          f"on the busiest of {stages} pipeline stage(s) (each prefill {_ms(t_p)}): the system "
+                          f"on the busiest of {plural(stages, 'pipeline stage')} (each prefill {_ms(t_p)}): the system "
                           f"cannot keep up; the most it takes is {stages / t_p:.4g} requests/s")
     step = s.get("speculative_step_s") or s.tpot_s          # the unstretched decode step
     round_steps = getattr(getattr(system, "efficiency", None), "scheduler_steps", 1) or 1
@@ -95,7 +96,7 @@ def under_load(result: RunResult, one: RunResult, system: Any, rate: float) -> R
         changes["wall_energy_per_token_j"] = s.power_w / tokens_per_s
     if s.get("usd_per_hour"):
         changes["usd_per_million_tokens"] = s.usd_per_hour / (tokens_per_s * 3600.0) * 1e6
-    notes = [f"under load: {rate:g} requests/s, each prefill ({_ms(t_p)}, over {stages} pipeline stage(s)) stalls "
+    notes = [f"under load: {rate:g} requests/s, each prefill ({_ms(t_p)}, over {plural(stages, 'pipeline stage')}) stalls "
              f"the batch's decode, {100 * rho:.3g} % of the time; time per output token {_ms(s.tpot_s)} -> "
              f"{_ms(tpot)}; an arriving request's first token {_ms(ttft)} (its prefill, the decode work in progress, "
              "the prefills queued before it)"]

@@ -21,6 +21,7 @@ from ..mapping.options import MappingOptions
 from ..results.phase import PhaseTime
 from ..results.run_result import LayerArray, RunResult
 from ..results.summary import Summary, problems
+from ..text import layers_scope
 from ..units import format_quantity
 from ..workload.scenario import Scenario
 
@@ -102,6 +103,14 @@ def trust(kind: str, scenario: Scenario, model: Any, fits: bool, devices: int, n
     return out
 
 
+def layers_note(layers: int, model_layers: int) -> list[str]:
+    """What a run of the first ``layers`` of a model's ``model_layers`` decoder layers (``--layers``) covers."""
+    if layers >= model_layers:
+        return []
+    return [f"{layers_scope(layers, model_layers)} (--layers {layers}): tokens/s, memory, energy and price "
+            "are not the whole model's"]
+
+
 def runtime_fields(system: Any) -> dict[str, str]:
     """The runtime profile a system was loaded with (none for a spec built in Python)."""
     prov = getattr(system, "provenance", None)
@@ -150,11 +159,13 @@ def assemble(*, system: Any, model: Any, kind: str, fidelity: str, scenario: Sce
         **runtime_fields(system),
         **deployment_metrics(system.deployment, devices if units is None else units, batch / tpot),
         **trust(kind, scenario, model, memory.fits, devices, (details or {}).get("nodes")),
+        model_layers=model.num_layers if scenario.layers < model.num_layers else None,
         **dict(details or {}), **energy)
     bad = problems(summary)
     if bad:
         _refuse(system, model, bad)
-    all_notes = [*capacity_note(memory.spilled_bytes, memory.spill_capacity_bytes, memory.spill_memory),
+    all_notes = [*layers_note(scenario.layers, model.num_layers),
+                 *capacity_note(memory.spilled_bytes, memory.spill_capacity_bytes, memory.spill_memory),
                  *(notes or []),
                  f"decode step bound by {decode.bottleneck}; prefill bound by {prefill.bottleneck}"]
     config: dict[str, Any] = {"scenario": scenario.as_dict()}

@@ -37,6 +37,7 @@ from ..mapping.options import MappingOptions
 from ..mapping.placement import Placement, block_shape, place, program_note
 from ..results.phase import PhaseTime
 from ..results.run_result import LayerArray, RunResult
+from ..text import plural
 from ..units import format_quantity
 from ..workload.model import ModelSpec
 from ..workload.scenario import Scenario
@@ -327,7 +328,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     rows, cols = block_shape(system, mapping)
     if scenario.wafers * rows * cols > FLOW_MAX_CORES:
         raise ConfigError("scenario", "fidelity", f"the flow engine routes at most {FLOW_MAX_CORES} cores in one "
-                          f"run; {scenario.wafers} wafer(s) of {rows} x {cols} "
+                          f"run; {plural(scenario.wafers, 'wafer')} of {rows} x {cols} "
                           "cores exceed it (use --fidelity analytic, fewer wafers or a smaller --cores block)")
     warm_up()
     return run_program(system, model, scenario, mapping)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from ..config import ConfigError
 from ..hardware.gpu import GpuSystemSpec
 from ..workload.dtypes import dtype_bytes
+from ..text import plural
 from ..workload.model import ModelSpec
 from ..workload.scenario import Scenario
 from .capacity import Capacity
@@ -60,7 +61,7 @@ class GpuMemory:
         gpus = self.tp * self.pp * self.ep
         if gpus > system.num_gpus:
             raise ConfigError("scenario", "tp", f"tp x pp x ep = {gpus} GPUs but {system.name} has {system.num_gpus}"
-                              + (f" and may span at most {system.max_nodes} node(s) (interconnect.max_nodes)"
+                              + (f" and may span at most {plural(system.max_nodes, 'node')} (interconnect.max_nodes)"
                                  if system.max_nodes * system.interconnect.gpus_per_node < gpus else ""))
         if self.pp > self.layers:
             raise ConfigError("scenario", "pp", f"pp = {self.pp} stages for {self.layers} layers")

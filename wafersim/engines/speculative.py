@@ -37,6 +37,7 @@ from typing import Any
 
 from ..results.run_result import RunResult
 from ..results.summary import Summary
+from ..text import plural
 from ..workload.scenario import Scenario
 from .assembly import deployment_metrics, deployment_units
 
@@ -121,8 +122,9 @@ def combine(target: RunResult, verify: RunResult, draft: RunResult | None, scena
     if draft is not None:
         counted = ("not added to devices" if draft.summary.devices <= ts.devices else
                    f"more than the target's {ts.devices}: devices counts them")
-        notes.append(f"the draft model is costed on the system as sized for it ({draft.summary.devices} "
-                     f"device(s), {counted}); static power of all {devices} device(s) is counted over the whole "
+        notes.append(f"the draft model is costed on the system as sized for it "
+                     f"({plural(draft.summary.devices, 'device')}, {counted}); static power of all "
+                     f"{plural(devices, 'device')} is counted over the whole "
                      f"step; its prefill ({_us(draft.summary.ttft_s)}) adds to the time to first token")
     # the per-layer decode arrays are the verify pass's, as decode_layer_s is
     arrays = {**target.arrays, **{k: verify.arrays[k] for k in ("decode_layer_s", "decode_stage_s")

@@ -21,6 +21,7 @@ from ..mapping.options import MappingOptions
 from ..mapping.placement import Layout, block_shape, layout, split_layers
 from ..units import format_quantity
 from ..workload.dtypes import dtype_bytes
+from ..text import plural
 from ..workload.model import ModelSpec
 from ..workload.scenario import Scenario
 from .capacity import MAX_SEARCH, Capacity, largest_fitting
@@ -197,7 +198,7 @@ def spill_note(weight_bytes: float, kv_bytes: float, io_bandwidth_bytes_per_s: f
         what.append(f"{format_quantity(weight_bytes, 'bytes')} of weights")
     if kv_bytes:
         what.append(f"{format_quantity(kv_bytes, 'bytes')} of KV cache")
-    usable = (f" ({format_quantity(usable_bytes, 'bytes')} usable on {wafers} wafer(s))"
+    usable = (f" ({format_quantity(usable_bytes, 'bytes')} usable on {plural(wafers, 'wafer')})"
               if usable_bytes is not None else "")
     return [f"does not fit in SRAM{usable}: {' and '.join(what)} spilled to external memory, read at "
             f"{format_quantity(io_bandwidth_bytes_per_s, 'bandwidth')} through edge I/O"]

@@ -1,6 +1,7 @@
 """An exploration as text, as JSON and as an HDF5 results file.
 
-The HDF5 file is a wafersim results file (``wafersim show`` and ``read_run`` read it):
+The HDF5 file is a wafersim results file (``read_run`` reads its runs; :func:`read` gives
+the search back and ``wafersim show`` prints it as ``explore`` did):
 ``/runs/best-1`` ... hold the full runs of the best layouts, and three tables sit beside
 ``/summary``:
 
@@ -18,17 +19,22 @@ fixed scenario and cost as JSON.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 from pathlib import Path
 from typing import Any, Sequence
 
 from ..config import InputError
 from ..report import fmt
-from ..results.summary import field_info
-from .api import Exploration
+from ..text import plural
+from ..results.summary import Summary, field_info
+from .api import Cost, Exploration
 from .evaluate import Point
+from .goals import OBJECTIVES, Objective, constraint
+from .space import Space, value_label
 
-__all__ = ["report", "to_json", "write", "METRICS"]
+__all__ = ["report", "to_json", "write", "read", "METRICS"]
 
 #: the metrics every table shows, after the objective's, the Pareto objectives' and the constraints' keys
 METRICS = ("tokens_per_s_per_user", "tokens_per_s_per_device", "tokens_per_s", "tokens_per_s_per_kw",
@@ -64,7 +70,7 @@ def _table(e: Exploration, points: Sequence[Point], first: tuple[str, Sequence[A
     rows = [head]
     for n, p in enumerate(points):
         row = [str(first[1][n])] if first else []
-        row += ["''" if p.params[k] == "" else str(p.params[k]) for k in e.space.keys]
+        row += [value_label(k, p.params[k]) for k in e.space.keys]
         row += [_cell(k, p.metrics.get(k)) for k in keys]
         status = p.status if p.ok else f"{p.status}: {p.message}"
         if n and p.metrics and p.metrics == points[n - 1].metrics:
@@ -85,8 +91,8 @@ def report(e: Exploration) -> str:
     lines = [f"{on} running {e.model}: best {e.objective.text()}, subject to {rules}",
              f"space: {e.space.describe()}"]
     if e.fixed:
-        lines.append("fixed: " + ", ".join(f"{k} = {v}" for k, v in e.fixed.items()))
-    lines.append(f"cost: {c.evaluated:,} of {c.space_size:,} points evaluated ({share:.1%}) by the {c.method} search "
+        lines.append("fixed: " + ", ".join(f"{k} = {value_label(k, v)}" for k, v in e.fixed.items()))
+    lines.append(f"cost: {c.evaluated:,} of {plural(c.space_size, 'point', spec=',')} evaluated ({share:.1%}) by the {c.method} search "
                  f"(seed {c.seed}, budget {c.budget:,}) in {c.wall_s:.3g} s: {c.ok} feasible, {c.violates} "
                  f"break a constraint, {c.refused} refused"
                  + (f"; the best was first reached at evaluation {c.best_at}" if c.best_at else ""))
@@ -98,11 +104,12 @@ def report(e: Exploration) -> str:
     if e.best:
         lines.append(_table(e, e.best, ("rank", range(1, len(e.best) + 1))))
     x, y = e.pareto
-    lines.append(f"Pareto front, {x.label} against {y.label} ({len(e.front)} of {c.ok} feasible points):")
+    lines.append(f"Pareto front, {x.label} against {y.label} ({len(e.front)} of {plural(c.ok, 'feasible point')}):")
     lines.append(_table(e, e.front) if e.front else "  (no feasible point)")
     refused = [p for p in e.points if p.status == "refused"]
     if refused:
-        lines.append(f"refused, e.g. {', '.join(f'{k}={v}' for k, v in refused[0].params.items())}: {refused[0].message}")
+        where = ", ".join(f"{k}={value_label(k, v)}" for k, v in refused[0].params.items())
+        lines.append(f"refused, e.g. {where}: {refused[0].message}")
     return "\n".join(lines)
 
 
@@ -178,5 +185,57 @@ def write(path: str | Path, e: Exploration) -> Path:
               "explore/pareto": ("front", list(range(len(e.front))),
                                  _columns(e, e.front) + [("point", [p.order for p in e.front], "",
                                                           "row of explore/points")])}
-    attrs = {"explore": json.dumps({**_setup(e), "cost": e.cost.as_dict()}, sort_keys=True)}
+    # in the space's own order (not sorted), which ``read`` gives back
+    attrs = {"explore": json.dumps({**_setup(e), "cost": e.cost.as_dict()})}
     return write_results(path, [e.runs[p.index] for p in stored], run_ids=ids, tables=tables, extra_attrs=attrs)
+
+
+#: summary keys that hold yes/no (stored as 1/0 so that a column with gaps stays numeric)
+_FLAGS = frozenset(f.name for f in dataclasses.fields(Summary) if "bool" in str(f.type))
+
+
+def _objective(stored: dict[str, Any]) -> Objective:
+    """An objective as ``write`` stored it (key, maximize), with its words where it is a named one."""
+    key, more = stored["key"], bool(stored["maximize"])
+    words = next((w for k, m, w in OBJECTIVES.values() if (k, m) == (key, more)), key)
+    return Objective(key, more, words)
+
+
+def _points(table: dict[str, list[Any]], dim: str, space: Space, runtime: str | None) -> tuple[Point, ...]:
+    """The rows of a table ``write`` stored as Points: axis values of the types the space has,
+    metrics without the gaps (NaN, "") and with yes/no keys as booleans."""
+    given = {a.key: {str(v): v for v in a.values} for a in space.axes}
+    skip = {dim, "status", "message", "point", "run", *space.keys}
+    out = []
+    for n in range(len(table[dim])):
+        params = {k: given[k].get(str(table[k][n]), table[k][n]) for k in space.keys}
+        metrics: dict[str, Any] = {}
+        for key, values in table.items():
+            v = values[n]
+            if key in skip or v == "" or (isinstance(v, float) and math.isnan(v)):
+                continue
+            metrics[key] = bool(v) if key in _FLAGS else v
+        if metrics and runtime:
+            metrics["runtime"] = runtime
+        index = tuple(list(a.values).index(params[a.key]) if params[a.key] in a.values else -1 for a in space.axes)
+        order = table["point"][n] if "point" in table else table[dim][n]
+        out.append(Point(int(order), index, params, str(table["status"][n]), metrics, str(table["message"][n])))
+    return tuple(out)
+
+
+def read(path: str | Path) -> Exploration:
+    """An ``explore -o`` file read back as an :class:`Exploration` (every point, the best
+    layouts and the front, without the runs: ``read_run(path, "best-1")`` reads those), so
+    that :func:`report` prints what the search printed."""
+    from ..results.hdf5 import read_root_json, read_table
+
+    setup = read_root_json(path, "explore")
+    space = Space.of(setup["space"])
+    runtime = setup.get("runtime")
+    points = _points(read_table(path, "explore/points"), "point", space, runtime)
+    best = _points(read_table(path, "explore/best"), "rank", space, runtime)
+    front = _points(read_table(path, "explore/pareto"), "front", space, runtime)
+    pareto = tuple(_objective(o) for o in setup["pareto"])
+    return Exploration(setup["system"], setup["model"], setup["kind"], space, _objective(setup["objective"]),
+                       tuple(constraint(c) for c in setup["constraints"]), (pareto[0], pareto[1]), setup["fixed"],
+                       points, best, front, Cost(**setup["cost"]))

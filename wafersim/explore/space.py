@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
 
 from ..config import ConfigError
+from ..text import plural
 from ..mapping.options import MappingOptions
 from ..workload.scenario import DEFAULT_MAXIMUM, MAXIMUM, Scenario
 
@@ -152,12 +153,22 @@ class Space:
         return out
 
     def describe(self) -> str:
-        parts = [f"{a.key} ({len(a)}: {_values_text(a.values)})" for a in self.axes]
-        return " x ".join(parts) + f" = {self.size:,} points"
+        parts = [f"{a.key} ({len(a)}: {_values_text(a.key, a.values)})" for a in self.axes]
+        return " x ".join(parts) + f" = {plural(self.size, 'point', spec=',')}"
 
 
-def _values_text(values: Sequence[Any], most: int = _VALUES_SHOWN) -> str:
-    shown = ["''" if v == "" else str(v) for v in values]
+#: what the empty value (the default) of a text axis means, as tables print it and ``--axis`` takes it
+BLANK_LABELS = {"mapping.cores": "all", "mapping.region": "uncapped"}
+
+
+def value_label(key: str, value: Any) -> str:
+    """An axis value as tables print it: the empty value of ``mapping.region`` as "uncapped",
+    of ``mapping.cores`` as "all", of any other text axis as "default"."""
+    return BLANK_LABELS.get(key, "default") if value == "" else str(value)
+
+
+def _values_text(key: str, values: Sequence[Any], most: int = _VALUES_SHOWN) -> str:
+    shown = [value_label(key, v) for v in values]
     if len(shown) > most:
         shown = [*shown[:most - 2], "...", shown[-1]]
     return ", ".join(shown)
@@ -198,7 +209,8 @@ def _range(key: str, text: str) -> list[int]:
 
 def parse_axis(text: str) -> Axis:
     """``KEY=V1,V2,...``, ``KEY=LO:HI`` or ``KEY=LO:HI:x2`` (integer keys) -> an :class:`Axis`.
-    An empty text value (``mapping.region=,64x64``) stands for the default ('')."""
+    An empty text value (``mapping.region=,64x64``) stands for the default (''), as does
+    the word tables print for it (``uncapped`` for ``mapping.region``, ``all`` for ``mapping.cores``)."""
     if "=" not in text:
         raise ConfigError("--axis", text[:40], "expected KEY=V1,V2,... such as batch=1,2,4 or wafers=1:8")
     key, _, raw = (s.strip() for s in text.partition("="))
@@ -215,5 +227,5 @@ def parse_axis(text: str) -> Axis:
         except ValueError:
             raise ConfigError("--axis", key, f"expected numbers such as 0.6,0.8; got {raw[:40]!r}") from None
     else:
-        values = [v.strip() for v in raw.split(",")]
+        values = ["" if v.strip() == BLANK_LABELS.get(key) else v.strip() for v in raw.split(",")]
     return Axis(key, tuple(values))

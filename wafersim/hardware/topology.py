@@ -43,6 +43,7 @@ from pathlib import Path
 import networkx as nx
 
 from ..config import ConfigError
+from ..text import plural
 from .gpu import GpuSystemSpec, InterconnectSpec
 
 __all__ = [
@@ -222,7 +223,7 @@ def build_topology(spec: GpuSystemSpec, nodes: int | None = None, *, only: int |
             why = (f"at most {fits} such servers fit: use fewer GPUs in the job (tp x pp x ep), or fewer GPUs, "
                    "CPUs or PCIe switches per node")
         raise ConfigError(spec.name, "interconnect",
-                          f"a job over {built} server(s) of {ic.gpus_per_node} GPUs needs a link graph of about "
+                          f"a job over {plural(built, 'server')} of {ic.gpus_per_node} GPUs needs a link graph of about "
                           f"{edges:,} edges; at most {MAX_EDGES:,} are costed, and {why}")
     g = nx.DiGraph(name=spec.name, topology=ic.topology, nodes=nodes, gpus_per_node=ic.gpus_per_node)
     if built != nodes:

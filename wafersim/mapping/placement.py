@@ -41,6 +41,7 @@ from ..workload.model import ModelSpec
 from .buffers import core_buffers
 from .options import MappingOptions
 from ..workload.scenario import Scenario
+from ..text import plural
 
 
 @dataclass(frozen=True, eq=False)
@@ -376,7 +377,7 @@ def _layout(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: Ma
                 rw.append(wi); ry.append(0); rx.append(0); rr.append(by); rc.append(bx)
     if min(rr, default=1) < 1 or min(rc, default=1) < 1:
         raise ConfigError("mapping", "cores", f"a {by} x {bx} block is too small for {len(rr)} regions "
-                          f"({mapping.placement} placement of {L} layers on {wafers} wafer(s))")
+                          f"({mapping.placement} placement of {L} layers on {plural(wafers, 'wafer')})")
     i32 = lambda v: np.asarray(v, dtype=np.int32)  # noqa: E731
     return Layout(wafers, (ny, nx), (by, bx), i32(rw), i32(ry), i32(rx), i32(rr), i32(rc),
                   np.array([layer_w] * L + ([head_w] if has_head else []), dtype=np.int64),

@@ -266,7 +266,7 @@ def check_format(f: h5py.File, path: str | Path) -> None:
     if fmt == SWEEP_FORMAT:
         raise ResultsFormatError(f"{path}: not a wafersim results file but a sweep collection; open it with "
                                  "xarray.open_dataset(path, engine='h5netcdf', group='summary'), "
-                                 "wafersim.sweep.read_collection or tools/plot_sweep.py")
+                                 "wafersim.sweep.read_collection or tools/plot_sweep.py; `wafersim show` summarises it")
     if fmt != FORMAT:
         raise ResultsFormatError(f"{path}: not a wafersim results file (attribute 'format' is {_short(fmt)})")
     raw = f.attrs.get("format-version", -1)
@@ -300,9 +300,9 @@ _DAMAGE = (KeyError, ValueError, TypeError, AttributeError, IndexError, OSError,
            OverflowError, UnicodeDecodeError, RecursionError, StopIteration)
 
 
-def _open(path: str | Path) -> h5py.File:
-    """Open a results file for reading, checking it is one this version can read.  A path
-    that is not a regular file (a FIFO, a device, a directory) is refused without opening it."""
+def _open_hdf5(path: str | Path) -> h5py.File:
+    """Open a file wafersim wrote, of any format, for reading: its checksum checked first.  A
+    path that is not a regular file (a FIFO, a device, a directory) is refused without opening it."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -314,9 +314,14 @@ def _open(path: str | Path) -> h5py.File:
         raise ResultsFormatError(f"{path}: {what}; expected a wafersim results file")
     verify(path)
     try:
-        f = h5py.File(path, "r")
+        return h5py.File(path, "r")
     except (OSError, ValueError) as exc:
         raise ResultsFormatError(f"{path}: cannot open as HDF5 ({exc})") from None
+
+
+def _open(path: str | Path) -> h5py.File:
+    """Open a results file for reading, checking it is one this version can read."""
+    f = _open_hdf5(path)
     try:
         check_format(f, path)
     except ResultsFormatError:
@@ -326,6 +331,44 @@ def _open(path: str | Path) -> h5py.File:
         f.close()
         raise ResultsFormatError(f"{path}: damaged: {type(exc).__name__}: {exc}") from None
     return f
+
+
+NOC_FORMAT = "wafersim-noc-sweep"
+NOC_FORMAT_VERSION = 1
+#: the kinds of file :func:`file_kind` tells apart
+FILE_KINDS = ("runs", "validation", "frontier", "explore", "noc-sweep", "sweep")
+
+
+def file_kind(path: str | Path) -> str:
+    """What a file wafersim wrote holds, from its root: ``noc-sweep`` and ``sweep`` by their
+    ``format``; in a results file ``validation`` (``validate -o``: a /validation table),
+    ``frontier`` (``compare --frontier -o``: /frontier tables), ``explore`` (``explore -o``:
+    the root attribute ``explore``) or ``runs`` (``run`` and ``compare -o``).  A file of
+    another format, or a results file this version cannot read, is a ResultsFormatError."""
+    with _open_hdf5(path) as f:
+        try:
+            fmt = _attr_text(f.attrs.get("format"))
+            if fmt == NOC_FORMAT:
+                return "noc-sweep"
+            if fmt == SWEEP_FORMAT:
+                return "sweep"
+            check_format(f, path)
+            if "validation" in f or "validation-error-stats" in f.attrs:
+                return "validation"
+            if "frontier" in f or "frontier-crossovers" in f.attrs:
+                return "frontier"
+            if "explore" in f.attrs:
+                return "explore"
+            return "runs"
+        except _DAMAGE as exc:
+            raise ResultsFormatError(f"{path}: damaged: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+
+def read_root_json(path: str | Path, name: str) -> dict[str, Any]:
+    """A JSON root attribute of a results file (``validation-error-stats``, ``frontier-crossovers``,
+    ``explore``); a ResultsFormatError when it is missing or is not a JSON object."""
+    with _reading(path, f"attribute {name!r}") as f:
+        return _json_attr(f, name, path, dict)
 
 
 class MissingEntry(KeyError):
@@ -472,10 +515,6 @@ def read_run(path: str | Path, run_id: str | None = None) -> RunResult:
         return RunResult(Summary.from_mapping(stored), _json_attr(g, "config", path, dict),
                          phases["prefill_components_s"], phases["decode_components_s"], arrays,
                          _json_attr(g, "notes", path, list), attachments)
-
-
-NOC_FORMAT = "wafersim-noc-sweep"
-NOC_FORMAT_VERSION = 1
 
 
 def write_noc_sweep(path: str | Path, columns: Sequence[tuple[str, Sequence[float], str, str]],

@@ -77,6 +77,9 @@ class Summary(Mapping):
     runtime: str | None = _opt("", "serving-runtime profile the run used (runtimes/)")
     runtime_class: str | None = _opt("", "class of that profile: ideal, best-known or typical")
     uncalibrated: str | None = _opt("", "parts of this result no shipped measurement was fitted to or checks")
+    model_layers: int | None = _opt("", "decoder layers of the whole model, where the run simulated fewer "
+                                        "(--layers): its figures are for the first `layers` only, without "
+                                        "embedding and LM head")
     # ---- what some engines add ----------------------------------------------------------
     placement: str | None = _opt("", "wafer layout strategy")
     cores_per_wafer: int | None = _opt("cores", "cores of each wafer the mapping uses")

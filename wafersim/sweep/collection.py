@@ -1,11 +1,12 @@
 """One HDF5 file per sweep, laid out on the sweep's own axes.
 
-Layout (format ``wafersim-sweep``, version 1; docs/results-schema.md)::
+Layout (format ``wafersim-sweep``, version 2; docs/results-schema.md)::
 
     /                  attrs: format, format-version, generated-by, creation-date,
                        spec (the spec file's text), spec-source, digest, points, failed, axes (JSON)
     /summary           a netCDF-4 group: one dimension per axis
-      /<axis>          dimension scale: the axis's values (SI numbers, or text), attrs units, description;
+      /<axis>          dimension scale: the axis's values (SI numbers: whole bytes as integers;
+                       true/false as booleans; or text), attrs units, description;
                        a zipped axis counts 0..n-1 and each of its keys is a coordinate along it
       /<metric>        one variable per summary field, shaped like the sweep: numbers as float64
                        (NaN where the point failed), true/false as int8 (-1), text ("" )
@@ -200,13 +201,18 @@ class Collection:
         return [_short(v) for v in self.variables[axis].data]
 
     def index(self, axis: str, value: str) -> int:
-        """Where ``axis`` takes ``value`` (a number compares as a number, else as text)."""
+        """Where ``axis`` takes ``value`` (a number compares as a number, true/false as a
+        boolean, else as text)."""
         if axis not in self.dims:
             raise KeyError(f"no axis {axis!r}; axes: {', '.join(self.dims)}")
         coords = self.variables[axis].data
         for i, c in enumerate(coords):
             if str(c) == value:
                 return i
+            if isinstance(c, (bool, np.bool_)):
+                if _short(c) == value.lower():
+                    return i
+                continue
             try:
                 if float(c) == float(value):
                     return i
@@ -228,6 +234,8 @@ def _text_replace(v: Any) -> Any:
 
 
 def _short(v: Any) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return "true" if v else "false"        # as TOML writes them
     if isinstance(v, (float, np.floating)):
         return f"{float(v):.6g}"
     return str(v)

@@ -10,6 +10,8 @@ import argparse
 import sys
 from typing import Any
 
+from ..text import plural
+
 __all__ = ["add_sweep_command", "cmd_sweep"]
 
 DESCRIPTION = """\
@@ -96,7 +98,7 @@ def cmd_sweep(ns: argparse.Namespace) -> int:
     p = plan(load_spec(ns.spec))
     shape = " x ".join(f"{a.name} {a.size}" for a in p.spec.axes) or "one point"
     if ns.check:
-        print(f"{ns.spec}: {len(p)} points ({shape}), all valid")
+        print(f"{ns.spec}: {plural(len(p), 'point')} ({shape}), all valid")
         return 0
     jobs = ns.jobs or (LOCAL_DASK_WORKERS if ns.scheduler == "local" else _default_jobs())
     try:
@@ -109,6 +111,6 @@ def cmd_sweep(ns: argparse.Namespace) -> int:
         raise
     reused = f", {report.reused} already done" if report.reused else ""
     rate = f", {report.points_per_s:.3g} points/s" if report.ran else ""
-    print(f"{len(p)} points ({shape}): {report.ran} ran{reused}, {report.failed} failed{rate}")
+    print(f"{plural(len(p), 'point')} ({shape}): {report.ran} ran{reused}, {report.failed} failed{rate}")
     print(f"results written to {report.path}")
     return 0

@@ -15,7 +15,7 @@ from ..results.integrity import verify
 __all__ = ["FORMAT", "FORMAT_VERSION", "point_id", "open_sweep", "attach_dims"]
 
 FORMAT = SWEEP_FORMAT
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2   # 2: axes of whole bytes as integers, boolean axes as booleans (1: float64, "true"/"false")
 
 
 def point_id(index: int) -> str:

@@ -29,6 +29,9 @@ from .spec import GPU_ONLY, SCENARIO_KEYS, WAFER_ONLY, SweepSpec, _number, _shor
 __all__ = ["Coordinate", "SweepPlan", "plan", "job_for", "settings_of"]
 
 _SCENARIO_UNITS = {"prompt_tokens": "tokens", "output_tokens": "tokens"}
+#: quantity kinds counted in whole base units: an axis of them is stored as integers where
+#: every value is whole (bytes of SRAM: 65536, not 65536.0)
+WHOLE_UNITS = frozenset({"bytes"})
 
 
 @dataclass(frozen=True)
@@ -275,8 +278,11 @@ def _coordinate(key: str, written: Any, system: Any, model: Any, mapping: Any) -
     if target is not None:
         value, md = _lookup(target, rest)
         if md is not None:
-            unit = base_unit(md["unit"]) if md.get("kind") == "quantity" else ""
-            return value, unit
+            if md.get("kind") != "quantity":
+                return value, ""
+            if md["unit"] in WHOLE_UNITS and float(value).is_integer():
+                value = int(value)          # "48 KiB" is 49152 bytes, a whole number, stored as one
+            return value, base_unit(md["unit"])
     return written, _SCENARIO_UNITS.get(key, "")
 
 
@@ -294,7 +300,9 @@ def _lookup(spec: Any, dotted: str) -> tuple[Any, Mapping[str, Any] | None]:
 
 
 def _uniform(vals: list[Any]) -> list[Any]:
-    """All integers, all numbers (as floats) or else all text."""
+    """All booleans, all integers, all numbers (as floats) or else all text."""
+    if all(isinstance(v, bool) for v in vals):
+        return vals
     if all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
         return vals
     if all(_number(v) for v in vals):

@@ -1,0 +1,22 @@
+"""Words for the text wafersim prints."""
+
+from __future__ import annotations
+
+__all__ = ["plural", "layers_scope"]
+
+#: plurals that are not the word with an "s"
+_IRREGULAR = {"copy": "copies", "entry": "entries"}
+
+
+def plural(n: float, word: str, many: str | None = None, spec: str = "") -> str:
+    """``n`` (formatted with ``spec``, e.g. "," for thousands) and ``word``, in the plural
+    unless ``n`` is one: "1 token", "2 tokens", "3 copies", "1,024 points".  ``many`` spells
+    a plural that is neither the word with an "s" nor one this module knows."""
+    if n == 1:
+        return f"{n:{spec}} {word}"
+    return f"{n:{spec}} {many or _IRREGULAR.get(word) or word + 's'}"
+
+
+def layers_scope(layers: int, model_layers: int) -> str:
+    """What the figures of a run of the first ``layers`` decoder layers (``--layers``) cover."""
+    return f"figures for the first {layers} of {model_layers} layers, without embedding and LM head"
