@@ -85,8 +85,11 @@ def plot_frontier(sides: Iterable[Mapping[str, list[Any]]], axes: Any = None, ab
             colour, marker = f"C{i}", _SIDE_MARKERS[i % len(_SIDE_MARKERS)]
             ax.plot([p[0] for p in pts], [p[1] for p in pts], "-", color=colour, marker=marker, markersize=0,
                     label=f"{'AB'[i] if i < 2 else i}: {side['system'][0]}")
-            for x, y, ok, _ in pts:
-                ax.plot(x, y, marker, color=colour, markerfacecolor=colour if ok else "white", markersize=6)
+            for fits_here, face in ((True, colour), (False, "white")):
+                sub = [p for p in pts if p[2] is fits_here]
+                if sub:
+                    ax.plot([p[0] for p in sub], [p[1] for p in sub], marker, color=colour, markerfacecolor=face,
+                            markersize=6, linestyle="none")
             ax_labels.append(_batch_labels(ax, pts, colour))
         for x, winner in cross.get(basis, []):
             ax.axvline(x, color="0.35", linestyle="--", linewidth=1.2, zorder=1, gid="crossover")

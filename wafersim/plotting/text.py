@@ -174,12 +174,16 @@ def thin_tick_labels(ax: Any, ticks: Sequence[float], labels: Sequence[str], fir
     set_ticks = ax.set_xticks if axis == "x" else ax.set_yticks
     ticks, labels = list(ticks), list(labels)
     set_ticks(ticks, labels)
-    texts = dict(zip(ticks, (ax.xaxis if axis == "x" else ax.yaxis).get_ticklabels()))
+    texts = dict(zip(ticks, (t.label1 for t in (ax.xaxis if axis == "x" else ax.yaxis).get_major_ticks(len(ticks)))))
+    for t in texts.values():
+        t.set_visible(True)
     first = [t for t in dict.fromkeys(first) if t in texts]
     order = first + [t for t in ticks if _is_power_of_two(t) and t not in first] + \
         [t for t in ticks if not _is_power_of_two(t) and t not in first]
     kept = {id(t) for t in declutter(ax.figure, [texts[t] for t in order])}
     shown = [t for t in ticks if id(texts[t]) in kept]
+    for t in texts.values():
+        t.set_visible(True)         # left out by an empty label, so that the tick's label stays its own
     set_ticks(ticks, [label if t in shown else "" for t, label in zip(ticks, labels)])
     return shown
 
