@@ -266,3 +266,21 @@ def test_sweep_tool_writes_png(sweep_file: Path, tmp_path: Path, capsys) -> None
     assert tool.main([str(sweep_file), "nope", "tokens_per_s_per_user"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("tool, argv", [("plot_frontier", ["f.h5"]), ("plot_validation", ["v.h5"]),
+                                        ("plot_sweep", ["s.h5", "batch", "tpot_s"]), ("plot_heatmaps", ["r.h5"]),
+                                        ("plot_noc_sweep", ["n.h5"]),
+                                        ("plot_cliff", ["llama-3.1-8b", "--systems", "wse3"])])
+def test_without_matplotlib_the_hint_is_a_command_that_works(tool, argv, monkeypatch, tmp_path, capsys) -> None:
+    """Runs without matplotlib: the tool says how to install it, with commands that exist
+    (the plot extra of a checkout, or matplotlib itself; wafersim is not on the package index)."""
+    import sys
+    monkeypatch.setitem(sys.modules, "matplotlib", None)            # `import matplotlib` now fails
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    monkeypatch.chdir(tmp_path)
+    assert load_tool(tool).main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: plotting needs matplotlib") and err.count("\n") == 1
+    assert "pip install -e '.[plot]'" in err and "pip install matplotlib" in err and "wafersim[plot]" not in err
+    assert not list(tmp_path.iterdir())                              # nothing run, nothing written

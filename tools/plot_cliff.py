@@ -167,7 +167,7 @@ def _run(args) -> list:
 def main(argv: list[str] | None = None) -> int:
     from wafersim.plotting.tool import run_tool
     args = _parser().parse_args(argv)
-    return run_tool(args, _run, plot=not args.no_plot)
+    return run_tool(args, _run, plot=not args.no_plot, instead="or pass --no-plot")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from .hardware.directions import DIRECTIONS
 from .plotting.cliff import plot_cliff, run_rows
 from .plotting.frontier import frontier_figure, plot_frontier
 from .plotting.sweep import plot_sweep_heatmap, plot_sweep_lines
-from .plotting.text import about_runs
+from .plotting.text import precision_text, runtime_text
 from .plotting.tool import headless_pyplot, pyplot, save_png, tool_pyplot
 from .plotting.validation import plot_validation, validation_figure
 from .results.run_result import LayerArray, RunResult
@@ -116,8 +116,9 @@ def _title_head(run: RunResult, wafer: int, wafers: int) -> str:
     s = run.summary
     ctx = f"context {s.get('prompt_tokens', '?')}+{s.get('output_tokens', '?')} tokens"
     where = f"wafer {wafer} of {wafers}" if wafers > 1 else "one wafer"
-    return (f"{s.get('system', '?')} / {s.get('model', '?')}: batch {s.get('batch', '?')}, {ctx}, {where}\n"
-            f"{about_runs(run_rows([run]))}")
+    row = run_rows([run])[0]
+    about = "; ".join(w for w in (runtime_text(row), precision_text([(row["dtype"], row["kv_dtype"])])) if w)
+    return f"{s.get('system', '?')} / {s.get('model', '?')}: batch {s.get('batch', '?')}, {ctx}, {where}\n{about}"
 
 
 def _scale_note(f: int) -> str:

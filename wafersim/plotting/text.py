@@ -11,8 +11,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-__all__ = ["bytes_label", "tokens_label", "value_label", "listing", "precision_text", "system_text", "about_runs",
-           "wrap", "fit_width", "declutter", "thin_tick_labels", "log_ticks", "read_precisions", "read_rows",
+__all__ = ["bytes_label", "tokens_label", "value_label", "listing", "precision_text", "runtime_text", "system_text",
+           "about_runs", "wrap", "fit_width", "declutter", "thin_tick_labels", "log_ticks", "read_precisions", "read_rows",
            "sweep_precisions"]
 
 #: binary byte units, largest first (SRAM and HBM sizes are powers of two)
@@ -88,7 +88,7 @@ def precision_text(pairs: Iterable[tuple[Any, Any]]) -> str:
     return "weights/KV cache: " + listing(f"{w}/{k}" for (w, k), n in counts.items() for _ in range(n))
 
 
-def _runtime(row: Mapping[str, Any]) -> str:
+def runtime_text(row: Mapping[str, Any]) -> str:
     """'runtime trtllm (best-known)'; the class once where the profile is named after it."""
     name, cls = row.get("runtime"), row.get("runtime_class")
     if not name:
@@ -103,7 +103,7 @@ def system_text(row: Mapping[str, Any], devices: bool = True) -> str:
     if devices and isinstance(n, (int, float)) and kind:
         unit = "wafer" if kind == "wafer" else "GPU"
         parts.append(f"{int(n)} {unit}{'' if n == 1 else 's'}")
-    runtime = _runtime(row)
+    runtime = runtime_text(row)
     if runtime:
         parts.append(runtime)
     return f"{row.get('system', '?')}" + (f" ({', '.join(parts)})" if parts else "")
@@ -123,7 +123,7 @@ def about_runs(rows: Sequence[Mapping[str, Any]], devices: bool = True, limit: i
         words = [f"{models} on {', '.join(described)}" if models else ", ".join(described)]
     else:
         words = [f"{models} on {listing((r.get('system') for r in rows), limit)}"]
-        runtimes = listing((_runtime(r)[len("runtime "):] for r in rows if r.get("runtime")), limit)
+        runtimes = listing((runtime_text(r)[len("runtime "):] for r in rows if r.get("runtime")), limit)
         if runtimes:
             words.append(f"runtimes {runtimes}")
     precision = precision_text((r.get("dtype"), r.get("kv_dtype")) for r in rows)

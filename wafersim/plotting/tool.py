@@ -70,14 +70,19 @@ def _message(exc: BaseException) -> str:
 
 
 def run_tool(args: argparse.Namespace, draw: Callable[[argparse.Namespace], Sequence[tuple[Any, Path]]],
-             plot: bool = True) -> int:
-    """Run a tool: with ``plot``, check matplotlib is there first; ``draw(args)`` returns the
-    (figure, path) pairs to write (it may print, and write other files).  Bad input (a
-    missing or damaged file, an unknown axis, a bad value: ValueError, KeyError, OSError)
-    is one line on stderr and status 2, and nothing is written.  Returns the exit status."""
-    plt = tool_pyplot() if plot else None
-    if plot and plt is None:
-        return 2
+             plot: bool = True, instead: str = "") -> int:
+    """Run a tool: with ``plot``, check matplotlib is there first (without it, say how to
+    install it, or ``instead`` what else to do); ``draw(args)`` returns the (figure, path)
+    pairs to write (it may print, and write other files).  Bad input (a missing or damaged
+    file, an unknown axis, a bad value: ValueError, KeyError, OSError) is one line on stderr
+    and status 2, and nothing is written.  Returns the exit status."""
+    plt = None
+    if plot:
+        try:
+            plt = headless_pyplot()
+        except ImportError as exc:
+            print(f"error: {exc}" + (f" ({instead})" if instead else ""), file=sys.stderr)
+            return 2
     try:
         figures = list(draw(args))
     except (ValueError, KeyError, OSError) as exc:   # ConfigError, ResultsFormatError: ValueErrors
