@@ -38,9 +38,11 @@ def shown_texts(texts):
     return [t for t in texts if t.get_visible() and t.get_text()]
 
 
-def overlaps(fig, texts) -> list[tuple[str, str]]:
-    """Pairs of visible texts whose boxes overlap once ``fig`` is drawn (rendered, as when saved)."""
-    fig.canvas.draw()
+def overlaps(fig, texts, draw: bool = True) -> list[tuple[str, str]]:
+    """Pairs of visible texts whose boxes overlap once ``fig`` is drawn (rendered, as when
+    saved; ``draw=False``: it already is)."""
+    if draw:
+        fig.canvas.draw()
     shown = shown_texts(texts)
     renderer = fig.canvas.get_renderer()
     boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in shown]

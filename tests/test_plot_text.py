@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from wafersim.plotting.text import about_runs, bytes_label, listing, log_ticks, precision_text, tokens_label, value_label
+from wafersim.plotting.text import (about_runs, bytes_label, listing, log_ticks, precision_text, tokens_label,
+                                   value_label)
 
 
 @pytest.mark.parametrize("n, text", [(65536, "64 KiB"), (49152, "48 KiB"), (32768, "32 KiB"), (512, "512 B"),

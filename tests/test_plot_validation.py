@@ -60,8 +60,10 @@ def test_one_panel_per_kind_and_metric(val_file: Path) -> None:
         assert "weights" in suptitle and "KV cache" in suptitle
         points = sum(len([ln for ln in ax.lines if ln.get_linestyle() == "None"]) for ax in panels)
         assert points == len(table["metric"])                         # every row drawn once
+        fig.canvas.draw()
         for ax in panels:
-            assert not overlaps(fig, ax.get_xticklabels()) and not overlaps(fig, ax.get_yticklabels())
+            assert not overlaps(fig, ax.get_xticklabels(), draw=False)
+            assert not overlaps(fig, ax.get_yticklabels(), draw=False)
             assert [p.get_label() for p in ax.collections] == ["+/- 20%"]
     finally:
         plt.close(fig)

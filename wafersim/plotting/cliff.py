@@ -89,10 +89,11 @@ def plot_cliff(results: Iterable[RunResult], ax: Any = None) -> Any:
     ax.set_xlabel("context per user (prompt + output tokens, log scale; 1K = 1024 tokens)")
     ax.set_ylabel("decode tokens/s per user (log scale)")
     s = results[0].summary
-    ax.set_title(wrap(f"{s.get('model', '?')}, batch {s.get('batch', '?')}, {s.get('output_tokens', '?')} output tokens: "
-                 "where weights + KV cache stop fitting on chip\n"
-                 f"{about_runs(run_rows(results))}\n"
-                 "(on chip = SRAM for a wafer, HBM for a GPU system)", fit_width(ax.figure, 10, _TITLE_SHARE)), fontsize=10)
+    title = (f"{s.get('model', '?')}, batch {s.get('batch', '?')}, {s.get('output_tokens', '?')} output tokens: "
+             "where weights + KV cache stop fitting on chip\n"
+             f"{about_runs(run_rows(results))}\n"
+             "(on chip = SRAM for a wafer, HBM for a GPU system)")
+    ax.set_title(wrap(title, fit_width(ax.figure, 10, _TITLE_SHARE)), fontsize=10)
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=9)
     firsts = [lo, hi, *(c for c in cliffs.values() if c is not None)]      # then powers of two
     thin_tick_labels(ax, ticks, [tokens_label(t) for t in ticks], first=firsts)

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 __all__ = ["bytes_label", "tokens_label", "value_label", "listing", "precision_text", "runtime_text", "system_text",
-           "about_runs", "wrap", "fit_width", "declutter", "thin_tick_labels", "log_ticks", "read_precisions", "read_rows",
-           "sweep_precisions"]
+           "about_runs", "wrap", "fit_width", "declutter", "thin_ticks", "thin_tick_labels", "log_ticks",
+           "read_precisions", "read_rows", "sweep_precisions"]
 
 #: binary byte units, largest first (SRAM and HBM sizes are powers of two)
 _BINARY = (("TiB", 1024 ** 4), ("GiB", 1024 ** 3), ("MiB", 1024 ** 2), ("KiB", 1024))
@@ -143,11 +143,12 @@ def fit_width(fig: Any, fontsize: float, share: float = 1.0) -> int:
     return max(20, int(fig.get_figwidth() * share * 72 / (fontsize * CHAR_WIDTH)))
 
 
-def declutter(fig: Any, texts: Sequence[Any], pad: float = LABEL_PAD_PX) -> list[Any]:
+def declutter(fig: Any, texts: Sequence[Any], pad: float = LABEL_PAD_PX, draw: bool = True) -> list[Any]:
     """Hide each text that would overlap one before it in ``texts`` (the order is the
-    priority), once the figure is laid out; returns the texts left visible.  Empty and
-    hidden texts are skipped."""
-    fig.draw_without_rendering()
+    priority), once the figure is laid out (``draw=False``: it already is); returns the
+    texts left visible.  Empty and hidden texts are skipped."""
+    if draw:
+        fig.draw_without_rendering()
     renderer = fig.canvas.get_renderer()
     kept, boxes = [], []
     for t in texts:
@@ -166,26 +167,47 @@ def _is_power_of_two(n: float) -> bool:
     return float(n).is_integer() and n > 0 and int(n) & (int(n) - 1) == 0
 
 
+#: what :func:`thin_ticks` thins: (axes, "x" or "y", tick positions, their labels, the ticks labelled first)
+TickSpec = tuple[Any, str, Sequence[float], Sequence[str], Iterable[float]]
+
+
+def thin_ticks(specs: Sequence[TickSpec]) -> list[list[float]]:
+    """Label the ticks of each (axes, axis, ticks, labels, first) of one figure so that no two
+    labels of an axis overlap once drawn: the ticks in ``first``, then powers of two, then
+    the rest, each kept only where it has room; every tick keeps its mark (one layout for
+    them all).  Returns, per spec, the ticks that keep a label."""
+    if not specs:
+        return []
+    groups = []
+    for ax, axis, ticks, labels, first in specs:
+        ticks, labels = list(ticks), list(labels)
+        (ax.set_xticks if axis == "x" else ax.set_yticks)(ticks, labels)
+        major = (ax.xaxis if axis == "x" else ax.yaxis).get_major_ticks(len(ticks))
+        texts = dict(zip(ticks, (t.label1 for t in major)))
+        for t in texts.values():
+            t.set_visible(True)
+        first = [t for t in dict.fromkeys(first) if t in texts]
+        order = first + [t for t in ticks if _is_power_of_two(t) and t not in first] + \
+            [t for t in ticks if not _is_power_of_two(t) and t not in first]
+        groups.append((ax, axis, ticks, labels, texts, order))
+    fig = specs[0][0].figure
+    fig.draw_without_rendering()
+    out = []
+    for ax, axis, ticks, labels, texts, order in groups:
+        kept = {id(t) for t in declutter(fig, [texts[t] for t in order], draw=False)}
+        shown = [t for t in ticks if id(texts[t]) in kept]
+        for t in texts.values():
+            t.set_visible(True)         # left out by an empty label, so that each tick's label stays its own
+        (ax.set_xticks if axis == "x" else ax.set_yticks)(ticks, [label if t in shown else "" for t, label
+                                                                   in zip(ticks, labels)])
+        out.append(shown)
+    return out
+
+
 def thin_tick_labels(ax: Any, ticks: Sequence[float], labels: Sequence[str], first: Iterable[float] = (),
                      axis: str = "x") -> list[float]:
-    """Label the ticks of ``axis`` so that no two labels overlap once drawn: the ticks in
-    ``first``, then powers of two, then the rest, each kept only where it has room; every
-    tick keeps its mark.  Returns the ticks that keep a label."""
-    set_ticks = ax.set_xticks if axis == "x" else ax.set_yticks
-    ticks, labels = list(ticks), list(labels)
-    set_ticks(ticks, labels)
-    texts = dict(zip(ticks, (t.label1 for t in (ax.xaxis if axis == "x" else ax.yaxis).get_major_ticks(len(ticks)))))
-    for t in texts.values():
-        t.set_visible(True)
-    first = [t for t in dict.fromkeys(first) if t in texts]
-    order = first + [t for t in ticks if _is_power_of_two(t) and t not in first] + \
-        [t for t in ticks if not _is_power_of_two(t) and t not in first]
-    kept = {id(t) for t in declutter(ax.figure, [texts[t] for t in order])}
-    shown = [t for t in ticks if id(texts[t]) in kept]
-    for t in texts.values():
-        t.set_visible(True)         # left out by an empty label, so that the tick's label stays its own
-    set_ticks(ticks, [label if t in shown else "" for t, label in zip(ticks, labels)])
-    return shown
+    """:func:`thin_ticks` for one axis of ``ax``."""
+    return thin_ticks([(ax, axis, ticks, labels, first)])[0]
 
 
 def log_ticks(lo: float, hi: float, steps: Sequence[float] = (1.0, 2.0, 5.0)) -> list[float]:

@@ -8,8 +8,7 @@ import statistics
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .text import (about_runs, fit_width, listing, log_ticks, precision_text, read_rows, thin_tick_labels,
-                   wrap)
+from .text import about_runs, fit_width, listing, log_ticks, precision_text, read_rows, thin_ticks, wrap
 from .tool import pyplot
 
 __all__ = ["validation_panels", "plot_validation", "validation_figure", "GRID_COLUMNS"]
@@ -131,6 +130,7 @@ def plot_validation(table: Mapping[str, list[Any]], band: float = 0.15, axes: An
                title="source", title_fontsize=8)
     fig.suptitle(wrap("Predicted against published measurements" + (f"\n{about}" if about else ""),
                       fit_width(fig, _TITLE_FONTSIZE)), fontsize=_TITLE_FONTSIZE)
+    specs = []
     for ax in axes:           # 1-2-5 ticks, a label only where it has room (powers of ten first)
         lo, hi = ax.get_xlim()
         ticks = log_ticks(lo, hi)
@@ -138,8 +138,9 @@ def plot_validation(table: Mapping[str, list[Any]], band: float = 0.15, axes: An
             ticks = log_ticks(lo, hi, steps=range(1, 10))
         tens = [t for t in ticks if math.log10(t).is_integer()]
         for axis in ("x", "y"):
-            thin_tick_labels(ax, ticks, [f"{t:g}" for t in ticks], first=tens, axis=axis)
             (ax.xaxis if axis == "x" else ax.yaxis).set_minor_formatter(NullFormatter())
+            specs.append((ax, axis, ticks, [f"{t:g}" for t in ticks], tens))
+    thin_ticks(specs)
     return axes
 
 
