@@ -31,3 +31,19 @@ def need_matplotlib():
         return matplotlib
     return pytest.importorskip("matplotlib")
 
+
+
+def shown_texts(texts):
+    """The texts that are visible and not empty."""
+    return [t for t in texts if t.get_visible() and t.get_text()]
+
+
+def overlaps(fig, texts, draw: bool = True) -> list[tuple[str, str]]:
+    """Pairs of visible texts whose boxes overlap once ``fig`` is drawn (rendered, as when
+    saved; ``draw=False``: it already is)."""
+    if draw:
+        fig.canvas.draw()
+    shown = shown_texts(texts)
+    renderer = fig.canvas.get_renderer()
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in shown]
+    return [(a, b) for i, (a, ba) in enumerate(boxes) for b, bb in boxes[i + 1:] if ba.overlaps(bb)]

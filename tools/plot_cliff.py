@@ -3,7 +3,7 @@
     python tools/plot_cliff.py MODEL --systems wse3 dgx-h100 [--batch N|max]
         [--contexts 1024,4096,... | --max-context N] [--output-tokens N]
         [--wafers N|auto] [--tp N|auto] [--pp N] [--ep N] [--dtype D] [--kv-dtype D]
-        [--set KEY=VALUE ...] [--resolution N | --no-refine] [--fidelity NAME] [-o PREFIX]
+        [--set KEY=VALUE ...] [--resolution N | --no-refine] [--fidelity NAME] [-o PREFIX] [--dpi N]
 
 runs every (system, context) pair with :func:`wafersim.sweep_cliff.cliff_sweep`
 (a context is prompt + output tokens; a wafer keeps one wafer unless
@@ -15,7 +15,10 @@ on chip), and writes ``PREFIX-cliff.h5`` (every run, with ids such as
 ``wse3-ctx4096``) and ``PREFIX-cliff.png``.  The system flags are those of
 ``wafersim run``; each goes to the kind of system it describes.  Default
 contexts: powers of two from 1024 to the model's max_context (or to
-``--max-context``).  PREFIX defaults to ``MODEL-bBATCH``.
+``--max-context``).  PREFIX defaults to ``MODEL-bBATCH``.  The figure's
+title names the model, each system with its runtime profile and class, and the
+precision; every context run has a tick, labelled where the label has room
+(the bisection crowds them near a cliff).
 """
 
 from __future__ import annotations
@@ -24,15 +27,17 @@ import argparse
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+ROOT = str(Path(__file__).resolve().parents[1])      # run from a checkout without installing
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
 
 
 def _parser() -> argparse.ArgumentParser:
     from wafersim.engines import registry as engines
+    from wafersim.plotting.tool import tool_parser
 
-    p = argparse.ArgumentParser(prog="plot_cliff.py", description=__doc__.split("\n\n")[0])
+    p = tool_parser("plot_cliff.py", __doc__, "writes PREFIX-cliff.png and PREFIX-cliff.h5 (default MODEL-bBATCH)",
+                    metavar="PREFIX")
     p.add_argument("model", help="model preset name or TOML path")
     p.add_argument("--systems", nargs="+", required=True, metavar="SYSTEM", help="system presets to compare")
     p.add_argument("--batch", default="1", help="concurrent sequences, or 'max' (default 1)")
@@ -57,8 +62,6 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--resolution", type=int, default=1024, metavar="TOKENS",
                    help="narrow each cliff by bisection to this many tokens (default 1024)")
     r.add_argument("--no-refine", action="store_true", help="only the contexts of the grid")
-    p.add_argument("-o", "--output", default=None, metavar="PREFIX",
-                   help="writes PREFIX-cliff.png and PREFIX-cliff.h5 (default MODEL-bBATCH)")
     p.add_argument("--no-plot", action="store_true", help="write only the .h5 and the table")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     return p
@@ -111,48 +114,34 @@ def _table(results) -> str:
     return "\n".join([fmt(head), fmt(tuple("-" * n for n in w))] + [fmt(r) for r in rows])
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def _run(args) -> list:
+    """Sweep, write the .h5, print the table and the cliffs; the figure to write, if any."""
     import wafersim
     from wafersim.sweep_cliff import cliff_sweep, context_of, default_contexts, find_cliffs
 
-    plt = None
-    if not args.no_plot:
-        try:
-            import matplotlib
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError:
-            print("error: plotting needs matplotlib; install it with: pip install 'wafersim[plot]' "
-                  "(or pass --no-plot)", file=sys.stderr)
-            return 2
-    try:
-        batch = _count_or(args.batch, "max", "--batch")
-        sets = _sets(args.set)
-        scenario = {k: v for k, v in (("wafers", _count_or(args.wafers, "auto", "--wafers")),
-                                      ("tp", _count_or(args.tp, "auto", "--tp")), ("pp", args.pp), ("ep", args.ep),
-                                      ("dtype", args.dtype), ("kv_dtype", args.kv_dtype)) if v is not None}
-        if sets["mapping"]:
-            scenario["mapping"] = sets["mapping"]
-        model = wafersim.load_model(args.model, sets["model"])
-        if args.contexts is not None:
-            contexts = _contexts(args.contexts)
-        else:
-            top = args.max_context if args.max_context is not None else model.max_context
-            if top > model.max_context:
-                raise ValueError(f"--max-context {top} exceeds the {model.max_context}-token limit (max_context) "
-                                 f"of {model.name}")
-            contexts = default_contexts(top)
-            if not contexts:
-                raise ValueError(f"--max-context {top} is below 1024, the first default context; "
-                                 "give --contexts instead")
-        systems = [wafersim.load_system(name, sets["system"]) for name in args.systems]
-        results = cliff_sweep(systems, model, contexts, batch=batch, output_tokens=args.output_tokens,
-                              fidelity=args.fidelity, progress=not args.quiet,
-                              refine=None if args.no_refine else args.resolution, **scenario)
-    except (wafersim.ConfigError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    batch = _count_or(args.batch, "max", "--batch")
+    sets = _sets(args.set)
+    scenario = {k: v for k, v in (("wafers", _count_or(args.wafers, "auto", "--wafers")),
+                                  ("tp", _count_or(args.tp, "auto", "--tp")), ("pp", args.pp), ("ep", args.ep),
+                                  ("dtype", args.dtype), ("kv_dtype", args.kv_dtype)) if v is not None}
+    if sets["mapping"]:
+        scenario["mapping"] = sets["mapping"]
+    model = wafersim.load_model(args.model, sets["model"])
+    if args.contexts is not None:
+        contexts = _contexts(args.contexts)
+    else:
+        top = args.max_context if args.max_context is not None else model.max_context
+        if top > model.max_context:
+            raise ValueError(f"--max-context {top} exceeds the {model.max_context}-token limit (max_context) "
+                             f"of {model.name}")
+        contexts = default_contexts(top)
+        if not contexts:
+            raise ValueError(f"--max-context {top} is below 1024, the first default context; "
+                             "give --contexts instead")
+    systems = [wafersim.load_system(name, sets["system"]) for name in args.systems]
+    results = cliff_sweep(systems, model, contexts, batch=batch, output_tokens=args.output_tokens,
+                          fidelity=args.fidelity, progress=not args.quiet,
+                          refine=None if args.no_refine else args.resolution, **scenario)
 
     prefix = args.output if args.output is not None else f"{model.name}-b{args.batch}"
     ids = [f"{r.summary['system']}-ctx{context_of(r)}" for r in results]
@@ -169,14 +158,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name} cliff: {cliff} tokens" + (" (spills already at the smallest context swept)"
                                                       if cliff == first else sharp))
     print(f"wrote {h5}")
-    if plt is not None:
-        from wafersim.plots import plot_cliff, save_png
-        ax = plot_cliff(results)
-        png = Path(f"{prefix}-cliff.png")
-        save_png(ax.figure, png)
-        plt.close(ax.figure)
-        print(f"wrote {png}")
-    return 0
+    if args.no_plot:
+        return []
+    from wafersim.plots import plot_cliff
+    return [(plot_cliff(results).figure, Path(f"{prefix}-cliff.png"))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from wafersim.plotting.tool import run_tool
+    args = _parser().parse_args(argv)
+    return run_tool(args, _run, plot=not args.no_plot, instead="or pass --no-plot")
 
 
 if __name__ == "__main__":

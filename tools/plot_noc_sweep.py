@@ -10,41 +10,23 @@ k x k mesh (k the larger side).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+ROOT = str(Path(__file__).resolve().parents[1])      # run from a checkout without installing
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="plot_noc_sweep.py", description=__doc__.split("\n\n")[0])
-    p.add_argument("sweep", help="HDF5 file written by `wafersim noc-sweep -o`")
-    p.add_argument("-o", "--output", default=None, help="PNG path (default: the input path with .png)")
-    p.add_argument("--bound", action="store_true", help="mark the uniform-traffic bisection bound 4/k")
-    p.add_argument("--dpi", type=int, default=100)
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    from wafersim.plots import save_png, tool_pyplot
-    plt = tool_pyplot()
-    if plt is None:
-        return 2
-    from wafersim.results.errors import ResultsFormatError
+def _draw(args) -> list:
+    from wafersim.plotting.tool import pyplot
     from wafersim.results.hdf5 import read_noc_sweep
 
-    try:
-        d = read_noc_sweep(args.sweep)
-    except ResultsFormatError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    plt = pyplot()
+    d = read_noc_sweep(args.sweep)
     cfg = d["config"]
     k = max(cfg["mesh"]["cores_y"], cfg["mesh"]["cores_x"])
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4), layout="tight")
     ax1.plot(d["accepted"], d["latency_mean"], "o-", label="mean")
     ax1.plot(d["accepted"], d["latency_p99"], "s--", label="99th percentile")
     ax1.set_xlabel("accepted throughput (flits/node/cycle)")
@@ -63,12 +45,15 @@ def main(argv: list[str] | None = None) -> int:
         ax.legend()
     fig.suptitle(f"{cfg['pattern']} traffic, {cfg['mesh']['cores_y']} x {cfg['mesh']['cores_x']} mesh, "
                  f"{cfg['packet_flits']}-flit packets, {cfg['router']['vcs']} VCs x {cfg['router']['buffer_flits']} flits")
-    fig.tight_layout()
-    out = Path(args.output) if args.output else Path(args.sweep).with_suffix(".png")
-    save_png(fig, out, dpi=args.dpi)
-    plt.close(fig)
-    print(f"wrote {out}")
-    return 0
+    return [(fig, Path(args.output) if args.output else Path(args.sweep).with_suffix(".png"))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from wafersim.plotting.tool import run_tool, tool_parser
+    p = tool_parser("plot_noc_sweep.py", __doc__, "PNG path (default: the input path with .png)")
+    p.add_argument("sweep", help="HDF5 file written by `wafersim noc-sweep -o`")
+    p.add_argument("--bound", action="store_true", help="mark the uniform-traffic bisection bound 4/k")
+    return run_tool(p.parse_args(argv), _draw)
 
 
 if __name__ == "__main__":
