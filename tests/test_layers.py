@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("engines", ("engines",)),
     ("runner", ("sizing", "runner")),
     ("design spaces", ("sweep",)),
-    ("analysis", ("sweep_cliff", "headtohead", "validation", "report", "plots", "testing")),
+    ("analysis", ("sweep_cliff", "headtohead", "validation", "report", "plotting", "plots", "testing")),
     ("layout search", ("explore",)),
     ("entry points", ("cli", "cli_args", "cli_explore", "compare_sides", "show", "__main__")),
     ("public API", ("__init__",)),
