@@ -16,7 +16,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "wafersim"
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("foundation", ("_version", "units", "atomic", "config", "provenance")),
+    ("foundation", ("_version", "units", "atomic", "config", "provenance", "extras")),
     ("results", ("results",)),
     ("specs", ("hardware", "workload")),
     ("presets", ("presets",)),

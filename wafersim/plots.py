@@ -18,7 +18,7 @@ tokens/s per user against context, one line per system, with each system's
 cliff marked.
 
 Matplotlib is imported only when a function is called
-(``pip install 'wafersim[plot]'``).
+(``pip install matplotlib``, or ``pip install -e '.[plot]'`` in a checkout).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from .atomic import atomic_path
+from .extras import install_hint
 from .hardware.directions import DIRECTIONS
 from .results.run_result import LayerArray, RunResult
 
@@ -63,7 +64,7 @@ def _matplotlib(headless: bool = False):
             matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise ImportError("plotting needs matplotlib; install it with: pip install 'wafersim[plot]'") from None
+        raise ImportError(f"plotting needs matplotlib; install it with: {install_hint('plot')}") from None
     return plt
 
 
