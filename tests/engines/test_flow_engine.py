@@ -18,7 +18,8 @@ def flow8b():
 
 
 @pytest.mark.parametrize("model,batch,wafers,tpot_band", [("llama-3.1-8b", 1, 1, 0.03), ("llama-3.1-8b", 8, 1, 0.03),
-                                                          ("llama-3.1-8b", 32, 1, 0.10), ("llama-3.1-70b", 4, 4, 0.03)])
+                                                          ("llama-3.1-8b", 32, 1, 0.10),
+                                                          pytest.param("llama-3.1-70b", 4, 4, 0.03, marks=pytest.mark.slow)])
 def test_flow_agrees_with_analytic_on_a_fitting_model(model, batch, wafers, tpot_band):
     """Where both engines describe the same work they agree closely, term by term.
 

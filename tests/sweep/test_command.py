@@ -88,6 +88,7 @@ def test_run_and_sweep_work_without_the_optional_packages(spec, tmp_path):
     assert (tmp_path / "a.h5").is_file() and sorted(p.name for p in tmp_path.iterdir()) == ["a.h5", "small.toml"]
 
 
+@pytest.mark.slow
 def test_readme_sweep_commands_run(tmp_path, monkeypatch, capsys):
     """The README's `wafersim sweep` lines, run as written (outputs in a temporary folder)."""
     import re
