@@ -38,3 +38,12 @@ def test_no_hint_asks_an_index_for_wafersim():
     hits += [f"README.md:{n}" for n, line in enumerate((ROOT / "README.md").read_text().splitlines(), 1)
              if re.search(r"install\W+wafersim\[", line)]
     assert not hits, hits
+
+
+def test_test_extra_installs_what_the_suite_and_ci_use():
+    """The README's test command needs every optional package a test imports (plotting
+    included), and .ci/run the random-order plugin."""
+    extras = _extras()
+    needed = extras["plot"] | extras["sweep"] | extras["dask"] | {"pytest", "hypothesis", "pytest-random-order"}
+    assert needed <= extras["test"], needed - extras["test"]
+    assert "--random-order" in (ROOT / ".ci" / "run").read_text()

@@ -14,7 +14,7 @@ Every case must end with:
 Size: ``WAFERSIM_FUZZ_EXAMPLES`` cases in all (default 1000, under a minute on one
 CI core), shared among the tests by their weights.  A long local run::
 
-    WAFERSIM_FUZZ_EXAMPLES=10000 python -m pytest -q tests/test_fuzz.py
+    WAFERSIM_FUZZ_EXAMPLES=10000 python -m pytest -q -m slow tests/test_fuzz.py
 """
 
 from __future__ import annotations
