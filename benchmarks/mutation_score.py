@@ -33,7 +33,7 @@ This one is a few hundred lines of ``ast`` and ``subprocess``:
 * ``EQUIVALENT`` names mutants that no output can tell apart from the original, each
   with its reason; they are run only on ``--only`` and never scored.
 * Each mutant runs its test subset (``TEST_SIDES``: wafer-side files skip GPU-only
-  test files and vice versa; shared code runs everything) with ``pytest -x -q``,
+  test files and vice versa; shared code runs everything) with ``pytest -x -q --slow``,
   tests whose file name shares the mutated module's name first.  The regression pins
   (``tests/engines/test_flow_regression.py``) are always left out: a mutant that only
   they catch counts as a survivor, since they pin values rather than check a model.
@@ -513,7 +513,8 @@ def run_tests(root: Path, tests: list[str], timeout: float) -> tuple[str, float,
     """('passed' | 'failed' | 'timeout' | 'error', seconds, last lines of output)."""
     env = {**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("PYTEST_ADDOPTS", None)
-    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "--no-header", "-rN",
+    # --slow: the tests a plain pytest run leaves out catch mutants too (CI runs them)
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "--no-header", "-rN", "--slow",
            *[f"--deselect={p}" if "::" in p else f"--ignore={p}" for p in PINS], *tests]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

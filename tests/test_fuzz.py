@@ -14,7 +14,7 @@ Every case must end with:
 Size: ``WAFERSIM_FUZZ_EXAMPLES`` cases in all (default 1000, under a minute on one
 CI core), shared among the tests by their weights.  A long local run::
 
-    WAFERSIM_FUZZ_EXAMPLES=10000 python -m pytest -q tests/test_fuzz.py
+    WAFERSIM_FUZZ_EXAMPLES=10000 python -m pytest -q -m slow tests/test_fuzz.py
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow          # about a minute of cases: CI runs them after the other tests
+
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
@@ -46,6 +48,17 @@ WEIGHTS = {"cli": 0.18, "set": 0.14, "scaled": 0.20, "big": 0.08, "toml": 0.12, 
            "out": 0.07}
 DATA = Path(__file__).parent / "data"
 STATS: dict[str, int] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report_cases(request):
+    """Print how many cases ran and how they ended once this file's tests are done, in
+    whatever order they ran."""
+    yield
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        print(f"\nfuzz: {STATS.get('cases', 0)} cases run; command lines ended: "
+              + ", ".join(f"{k} {v}" for k, v in sorted(STATS.items()) if k != "cases"))
 
 
 def _examples(kind: str) -> int:
@@ -562,9 +575,3 @@ def test_specs_cannot_be_replaced_into_invalid_ones():
         dataclasses.replace(model, head_dim=10**12)
     assert dataclasses.replace(model, num_layers=2).num_layers == 2
 
-
-def test_zz_report(capsys):
-    """Print how many cases ran and how they ended (pytest -s shows it)."""
-    with capsys.disabled():
-        print(f"\nfuzz: {STATS.get('cases', 0)} cases run; command lines ended: "
-              + ", ".join(f"{k} {v}" for k, v in sorted(STATS.items()) if k != "cases"))

@@ -16,7 +16,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "wafersim"
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("foundation", ("_version", "units", "atomic", "config", "provenance", "text", "nearest")),
+    ("foundation", ("_version", "units", "atomic", "config", "provenance", "text", "nearest", "extras")),
     ("results", ("results",)),
     ("specs", ("hardware", "workload")),
     ("presets", ("presets",)),
@@ -45,8 +45,10 @@ def _modules() -> dict[str, Path]:
     return out
 
 
-def _resolve(module: str, node: ast.ImportFrom | ast.Import) -> list[str]:
-    """Package-internal modules an import statement names, as dotted names inside the package."""
+def _resolve(module: str, node: ast.ImportFrom | ast.Import, known: dict[str, Path] | None = None) -> list[str]:
+    """Package-internal modules an import statement names, as dotted names inside the package
+    (``known``: :func:`_modules`, read once by a caller that resolves many imports)."""
+    known = known if known is not None else _modules()
     if isinstance(node, ast.Import):
         return [a.name.removeprefix("wafersim.") for a in node.names
                 if a.name == "wafersim" or a.name.startswith("wafersim.")]
@@ -56,11 +58,10 @@ def _resolve(module: str, node: ast.ImportFrom | ast.Import) -> list[str]:
         base = (node.module or "").removeprefix("wafersim").lstrip(".")
     else:
         here = module.split(".")
-        is_pkg = _modules()[module].name == "__init__.py"
+        is_pkg = known[module].name == "__init__.py"
         anchor = here if is_pkg else here[:-1]
         anchor = anchor[:len(anchor) - (node.level - 1)] if node.level > 1 else anchor
         base = ".".join([*anchor, *(node.module.split(".") if node.module else [])])
-    known = _modules()
     out = []
     for alias in node.names:
         full = f"{base}.{alias.name}" if base else alias.name
@@ -70,12 +71,13 @@ def _resolve(module: str, node: ast.ImportFrom | ast.Import) -> list[str]:
 
 def _imports() -> dict[str, set[str]]:
     graph = {}
-    for module, path in _modules().items():
+    known = _modules()
+    for module, path in known.items():
         tree = ast.parse(path.read_text(), filename=str(path))
         targets = set()
         for node in ast.walk(tree):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
-                targets.update(t for t in _resolve(module, node) if t != module)
+                targets.update(t for t in _resolve(module, node, known) if t != module)
         graph[module] = targets
     return graph
 
@@ -92,14 +94,19 @@ def test_every_module_has_a_layer():
         _level(module)
 
 
-def test_no_upward_imports():
+@pytest.fixture(scope="module")
+def graph() -> dict[str, set[str]]:
+    """The package's import graph, read once for the tests of this file."""
+    return _imports()
+
+
+def test_no_upward_imports(graph):
     bad = [f"wafersim.{m} ({LAYERS[_level(m)][0]}) imports wafersim.{t} ({LAYERS[_level(t)][0]})"
-           for m, targets in _imports().items() for t in sorted(targets) if _level(t) > _level(m)]
+           for m, targets in graph.items() for t in sorted(targets) if _level(t) > _level(m)]
     assert not bad, "imports pointing up the layers:\n" + "\n".join(bad)
 
 
-def test_no_import_cycles():
-    graph = _imports()
+def test_no_import_cycles(graph):
     state: dict[str, int] = {}
     cycles = []
 

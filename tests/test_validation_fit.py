@@ -15,6 +15,7 @@ def test_every_fitted_field_names_calibration_rows_of_its_runtime():
             assert rows[rid].calibration and f.applies(rows[rid]), rid
 
 
+@pytest.mark.slow
 def test_refitting_gives_the_shipped_values():
     fitted = fit_all(load_measurements(MEASUREMENTS))
     for f, value in fitted.items():

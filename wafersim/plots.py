@@ -20,8 +20,8 @@ tokens/s per user against context, one line per system, with each system's
 cliff marked.  Every figure's title names the model, the systems with their
 runtime profile and its class, and the precision of the runs it draws.
 
-Matplotlib is imported only when a function is called (``pip install -e '.[plot]'``
-from a checkout, or ``pip install matplotlib``).
+Matplotlib is imported only when a function is called
+(``pip install matplotlib``, or ``pip install -e '.[plot]'`` in a checkout).
 """
 
 from __future__ import annotations

@@ -213,7 +213,7 @@ def test_micro_batch_note_counts_sequences():
     assert any("32 micro-batches of 2" in n for n in r.notes)
 
 
-@pytest.mark.parametrize("fidelity", ["analytic", "flow"])
+@pytest.mark.parametrize("fidelity", ["analytic", pytest.param("flow", marks=pytest.mark.slow)])
 def test_prefill_pays_each_wafer_boundary_once(fidelity):
     """Blocks stream through the wafer links while the layers work: the links add their
     latency and one block's bytes once per boundary, not once per block."""

@@ -261,8 +261,19 @@ def _gpu_presets():
     return [n for n in list_presets("meshes") if load_toml(find_preset(n, "meshes")).get("kind") == "gpu"]
 
 
-@pytest.mark.parametrize("name", _gpu_presets())
-@pytest.mark.parametrize("nodes", [1, 2])
+#: GPUs in a graph from which costing every algorithm takes seconds (two NVL72 racks: 144)
+SLOW_GRAPH_GPUS = 100
+
+
+def _preset_cases():
+    """(nodes, name) for one and two nodes of every GPU preset; the graphs past
+    SLOW_GRAPH_GPUS are marked slow."""
+    return [pytest.param(nodes, name, id=f"{nodes}-{name}",
+                         marks=[pytest.mark.slow] if nodes * load_system(name).num_gpus > SLOW_GRAPH_GPUS else [])
+            for nodes in (1, 2) for name in _gpu_presets()]
+
+
+@pytest.mark.parametrize("nodes,name", _preset_cases())
 def test_every_preset_costs_every_collective(name, nodes):
     spec = load_system(name)
     g = build_topology(spec, nodes)

@@ -19,7 +19,8 @@ def flow8b():
 
 
 @pytest.mark.parametrize("model,batch,wafers,tpot_band", [("llama-3.1-8b", 1, 1, 0.03), ("llama-3.1-8b", 8, 1, 0.03),
-                                                          ("llama-3.1-8b", 32, 1, 0.10), ("llama-3.1-70b", 4, 4, 0.03)])
+                                                          ("llama-3.1-8b", 32, 1, 0.10),
+                                                          pytest.param("llama-3.1-70b", 4, 4, 0.03, marks=pytest.mark.slow)])
 def test_flow_agrees_with_analytic_on_a_fitting_model(model, batch, wafers, tpot_band):
     """Where both engines describe the same work they agree closely, term by term.
 
@@ -216,7 +217,11 @@ def test_link_utilisation_is_load_over_bandwidth_over_the_step(batch, prompt):
     load = r.arrays["link_load_bytes"].data.astype(np.float64)
     by_hand = load / (w.mesh.link_bytes_per_cycle * w.core.clock_hz) / r.summary["tpot_s"]
     util = r.arrays["link_utilisation"].data
-    assert util == pytest.approx(by_hand, rel=1e-5, abs=1e-12)
+    # pytest.approx(by_hand, rel=1e-5, abs=1e-12) element by element, as array operations
+    # (approx walks a few million elements in Python: ten seconds a case)
+    assert util.shape == by_hand.shape
+    off = np.abs(util - by_hand) - np.maximum(1e-5 * np.abs(by_hand), 1e-12)
+    assert np.all(off <= 0.0), f"{np.count_nonzero(~(off <= 0.0))} links off, worst by {np.nanmax(off):.3g}"
     assert r.summary["max_link_utilisation"] == pytest.approx(by_hand.max(), rel=1e-5)
     assert 0.0 < r.summary["max_link_utilisation"] <= 1.0 + 1e-9
 

@@ -84,10 +84,11 @@ def test_run_and_sweep_work_without_the_optional_packages(spec, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stderr
-    assert "needs dask and distributed; install them with: pip install 'wafersim[dask]'" in out.stderr
+    assert "needs dask and distributed; install them with: pip install 'dask[distributed]' (or pip install -e '.[dask]'" in out.stderr
     assert (tmp_path / "a.h5").is_file() and sorted(p.name for p in tmp_path.iterdir()) == ["a.h5", "small.toml"]
 
 
+@pytest.mark.slow
 def test_readme_sweep_commands_run(tmp_path, monkeypatch, capsys):
     """The README's `wafersim sweep` lines, run as written (outputs in a temporary folder)."""
     import re

@@ -14,6 +14,8 @@ from wafersim.sweep.run import outcomes_of
 
 from .helpers import SMALL, big, need
 
+pytestmark = pytest.mark.slow          # starts a cluster of worker processes: CI runs it after the other tests
+
 N = 120
 
 

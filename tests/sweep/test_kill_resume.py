@@ -67,6 +67,7 @@ def test_killed_sweep_keeps_finished_points_and_resumes_without_redoing(tmp_path
     assert leftovers == [] or all(".wafersim-" in n for n in leftovers)
 
 
+@pytest.mark.slow
 def test_cli_sweep_killed_mid_run_then_resumed(tmp_path, clean):
     spec = tmp_path / "big.toml"
     spec.write_text(big(1000))

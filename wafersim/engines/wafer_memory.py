@@ -170,12 +170,22 @@ class WaferCapacity(Capacity):
         return min(start, limit), limit
 
     def largest_batch(self, devices: int) -> int:
-        """The search starts from the batch whose KV cache fills the SRAM the weights leave
-        (exact when the plan pools the memory; a few steps off when regions hold it apart)."""
+        """The search starts from the batch whose KV cache fills the SRAM the weights leave,
+        the cores' buffers grown with the batch: the decode tile takes room in proportion to
+        the batch, so the room lost at a first guess (the batch that would fit if the buffers
+        stayed as small as they are at no batch) gives the loss per sequence.  Exact when the
+        plan pools the memory and the tile grows linearly; a few steps off when regions hold
+        it apart.  It costs one layout and no memory plan."""
         mem = self.memory
-        free = devices * mem.max_capacity_per_wafer() - mem.weight_bytes()
+        full = mem.max_capacity_per_wafer()
+        free = devices * full - mem.weight_bytes()
         per_sequence = mem.kv_bytes(1)
-        guess = int(free // per_sequence) if free > 0 and per_sequence > 0 else 1
+        first = int(free // per_sequence) if free > 0 and per_sequence > 0 else 0
+        guess = 1
+        if first >= 1:
+            first = min(first, MAX_SEARCH - 1)
+            lost_per_sequence = devices * (full - mem.capacity_per_wafer(first, devices)) / first
+            guess = int(free // (per_sequence + max(0.0, lost_per_sequence)))
         return largest_fitting(lambda b: self.fits(b, devices), max(1, min(guess, MAX_SEARCH - 1)))
 
     def check_devices(self, devices: int) -> None:

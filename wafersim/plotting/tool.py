@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ..atomic import atomic_path
+from ..extras import install_hint
 
 __all__ = ["INSTALL_HINT", "pyplot", "headless_pyplot", "tool_pyplot", "save_png", "tool_parser", "run_tool"]
 
 #: how to get matplotlib: the ``plot`` extra of a checkout, or matplotlib alone
-INSTALL_HINT = "pip install -e '.[plot]' (from a checkout of wafersim) or pip install matplotlib"
+INSTALL_HINT = install_hint("plot")
 DPI = 100
 
 

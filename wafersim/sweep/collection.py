@@ -34,6 +34,7 @@ from typing import Any, Mapping
 import h5py
 import numpy as np
 
+from ..extras import install_hint
 from ..results.hdf5 import _column, _dataset, _json, _stamp, _text
 from ..results.integrity import signed_h5
 from ..results.run_result import LayerArray
@@ -275,10 +276,10 @@ def summary_digest(path: str | Path) -> str:
 
 
 def open_dataset(path: str | Path):
-    """The summary as an ``xarray.Dataset`` (needs ``pip install 'wafersim[sweep]'``)."""
+    """The summary as an ``xarray.Dataset`` (needs ``pip install xarray h5netcdf pandas``)."""
     try:
         import xarray
     except ImportError:
         raise ImportError("opening a sweep as a Dataset needs xarray and h5netcdf; install them with: "
-                          "pip install 'wafersim[sweep]'") from None
+                          f"{install_hint('sweep')}") from None
     return xarray.open_dataset(path, engine="h5netcdf", group=GROUP)

@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from ..text import plural
+from ..extras import install_hint
 
 __all__ = ["add_sweep_command", "cmd_sweep"]
 
@@ -69,7 +70,7 @@ def add_sweep_command(sub: Any) -> None:
                         "process; with --scheduler local, the Dask workers")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run on a Dask cluster: its scheduler's address (tcp://host:8786), or 'local' to start "
-                        "a LocalCluster here (needs pip install 'wafersim[dask]')")
+                        f"a LocalCluster here (needs {install_hint('dask')})")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--force", action="store_true", help="replace an existing OUT (and its journal)")
     g.add_argument("--resume", action="store_true",

@@ -13,6 +13,7 @@ import threading
 from typing import Any, Callable, Sequence
 
 from ..config import ConfigError
+from ..extras import install_hint
 from .records import PointOutcome, encode, error_text, run_chunk, run_point
 
 __all__ = ["run_serial", "run_pool", "run_dask", "dask_client", "chunks", "WorkerLost"]
@@ -117,7 +118,7 @@ def dask_client(scheduler: str, workers: int):
         from distributed import Client, LocalCluster
     except ImportError:
         raise ConfigError("--scheduler", "", "running on Dask needs dask and distributed; install them with: "
-                                             "pip install 'wafersim[dask]'") from None
+                                             f"{install_hint('dask')}") from None
     if scheduler == "local":
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
         return Client(cluster), cluster
