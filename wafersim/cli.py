@@ -464,6 +464,25 @@ def _one_line(text: str, limit: int = ERROR_TEXT_MAX) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+#: commands that report a long run's estimated work and progress on stderr (the others run
+#: many points, each bounded, and show their own progress)
+_REPORTED = ("run", "compare")
+
+
+def _work_budget(ns: argparse.Namespace):
+    """The bound on a long simulation's work for this command (engines/cost.py): lifted by
+    ``--force``; ``run`` and ``compare`` print the estimate and a progress meter on stderr."""
+    from .engines import cost
+    if ns.command not in _REPORTED:
+        return cost.budget(force=bool(getattr(ns, "force", False)))
+    from .sweep.progress import WorkMeter
+
+    def report(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+    return cost.budget(force=bool(getattr(ns, "force", False)), report=report,
+                       progress=lambda label, total: WorkMeter(label, total))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line.  Every error in the input is one line, ``wafersim: error:
     ...``, and exit status 2; Ctrl-C is 130; a bug is one line ``wafersim: internal
@@ -471,7 +490,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     ns = parser.parse_args(argv)
     try:
-        return ns.func(ns)
+        with _work_budget(ns):
+            return ns.func(ns)
     except WafersimError as exc:
         print(f"wafersim: error: {_one_line(exc)}", file=sys.stderr)
         return 2

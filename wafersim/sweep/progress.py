@@ -22,8 +22,10 @@ BAR_INTERVAL_S = 0.1
 TICKER_DELAY_S = 2.0
 #: Seconds between updates of the ticker line (it counts whole seconds).
 TICKER_INTERVAL_S = 1.0
-#: Seconds between the lines of a :class:`WorkMeter` when stderr is not a terminal.
+#: Seconds between the lines of a :class:`WorkMeter` when stderr is not a terminal, and
+#: before its first: a log gets a line only from a run that takes a while.
 LOG_INTERVAL_S = 30.0
+LOG_DELAY_S = 10.0
 #: Elapsed time the rate divides by at the least, so the first update divides by no zero.
 _ELAPSED_LEAST_S = 1e-9
 
@@ -148,7 +150,7 @@ class WorkMeter:
         self.stream = stream if stream is not None else sys.stderr
         self.tty = is_tty(self.stream) if tty is None else tty
         self.interval = BAR_INTERVAL_S if self.tty else log_interval
-        self.delay, self.clock = delay, clock
+        self.delay, self.clock = (delay if self.tty else max(delay, LOG_DELAY_S)), clock
         self.start = clock()
         self._last = -1e18
         self.shown = False
