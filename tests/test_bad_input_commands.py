@@ -143,3 +143,21 @@ def test_work_meter_writes_a_line_to_a_log_at_a_low_rate():
     m.close()
     lines = out.getvalue().splitlines()
     assert 3 <= len(lines) <= 4 and all("ETA" in ln and "of 100 router-cycles" in ln for ln in lines)
+
+
+SPEC_HEAD = 'model = "llama-3.1-8b"\n'
+
+
+@pytest.mark.parametrize("text,match", [
+    ('[axes]\nsystem = ["wse3", 5]\n', "preset names or paths"),
+    ('system = "wse3"\n[axes]\nbatch = [' + "1" * 5000 + "]\n", "not valid TOML"),
+    ('system = "wse3"\n[scenario]\nprompt_tokens = 10\nprompt = 20\n[axes]\nbatch = [1, 2]\n', "give one of them"),
+    ('system = "dgx-h100"\n[scenario]\ngpus = 100000\n[axes]\nbatch = [1, 2]\n', "may span at most"),
+    ('system = "dgx-h100"\n[axes]\ntp = [2, 3]\n', "must divide the 32 attention heads"),
+    ('system = "wse3"\n[axes]\nbatch = { start = 1, stop = 1000, step = 1 }\nprompt = { start = 1, stop = 101, step = 1 }\n',
+     "at most 100000"),
+])
+def test_sweep_specs_are_refused_under_check(tmp_path, text, match):
+    spec = tmp_path / "s.toml"
+    spec.write_text(SPEC_HEAD + text)
+    refused("sweep", str(spec), "--check", "-o", str(tmp_path / "s.h5"), match=match)

@@ -74,7 +74,8 @@ def _scenario_args(p: argparse.ArgumentParser, compare: bool = False) -> None:
                         "(a key of the runtime profile's table for the system's kind, e.g. runtime.efficiency.memory)"
                         + (" (a.<key> / b.<key> for one side)" if compare else ""))
     o.add_argument("-o", "--out", default=None, metavar="FILE.h5", help="write results to an HDF5 file")
-    o.add_argument("--force", action="store_true", help="let -o replace an existing file")
+    o.add_argument("--force", action="store_true", help="let -o replace an existing file, and run a --fidelity "
+                   "cycle job whose estimated work is above the bound (README, Reliability)")
     o.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -467,19 +468,23 @@ def _one_line(text: str, limit: int = ERROR_TEXT_MAX) -> str:
 #: commands that report a long run's estimated work and progress on stderr (the others run
 #: many points, each bounded, and show their own progress)
 _REPORTED = ("run", "compare")
+#: commands whose --force also lifts the bound (a sweep's points run in worker processes,
+#: each under the bound; its --force only replaces the output)
+_FORCED = ("run", "compare", "explore")
 
 
 def _work_budget(ns: argparse.Namespace):
     """The bound on a long simulation's work for this command (engines/cost.py): lifted by
     ``--force``; ``run`` and ``compare`` print the estimate and a progress meter on stderr."""
     from .engines import cost
+    force = ns.command in _FORCED and bool(getattr(ns, "force", False))
     if ns.command not in _REPORTED:
-        return cost.budget(force=bool(getattr(ns, "force", False)))
+        return cost.budget(force=force)
     from .sweep.progress import WorkMeter
 
     def report(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
-    return cost.budget(force=bool(getattr(ns, "force", False)), report=report,
+    return cost.budget(force=force, report=report,
                        progress=lambda label, total: WorkMeter(label, total))
 
 

@@ -87,7 +87,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     o = e.add_argument_group("output")
     o.add_argument("-o", "--out", default=None, metavar="FILE.h5",
                    help="write the points, best layouts (with their full runs) and Pareto front to HDF5")
-    o.add_argument("--force", action="store_true", help="replace an existing -o file")
+    o.add_argument("--force", action="store_true",
+                   help="replace an existing -o file, and run --fidelity cycle points above the work bound")
     o.add_argument("--json", action="store_true", help="print JSON instead of the text report")
     e.set_defaults(func=cmd_explore)
     return e

@@ -318,6 +318,8 @@ def parse_toml_text(raw: bytes | str, source: str) -> dict[str, Any]:
         raise ConfigError(source, "", f"not valid TOML: {exc}") from None
     except RecursionError:
         raise ConfigError(source, "", f"nested too deep; at most {TOML_MAX_DEPTH} levels are read") from None
+    except ValueError as exc:        # an integer of more digits than Python converts (4,300)
+        raise ConfigError(source, "", f"not valid TOML: {' '.join(str(exc).split()[:12])}") from None
     if _depth(data) > TOML_MAX_DEPTH:
         raise ConfigError(source, "", f"nested too deep; at most {TOML_MAX_DEPTH} levels are read")
     return data
