@@ -161,3 +161,15 @@ def test_sweep_specs_are_refused_under_check(tmp_path, text, match):
     spec = tmp_path / "s.toml"
     spec.write_text(SPEC_HEAD + text)
     refused("sweep", str(spec), "--check", "-o", str(tmp_path / "s.h5"), match=match)
+
+
+@pytest.mark.parametrize("args,match", [
+    (["explore", "dgx-h100", "llama-3.1-8b", "--constraint", "ttft_s<=-1"], "never negative"),
+    (["explore", "dgx-h100", "llama-3.1-8b", "--max-power=-1 kW"], "never negative"),
+    (["explore", "dgx-h100", "llama-3.1-8b", "--axis", "tp=3", "--budget", "8"], "was refused"),
+    (["compare", "wse3", "dgx-h100", "llama-3.1-8b", "--spill"], "--frontier"),
+    (["compare", "mini-wafer", "dgx-h100", "llama-3.1-8b", "--basis", "equal-cost", "--layers", "1"],
+     "deployment"),
+])
+def test_explore_and_compare_mistakes_are_refused(args, match):
+    refused(*args, match=match)

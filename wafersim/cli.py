@@ -175,6 +175,9 @@ def _labels(name_a: str, name_b: str, typed_a: str, typed_b: str) -> tuple[str, 
 
 
 def cmd_compare(ns: argparse.Namespace) -> int:
+    if ns.spill and not ns.frontier:
+        raise ConfigError("command line", "spill", "applies with --frontier (points past the largest batch that "
+                          "fits); add --frontier or leave --spill out")
     _check_out(ns)
     sets = _split_sets(ns.set, ["system", "a", "b"])
     model = load_model(ns.model, sets["model"], origin=_typed(sets, "model"))
