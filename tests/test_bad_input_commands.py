@@ -173,3 +173,34 @@ def test_sweep_specs_are_refused_under_check(tmp_path, text, match):
 ])
 def test_explore_and_compare_mistakes_are_refused(args, match):
     refused(*args, match=match)
+
+
+def _small_sweep(tmp_path):
+    from wafersim.sweep.run import run_sweep
+    from wafersim.sweep.spec import parse_spec
+    path = tmp_path / "small.h5"
+    run_sweep(parse_spec('system = "wse3"\nmodel = "llama-3.1-8b"\n[axes]\nbatch = [1, 2]\n', "small.toml"), path,
+              jobs=1)
+    return path
+
+
+def test_open_dataset_checks_the_file_as_the_other_readers_do(tmp_path):
+    pytest.importorskip("xarray")
+    pytest.importorskip("h5netcdf")
+    import h5py
+    from wafersim.results.errors import ResultsFormatError
+    from wafersim.sweep import open_dataset
+    path = _small_sweep(tmp_path)
+    assert open_dataset(path).sizes["batch"] == 2
+    edited = tmp_path / "edited.h5"
+    edited.write_bytes(path.read_bytes())
+    with h5py.File(edited, "r+") as f:           # an edit the signature no longer matches
+        f.attrs["format-version"] = 99
+    truncated = tmp_path / "truncated.h5"
+    truncated.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+    flipped = bytearray(path.read_bytes())
+    flipped[len(flipped) // 2] ^= 0xFF
+    (tmp_path / "flipped.h5").write_bytes(bytes(flipped))
+    for bad in (edited, truncated, tmp_path / "flipped.h5", tmp_path):
+        with pytest.raises(ResultsFormatError):
+            open_dataset(bad)

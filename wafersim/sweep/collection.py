@@ -267,10 +267,25 @@ def summary_digest(path: str | Path) -> str:
 
 
 def open_dataset(path: str | Path):
-    """The summary as an ``xarray.Dataset`` (needs ``pip install 'wafersim[sweep]'``)."""
+    """The summary as an ``xarray.Dataset`` (needs ``pip install 'wafersim[sweep]'``).  The
+    file is checked first as :func:`read_collection` checks it (signature, format, version,
+    the summary group): a damaged or edited file is a ResultsFormatError."""
     try:
         import xarray
     except ImportError:
         raise ImportError("opening a sweep as a Dataset needs xarray and h5netcdf; install them with: "
                           "pip install 'wafersim[sweep]'") from None
-    return xarray.open_dataset(path, engine="h5netcdf", group=GROUP)
+    from ..results.errors import ResultsFormatError
+    if not isinstance(path, (str, Path)):
+        raise TypeError(f"path must be a str or Path, got {type(path).__name__}")
+    try:
+        read_collection(path)
+    except (KeyError, ValueError, TypeError, OSError) as exc:
+        raise ResultsFormatError(f"{path}: not a readable sweep collection ({type(exc).__name__}: "
+                                 f"{' '.join(str(exc).split())[:200]})") from None
+    try:
+        ds = xarray.open_dataset(path, engine="h5netcdf", group=GROUP)
+        return ds.load()
+    except (KeyError, ValueError, TypeError, OSError) as exc:
+        raise ResultsFormatError(f"{path}: cannot open the summary as a Dataset ({type(exc).__name__}: "
+                                 f"{' '.join(str(exc).split())[:200]})") from None
