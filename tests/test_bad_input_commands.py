@@ -204,3 +204,62 @@ def test_open_dataset_checks_the_file_as_the_other_readers_do(tmp_path):
     for bad in (edited, truncated, tmp_path / "flipped.h5", tmp_path):
         with pytest.raises(ResultsFormatError):
             open_dataset(bad)
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (from /proc)."""
+    import os
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as fh:
+                    parents[int(entry)] = int(fh.read().rsplit(b")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    out, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parents.items() if pp == p]
+        out.update(kids)
+        todo.extend(kids)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc"), reason="needs /proc")
+def test_sigterm_to_a_pool_sweep_stops_its_workers(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+    spec = tmp_path / "long.toml"
+    spec.write_text('system = "dgx-h100"\nmodel = "llama-3.1-8b"\n[axes]\nbatch = { start = 1, stop = 20000, step = 1 }\n')
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen([sys.executable, "-m", "wafersim", "sweep", str(spec), "-j", "2", "-o", str(tmp_path / "o.h5")],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    seen: set[int] = set()
+    workers: set[int] = set()           # the pool's processes, below the forkserver (or spawned directly)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(workers) < 2 and proc.poll() is None:
+        kids = _descendants(proc.pid)
+        seen |= kids
+        workers |= {w for k in kids for w in _descendants(k)} or (kids if len(kids) >= 2 else set())
+        time.sleep(0.2)
+    assert proc.poll() is None and len(workers) >= 2, proc.stderr.read()
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(60)
+    assert not [p for p in workers if _alive(p)], "the sweep ended with workers still running"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(_alive(p) for p in seen):
+        time.sleep(0.2)
+    assert not [p for p in seen if _alive(p)]
+    assert proc.returncode != 0
