@@ -263,3 +263,24 @@ def test_sigterm_to_a_pool_sweep_stops_its_workers(tmp_path):
         time.sleep(0.2)
     assert not [p for p in seen if _alive(p)]
     assert proc.returncode != 0
+
+
+def _run():
+    import wafersim
+    return wafersim.simulate("dgx-h100", "llama-3.1-8b")
+
+
+@pytest.mark.parametrize("call", [
+    lambda tmp: __import__("wafersim").load_model("llama-3.1-8b", 5),
+    lambda tmp: __import__("wafersim").load_model("llama-3.1-8b", {5: 1}),
+    lambda tmp: __import__("wafersim").load_system("wse3", {("core",): 1}),
+    lambda tmp: __import__("wafersim").load_system("wse3", {"core.clock_hz": 10**400}),
+    lambda tmp: __import__("wafersim.results.hdf5").results.hdf5.write_results("", _run()),
+    lambda tmp: __import__("wafersim.results.hdf5").results.hdf5.write_results(str(tmp), _run()),
+    lambda tmp: __import__("wafersim.results.hdf5").results.hdf5.write_results(None, _run()),
+])
+def test_api_edges_raise_wafersim_errors(tmp_path, call):
+    from wafersim.config import WafersimError
+    with pytest.raises(WafersimError):
+        call(tmp_path)
+    assert list(tmp_path.iterdir()) == []
