@@ -234,7 +234,9 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.skipif(not __import__("os").path.isdir("/proc"), reason="needs /proc")
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc")
+                    or "forkserver" not in __import__("multiprocessing").get_all_start_methods(),
+                    reason="needs /proc and forkserver workers")
 def test_sigterm_to_a_pool_sweep_stops_its_workers(tmp_path):
     import os
     import signal
@@ -242,19 +244,22 @@ def test_sigterm_to_a_pool_sweep_stops_its_workers(tmp_path):
     import sys
     from pathlib import Path
     spec = tmp_path / "long.toml"
-    spec.write_text('system = "dgx-h100"\nmodel = "llama-3.1-8b"\n[axes]\nbatch = { start = 1, stop = 20000, step = 1 }\n')
+    # flow points take about a second each: a worker is in the middle of one when the signal comes
+    spec.write_text('system = "mini-wafer"\nmodel = "llama-3.1-8b"\n[scenario]\nfidelity = "flow"\n'
+                    '[axes]\nbatch = { start = 1, stop = 2000, step = 1 }\n')
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.Popen([sys.executable, "-m", "wafersim", "sweep", str(spec), "-j", "2", "-o", str(tmp_path / "o.h5")],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     seen: set[int] = set()
-    workers: set[int] = set()           # the pool's processes, below the forkserver (or spawned directly)
+    workers: set[int] = set()           # the pool's processes: children of the forkserver
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(workers) < 2 and proc.poll() is None:
         kids = _descendants(proc.pid)
         seen |= kids
-        workers |= {w for k in kids for w in _descendants(k)} or (kids if len(kids) >= 2 else set())
+        workers |= {w for k in kids for w in _descendants(k)}
         time.sleep(0.2)
     assert proc.poll() is None and len(workers) >= 2, proc.stderr.read()
+    time.sleep(2.0)                     # the workers are into their points
     proc.send_signal(signal.SIGTERM)
     proc.wait(60)
     assert not [p for p in workers if _alive(p)], "the sweep ended with workers still running"

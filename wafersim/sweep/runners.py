@@ -96,18 +96,15 @@ def run_pool(jobs: Sequence[dict[str, Any]], deliver: Deliver, workers: int) -> 
     ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
     with _terminate_raises(), cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_watch_parent,
                                                      initargs=(os.getpid(),)) as pool:
-        futures = [pool.submit(run_chunk, chunk) for chunk in chunks(jobs, workers)]
         try:
+            futures = [pool.submit(run_chunk, chunk) for chunk in chunks(jobs, workers)]
             for fut in cf.as_completed(futures):
                 for record in fut.result():
                     deliver(record)
         except BrokenProcessPool:
-            for fut in futures:
-                fut.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
             raise _worker_lost("a worker process died (killed, or out of memory)") from None
         except BaseException:
-            for fut in futures:
-                fut.cancel()
             _stop_workers(pool)
             raise
 
@@ -120,6 +117,7 @@ def _stop_workers(pool: Any) -> None:
     """End the pool's worker processes now (Ctrl-C, SIGTERM): a worker in the middle of a
     point would otherwise run it to its end, and a long point outlive the sweep."""
     procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
     for proc in procs:
         proc.terminate()
     for proc in procs:
