@@ -493,21 +493,23 @@ def _damage_with_h5py(path: Path, how: str, value) -> None:
             f.create_dataset("runs", data=np.arange(4))
 
 
+def _damaged_bytes(data: bytes, how: str, value: int) -> bytes:
+    """A file's bytes cut short, with one byte flipped, or none (else as they are)."""
+    if how == "truncate":
+        return data[:value % len(data)]
+    if how == "flip":
+        pos = value % len(data)
+        return data[:pos] + bytes([data[pos] ^ 0xFF]) + data[pos + 1:]
+    return b"" if how == "empty" else data
+
+
 @_settings("hdf5")
 @given(how=st.sampled_from(["truncate", "flip", "attr", "delete", "format", "retype", "runs_dataset", "empty"]),
        value=st.integers(min_value=0, max_value=10**6), command=st.sampled_from(["show", "read_run"]))
 def test_damaged_results_files(tmp_path_factory, good_result, how, value, command):
     folder = tmp_path_factory.mktemp("h5")
     path = folder / "damaged.h5"
-    data = good_result
-    if how == "truncate":
-        data = data[:value % len(data)]
-    elif how == "flip":
-        pos = value % len(data)
-        data = data[:pos] + bytes([data[pos] ^ 0xFF]) + data[pos + 1:]
-    elif how == "empty":
-        data = b""
-    path.write_bytes(data)
+    path.write_bytes(_damaged_bytes(good_result, how, value))
     if how in ("attr", "delete", "format", "retype", "runs_dataset"):
         _damage_with_h5py(path, how, value)
         if value % 2:                 # signed again: the checks behind the checksum see the damage
@@ -636,15 +638,7 @@ def test_damaged_collections_through_every_reader(tmp_path_factory, good_collect
     import numpy as np
     folder = tmp_path_factory.mktemp("coll")
     path = folder / "damaged.h5"
-    data = good_collection.read_bytes()
-    if how == "truncate":
-        data = data[:value % len(data)]
-    elif how == "flip":
-        pos = value % len(data)
-        data = data[:pos] + bytes([data[pos] ^ 0xFF]) + data[pos + 1:]
-    elif how == "empty":
-        data = b""
-    path.write_bytes(data)
+    path.write_bytes(_damaged_bytes(good_collection.read_bytes(), how, value))
     if how in ("version", "nan", "delete"):
         with h5py.File(path, "r+") as f:
             if how == "version":
