@@ -147,8 +147,10 @@ def test_readme_explore_commands_run(tmp_path, monkeypatch, capsys):
 
 def test_a_space_of_refused_layouts_reports_them_and_writes_nothing(tmp_path, capsys):
     argv = ["explore", "dgx-h100", "llama-3.1-70b", "--axis", "tp=3,5", "--axis", "pp=1", "--axis", "batch=1"]
-    assert main(argv) == 0
-    text = capsys.readouterr().out
+    assert main(argv) == 2                     # the report, then a refusal: nothing could be run
+    captured = capsys.readouterr()
+    text = captured.out
+    assert "every one of the 2 points evaluated was refused" in captured.err
     assert "no point evaluated could be run" in text and "0 feasible" in text and "2 refused" in text
     assert "must divide" in text
     out = tmp_path / "none.h5"

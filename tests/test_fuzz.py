@@ -45,7 +45,7 @@ from wafersim.config import WafersimError  # noqa: E402
 TOTAL = int(os.environ.get("WAFERSIM_FUZZ_EXAMPLES", "1000"))
 CASE_SECONDS = float(os.environ.get("WAFERSIM_FUZZ_CASE_SECONDS", "30"))
 WEIGHTS = {"cli": 0.18, "set": 0.14, "scaled": 0.20, "big": 0.08, "toml": 0.12, "hdf5": 0.13, "api": 0.08,
-           "out": 0.07}
+           "out": 0.07, "noc": 0.03, "spec": 0.03, "explore": 0.02, "collection": 0.03}
 DATA = Path(__file__).parent / "data"
 STATS: dict[str, int] = {}
 
@@ -506,21 +506,23 @@ def _damage_with_h5py(path: Path, how: str, value) -> None:
             f.create_dataset("runs", data=np.arange(4))
 
 
+def _damaged_bytes(data: bytes, how: str, value: int) -> bytes:
+    """A file's bytes cut short, with one byte flipped, or none (else as they are)."""
+    if how == "truncate":
+        return data[:value % len(data)]
+    if how == "flip":
+        pos = value % len(data)
+        return data[:pos] + bytes([data[pos] ^ 0xFF]) + data[pos + 1:]
+    return b"" if how == "empty" else data
+
+
 @_settings("hdf5")
 @given(how=st.sampled_from(["truncate", "flip", "attr", "delete", "format", "retype", "runs_dataset", "empty"]),
        value=st.integers(min_value=0, max_value=10**6), command=st.sampled_from(["show", "read_run"]))
 def test_damaged_results_files(tmp_path_factory, good_result, how, value, command):
     folder = tmp_path_factory.mktemp("h5")
     path = folder / "damaged.h5"
-    data = good_result
-    if how == "truncate":
-        data = data[:value % len(data)]
-    elif how == "flip":
-        pos = value % len(data)
-        data = data[:pos] + bytes([data[pos] ^ 0xFF]) + data[pos + 1:]
-    elif how == "empty":
-        data = b""
-    path.write_bytes(data)
+    path.write_bytes(_damaged_bytes(good_result, how, value))
     if how in ("attr", "delete", "format", "retype", "runs_dataset"):
         _damage_with_h5py(path, how, value)
         if value % 2:                 # signed again: the checks behind the checksum see the damage
@@ -557,6 +559,124 @@ def test_hostile_api_calls(system, model, mapping, scenario):
         except WafersimError:
             return
     _check_numbers(dict(result.summary), "simulate")
+
+
+def _noc_values():
+    return {
+        "--mesh": st.one_of(st.sampled_from(["2x2", "4x4", "3x5", "8x8", "0x0", "8", "", "\uff18x\uff18", "1x1"]),
+                            hostile_text),
+        "--rates": st.one_of(st.sampled_from(["0.1", "0.05,0.3", ",", "0", "1e-300", "4", "5", "0.1,nan"]),
+                             hostile_text),
+        "--cycles": st.one_of(st.sampled_from(["50", "200", "0"]), small_int),
+        "--warmup": st.one_of(st.sampled_from(["0", "10", "300"]), small_int),
+        "--vcs": st.one_of(st.sampled_from(["1", "2", "16", "17", "-1"]), small_int),
+        "--buffer": st.one_of(st.sampled_from(["1", "8", "1025"]), small_int),
+        "--packet": st.one_of(st.sampled_from(["1", "4", "16"]), small_int),
+        "--seed": st.one_of(st.sampled_from(["0", "-1", "9223372036854775808"]), small_int),
+        "--pattern": st.sampled_from(["uniform", "transpose", "bit_complement", "hotspot", "neighbour", "zigzag"]),
+        "--system": st.one_of(st.sampled_from(["mini-wafer", "wse3", "dgx-h100", "nope"]), hostile_text),
+    }
+
+
+@_settings("noc")
+@given(data=st.data())
+def test_hostile_noc_sweep_flags(data, monkeypatch_module):
+    """Every flag of noc-sweep, hostile or not; the work bound is lowered to about a second
+    so that a legal but long sweep is refused (as it would be above the real bound)."""
+    values = _noc_values()
+    names = data.draw(st.lists(st.sampled_from(sorted(values)), max_size=4, unique=True))
+    args = ["noc-sweep", "--cycles", "100", "--rates", "0.1"]
+    for name in names:
+        args += [name, data.draw(values[name])]
+    run_cli(args)
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    from wafersim.engines import cost
+    mp = pytest.MonkeyPatch()
+    mp.setattr(cost, "WORK_MAX", 2e6)
+    yield mp
+    mp.undo()
+
+
+_SPEC_VALUES = st.one_of(st.sampled_from(['"wse3"', '"dgx-h100"', '["wse3", 5]', "[1, 2]", "[3]", "[100000]",
+                                          "{ start = 1, stop = 4, step = 1 }", "{ start = 1, stop = 1e9, step = 1 }",
+                                          "{ zip = { prompt = [1, 2], output = [3] } }", "1" * 5000, "[]", "true",
+                                          '"1e400 B"', "[-1]", "nan"]),
+                         hostile_text.map(lambda t: json.dumps(t)))
+
+
+@_settings("spec")
+@given(top=st.sampled_from(["system", "model", "description", "bogus"]),
+       key=st.sampled_from(["batch", "tp", "gpus", "prompt", "prompt_tokens", "system", "model", "wafers",
+                            "mapping.cores", "system.core.sram_bytes", "fidelity", "bogus"]),
+       section=st.sampled_from(["axes", "scenario", "set"]), value=_SPEC_VALUES, top_value=_SPEC_VALUES)
+def test_hostile_sweep_specs_under_check(tmp_path_factory, top, key, section, value, top_value):
+    folder = tmp_path_factory.mktemp("spec")
+    text = f'system = "dgx-h100"\nmodel = "llama-3.1-8b"\n{top} = {top_value}\n[{section}]\n"{key}" = {value}\n'
+    spec = folder / "s.toml"
+    spec.write_text(text)
+    run_cli(["sweep", str(spec), "--check", "-o", str(folder / "s.h5")], out_dir=folder, expect_file=None)
+
+
+@_settings("explore")
+@given(axis=st.sampled_from(["tp=3", "tp=1,2", "batch=1:4:x2", "mapping.cores=16x16", "bogus=1", "batch=", "tp=0"]),
+       rule=st.sampled_from(["ttft_s<=-1", "ttft_s<=2 s", "devices<=0", "power_w>=1e30", "nope<=1", "fits_on_chip"]),
+       basis=st.sampled_from(["fit", "equal-cost", "equal-power", "equal-devices"]),
+       system=st.sampled_from(["dgx-h100", "mini-wafer", "pcie-8x-l40s"]))
+def test_hostile_explore_and_compare_bases(axis, rule, basis, system):
+    run_cli(["explore", system, "llama-3.1-8b", "--axis", axis, "--constraint", rule, "--budget", "4", "--json"])
+    run_cli(["compare", system, "dgx-h100", "llama-3.1-8b", "--basis", basis, "--layers", "1", "--json"])
+
+
+@pytest.fixture(scope="module")
+def good_collection(tmp_path_factory) -> Path:
+    from wafersim.sweep.run import run_sweep
+    from wafersim.sweep.spec import parse_spec
+    path = tmp_path_factory.mktemp("good") / "sweep.h5"
+    run_sweep(parse_spec('system = "dgx-h100"\nmodel = "llama-3.1-8b"\n[axes]\nbatch = [1, 2]\n', "s.toml"), path,
+              jobs=1)
+    return path
+
+
+@_settings("collection")
+@given(how=st.sampled_from(["truncate", "flip", "version", "nan", "delete", "empty"]),
+       value=st.integers(min_value=0, max_value=10**6), resign=st.booleans(),
+       reader=st.sampled_from(["show", "read_collection", "open_dataset", "summary_digest"]))
+def test_damaged_collections_through_every_reader(tmp_path_factory, good_collection, how, value, resign, reader):
+    """A sweep collection damaged or edited is a WafersimError in every reader, never a raw
+    h5py or xarray error; an edit signed again is read or refused on what it holds."""
+    import h5py
+    import numpy as np
+    folder = tmp_path_factory.mktemp("coll")
+    path = folder / "damaged.h5"
+    path.write_bytes(_damaged_bytes(good_collection.read_bytes(), how, value))
+    if how in ("version", "nan", "delete"):
+        with h5py.File(path, "r+") as f:
+            if how == "version":
+                f.attrs["format-version"] = [99, "x", -1][value % 3]
+            elif how == "nan":
+                ds = f["summary"][sorted(f["summary"])[value % len(f["summary"])]]
+                if ds.dtype.kind == "f":
+                    ds[...] = np.nan
+            elif "summary" in f:
+                del f["summary"]
+        if resign:
+            from wafersim.results.integrity import stamp
+            stamp(path)
+    if reader == "show":
+        run_cli(["show", str(path)])
+        return
+    from wafersim import sweep
+    STATS["cases"] = STATS.get("cases", 0) + 1
+    with _bounded():
+        try:
+            getattr(sweep, reader)(path)
+        except WafersimError:
+            pass
+        except ImportError:
+            pytest.skip("xarray is not installed")
 
 
 def test_specs_cannot_be_replaced_into_invalid_ones():

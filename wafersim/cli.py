@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any, Sequence
 
-from . import cli_args
+from . import cli_args, cli_noc
 from ._version import __version__
 from .config import ERROR_TEXT_MAX, ConfigError, WafersimError
 from .hardware.runtime import RUNTIME_CLASSES
@@ -82,7 +82,8 @@ def _scenario_args(p: argparse.ArgumentParser, compare: bool = False) -> None:
                         "deployment.<key> is system.deployment.<key>"
                         + ("; a. or b. before any of these for one side (a.<key>: a system key)" if compare else ""))
     o.add_argument("-o", "--out", default=None, metavar="FILE.h5", help="write results to an HDF5 file")
-    o.add_argument("--force", action="store_true", help="let -o replace an existing file")
+    o.add_argument("--force", action="store_true", help="let -o replace an existing file, and run a --fidelity "
+                   "cycle job whose estimated work is above the bound (README, Reliability)")
     o.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -168,6 +169,9 @@ def cmd_run(ns: argparse.Namespace) -> int:
 
 
 def cmd_compare(ns: argparse.Namespace) -> int:
+    if ns.spill and not ns.frontier:
+        raise ConfigError("command line", "spill", "applies with --frontier (points past the largest batch that "
+                          "fits); add --frontier or leave --spill out")
     _check_out(ns)
     sets = _split_sets(ns.set, ["system", "a", "b"])
     model = load_model(ns.model, sets["model"], origin=_typed(sets, "model"))
@@ -363,63 +367,7 @@ def cmd_show(ns: argparse.Namespace) -> int:
     return 0
 
 
-#: engines.noc_traffic.PATTERNS, spelled out so that start-up does not import Numba (a test checks)
-NOC_PATTERNS = ("uniform", "transpose", "bit_complement", "hotspot", "neighbour")
-
-
-def cmd_noc_sweep(ns: argparse.Namespace) -> int:
-    _check_out(ns)
-    import dataclasses
-    import time
-
-    import numpy as np
-
-    from .engines.cycle_network import LinkArrays, NetworkConfig, warm_up
-    from .engines.noc_traffic import TrafficSpec, run_point
-    from .hardware.mesh import PhysicalMesh
-    from .results.hdf5 import write_noc_sweep
-
-    if ns.system:
-        system = load_system(ns.system)
-        if ns.mesh:
-            rows, cols = (int(v) for v in ns.mesh.lower().split("x"))
-            m = system.mesh
-            dies_y = m.dies_y if rows % m.dies_y == 0 else 1
-            dies_x = m.dies_x if cols % m.dies_x == 0 else 1
-            system = dataclasses.replace(system, mesh=dataclasses.replace(m, cores_y=rows, cores_x=cols,
-                                                                          dies_y=dies_y, dies_x=dies_x))
-        links = LinkArrays.from_mesh(PhysicalMesh.from_spec(system))
-        mesh_desc = {"system": system.name, "cores_y": system.mesh.cores_y, "cores_x": system.mesh.cores_x}
-    else:
-        rows, cols = (int(v) for v in (ns.mesh or "8x8").lower().split("x"))
-        links = LinkArrays.uniform(rows, cols)
-        mesh_desc = {"uniform": True, "cores_y": rows, "cores_x": cols, "latency_cycles": 1, "period_cycles": 1}
-    config = NetworkConfig(vcs=ns.vcs, buffer_flits=ns.buffer)
-    rates = [float(r) for r in ns.rates.split(",")]
-    warm_up()
-    points = []
-    for rate in rates:
-        spec = TrafficSpec(pattern=ns.pattern, rate=rate, packet_flits=ns.packet, cycles=ns.cycles,
-                           warmup=ns.warmup, seed=ns.seed)
-        t0 = time.perf_counter()
-        pt, _ = run_point(links, spec, config)
-        points.append(pt)
-        print(f"offered {rate:6.3f}  accepted {pt.accepted:6.3f} flit/node/cycle  latency mean {pt.latency_mean:8.1f}"
-              f"  p99 {pt.latency_p99:8.1f} cycles  delivered {pt.delivered_share:6.1%}  "
-              f"({pt.visits / max(time.perf_counter() - t0, 1e-9):.3g} router-cycles/s)")
-    if ns.out:
-        cols_ = [("offered", [p.offered for p in points], "flit/node/cycle", "injection rate offered"),
-                 ("accepted", [p.accepted for p in points], "flit/node/cycle", "flits ejected in the window per node per cycle"),
-                 ("latency_mean", [p.latency_mean for p in points], "cycle", "mean packet latency, creation to delivery"),
-                 ("latency_p50", [p.latency_p50 for p in points], "cycle", "median packet latency"),
-                 ("latency_p99", [p.latency_p99 for p in points], "cycle", "99th percentile packet latency"),
-                 ("delivered_share", [p.delivered_share for p in points], "", "share of window packets delivered"),
-                 ("router_cycles", [p.visits for p in points], "", "router-cycles simulated (active routers)")]
-        cfg = {"mesh": mesh_desc, "pattern": ns.pattern, "packet_flits": ns.packet, "cycles": ns.cycles,
-               "warmup": ns.warmup, "seed": ns.seed, "router": dataclasses.asdict(config)}
-        write_noc_sweep(ns.out, cols_, np.stack([p.link_utilisation for p in points]), cfg)
-        print(f"results written to {ns.out}")
-    return 0
+NOC_PATTERNS = cli_noc.NOC_PATTERNS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -468,20 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="store the out-of-sample error per kind and metric that every result carries "
                         "(wafersim/validation/error_band.json); run after changing a model or the table")
     v.set_defaults(func=cmd_validate)
-    n = sub.add_parser("noc-sweep", help="latency-throughput curve of the cycle-level mesh network")
-    n.add_argument("--system", default=None, help="take link latency and bandwidth from this wafer preset")
-    n.add_argument("--mesh", default=None, metavar="RxC", help="mesh size (default 8x8, or the preset's)")
-    n.add_argument("--pattern", choices=NOC_PATTERNS, default="uniform")
-    n.add_argument("--rates", default="0.05,0.1,0.2,0.3,0.4,0.5", help="comma-separated flits/node/cycle")
-    n.add_argument("--packet", type=int, default=4, help="flits per packet (default 4)")
-    n.add_argument("--cycles", type=int, default=3000, help="cycles of packet creation (default 3000)")
-    n.add_argument("--warmup", type=int, default=1000, help="cycles before the measurement window (default 1000)")
-    n.add_argument("--vcs", type=int, default=2, help="virtual channels per port (default 2)")
-    n.add_argument("--buffer", type=int, default=8, help="flits per virtual channel (default 8)")
-    n.add_argument("--seed", type=int, default=0)
-    n.add_argument("-o", "--out", default=None, metavar="FILE.h5", help="write the curve to an HDF5 file")
-    n.add_argument("--force", action="store_true", help="let -o replace an existing file")
-    n.set_defaults(func=cmd_noc_sweep)
+    cli_noc.add_parser(sub)
     add_sweep_command(sub)
     from .cli_explore import add_parser as add_explore_parser
     add_explore_parser(sub)
@@ -511,6 +446,29 @@ def _one_line(text: str, limit: int = ERROR_TEXT_MAX) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+#: commands that report a long run's estimated work and progress on stderr (the others run
+#: many points, each bounded, and show their own progress)
+_REPORTED = ("run", "compare")
+#: commands whose --force also lifts the bound (a sweep's points run in worker processes,
+#: each under the bound; its --force only replaces the output)
+_FORCED = ("run", "compare", "explore")
+
+
+def _work_budget(ns: argparse.Namespace):
+    """The bound on a long simulation's work for this command (engines/cost.py): lifted by
+    ``--force``; ``run`` and ``compare`` print the estimate and a progress meter on stderr."""
+    from .engines import cost
+    force = ns.command in _FORCED and bool(getattr(ns, "force", False))
+    if ns.command not in _REPORTED:
+        return cost.budget(force=force)
+    from .sweep.progress import WorkMeter
+
+    def report(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+    return cost.budget(force=force, report=report,
+                       progress=lambda label, total: WorkMeter(label, total))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line.  Every error in the input is one line, ``wafersim: error:
     ...``, and exit status 2; Ctrl-C is 130; a bug is one line ``wafersim: internal
@@ -518,7 +476,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     ns = parser.parse_args(argv)
     try:
-        return ns.func(ns)
+        with _work_budget(ns):
+            return ns.func(ns)
     except WafersimError as exc:
         print(f"wafersim: error: {_one_line(exc)}", file=sys.stderr)
         return 2

@@ -13,7 +13,7 @@ from .engines import registry as engines
 from .nearest import nearest
 from .workload.scenario import MAXIMUM
 
-__all__ = ["FLAG_MAX", "int_or", "positive", "non_negative", "probability", "rate", "float_in", "workload_args", "speculative_args",
+__all__ = ["FLAG_MAX", "int_in", "int_or", "mesh_size", "float_list", "positive", "non_negative", "probability", "rate", "float_in", "workload_args", "speculative_args",
            "split_sets", "typed", "check_out", "dumps"]
 
 #: Largest integer a flag takes; the scenario sets tighter bounds per key (workload.scenario.MAXIMUM).
@@ -22,24 +22,30 @@ FLAG_MAX = 2**31 - 1
 REQUEST_RATE_MAX = MAXIMUM["request_rate"]
 
 
-def int_or(word: str | None):
-    """An argparse type: a positive integer, or ``word`` when one is given."""
-    expected = "a positive integer" + (f" or '{word}'" if word else "")
-
+def int_in(low: int, high: int, expected: str, word: str | None = None):
+    """An argparse type: an integer from ``low`` to ``high`` written in ASCII digits, or
+    ``word`` when one is given; ``expected`` names it in the error."""
     def parse(text: str) -> int | str:
         if word is not None and text == word:
             return word
         try:
+            if not text.isascii():
+                raise ValueError
             value = int(text) if len(text) <= 20 else 2**63
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {expected}, got {text[:40]!r}") from None
-        if value < 1:
+        if value < low:
             raise argparse.ArgumentTypeError(f"expected {expected}, got {text[:40]!r}")
-        if value > FLAG_MAX:
-            raise argparse.ArgumentTypeError(f"expected {expected}; {text[:40]!r} is above {FLAG_MAX}")
+        if value > high:
+            raise argparse.ArgumentTypeError(f"expected {expected}; {text[:40]!r} is above {high}")
         return value
     parse.__name__ = expected
     return parse
+
+
+def int_or(word: str | None):
+    """An argparse type: a positive integer, or ``word`` when one is given."""
+    return int_in(1, FLAG_MAX, "a positive integer" + (f" or '{word}'" if word else ""), word)
 
 
 positive = int_or(None)
@@ -69,6 +75,37 @@ def float_in(low: float, high: float, expected: str):
 
 probability = float_in(0.0, 1.0, "a probability from 0 to 1")
 rate = float_in(0.0, REQUEST_RATE_MAX, f"requests per second, 0 to {REQUEST_RATE_MAX:g}")
+
+
+def mesh_size(text: str) -> tuple[int, int]:
+    """An argparse type: ROWSxCOLS, read as ``--cores`` is (:func:`~wafersim.mapping.options.parse_cores`)."""
+    from .mapping.options import parse_cores
+    try:
+        rows, cols = parse_cores(text) if text not in ("", "all") else (0, 0)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+    if rows < 1:
+        raise argparse.ArgumentTypeError(f"expected ROWSxCOLS such as '16x16'; got {text[:40]!r}")
+    return rows, cols
+
+
+mesh_size.__name__ = "ROWSxCOLS"
+
+
+def float_list(low: float, high: float, expected: str, most: int):
+    """An argparse type: comma-separated numbers, each from ``low`` to ``high``, at least one
+    and at most ``most``."""
+    one = float_in(low, high, expected)
+
+    def parse(text: str) -> list[float]:
+        items = [t.strip() for t in text.split(",", most)]
+        if len(items) > most:
+            raise argparse.ArgumentTypeError(f"expected at most {most} comma-separated values")
+        if not all(items):
+            raise argparse.ArgumentTypeError(f"expected comma-separated values, each {expected}; got {text[:40]!r}")
+        return [one(t) for t in items]
+    parse.__name__ = f"comma-separated values, each {expected}"
+    return parse
 
 
 def workload_args(g: argparse._ArgumentGroup, fidelity_help: str) -> None:

@@ -88,7 +88,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     o = e.add_argument_group("output")
     o.add_argument("-o", "--out", default=None, metavar="FILE.h5",
                    help="write the points, best layouts (with their full runs) and Pareto front to HDF5")
-    o.add_argument("--force", action="store_true", help="replace an existing -o file")
+    o.add_argument("--force", action="store_true",
+                   help="replace an existing -o file, and run --fidelity cycle points above the work bound")
     o.add_argument("--json", action="store_true", help="print JSON instead of the text report")
     e.set_defaults(func=cmd_explore)
     return e
@@ -143,10 +144,11 @@ def cmd_explore(ns: argparse.Namespace) -> int:
         bar[0].close()
     if ns.out:
         write(ns.out, result)
-    if ns.json:
-        print(cli_args.dumps(to_json(result)))
-        return 0
-    print(report(result))
-    if ns.out:
+    print(cli_args.dumps(to_json(result)) if ns.json else report(result))
+    if result.points and result.cost.refused == result.cost.evaluated:     # the report says why; the status too
+        from .config import ConfigError
+        raise ConfigError("explore", "", f"every one of the {result.cost.evaluated} points evaluated was refused "
+                          f"(first: {result.points[0].message}); change the axes or flags that fix them")
+    if ns.out and not ns.json:
         print(f"results written to {Path(ns.out)}")
     return 0

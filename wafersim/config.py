@@ -320,6 +320,8 @@ def parse_toml_text(raw: bytes | str, source: str) -> dict[str, Any]:
         raise ConfigError(source, "", f"not valid TOML: {exc}") from None
     except RecursionError:
         raise ConfigError(source, "", f"nested too deep; at most {TOML_MAX_DEPTH} levels are read") from None
+    except ValueError as exc:        # an integer of more digits than Python converts (4,300)
+        raise ConfigError(source, "", f"not valid TOML: {' '.join(str(exc).split()[:12])}") from None
     if _depth(data) > TOML_MAX_DEPTH:
         raise ConfigError(source, "", f"nested too deep; at most {TOML_MAX_DEPTH} levels are read")
     return data
@@ -357,6 +359,13 @@ def parse_override(text_: str) -> tuple[str, Any]:
 
 def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any], source: str = "--set") -> dict[str, Any]:
     """Return a copy of ``data`` with dotted-key overrides applied (validation happens in build)."""
+    if not isinstance(overrides, Mapping):
+        raise ConfigError(source, "", f"overrides must be a mapping of dotted keys to values; got "
+                                      f"{type(overrides).__name__}")
+    bad = [k for k in overrides if not isinstance(k, str) or not k]
+    if bad:
+        raise ConfigError(source, "", f"override keys must be non-empty dotted text such as 'core.sram_bytes'; "
+                                      f"got {bad[0]!r:.60}")
     out = copy.deepcopy(data)
     for key, value in overrides.items():
         node = out

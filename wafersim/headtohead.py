@@ -141,7 +141,10 @@ def replicas_for(a: dict[str, Any], b: dict[str, Any], basis: str) -> tuple[int,
         return 1, 1
     va, vb = a.get(key), b.get(key)
     if not va or not vb:
-        raise ValueError(f"--basis {basis} needs {key} on both sides; set it in the presets' [deployment] table")
+        from .config import ConfigError
+        side = "A" if not va else "B"
+        raise ConfigError("--basis", "", f"{basis} needs {key} on both sides and side {side} has none; set it in the "
+                          "preset's [deployment] table (or --set system.deployment.<key>)")
     if va >= vb:
         return 1, max(1, round(va / vb))
     return max(1, round(vb / va)), 1

@@ -228,10 +228,7 @@ def _gpu_layout(engine: Engine, system: Any, model: ModelSpec, scenario: Scenari
         counts = [n * gpn for n in range(1, system.max_nodes + 1)]
     else:
         counts = [scenario.gpus]
-        if math.ceil(scenario.gpus / gpn) > system.max_nodes:
-            raise ConfigError("scenario", "gpus", f"{scenario.gpus} GPUs need {math.ceil(scenario.gpus / gpn)} nodes "
-                              f"of {gpn}; {system.name} may span at most {system.max_nodes} "
-                              "(interconnect.max_nodes)")
+        check_gpu_count(system, scenario.gpus)
     fit_batch = 1 if scenario.batch == "max" else scenario.batch
     tried: list[tuple[Any, int, list[Scenario]]] = []
     for gpus in counts:
@@ -263,3 +260,12 @@ def _gpu_layout(engine: Engine, system: Any, model: ModelSpec, scenario: Scenari
     note = (f"{how}; layout tp {s.tp} x pp {s.pp} x ep {s.ep}, the fastest decode step of "
             f"{plural(len(candidates), 'layout')}" + (_FEWER["gpus"] if scenario.gpus == "auto" and gpus > 1 else ""))
     return Sized(s, (*sized.notes, note), result, grown)
+
+
+def check_gpu_count(system: Any, gpus: int) -> None:
+    """Refuse a GPU count that needs more nodes than the system may span."""
+    gpn = system.interconnect.gpus_per_node
+    if math.ceil(gpus / gpn) > system.max_nodes:
+        raise ConfigError("scenario", "gpus", f"{gpus} GPUs need {math.ceil(gpus / gpn)} nodes "
+                          f"of {gpn}; {system.name} may span at most {system.max_nodes} "
+                          "(interconnect.max_nodes)")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["plural", "layers_scope"]
+__all__ = ["plural", "layers_scope", "format_seconds"]
 
 #: plurals that are not the word with an "s"
 _IRREGULAR = {"copy": "copies", "entry": "entries"}
@@ -20,3 +20,15 @@ def plural(n: float, word: str, many: str | None = None, spec: str = "") -> str:
 def layers_scope(layers: int, model_layers: int) -> str:
     """What the figures of a run of the first ``layers`` decoder layers (``--layers``) cover."""
     return f"figures for the first {layers} of {model_layers} layers, without embedding and LM head"
+
+
+def format_seconds(s: float) -> str:
+    """A duration for a progress line or an estimate: "42 s", "3 min 05 s", "2 h 10 min"."""
+    if s != s or s == float("inf"):
+        return "?"
+    s = int(round(s))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"

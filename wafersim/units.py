@@ -65,7 +65,11 @@ def parse_quantity(value: object, kind: str) -> float:
     if isinstance(value, bool):
         raise UnitError(f"expected a {kind} such as {example!r}, got a boolean")
     if isinstance(value, (int, float)):
-        out = float(value)
+        try:
+            out = float(value)
+        except OverflowError:
+            raise UnitError(f"expected a {kind} such as {example!r}; {str(value)[:20]}... is beyond any "
+                            "floating-point number") from None
     elif isinstance(value, str):
         m = _NUMBER_UNIT.match(value)
         if not m:

@@ -36,13 +36,14 @@ def small_cases(draw):
 
 def test_warm_up_compiles_what_real_calls_use():
     warm_up()
-    if not hasattr(_k.run, "signatures"):
+    if not hasattr(_k.advance, "signatures"):
         pytest.skip("JIT disabled")
-    before = len(_k.run.signatures)
+    before = len(_k.advance.signatures), len(_k.in_latency.signatures)
     mesh = PhysicalMesh.from_spec(small_wafer(4, 4, 2, 2))
     time_transfers(mesh, Transfers.unicast([0], [0], [3], [3], 100.0))
     run_point(LinkArrays.uniform(4, 4), TrafficSpec(rate=0.2, cycles=50, warmup=10))
-    assert len(_k.run.signatures) == before, "a real call compiled a new specialisation"
+    assert (len(_k.advance.signatures), len(_k.in_latency.signatures)) == before, \
+        "a real call compiled a new specialisation"
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -118,8 +119,8 @@ def test_uniform_saturation_between_70_percent_and_bisection_bound(k):
 
 
 def test_below_saturation_everything_offered_is_accepted():
-    pt, run = run_point(LinkArrays.uniform(8, 8), TrafficSpec(rate=0.1, cycles=2000, warmup=500))
-    assert pt.delivered_share == 1.0 and run.status == "done"
+    pt, stream = run_point(LinkArrays.uniform(8, 8), TrafficSpec(rate=0.1, cycles=2000, warmup=500))
+    assert pt.delivered_share == 1.0 and pt.status == stream.status == "done" and stream.in_flight == 0
     assert pt.accepted == pytest.approx(0.1, rel=0.1)
 
 
@@ -156,9 +157,10 @@ def test_no_deadlock_under_xy_at_overload():
 
 def test_deterministic_for_a_seed():
     links = LinkArrays.uniform(8, 8)
-    a, ra = run_point(links, TrafficSpec(rate=0.3, cycles=600, warmup=100, seed=9))
-    b, rb = run_point(links, TrafficSpec(rate=0.3, cycles=600, warmup=100, seed=9))
-    assert np.array_equal(ra.done, rb.done) and a.accepted == b.accepted
+    a, _ = run_point(links, TrafficSpec(rate=0.3, cycles=600, warmup=100, seed=9))
+    b, _ = run_point(links, TrafficSpec(rate=0.3, cycles=600, warmup=100, seed=9))
+    assert (a.accepted, a.latency_mean, a.latency_p99, a.visits) == (b.accepted, b.latency_mean, b.latency_p99, b.visits)
+    assert np.array_equal(a.link_utilisation, b.link_utilisation)
     c, _ = run_point(links, TrafficSpec(rate=0.3, cycles=600, warmup=100, seed=10))
     assert c.latency_mean != a.latency_mean
 
@@ -233,3 +235,61 @@ def test_traffic_patterns_by_their_definitions():
 def test_transpose_needs_a_square_mesh():
     with pytest.raises(ValueError, match="square"):
         make_packets(TrafficSpec(pattern="transpose", rate=0.5, cycles=50, warmup=0), 4, 8)
+
+
+@pytest.mark.parametrize("pattern,rate,k", [("uniform", 0.3, 6), ("hotspot", 0.9, 5), ("neighbour", 2.0, 4)])
+def test_streamed_point_equals_the_one_shot_run(pattern, rate, k, monkeypatch):
+    """Fed a batch of packets at a time (small batches here, so that many packets are in
+    flight across a batch's end), the network gives what one run with every packet gives:
+    the same window flits, router visits, link loads and latencies of the window's packets."""
+    from wafersim.engines import noc_traffic
+    monkeypatch.setattr(noc_traffic, "BATCH_PACKETS", 7)
+    monkeypatch.setattr(noc_traffic, "BATCH_MIN_CYCLES", 3)
+    spec = TrafficSpec(pattern=pattern, rate=rate, packet_flits=3, cycles=300, warmup=40, seed=2)
+    links = LinkArrays.uniform(k, k, latency=2)
+    assert noc_traffic.batch_cycles(spec, k, k) < 10
+    point, stream = run_point(links, spec)
+    packets = make_packets(spec, k, k)
+    run = simulate_packets(links, packets, max_cycles=2 * spec.cycles, window=(spec.warmup, spec.cycles))
+    measured = (packets.time >= spec.warmup) & (packets.time < spec.cycles) & (run.done >= 0)
+    lat = run.latency[measured].astype(float)
+    assert point.cycles == run.cycles and point.visits == run.visits and point.status == run.status
+    assert point.accepted == run.window_flits / (k * k * (spec.cycles - spec.warmup))
+    assert np.array_equal(point.link_utilisation, (run.link_flits / run.cycles).astype(np.float32))
+    assert point.latency_mean == pytest.approx(lat.mean(), rel=1e-12)
+    assert point.latency_p50 == pytest.approx(np.percentile(lat, 50), rel=1e-12)
+    assert point.latency_p99 == pytest.approx(np.percentile(lat, 99), rel=1e-12)
+    assert stream.in_flight == int((run.done < 0).sum())
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 40), min_size=0, max_size=20), min_size=1, max_size=4),
+       st.floats(0, 100))
+def test_latency_counts_are_numpy_percentiles(parts, q):
+    from wafersim.engines.noc_traffic import LatencyCounts
+    counts = LatencyCounts()
+    for part in parts:
+        counts.add(np.array(part, np.int64))
+    flat = np.array([v for part in parts for v in part], float)
+    if not len(flat):
+        assert len(counts) == 0 and np.isnan(counts.percentile(q))
+        return
+    assert counts.percentile(q) == pytest.approx(np.percentile(flat, q), rel=1e-12, abs=1e-12)
+    assert counts.mean() == pytest.approx(flat.mean(), rel=1e-12)
+
+
+def test_a_long_run_keeps_only_the_packets_in_flight(monkeypatch):
+    """A run 50 times longer than a batch: at most a batch or two of packets is held at a
+    time below saturation (the peak memory follows them, not the run's length)."""
+    from wafersim.engines import noc_traffic
+    from wafersim.engines.cycle_network import PacketStream
+    monkeypatch.setattr(noc_traffic, "BATCH_PACKETS", 256)
+    spec = TrafficSpec(rate=0.2, cycles=20_000, warmup=100)
+    assert spec.cycles > 50 * noc_traffic.batch_cycles(spec, 8, 8)
+    stream = PacketStream(LinkArrays.uniform(8, 8), window=(spec.warmup, spec.cycles))
+    most = 0
+    for end, packets in noc_traffic.packet_batches(spec, 8, 8):
+        stream.run(packets, end)
+        most = max(most, stream.in_flight + len(packets))
+    total = 8 * 8 * spec.cycles * spec.rate / spec.packet_flits
+    assert stream.delivered > 0.9 * total and most < total / 20

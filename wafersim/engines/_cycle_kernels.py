@@ -79,55 +79,58 @@ def _neighbour(r, d, nx):
     return r + nx
 
 
-@njit(cache=True)
-def run(ny, nx, lat, period, V, D, pk_src, pk_dst, pk_flits, pk_time, pk_vc, src_start, src_order, time_order,
-        max_cycles, watchdog, win_start, win_end, pk_head, pk_done, link_flits, stats):
-    """Simulate until every packet is delivered, ``max_cycles`` pass or nothing moves for
-    ``watchdog`` cycles while flits wait.
+#: slots of the scalar state of :func:`advance`: the clock, the next packet by creation
+#: cycle, packets delivered, flits in the network, the last cycle a flit moved, active routers
+T, GP, DELIVERED, IN_NETWORK, LAST_MOVE, N_CUR = range(6)
 
-    Inputs: ``lat`` int64 (R, 4) link latency in cycles; ``period`` float64 (R, 4) cycles per
-    flit; packets as arrays (source and destination router, flits, creation cycle, VC);
-    ``src_start`` (R + 1) and ``src_order`` list each router's packets by creation cycle;
-    ``time_order`` all packets by creation cycle.  Outputs (filled in place): ``pk_head``
-    cycle each head flit entered the network, ``pk_done`` cycle each packet was delivered
-    (-1 if not), ``link_flits`` (R, 4) flits each link carried, ``stats`` int64:
-    [cycles run, flits ejected in [win_start, win_end), flits ejected, packets delivered,
-    router visits, order errors].  Returns the status code.
-    """
-    R = ny * nx
-    P = pk_src.shape[0]
-    Q = R * PORTS * V
-    # flit slots, one record per slot so that a slot is one cache access: packet, flit number,
-    # cycle it is ready, cycle the upstream router learns the slot is free
-    slot = np.zeros((Q, D, 4), np.int32)
-    hd = np.zeros(Q, np.int64)
-    cnt = np.zeros(Q, np.int64)
-    route = np.full(Q, -1, np.int64)
-    owner = np.full(Q, -1, np.int64)          # output VC (r, o, v) -> input (p * V + v) holding it
-    rr_in = np.zeros(R * PORTS, np.int64)
-    rr_out = np.zeros(R * PORTS, np.int64)
-    link_free = np.zeros((R, 4))
-    occ = np.zeros(R, np.int64)               # flits buffered in each router
-    inj_pkt = np.full(R, -1, np.int64)
-    inj_flit = np.zeros(R, np.int64)
-    src_next = src_start[:-1].copy()
-    pk_got = np.zeros(P, np.int64)
+
+@njit(cache=True)
+def in_latency(lat, nx):
+    """Per router and input port, the latency of the link into it (1 where there is none,
+    and for the injection port): how long a freed slot takes to be seen upstream."""
+    R = lat.shape[0]
     in_lat = np.ones((R, PORTS), np.int64)
     for r in range(R):
         for p in range(4):
             up = _neighbour(r, 1 - p if p < 2 else 5 - p, nx)  # the router the flit came from
             if 0 <= up < R and lat[up, p] > 0:
                 in_lat[r, p] = lat[up, p]
-    cur = np.empty(R, np.int64)
-    nxt = np.empty(R, np.int64)
-    stamp = np.full(R, -1, np.int64)
-    n_cur = 0
+    return in_lat
+
+
+@njit(cache=True)
+def advance(ny, nx, lat, period, V, D, in_lat, slot, hd, cnt, route, owner, rr_in, rr_out, link_free, occ,
+            inj_pkt, inj_flit, cur, nxt, stamp, sc, pk_src, pk_dst, pk_flits, pk_time, pk_vc, pk_got,
+            src_start, src_next, src_order, time_order, max_cycles, watchdog, win_start, win_end,
+            pk_head, pk_done, link_flits, stats):
+    """Simulate until every packet is delivered, ``max_cycles`` pass or nothing moves for
+    ``watchdog`` cycles while flits wait.
+
+    The network's state (``slot`` .. ``stamp`` and the scalars ``sc``, see :data:`T` ..
+    :data:`N_CUR`) is the caller's and is left as the run ends, so that a run stopped at
+    ``max_cycles`` can go on with more packets (:mod:`wafersim.engines.cycle_network`
+    builds it).  Inputs: ``lat`` int64 (R, 4) link latency in cycles; ``period`` float64
+    (R, 4) cycles per flit; packets as arrays (source and destination router, flits,
+    creation cycle, VC, flits delivered so far); ``src_start`` (R + 1) and ``src_order``
+    list each router's packets not yet injecting by creation cycle, ``src_next`` the
+    next of each; ``time_order`` the packets the run has not seen created yet, by
+    creation cycle.  Outputs (filled in place): ``pk_head`` cycle each head flit entered
+    the network, ``pk_done`` cycle each packet was delivered (-1 if not), ``link_flits``
+    (R, 4) flits each link carried, ``stats`` int64: [cycles run, flits ejected in
+    [win_start, win_end), flits ejected, packets delivered, router visits, order
+    errors].  Returns the status code.
+    """
+    R = ny * nx
+    P = pk_src.shape[0]
+    G = time_order.shape[0]
     cand = np.empty(PORTS, np.int64)
-    t = 0
-    gp = 0
-    delivered = 0
-    in_network = 0
-    last_move = 0
+    cur0 = cur
+    t = sc[T]
+    gp = sc[GP]
+    delivered = sc[DELIVERED]
+    in_network = sc[IN_NETWORK]
+    last_move = sc[LAST_MOVE]
+    n_cur = sc[N_CUR]
     status = DONE
     while True:
         if delivered == P:
@@ -139,7 +142,7 @@ def run(ny, nx, lat, period, V, D, pk_src, pk_dst, pk_flits, pk_time, pk_vc, src
             status = STALLED
             break
         if n_cur == 0 and in_network == 0:
-            if gp >= P:
+            if gp >= G:
                 status = STALLED
                 break
             nt = pk_time[time_order[gp]]
@@ -147,7 +150,7 @@ def run(ny, nx, lat, period, V, D, pk_src, pk_dst, pk_flits, pk_time, pk_vc, src
                 t = min(nt, max_cycles)
                 last_move = t
                 continue
-        while gp < P and pk_time[time_order[gp]] <= t:
+        while gp < G and pk_time[time_order[gp]] <= t:
             s = pk_src[time_order[gp]]
             if stamp[s] != t:
                 stamp[s] = t
@@ -279,4 +282,11 @@ def run(ny, nx, lat, period, V, D, pk_src, pk_dst, pk_flits, pk_time, pk_vc, src
         t += 1
     stats[0] = t
     stats[3] = delivered
+    cur0[:n_cur] = cur[:n_cur]
+    sc[T] = t
+    sc[GP] = gp
+    sc[DELIVERED] = delivered
+    sc[IN_NETWORK] = in_network
+    sc[LAST_MOVE] = last_move
+    sc[N_CUR] = n_cur
     return status

@@ -39,7 +39,7 @@ from ..mapping.options import MappingOptions
 from ..results.run_result import RunResult
 from ..workload.model import ModelSpec
 from ..workload.scenario import Scenario
-from . import flow
+from . import cost, flow
 from .cycle_network import LinkArrays, NetworkConfig, time_transfers, transfer_arms
 from .cycle_network import warm_up as _warm_network
 from .flow_routing import warm_up as _warm_routing
@@ -67,6 +67,57 @@ class CycleTimer(flow._Timer):
 
     config = NetworkConfig()
     max_flit_hops = MAX_FLIT_HOPS
+    #: the progress of the run this class times (a subclass made per run: see :func:`simulate`)
+    run_progress: "_RunProgress | None" = None
+
+    @classmethod
+    def before_timing(cls, system: WaferSpec, placement, passes, io) -> None:
+        """Estimate the router-cycles of every stage simulation the run will make, report the
+        estimate and refuse the run above the bound in force (:mod:`wafersim.engines.cost`)."""
+        links = _links(flow.physical_mesh(system))
+        work = 0.0
+        shared = placement.strategy != "pipelined"
+        for prog in passes:
+            for sb in (*prog.stages, prog.handoff):
+                work += cls._stage_work(sb, links.flit_bytes, by_region=shared)
+        if io is not None:
+            work += cls._stage_work(io.io, links.flit_bytes, by_region=False)
+        cost.check(work, f"the cycle engine on {system.name}", "scenario", "fidelity",
+                   "use --fidelity flow (the same program, links in closed form), --layers N or a smaller "
+                   "--cores block")
+        if cls.run_progress is not None:
+            cls.run_progress.start(f"{system.name} cycle engine", work)
+
+    @classmethod
+    def _stage_work(cls, sb: StageBatch, flit_bytes: float, by_region: bool) -> float:
+        """Router-cycles of one stage's simulations: per simulation (each wafer's transfers,
+        or each region's when regions take turns) the routers of its box set up, plus its
+        flit-hops, at most the budget (run twice, at one and two shares, past it)."""
+        t = sb.transfers
+        if not len(t):
+            return 0.0
+        keys = sb.transfer_region if by_region else sb.transfer_wafer
+        sy, sx, ty, tx, flits, owner = transfer_arms(t, flit_bytes)
+        work = 0.0
+        seen = set()
+        for key in np.unique(keys):
+            arm = keys[owner] == key
+            if not arm.any():
+                continue
+            if by_region:           # identical regions taking turns are simulated once (flow._Timer._region_groups)
+                sel = keys == key
+                same = (int(sb.transfer_wafer[sel][0]), int(sel.sum()), float(t.nbytes[sel].sum()))
+                if same in seen:
+                    continue
+                seen.add(same)
+            ys, xs = np.concatenate([sy[arm], ty[arm]]), np.concatenate([sx[arm], tx[arm]])
+            box = float((ys.max() - ys.min() + 1) * (xs.max() - xs.min() + 1))
+            hops = np.abs(sy[arm] - ty[arm]) + np.abs(sx[arm] - tx[arm])
+            fh = float((flits[arm] * hops).sum())
+            budget = max(cls.max_flit_hops, 8.0 * float(hops.sum()))
+            runs = 1 if fh <= budget else 2
+            work += runs * box * cost.SETUP_ROUTER_CYCLES + (fh if runs == 1 else 1.5 * budget)
+        return work
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -111,6 +162,9 @@ class CycleTimer(flow._Timer):
         done, run = time_transfers(self.links, t, self.config)
         self.router_cycles += run.visits
         self.sim_cycles += run.cycles
+        if self.run_progress is not None:
+            y0, x0, y1, x1 = run.box
+            self.run_progress.add((y1 - y0) * (x1 - x0) * cost.SETUP_ROUTER_CYCLES + run.visits)
         return done
 
     def _route(self, sb: StageBatch, boxes, one_at_a_time: bool = False, distinct: bool = False):
@@ -145,10 +199,32 @@ def _links(mesh) -> LinkArrays:
     return hit[1]
 
 
+class _RunProgress:
+    """The work one run has done against its estimate, on the meter the caller asked for."""
+
+    def __init__(self) -> None:
+        self.meter: cost.Meter = cost.Meter()
+        self.done = 0.0
+
+    def start(self, label: str, total: float) -> None:
+        self.meter = cost.meter(label, total)
+
+    def add(self, work: float) -> None:
+        self.done += work
+        self.meter.update(self.done)
+
+
 def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions) -> RunResult:
-    """Run the cycle engine; ``scenario`` is resolved (batch and wafers are numbers)."""
+    """Run the cycle engine; ``scenario`` is resolved (batch and wafers are numbers).  The run
+    is estimated before any stage is simulated and refused above the work bound in force
+    (:mod:`wafersim.engines.cost`)."""
     warm_up()
-    return flow.run_program(system, model, scenario, mapping, fidelity="cycle", timer_class=CycleTimer)
+    progress = _RunProgress()
+    timer = type("CycleTimerOfRun", (CycleTimer,), {"run_progress": progress})
+    try:
+        return flow.run_program(system, model, scenario, mapping, fidelity="cycle", timer_class=timer)
+    finally:
+        progress.meter.close()
 
 
 def network_times(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: MappingOptions,

@@ -33,7 +33,7 @@ from ..dataflow.transfers import COL_MULTICAST, ROW_MULTICAST, UNICAST, Transfer
 from ..hardware.mesh import PhysicalMesh
 from . import _cycle_kernels as _k
 
-__all__ = ["NetworkConfig", "LinkArrays", "Packets", "NetworkRun", "transfer_arms", "transfer_packets", "simulate_packets",
+__all__ = ["NetworkConfig", "LinkArrays", "Packets", "NetworkRun", "PacketStream", "transfer_arms", "transfer_packets", "simulate_packets",
            "time_transfers", "warm_up", "STATUS"]
 
 STATUS = {_k.DONE: "done", _k.CYCLE_LIMIT: "cycle limit", _k.STALLED: "stalled", _k.ERROR: "error"}
@@ -155,6 +155,56 @@ def _box(p: Packets, ny: int, nx: int) -> tuple[int, int, int, int]:
             int(max(p.src_y.max(), p.dst_y.max())) + 1, int(max(p.src_x.max(), p.dst_x.max())) + 1)
 
 
+def _source_lists(src: np.ndarray, time: np.ndarray, index: np.ndarray, routers: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each router's packets ``index`` (by source, then creation cycle, then index): the start
+    of each router's list and the lists, as the kernel reads them."""
+    order = index[np.lexsort((index, time[index], src[index]))].astype(np.int64)
+    start = np.zeros(routers + 1, np.int64)
+    np.cumsum(np.bincount(src[index], minlength=routers), out=start[1:])
+    return start, order
+
+
+class _Network:
+    """The routers of a box of ``by`` x ``bx`` routers between calls of the kernel
+    (:func:`wafersim.engines._cycle_kernels.advance`): buffers, allocations, credits, the
+    clock and the active routers.  ``R x 5 x vcs x buffer_flits`` slots of 16 bytes."""
+
+    def __init__(self, by: int, bx: int, lat: np.ndarray, period: np.ndarray, config: NetworkConfig):
+        R, V, D = by * bx, int(config.vcs), int(config.buffer_flits)
+        Q = R * _k.PORTS * V
+        self.by, self.bx, self.lat, self.period, self.V, self.D = by, bx, lat, period, V, D
+        self.watchdog = int(config.watchdog_cycles)
+        self.state = (_k.in_latency(lat, bx), np.zeros((Q, D, 4), np.int32), np.zeros(Q, np.int64),
+                      np.zeros(Q, np.int64), np.full(Q, -1, np.int64), np.full(Q, -1, np.int64),
+                      np.zeros(R * _k.PORTS, np.int64), np.zeros(R * _k.PORTS, np.int64), np.zeros((R, 4)),
+                      np.zeros(R, np.int64), np.full(R, -1, np.int64), np.zeros(R, np.int64),
+                      np.empty(R, np.int64), np.empty(R, np.int64), np.full(R, -1, np.int64),
+                      np.zeros(6, np.int64))
+        self.link_flits = np.zeros((R, 4), np.int64)
+        self.stats = np.zeros(6, np.int64)
+
+    @property
+    def slots(self) -> np.ndarray:
+        return self.state[1]
+
+    @property
+    def injecting(self) -> np.ndarray:
+        """Per router, the packet whose flits it is injecting (-1: none)."""
+        return self.state[10]
+
+    @property
+    def scalars(self) -> np.ndarray:
+        return self.state[15]
+
+    def advance(self, src, dst, flits, time, vc, got, src_start, src_order, time_order, max_cycles: int,
+                win_start: int, win_end: int, head, done) -> int:
+        src_next = src_start[:-1].copy()
+        return int(_k.advance(self.by, self.bx, self.lat, self.period, self.V, self.D, *self.state,
+                              src, dst, flits, time, vc, got, src_start, src_next, src_order, time_order,
+                              int(max_cycles), self.watchdog, int(win_start), int(win_end), head, done,
+                              self.link_flits, self.stats))
+
+
 def simulate_packets(links: LinkArrays | PhysicalMesh, packets: Packets, config: NetworkConfig = NetworkConfig(),
                      max_cycles: int = 10**9, window: tuple[int, int] = (0, 2**62)) -> NetworkRun:
     """Run ``packets`` through the mesh until all are delivered (or ``max_cycles``, or the
@@ -183,23 +233,95 @@ def simulate_packets(links: LinkArrays | PhysicalMesh, packets: Packets, config:
     R = by * bx
     src = (p.src_y - y0) * bx + (p.src_x - x0)
     dst = (p.dst_y - y0) * bx + (p.dst_x - x0)
+    net = _Network(by, bx, lat.reshape(R, 4), period.reshape(R, 4), config)
     time_order = np.argsort(p.time, kind="stable").astype(np.int64)
-    src_order = np.lexsort((p.time, src)).astype(np.int64)   # by source, then creation (then index)
-    src_start = np.zeros(R + 1, np.int64)
-    np.cumsum(np.bincount(src, minlength=R), out=src_start[1:])
+    src_start, src_order = _source_lists(src, p.time, np.arange(n, dtype=np.int64), R)
     head = np.full(n, -1, np.int64)
     done = np.full(n, -1, np.int64)
-    link_flits = np.zeros((R, 4), np.int64)
-    stats = np.zeros(6, np.int64)
-    status = _k.run(by, bx, lat.reshape(R, 4), period.reshape(R, 4), int(config.vcs), int(config.buffer_flits),
-                    src, dst, p.flits, p.time, p.vc, src_start, src_order, time_order,
-                    int(max_cycles), int(config.watchdog_cycles), int(window[0]), int(window[1]),
-                    head, done, link_flits, stats)
+    status = net.advance(src, dst, p.flits, p.time, p.vc, np.zeros(n, np.int64), src_start, src_order, time_order,
+                         int(max_cycles), int(window[0]), int(window[1]), head, done)
+    link_flits, stats = net.link_flits, net.stats
     full = np.zeros((ny, nx, 4), np.int64)
     full[y0:y0 + by, x0:x0 + bx] = link_flits.reshape(by, bx, 4)
     run = NetworkRun(STATUS[int(status)], int(stats[0]), head, done, full, int(stats[1]), int(stats[2]),
                      int(stats[3]), int(stats[4]), int(stats[5]), (y0, x0, y0 + by, x0 + bx), p.time)
     return run
+
+
+class PacketStream:
+    """The network fed packets as they are created, a batch at a time: :meth:`run` adds the
+    packets created up to a cycle and simulates up to it; the packets delivered leave,
+    so memory follows the packets in flight (queued at their source or in the routers),
+    not every packet of the run.  The whole mesh is simulated.  Fed the same packets, it
+    gives the cycles, deliveries and link loads :func:`simulate_packets` gives in one run
+    (a test holds the two to that)."""
+
+    def __init__(self, links: LinkArrays, config: NetworkConfig = NetworkConfig(),
+                 window: tuple[int, int] = (0, 2**62)):
+        ny, nx = links.shape
+        lat = np.ascontiguousarray(links.latency, dtype=np.int64).reshape(ny * nx, 4).copy()
+        if (lat[lat > 0].min(initial=1) < 1):
+            raise ValueError("link latencies must be >= 1 cycle")
+        self.shape, self.config, self.window = (ny, nx), config, window
+        self.net = _Network(ny, nx, lat, np.ascontiguousarray(links.period, dtype=np.float64).reshape(ny * nx, 4).copy(),
+                            config)
+        empty = np.zeros(0, np.int64)
+        # the packets in flight: source and destination router, flits, creation cycle, VC,
+        # flits delivered, head cycle
+        self.src, self.dst, self.flits, self.time, self.vc, self.got, self.head = (empty,) * 7
+        self.status = "done"
+        self.delivered = 0
+
+    @property
+    def cycles(self) -> int:
+        return int(self.net.scalars[_k.T])
+
+    def run(self, packets: Packets, until: int) -> tuple[np.ndarray, np.ndarray]:
+        """Add ``packets`` (created at ``self.cycles`` or later, before ``until``) and simulate
+        up to cycle ``until``; the creation and delivery cycles of the packets delivered."""
+        ny, nx = self.shape
+        p = packets
+        if len(p) and (p.time.min() < self.cycles or p.time.max() >= until):
+            raise ValueError("packets must be created between the stream's clock and the end of the run")
+        if len(p) and p.vc.max() >= self.config.vcs:
+            raise ValueError(f"packet vc {int(p.vc.max())} >= {self.config.vcs} virtual channels")
+        if until >= 2**31 - 2**20:
+            raise ValueError("cycles must fit in int32")
+        old = len(self.src)
+        src = np.concatenate([self.src, p.src_y * nx + p.src_x])
+        dst = np.concatenate([self.dst, p.dst_y * nx + p.dst_x])
+        flits, time, vc = (np.concatenate([a, b]) for a, b in ((self.flits, p.flits), (self.time, p.time),
+                                                                (self.vc, p.vc)))
+        got = np.concatenate([self.got, np.zeros(len(p), np.int64)])
+        head = np.concatenate([self.head, np.full(len(p), -1, np.int64)])
+        done = np.full(len(src), -1, np.int64)
+        started = head >= 0
+        inj = self.net.injecting
+        started[inj[inj >= 0]] = True
+        src_start, src_order = _source_lists(src, time, np.nonzero(~started)[0].astype(np.int64), ny * nx)
+        sc = self.net.scalars
+        sc[_k.GP] = 0
+        sc[_k.DELIVERED] = 0
+        status = self.net.advance(src, dst, flits, time, vc, got, src_start, src_order,
+                                  old + np.arange(len(p), dtype=np.int64), until, self.window[0], self.window[1],
+                                  head, done)
+        self.status = STATUS[status]
+        out = done >= 0
+        self.delivered += int(out.sum())
+        keep = ~out
+        remap = np.full(len(src) + 1, -1, np.int64)           # the last entry maps -1 (a slot never used)
+        remap[np.nonzero(keep)[0]] = np.arange(int(keep.sum()))
+        slots = self.net.slots
+        slots[..., 0] = remap[slots[..., 0]]
+        inj[:] = remap[inj]
+        self.src, self.dst, self.flits, self.time, self.vc, self.got, self.head = (
+            a[keep] for a in (src, dst, flits, time, vc, got, head))
+        return time[out], done[out]
+
+    @property
+    def in_flight(self) -> int:
+        """Packets created and not yet delivered."""
+        return len(self.src)
 
 
 def transfer_arms(transfers: Transfers, flit_bytes: float) -> tuple[np.ndarray, ...]:
@@ -260,4 +382,6 @@ def time_transfers(links: LinkArrays | PhysicalMesh, transfers: Transfers, confi
 def warm_up() -> None:
     """Compile (or load from the on-disk cache) the kernel with the types real calls use."""
     links = LinkArrays.uniform(2, 2)
-    simulate_packets(links, Packets([0], [0], [1], [1], [2], [0], [0]), NetworkConfig(), max_cycles=100)
+    packets = Packets([0], [0], [1], [1], [2], [0], [0])
+    simulate_packets(links, packets, NetworkConfig(), max_cycles=100)
+    PacketStream(links).run(packets, 100)

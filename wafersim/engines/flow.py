@@ -209,6 +209,13 @@ class _Timer:
         copies = [(regions[0], regions[1:]) for regions in groups.values() if len(regions) > 1]
         return np.concatenate(sels), starts, wafer_of, mult, copies
 
+    @classmethod
+    def before_timing(cls, system: WaferSpec, placement: Placement, passes: list[DataflowProgram],
+                      io: DataflowProgram | None) -> None:
+        """Called once the passes a run times are lowered, before any is timed (``io``: the
+        pass whose edge-I/O reads are routed, if any).  The flow engine's cost is bounded by
+        its core count (:data:`FLOW_MAX_CORES`); a subclass whose cost is not estimates it here."""
+
     def route_io(self, prog: DataflowProgram) -> float:
         """Route the program's edge-I/O reads; the busiest link's seconds."""
         link_max, _ = self._route(prog.io, [(0, 0, self.mesh.ny, self.mesh.nx)] * self.pl.regions)
@@ -374,6 +381,9 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
         mesh = physical_mesh(system, _window(pl, [p for p in (prog, full, p_prog, h_prog) if p is not None]))
     except ValueError as exc:
         raise ConfigError(system.name, "defects", str(exc)) from None
+
+    timer_class.before_timing(system, pl, [p for p in (prog, p_prog, p_prog, h_prog) if p is not None],
+                              full if full.io_bytes > 0 else None)
 
     # ---- decode: micro-batches follow each other through the layer regions ---------------
     timer = timer_class(system, mesh, pl, s.dtype)

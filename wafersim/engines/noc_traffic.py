@@ -19,12 +19,14 @@ same packets, and the simulation is deterministic, so the same results.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable, Iterator
 
 import numpy as np
 
-from .cycle_network import LinkArrays, NetworkConfig, NetworkRun, Packets, simulate_packets
+from .cycle_network import LinkArrays, NetworkConfig, Packets, PacketStream
 
-__all__ = ["PATTERNS", "TrafficSpec", "make_packets", "SweepPoint", "run_point", "sweep"]
+__all__ = ["PATTERNS", "TrafficSpec", "packet_batches", "make_packets", "LatencyCounts", "SweepPoint", "run_point",
+           "sweep"]
 
 PATTERNS = ("uniform", "transpose", "bit_complement", "hotspot", "neighbour")
 
@@ -74,25 +76,100 @@ def _destinations(spec: TrafficSpec, ny: int, nx: int, sy: np.ndarray, sx: np.nd
     return sy + dy[pick], sx + dx[pick]
 
 
-def make_packets(spec: TrafficSpec, ny: int, nx: int, vcs: int = 2) -> Packets:
-    """The packets ``spec`` creates on an ny x nx mesh, by creation cycle."""
+#: packets a batch of :func:`packet_batches` holds about (the batch spans whole cycles, at
+#: least :data:`BATCH_MIN_CYCLES`): what bounds a sweep point's memory besides the packets in flight
+BATCH_PACKETS = 2**16
+#: fewest cycles a batch spans, so that a large mesh is not fed a cycle at a time
+BATCH_MIN_CYCLES = 64
+
+
+def batch_cycles(spec: TrafficSpec, ny: int, nx: int) -> int:
+    """Cycles each batch of :func:`packet_batches` spans."""
+    per_cycle = ny * nx * spec.rate / spec.packet_flits
+    return max(BATCH_MIN_CYCLES, int(BATCH_PACKETS / per_cycle))
+
+
+def _creations(rng: np.random.Generator, p: float, nxt: np.ndarray, end: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Creation cycles before ``end`` of each node whose next creation is ``nxt`` (updated in
+    place to the first at or after ``end``): gaps are geometric (Bernoulli creation)."""
+    nodes, times = [], []
+    active = np.nonzero(nxt < end)[0]
+    while len(active):
+        gaps = rng.geometric(p, size=(len(active), width)) if p < 1 else np.ones((len(active), width), np.int64)
+        t = nxt[active, None] + np.cumsum(gaps, axis=1) - gaps            # row k: after k gaps
+        keep = t < end
+        r, _ = np.nonzero(keep)
+        nodes.append(active[r])
+        times.append(t[keep])
+        k = keep.sum(axis=1)
+        nxt[active] = np.where(k == width, t[:, -1] + gaps[:, -1], t[np.arange(len(active)), np.minimum(k, width - 1)])
+        active = active[(k == width) & (nxt[active] < end)]
+    node, time = np.concatenate(nodes or [np.zeros(0, np.int64)]), np.concatenate(times or [np.zeros(0, np.int64)])
+    order = np.lexsort((node, time))
+    return node[order], time[order]
+
+
+def packet_batches(spec: TrafficSpec, ny: int, nx: int, vcs: int = 2) -> Iterator[tuple[int, Packets]]:
+    """The packets ``spec`` creates on an ny x nx mesh, a batch of :func:`batch_cycles` cycles
+    at a time, by creation cycle: (end of the batch, its packets)."""
     rng = np.random.default_rng(spec.seed)
     p = spec.rate / spec.packet_flits
     n = ny * nx
-    mean = spec.cycles * p
-    m = int(np.ceil(mean + 6 * np.sqrt(mean) + 10))
-    gaps = rng.geometric(p, size=(n, m)) if p < 1 else np.ones((n, m), np.int64)
-    times = np.cumsum(gaps, axis=1) - 1
-    node, _ = np.nonzero(times < spec.cycles)
-    t = times[times < spec.cycles]
-    sy, sx = node // nx, node % nx
-    ty, tx = _destinations(spec, ny, nx, sy, sx, rng)
-    moves = (ty != sy) | (tx != sx)
-    sy, sx, ty, tx, t = sy[moves], sx[moves], ty[moves], tx[moves], t[moves]
-    vc = ((sy * nx + sx) * 7 + ty * nx + tx) % vcs
-    order = np.argsort(t, kind="stable")
-    return Packets(sy[order], sx[order], ty[order], tx[order], np.full(len(t), spec.packet_flits),
-                   t[order], vc[order])
+    span = batch_cycles(spec, ny, nx)
+    mean = span * p
+    width = int(np.ceil(mean + 6 * np.sqrt(mean) + 10))
+    nxt = (rng.geometric(p, size=n) - 1) if p < 1 else np.zeros(n, np.int64)
+    for start in range(0, spec.cycles, span):
+        end = min(start + span, spec.cycles)
+        node, t = _creations(rng, p, nxt, end, width)
+        sy, sx = node // nx, node % nx
+        ty, tx = _destinations(spec, ny, nx, sy, sx, rng)
+        moves = (ty != sy) | (tx != sx)
+        sy, sx, ty, tx, t = sy[moves], sx[moves], ty[moves], tx[moves], t[moves]
+        vc = ((sy * nx + sx) * 7 + ty * nx + tx) % vcs
+        yield end, Packets(sy, sx, ty, tx, np.full(len(t), spec.packet_flits), t, vc)
+
+
+def make_packets(spec: TrafficSpec, ny: int, nx: int, vcs: int = 2) -> Packets:
+    """Every packet ``spec`` creates on an ny x nx mesh, by creation cycle (the batches of
+    :func:`packet_batches` joined)."""
+    parts = [pk for _, pk in packet_batches(spec, ny, nx, vcs)]
+    return Packets(*(np.concatenate([getattr(pk, f) for pk in parts] or [np.zeros(0, np.int64)])
+                     for f in ("src_y", "src_x", "dst_y", "dst_x", "flits", "time", "vc")))
+
+
+class LatencyCounts:
+    """Packet latencies as a histogram (whole cycles: value and count), so that the
+    percentiles of a long run are exact without keeping every packet's latency."""
+
+    def __init__(self) -> None:
+        self.values = np.zeros(0, np.int64)
+        self.counts = np.zeros(0, np.int64)
+
+    def add(self, latencies: np.ndarray) -> None:
+        both = np.concatenate([self.values, latencies.astype(np.int64)])
+        weights = np.concatenate([self.counts, np.ones(len(latencies), np.int64)])
+        v, inverse = np.unique(both, return_inverse=True)
+        self.values, self.counts = v, np.bincount(inverse, weights=weights, minlength=len(v)).astype(np.int64)
+
+    def __len__(self) -> int:
+        return int(self.counts.sum())
+
+    def mean(self) -> float:
+        n = len(self)
+        return float((self.values * self.counts).sum() / n) if n else float("nan")
+
+    def percentile(self, q: float) -> float:
+        """As ``numpy.percentile`` (linear interpolation) of the latencies added."""
+        n = len(self)
+        if not n:
+            return float("nan")
+        cum = np.cumsum(self.counts)
+        h = (n - 1) * q / 100.0
+        lo = int(np.floor(h))
+        a = float(self.values[np.searchsorted(cum, lo, side="right")])
+        b = float(self.values[np.searchsorted(cum, min(lo + 1, n - 1), side="right")])
+        return a + (b - a) * (h - lo)
 
 
 @dataclass(frozen=True)
@@ -112,25 +189,41 @@ class SweepPoint:
     cycles: int
 
 
-def run_point(links: LinkArrays, spec: TrafficSpec, config: NetworkConfig = NetworkConfig()) -> tuple[SweepPoint, NetworkRun]:
-    """Simulate ``spec`` on ``links``: packets are created for ``spec.cycles`` cycles; the
-    network then drains for up to as long again (latencies of late packets count)."""
+def run_point(links: LinkArrays, spec: TrafficSpec, config: NetworkConfig = NetworkConfig(),
+              progress: Callable[[int], None] | None = None) -> tuple[SweepPoint, PacketStream]:
+    """Simulate ``spec`` on ``links``: packets are created for ``spec.cycles`` cycles, fed to
+    the network as they are created (:class:`~wafersim.engines.cycle_network.PacketStream`,
+    so memory follows the packets in flight); the network then drains for up to as long
+    again (latencies of late packets count).  ``progress(cycles)`` is called after each
+    batch with the cycles simulated so far.  Returns the point and the stream (its
+    status, clock, and the packets still in flight)."""
     ny, nx = links.shape
-    packets = make_packets(spec, ny, nx, config.vcs)
-    run = simulate_packets(links, packets, config, max_cycles=2 * spec.cycles, window=(spec.warmup, spec.cycles))
+    stream = PacketStream(links, config, window=(spec.warmup, spec.cycles))
+    latencies = LatencyCounts()
+    measured = 0
+
+    def account(created: np.ndarray, done: np.ndarray) -> None:
+        mine = (created >= spec.warmup) & (created < spec.cycles)
+        latencies.add((done - created)[mine])
+
+    for end, packets in packet_batches(spec, ny, nx, config.vcs):
+        measured += int(((packets.time >= spec.warmup) & (packets.time < spec.cycles)).sum())
+        account(*stream.run(packets, end))
+        if progress is not None:
+            progress(stream.cycles)
+    account(*stream.run(Packets(*([],) * 7), 2 * spec.cycles))
+    if progress is not None:
+        progress(stream.cycles)
+    net = stream.net
     window = spec.cycles - spec.warmup
-    measured = (packets.time >= spec.warmup) & (packets.time < spec.cycles)
-    got = measured & (run.done >= 0)
-    lat = run.latency[got].astype(float)
-    stat = (lambda f: float(f(lat))) if len(lat) else (lambda f: float("nan"))
+    cycles = int(net.stats[0])
     point = SweepPoint(
-        offered=float(spec.rate), accepted=run.window_flits / (ny * nx * window),
-        latency_mean=stat(np.mean), latency_p50=stat(lambda a: np.percentile(a, 50)),
-        latency_p99=stat(lambda a: np.percentile(a, 99)),
-        delivered_share=float(got.sum() / max(measured.sum(), 1)), status=run.status,
-        link_utilisation=(run.link_flits / max(run.cycles, 1)).astype(np.float32),
-        visits=run.visits, cycles=run.cycles)
-    return point, run
+        offered=float(spec.rate), accepted=int(net.stats[1]) / (ny * nx * window),
+        latency_mean=latencies.mean(), latency_p50=latencies.percentile(50), latency_p99=latencies.percentile(99),
+        delivered_share=float(len(latencies) / max(measured, 1)), status=stream.status,
+        link_utilisation=(net.link_flits.reshape(ny, nx, 4) / max(cycles, 1)).astype(np.float32),
+        visits=int(net.stats[4]), cycles=cycles)
+    return point, stream
 
 
 def sweep(links: LinkArrays, rates, base: TrafficSpec = TrafficSpec(),

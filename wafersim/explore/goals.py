@@ -164,4 +164,7 @@ def constraint(spec: "str | Constraint") -> Constraint:
                                                f"got {raw[:40]!r}") from None
     if not math.isfinite(bound):
         raise ConfigError("--constraint", key, f"expected a finite bound; got {raw[:40]!r}")
+    if op == "<=" and bound < 0:        # results are never negative (a run refuses one)
+        raise ConfigError("--constraint", key, f"no point can have {key} <= {raw.strip()[:40]}: it is never "
+                                               "negative, so the search would find nothing")
     return Constraint(key, op, bound)

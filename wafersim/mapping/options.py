@@ -21,9 +21,11 @@ def parse_cores(value: str) -> tuple[int, int]:
         return (0, 0)
     try:
         r, c = value.lower().split("x")
+        if not (r.isascii() and r.isdigit() and c.isascii() and c.isdigit() and len(r) <= 9 and len(c) <= 9):
+            raise ValueError
         rows, cols = int(r), int(c)
-    except ValueError:
-        raise ConfigError("mapping", "cores", f"expected ROWSxCOLS such as '420x420'; got {value!r}") from None
+    except (ValueError, AttributeError):
+        raise ConfigError("mapping", "cores", f"expected ROWSxCOLS such as '420x420'; got {str(value)[:40]!r}") from None
     if rows < 1 or cols < 1:
         raise ConfigError("mapping", "cores", f"expected positive ROWSxCOLS; got {value!r}")
     return rows, cols

@@ -233,6 +233,8 @@ def write_results(path: str | Path, results: RunResult | Iterable[RunResult],
     value per run, units, description) along ``run`` (e.g. the measurements ``wafersim
     validate -o`` compares with), or name -> (dimension, its values, columns) along a
     dimension of their own (e.g. ``frontier/a`` along ``batch``)."""
+    from ..atomic import check_output_path
+    path = check_output_path(path, "path")          # a file name in a folder that takes new files
     results = [results] if isinstance(results, RunResult) else list(results)
     if not results:
         raise ValueError("no results to write")

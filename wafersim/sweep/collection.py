@@ -243,7 +243,21 @@ def _short(v: Any) -> str:
 
 
 def read_collection(path: str | Path) -> Collection:
-    """The summary group of a sweep file as numpy arrays with dimensions and units."""
+    """The summary group of a sweep file as numpy arrays with dimensions and units; a
+    ResultsFormatError if it lacks what a collection holds."""
+    try:
+        return _read_collection(path)
+    except (KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
+        raise _damaged(path, exc) from None
+
+
+def _damaged(path: str | Path, exc: BaseException):
+    from ..results.errors import ResultsFormatError
+    return ResultsFormatError(f"{path}: not a complete sweep collection ({type(exc).__name__}: "
+                              f"{' '.join(str(exc).split())[:200]})")
+
+
+def _read_collection(path: str | Path) -> Collection:
     with _open(path) as f:
         attrs = {k: _text_replace(v) for k, v in f.attrs.items()}
         g = f[GROUP]
@@ -259,6 +273,13 @@ def read_collection(path: str | Path) -> Collection:
 def summary_digest(path: str | Path) -> str:
     """SHA-256 of the summary group's contents: every dataset's name, type, shape, values and
     attributes (the same spec gives the same digest, whatever ran it and when)."""
+    try:
+        return _summary_digest(path)
+    except (KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
+        raise _damaged(path, exc) from None
+
+
+def _summary_digest(path: str | Path) -> str:
     h = hashlib.sha256()
     with _open(path) as f:
         g = f[GROUP]
@@ -276,10 +297,21 @@ def summary_digest(path: str | Path) -> str:
 
 
 def open_dataset(path: str | Path):
-    """The summary as an ``xarray.Dataset`` (needs ``pip install xarray h5netcdf pandas``)."""
+    """The summary as an ``xarray.Dataset`` (needs ``pip install xarray h5netcdf pandas``).  The
+    file is checked first as :func:`read_collection` checks it (signature, format, version,
+    the summary group): a damaged or edited file is a ResultsFormatError."""
     try:
         import xarray
     except ImportError:
         raise ImportError("opening a sweep as a Dataset needs xarray and h5netcdf; install them with: "
                           f"{install_hint('sweep')}") from None
-    return xarray.open_dataset(path, engine="h5netcdf", group=GROUP)
+    from ..results.errors import ResultsFormatError
+    if not isinstance(path, (str, Path)):
+        raise TypeError(f"path must be a str or Path, got {type(path).__name__}")
+    read_collection(path)
+    try:
+        ds = xarray.open_dataset(path, engine="h5netcdf", group=GROUP)
+        return ds.load()
+    except (KeyError, ValueError, TypeError, OSError) as exc:
+        raise ResultsFormatError(f"{path}: cannot open the summary as a Dataset ({type(exc).__name__}: "
+                                 f"{' '.join(str(exc).split())[:200]})") from None

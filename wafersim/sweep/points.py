@@ -21,7 +21,7 @@ from ..config import ConfigError, WafersimError, build
 from ..engines import registry as engines
 from ..mapping.options import MappingOptions
 from ..presets import load_model, load_system
-from ..sizing import check_kind, default_sizing
+from ..sizing import check_gpu_count, check_kind, default_sizing
 from ..units import base_unit
 from ..workload.scenario import Scenario
 from .spec import GPU_ONLY, SCENARIO_KEYS, WAFER_ONLY, SweepSpec, _number, _short
@@ -107,12 +107,24 @@ def job_for(spec: SweepSpec, index: tuple[int, ...], cache: dict | None = None) 
         sc = Scenario(**scenario)
     except TypeError as exc:      # a key Scenario does not take (cannot come from a parsed spec)
         raise ConfigError("scenario", "", str(exc)) from None
-    check_kind(system.kind, sc.resolved(model))
+    resolved = check_kind(system.kind, sc.resolved(model))
+    if not wafer:
+        _gpu_checks(system, model, resolved)
     if "fidelity" in scenario:      # as in compare: a kind without the engine asked for runs its default
         scenario["fidelity"] = engines.DEFAULT.fidelity_or_default(system.kind, sc.fidelity)
     job = {"system": system_ref, "model": model_ref, "system_sets": system_sets, "model_sets": model_sets,
            "mapping": mapping_sets if wafer else None, "scenario": scenario}
     return job, system, model, mapping
+
+
+def _gpu_checks(system: Any, model: Any, sc: Scenario) -> None:
+    """The checks a GPU point meets at run time that need no sizing: the GPU count against the
+    nodes the system may span, and a fixed layout (tp, pp, ep) against the system and model."""
+    if isinstance(sc.gpus, int):
+        check_gpu_count(system, sc.gpus)
+    if sc.gpus is None and all(isinstance(v, int) for v in (sc.tp, sc.pp, sc.ep)):
+        from ..engines.gpu_memory import GpuMemory
+        GpuMemory(system, model, sc)
 
 
 def _blamed(target: str, load: Any, ref: str, sets: Mapping[str, Any], cache: dict) -> Any:

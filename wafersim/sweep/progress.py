@@ -2,6 +2,9 @@
 
 Both write to stderr only when it is a terminal, so that pipes, logs and tests see
 nothing; both redraw one line in place (carriage return) and at most ten times a second.
+:class:`WorkMeter`, the progress of one long simulation against its estimated work,
+writes on a terminal the same way and elsewhere (a log) a plain line every
+:data:`LOG_INTERVAL_S`, once the run has gone :data:`TICKER_DELAY_S`.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ import threading
 import time
 from typing import TextIO
 
-__all__ = ["Progress", "Ticker", "is_tty", "format_seconds"]
+from ..text import format_seconds
+
+__all__ = ["Progress", "Ticker", "WorkMeter", "is_tty", "format_seconds"]
 
 #: Seconds between redraws of the sweep bar: ten a second reads as live and costs nothing.
 BAR_INTERVAL_S = 0.1
@@ -19,6 +24,10 @@ BAR_INTERVAL_S = 0.1
 TICKER_DELAY_S = 2.0
 #: Seconds between updates of the ticker line (it counts whole seconds).
 TICKER_INTERVAL_S = 1.0
+#: Seconds between the lines of a :class:`WorkMeter` when stderr is not a terminal, and
+#: before its first: a log gets a line only from a run that takes a while.
+LOG_INTERVAL_S = 30.0
+LOG_DELAY_S = 10.0
 #: Elapsed time the rate divides by at the least, so the first update divides by no zero.
 _ELAPSED_LEAST_S = 1e-9
 
@@ -28,17 +37,6 @@ def is_tty(stream: TextIO) -> bool:
         return bool(stream.isatty())
     except (AttributeError, ValueError, OSError):
         return False
-
-
-def format_seconds(s: float) -> str:
-    if s != s or s == float("inf"):
-        return "?"
-    s = int(round(s))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
 class Progress:
@@ -126,3 +124,49 @@ class Ticker:
             if self.shown:
                 self.stream.write("\r\x1b[K")
                 self.stream.flush()
+
+
+class WorkMeter:
+    """``label [####....] 42 % of 3.1e8 router-cycles, ETA 1 min 05 s`` for one long run:
+    redrawn in place on a terminal (ten times a second at most), a plain line every
+    ``log_interval`` seconds elsewhere; nothing before ``delay`` seconds, so a quick run
+    prints nothing.  ``update(done)`` takes the work done so far."""
+
+    WIDTH = 20
+
+    def __init__(self, label: str, total: float, stream: TextIO | None = None, unit: str = "router-cycles",
+                 delay: float = TICKER_DELAY_S, log_interval: float = LOG_INTERVAL_S, clock=time.monotonic,
+                 tty: bool | None = None):
+        self.label, self.total, self.unit = label, max(float(total), 1.0), unit
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = is_tty(self.stream) if tty is None else tty
+        self.interval = BAR_INTERVAL_S if self.tty else log_interval
+        self.delay, self.clock = (delay if self.tty else max(delay, LOG_DELAY_S)), clock
+        self.start = clock()
+        self._last = -1e18
+        self.shown = False
+
+    def line(self, done: float, now: float) -> str:
+        share = min(max(done / self.total, 0.0), 1.0)
+        rate = done / max(now - self.start, _ELAPSED_LEAST_S)
+        eta = (self.total - done) / rate if rate > 0 else float("inf")
+        bar = "#" * int(self.WIDTH * share) + "." * (self.WIDTH - int(self.WIDTH * share))
+        return (f"{self.label} [{bar}] {share:4.0%} of {self.total:.3g} {self.unit}, "
+                f"ETA {format_seconds(max(eta, 0.0))}")
+
+    def update(self, done: float) -> None:
+        now = self.clock()
+        if now - self.start < self.delay or now - self._last < self.interval:
+            return
+        self._last = now
+        self.shown = True
+        if self.tty:
+            self.stream.write("\r" + self.line(done, now) + "\x1b[K")
+        else:
+            self.stream.write(self.line(done, now) + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.shown and self.tty:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()

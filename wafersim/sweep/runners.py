@@ -8,7 +8,9 @@ chunk size is small enough that a killed sweep loses little work.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import threading
 from typing import Any, Callable, Sequence
 
@@ -93,21 +95,54 @@ def run_pool(jobs: Sequence[dict[str, Any]], deliver: Deliver, workers: int) -> 
     if not jobs:
         return
     ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_watch_parent,
-                                initargs=(os.getpid(),)) as pool:
-        futures = [pool.submit(run_chunk, chunk) for chunk in chunks(jobs, workers)]
+    with _terminate_raises(), cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_watch_parent,
+                                                     initargs=(os.getpid(),)) as pool:
         try:
+            futures = [pool.submit(run_chunk, chunk) for chunk in chunks(jobs, workers)]
             for fut in cf.as_completed(futures):
                 for record in fut.result():
                     deliver(record)
         except BrokenProcessPool:
-            for fut in futures:
-                fut.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
             raise _worker_lost("a worker process died (killed, or out of memory)") from None
         except BaseException:
-            for fut in futures:
-                fut.cancel()
+            _stop_workers(pool)
             raise
+
+
+#: seconds a stopped worker gets to end before it is killed
+WORKER_STOP_S = 5.0
+
+
+def _stop_workers(pool: Any) -> None:
+    """End the pool's worker processes now (Ctrl-C, SIGTERM): a worker in the middle of a
+    point would otherwise run it to its end, and a long point outlive the sweep."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.join(WORKER_STOP_S)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(WORKER_STOP_S)
+
+
+@contextlib.contextmanager
+def _terminate_raises():
+    """SIGTERM raises SystemExit(143) in the main thread while the pool runs, so that the
+    pool's workers are stopped (and the journal kept for ``--resume``) instead of left running."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+    old = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 def dask_client(scheduler: str, workers: int):

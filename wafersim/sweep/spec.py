@@ -48,8 +48,10 @@ from ..config import ConfigError, load_toml, parse_toml_text
 __all__ = ["Axis", "SweepSpec", "load_spec", "parse_spec", "MAX_POINTS", "SCENARIO_KEYS", "ALIASES", "WAFER_ONLY",
            "GPU_ONLY"]
 
-#: Most points one sweep may hold (each point is a run and a group in the results file).
-MAX_POINTS = 1_000_000
+#: Most points one sweep may hold (each point is a run and a group in the results file):
+#: what ``--check`` builds and checks in about ten seconds on a shared two-core machine
+#: (it was 10**6, which took minutes to check).
+MAX_POINTS = 100_000
 
 #: Scenario flags a spec may fix or sweep, by the name :class:`Scenario` gives them.
 SCENARIO_KEYS = ("batch", "prompt_tokens", "output_tokens", "dtype", "kv_dtype", "wafers", "gpus", "tp", "pp", "ep",
@@ -128,9 +130,16 @@ def parse_spec(data: Mapping[str, Any] | str, source: str = "sweep spec", *, tex
             fixed[name] = data[name]
     scenario = _table(data, "scenario", source)
     for key, value in scenario.items():
-        fixed[_canonical(key, source, f"scenario.{key}", sets=False)] = value
+        canon = _canonical(key, source, f"scenario.{key}", sets=False)
+        if canon in fixed:
+            first = next(k for k in scenario if _canonical(k, source, k, sets=False) == canon)
+            raise ConfigError(source, f"scenario.{key}", f"sets {canon} as scenario.{first} does; give one of them")
+        fixed[canon] = value
     for key, value in _flatten(_table(data, "set", source)).items():
-        fixed[_canonical(key, source, f"set.{key}", sets=True)] = value
+        canon = _canonical(key, source, f"set.{key}", sets=True)
+        if canon in fixed:
+            raise ConfigError(source, f"set.{key}", f"sets {canon}, which [scenario] sets too; give one of them")
+        fixed[canon] = value
     axes = _axes(_table(data, "axes", source), source)
     keys = [k for a in axes for k in a.keys]
     for key in keys:
@@ -198,7 +207,8 @@ def _axes(table: Mapping[str, Any], source: str) -> list[Axis]:
             elif isinstance(value, list) or _is_range(value):
                 canon = dotted if dotted in ("system", "model") else \
                     _canonical(dotted, source, f"axes.{dotted}", sets=False)
-                axes.append(Axis(dotted, (canon,), (_values(value, source, f"axes.{dotted}"),)))
+                axes.append(Axis(dotted, (canon,), (_checked(canon, _values(value, source, f"axes.{dotted}"), source,
+                                                             f"axes.{dotted}"),)))
             elif isinstance(value, dict):
                 visit(value, dotted)
             else:
@@ -218,12 +228,21 @@ def _zip_axis(name: str, value: Mapping[str, Any], source: str) -> Axis:
     for key, vals in members.items():
         canon = key if key in ("system", "model") else _canonical(key, source, f"{where}.zip.{key}", sets=False)
         keys.append(canon)
-        values.append(_values(vals, source, f"{where}.zip.{key}"))
+        values.append(_checked(canon, _values(vals, source, f"{where}.zip.{key}"), source, f"{where}.zip.{key}"))
     lengths = {len(v) for v in values}
     if len(lengths) > 1:
         sizes = ", ".join(f"{k}: {len(v)}" for k, v in zip(members, values))
         raise ConfigError(source, where, f"zipped keys must have as many values each; got {sizes}")
     return Axis(name, tuple(keys), tuple(values), zipped=True)
+
+
+def _checked(key: str, values: tuple[Any, ...], source: str, where: str) -> tuple[Any, ...]:
+    """Values of a preset axis (``system``, ``model``) are names or paths."""
+    if key in ("system", "model"):
+        bad = [v for v in values if not isinstance(v, str) or not v]
+        if bad:
+            raise ConfigError(source, where, f"expected preset names or paths; got {_short(bad[0])}")
+    return values
 
 
 def _flatten_members(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
