@@ -192,7 +192,7 @@ def _sweep(path: str | Path) -> str:
                f"{plural(int(a.get('points', status.size)), 'point')} ({shape}): {ran} ran, {failed} failed"
                + (f", {status.size - ran - failed} not run" if status.size - ran - failed else ""),
                "axes:"]
-        out += [f"  {c.label(d)}: {', '.join(c.ticks(d))}" for d in c.dims]
+        out += [f"  {c.label(d)}: {('; ' if len(c.axis_keys(d)) > 1 else ', ').join(c.ticks(d))}" for d in c.dims]
         spread = {k: _spread(k, c.variables[k].data) for k in FIELDS if k in c.variables and k not in c.dims}
         varies = [k for k, (_, moves) in spread.items() if moves]
         width = max([len(k) for k in varies], default=0)

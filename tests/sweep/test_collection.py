@@ -117,6 +117,13 @@ def test_zipped_axes_and_string_coordinates(tmp_path):
     assert "tp" in ds.coords and "pp" in ds.coords
     assert (ds["resolved_tp"].values == np.array([[1, 2, 4], [1, 2, 4]])).all()
     assert list(ds["resolved_system"].values[:, 0]) == ["dgx-h100", "dgx-a100"]
+    # the h5py reader labels the zipped axis by the keys it varies, and by nothing else: a 2-D sweep's
+    # metrics lie along both axes, but a one-axis sweep's lie along the zipped axis alone
+    assert read_collection(tmp_path / "z.h5").ticks("layout") == ["tp=1, pp=4", "tp=2, pp=2", "tp=4, pp=1"]
+    one = parse_spec(f'model = "{DATA / "tiny-llama.toml"}"\nsystem = "dgx-h100"\n[scenario]\nprompt = 256\n'
+                     '[axes]\nlayout = { zip = { tp = [1, 2], pp = [2, 1] } }\n', "zip1.toml")
+    run_sweep(one, tmp_path / "z1.h5")
+    assert read_collection(tmp_path / "z1.h5").ticks("layout") == ["tp=1, pp=2", "tp=2, pp=1"]
 
 
 def test_h5py_reader_and_runs(small):

@@ -192,10 +192,22 @@ class Collection:
         units = self.variables[name].units if name in self.variables else ""
         return f"{name} [{units}]" if units else name
 
+    def axis_keys(self, axis: str) -> list[str]:
+        """The keys an axis varies (several for a zipped axis), as the file's ``axes`` attribute
+        lists them; the axis's own name when the file does not say."""
+        try:
+            entries = json.loads(self.attrs.get("axes") or "[]")
+        except (TypeError, ValueError):
+            entries = []
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, dict) and entry.get("name") == axis and isinstance(entry.get("keys"), list):
+                return [str(k) for k in entry["keys"]]
+        return [axis]
+
     def ticks(self, axis: str) -> list[str]:
         """Readable values along an axis: its coordinate, or for a zipped axis each key's value
         (``tp=2, pp=4``)."""
-        zipped = [n for n, v in self.variables.items() if v.dims == (axis,) and n != axis]
+        zipped = [n for n in self.axis_keys(axis) if n != axis and n in self.variables]
         if zipped:
             return [", ".join(f"{n}={_short(self.variables[n].data[i])}" for n in zipped)
                     for i in range(len(self.variables[axis].data))]
