@@ -289,3 +289,17 @@ def test_api_edges_raise_wafersim_errors(tmp_path, call):
     with pytest.raises(WafersimError):
         call(tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("table, key, why", [
+    ('[efficiency]\nmemory = "abc"\n', "efficiency.memory", "expected a number"),     # the profile would hide it
+    ("efficiency = 5\n", "efficiency", "expected a table"),
+    ("[efficiency]\nmemry = 0.5\n", "efficiency.memry", "did you mean efficiency.memory"),
+])
+def test_a_malformed_efficiency_table_is_blamed_on_the_system_file(tmp_path, table, key, why):
+    """The runtime profile's settings are laid over a GPU preset's [efficiency] table; a fault in
+    the table is still the preset file's, named with its key, not the profile's."""
+    path = tmp_path / "bad-eff.toml"
+    path.write_text(f'base = "dgx-h100"\nname = "bad-eff"\n{table}')
+    err = refused("run", str(path), "llama-3.1-8b", match=f"{path}: key '{key}'")
+    assert why in err and "runtime" not in err.split("key")[0]

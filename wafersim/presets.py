@@ -329,6 +329,9 @@ def _load_system(name_or_path: str | Path, overrides: Mapping[str, Any] | None, 
         raise ConfigError(where, "kind", f"expected one of {', '.join(_SYSTEM_KINDS)}; got {shown}")
     rt = _runtime_of(runtime, kind, runtime_overrides)
     raw, _, _ = _load(name_or_path, "meshes", None)
+    # the preset's own values are checked before a runtime profile replaces any: a malformed
+    # [efficiency] table is the preset file's fault, and a bad value the profile would hide is too
+    _build(_SYSTEM_KINDS[kind], raw, source, None, "system.", None)
     data = _layer(raw, rt, kind, overrides)
     spec = _build_layered(_SYSTEM_KINDS[kind], data, source, overrides, origin, rt, kind)
     return _provenance(spec, source, bases, overrides, origin, "system.", rt)
