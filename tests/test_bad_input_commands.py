@@ -166,7 +166,8 @@ def test_sweep_specs_are_refused_under_check(tmp_path, text, match):
 @pytest.mark.parametrize("args,match", [
     (["explore", "dgx-h100", "llama-3.1-8b", "--constraint", "ttft_s<=-1"], "never negative"),
     (["explore", "dgx-h100", "llama-3.1-8b", "--max-power=-1 kW"], "never negative"),
-    (["explore", "dgx-h100", "llama-3.1-8b", "--axis", "tp=3", "--budget", "8"], "was refused"),
+    (["explore", "dgx-h100", "llama-3.1-8b", "--axis", "tp=3", "--budget", "8"], "tp may be 1, 2, 4, 8"),
+    (["explore", "dgx-h100", "llama-3.1-8b", "--axis", "tp=8", "--axis", "pp=64,80", "--budget", "8"], "was refused"),
     (["compare", "wse3", "dgx-h100", "llama-3.1-8b", "--spill"], "--frontier"),
     (["compare", "mini-wafer", "dgx-h100", "llama-3.1-8b", "--basis", "equal-cost", "--layers", "1"],
      "deployment"),

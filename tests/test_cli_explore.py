@@ -146,13 +146,13 @@ def test_readme_explore_commands_run(tmp_path, monkeypatch, capsys):
 
 
 def test_a_space_of_refused_layouts_reports_them_and_writes_nothing(tmp_path, capsys):
-    argv = ["explore", "dgx-h100", "llama-3.1-70b", "--axis", "tp=3,5", "--axis", "pp=1", "--axis", "batch=1"]
+    argv = ["explore", "dgx-h100", "llama-3.1-70b", "--axis", "tp=8", "--axis", "pp=64,80", "--axis", "batch=1"]
     assert main(argv) == 2                     # the report, then a refusal: nothing could be run
     captured = capsys.readouterr()
     text = captured.out
     assert "every one of the 2 points evaluated was refused" in captured.err
     assert "no point evaluated could be run" in text and "0 feasible" in text and "2 refused" in text
-    assert "must divide" in text
+    assert "may span at most 32 nodes" in text
     out = tmp_path / "none.h5"
     assert main([*argv, "-o", str(out)]) == 2
     assert "nothing to write" in capsys.readouterr().err and not out.exists()

@@ -75,10 +75,15 @@ def test_front_is_the_front_of_the_feasible_points():
 
 
 def test_refused_layouts_are_recorded_not_raised():
-    e = explore("dgx-h100", "llama-3.1-70b", space={"tp": [3, 8], "batch": [1]}, budget=10)
+    e = explore("dgx-h100", "llama-3.1-70b", space={"tp": [8], "pp": [1, 64], "batch": [1]}, budget=10)
     refused = [p for p in e.points if p.status == "refused"]
-    assert len(refused) == 1 and refused[0].params["tp"] == 3 and "divide" in refused[0].message
-    assert refused[0].metrics == {} and e.cost.refused == 1 and e.best[0].params["tp"] == 8
+    assert len(refused) == 1 and refused[0].params["pp"] == 64 and "max_nodes" in refused[0].message
+    assert refused[0].metrics == {} and e.cost.refused == 1 and e.best[0].params["pp"] == 1
+
+
+def test_a_tensor_parallelism_no_point_could_take_is_refused_before_the_search():
+    with pytest.raises(wafersim.ConfigError, match="tp = 3 cannot split the 64 attention heads"):
+        explore("dgx-h100", "llama-3.1-70b", space={"tp": [3, 8], "batch": [1]}, budget=10)
 
 
 def test_replicas_multiply_totals_not_per_user_figures():

@@ -76,7 +76,7 @@ def _number(name: str, value: Any, least: int, most: int) -> int:
     return value
 
 
-def _check_axes(kind: str, space: Space, fixed: dict[str, Any], mapping: Mapping[str, Any]) -> None:
+def _check_axes(kind: str, space: Space, fixed: dict[str, Any], mapping: Mapping[str, Any], model: Any) -> None:
     """Refuse up front an axis or a fixed key that no point of this kind of system could run."""
     for axis in space.axes:
         if axis.key in fixed:
@@ -98,6 +98,21 @@ def _check_axes(kind: str, space: Space, fixed: dict[str, Any], mapping: Mapping
                 build(MappingOptions, {**mapping, axis.key.removeprefix("mapping."): value}, "mapping")
             elif axis.key in Scenario.__dataclass_fields__:     # checked at a point of the space: the first
                 Scenario(**point_scenario(fixed, {**first, axis.key: value}))   # values of the other axes
+    tp = next((a for a in space.axes if a.key == "tp"), None)
+    if kind == "gpu" and tp is not None:
+        _check_tensor_parallel(tp.values, model)
+
+
+def _check_tensor_parallel(values: Sequence[Any], model: Any) -> None:
+    """A tensor parallelism must split the attention heads evenly and the KV heads evenly (or be a
+    multiple of them): a value that cannot is refused before any point runs, with the ones that can."""
+    heads, kvh = model.num_heads, model.num_kv_heads
+    ok = lambda t: isinstance(t, int) and heads % t == 0 and (kvh % t == 0 or t % kvh == 0)
+    bad = [v for v in values if v != "auto" and not ok(v)]
+    if bad:
+        good = [t for t in range(1, heads + 1) if ok(t)]
+        raise ConfigError("--axis", "tp", f"tp = {', '.join(map(str, bad))} cannot split the {heads} attention heads "
+                          f"and {kvh} KV heads of {model.name}; tp may be {', '.join(map(str, good))}")
 
 
 def _first(space: Space | None) -> dict[str, Any]:
@@ -164,7 +179,7 @@ def explore(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
     if space is None:
         space = default_space(system, model, scenario, mapping or None).without(
             [*scenario, *(f"mapping.{k}" for k in mapping)])
-    _check_axes(kind, space, scenario, mapping)
+    _check_axes(kind, space, scenario, mapping, model)
 
     evaluator = Evaluator(system, model, space, goal, rules, dict(scenario), mapping, keep=top,
                           progress=None if progress is None else lambda p: progress(p, min(budget, space.size)))
