@@ -235,6 +235,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not __import__("os").path.isdir("/proc")
                     or "forkserver" not in __import__("multiprocessing").get_all_start_methods(),
                     reason="needs /proc and forkserver workers")
@@ -245,9 +246,11 @@ def test_sigterm_to_a_pool_sweep_stops_its_workers(tmp_path):
     import sys
     from pathlib import Path
     spec = tmp_path / "long.toml"
-    # flow points take about a second each: a worker is in the middle of one when the signal comes
-    spec.write_text('system = "mini-wafer"\nmodel = "llama-3.1-8b"\n[scenario]\nfidelity = "flow"\n'
-                    '[axes]\nbatch = { start = 1, stop = 2000, step = 1 }\n')
+    # cycle-level points of about 10^7 router-cycles take seconds each inside one Numba kernel: a
+    # worker cannot notice that its sweep is gone before its point ends, so only a sweep that stops
+    # its workers leaves none behind when it exits
+    spec.write_text('system = "wse2"\nmodel = "llama-3.1-8b"\n[scenario]\nfidelity = "cycle"\nlayers = 1\n'
+                    'wafers = 1\ncores = "64x64"\n[axes]\nbatch = { start = 1, stop = 2000, step = 1 }\n')
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.Popen([sys.executable, "-m", "wafersim", "sweep", str(spec), "-j", "2", "-o", str(tmp_path / "o.h5")],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
