@@ -174,3 +174,35 @@ def test_models_as_an_axis_and_paths_relative_to_the_spec(tmp_path):
     (models,) = p.coordinates["model"]
     assert models.values == ("tiny-llama", "tiny-copy")
     assert p.jobs[1]["model"] == str(tmp_path / "m.toml")        # absolute: workers may run elsewhere
+
+
+def test_a_runtime_is_a_preset_key_at_the_top_or_on_an_axis():
+    """`runtime` names the serving-runtime profile, fixed or swept; a profile with no settings for
+    a point's kind of system leaves that point at its kind's default, as a flag for the other kind
+    does.  Each point runs what a direct run with that profile gives."""
+    spec = parse_spec('model = "llama-3.1-70b"\n[axes]\nsystem = ["wse3", "dgx-h100"]\n'
+                      'runtime = ["best-known", "typical"]\n', "rt.toml")
+    jobs = {(j["system"], j["runtime"]) for j in plan(spec).jobs}
+    # best-known and typical hold GPU settings only: the wafer runs its kind's default (waferllm) at both
+    assert jobs == {("wse3", None), ("dgx-h100", "best-known"), ("dgx-h100", "typical")}
+    fixed = plan(parse_spec('system = "dgx-h100"\nmodel = "llama-3.1-8b"\nruntime = "typical"\n'
+                            '[axes]\nbatch = [1, 2]\n', "rt.toml"))
+    from wafersim.sweep.records import decode, run_point
+    got = decode(run_point(fixed.jobs[0])).result.summary
+    assert got["runtime"] == "typical"
+    assert got["tokens_per_s_per_user"] == simulate("dgx-h100", "llama-3.1-8b", runtime="typical").summary[
+        "tokens_per_s_per_user"]
+    with pytest.raises(ConfigError, match="runtime"):
+        plan(parse_spec('system = "dgx-h100"\nmodel = "llama-3.1-8b"\nruntime = "no-such-stack"\n'
+                        '[axes]\nbatch = [1]\n', "rt.toml"))
+    with pytest.raises(ConfigError, match="expected a preset name"):
+        parse_spec('system = "dgx-h100"\nmodel = "llama-3.1-8b"\nruntime = 5\n[axes]\nbatch = [1]\n', "rt.toml")
+
+
+def test_deployment_is_short_for_system_deployment_as_on_the_command_line():
+    spec = parse_spec('system = "dgx-h100"\nmodel = "llama-3.1-8b"\n[set]\n"deployment.usd_per_kwh" = 0.2\n'
+                      '[axes]\n"deployment.unit_price_usd" = [100000, 200000]\n', "d.toml")
+    assert spec.fixed["system.deployment.usd_per_kwh"] == 0.2
+    assert spec.axes[0].keys == ("system.deployment.unit_price_usd",)
+    job = plan(spec).jobs[1]
+    assert job["system_sets"] == {"deployment.usd_per_kwh": 0.2, "deployment.unit_price_usd": 200000}

@@ -20,7 +20,7 @@ from typing import Any, Mapping
 from ..config import ConfigError, WafersimError, build
 from ..engines import registry as engines
 from ..mapping.options import MappingOptions
-from ..presets import load_model, load_system
+from ..presets import load_model, load_runtime, load_system
 from ..sizing import check_gpu_count, check_kind, default_sizing
 from ..units import base_unit
 from ..workload.scenario import Scenario
@@ -90,7 +90,8 @@ def job_for(spec: SweepSpec, index: tuple[int, ...], cache: dict | None = None) 
     system_ref = _resolve_preset(s["system"], spec.folder)
     model_ref = _resolve_preset(s["model"], spec.folder)
     cache = {} if cache is None else cache
-    system = _blamed("system", load_system, system_ref, system_sets, cache)
+    runtime = _runtime_for(s.get("runtime"), system_ref, system_sets, cache)
+    system = _blamed("system", load_system, system_ref, system_sets, cache, runtime)
     model = _blamed("model", load_model, model_ref, model_sets, cache)
     scenario = {k: s[k] for k in SCENARIO_KEYS if k in s}
     wafer = system.kind == "wafer"
@@ -112,7 +113,7 @@ def job_for(spec: SweepSpec, index: tuple[int, ...], cache: dict | None = None) 
         _gpu_checks(system, model, resolved)
     if "fidelity" in scenario:      # as in compare: a kind without the engine asked for runs its default
         scenario["fidelity"] = engines.DEFAULT.fidelity_or_default(system.kind, sc.fidelity)
-    job = {"system": system_ref, "model": model_ref, "system_sets": system_sets, "model_sets": model_sets,
+    job = {"system": system_ref, "model": model_ref, "runtime": runtime, "system_sets": system_sets, "model_sets": model_sets,
            "mapping": mapping_sets if wafer else None, "scenario": scenario}
     return job, system, model, mapping
 
@@ -127,18 +128,34 @@ def _gpu_checks(system: Any, model: Any, sc: Scenario) -> None:
         GpuMemory(system, model, sc)
 
 
-def _blamed(target: str, load: Any, ref: str, sets: Mapping[str, Any], cache: dict) -> Any:
-    """Load a preset (once per plan for each preset and overrides: specs are frozen); an
+def _blamed(target: str, load: Any, ref: str, sets: Mapping[str, Any], cache: dict, runtime: str | None = None) -> Any:
+    """Load a preset (once per plan for each preset, overrides and runtime: specs are frozen); an
     error that is not in an override is the preset's (the ``system`` or ``model`` key)."""
-    key = (target, ref, json.dumps(sets, sort_keys=True))
+    key = (target, ref, json.dumps(sets, sort_keys=True), runtime)
     try:
         if key not in cache:
-            cache[key] = load(ref, sets, origin=_origin(target, sets))
+            extra = {"runtime": runtime} if runtime is not None else {}
+            cache[key] = load(ref, sets, origin=_origin(target, sets), **extra)
         return cache[key]
     except ConfigError as exc:
         if not exc.source.startswith("--set "):
             exc.sweep_key = target
         raise
+
+
+def _runtime_for(name: str | None, system_ref: str, system_sets: Mapping[str, Any], cache: dict) -> str | None:
+    """The runtime profile a point's system runs: the spec's ``runtime`` where the profile has
+    settings for the system's kind, else (as a flag for the other kind of system) the kind's
+    default; an unknown profile is an error on the ``runtime`` key."""
+    if name is None:
+        return None
+    try:
+        profile = load_runtime(name)
+    except ConfigError as exc:
+        exc.sweep_key = "runtime"
+        raise
+    kind = _blamed("system", load_system, system_ref, system_sets, cache).kind
+    return name if profile.applies_to(kind) else None
 
 
 def _origin(target: str, sets: Mapping[str, Any]) -> dict[str, str]:

@@ -63,7 +63,7 @@ def run_point(job: dict[str, Any], cache: dict | None = None) -> bytes:
     t0 = time.perf_counter()
     cache = {} if cache is None else cache
     try:
-        system = _load(cache, load_system, job["system"], job["system_sets"])
+        system = _load(cache, load_system, job["system"], job["system_sets"], job.get("runtime"))
         model = _load(cache, load_model, job["model"], job["model_sets"])
         result = simulate(system, model, mapping=job["mapping"], **job["scenario"])
         return encode(PointOutcome(job["index"], result, "", time.perf_counter() - t0))
@@ -71,10 +71,10 @@ def run_point(job: dict[str, Any], cache: dict | None = None) -> bytes:
         return encode(PointOutcome(job["index"], None, error_text(exc), time.perf_counter() - t0))
 
 
-def _load(cache: dict, loader: Any, ref: str, sets: dict[str, Any]) -> Any:
-    key = (loader.__name__, ref, json.dumps(sets, sort_keys=True))
+def _load(cache: dict, loader: Any, ref: str, sets: dict[str, Any], runtime: str | None = None) -> Any:
+    key = (loader.__name__, ref, json.dumps(sets, sort_keys=True), runtime)
     if key not in cache:
-        cache[key] = loader(ref, sets)
+        cache[key] = loader(ref, sets) if runtime is None else loader(ref, sets, runtime=runtime)
     return cache[key]
 
 

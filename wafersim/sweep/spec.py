@@ -62,7 +62,9 @@ ALIASES = {"prompt": "prompt_tokens", "output": "output_tokens", "kv-dtype": "kv
 WAFER_ONLY = ("wafers",)
 GPU_ONLY = ("gpus", "tp", "pp", "ep")
 _RANGE_KEYS = {"start", "stop", "step", "num", "log", "factor"}
-_TOP_KEYS = ("description", "system", "model", "scenario", "set", "axes")
+_TOP_KEYS = ("description", "system", "model", "runtime", "scenario", "set", "axes")
+#: the keys whose values name presets: a system, a model, a serving-runtime profile
+PRESET_KEYS = ("system", "model", "runtime")
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,7 @@ def parse_spec(data: Mapping[str, Any] | str, source: str = "sweep spec", *, tex
     if not isinstance(description, str):
         raise ConfigError(source, "description", "expected a string")
     fixed: dict[str, Any] = {}
-    for name in ("system", "model"):
+    for name in PRESET_KEYS:
         if name in data:
             if not isinstance(data[name], str) or not data[name]:
                 raise ConfigError(source, name, f"expected a preset name or path; got {data[name]!r}")
@@ -183,6 +185,8 @@ def _canonical(key: str, source: str, where: str, *, sets: bool) -> str:
     head, _, rest = key.partition(".")
     if head in ("system", "model", "mapping") and rest:
         return key
+    if head == "deployment" and rest:           # as on the command line: short for system.deployment.KEY
+        return f"system.{key}"
     if not sets and key in SCENARIO_KEYS:
         return key
     if sets:
@@ -205,7 +209,7 @@ def _axes(table: Mapping[str, Any], source: str) -> list[Axis]:
             if isinstance(value, dict) and "zip" in value:
                 axes.append(_zip_axis(dotted, value, source))
             elif isinstance(value, list) or _is_range(value):
-                canon = dotted if dotted in ("system", "model") else \
+                canon = dotted if dotted in PRESET_KEYS else \
                     _canonical(dotted, source, f"axes.{dotted}", sets=False)
                 axes.append(Axis(dotted, (canon,), (_checked(canon, _values(value, source, f"axes.{dotted}"), source,
                                                              f"axes.{dotted}"),)))
@@ -226,7 +230,7 @@ def _zip_axis(name: str, value: Mapping[str, Any], source: str) -> Axis:
     members = _flatten_members(value["zip"])
     keys, values = [], []
     for key, vals in members.items():
-        canon = key if key in ("system", "model") else _canonical(key, source, f"{where}.zip.{key}", sets=False)
+        canon = key if key in PRESET_KEYS else _canonical(key, source, f"{where}.zip.{key}", sets=False)
         keys.append(canon)
         values.append(_checked(canon, _values(vals, source, f"{where}.zip.{key}"), source, f"{where}.zip.{key}"))
     lengths = {len(v) for v in values}
@@ -237,8 +241,8 @@ def _zip_axis(name: str, value: Mapping[str, Any], source: str) -> Axis:
 
 
 def _checked(key: str, values: tuple[Any, ...], source: str, where: str) -> tuple[Any, ...]:
-    """Values of a preset axis (``system``, ``model``) are names or paths."""
-    if key in ("system", "model"):
+    """Values of a preset axis (``system``, ``model``, ``runtime``) are names or paths."""
+    if key in PRESET_KEYS:
         bad = [v for v in values if not isinstance(v, str) or not v]
         if bad:
             raise ConfigError(source, where, f"expected preset names or paths; got {_short(bad[0])}")
