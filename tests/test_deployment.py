@@ -1,5 +1,7 @@
 """Power and price per system: the per-device, per-kW and per-dollar figures follow from the
-preset values by hand, and GPU systems scale out in whole nodes (--gpus auto)."""
+preset values by hand, every bundled system has a sourced power and price with a range,
+and GPU systems scale out in whole allocation units (--gpus auto): nodes, or a GB200 NVL72
+compute tray of 4 GPUs with its share of the rack."""
 
 from __future__ import annotations
 
@@ -87,8 +89,8 @@ def test_gpus_beyond_the_network_are_refused():
 def test_compare_405b_states_both_sides_and_four_ratios(capsys):
     assert main(["compare", "wse3", "dgx-h100", "llama-3.1-405b"]) == 0
     out = capsys.readouterr().out
-    assert "B: 16 GPUs in 2 nodes, tp 8 x pp 2 x ep 1, 20.4 kW, $398,000" in out
-    assert "A: 26 wafers, 520 kW, $65,000,000" in out
+    assert "B: 16 GPUs in 2 nodes, tp 8 x pp 2 x ep 1, 20.4 kW, $590,000" in out     # 2 x (10.2 kW, $295,000)
+    assert "A: 26 wafers, 676 kW, $65,000,000" in out                                 # 26 x (26 kW, $2.5M)
     line = next(l for l in out.splitlines() if l.startswith("better per user"))
     for words in ("per user", "per device", "per kW", "per dollar"):
         assert words in line
@@ -170,3 +172,128 @@ def test_tables_label_chip_and_wall_joules(capsys):
     assert main(["run", "wse3", "llama-3.1-8b"]) == 0
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if "energy_per_token" in line}
     assert rows["energy_per_token_j"].endswith("J (chip)") and rows["wall_energy_per_token_j"].endswith("J (wall)")
+
+
+# ---- every bundled system: a sourced power and price, each inside its range -------------------
+
+#: presets that are test fixtures, not products: no power or price to source
+FIXTURES = {"mini-wafer"}
+
+
+def _products() -> list[str]:
+    return [n for n in wafersim.list_presets("meshes") if n not in FIXTURES]
+
+
+def test_the_fixtures_say_they_are_not_products():
+    for name in FIXTURES:
+        assert "not a product" in wafersim.load_system(name).description
+
+
+@pytest.mark.parametrize("name", _products())
+def test_every_bundled_system_has_a_power_and_price_inside_a_sourced_range(name):
+    from wafersim.presets import find_preset
+    d = wafersim.load_system(name).deployment
+    for key in ("unit_power_w", "unit_price_usd"):
+        value, span = getattr(d, key), d.figure_range(key)
+        assert value > 0 and span is not None, f"{name}: {key} has no value or no range"
+        assert span[0] <= value <= span[1], f"{name}: {key} = {value:g} outside {span}"
+    # each figure's line in the preset names where it comes from (a source, "reported", or [u])
+    text = find_preset(name, "meshes").read_text()
+    for key in ("unit_power_w", "unit_price_usd", "unit_power_w_low", "unit_power_w_high",
+                "unit_price_usd_low", "unit_price_usd_high"):
+        line = next(line for line in text.splitlines() if line.startswith(f"{key} "))
+        assert "#" in line and len(line.split("#", 1)[1].strip()) > 3, f"{name}: {key} has no source"
+
+
+def test_the_dgx_h100_is_not_charged_the_dgx_a100_launch_price():
+    """$199,000 is the DGX A100's 2020 launch price; reported DGX H100 prices are ~$270-320k."""
+    h100, a100 = wafersim.load_system("dgx-h100").deployment, wafersim.load_system("dgx-a100").deployment
+    assert a100.unit_price_usd == 199000
+    assert h100.unit_price_usd != 199000 and h100.figure_range("unit_price_usd")[0] > 199000
+
+
+def test_per_dollar_and_per_kw_are_known_for_every_bundled_system():
+    for name in _products():
+        s = wafersim.simulate(name, "llama-3.2-1b", layers=1, batch=1).summary
+        assert s["usd_per_million_tokens"] > 0 and s["tokens_per_s_per_kw"] > 0, name
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"deployment.unit_price_usd_low": 5, "deployment.unit_price_usd_high": 4}, "unit_price_usd_low <= unit_price_usd_high"),
+    ({"deployment.unit_power_w_low": 0}, "a range needs both ends"),
+])
+def test_a_range_is_two_ordered_ends(overrides, message):
+    from wafersim.config import ConfigError
+    with pytest.raises(ConfigError, match=message):
+        wafersim.load_system("dgx-h100", overrides)
+
+
+def test_a_value_outside_its_range_is_the_users_own_figure():
+    s = wafersim.load_system("dgx-h100", {"deployment.unit_price_usd": 199000})
+    assert s.deployment.unit_price_usd == 199000 and s.deployment.figure_range("unit_price_usd") == (270000, 320000)
+
+
+def test_an_objective_that_needs_a_missing_price_is_refused_with_the_key(capsys):
+    from wafersim.config import ConfigError
+    from wafersim.explore import explore
+    no_price = wafersim.load_system("dgx-h100", {"deployment.unit_price_usd": 0})
+    with pytest.raises(ConfigError, match=r"system\.deployment\.unit_price_usd"):
+        explore(no_price, "llama-3.1-8b", objective="per-dollar", budget=2)
+    with pytest.raises(ConfigError, match=r"system\.deployment\.unit_power_w"):
+        explore(wafersim.load_system("dgx-h100", {"deployment.unit_power_w": 0}), "llama-3.1-8b",
+                objective="per-kw", budget=2)
+    assert main(["compare", "wse3", "dgx-h100", "llama-3.1-8b", "--layers", "1", "--basis", "equal-cost",
+                 "--set", "b.deployment.unit_price_usd=0"]) == 2
+    err = capsys.readouterr().err
+    assert "b.deployment.unit_price_usd" in err and "internal error" not in err
+
+
+# ---- allocation units below a node: a GB200 NVL72 compute tray --------------------------------
+
+#: GB200 NVL72 by hand: 18 compute trays of 4 GPUs share the rack's ~120 kW and ~$2.5M
+NVL72_TRAYS, NVL72_RACK_W, NVL72_RACK_USD = 18, 120e3, 2.5e6
+
+
+def test_an_nvl72_job_is_charged_its_trays_share_of_the_rack():
+    for gpus, trays in ((1, 1), (4, 1), (8, 2), (9, 3), (72, 18)):
+        s = wafersim.simulate("gb200-nvl72", "llama-3.1-8b", gpus=gpus, batch=1).summary
+        assert s["devices"] == gpus and s["nodes"] == 1
+        assert s["power_w"] == pytest.approx(trays / NVL72_TRAYS * NVL72_RACK_W, rel=1e-3)
+        assert s["cost_usd"] == pytest.approx(trays / NVL72_TRAYS * NVL72_RACK_USD, rel=1e-3)
+
+
+def test_a_dgx_box_is_its_own_unit():
+    s = wafersim.simulate("dgx-h100", "llama-3.1-8b", gpus=2, batch=1).summary
+    assert s["power_w"] == wafersim.load_system("dgx-h100").deployment.unit_power_w
+
+
+def test_compare_runs_nvl72_on_at_most_8_gpus_and_charges_their_share(capsys):
+    assert main(["compare", "wse3", "gb200-nvl72", "llama-3.1-8b", "--json"]) == 0
+    import json
+    b = json.loads(capsys.readouterr().out)["b"]
+    assert b["devices"] <= 8 and b["devices"] % 4 == 0
+    assert b["power_w"] == pytest.approx(b["devices"] / 72 * NVL72_RACK_W, rel=1e-3)
+
+
+def _nvl72_fits(model_name: str, gpus: int) -> bool:
+    system = wafersim.load_system("gb200-nvl72")
+    model = wafersim.load_model(model_name)
+    sc = Scenario().resolved(model)
+    return any(GpuMemory(system, model, Scenario(tp=tp, pp=pp, ep=ep).resolved(model)).memory_plan(1).fits
+               for tp, pp, ep in gpu_layouts(system, model, sc, gpus))
+
+
+@pytest.mark.parametrize("model", ["llama-3.1-70b", "llama-3.1-405b"])
+def test_gpus_auto_on_nvl72_is_the_fewest_whole_trays_that_hold_the_job(model):
+    s = wafersim.simulate("gb200-nvl72", model, gpus="auto").summary
+    gpus = s["devices"]
+    assert gpus % 4 == 0 and s["fits_on_chip"] and _nvl72_fits(model, gpus)
+    assert gpus == 4 or not _nvl72_fits(model, gpus - 4)
+
+
+def test_an_allocation_unit_divides_a_node_and_a_wafer_has_none():
+    from wafersim.config import ConfigError
+    with pytest.raises(ConfigError, match="divisor of interconnect.gpus_per_node"):
+        wafersim.load_system("gb200-nvl72", {"deployment.unit_gpus": 5})
+    with pytest.raises(ConfigError, match="applies to GPU systems"):
+        wafersim.load_system("wse3", {"deployment.unit_gpus": 4})

@@ -188,3 +188,37 @@ def test_basis_totals_and_notes_describe_the_copies(capsys, tmp_path):
     from wafersim.results.hdf5 import read_summaries
     assert main(["compare", "wse3", "dgx-h100", "llama-3.1-70b", "--basis", "equal-power", "-o", str(tmp_path / "c.h5")]) == 0
     assert read_summaries(tmp_path / "c.h5")[1]["notes"][0].startswith(f"{n} data-parallel copies")
+
+
+def test_plain_compare_prints_ratios_to_two_figures_with_the_bands_and_json_keeps_them_whole(capsys):
+    """The verdict, the headline and the table's A/B column round each ratio to two significant
+    figures and name each side's error band; --json's ratio is the exact quotient."""
+    import json
+    import re
+    from wafersim.cli import main
+    argv = ["compare", "wse3", "dgx-h100", "llama-3.1-8b", "--layers", "2"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert main([*argv, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    a, b = data["a"], data["b"]
+    exact = a["tokens_per_s_per_user"] / b["tokens_per_s_per_user"]
+    assert data["ratio"]["tokens_per_s_per_user"] == pytest.approx(exact, rel=1e-12)
+    verdict = next(line for line in out.splitlines() if " decodes " in line)
+    shown = float(re.search(r"decodes ([0-9.,]+)x faster", verdict).group(1).replace(",", ""))
+    assert shown == float(f"{max(exact, 1 / exact):.2g}")
+    assert f"error bands: A {a['validation_error']:.0%}, B {b['validation_error']:.0%}" in verdict
+    figures = re.findall(r"([0-9][0-9.,]*)x", "\n".join(line for line in out.splitlines()
+                                                         if line.startswith(("better per user", "  tpot_s", "  devices"))))
+    assert figures and all(len(f.replace(",", "").replace(".", "").lstrip("0").rstrip("0") or "0") <= 2 for f in figures)
+
+
+def test_an_unknown_basis_in_the_headline_names_the_key_to_set():
+    from wafersim.report import headline
+    a = {"system": "x", "tokens_per_s_per_user": 2.0, "tokens_per_s_per_device": 2.0, "tokens_per_s_per_kw": 1.0,
+         "usd_per_million_tokens": 3.0}
+    b = {"system": "y", "tokens_per_s_per_user": 1.0, "tokens_per_s_per_device": 1.0}
+    text = headline(a, b)
+    assert "per user: x 2.0x" in text
+    assert "per kW: unknown (set b.deployment.unit_power_w)" in text
+    assert "per dollar: unknown (set b.deployment.unit_price_usd)" in text

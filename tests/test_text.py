@@ -1,9 +1,11 @@
 """Counts in printed text take the singular for one: "1 token", "1 node", "1 copy"."""
 
+import math
+
 import pytest
 
 from wafersim.report import fmt
-from wafersim.text import plural
+from wafersim.text import plural, ratio
 
 
 @pytest.mark.parametrize("n,word,expected", [
@@ -34,3 +36,15 @@ def test_no_fixed_plural_after_a_count_in_the_package():
              for n, line in enumerate(p.read_text().splitlines(), 1)
              if re.search(r"\}\s+[\w -]*\w\(s\)", line)]
     assert found == []
+
+
+@pytest.mark.parametrize("x,expected", [
+    (7.63, "7.6x"), (2.04, "2.0x"), (1.0, "1.0x"), (0.171, "0.17x"), (0.0042, "0.0042x"), (23.4, "23x"),
+    (9.96, "10x"), (368, "370x"), (1234, "1,200x"), (0, "0x"),
+])
+def test_a_ratio_keeps_two_significant_figures_and_no_exponent(x, expected):
+    assert ratio(x) == expected
+    # the text read back is x to within half a unit of its second figure
+    if x:
+        back = float(expected.rstrip("x").replace(",", ""))
+        assert abs(back - x) <= 0.5 * 10 ** (math.floor(math.log10(abs(back))) - 1) * (1 + 1e-9)

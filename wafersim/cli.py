@@ -54,9 +54,9 @@ def _scenario_args(p: argparse.ArgumentParser, compare: bool = False) -> None:
     w.add_argument("--cores", default=None, metavar="RxC", help="use only an R x C block of each wafer's cores")
     gp = p.add_argument_group("GPU systems")
     gp.add_argument("--gpus", type=_int_or("auto"), default=None,
-                    help="GPUs used, or 'auto' for the fewest whole nodes that hold the job; the parallel layout "
-                         "(tp, pp, ep not given) is the fastest that holds it (default auto unless --tp/--pp/--ep "
-                         "is given; --gpus 1 shows the cliff of one GPU)")
+                    help="GPUs used, or 'auto' for the fewest whole allocation units (nodes; GB200 NVL72: trays of 4) "
+                         "that hold the job; the parallel layout (tp, pp, ep not given) is the fastest that holds "
+                         "it (default auto unless --tp/--pp/--ep is given; --gpus 1 shows the cliff of one GPU)")
     gp.add_argument("--tp", type=_int_or("auto"), default=None,
                     help="tensor-parallel GPUs, or 'auto' for the fastest that holds the job (default: as --gpus "
                          "auto chooses; auto when only --pp/--ep is given)")

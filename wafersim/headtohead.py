@@ -22,7 +22,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
+from .config import ConfigError
 from .engines import registry as engines
+from .hardware.deployment import NEEDS
 
 if TYPE_CHECKING:
     from .results.run_result import RunResult
@@ -141,10 +143,10 @@ def replicas_for(a: dict[str, Any], b: dict[str, Any], basis: str) -> tuple[int,
         return 1, 1
     va, vb = a.get(key), b.get(key)
     if not va or not vb:
-        from .config import ConfigError
-        side = "A" if not va else "B"
-        raise ConfigError("--basis", "", f"{basis} needs {key} on both sides and side {side} has none; set it in the "
-                          "preset's [deployment] table (or --set system.deployment.<key>)")
+        side = "a" if not va else "b"
+        need = NEEDS[key][0]
+        raise ConfigError("--basis", basis, f"needs {key} on both sides; side {side} ({(a if side == 'a' else b)['system']}) "
+                          f"has no deployment.{need}: set it (--set {side}.deployment.{need}=VALUE)")
     if va >= vb:
         return 1, max(1, round(va / vb))
     return max(1, round(vb / va)), 1

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from .hardware.deployment import NEEDS
 from .results.summary import field_info
-from .text import layers_scope, plural
+from .text import layers_scope, plural, ratio
 from .units import format_quantity
 
 _UNIT_KIND = {"s": "time", "B": "bytes", "W": "power", "J": None, "tokens/s": None, "tokens": None}
@@ -76,22 +77,29 @@ def comparison_table(a: dict[str, Any], b: dict[str, Any]) -> str:
     for k in ROWS:
         if k not in a or k not in b:
             continue
-        ratio = ""
+        x = ""
         if k in RATIO_ROWS and isinstance(a[k], (int, float)) and b[k]:
-            ratio = f"{a[k] / b[k]:.3g}x"
-        lines.append(f"  {k:<{width}}  {cell(k, a[k]):<{wa}}  {cell(k, b[k]):<{wb}}  {ratio}")
+            x = ratio(a[k] / b[k])
+        lines.append(f"  {k:<{width}}  {cell(k, a[k]):<{wa}}  {cell(k, b[k]):<{wb}}  {x}")
     return "\n".join(lines)
 
 
+def bands(a: dict[str, Any], b: dict[str, Any]) -> str:
+    """The error band each side's tokens/s per user carries ("" where neither has one):
+    why a ratio is printed to two significant figures."""
+    parts = [f"{side} {s['validation_error']:.0%}" for side, s in (("A", a), ("B", b)) if "validation_error" in s]
+    return f"; error bands: {', '.join(parts)}" if parts else ""
+
+
 def verdict(a: dict[str, Any], b: dict[str, Any], labels: tuple[str, str] | None = None) -> str:
-    """One sentence on who decodes faster per user and by how much; ``labels`` name
-    the sides (default: their system names)."""
+    """One sentence on who decodes faster per user and by how much, with each side's error
+    band; ``labels`` name the sides (default: their system names)."""
     la, lb = labels or (a["system"], b["system"])
     ra, rb = a["tokens_per_s_per_user"], b["tokens_per_s_per_user"]
     fast, slow, x, lf, ls = (a, b, ra / rb, la, lb) if ra >= rb else (b, a, rb / ra, lb, la)
-    return (f"{lf} decodes {x:.3g}x faster per user than {ls} "
-            f"({fast['tokens_per_s_per_user']:.4g} vs {slow['tokens_per_s_per_user']:.4g} tokens/s); "
-            f"throughput ratio A/B {a['tokens_per_s'] / b['tokens_per_s']:.3g}x")
+    return (f"{lf} decodes {ratio(x)} faster per user than {ls} "
+            f"({fast['tokens_per_s_per_user']:.4g} vs {slow['tokens_per_s_per_user']:.4g} tokens/s"
+            f"{bands(a, b)}); throughput ratio A/B {ratio(a['tokens_per_s'] / b['tokens_per_s'])}")
 
 
 def side_line(label: str, s: dict[str, Any]) -> str:
@@ -127,10 +135,13 @@ def headline(a: dict[str, Any], b: dict[str, Any], labels: tuple[str, str] | Non
     out = []
     for key, words, more_is_better in HEADLINE:
         if key not in a or key not in b or not a[key] or not b[key]:
-            out.append(f"{words}: unknown")
+            lacking = [side for side, s in (("a", a), ("b", b)) if not s.get(key)]
+            need = NEEDS.get(key)
+            hint = f" (set {'/'.join(f'{x}.deployment.{need[0]}' for x in lacking)})" if need else ""
+            out.append(f"{words}: unknown{hint}")
             continue
         x = a[key] / b[key] if more_is_better else b[key] / a[key]
-        out.append(f"{words}: {la} {x:.3g}x" if x >= 1 else f"{words}: {lb} {1 / x:.3g}x")
+        out.append(f"{words}: {la} {ratio(x)}" if x >= 1 else f"{words}: {lb} {ratio(1 / x)}")
     return "better " + "; ".join(out)
 
 

@@ -62,7 +62,8 @@ def simulate(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
 
     Sizing left out is filled in as every command fills it
     (:func:`wafersim.sizing.default_sizing`): a wafer system takes the fewest wafers that
-    hold the job, a GPU system the fewest whole nodes in their fastest layout.  Pass
+    hold the job, a GPU system the fewest whole allocation units (nodes, or parts of one
+    such as a GB200 NVL72 compute tray) in their fastest layout.  Pass
     ``wafers=1`` or ``gpus=1`` (or ``tp=1``) to run on fewer and see the cliff.
     """
     if isinstance(system, str):

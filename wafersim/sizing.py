@@ -12,9 +12,10 @@ and never looks inside the engine:
   decode step among those that hold the job (the fastest overall when none
   does); ties go to fewer GPUs.  Each candidate is sized and run; the chosen
   run is handed back so it is not run twice.
-* ``gpus = auto`` (GPU systems): the fewest whole nodes (up to
-  ``interconnect.max_nodes``) on which some parallel layout holds the weights
-  and the KV cache; ``gpus = N``: N GPUs.  The layout (tp within a node, pp,
+* ``gpus = auto`` (GPU systems): the fewest whole allocation units (a node, or
+  ``deployment.unit_gpus`` GPUs of one, such as a GB200 NVL72 compute tray; up to
+  ``interconnect.max_nodes`` nodes) on which some parallel layout holds the
+  weights and the KV cache; ``gpus = N``: N GPUs.  The layout (tp within a node, pp,
   ep for mixture-of-experts models; whichever of them the scenario leaves at 1)
   is the fastest decode step among those that hold the job.  The run's system
   then has as many nodes as the job spans.  A ``tp x pp x ep`` beyond the
@@ -81,7 +82,7 @@ def default_sizing(kind: str, scenario: dict[str, Any]) -> dict[str, Any]:
 
     A key left out or ``None`` is not given.  A wafer system gets ``wafers = "auto"`` (the
     fewest wafers that hold the job).  A GPU system with none of ``gpus``, ``tp``, ``pp``
-    and ``ep`` given gets ``gpus = "auto"`` (the fewest whole nodes that hold the job, in
+    and ``ep`` given gets ``gpus = "auto"`` (the fewest whole units that hold the job, in
     the fastest layout); one with ``pp`` or ``ep`` but no ``tp`` gets ``tp = "auto"``.
     To see the cliff, ask for fewer devices (``wafers=1``, ``gpus=1`` or ``tp=1``).
     """
@@ -223,9 +224,9 @@ def gpu_layouts(system: Any, model: ModelSpec, scenario: Scenario, gpus: int) ->
 
 def _gpu_layout(engine: Engine, system: Any, model: ModelSpec, scenario: Scenario,
                 mapping: MappingOptions | None) -> Sized:
-    gpn = system.interconnect.gpus_per_node
+    gpn, unit = system.interconnect.gpus_per_node, system.unit_gpus
     if scenario.gpus == "auto":
-        counts = [n * gpn for n in range(1, system.max_nodes + 1)]
+        counts = [n * unit for n in range(1, system.max_nodes * gpn // unit + 1)]
     else:
         counts = [scenario.gpus]
         check_gpu_count(system, scenario.gpus)
@@ -255,8 +256,10 @@ def _gpu_layout(engine: Engine, system: Any, model: ModelSpec, scenario: Scenari
                                                        run[0].scenario.tp))
     s = sized.scenario
     held = "hold the job" if result.summary["fits_on_chip"] else "were tried; none holds the job"
-    how = (f"--gpus auto: {gpus} GPUs ({plural(math.ceil(gpus / gpn), 'node')}), "
-           f"the fewest whole nodes that {held}" if scenario.gpus == "auto" else f"--gpus {gpus}")
+    what = (plural(math.ceil(gpus / gpn), "node") if unit == gpn
+            else f"{plural(gpus // unit, 'unit')} of {unit} in {plural(math.ceil(gpus / gpn), 'node')}")
+    how = (f"--gpus auto: {gpus} GPUs ({what}), the fewest whole {'nodes' if unit == gpn else 'units'} that {held}"
+           if scenario.gpus == "auto" else f"--gpus {gpus}")
     note = (f"{how}; layout tp {s.tp} x pp {s.pp} x ep {s.ep}, the fastest decode step of "
             f"{plural(len(candidates), 'layout')}" + (_FEWER["gpus"] if scenario.gpus == "auto" and gpus > 1 else ""))
     return Sized(s, (*sized.notes, note), result, grown)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["plural", "layers_scope", "format_seconds"]
+import math
+
+__all__ = ["plural", "layers_scope", "format_seconds", "ratio", "RATIO_FIGURES"]
+
+#: significant figures a printed ratio keeps: its error band (often tens of per cent) leaves
+#: no meaning to a third
+RATIO_FIGURES = 2
 
 #: plurals that are not the word with an "s"
 _IRREGULAR = {"copy": "copies", "entry": "entries"}
@@ -32,3 +38,14 @@ def format_seconds(s: float) -> str:
     if s < 3600:
         return f"{s // 60} min {s % 60:02d} s"
     return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def ratio(x: float, figures: int = RATIO_FIGURES) -> str:
+    """A ratio to ``figures`` significant figures, as ``compare`` prints it: 7.63 -> "7.6x",
+    2.04 -> "2.0x", 0.171 -> "0.17x", 23.4 -> "23x", 368 -> "370x", 1234 -> "1,200x"
+    (never an exponent)."""
+    rounded = float(f"{x:.{figures}g}")
+    if rounded == 0 or not math.isfinite(rounded):
+        return f"{rounded:g}x"
+    decimals = max(0, figures - 1 - math.floor(math.log10(abs(rounded))))
+    return f"{rounded:,.{decimals}f}x"

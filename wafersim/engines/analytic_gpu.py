@@ -395,7 +395,6 @@ def simulate(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario, mappin
         system=g, model=m, kind="gpu", fidelity="analytic", scenario=s, devices=gpus,
         prefill=prefill, decode=decode, memory=memory, step_energy_j=step_energy,
         decode_layer_s=layer.time_s, prefill_layer_s=p_layer.time_s + kv_write,
-        units=nodes,
         details={"nodes": nodes, "tp": eng.tp, "pp": eng.pp, "ep": eng.ep, "max_batch": eng.memory.max_batch(),
                  "kv_capacity_per_gpu_bytes": plan.kv_capacity_per_gpu, "micro_batches": micro,
                  **eng.collective_algorithms()},

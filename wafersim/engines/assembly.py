@@ -47,10 +47,12 @@ def capacity_note(spilled_bytes: float, capacity_bytes: float, where: str) -> li
             f"{format_quantity(capacity_bytes, 'bytes')} of {where}: this configuration cannot run as given"]
 
 
-def deployment_units(summary: Any) -> int:
-    """The units a deployment buys: nodes of a GPU system (a node is the unit sold), else devices."""
-    nodes = summary.get("nodes")
-    return int(nodes) if nodes is not None else int(summary.devices)
+def deployment_units(system: Any, devices: int) -> int:
+    """The allocation units a job on ``devices`` GPUs or wafers occupies and is charged for:
+    whole units of ``system.unit_gpus`` GPUs (a node, or a GB200 NVL72 compute tray), or
+    one wafer's system per wafer."""
+    per_unit = getattr(system, "unit_gpus", 1)
+    return -(-int(devices) // per_unit)
 
 
 def deployment_metrics(deployment: Any, units: int, tokens_per_s: float) -> dict[str, float]:
@@ -137,8 +139,8 @@ def assemble(*, system: Any, model: Any, kind: str, fidelity: str, scenario: Sce
     """The result of one run.  ``scenario`` is resolved (batch and devices are numbers);
     ``step_energy_j`` is the energy of one decode step of the whole batch by part;
     ``details`` are the engine's own summary fields (e.g. ``tp``, ``placement``);
-    ``units`` counts the system's deployment units the job occupies (wafer systems,
-    GPU nodes; default ``devices``)."""
+    ``units`` counts the system's allocation units the job occupies (default:
+    :func:`deployment_units` of ``devices``)."""
     batch = scenario.batch
     tpot = decode.time_s
     if not (tpot > 0 and tpot < float("inf")):    # also catches NaN, before 1 / tpot
@@ -157,7 +159,8 @@ def assemble(*, system: Any, model: Any, kind: str, fidelity: str, scenario: Sce
         tokens_per_s_per_device=batch / tpot / devices,
         request_tokens_per_s=batch * scenario.output_tokens / (prefill.time_s + (scenario.output_tokens - 1) * tpot),
         **runtime_fields(system),
-        **deployment_metrics(system.deployment, devices if units is None else units, batch / tpot),
+        **deployment_metrics(system.deployment, deployment_units(system, devices) if units is None else units,
+                             batch / tpot),
         **trust(kind, scenario, model, memory.fits, devices, (details or {}).get("nodes")),
         model_layers=model.num_layers if scenario.layers < model.num_layers else None,
         **dict(details or {}), **energy)

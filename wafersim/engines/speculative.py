@@ -79,7 +79,7 @@ def combine(target: RunResult, verify: RunResult, draft: RunResult | None, scena
     ts = target.summary
     # the run occupies the target's devices, or the draft's where it was sized on more
     devices = max(ts.devices, draft.summary.devices if draft is not None else 0)
-    units = max(deployment_units(ts), deployment_units(draft.summary) if draft is not None else 0)
+    units = deployment_units(system, devices)
     energy: dict[str, float] = {}
     # energy of one step of the whole batch, per token the step emits for each sequence
     for key in (f for f in Summary.__dataclass_fields__

@@ -8,6 +8,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from ..config import ConfigError, build
 from ..engines import registry as engines
+from ..hardware.deployment import missing
 from ..hardware.gpu import GpuSystemSpec
 from ..hardware.wafer import WaferSpec
 from ..mapping.options import MappingOptions
@@ -115,6 +116,16 @@ def _check_tensor_parallel(values: Sequence[Any], model: Any) -> None:
                           f"and {kvh} KV heads of {model.name}; tp may be {', '.join(map(str, good))}")
 
 
+def _check_deployment(system: Any, wants: Sequence[tuple[str, str]]) -> None:
+    """Refuse a goal whose summary key needs a power or price the system's preset leaves
+    out: every point would rank as unknown."""
+    for what, key in wants:
+        need = missing(system.deployment, key)
+        if need:
+            raise ConfigError("explore", what, f"{key} needs {need}, which {system.name} leaves at 0 (unknown); "
+                                               f"set it (--set {need}=VALUE) or choose another {what}")
+
+
 def _first(space: Space | None) -> dict[str, Any]:
     """The first value of each axis of ``space`` that is not a mapping option."""
     return {} if space is None else {a.key: a.values[0] for a in space.axes if not a.key.startswith("mapping.")}
@@ -166,6 +177,8 @@ def explore(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
     if isinstance(pareto, str) or len(pareto) != 2:
         raise ConfigError("explore", "pareto", f"expected two objectives; got {pareto!r}")
     front_goals = (as_objective(pareto[0]), as_objective(pareto[1]))
+    _check_deployment(system, [("objective", goal.key), *(("pareto", o.key) for o in front_goals),
+                               *(("constraint", c.key) for c in rules)])
     mapping = dict(mapping or {})
     if space is not None and not isinstance(space, Space):
         space = Space.of(space)

@@ -189,8 +189,20 @@ class GpuSystemSpec(Spec):
     efficiency: GpuEfficiencySpec = field(metadata={"doc": "fitted factors"})
     energy: GpuEnergySpec = field(metadata={"doc": "energy per operation"})
     deployment: DeploymentSpec = field(default_factory=DeploymentSpec,
-                                       metadata={"doc": "power and price of one node"})
+                                       metadata={"doc": "power and price of one allocation unit (a node, or a "
+                                                         "part of one: deployment.unit_gpus)"})
     provenance: Provenance | None = provenance_field()
+
+    def check(self) -> None:
+        unit = self.deployment.unit_gpus
+        if unit and self.interconnect.gpus_per_node % unit:
+            raise ConfigError("", "deployment.unit_gpus", f"expected a divisor of interconnect.gpus_per_node = "
+                              f"{self.interconnect.gpus_per_node} (or 0: the whole node); got {unit}")
+
+    @property
+    def unit_gpus(self) -> int:
+        """GPUs in one allocation unit: the smallest part of the system a job is given and charged for."""
+        return self.deployment.unit_gpus or self.interconnect.gpus_per_node
 
     @property
     def num_gpus(self) -> int:

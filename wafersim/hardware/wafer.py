@@ -208,6 +208,9 @@ class WaferSpec(Spec):
     provenance: Provenance | None = provenance_field()
 
     def check(self) -> None:
+        if self.deployment.unit_gpus:
+            raise ConfigError("", "deployment.unit_gpus", "applies to GPU systems; a wafer system's allocation unit "
+                              "is one wafer's system (keep 0)")
         if self.cores * self.core.sram_bytes > MAX_WAFER_SRAM_BYTES:
             raise ConfigError("", "core.sram_bytes", f"{self.cores} cores of {self.core.sram_bytes:.3g} bytes hold more "
                               f"than 2**60 bytes on one wafer (the most modelled: byte counts stay exact in int64)")

@@ -62,11 +62,12 @@ class Summary(Mapping):
     request_tokens_per_s: float | None = _opt("tokens/s", "output tokens of the whole batch over the whole request, prefill "
                                                  "included: batch x output / (ttft + (output - 1) x tpot)")
     # ---- the system as a data centre sees it (presets' [deployment]; absent where unknown) ----
-    power_w: float | None = _opt("W", "wall power of the units used at full load (nodes or wafer systems)")
+    power_w: float | None = _opt("W", "wall power of the allocation units used at full load (GPU nodes or parts of "
+                                       "one, wafer systems with their support servers)")
     tokens_per_s_per_kw: float | None = _opt("tokens/s/kW", "decode throughput per kW of wall power")
     wall_energy_per_token_j: float | None = _opt("J", "wall energy per generated token: power_w / tokens_per_s, "
-                                                      "the same boundary as tokens_per_s_per_kw (whole nodes or "
-                                                      "wafer systems at full load)")
+                                                      "the same boundary as tokens_per_s_per_kw (whole allocation "
+                                                      "units at full load)")
     cost_usd: float | None = _opt("USD", "list price of the units used")
     usd_per_hour: float | None = _opt("USD/h", "what the units used cost per hour (rent, or price amortised + power)")
     usd_per_million_tokens: float | None = _opt("USD", "cost of a million generated tokens at this throughput")
