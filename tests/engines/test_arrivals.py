@@ -7,7 +7,7 @@ import pytest
 
 import wafersim
 from wafersim.config import ConfigError
-from wafersim.engines.arrivals import pipeline_stages, prefill_busy_s
+from wafersim.engines.arrivals import pipeline_stages, stage_busy_s
 
 CASES = [("dgx-a100", "llama-3.1-8b", {"tp": 1, "batch": 17}, "sglang"),
          ("dgx-h100", "llama-3.1-70b", {"tp": 4, "batch": 12}, None),
@@ -29,7 +29,12 @@ def test_decode_stretches_by_the_prefill_share_and_the_first_token_waits_in_an_m
     stages = {"gpu": scen.get("pp", 1)}.get(spec.kind) or (
         1 if scen.get("mapping", {}).get("placement") == "sequential" else static.summary.layers)
     assert pipeline_stages(static.summary) == stages
-    rho = rate * t_p / stages
+    # the busiest stage's time per prompt: a share of the prompt on GPU stages and on the wafers
+    # of a sequential placement; a pipelined wafer's region takes every block of the prompt
+    pipelined = spec.kind == "wafer" and scen.get("mapping", {}).get("placement") != "sequential"
+    busy = float(one.arrays["prefill_layer_s"].data.max()) if pipelined else t_p / stages
+    assert busy <= t_p
+    rho = rate * busy
     s = loaded.summary
     assert 0 < rho < 1 and s.prefill_busy_share == pytest.approx(rho, rel=1e-12)
     assert s.unloaded_tpot_s == static.summary.tpot_s
@@ -38,7 +43,7 @@ def test_decode_stretches_by_the_prefill_share_and_the_first_token_waits_in_an_m
     assert s.tokens_per_s_per_kw == pytest.approx(s.tokens_per_s / (s.power_w / 1e3), rel=1e-12)
     step = static.summary.tpot_s                     # the decode step in progress, unstretched
     assert s.ttft_s == pytest.approx(one.summary.ttft_s + step / (2 * stages)
-                                     + rho * (t_p / stages) / (2 * (1 - rho)), rel=1e-12)
+                                     + rho * busy / (2 * (1 - rho)), rel=1e-12)
     assert s.requests_in_flight == pytest.approx(rate * (s.ttft_s + 193 * s.tpot_s), rel=1e-12)
     # static power runs over the stretched step; the other energy per token does not change
     assert s.energy_static_j == pytest.approx(static.summary.energy_static_j / (1 - rho), rel=1e-12)
@@ -56,11 +61,39 @@ def test_no_arrivals_is_the_static_batch_to_the_bit():
 
 def test_a_rate_beyond_the_prefill_capacity_is_refused_with_the_most_it_takes():
     one = wafersim.simulate("wse3", "llama-3.1-8b", batch=1, **JOB)
-    most = pipeline_stages(one.summary) / prefill_busy_s(one, wafersim.load_system("wse3"))
+    most = 1.0 / float(one.arrays["prefill_layer_s"].data.max())      # the busiest layer region's capacity
     with pytest.raises(ConfigError, match="cannot keep up"):
         wafersim.simulate("wse3", "llama-3.1-8b", batch=4, **JOB, request_rate=most * 1.01)
     ok = wafersim.simulate("wse3", "llama-3.1-8b", batch=4, **JOB, request_rate=most * 0.5)
     assert ok.summary.prefill_busy_share == pytest.approx(0.5, rel=1e-9)
+
+
+@pytest.mark.parametrize("fidelity", ["analytic", "flow"])
+def test_a_pipelined_wafer_region_is_busy_for_every_block_of_the_prompt(fidelity):
+    """Blocks of the prompt stream through the layer regions: a region is busy n blocks x one
+    block's time, the prompt takes n + L - 1 block times (fill and drain) plus the LM head.
+    The stall is the region's busy time, not the prompt's time over the L regions."""
+    one = wafersim.simulate("wse3", "llama-3.1-8b", batch=1, fidelity=fidelity, prompt_tokens=2048, output_tokens=8)
+    s = one.summary
+    n = math.ceil(2048 / s.prefill_block_tokens)
+    per_layer = one.arrays["prefill_layer_s"].data
+    busy = stage_busy_s(one, wafersim.load_system("wse3"))
+    assert busy == float(per_layer.max())
+    if fidelity == "analytic":                  # uniform regions: ttft = (n + L - 1) x one block's time + the head
+        per_block = busy / n
+        assert s.ttft_s == pytest.approx((n + s.layers - 1) * per_block, rel=0.02)
+    assert 0.5 * s.ttft_s < busy < s.ttft_s
+
+
+def test_70b_on_four_wafers_spends_a_region_busy_share_on_arriving_prefills():
+    """70B on 4 WSE-3s, 4 requests/s of 2,048-token prompts: each layer region is busy ~21 ms per
+    prompt, so ~8 % of the time goes to prefills (dividing the prompt's time by the 80 regions
+    made it 0.12 %)."""
+    job = dict(wafers=4, prompt_tokens=2048, output_tokens=256)
+    one = wafersim.simulate("wse3", "llama-3.1-70b", batch=1, **job)
+    r = wafersim.simulate("wse3", "llama-3.1-70b", batch=1, request_rate=4.0, **job).summary
+    assert r.prefill_busy_share >= 0.05
+    assert r.prefill_busy_share == pytest.approx(4.0 * float(one.arrays["prefill_layer_s"].data.max()), rel=1e-12)
 
 
 @pytest.mark.parametrize("bad", [-1.0, math.inf, math.nan, "4", True])

@@ -25,7 +25,10 @@ def test_flow_agrees_with_analytic_on_a_fitting_model(model, batch, wafers, tpot
     """Where both engines describe the same work they agree closely, term by term.
 
     The flow engine routes each transfer where the analytic one uses a mean region
-    shape, and its stage FLOPs leave out the norms: a few per cent apart.  With 32
+    shape, and its stage FLOPs leave out the norms: a few per cent apart.  Its core work
+    is the fullest core's, whole rows and columns of each weight block: 8B's layer regions
+    of 132 x 195 cores hold ceil(4096 / 132) = 32 rows of a 4096-row matrix where the mean
+    is 31.03, so its SRAM reads and arithmetic come out ~3 % above the analytic mean.  With 32
     micro-batches the flow step is 32 x its slowest region, the analytic one 32 x the
     mean layer: up to 10 % apart.  Closed forms of each engine are in the
     ``*_closed_form`` tests; this band only catches the engines drifting apart.
@@ -40,7 +43,7 @@ def test_flow_agrees_with_analytic_on_a_fitting_model(model, batch, wafers, tpot
     assert flow.summary["ttft_s"] / analytic.summary["ttft_s"] == pytest.approx(1.0, abs=ttft_band)
     a, f = analytic.decode.components, flow.decode.components
     for key in ("compute", "sram_bandwidth", "mesh_latency"):
-        assert f[key] / a[key] == pytest.approx(1.0, abs=0.03), key
+        assert f[key] / a[key] == pytest.approx(1.0, abs=0.035), key
     assert f["interwafer"] == pytest.approx(a["interwafer"], rel=1e-12, abs=0.0)
     assert f["edge_io"] == a["edge_io"] == 0.0
 

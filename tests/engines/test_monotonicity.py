@@ -1,5 +1,6 @@
 """Property tests: more of a resource never makes a run slower, more SRAM never spills more."""
 
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import wafersim
@@ -58,3 +59,31 @@ def test_gpu_more_resource_never_slower(key, factor, scenario, tp):
     b = wafersim.simulate(better, "llama-3.1-8b", tp=tp, **scenario).summary
     assert b["tpot_s"] <= a["tpot_s"] * (1 + 1e-9)
     assert b["ttft_s"] <= a["ttft_s"] * (1 + 1e-9)
+
+
+BATCHES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
+
+
+def _never_faster_per_user(system, model, **kw):
+    """Per-user speed and time to first token over growing batches on one fixed deployment."""
+    runs = [wafersim.simulate(system, model, batch=b, prompt_tokens=2048, output_tokens=256, **kw).summary
+            for b in BATCHES]
+    for b, prev, cur in zip(BATCHES[1:], runs, runs[1:]):
+        assert cur["tokens_per_s_per_user"] <= prev["tokens_per_s_per_user"], f"batch {b}: faster per user"
+        assert cur["ttft_s"] >= prev["ttft_s"], f"batch {b}: first token sooner"
+    return runs
+
+
+@pytest.mark.parametrize("fidelity", ["analytic", "flow"])
+@pytest.mark.parametrize("model,wafers", [("llama-3.1-8b", 1), ("llama-3.1-70b", 4)])
+def test_wafer_per_user_speed_never_rises_with_the_batch(fidelity, model, wafers):
+    """A larger batch on the same wafers never decodes faster per user (the layout once gave the
+    layers more cores as the KV cache grew: the head's band was sized by its share of all bytes)
+    and never reaches its first token sooner (a block's activations that displace KV are charged)."""
+    runs = _never_faster_per_user("wse3", model, wafers=wafers, fidelity=fidelity)
+    assert runs[-1]["spilled_bytes"] > 0 == runs[0]["spilled_bytes"]      # the range crosses the cliff
+
+
+@pytest.mark.parametrize("kw", [{"tp": 8}, {"tp": 4, "pp": 2}])
+def test_gpu_per_user_speed_never_rises_with_the_batch(kw):
+    _never_faster_per_user("dgx-h100", "llama-3.1-70b", **kw)

@@ -40,6 +40,8 @@ from ..workload.scenario import Scenario
 from .assembly import MemoryUse, assemble
 from .pipeline import decode_crossings, decode_step_time, micro_batch_note, micro_batches, prefill_time
 from .prefill_blocks import activation_bytes_per_token, block_limit, choose_block
+from .prefill_spill import (KV_DISPLACEMENT_TRIPS, displaced_kv_bytes, io_stretch, offchip_activation_bytes,
+                            weight_stream_bytes)
 from .wafer_memory import WaferCapacity, WaferMemory, spill_note
 
 __all__ = ["AnalyticWafer", "simulate", "capacity"]
@@ -82,6 +84,15 @@ class AnalyticWafer:
             self._shapes[wafers] = shape
         return shape
 
+    def layer_cores(self, wafers: int) -> float:
+        """Mean cores of a layer's region (pipelined: the mean of each region's rows x cols, which
+        the mean rows times the mean columns overstates where bands cut regions of two shapes)."""
+        if self.mapping.placement == "pipelined":
+            lay = self.memory.layout(self.batch, wafers)
+            return float((lay.region_rows[:self.layers].astype(float) * lay.region_cols[:self.layers]).mean())
+        rows, cols = self.layer_shape(wafers)
+        return rows * cols
+
     def head_cores(self, wafers: int) -> float:
         """Cores the LM head runs on: its own band when pipelined, the whole block otherwise."""
         if self.mapping.placement == "pipelined":
@@ -89,16 +100,16 @@ class AnalyticWafer:
             return float(lay.region_rows[-1]) * float(lay.region_cols[-1])
         return float(self.memory.cores_per_wafer())
 
-    def activation_room(self) -> float:
-        """SRAM bytes per core (pooled over the cores used) where a prefill block's activations
-        live: what the weights and KV cache kept on chip leave free; when the KV cache spills
-        anyway, what the weights leave (the activations displace KV, whose spill grows by
-        that much, uncharged)."""
+    def activation_room(self) -> tuple[float, float, float]:
+        """SRAM bytes per core (pooled over the cores used) a prefill block's activations may
+        take: (what the weights kept on chip leave, of it what is free, of it what the KV cache
+        holds); activations past the free bytes displace KV cache to external memory, which
+        the prefill pays for (:mod:`~wafersim.engines.prefill_spill`)."""
         plan = self.memory.memory_plan(self.batch, self.scenario.wafers)
-        held = plan.weight_bytes - plan.spilled_weight_bytes
-        if plan.spilled_kv_bytes == 0:
-            held += plan.kv_bytes
-        return (plan.capacity_bytes - held) / (plan.wafers * plan.cores_per_wafer)
+        cores = plan.wafers * plan.cores_per_wafer
+        room = (plan.capacity_bytes - (plan.weight_bytes - plan.spilled_weight_bytes)) / cores
+        kv = (plan.kv_bytes - plan.spilled_kv_bytes) / cores
+        return room, room - kv, kv
 
     def _stage_latency_s(self, rows: float, cols: float) -> tuple[float, float]:
         """(hop latency, software step latency) of one broadcast-then-reduce stage."""
@@ -151,7 +162,7 @@ class AnalyticWafer:
         """
         w, m, s = self.system, self.model, self.scenario
         rows, cols = self.layer_shape(wafers)
-        cores = rows * cols
+        cores = self.layer_cores(wafers)
         core = w.core
         flops = tokens * m.layer_matmul_flops_per_token + m.attention_flops(tokens, context)
         rate = core.flops_per_cycle(s.dtype) * core.clock_hz * w.calibration.compute_efficiency
@@ -334,13 +345,19 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
 
     # ---- prefill: blocks of prompt tokens pipelined through the layers ------------
     # a block of T tokens is a GEMM against each weight block where it lives; T is capped by
-    # the SRAM left for activations and chosen to minimise the pipeline's time
+    # the SRAM the weights leave for activations and chosen to minimise the prefill's time,
+    # its edge I/O included: spilled weights each block needs, activations parked off chip,
+    # KV cache the block's activations displace (prefill_spill)
     p_tokens = batch * s.prompt_tokens
     iw = w.interwafer
     pipelined = mapping.placement == "pipelined"
     rows, cols = eng.layer_shape(wafers)
-    room = eng.activation_room()
-    limit = block_limit(room, activation_bytes_per_token(model, rows, cols, s.act_bytes), p_tokens)
+    room, free_room, kv_room = eng.activation_room()
+    act_per_token = activation_bytes_per_token(model, rows, cols, s.act_bytes)
+    limit = block_limit(room, act_per_token, p_tokens)
+    t_phead, _ = eng.head_time(batch, wafers)
+    act_offchip = offchip_activation_bytes(model, L, p_tokens, s.act_bytes)
+    p_kv_io = plan.spilled_kv_fraction * p_tokens * L * model.kv_bytes_per_token_layer(s.kv_dtype)
 
     def prefill_pass(block: int) -> tuple[float, float, PhaseTime, float]:
         # a block's queries attend on average to half the prompt
@@ -351,14 +368,20 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
                                block * model.hidden_size * s.act_bytes / iw.bandwidth_bytes_per_s)
         return t, t_iw, p_layer, p_layer.time_s + p_move
 
-    block, block_notes = choose_block(lambda b: prefill_pass(b)[0], p_tokens, limit,
+    def prefill_io(block: int) -> float:
+        nbytes = (weight_stream_bytes(plan.spilled_weight_bytes, math.ceil(p_tokens / block), act_offchip) + p_kv_io
+                  + KV_DISPLACEMENT_TRIPS * displaced_kv_bytes(block * act_per_token, free_room, kv_room,
+                                                               plan.wafers * plan.cores_per_wafer))
+        return (nbytes / io_bw + ext.latency_s) if nbytes > 0 else 0.0
+
+    block, block_notes = choose_block(lambda b: max(prefill_pass(b)[0] + t_phead, prefill_io(b)), p_tokens, limit,
                                       w.calibration.prefill_block_tokens, room)
     n_blocks = math.ceil(p_tokens / block)
     t_layers, t_piw, p_layer, per_block = prefill_pass(block)
-    t_phead, _ = eng.head_time(batch, wafers)
-    p_io_bytes = plan.spilled_weight_bytes + plan.spilled_kv_fraction * p_tokens * L * model.kv_bytes_per_token_layer(s.kv_dtype)
-    p_io = (p_io_bytes / io_bw + ext.latency_s) if p_io_bytes > 0 else 0.0
+    p_io = prefill_io(block)
     ttft = max(t_layers + t_phead, p_io)
+    # where edge I/O is the longer, every layer waits on it as long
+    prefill_layer_s = n_blocks * per_block * io_stretch(t_layers + t_phead, p_io)
     p_comps = _sum_components([p_layer], n_blocks * (1 if mapping.placement == "pipelined" else L))
     p_comps["interwafer"] = t_piw
     p_comps["edge_io"] = p_io
@@ -381,7 +404,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     layer_idx = np.arange(L)
     arrays = {
         "decode_layer_s": LayerArray(np.full(L, decode_layer_s), ("layer",), "s", "time of each layer in a decode step"),
-        "prefill_layer_s": LayerArray(np.full(L, n_blocks * per_block), ("layer",), "s", "time each layer is busy in prefill"),
+        "prefill_layer_s": LayerArray(np.full(L, prefill_layer_s), ("layer",), "s", "time each layer is busy in prefill"),
         "layer_wafer": LayerArray((layer_idx * wafers) // L, ("layer",), "", "wafer holding each layer"),
     }
     memory = MemoryUse(fits=plan.fits, weight_bytes=plan.weight_bytes, kv_bytes=plan.kv_bytes,
@@ -390,7 +413,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     return assemble(
         system=w, model=model, kind="wafer", fidelity="analytic", scenario=s, devices=wafers,
         prefill=prefill, decode=decode, memory=memory, step_energy_j=step_energy,
-        decode_layer_s=decode_layer_s, prefill_layer_s=n_blocks * per_block,
+        decode_layer_s=decode_layer_s, prefill_layer_s=prefill_layer_s,
         details={"placement": mapping.placement, "cores_per_wafer": plan.cores_per_wafer,
                  "sram_capacity_bytes": plan.capacity_bytes, "micro_batches": micro,
                  "prefill_block_tokens": block},

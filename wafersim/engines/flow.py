@@ -47,6 +47,8 @@ from . import _flow_kernels as _k
 from .flow_routing import RoutingBuffers, route_stage, warm_up
 from .pipeline import decode_crossings, decode_step_time, micro_batch_note, micro_batches, prefill_time
 from .prefill_blocks import activation_bytes_per_token, block_limit, choose_block
+from .prefill_spill import (KV_DISPLACEMENT_TRIPS, displaced_kv_bytes, io_stretch, offchip_activation_bytes,
+                            weight_stream_bytes)
 from .wafer_memory import WaferCapacity, WaferMemory, spill_note
 
 
@@ -284,20 +286,47 @@ def scaled_pass(out: dict, factor: float) -> dict:
             "tokens": tokens, "shift_s": out["shift_s"]}
 
 
+def activation_regions(pl: Placement, model: ModelSpec, act_bytes: float) -> tuple[np.ndarray, ...]:
+    """Per layer region, for a prefill block's activations: (bytes per token on each core, free
+    bytes on the fullest core, KV-cache bytes on its cores on average, cores).  Activations may
+    take the KV cache's SRAM too, displacing it to external memory (``prefill_spill``)."""
+    free = pl.free_bytes()
+    per_token, free_min, kv_mean, cores = (np.zeros(pl.layers) for _ in range(4))
+    for i in range(pl.layers):
+        y0, x0, r, c = (int(pl.region_y0[i]), int(pl.region_x0[i]), int(pl.region_rows[i]), int(pl.region_cols[i]))
+        at = (int(pl.region_wafer[i]), slice(y0, y0 + r), slice(x0, x0 + c))
+        per_token[i] = activation_bytes_per_token(model, r, c, act_bytes)
+        free_min[i] = float(free[at].min())
+        kv_mean[i] = float(pl.core_kv_bytes[at].mean())
+        cores[i] = r * c
+    return per_token, free_min, kv_mean, cores
+
+
 def activation_limit(pl: Placement, model: ModelSpec, act_bytes: float, p_tokens: int) -> tuple[float, int]:
-    """(SRAM bytes free on the fullest core of any layer region, most prompt tokens whose
-    activations fit on every layer region's cores) for a prefill block.  A region whose KV
-    cache spills anyway gives its KV room to the activations (the spill grows, uncharged)."""
+    """(SRAM bytes a block's activations may take on the fullest core of any layer region: its
+    free bytes and its KV cache's, most prompt tokens whose activations fit there on every
+    layer region)."""
     free = pl.free_bytes()
     room, limit = float("inf"), p_tokens
     for i in range(pl.layers):
         y0, x0, r, c = (int(pl.region_y0[i]), int(pl.region_x0[i]), int(pl.region_rows[i]), int(pl.region_cols[i]))
         cores = (int(pl.region_wafer[i]), slice(y0, y0 + r), slice(x0, x0 + c))
-        region_free = free[cores] + (pl.core_kv_bytes[cores] if pl.spilled_kv_bytes[i] > 0 else 0)
-        region_room = float(region_free.min())
+        region_room = float((free[cores] + pl.core_kv_bytes[cores]).min())
         room = min(room, region_room)
         limit = min(limit, block_limit(region_room, activation_bytes_per_token(model, r, c, act_bytes), p_tokens))
     return (room if room != float("inf") else 0.0), limit
+
+
+def _edge_io_units(pl: Placement, edges: tuple[int, ...], ports: int) -> tuple[np.ndarray, ...]:
+    """Every region's share of one byte entering it through edge I/O: (region, wafer, edge,
+    position, share) of each flow (region_flows with one byte; the flows scale linearly)."""
+    region, wafer, edge, pos, share = [], [], [], [], []
+    for i in range(pl.regions):
+        flows, e, p = region_flows(int(pl.region_y0[i]), int(pl.region_x0[i]), int(pl.region_rows[i]),
+                                   int(pl.region_cols[i]), 1.0, pl.shape, edges, ports)
+        region.append(np.full(len(e), i)); wafer.append(np.full(len(e), pl.region_wafer[i]))
+        edge.append(e); pos.append(p); share.append(flows[4])
+    return tuple(np.concatenate(a) for a in (region, wafer, edge, pos, share))
 
 
 class PlacementCapacity(WaferCapacity):
@@ -427,13 +456,42 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
     p_timer = timer_class(system, mesh, pl, s.dtype, keep_links=False)
     p_out = p_timer.run(p_prog)
     pipelined = mapping.placement == "pipelined"
+    # logits for each sequence's last prompt token, after the last block
+    t_phead = 0.0
+    if pl.has_head:
+        h_out = timer_class(system, mesh, pl, s.dtype, keep_links=False).run(h_prog)
+        t_phead = float(h_out["region_time"][-1])
 
     def prefill_pass(block: int, region_time: np.ndarray) -> tuple[float, float]:
         return prefill_time(region_time, math.ceil(p_tokens / block), pipelined, wafers - 1, crossing_s,
                             block * model.hidden_size * s.act_bytes / iw.bandwidth_bytes_per_s)
 
+    # edge I/O of the prefill (prefill_spill): the spilled weights each block needs (or the
+    # activations parked off chip), the prompt's share of the spilled KV cache (allocated for
+    # prompt + output), and the KV cache a block's activations displace, out and back
+    act_per_token, act_free, act_kv, act_cores = activation_regions(pl, model, s.act_bytes)
+    w_spilled = float(pl.spilled_weight_bytes.sum())
+    act_offchip = offchip_activation_bytes(model, L, p_tokens, s.act_bytes)
+    kv_spilled = pl.spilled_kv_bytes * (s.prompt_tokens / s.max_context)
+    io_units = None
+
+    def prefill_io(block: int) -> float:
+        nonlocal io_units
+        passes = weight_stream_bytes(w_spilled, math.ceil(p_tokens / block), act_offchip) / w_spilled \
+            if w_spilled else 0.0
+        nbytes = pl.spilled_weight_bytes * passes + kv_spilled
+        nbytes[:L] += KV_DISPLACEMENT_TRIPS * np.array(
+            [displaced_kv_bytes(block * a, f, k, c) for a, f, k, c in zip(act_per_token, act_free, act_kv, act_cores)])
+        if not nbytes.any():
+            return 0.0
+        if io_units is None:
+            io_units = _edge_io_units(pl, edges, ext.io_ports)
+        region, wafer, edge, pos, share = io_units
+        return port_time(system, wafers, wafer, edge, pos, share * nbytes[region]) + ext.latency_s
+
     block, block_notes = choose_block(
-        lambda b: prefill_pass(b, scaled_pass(p_out, b / probe)["region_time"])[0], p_tokens, limit, fixed, room)
+        lambda b: max(prefill_pass(b, scaled_pass(p_out, b / probe)["region_time"])[0] + t_phead, prefill_io(b)),
+        p_tokens, limit, fixed, room)
     if block != probe:
         if timer_class is _Timer and not model.is_moe:       # exact: every term is linear in the block
             p_out = scaled_pass(p_out, block / probe)
@@ -442,26 +500,12 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
             p_out = p_timer.run(prefill_prog(block))
     n_blocks = math.ceil(p_tokens / block)
     per_block = p_out["region_time"]
-    # logits for each sequence's last prompt token, after the last block
-    t_phead = 0.0
-    if pl.has_head:
-        h_out = timer_class(system, mesh, pl, s.dtype, keep_links=False).run(h_prog)
-        t_phead = float(h_out["region_time"][-1])
     t_layers, t_piw = prefill_pass(block, per_block)
     t_layers += t_phead
-    p_io = 0.0
-    if pl.total_spilled_bytes:
-        # prefill writes the prompt's share of the spilled KV cache (allocated for prompt + output)
-        spilled = pl.spilled_weight_bytes + pl.spilled_kv_bytes * (s.prompt_tokens / s.max_context)
-        wafer_of, edge_of, pos_of, bytes_of = [], [], [], []
-        for i in np.nonzero(spilled > 0)[0]:
-            flows, e, p = region_flows(int(pl.region_y0[i]), int(pl.region_x0[i]), int(pl.region_rows[i]),
-                                       int(pl.region_cols[i]), float(spilled[i]), pl.shape, edges, ext.io_ports)
-            wafer_of.append(np.full(len(e), pl.region_wafer[i])); edge_of.append(e); pos_of.append(p)
-            bytes_of.append(flows[4])
-        p_io = port_time(system, wafers, np.concatenate(wafer_of), np.concatenate(edge_of), np.concatenate(pos_of),
-                         np.concatenate(bytes_of)) + ext.latency_s
+    p_io = prefill_io(block)
     ttft = max(t_layers, p_io)
+    # where edge I/O is the longer, every layer waits on it as long
+    stretch = io_stretch(t_layers, p_io)
     p_comps = {k[2:]: float(v.sum()) * n_blocks for k, v in p_out.items() if k.startswith("c_")}
     p_comps.update(interwafer=t_piw, edge_io=p_io)
     prefill = PhaseTime(ttft, p_comps)
@@ -498,7 +542,8 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
     arrays = {
         "decode_layer_s": LayerArray(layer_time if onchip_bound else np.full(L, decode_layer_s), ("layer",), "s",
                                      "time of each layer in a decode step"),
-        "prefill_layer_s": LayerArray(n_blocks * per_block[:L], ("layer",), "s", "time each layer is busy in prefill"),
+        "prefill_layer_s": LayerArray(n_blocks * per_block[:L] * stretch, ("layer",), "s",
+                                      "time each layer is busy in prefill"),
         "decode_stage_s": LayerArray(out["stage_time"][:L], ("layer", "stage"), "s", "time of each stage of each layer",
                                      {"stage": tuple(stage_names)}),
         "region_wafer": LayerArray(pl.region_wafer, regions, "", "wafer of each region (layers, then the head)"),
@@ -527,7 +572,7 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
     return assemble(
         system=w, model=model, kind="wafer", fidelity=fidelity, scenario=s, devices=wafers,
         prefill=prefill, decode=decode, memory=memory, step_energy_j=step_energy,
-        decode_layer_s=decode_layer_s, prefill_layer_s=n_blocks * float(per_block[:L].mean()),
+        decode_layer_s=decode_layer_s, prefill_layer_s=n_blocks * float(per_block[:L].mean()) * stretch,
         details={"placement": mapping.placement, "cores_per_wafer": pl.block[0] * pl.block[1],
                  "micro_batches": micro, "max_link_utilisation": float(busy_max / tpot),
                  "prefill_block_tokens": block},

@@ -7,8 +7,11 @@ region holds a ``K/r x N/c`` block per core; the block's activations are
 broadcast along the region's rows (``T K / r`` values per row) and its partial
 sums reduced along the columns (``T N / c`` per column), so every core holds
 ``T (K/r + N/c)`` activation values of the stage at once.  That must fit in the
-SRAM its weights and KV cache leave free, which caps ``T``; a longer prompt is
-prefilled in chunks of at most that many tokens.
+SRAM its weights leave, which caps ``T``; a longer prompt is prefilled in chunks of
+at most that many tokens.  Activations past the SRAM the KV cache also leaves free
+displace KV cache to external memory, which the prefill's edge I/O pays
+(:mod:`wafersim.engines.prefill_spill`), so such a block is taken only where it is
+faster.
 
 Within the cap the block trades two costs: every block pays each stage's fixed
 mesh latency and re-reads the layer's weights from SRAM, so small blocks waste
@@ -64,5 +67,6 @@ def choose_block(pipeline_time: Callable[[int], float], p_tokens: int, limit: in
            else "the fastest pipeline")
     notes = [f"prefill in blocks of {block} tokens ({math.ceil(p_tokens / block)} blocks): {why}"]
     if limit < p_tokens:
-        notes[0] += f"; at most {limit} tokens' activations fit beside the weights and KV cache (chunked prefill)"
+        notes[0] += (f"; at most {limit} tokens' activations fit beside the weights (chunked prefill; past the "
+                     "SRAM the KV cache leaves free they displace it to external memory, charged to edge I/O)")
     return block, notes

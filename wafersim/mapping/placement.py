@@ -8,7 +8,8 @@ Strategies (``mapping.placement``):
   next band), so consecutive layers are neighbours, or ``raster`` (every band
   left to right), so the hand-off from the end of a band to the start of the
   next crosses the block.  The embedding and LM head take a full-width band at
-  the bottom of the last wafer, sized by their bytes.
+  the bottom of the last wafer: the rows their weights need (by their share of
+  the weights when the weights do not fit).
 * ``sequential``: every layer of a wafer is spread over the wafer's whole block;
   layers run one after another (the mapping published wafer kernels use).
 * ``streaming``: as sequential, but weights stay in external memory and stream in.
@@ -155,6 +156,16 @@ def split_layers(layers: int, wafers: int, layer_bytes: float, head_bytes: float
         first.append(first[-1] + rest // others + (1 if i < rest % others else 0))
     first.append(layers)
     return first
+
+
+def head_band_rows(model: ModelSpec, dtype: str, rows: int, layers: int) -> int:
+    """Rows of a ``rows``-row block for the LM head's band beside ``layers`` layer regions: its
+    share of the weights a decode pass reads per token (the LM head's ``vocab x hidden`` and
+    each layer's), so that the head and a layer region take about as long per token.  It does
+    not depend on the batch or the SRAM."""
+    w_h = model.vocab_size * model.hidden_size * dtype_bytes(dtype)
+    w_l = model.layer_weight_bytes_read(1, dtype)
+    return round(rows * w_h / (w_h + layers * w_l))
 
 
 def block_shape(system: WaferSpec, mapping: MappingOptions) -> tuple[int, int]:
@@ -342,9 +353,11 @@ def _layout(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: Ma
         n_layers = first[wi + 1] - first[wi]
         head_here = has_head and wi == wafers - 1
         if mapping.placement == "pipelined":
-            # the head takes a full-width band at the bottom, sized so weights stay on chip
-            # before KV: by its share of all bytes when everything fits; with rows for all
-            # its weights when only the weights fit; by its share of the weights otherwise
+            # the head takes a full-width band at the bottom.  While the weights fit: its share
+            # of the weights read per token (head_band_rows), or the rows its weights need if
+            # more; by its share of the weights otherwise.  Neither depends on the batch (a band
+            # sized by the head's share of all bytes, KV included, shrank as the KV cache grew,
+            # so the layers got more cores and decode per user sped up with the batch)
             head_rows = 0
             if head_here and by < 2:
                 raise ConfigError("mapping", "cores", f"a pipelined placement gives the LM head its own band of "
@@ -354,10 +367,8 @@ def _layout(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: Ma
                 room = by * bx * cap
                 weights = head_w + n_layers * layer_w
                 need = math.ceil(head_w / (bx * cap)) if cap else by       # rows the head's weights need
-                if weights + n_layers * layer_kv <= room:
-                    rows = max(need, round(by * head_w / (weights + n_layers * layer_kv)))
-                elif weights <= room:
-                    rows = need
+                if weights <= room:
+                    rows = max(need, head_band_rows(model, scenario.dtype, by, n_layers))
                 else:
                     rows = round(by * head_w / weights)
                 head_rows = min(by - 1, max(1, rows))

@@ -100,7 +100,8 @@ class Summary(Mapping):
     # ---- online serving under load (--request-rate R) -------------------------------------
     request_rate: float | None = _opt("requests/s", "requests arriving per second while the batch decodes")
     prefill_busy_share: float | None = _opt("", "share of the time the arriving requests' prefills take from decode: "
-                                                "request_rate x one request's prefill")
+                                                "request_rate x the busiest pipeline stage's busy time per "
+                                                "request's prefill")
     unloaded_tpot_s: float | None = _opt("s", "time per output token of the same batch with no arrivals")
     requests_in_flight: float | None = _opt("", "requests in flight at this rate by Little's law: request_rate x "
                                                 "(time to first token + (output - 1) x time per output token)")

@@ -10,6 +10,11 @@ decode and prefill layers on three block sizes each), by Levenberg-Marquardt on 
 differences; the hop latency stays the preset's (one router and link per cycle, ``[u]``),
 because these rows cannot tell it from the step cost (``docs/models.md``).
 
+The rows are cycle counts: WaferLLM's code converts the cycles it counts to time at 1.1 GHz
+(:data:`ROWS_CLOCK_HZ`), so the fit runs them at that clock whatever a preset says, and the
+constants it finds are cycles; a preset at another clock scales every wafer time by
+``ROWS_CLOCK_HZ / clock_hz`` (``benchmarks/wafer_clock_range.py``).
+
 ``tests/validation/test_wafer_fit.py`` reruns the fit and checks the shipped presets hold
 its values; ``wafersim validate`` shows how the other models' rows are predicted with them.
 """
@@ -23,7 +28,7 @@ import numpy as np
 
 from . import Measurement, load_measurements, run_row
 
-__all__ = ["FIELDS", "ROWS", "PRIOR", "WaferFit", "fit_wafer"]
+__all__ = ["FIELDS", "ROWS", "ROWS_CLOCK_HZ", "PRIOR", "WaferFit", "fit_wafer"]
 
 #: the fitted fields, with the range each is searched in
 FIELDS: dict[str, tuple[float, float]] = {
@@ -37,6 +42,10 @@ ROWS: tuple[str, ...] = (
     "waferllm-wse2-llama3-8b-prefill-480", "waferllm-wse2-llama3-8b-prefill-600",
     "waferllm-wse2-llama3-8b-prefill-720",
 )
+#: the clock WaferLLM's code converts its cycle counts to time at (its launcher's 1.1 GHz): the
+#: rows' microseconds are cycles / this, so the fit holds the clock here
+ROWS_CLOCK_HZ = 1.1e9
+_CLOCK_FIELD = "core.clock_hz"
 #: the values without this fit, which leave-one-source-out falls back to when the rows' source is
 #: left out: what the presets held before it (18.16 cycles was itself fitted on one of these
 #: rows, so the figure is if anything kind to the model; 50 % of SIMD peak assumed; no shift cost)
@@ -56,15 +65,20 @@ class WaferFit:
 
 
 def _log_errors(rows: list[Measurement], x: np.ndarray, base: dict[str, float]) -> np.ndarray:
-    over = {**base, **dict(zip(FIELDS, (float(v) for v in x)))}
+    over = {**base, _CLOCK_FIELD: ROWS_CLOCK_HZ, **dict(zip(FIELDS, (float(v) for v in x)))}
     return np.array([math.log(run_row(r, system_overrides=over).predicted / r.value) for r in rows])
 
 
 def fit_wafer(measurements: list[Measurement] | None = None, start: tuple[float, ...] = START,
               base: dict[str, float] | None = None) -> WaferFit:
     """The least-squares values of :data:`FIELDS` on the rows :data:`ROWS` names; ``base``: other
-    preset fields held at given values meanwhile (``{"core.clock_hz": 0.85e9}``: the fit at that clock)."""
+    preset fields held at given values meanwhile (``{"mesh.hop_latency_cycles": 2}``).  The rows
+    run at :data:`ROWS_CLOCK_HZ`, the clock their cycles were converted with, so the clock is
+    not one of them: the fitted constants are cycles, the same at any clock."""
     base = dict(base or {})
+    if _CLOCK_FIELD in base:
+        raise ValueError(f"{_CLOCK_FIELD} is the rows' own ({ROWS_CLOCK_HZ / 1e9:g} GHz, the clock their cycles were "
+                         "converted with): the fit is in cycles, the same at any clock")
     by_id = {m.id: m for m in (measurements if measurements is not None else load_measurements())}
     missing = [i for i in ROWS if i not in by_id]
     if missing:
