@@ -68,6 +68,18 @@ def _where(design: WaferDesign) -> str:
     return prov.path if prov is not None and prov.path else design.name
 
 
+def _derive(design: WaferDesign, preset: WaferSpec) -> DesignFigures:
+    """:func:`derive`, its errors naming the design file and the ``--set`` it was given."""
+    try:
+        return derive(design, preset)
+    except ConfigError as exc:
+        if exc.source:
+            raise
+        prov = design.provenance
+        sets = f" with --set {', '.join(prov.set)}" if prov is not None and prov.set else ""
+        raise ConfigError(_where(design) + sets, exc.key, exc.message) from None
+
+
 def _ratio(value: float, mine: float, ref: float) -> float:
     return value if mine == ref else value * mine / ref
 
@@ -97,7 +109,7 @@ def to_system(design: WaferDesign, name: str | None = None) -> DesignedSystem:
     """The system a design gives: its system preset with the design's figures in place."""
     preset = system_of(design)
     ref_design = reference_of(design)
-    fig, ref = derive(design, preset), derive(ref_design, preset)
+    fig, ref = _derive(design, preset), _derive(ref_design, preset)
     g, p, m = fig.geometry, fig.power, preset.mesh
     core = dataclasses.replace(preset.core, sram_bytes=design.sram_per_core, clock_hz=p.clock_hz,
                                flops_per_cycle_16bit=2.0 * design.simd_lanes,
