@@ -2,4 +2,4 @@
 # which sit outside the package directory, as packages of their own.
 from setuptools import find_packages, setup
 
-setup(packages=find_packages(include=["wafersim", "wafersim.*"]) + ["wafersim.data.meshes", "wafersim.data.workloads", "wafersim.data.runtimes"])
+setup(packages=find_packages(include=["wafersim", "wafersim.*"]) + ["wafersim.data.meshes", "wafersim.data.workloads", "wafersim.data.runtimes", "wafersim.data.designs"])

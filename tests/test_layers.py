@@ -20,6 +20,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("results", ("results",)),
     ("specs", ("hardware", "workload")),
     ("presets", ("presets",)),
+    ("design", ("design",)),
     ("mapping", ("mapping",)),
     ("dataflow", ("dataflow",)),
     ("engines", ("engines",)),
@@ -27,7 +28,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("design spaces", ("sweep",)),
     ("analysis", ("sweep_cliff", "headtohead", "validation", "report", "plotting", "plots", "testing")),
     ("layout search", ("explore",)),
-    ("entry points", ("cli", "cli_args", "cli_explore", "cli_noc", "compare_sides", "show", "__main__")),
+    ("entry points", ("cli", "cli_args", "cli_explore", "cli_noc", "cli_design", "compare_sides", "show", "__main__")),
     ("public API", ("__init__",)),
 ]
 _LEVEL = {top: i for i, (_, tops) in enumerate(LAYERS) for top in tops}

@@ -26,7 +26,7 @@ from .provenance import PresetFile, Provenance, attach, typed_value
 from .workload.model import ModelSpec
 
 __all__ = ["preset_dirs", "find_preset", "list_presets", "load_system", "load_model", "load_runtime",
-           "runtime_for_class", "runtime_key_applies", "with_runtime", "DEFAULT_RUNTIME", "DEFAULT_RUNTIME_CLASS",
+           "runtime_for_class", "runtime_key_applies", "with_runtime", "load_spec", "DEFAULT_RUNTIME", "DEFAULT_RUNTIME_CLASS",
            "System"]
 
 System = WaferSpec | GpuSystemSpec
@@ -57,7 +57,7 @@ def recorded_path(path: Path) -> str:
     same on every machine, so results stay byte-identical across checkouts), the
     absolute path for a user's own file."""
     resolved = path.resolve()
-    for folder in ("meshes", "workloads", "runtimes"):
+    for folder in ("meshes", "workloads", "runtimes", "designs"):
         for d in preset_dirs(folder):
             if resolved.parent == d.resolve():
                 return f"{folder}/{resolved.name}"
@@ -124,10 +124,10 @@ def find_preset(name_or_path: str | Path, folder: str) -> Path:
                                 f"known presets: {known}")
 
 
-_KINDS = {"meshes": ("wafer", "gpu"), "workloads": ("model",), "runtimes": ("runtime",)}
+_KINDS = {"meshes": ("wafer", "gpu"), "workloads": ("model",), "runtimes": ("runtime",), "designs": ("design",)}
 _FOLDER_OF_KIND = {kind: folder for folder, kinds in _KINDS.items() for kind in kinds}
 _WHAT = {"meshes": "a hardware preset (meshes/)", "workloads": "a model preset (workloads/)",
-         "runtimes": "a runtime profile (runtimes/)"}
+         "runtimes": "a runtime profile (runtimes/)", "designs": "a wafer design (designs/)"}
 
 
 def _looks_like_path(text: str) -> bool:
@@ -139,7 +139,7 @@ def _kind_of(data: Mapping[str, Any], path: Path) -> str | None:
     kind = data.get("kind")
     if isinstance(kind, str):
         return kind
-    return {"workloads": "model", "runtimes": "runtime"}.get(path.parent.name)
+    return {"workloads": "model", "runtimes": "runtime", "designs": "design"}.get(path.parent.name)
 
 
 def _find_base(base: Any, child: Path, folder: str) -> Path:
@@ -487,6 +487,16 @@ def runtime_for_class(kind: str, runtime_class: str) -> str:
                                                  f"(classes with one: {have}); name profiles with "
                                                  "--runtime-a / --runtime-b to compare across classes")
     return name
+
+
+def load_spec(cls: type, name_or_path: str | Path, folder: str, overrides: Mapping[str, Any] | None = None, *,
+              origin: Mapping[str, str] | None = None, prefix: str = "") -> Any:
+    """Load a preset of ``folder`` into the spec class ``cls`` (bases merged, ``overrides``
+    applied and validated as the file is, provenance attached): the loader of the kinds
+    of preset other layers define, such as wafer designs (``designs/``)."""
+    data, source, bases = _load(name_or_path, folder, overrides)
+    spec = _build(cls, data, source, overrides, prefix, origin)
+    return _provenance(spec, source, bases, overrides, origin, prefix)
 
 
 def load_model(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None, *,
