@@ -159,10 +159,11 @@ class AnalyticGpu:
                     (1.0, local_tokens, d, math.ceil(fixed / tp))]
         if m.is_moe:
             frac = m.moe_layer_fraction
-            touched = m.experts_touched(tokens)
-            rows = math.ceil(tokens * m.experts_per_token / touched * m.busiest_rank_share(ep) * ep)
+            # the busiest rank's experts: how many it runs and the tokens each sees on average
+            touched = m.busiest_rank_params_read(tokens, ep) / (frac * m.expert_params)
+            rows = math.ceil(tokens * m.experts_per_token * m.busiest_rank_share(ep) / touched)
             out.append((frac, local_tokens, m.num_experts, d))
-            count = frac * touched / ep
+            count = frac * touched
             out += [(count, rows, math.ceil(mlp_in * f / tp), d), (count, rows, d, math.ceil(f / tp))]
         return out
 
@@ -188,7 +189,8 @@ class AnalyticGpu:
         attention_flops = attn_flops * local / self.tp
         flops = matmul_flops + attention_flops
         expert_bytes = m.routed_params_read(tokens) * self.weight_bytes_per_param
-        wbytes = (m.layer_weight_bytes_read(tokens, s.dtype) - expert_bytes + expert_bytes / ep) / self.tp
+        rank_bytes = m.busiest_rank_params_read(tokens, ep) * self.weight_bytes_per_param   # the busiest rank's
+        wbytes = (m.layer_weight_bytes_read(tokens, s.dtype) - expert_bytes + rank_bytes) / self.tp
         kv_bytes = kv_read_bytes * local * self.memory.kv_share
         hbm_bytes = wbytes * weights_hbm_fraction + kv_bytes * hbm_fraction
         pcie_bytes = wbytes * (1 - weights_hbm_fraction) + kv_bytes * (1 - hbm_fraction)

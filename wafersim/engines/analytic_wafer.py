@@ -156,7 +156,8 @@ class AnalyticWafer:
         flops = tokens * m.layer_matmul_flops_per_token + m.attention_flops(tokens, context)
         rate = core.flops_per_cycle(s.dtype) * core.clock_hz * w.calibration.compute_efficiency
         # the busiest expert's cores set the time (routing skew); ``flops`` stays the work done
-        t_compute = (m.layer_busy_matmul_flops(tokens) + m.attention_flops(tokens, context)) / cores / rate
+        busy = m.layer_busy_matmul_flops(tokens, self.batch * s.query_tokens)
+        t_compute = (busy + m.attention_flops(tokens, context)) / cores / rate
         weight_read = m.layer_weight_bytes_read(tokens, s.dtype) * weights_onchip_fraction
         kv_read = kv_tokens * m.kv_bytes_per_token_layer(s.kv_dtype, context) * kv_onchip_fraction
         sram_bytes = weight_read + kv_read

@@ -200,8 +200,15 @@ class ModelSpec(Spec):
     @property
     def attention_in_width(self) -> float:
         """Output width of one token's projections before attention (Q, K, V; MLA's compressions
-        and expansions): the attention weights other than O's, over ``d``."""
-        return (self.attention_params - self.value_size * self.hidden_size) / self.hidden_size
+        and expansions): their weights over ``d`` (biases and norms left out)."""
+        if not self.is_mla:
+            return float(self.q_size + 2 * self.kv_size)
+        a, h = self.attention, self.num_heads
+        qk = a.qk_nope_head_dim + a.qk_rope_head_dim
+        q = (self.hidden_size * a.q_lora_rank + a.q_lora_rank * h * qk) if a.q_lora_rank else self.hidden_size * h * qk
+        kv = (self.hidden_size * (a.kv_lora_rank + a.qk_rope_head_dim)
+              + a.kv_lora_rank * h * (a.qk_nope_head_dim + a.v_head_dim))
+        return (q + kv) / self.hidden_size
 
     @property
     def fixed_mlp_width(self) -> float:
@@ -431,6 +438,15 @@ class ModelSpec(Spec):
             return 1.0
         return max(routing.rank_shares(self.routing_probabilities, ranks))
 
+    def busiest_rank_params_read(self, tokens: int, ranks: int) -> float:
+        """Mean per layer of the routed-expert parameters the busiest expert-parallel rank (the one
+        dealt the hottest expert) reads for a batch of ``tokens``: ``1 / ranks`` of every touched
+        expert's under uniform routing."""
+        if not self.is_moe or ranks <= 1 or self.moe.routing_skew == 0:
+            return self.routed_params_read(tokens) / max(ranks, 1)
+        touched = routing.expected_touched(self.routing_probabilities[::ranks], tokens)
+        return self.moe_layer_fraction * touched * self.expert_params
+
     def routed_params_read(self, tokens: int) -> float:
         """Mean per layer of the routed-expert parameters a batch of ``tokens`` reads."""
         return self.moe_layer_fraction * self.experts_touched(tokens) * self.expert_params
@@ -446,12 +462,15 @@ class ModelSpec(Spec):
         """2 x active weights: the projections and MLP for one token in one layer."""
         return 2.0 * self.layer_active_params
 
-    def layer_busy_matmul_flops(self, tokens: int) -> float:
+    def layer_busy_matmul_flops(self, tokens: int, routed_together: int | None = None) -> float:
         """The matmul work of ``tokens`` tokens in one layer as the busiest expert region sees it:
-        the routed experts' share scaled by :meth:`routing_slowdown` (for time; FLOPs done are
-        ``tokens x layer_matmul_flops_per_token``)."""
+        the routed experts' share scaled by :meth:`routing_slowdown` of the ``routed_together``
+        tokens whose routing shares the experts (a decode step's whole batch, of which ``tokens``
+        may be one micro-batch; default ``tokens``).  For time: FLOPs done are ``tokens x
+        layer_matmul_flops_per_token``."""
         routed = 2.0 * self.routed_active_params_per_layer
-        return tokens * (self.layer_matmul_flops_per_token + routed * (self.routing_slowdown(tokens) - 1.0))
+        slow = self.routing_slowdown(max(tokens, routed_together or 0))
+        return tokens * (self.layer_matmul_flops_per_token + routed * (slow - 1.0))
 
     @property
     def _flops_per_key(self) -> float:
