@@ -131,7 +131,7 @@ def fewest_devices(capacity: Capacity, batch: int) -> tuple[int, str]:
 def tensor_parallel_options(system: Any, model: ModelSpec, scenario: Scenario) -> list[int]:
     """Powers of two within one node that divide the attention heads and the KV heads
     (or are multiples of them) and leave room for the scenario's pp x ep."""
-    kvh = model.num_kv_heads
+    kvh = model.kv_cache_heads
     node = min(system.interconnect.gpus_per_node, system.num_gpus)
     return [t for t in _TP_CHOICES if t <= node and model.num_heads % t == 0 and (kvh % t == 0 or t % kvh == 0)
             and t * scenario.pp * scenario.ep <= system.num_gpus]

@@ -150,7 +150,7 @@ def test_summary():
     ({"num_heads": 3, "num_kv_heads": 1}, "num_heads.*must divide hidden_size"),
     ({"num_kv_heads": 5}, "num_kv_heads.*must divide num_heads"),
     ({"num_experts": 2, "experts_per_token": 3}, "experts_per_token.*<= num_experts"),
-    ({"norms_per_layer": 3}, "norms_per_layer.*expected 1 or 2"),
+    ({"norms_per_layer": 5}, "norms_per_layer.*expected 1 to 4"),
 ])
 def test_shapes_are_checked(over, message):
     with pytest.raises(ConfigError, match=message):

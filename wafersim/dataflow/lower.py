@@ -182,7 +182,7 @@ def lower_pass(placement: Placement, model: ModelSpec, scenario: Scenario, token
     R = pl.regions
     wb = dtype_bytes(scenario.dtype)
     act = dtype_bytes(scenario.act_dtype)
-    kvl = model.kv_bytes_per_token_layer(scenario.kv_dtype)
+    kvl = model.kv_bytes_per_token_layer(scenario.kv_dtype, context)
     cores = pl.layer_cores.astype(np.float64)
     w_frac = 1.0 - pl.spilled_weight_bytes / np.maximum(pl.region_weight_bytes, 1)
     kv_frac = 1.0 - pl.spilled_kv_bytes / np.maximum(pl.region_kv_bytes, 1)

@@ -146,20 +146,25 @@ class AnalyticGpu:
     def projections(self, local_tokens: int, tokens: int) -> list[tuple[float, int, int, int]]:
         """The GEMMs of one layer on one GPU: (count, M, N, K).  Dense projections see the
         rank's ``local_tokens``; each routed expert the batch touches sees its share of all
-        ``tokens`` (uniform routing)."""
-        m, tp = self.model, self.tp
+        ``tokens``, the busiest rank's experts their share of them (``busiest_rank_share``).
+        Layers that differ (dense first layers, MoE every other layer) count by their share."""
+        m, tp, ep = self.model, self.tp, self.ep
         d, f = m.hidden_size, m.ffn_size
-        out = [(1.0, local_tokens, math.ceil((m.q_size + 2 * m.kv_size) / tp), d),
-               (1.0, local_tokens, d, math.ceil(m.q_size / tp))]
+        out = [(1.0, local_tokens, math.ceil(m.attention_in_width / tp), d),
+               (1.0, local_tokens, d, math.ceil(m.value_size / tp))]
         mlp_in = 2 if m.mlp == "gated" else 1
+        fixed = m.fixed_mlp_width            # the MLPs every token runs: dense layers, shared experts
+        if fixed:
+            out += [(1.0, local_tokens, math.ceil(mlp_in * fixed / tp), d),
+                    (1.0, local_tokens, d, math.ceil(fixed / tp))]
         if m.is_moe:
-            touched = m.experts_touched(tokens)
-            rows = math.ceil(tokens * m.experts_per_token / touched)
-            out.append((1.0, local_tokens, m.num_experts, d))
-            count = touched / self.ep
-        else:
-            rows, count = local_tokens, 1.0
-        out += [(count, rows, math.ceil(mlp_in * f / tp), d), (count, rows, d, math.ceil(f / tp))]
+            frac = m.moe_layer_fraction
+            # the busiest rank's experts: how many it runs and the tokens each sees on average
+            touched = m.busiest_rank_params_read(tokens, ep) / (frac * m.expert_params)
+            rows = math.ceil(tokens * m.experts_per_token * m.busiest_rank_share(ep) / touched)
+            out.append((frac, local_tokens, m.num_experts, d))
+            count = frac * touched
+            out += [(count, rows, math.ceil(mlp_in * f / tp), d), (count, rows, d, math.ceil(f / tp))]
         return out
 
     def layer_time(self, tokens: int, attn_flops: float, kv_read_bytes: float, hbm_fraction: float,
@@ -176,13 +181,16 @@ class AnalyticGpu:
         g, m, s, eff = self.system, self.model, self.scenario, self.system.efficiency
         ep, k = self.ep, m.experts_per_token
         local_tokens = tokens * local
-        expert_flops = 2.0 * k * m.expert_params            # per token, the routed experts
-        matmul_flops = (local_tokens * (m.layer_matmul_flops_per_token - expert_flops)
-                        + tokens * expert_flops / ep) / self.tp
+        expert_flops = 2.0 * m.routed_active_params_per_layer   # per token, the routed experts
+        # the busiest rank sets the step: its share of the routed tokens (1 / ep when uniform)
+        busiest = m.busiest_rank_share(ep)
+        dense_flops = local_tokens * (m.layer_matmul_flops_per_token - expert_flops)
+        matmul_flops = (dense_flops + tokens * expert_flops * busiest) / self.tp
         attention_flops = attn_flops * local / self.tp
         flops = matmul_flops + attention_flops
-        expert_bytes = m.experts_touched(tokens) * m.expert_params * self.weight_bytes_per_param
-        wbytes = (m.layer_weight_bytes_read(tokens, s.dtype) - expert_bytes + expert_bytes / ep) / self.tp
+        expert_bytes = m.routed_params_read(tokens) * self.weight_bytes_per_param
+        rank_bytes = m.busiest_rank_params_read(tokens, ep) * self.weight_bytes_per_param   # the busiest rank's
+        wbytes = (m.layer_weight_bytes_read(tokens, s.dtype) - expert_bytes + rank_bytes) / self.tp
         kv_bytes = kv_read_bytes * local * self.memory.kv_share
         hbm_bytes = wbytes * weights_hbm_fraction + kv_bytes * hbm_fraction
         pcie_bytes = wbytes * (1 - weights_hbm_fraction) + kv_bytes * (1 - hbm_fraction)
@@ -204,18 +212,20 @@ class AnalyticGpu:
         t_launch = eff.kernels_per_layer * launch
         act = local_tokens * m.hidden_size * s.act_bytes
         t_ar = 2 * self.collective("all_reduce", act, self.tp) if self.tp > 1 else 0.0
-        a2a = self.all_to_all_bytes(local_tokens)
+        a2a_mean = self.all_to_all_bytes(local_tokens)
+        a2a = a2a_mean * busiest * ep      # the busiest rank's buffer sets the exchange's time
         t_a2a = 2 * self.collective("all_to_all", a2a, ep) if ep > 1 else 0.0
         t = max(t_hbm, t_pcie) + t_launch + t_ar + t_a2a
         comps = {"compute": t_cmp, "hbm_bandwidth": t_mem, "launch_overhead": t_launch,
                  "interconnect": t_ar + t_a2a, "pcie_spill": t_pcie}
         link_bytes = 2 * 2 * (self.tp - 1) / self.tp * act if self.tp > 1 else 0.0
-        link_bytes += 2 * (ep - 1) / ep * a2a
+        link_bytes += 2 * (ep - 1) / ep * a2a_mean
         # what every expert-parallel rank does (its share of the touched experts) apart from
         # what only ranks holding sequences do (attention, dense weights, KV)
         expert_hbm = expert_bytes / ep / self.tp * weights_hbm_fraction
         expert_flops_gpu = tokens * expert_flops / ep / self.tp
-        work = {"flops": flops, "hbm_bytes": hbm_bytes, "pcie_bytes": pcie_bytes, "link_bytes": link_bytes,
+        work_flops = (dense_flops + tokens * expert_flops / ep) / self.tp + attention_flops   # work done
+        work = {"flops": work_flops, "hbm_bytes": hbm_bytes, "pcie_bytes": pcie_bytes, "link_bytes": link_bytes,
                 "flops_expert": expert_flops_gpu if ep > 1 else 0.0, "hbm_expert": expert_hbm if ep > 1 else 0.0}
         return PhaseTime(t, comps), work
 
@@ -237,8 +247,8 @@ class AnalyticGpu:
                 t_mem += count * op.time_s
         local_seqs = max(1, math.ceil(seqs))
         q_tiles = local_seqs * math.ceil(m.num_heads / self.tp) * math.ceil(query_len / g.gpu.tile_m)
-        kv_tiles = (local_seqs * math.ceil(m.num_kv_heads * self.memory.kv_share)
-                    * math.ceil(context / g.gpu.tile_n))
+        kv_tiles = (local_seqs * math.ceil(m.kv_cache_heads * self.memory.kv_share)
+                    * math.ceil(m.kv_tokens_held(context) / g.gpu.tile_n))
         a_cmp = wave_time(attention_flops, q_tiles, g.gpu.bf16_flops_per_s * eff.attention_share, g.gpu.sms)
         a_mem = wave_time(kv_hbm_bytes, kv_tiles, g.gpu.hbm_bandwidth_bytes_per_s * eff.memory, g.gpu.sms)
         if a_cmp >= a_mem:
@@ -304,6 +314,7 @@ def simulate(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario, mappin
     kv_hbm = 1.0 - (plan.spilled_kv_bytes_per_gpu / plan.kv_bytes_per_gpu if plan.kv_bytes_per_gpu else 0.0)
     w_hbm = 1.0 - (plan.spilled_weight_bytes_per_gpu / plan.weight_bytes_per_gpu if plan.weight_bytes_per_gpu else 0.0)
     kvl = m.kv_bytes_per_token_layer(s.kv_dtype)
+    kv_read = m.kv_bytes_per_token_layer(s.kv_dtype, s.mean_decode_context)   # what a decode query reads
     local_batch = eng.memory.local_batch(batch)
     local = local_batch / batch           # share of the sequences one expert-parallel rank holds
 
@@ -315,7 +326,7 @@ def simulate(system: GpuSystemSpec, model: ModelSpec, scenario: Scenario, mappin
     # key read once by all of them
     micro, mb = micro_batches(batch, eng.pp, eng.pp > 1)
     ctx, q = s.mean_decode_context, s.query_tokens
-    layer, work = eng.layer_time(mb * q, m.attention_flops(mb * q, ctx), mb * ctx * kvl, kv_hbm, w_hbm, local,
+    layer, work = eng.layer_time(mb * q, m.attention_flops(mb * q, ctx), mb * ctx * kv_read, kv_hbm, w_hbm, local,
                                  seqs=mb, query_len=q, context=ctx)
     t_head, head_flops, head_bytes = eng.head_time(math.ceil(local_batch / micro) * q)
     t_send = eng.stage_send_time(math.ceil(local_batch / micro) * q)

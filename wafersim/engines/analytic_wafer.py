@@ -166,9 +166,11 @@ class AnalyticWafer:
         core = w.core
         flops = tokens * m.layer_matmul_flops_per_token + m.attention_flops(tokens, context)
         rate = core.flops_per_cycle(s.dtype) * core.clock_hz * w.calibration.compute_efficiency
-        t_compute = flops / cores / rate
+        # the busiest expert's cores set the time (routing skew); ``flops`` stays the work done
+        busy = m.layer_busy_matmul_flops(tokens, self.batch * s.query_tokens)
+        t_compute = (busy + m.attention_flops(tokens, context)) / cores / rate
         weight_read = m.layer_weight_bytes_read(tokens, s.dtype) * weights_onchip_fraction
-        kv_read = kv_tokens * m.kv_bytes_per_token_layer(s.kv_dtype) * kv_onchip_fraction
+        kv_read = kv_tokens * m.kv_bytes_per_token_layer(s.kv_dtype, context) * kv_onchip_fraction
         sram_bytes = weight_read + kv_read
         t_sram = sram_bytes / cores / core.sram_read_bytes_per_s
         hop_lat, step_lat = self._stage_latency_s(rows, cols)
@@ -229,7 +231,8 @@ class AnalyticWafer:
         if not self.pooled or kv_tokens_layers <= 0:
             return 0.0
         by, bx = self.memory.layout(self.batch, wafers).block
-        nbytes = kv_tokens_layers * self.model.kv_bytes_per_token_layer(self.scenario.kv_dtype)
+        nbytes = kv_tokens_layers * self.model.kv_bytes_per_token_layer(self.scenario.kv_dtype,
+                                                                         self.scenario.mean_decode_context)
         return nbytes / (2 * by * self._link_bytes_per_s(by, bx))
 
     def handoff_extra_hops(self, wafers: int) -> tuple[float, float]:
@@ -329,7 +332,7 @@ def simulate(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: M
     onchip = decode_step_time(L * (layer.time_s + t_move) + t_iw + t_head, micro, max(layer.time_s + t_move, t_head))
     ext = w.external_memory
     io_bytes = (plan.spilled_weight_bytes
-                + plan.spilled_kv_fraction * kv_tokens * L * model.kv_bytes_per_token_layer(s.kv_dtype))
+                + plan.spilled_kv_fraction * kv_tokens * L * model.kv_bytes_per_token_layer(s.kv_dtype, ctx))
     io_bw = wafers * ext.io_bandwidth_bytes_per_s    # each wafer has its own edge I/O
     t_io = (io_bytes / io_bw + ext.latency_s) if io_bytes > 0 else 0.0
     t_pool = eng.pool_links_time(kv_tokens * L * (1.0 - plan.spilled_kv_fraction) / wafers, wafers)

@@ -67,7 +67,7 @@ class GpuMemory:
             raise ConfigError("scenario", "pp", f"pp = {self.pp} stages for {self.layers} layers")
         if model.num_heads % self.tp:
             raise ConfigError("scenario", "tp", f"tp = {self.tp} must divide the {model.num_heads} attention heads")
-        kvh = model.num_kv_heads
+        kvh = model.kv_cache_heads
         if kvh % self.tp and self.tp % kvh:
             raise ConfigError("scenario", "tp", f"tp = {self.tp} must divide the {kvh} KV heads or be a multiple of them")
 
@@ -83,14 +83,12 @@ class GpuMemory:
     def dense_layer_params(self) -> int:
         """Parameters of a layer every ep rank holds: attention, router, norms (the MLP too if dense)."""
         m = self.model
-        if not m.is_moe:
-            return m.layer_params
-        return m.attention_params + m.router_params + m.norm_params_per_layer
+        return m.layer_params - m.routed_params_per_layer
 
     @property
     def kv_share(self) -> float:
         """Share of a layer's KV cache one GPU holds (KV heads replicate past tp = kv_heads)."""
-        kvh = self.model.num_kv_heads
+        kvh = self.model.kv_cache_heads
         return math.ceil(kvh / self.tp) / kvh
 
     @property
@@ -99,7 +97,7 @@ class GpuMemory:
 
     def weight_bytes_per_gpu(self) -> float:
         m = self.model
-        experts = (m.num_experts // self.ep) * m.expert_params if m.is_moe else 0
+        experts = m.routed_params_per_layer / self.ep
         b = self.layers_per_stage * (self.dense_layer_params + experts) / self.tp
         if self.include_head:
             # one stage holds both ends when pp = 1; else the first holds the embedding,
@@ -110,8 +108,9 @@ class GpuMemory:
         return b * self.weight_bytes_per_param
 
     def kv_bytes_per_seq_per_gpu(self) -> float:
-        return (self.scenario.max_context * self.layers_per_stage
-                * self.model.kv_bytes_per_token_layer(self.scenario.kv_dtype) * self.kv_share)
+        ctx = self.scenario.max_context
+        return (ctx * self.layers_per_stage
+                * self.model.kv_bytes_per_token_layer(self.scenario.kv_dtype, ctx) * self.kv_share)
 
     def kv_capacity_per_gpu(self) -> float:
         usable = self.system.gpu.hbm_bytes * (1.0 - self.system.efficiency.workspace_fraction)
@@ -135,7 +134,8 @@ class GpuMemory:
         total_w = self.layers * m.layer_params * self.weight_bytes_per_param
         if self.include_head:
             total_w += (m.embedding_params + m.lm_head_params + m.final_norm_params) * self.weight_bytes_per_param
-        total_kv = batch * self.scenario.max_context * self.layers * m.kv_bytes_per_token_layer(self.scenario.kv_dtype)
+        ctx = self.scenario.max_context
+        total_kv = batch * ctx * self.layers * m.kv_bytes_per_token_layer(self.scenario.kv_dtype, ctx)
         return GpuMemoryPlan(self.gpus, w, kv, kv_cap, w_spill, max(0.0, kv - kv_cap), total_w, total_kv)
 
 

@@ -96,7 +96,8 @@ class WaferMemory:
         return b * self.weight_bytes_per_param
 
     def kv_bytes(self, batch: int) -> float:
-        return batch * self.scenario.max_context * self.layers * self.model.kv_bytes_per_token_layer(self.scenario.kv_dtype)
+        ctx = self.scenario.max_context
+        return batch * ctx * self.layers * self.model.kv_bytes_per_token_layer(self.scenario.kv_dtype, ctx)
 
     def capacity_per_wafer(self, batch: int, wafers: int) -> float:
         """SRAM one wafer's block offers weights and KV: what every core's buffers (code,
@@ -133,7 +134,8 @@ class WaferMemory:
         cap = self.capacity_per_wafer(batch, wafers)
         m = self.model
         layer_w = m.layer_params * self.weight_bytes_per_param
-        layer_kv = batch * self.scenario.max_context * m.kv_bytes_per_token_layer(self.scenario.kv_dtype)
+        ctx = self.scenario.max_context
+        layer_kv = batch * ctx * m.kv_bytes_per_token_layer(self.scenario.kv_dtype, ctx)
         head_w = self.weight_bytes() - self.layers * layer_w
         first = split_layers(self.layers, wafers, layer_w + layer_kv, head_w)
         spilled_w = spilled_kv = 0.0

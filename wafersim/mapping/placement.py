@@ -343,7 +343,8 @@ def _layout(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: Ma
     wb = dtype_bytes(scenario.dtype)
     has_head = L == model.num_layers
     layer_w = int(round(model.layer_params * wb))
-    layer_kv = int(round(batch * scenario.max_context * model.kv_bytes_per_token_layer(scenario.kv_dtype)))
+    ctx = scenario.max_context
+    layer_kv = int(round(batch * ctx * model.kv_bytes_per_token_layer(scenario.kv_dtype, ctx)))
     head_w = int(round((model.embedding_params + model.lm_head_params + model.final_norm_params) * wb)) if has_head else 0
 
     first = split_layers(L, wafers, layer_w + layer_kv, head_w)

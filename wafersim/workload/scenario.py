@@ -98,7 +98,8 @@ class Scenario:
         number): byte counts then stay exact in the int64 arrays of the placement."""
         if not isinstance(self.batch, int) or self.layers is None:
             return
-        kv = self.batch * self.max_context * self.layers * model.kv_bytes_per_token_layer(self.kv_dtype or self.dtype)
+        kv = self.batch * self.max_context * self.layers * model.kv_bytes_per_token_layer(self.kv_dtype or self.dtype,
+                                                                                    self.max_context)
         if kv > MAX_KV_BYTES:
             raise ConfigError("scenario", "batch", f"batch {self.batch} x {self.max_context} tokens x {self.layers} "
                               f"layers of {model.name} hold {kv:.3g} bytes of KV cache; at most 2**60 "

@@ -21,20 +21,32 @@ def stage_shapes(model: ModelSpec, tokens: int) -> list[tuple[str, float, float,
     maximum and sum (two dependent reductions per head): the ten all-reduces
     WaferLLM's decode kernel runs per layer (Decode/WSE-2/src/decode.csl).
     """
-    d, q, kv, f = model.hidden_size, model.q_size, model.kv_size, model.ffn_size
+    d = model.hidden_size
     mats_in = 2 if model.mlp == "gated" else 1
-    k = model.experts_per_token if model.is_moe else 1
-    touched = model.experts_touched(tokens)
     heads = model.num_heads
+    a = model.attention
+    # MLA decodes weight-absorbed: a head's query meets the cached latent and rotary key, and the
+    # weighted sum runs over latents (its expansion to values is part of the projections)
+    score_k = heads * (a.kv_lora_rank + a.qk_rope_head_dim) if model.is_mla else model.q_size
+    summed = heads * a.kv_lora_rank if model.is_mla else model.q_size
+    qkv_n = model.attention_in_width
+    v = model.value_size
+    # the MLP: what every token runs (dense layers, shared experts) and its routed experts, the
+    # busiest expert's region taking its load (routing skew); means over the layers
+    frac = model.moe_layer_fraction
+    slow = model.routing_slowdown(tokens)
+    inner = model.fixed_mlp_width + frac * model.experts_per_token * model.ffn_size * slow
+    fixed_w = model.fixed_mlp_width * d * (mats_in + 1)
+    routed_w = model.routed_params_read(tokens) / model.expert_params * model.ffn_size * d if model.is_moe else 0.0
     return [
         ("attn_norm", 1.0, 1.0, 0.0),     # the norm's sum of squares: one value per token reduced, its scale sent back
-        ("qkv", d, q + 2 * kv, d * (q + 2 * kv)),
-        ("scores", q, heads, 0.0),        # partial dot products reduced per head
+        ("qkv", d, qkv_n, d * qkv_n),
+        ("scores", score_k, heads, 0.0),  # partial dot products reduced per head
         ("softmax_max", heads, heads, 0.0),  # the running maximum per head, reduced over the cores holding KV
         ("softmax_sum", heads, heads, 0.0),  # then the sum of exponentials per head, a second reduction
-        ("weighted_sum", heads, q, 0.0),  # probability-weighted V summed over the cores holding KV
-        ("o", q, d, q * d),
+        ("weighted_sum", heads, summed, 0.0),  # probability-weighted V summed over the cores holding KV
+        ("o", v, d, v * d),
         ("mlp_norm", 1.0, 1.0, 0.0),      # the second norm, as the first
-        ("mlp_up", d, mats_in * f * k, d * mats_in * f * touched),
-        ("mlp_down", f * k, d, f * d * touched),
+        ("mlp_up", d, mats_in * inner, fixed_w * mats_in / (mats_in + 1) + routed_w * mats_in),
+        ("mlp_down", inner, d, fixed_w / (mats_in + 1) + routed_w),
     ]
