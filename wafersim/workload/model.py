@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from ..config import ConfigError, Spec, choice, flag, integer, number, text
 from ..provenance import Provenance, provenance_field
 from .dtypes import dtype_bytes
-from . import routing
 
 
 #: Most parameters a model may have: 2**50 (~1.1e15), so byte counts (at most 4 bytes a
@@ -406,7 +405,7 @@ class ModelSpec(Spec):
     @property
     def routing_probabilities(self) -> tuple[float, ...]:
         """Probability that a token's choices include each expert, hottest first (:mod:`.routing`)."""
-        return routing.inclusion_probabilities(self.num_experts, self.experts_per_token, self.moe.routing_skew)
+        return _routing().inclusion_probabilities(self.num_experts, self.experts_per_token, self.moe.routing_skew)
 
     def experts_touched(self, tokens: int) -> float:
         """Expected distinct experts a batch of ``tokens`` routes to in an MoE layer."""
@@ -415,28 +414,28 @@ class ModelSpec(Spec):
         e, k = self.num_experts, self.experts_per_token
         if self.moe.routing_skew == 0:
             return e * (1.0 - (1.0 - k / e) ** max(tokens, 0))
-        return routing.expected_touched(self.routing_probabilities, tokens)
+        return _routing().expected_touched(self.routing_probabilities, tokens)
 
     def busiest_expert_tokens(self, tokens: int) -> float:
         """Expected tokens of the busiest expert when a batch of ``tokens`` is routed."""
         if not self.is_moe:
             return float(tokens)
-        return routing.expected_max_load(self.routing_probabilities, int(round(tokens)))
+        return _routing().expected_max_load(self.routing_probabilities, int(round(tokens)))
 
     def routing_slowdown(self, tokens: int) -> float:
         """How much longer the busiest expert works than under uniform routing (1 at skew 0):
         the factor by which an expert region's, or rank's, routed work grows with the skew."""
         if not self.is_moe or self.moe.routing_skew == 0 or tokens < 1:
             return 1.0
-        uniform = routing.inclusion_probabilities(self.num_experts, self.experts_per_token, 0.0)
-        base = routing.expected_max_load(uniform, int(round(tokens)))
+        uniform = _routing().inclusion_probabilities(self.num_experts, self.experts_per_token, 0.0)
+        base = _routing().expected_max_load(uniform, int(round(tokens)))
         return self.busiest_expert_tokens(tokens) / base if base else 1.0
 
     def busiest_rank_share(self, ranks: int) -> float:
         """The busiest expert-parallel rank's share of the routed work (1 / ranks when uniform)."""
         if not self.is_moe or ranks <= 1:
             return 1.0
-        return max(routing.rank_shares(self.routing_probabilities, ranks))
+        return max(_routing().rank_shares(self.routing_probabilities, ranks))
 
     def busiest_rank_params_read(self, tokens: int, ranks: int) -> float:
         """Mean per layer of the routed-expert parameters the busiest expert-parallel rank (the one
@@ -444,7 +443,7 @@ class ModelSpec(Spec):
         expert's under uniform routing."""
         if not self.is_moe or ranks <= 1 or self.moe.routing_skew == 0:
             return self.routed_params_read(tokens) / max(ranks, 1)
-        touched = routing.expected_touched(self.routing_probabilities[::ranks], tokens)
+        touched = _routing().expected_touched(self.routing_probabilities[::ranks], tokens)
         return self.moe_layer_fraction * touched * self.expert_params
 
     def routed_params_read(self, tokens: int) -> float:
@@ -519,3 +518,10 @@ def _causal_pairs(prompt: int, span: int, chunked: bool) -> float:
         whole, rest = divmod(p, span)
         return whole * span * (span + 1) / 2.0 + rest * (rest + 1) / 2.0
     return span * (span + 1) / 2.0 + (p - span) * span
+
+
+def _routing():
+    """The routing module, imported when a mixture-of-experts figure is first asked for: it needs
+    NumPy, which commands that only read presets (``wafersim presets``) do not load."""
+    from . import routing
+    return routing
