@@ -420,6 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sweep_command(sub)
     from .cli_explore import add_parser as add_explore_parser
     add_explore_parser(sub)
+    from .cli_serve import add_parser as add_serve_parser; add_serve_parser(sub)
     s = sub.add_parser("show", help="print what a file wafersim wrote holds: runs, a validation table, a frontier, "
                                     "an exploration, a network or design-space sweep",
                        description="Print what a file wafersim wrote holds, by its kind: each run's summary, notes "
