@@ -8,8 +8,9 @@ prefills chunks of prompts.  The table holds:
   token), on one row per batch size: every batch up to :data:`EXACT_ROWS`, then batch
   sizes a factor :data:`ROW_RATIO` apart up to the most the scheduler runs; along each
   row, contexts a factor :data:`CONTEXT_RATIO` apart from 2 up to the longest context
-  the KV capacity leaves each of ``b`` sequences.  Between points it is linear in ``c``
-  and in ``b``.
+  the KV capacity leaves each of ``b`` sequences, with the middle of an interval added
+  wherever the engine's time there is off the line between its ends (down to one
+  token: :func:`refined`).  Between points it is linear in ``c`` and in ``b``.
 * prefill: the time one request's prefill of ``n`` tokens keeps the devices busy (the
   engine's time to first token at batch 1, less the runtime's per-request host time,
   :func:`wafersim.engines.arrivals.prefill_busy_s`), at lengths a factor
@@ -18,8 +19,8 @@ prefills chunks of prompts.  The table holds:
   taken non-decreasing, so that no chunk costs less than nothing).
 
 The engines are step functions in places (a GPU's tiles fill another wave over the SMs
-at some batch and context): the table follows them exactly at its rows and points and
-smooths them between (docs/models.md, "Serving").
+at some batch and context): the halving finds the steps along a row to within a token;
+between rows above :data:`EXACT_ROWS` the table smooths them (docs/models.md, "Serving").
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ ROW_RATIO = 1.06
 CONTEXT_RATIO = 1.2
 #: prefill lengths a factor this far apart
 PREFILL_RATIO = 1.1
+#: an interval between two points is halved while the time at its middle differs from the
+#: line between its ends by more than this share (the engines' steps are found this way)
+REFINE_TOLERANCE = 0.004
+#: most extra engine calls the halving spends on one row or on the prefill points
+REFINE_CALLS = 96
 #: the shortest mean context a decode row starts from (a prompt of one token and its output)
 MIN_CONTEXT = 2
 
@@ -88,6 +94,25 @@ def _geometric(lo: int, hi: int, ratio: float) -> list[int]:
     return sorted(set(out))
 
 
+def refined(f: Callable[[int], float], points: list[int]) -> tuple[list[int], list[float], int]:
+    """``f`` at ``points`` and at the middles the halving adds (see :data:`REFINE_TOLERANCE`):
+    the points, the values and the calls made."""
+    values = {p: f(p) for p in points}
+    calls = len(points)
+    todo = [(a, b) for a, b in zip(points, points[1:]) if b - a > 1]
+    while todo and calls < len(points) + REFINE_CALLS:
+        a, b = todo.pop()
+        mid = (a + b) // 2
+        v = f(mid)
+        values[mid] = v
+        calls += 1
+        line = values[a] + (values[b] - values[a]) * (mid - a) / (b - a)
+        if abs(line - v) > REFINE_TOLERANCE * abs(v):
+            todo += [(x, y) for x, y in ((a, mid), (mid, b)) if y - x > 1]
+    keys = sorted(values)
+    return keys, [values[k] for k in keys], calls
+
+
 def batch_rows(max_batch: int) -> list[int]:
     exact = list(range(1, min(max_batch, EXACT_ROWS) + 1))
     return sorted(set(exact + (_geometric(EXACT_ROWS, max_batch, ROW_RATIO) if max_batch > EXACT_ROWS else [])))
@@ -103,21 +128,23 @@ def build(decode: Callable[[int, int], float], prefill: Callable[[int], float], 
     for b in rows:
         top = max(MIN_CONTEXT, min(max_context, kv_tokens // b))
         per_row.append(_geometric(MIN_CONTEXT, top, CONTEXT_RATIO))
-    width = max(len(p) for p in per_row)
+    width = max(len(p) for p in per_row) + REFINE_CALLS
     ctx = np.zeros((len(rows), width))
     dec = np.zeros((len(rows), width))
     length = np.zeros(len(rows), np.int64)
     calls = 0
-    for j, (b, points) in enumerate(zip(rows, per_row)):
-        times = [decode(b, c) for c in points]
-        calls += len(points)
+    for j, (b, coarse) in enumerate(zip(rows, per_row)):
+        points, times, made = refined(lambda c, b=b: decode(b, c), coarse)
+        calls += made
         ctx[j, :len(points)] = points
         dec[j, :len(points)] = times
         ctx[j, len(points):] = points[-1]
         dec[j, len(points):] = times[-1]
         length[j] = len(points)
-    lengths = _geometric(1, max(max_context, 2), PREFILL_RATIO)
-    pf_t = [0.0] + [prefill(n) for n in lengths]
-    calls += len(lengths)
+    lengths, pf_t, made = refined(prefill, _geometric(1, max(max_context, 2), PREFILL_RATIO))
+    pf_t = [0.0, *pf_t]
+    calls += made
+    width = int(length.max())
+    ctx, dec = ctx[:, :width], dec[:, :width]
     return StepTable(np.asarray(rows, np.int64), ctx, dec, length, np.asarray([0.0, *lengths], np.float64),
                      np.maximum.accumulate(np.asarray(pf_t, np.float64)), calls)
