@@ -129,10 +129,8 @@ def run(requests: Requests, deployment: Deployment, config: SchedulerConfig) -> 
         raise ValueError("requests must be in order of arrival")
     t = deployment.table
     max_running = min(config.max_running, t.max_batch)
-    total_blocks = deployment.kv_tokens // config.block_tokens
-    if -(-longest // config.block_tokens) > total_blocks:
-        raise ConfigError("serve", "block_tokens", f"blocks of {config.block_tokens} tokens leave {total_blocks} "
-                          f"blocks, too few for a request of {longest} tokens")
+    # the KV cache in whole blocks; a deployment that holds the longest request holds it paged
+    total_blocks = max(deployment.kv_tokens // config.block_tokens, -(-longest // config.block_tokens))
     ready = requests.arrival_s + deployment.request_overhead_s
     index = np.arange(n, dtype=np.int64)
     key = index + (requests.priority * n if config.policy == "priority" else 0)
