@@ -38,7 +38,7 @@ examples:
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add ``serve`` to the subcommands of the ``wafersim`` parser."""
-    from .serving.scheduler import DEFAULTS, MIXED_STEPS, POLICIES
+    from .serving.settings import DEFAULTS, MIXED_STEPS, POLICIES
 
     e = sub.add_parser("serve", help="simulate requests arriving over time: latency percentiles, goodput under SLOs",
                        description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -32,30 +32,18 @@ defaults below, and a caller's values win over both.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..config import ConfigError
-from . import _kernels
-from .deployment import Deployment
+from .settings import DEFAULTS, KNOB_OF, MAXIMUM, MIXED_STEPS, POLICIES
 from .workload import Requests
 
+if TYPE_CHECKING:                     # the loop and the deployment need Numba and the engines: imported when run
+    from .deployment import Deployment
+
 __all__ = ["SchedulerConfig", "Outcome", "resolve", "run", "DEFAULTS", "POLICIES", "MIXED_STEPS"]
-
-#: the simulator's defaults where the runtime profile sets none: vLLM's (the V0 engine's
-#: --max-num-seqs 256 and --block-size 16, vllm/engine/arg_utils.py; the V1 engine's 8192
-#: tokens a step for offline batches, vllm/engine/arg_utils.py, also SGLang's
-#: --chunked-prefill-size 8192 in v0.3), one decode step a round
-DEFAULTS = {"max_running": 256, "max_batched_tokens": 8192, "block_tokens": 16, "round_steps": 1}
-#: the runtime knob each setting is read from (wafersim.serving.deployment.RUNTIME_KNOBS)
-KNOB_OF = {"max_running": "max_batch", "max_batched_tokens": "max_batched_tokens", "block_tokens": "kv_block_tokens",
-           "round_steps": "scheduler_steps"}
-POLICIES = ("fcfs", "priority")
-MIXED_STEPS = ("max", "sum")
-#: the most of each integer setting
-MAXIMUM = {"max_running": 2**20, "max_batched_tokens": 2**30, "block_tokens": 2**20, "round_steps": 2**10}
-
 
 @dataclass(frozen=True)
 class SchedulerConfig:
@@ -116,8 +104,9 @@ class Outcome:
     stats: dict[str, float]
 
 
-def run(requests: Requests, deployment: Deployment, config: SchedulerConfig) -> Outcome:
+def run(requests: Requests, deployment: "Deployment", config: SchedulerConfig) -> Outcome:
     """Simulate ``requests`` on ``deployment`` under ``config``."""
+    from . import _kernels
     n = len(requests)
     if n == 0:
         raise ConfigError("serve", "requests", "expected at least one request")
