@@ -25,10 +25,11 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("dataflow", ("dataflow",)),
     ("engines", ("engines",)),
     ("runner", ("sizing", "runner")),
+    ("serving", ("serving",)),
     ("design spaces", ("sweep",)),
     ("analysis", ("sweep_cliff", "headtohead", "validation", "report", "plotting", "plots", "testing")),
     ("layout search", ("explore",)),
-    ("entry points", ("cli", "cli_args", "cli_explore", "cli_noc", "cli_design", "compare_sides", "show", "__main__")),
+    ("entry points", ("cli", "cli_args", "cli_explore", "cli_noc", "cli_design", "cli_serve", "compare_sides", "show", "__main__")),
     ("public API", ("__init__",)),
 ]
 _LEVEL = {top: i for i, (_, tops) in enumerate(LAYERS) for top in tops}

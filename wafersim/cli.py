@@ -422,6 +422,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_explore_parser(sub)
     from .cli_design import add_parser as add_design_parser
     add_design_parser(sub)
+    from .cli_serve import add_parser as add_serve_parser
+    add_serve_parser(sub)
     s = sub.add_parser("show", help="print what a file wafersim wrote holds: runs, a validation table, a frontier, "
                                     "an exploration, a network or design-space sweep",
                        description="Print what a file wafersim wrote holds, by its kind: each run's summary, notes "

@@ -25,7 +25,7 @@ from .sizing import check_kind, default_sizing, size
 from .workload.model import ModelSpec
 from .workload.scenario import Scenario
 
-__all__ = ["simulate"]
+__all__ = ["simulate", "prepare", "Prepared"]
 
 
 #: spec -> (its dictionary, its provenance record), by identity: specs are frozen, so the
@@ -66,6 +66,60 @@ def simulate(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
     such as a GB200 NVL72 compute tray) in their fastest layout.  Pass
     ``wafers=1`` or ``gpus=1`` (or ``tp=1``) to run on fewer and see the cliff.
     """
+    prep = prepare(system, model, mapping=mapping, registry=registry, runtime=runtime, **scenario)
+    engine, system, model, sc, mapping, sized = prep.engine, prep.system, prep.model, prep.asked, prep.mapping, prep.sized
+    scenario = prep.keywords
+    result = sized.result or engine.simulate(system, model, sized.scenario, mapping)
+    if sc.speculative:
+        result = _speculate(engine, system, model, sized.scenario, mapping, registry, result, scenario)
+    if sc.request_rate:
+        # one request alone on the same deployment, speculative as the batch is (its draft's prefill too)
+        single = dataclasses.replace(sized.scenario, batch=1, request_rate=0.0)
+        one = engine.simulate(system, model, single, mapping)
+        if sc.speculative:
+            one = _speculate(engine, system, model, single, mapping, registry, one, {**scenario, "batch": 1})
+        result = arrivals.under_load(result, one, system, sc.request_rate)
+    (system_dict, system_record), (model_dict, model_record) = _spec_record(system), _spec_record(model)
+    config = {**result.config, "system": system_dict, "model": model_dict,
+              "provenance": {"system": system_record, "model": model_record}}
+    return dataclasses.replace(result, config=config, notes=[*sized.notes, *result.notes])
+
+
+def _speculate(engine: Any, system: Any, model: ModelSpec, scenario: Scenario, mapping: MappingOptions,
+               registry: engines.Registry, target: RunResult, asked: dict[str, Any]) -> RunResult:
+    """Replace the decode of ``target`` by speculative steps (:mod:`wafersim.engines.speculative`):
+    the verify pass on the sized system, and the draft model's own decode on the same system
+    (sized for it as the user asked, at the target's batch; every decoder layer of the draft)."""
+    verify = engine.simulate(system, model, speculative.verify_scenario(scenario, system.kind), mapping)
+    draft = None
+    if scenario.draft is not None:
+        draft_model = load_model(scenario.draft) if isinstance(scenario.draft, str) else scenario.draft
+        plain = {k: v for k, v in asked.items()
+                 if k not in ("speculative", "acceptance", "draft", "layers", "request_rate")}
+        draft = simulate(system, draft_model, mapping=mapping, registry=registry,
+                         **{**plain, "batch": scenario.batch})
+    return speculative.combine(target, verify, draft, scenario, system)
+
+
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """A job sized as :func:`simulate` sizes it, before its run: the engine, the system to run
+    on (grown where sizing took more nodes), the model, the scenario as asked (resolved
+    against the model) and as sized, the mapping, and the keywords after default sizing."""
+    engine: Any
+    system: Any
+    model: ModelSpec
+    asked: Scenario
+    sized: Any                      # wafersim.sizing.Sized: the scenario with numbers, notes, a run made
+    mapping: MappingOptions
+    keywords: dict[str, Any]
+
+
+def prepare(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
+            mapping: MappingOptions | dict | None = None, registry: engines.Registry = engines.DEFAULT,
+            runtime: str | None = None, **scenario: Any) -> Prepared:
+    """Load, check and size a job as :func:`simulate` does, without running it (the request
+    simulator asks the engine for many step times on one sized deployment)."""
     if isinstance(system, str):
         system = load_system(system, runtime=runtime)
     elif runtime is not None and isinstance(system, (WaferSpec, GpuSystemSpec)):
@@ -97,34 +151,4 @@ def simulate(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
     sc = check_kind(kind, sc)
     engine = registry.get(kind, sc.fidelity).engine()
     sized = size(engine, system, model, sc, mapping)
-    system = sized.system or system
-    result = sized.result or engine.simulate(system, model, sized.scenario, mapping)
-    if sc.speculative:
-        result = _speculate(engine, system, model, sized.scenario, mapping, registry, result, scenario)
-    if sc.request_rate:
-        # one request alone on the same deployment, speculative as the batch is (its draft's prefill too)
-        single = dataclasses.replace(sized.scenario, batch=1, request_rate=0.0)
-        one = engine.simulate(system, model, single, mapping)
-        if sc.speculative:
-            one = _speculate(engine, system, model, single, mapping, registry, one, {**scenario, "batch": 1})
-        result = arrivals.under_load(result, one, system, sc.request_rate)
-    (system_dict, system_record), (model_dict, model_record) = _spec_record(system), _spec_record(model)
-    config = {**result.config, "system": system_dict, "model": model_dict,
-              "provenance": {"system": system_record, "model": model_record}}
-    return dataclasses.replace(result, config=config, notes=[*sized.notes, *result.notes])
-
-
-def _speculate(engine: Any, system: Any, model: ModelSpec, scenario: Scenario, mapping: MappingOptions,
-               registry: engines.Registry, target: RunResult, asked: dict[str, Any]) -> RunResult:
-    """Replace the decode of ``target`` by speculative steps (:mod:`wafersim.engines.speculative`):
-    the verify pass on the sized system, and the draft model's own decode on the same system
-    (sized for it as the user asked, at the target's batch; every decoder layer of the draft)."""
-    verify = engine.simulate(system, model, speculative.verify_scenario(scenario, system.kind), mapping)
-    draft = None
-    if scenario.draft is not None:
-        draft_model = load_model(scenario.draft) if isinstance(scenario.draft, str) else scenario.draft
-        plain = {k: v for k, v in asked.items()
-                 if k not in ("speculative", "acceptance", "draft", "layers", "request_rate")}
-        draft = simulate(system, draft_model, mapping=mapping, registry=registry,
-                         **{**plain, "batch": scenario.batch})
-    return speculative.combine(target, verify, draft, scenario, system)
+    return Prepared(engine, sized.system or system, model, sc, sized, mapping, scenario)

@@ -154,6 +154,13 @@ class GpuEfficiencySpec(Spec):
     scheduler_steps: int = integer("decode steps the runtime runs per scheduling round before it admits arriving "
                                    "requests (vLLM's --num-scheduler-steps); 1: every step", default=1,
                                    maximum=2**10)
+    max_batched_tokens: int = integer("most tokens the runtime's scheduler computes in one step, decode tokens and "
+                                      "prefill chunks together (vLLM's --max-num-batched-tokens, SGLang's "
+                                      "--chunked-prefill-size; wafersim serve); 0: the simulator's default",
+                                      default=0, minimum=0, maximum=2**30)
+    kv_block_tokens: int = integer("tokens per block of the runtime's paged KV cache (vLLM's --block-size; "
+                                   "wafersim serve); 0: the simulator's default", default=0, minimum=0,
+                                   maximum=2**20)
 
     @property
     def attention_share(self) -> float:
