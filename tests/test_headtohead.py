@@ -87,7 +87,7 @@ def test_equal_power_within_one_copy(sides):
 
 def test_frontier_command_writes_tables_along_batch(tmp_path, capsys):
     out = tmp_path / "fr.h5"
-    assert main(["compare", "wse3", "dgx-h100", "llama-3.1-70b", "--frontier", "-o", str(out)]) == 0
+    assert main(["compare", "wse3", "dgx-h100", "llama-3.1-70b", "--frontier", "fixed", "-o", str(out)]) == 0
     text = capsys.readouterr().out
     for words in ("per device:", "per kW:", "per dollar:"):
         assert words in text

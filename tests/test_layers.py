@@ -27,9 +27,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("runner", ("sizing", "runner")),
     ("serving", ("serving",)),
     ("design spaces", ("sweep",)),
-    ("analysis", ("sweep_cliff", "headtohead", "validation", "report", "plotting", "plots", "testing")),
+    ("analysis", ("sweep_cliff", "headtohead", "envelope", "uncertainty", "validation", "report", "plotting", "plots", "testing")),
     ("layout search", ("explore",)),
-    ("entry points", ("cli", "cli_args", "cli_explore", "cli_noc", "cli_design", "cli_serve", "compare_sides", "show", "__main__")),
+    ("entry points", ("cli", "cli_args", "cli_compare", "cli_explore", "cli_noc", "cli_design", "cli_serve", "compare_sides", "show", "__main__")),
     ("public API", ("__init__",)),
 ]
 _LEVEL = {top: i for i, (_, tops) in enumerate(LAYERS) for top in tops}

@@ -49,8 +49,8 @@ def _stored(path: Path) -> dict[str, list[float]]:
 def test_title_names_model_systems_runtime_and_precision(frontier_file: Path, figure) -> None:
     title = figure._suptitle.get_text().replace("\n", " ")
     assert MODEL in title
-    for rid in ("a-b1", "b-b1"):
-        run = wafersim.read_run(frontier_file, rid)
+    for side in ("a", "b"):
+        run = wafersim.read_run(frontier_file, read_table(frontier_file, f"frontier/{side}")["run"][0])
         s, scenario = run.summary, run.config["scenario"]
         assert s["system"] in title and f"runtime {s['runtime']}" in title and s["runtime_class"] in title
         assert scenario["dtype"] in title and scenario["kv_dtype"] in title
@@ -73,7 +73,12 @@ def test_points_are_labelled_with_their_batch(frontier_file: Path, figure) -> No
     points = {(x, y): b for side in sides
               for x, y, b in zip(side["tokens_per_s_per_user"], side["tokens_per_s_per_device"], side["batch"])}
     labels = [t for t in ax.texts if t.get_text().isdigit()]
-    assert len(labels) == sum(len(s["batch"]) for s in sides)          # one per point, before decluttering
+    # one per point on this panel's envelope (per device), before decluttering
+    from wafersim.envelope import pareto
+    on = [sorted(pareto(list(zip(s["tokens_per_s_per_user"], s["tokens_per_s_per_device"])), True)) for s in sides]
+    assert len(labels) == sum(len(i) for i in on)
+    sides = [{k: [side[k][i] for i in keep] for k in ("tokens_per_s_per_user", "tokens_per_s_per_device")}
+             for side, keep in zip(sides, on)]
     for t in labels:
         assert points[tuple(t.xy)] == int(t.get_text())
     assert not overlaps(figure, labels)

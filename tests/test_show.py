@@ -47,9 +47,10 @@ def test_a_validation_file_shows_its_table_and_error_statistics(tmp_path, capsys
     assert "median |error|" in shown and "10 rows from 1 source (gpu-gptfast)" in shown
 
 
-def test_a_frontier_file_shows_each_side_and_the_crossovers(tmp_path, capsys):
+@pytest.mark.parametrize("mode", ["fixed", "envelope"])
+def test_a_frontier_file_shows_each_side_and_the_crossovers(tmp_path, capsys, mode):
     out = tmp_path / "f.h5"
-    printed = _written(["compare", "wse3", "dgx-h100", "llama-3.1-8b", "--frontier", "--prompt", "1024",
+    printed = _written(["compare", "wse3", "dgx-h100", "llama-3.1-8b", "--frontier", mode, "--prompt", "1024",
                         "--output", "32", "-o", str(out)], capsys)
     assert file_kind(out) == "frontier"
     shown = _shown(out, capsys)
@@ -58,8 +59,11 @@ def test_a_frontier_file_shows_each_side_and_the_crossovers(tmp_path, capsys):
     got = [ln for ln in shown.splitlines() if ln.startswith(("  ", "A:", "B:", "per "))]
     assert got == wanted
     for side in ("a", "b"):
-        batches = read_table(out, f"frontier/{side}")["batch"]
-        assert f"batch {batches[0]} to {batches[-1]}" in shown
+        table = read_table(out, f"frontier/{side}")
+        if mode == "fixed":
+            assert f"batch {table['batch'][0]} to {table['batch'][-1]}" in shown
+        else:
+            assert all(d in shown for d in table["deployment"]) and "points on the envelope" in shown
     assert sum(ln.startswith(("per device:", "per kW:", "per dollar:")) for ln in shown.splitlines()) == 3
 
 

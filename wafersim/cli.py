@@ -14,11 +14,10 @@ from .config import ERROR_TEXT_MAX, ConfigError, WafersimError
 from .hardware.runtime import RUNTIME_CLASSES
 from .presets import (DEFAULT_RUNTIME, DEFAULT_RUNTIME_CLASS, list_presets, load_model, load_runtime, load_system, runtime_for_class,
                       runtime_key_applies)
-from .headtohead import (BASES, FRONTIER_KEYS, SIZING_BASES, crossovers, frontier, frontier_table, labelled_frontiers,
-                         replicas_for, with_replicas, with_replicas_note)
+from .headtohead import SIZING_BASES, replicas_for, with_replicas, with_replicas_note
 from . import compare_sides
 from .compare_sides import compare_json
-from .report import comparison_table, frontier_rows, headline, lines, side_line, summary_table, verdict
+from .report import comparison_table, headline, lines, side_line, summary_table, verdict
 from .provenance import describe
 from .text import plural
 from .engines import registry as engines
@@ -169,16 +168,21 @@ def cmd_run(ns: argparse.Namespace) -> int:
 
 
 def cmd_compare(ns: argparse.Namespace) -> int:
-    if ns.spill and not ns.frontier:
+    if ns.spill and not (ns.frontier or ns.at):
         raise ConfigError("command line", "spill", "applies with --frontier (points past the largest batch that "
                           "fits); add --frontier or leave --spill out")
+    if ns.at and ns.frontier:
+        raise ConfigError("command line", "at", "--at picks each side's best deployment from its envelope; "
+                          "leave --frontier out (or --at, to see the whole frontier)")
     _check_out(ns)
     sets = _split_sets(ns.set, ["system", "a", "b"])
     model = load_model(ns.model, sets["model"], origin=_typed(sets, "model"))
     both = compare_sides.sides(ns, sets, model)
     runtimes, runtime_text = _compare_runtimes(ns, sets)
-    if ns.frontier:
-        return _compare_frontier(ns, both, runtimes, runtime_text)
+    if ns.frontier or ns.at:
+        from . import cli_compare
+        command = cli_compare.at_command if ns.at else cli_compare.frontier_command
+        return command(ns, both, _compare_loaded(ns, both, runtimes), runtimes, runtime_text)
     from .sweep.progress import Ticker
     def side(name: str, key: str, copies: int = 1):
         # under load, each of a side's data-parallel copies takes its share of the requests
@@ -241,48 +245,16 @@ def _compare_runtimes(ns: argparse.Namespace, sets: dict) -> tuple[dict[str, str
     return names, f"{what}; both sides {classes['a']} software ({how})"
 
 
-def _compare_frontier(ns: argparse.Namespace, both: dict[str, compare_sides.Side],
-                      runtimes: dict[str, str], runtime_text: str) -> int:
-    """Both sides sized to hold the job, then their batch swept to the largest that fits."""
-    from .sweep.progress import Ticker
-    common = {"prompt_tokens": ns.prompt, "output_tokens": ns.output, "dtype": ns.dtype, "kv_dtype": ns.kv_dtype,
-              "layers": ns.layers}
-    sides = []
+def _compare_loaded(ns: argparse.Namespace, both: dict[str, compare_sides.Side],
+                    runtimes: dict[str, str]) -> dict[str, tuple[Any, Any, dict[str, Any]]]:
+    """Each side's system (with its runtime), model and mapping, for the frontier searches."""
+    out = {}
     for label, one in both.items():
         system = _load_side(one.system, one.system_sets, one.system_typed, runtimes[label], one.runtime_sets,
                             compare=True)
         mapping = _mapping(ns, one.mapping_sets)
-        extra = {"mapping": mapping} if system.kind == "wafer" and mapping else {}
-        with Ticker(f"{one.system} sweeping the batch for {one.model.name}"):
-            sides.append(frontier(system, one.model, spill=ns.spill, fidelity=ns.fidelity, **common, **extra))
-    fa, fb = sides
-    model = both["a"].model
-    names = compare_sides.labels(both["a"], both["b"], fa.system, fb.system)
-    texts = {basis: crossovers(*labelled_frontiers(fa, fb, names), basis)[1] for basis in BASES}
-    if ns.out:
-        from .results.hdf5 import write_results
-        runs = [*fa.runs, *fb.runs]
-        ids = [f"a-b{r.summary['batch']}" for r in fa.runs] + [f"b-b{r.summary['batch']}" for r in fb.runs]
-        write_results(ns.out, runs, run_ids=ids, tables={"frontier/a": frontier_table(fa), "frontier/b": frontier_table(fb)},
-                      extra_attrs={"frontier-crossovers": json.dumps(texts, sort_keys=True)})
-    if ns.json:
-        print(_dumps({side: {"system": f.system, "label": name, "changed": list(both[side].changed), "fixed": f.fixed,
-                             "max_batch": f.max_batch,
-                             "points": [{k: r.summary.get(k) for k in FRONTIER_KEYS} for r in f.runs]}
-                      for side, f, name in (("a", fa, names[0]), ("b", fb, names[1]))}
-                     | {"crossovers": texts, "runtime": {"a": runtimes["a"], "b": runtimes["b"], "text": runtime_text}}))
-        return 0
-    print(f"{model.name}: throughput against interactivity, each side sized to hold one sequence; "
-          f"A = {compare_sides.named(both['a'])}, B = {compare_sides.named(both['b'])}")
-    print(runtime_text)
-    for label, f in (("A", fa), ("B", fb)):
-        print(side_line(label, f.runs[0].summary) + f"; batch 1 to {f.max_batch}")
-        print(frontier_rows(f.runs))
-    for basis, text in texts.items():
-        print(text)
-    if ns.out:
-        print(f"results written to {ns.out}; plot with: python tools/plot_frontier.py {ns.out}")
-    return 0
+        out[label] = (system, one.model, {"mapping": mapping} if system.kind == "wafer" and mapping else {})
+    return out
 
 
 def cmd_presets(ns: argparse.Namespace) -> int:
@@ -395,9 +367,16 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--basis", choices=tuple(SIZING_BASES), default="fit",
                    help="fit: each side sized to hold the job (default); equal-devices, equal-power, equal-cost: "
                         "the smaller side replicated (data parallel) to match the other")
-    h.add_argument("--frontier", action="store_true",
-                   help="sweep each side's batch from 1 to the largest that fits and name the crossover per device, "
-                        "per kW and per dollar")
+    h.add_argument("--frontier", nargs="?", const="envelope", default=None, choices=("envelope", "fixed"),
+                   help="each side's throughput-interactivity frontier and the crossover per device, per kW and per "
+                        "dollar: envelope (the default) is the best of every deployment (devices from the fewest that "
+                        "hold one sequence to twice as many, every tp x pp x ep, copies packed into a unit, the batch "
+                        "up to the largest that fits), each point naming its deployment; fixed keeps the hardware "
+                        "sized for one sequence and sweeps only the batch (before 0.2.0's envelopes)")
+    h.add_argument("--at", default=None, metavar="CONDITION",
+                   help="each side's best deployment on each basis (per device, kW, dollar) among its envelope's "
+                        "points where CONDITION holds, and which side wins: KEY>=VALUE or KEY<=VALUE of a summary "
+                        "key, e.g. 'tokens_per_s_per_user>=50', 'ttft_s<=2 s'")
     h.add_argument("--spill", action="store_true", help="with --frontier: two points past the largest batch that fits")
     c.set_defaults(func=cmd_compare)
     pr = sub.add_parser("presets", help="list the bundled presets")

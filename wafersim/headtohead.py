@@ -29,8 +29,8 @@ from .hardware.deployment import NEEDS
 if TYPE_CHECKING:
     from .results.run_result import RunResult
 
-__all__ = ["Frontier", "frontier", "crossovers", "replicas_for", "with_replicas", "replicas_note", "with_replicas_note",
-           "labelled_frontiers", "TOTAL_KEYS", "BASES", "SIZING_BASES"]
+__all__ = ["Frontier", "Deployment", "deployment_of", "frontier", "crossovers", "replicas_for", "with_replicas", "replicas_note", "with_replicas_note",
+           "labelled_frontiers", "run_ids", "DEPLOYMENT_COLUMNS", "TOTAL_KEYS", "BASES", "SIZING_BASES"]
 
 #: basis -> (summary key, words, more is better)
 BASES = {"device": ("tokens_per_s_per_device", "per device", True),
@@ -42,14 +42,69 @@ SIZING_BASES = {"fit": None, "equal-devices": "devices", "equal-power": "power_w
 
 @dataclass(frozen=True)
 class Frontier:
-    """One side's points, in increasing batch; ``fixed`` is the scenario every point shares."""
+    """One side's points, in increasing batch (an envelope: most interactive first); ``fixed`` is
+    the scenario every point shares; ``deployments`` the deployment of each point
+    (:class:`Deployment`), ``evaluated`` every (run, deployment) an envelope
+    search ran, on the envelope or not."""
     system: str
     runs: tuple[RunResult, ...]
     fixed: dict[str, Any]
     max_batch: int
+    deployments: tuple[Any, ...] = ()
+    evaluated: tuple[tuple[Any, Any], ...] = ()
 
     def series(self, key: str) -> list[float | None]:
         return [r.summary.get(key) for r in self.runs]
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """How one frontier point is deployed: wafers, or GPUs in a ``tp x pp x ep`` layout,
+    with ``copies`` data-parallel copies packed into one allocation unit."""
+    kind: str
+    devices: int
+    tp: int = 1
+    pp: int = 1
+    ep: int = 1
+    copies: int = 1
+
+    def scenario(self) -> dict[str, Any]:
+        """The scenario keys that run one copy of it."""
+        if self.kind == "wafer":
+            return {"wafers": self.devices}
+        return {"tp": self.tp, "pp": self.pp, "ep": self.ep}
+
+    def tag(self) -> str:
+        """A short name for run ids: ``w5``, ``tp4pp2ep1``, ``tp4pp1ep1x2``."""
+        if self.kind == "wafer":
+            return f"w{self.devices}"
+        return f"tp{self.tp}pp{self.pp}ep{self.ep}" + (f"x{self.copies}" if self.copies > 1 else "")
+
+    def text(self) -> str:
+        """``5 wafers``; ``tp 4 x pp 2 x ep 1 (8 GPUs)``; ``2 copies of tp 4 x pp 1 x ep 1 (4 GPUs each)``."""
+        if self.kind == "wafer":
+            return f"{self.devices} wafer{'s' if self.devices != 1 else ''}"
+        layout = f"tp {self.tp} x pp {self.pp} x ep {self.ep}"
+        if self.copies > 1:
+            return f"{self.copies} copies of {layout} ({self.devices} GPU{'s' if self.devices != 1 else ''} each)"
+        return f"{layout} ({self.devices} GPU{'s' if self.devices != 1 else ''})"
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"text": self.text(), "devices": self.devices, "copies": self.copies}
+        if self.kind == "wafer":
+            out["wafers"] = self.devices
+        else:
+            out.update(tp=self.tp, pp=self.pp, ep=self.ep)
+        return out
+
+
+def deployment_of(kind: str, summary: Any) -> Deployment:
+    """The deployment a run's summary ran on (one copy)."""
+    from .sizing import held_layout
+    held = held_layout(kind, summary)
+    if kind == "wafer":
+        return Deployment("wafer", held["wafers"])
+    return Deployment("gpu", int(summary["devices"]), held["tp"], held["pp"], held["ep"])
 
 
 def _batches(max_batch: int, spill: bool) -> list[int]:
@@ -77,7 +132,7 @@ def frontier(system: Any, model: Any, *, spill: bool = False, fidelity: str = "a
     fixed = {**scenario, **held_layout(kind, s), "fidelity": fidelity}
     largest = simulate(system, model, **{**fixed, "batch": "max"}).summary["batch"]
     runs = [first if b == 1 else simulate(system, model, **{**fixed, "batch": b}) for b in _batches(largest, spill)]
-    return Frontier(s["system"], tuple(runs), fixed, largest)
+    return Frontier(s["system"], tuple(runs), fixed, largest, deployments=(deployment_of(kind, s),) * len(runs))
 
 
 def _best_at(points: Sequence[tuple[float, float]], x: float, more_is_better: bool) -> float | None:
@@ -126,10 +181,34 @@ FRONTIER_KEYS = ("batch", "system", "tokens_per_s_per_user", "tokens_per_s", "to
                  "usd_per_million_tokens", "ttft_s", "tpot_s", "fits_on_chip", "devices", "power_w", "cost_usd")
 
 
-def frontier_table(f: Frontier) -> tuple[str, list[int], list[tuple[str, list[Any], str, str]]]:
-    """One side's frontier for :func:`wafersim.results.hdf5.write_results` ``tables``: along ``batch``."""
+#: the deployment columns of a frontier table: column -> (units, meaning)
+DEPLOYMENT_COLUMNS = {"deployment": ("", "the deployment that gives the point (wafers, or tp x pp x ep on GPUs)"),
+                      "copies": ("", "data-parallel copies packed into one allocation unit"),
+                      "tp": ("", "tensor-parallel GPUs of one copy (0 on wafers)"),
+                      "pp": ("", "pipeline stages of one copy (0 on wafers)"),
+                      "ep": ("", "expert-parallel ranks of one copy (0 on wafers)"),
+                      "run": ("", "the point's run in /runs")}
+
+
+def run_ids(f: Frontier, side: str) -> list[str]:
+    """The run id of each point: ``a-b<batch>`` on one deployment (as before envelopes), else
+    ``a-<deployment>-b<batch>`` (``a-w5-b59``, ``b-tp4pp1ep1x2-b412``)."""
+    tags = [d.tag() for d in f.deployments] or [""] * len(f.runs)
+    one = len(set(tags)) <= 1
+    return [f"{side}-b{r.summary['batch']}" if one else f"{side}-{t}-b{r.summary['batch']}" for r, t in zip(f.runs, tags)]
+
+
+def frontier_table(f: Frontier, side: str = "a") -> tuple[str, list[int], list[tuple[str, list[Any], str, str]]]:
+    """One side's frontier for :func:`wafersim.results.hdf5.write_results` ``tables``: along
+    ``batch`` (an envelope's batches may repeat), with each point's deployment and run id."""
     from .results.summary import field_info
     columns = [(key, [r.summary.get(key) for r in f.runs], *field_info(key)) for key in FRONTIER_KEYS[1:]]
+    deps = list(f.deployments) or [None] * len(f.runs)
+    values = {"deployment": [d.text() if d else "" for d in deps],
+              "copies": [d.copies if d else 1 for d in deps],
+              **{k: [getattr(d, k) if d and d.kind == "gpu" else 0 for d in deps] for k in ("tp", "pp", "ep")},
+              "run": run_ids(f, side)}
+    columns += [(key, values[key], *info) for key, info in DEPLOYMENT_COLUMNS.items()]
     return "batch", [r.summary["batch"] for r in f.runs], columns
 
 

@@ -145,15 +145,24 @@ def headline(a: dict[str, Any], b: dict[str, Any], labels: tuple[str, str] | Non
     return "better " + "; ".join(out)
 
 
-def frontier_rows(runs: Sequence[Any]) -> str:
-    """One line per frontier point: batch, interactivity, throughput per device, kW and dollar."""
+def frontier_rows(runs: Sequence[Any], deployments: Sequence[str] | None = None) -> str:
+    """One line per frontier point: batch, interactivity, throughput per device, kW and dollar
+    (and, for an envelope, the deployment that gives it)."""
     keys = ("batch", "tokens_per_s_per_user", "tokens_per_s_per_device", "tokens_per_s_per_kw",
             "usd_per_million_tokens", "ttft_s", "fits_on_chip")
     head = ("batch", "tok/s/user", "tok/s/device", "tok/s/kW", "$/Mtok", "ttft", "fits")
     rows = [head] + [tuple(fmt(k, r.summary[k]) if k in r.summary else "-" for k in keys) for r in runs]
     rows = [tuple(c.replace(" tokens/s/kW", "").replace(" tokens/s", "") for c in row) for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    return "\n".join("  " + "  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in rows)
+    out = ["  " + "  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in rows]
+    if deployments:
+        out = [line + "  " + d for line, d in zip(out, ["deployment", *deployments])]
+    return "\n".join(out)
+
+
+def envelope_line(label: str, system: str, points: int) -> str:
+    """The heading of one side's envelope (``compare --frontier``, ``show``)."""
+    return f"{label}: {system}, {points} points on the envelope over its deployments"
 
 
 def lines(items: Sequence[str], prefix: str = "  - ") -> str:

@@ -20,7 +20,7 @@ from types import SimpleNamespace
 from typing import Any, Callable, Iterator
 
 from .provenance import describe
-from .report import fmt, frontier_rows, lines, side_line, summary_table
+from .report import envelope_line, fmt, frontier_rows, lines, side_line, summary_table
 from .results.errors import ResultsFormatError
 from .results.summary import Summary
 from .results.hdf5 import (_DAMAGE, file_kind, read_noc_sweep, read_provenance, read_root_json, read_run,
@@ -76,9 +76,13 @@ def _frontier(path: str | Path) -> str:
     crossovers = read_root_json(path, "frontier-crossovers")
     tables = {side: read_table(path, f"frontier/{side}") for side in ("a", "b")}
     with _damaged(path, "frontier tables"):
-        # each side's first point is its run a-b<batch> / b-b<batch> (compare --frontier names them so)
-        firsts = {side: read_run(path, f"{side}-b{table['batch'][0]}").summary for side, table in tables.items()}
-        out = [f"{firsts['a']['model']}: throughput against interactivity, each side sized to hold one sequence"]
+        # each side's first point is the run its table's "run" column names; files written before
+        # envelopes have no such column and name it a-b<batch> / b-b<batch>
+        firsts = {side: read_run(path, table["run"][0] if table.get("run") else f"{side}-b{table['batch'][0]}").summary
+                  for side, table in tables.items()}
+        envelope = any(len(set(t.get("deployment") or [])) > 1 for t in tables.values())
+        how = "each side's envelope over its deployments" if envelope else "each side sized to hold one sequence"
+        out = [f"{firsts['a']['model']}: throughput against interactivity, {how}"]
         if all(s.get("runtime") for s in firsts.values()):
             out.append("runtime: " + ", ".join(f"{side.upper()} {s['runtime']} ({s['runtime_class']})"
                                                for side, s in firsts.items()))
@@ -92,8 +96,14 @@ def _frontier(path: str | Path) -> str:
                         continue
                     point[key] = bool(v) if key == "fits_on_chip" else v
                 points.append(point)
-            out.append(side_line(side.upper(), firsts[side]) + f"; batch {points[0]['batch']} to {points[-1]['batch']}")
-            out.append(frontier_rows([SimpleNamespace(summary=p) for p in points]))
+            deployments = [str(d) for d in table["deployment"]] if table.get("deployment") else None
+            if not deployments or len(set(deployments)) <= 1:
+                deployments = None          # one deployment (compare --frontier fixed, or files before envelopes)
+            if deployments:
+                out.append(envelope_line(side.upper(), firsts[side]["system"], len(points)))
+            else:
+                out.append(side_line(side.upper(), firsts[side]) + f"; batch {points[0]['batch']} to {points[-1]['batch']}")
+            out.append(frontier_rows([SimpleNamespace(summary=p) for p in points], deployments))
         out += [str(crossovers[basis]) for basis in BASES if basis in crossovers]
         out.append(f"plot with: python tools/plot_frontier.py {path}")
         return "\n".join(out)

@@ -49,6 +49,16 @@ def frontier_crossovers(sides: Sequence[Mapping[str, list[Any]]]) -> dict[str, l
     return {basis: crossovers(a, b, basis)[0][1:] for _, basis, _, _ in FRONTIER_PANELS}
 
 
+def _on_envelope(side: Mapping[str, list[Any]], pts: list[tuple[float, float, bool, int]]) -> list[tuple[float, float, bool, int]]:
+    """An envelope's points on this panel's envelope (a point on another basis's envelope only is
+    left out), most interactive first; a one-deployment frontier's points all, as stored."""
+    if len(set(side.get("deployment") or [])) <= 1:
+        return pts
+    from ..envelope import pareto
+    keep = sorted(pareto([(p[0], p[1]) for p in pts], True))      # every panel's y is more-is-better
+    return sorted((pts[i] for i in keep), key=lambda p: -p[0])
+
+
 def _batch_labels(ax: Any, pts: list[tuple[float, float, bool, int]], colour: str) -> list[Any]:
     """Each point's batch next to it; returns them, the first and last batch first (they are
     kept when labels crowd)."""
@@ -80,6 +90,7 @@ def plot_frontier(sides: Iterable[Mapping[str, list[Any]]], axes: Any = None, ab
             xs, ys, fits, batches = side["tokens_per_s_per_user"], side.get(key), side["fits_on_chip"], side["batch"]
             pts = [(x, transform(y), bool(f), int(b)) for x, y, f, b in zip(xs, ys or [], fits, batches)
                    if _finite(y) and y > 0 and _finite(x) and x > 0]
+            pts = _on_envelope(side, pts)
             if not pts:
                 continue
             colour, marker = f"C{i}", _SIDE_MARKERS[i % len(_SIDE_MARKERS)]
