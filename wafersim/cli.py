@@ -31,6 +31,8 @@ _positive = cli_args.positive
 
 
 _non_negative = cli_args.non_negative
+#: the most samples compare --uncertainty takes
+UNCERTAINTY_MAX = 10**6
 _probability = cli_args.probability
 _split_sets = cli_args.split_sets
 _typed = cli_args.typed
@@ -171,6 +173,11 @@ def cmd_compare(ns: argparse.Namespace) -> int:
     if ns.spill and not (ns.frontier or ns.at):
         raise ConfigError("command line", "spill", "applies with --frontier (points past the largest batch that "
                           "fits); add --frontier or leave --spill out")
+    if ns.uncertainty and (ns.frontier or ns.at):
+        raise ConfigError("command line", "uncertainty", "samples the deployments plain compare sizes; leave "
+                          "--frontier and --at out, or --uncertainty")
+    if ns.seed is not None and not ns.uncertainty:
+        raise ConfigError("command line", "seed", "seeds --uncertainty N; add --uncertainty or leave --seed out")
     if ns.at and ns.frontier:
         raise ConfigError("command line", "at", "--at picks each side's best deployment from its envelope; "
                           "leave --frontier out (or --at, to see the whole frontier)")
@@ -201,11 +208,13 @@ def cmd_compare(ns: argparse.Namespace) -> int:
     na, nb = replicas_for(ra.summary, rb.summary, ns.basis)
     sa, sb = with_replicas(ra.summary, na), with_replicas(rb.summary, nb)
     ra, rb = with_replicas_note(ra, na), with_replicas_note(rb, nb)
+    odds = _compare_odds(ns, both, runtimes, sa, sb) if ns.uncertainty else None
     if ns.out:
         from .results.hdf5 import write_results
         write_results(ns.out, [ra, rb], run_ids=["a", "b"])
     if ns.json:
-        print(_dumps(compare_json(ra, rb, sa, sb, ns.basis, labels, both, runtimes, runtime_text)))
+        data = compare_json(ra, rb, sa, sb, ns.basis, labels, both, runtimes, runtime_text)
+        print(_dumps(data if odds is None else {**data, "uncertainty": odds}))
         return 0
     print(f"{model.name}: A = {compare_sides.named(both['a'])}, B = {compare_sides.named(both['b'])}; basis {ns.basis}")
     print(side_line("A", sa))
@@ -214,11 +223,23 @@ def cmd_compare(ns: argparse.Namespace) -> int:
     print(comparison_table(sa, sb))
     print(verdict(sa, sb, labels))
     print(headline(sa, sb, labels))
+    if odds is not None:
+        from .uncertainty import text as odds_text
+        print(odds_text(odds, labels))
     print("A:\n" + lines(ra.notes))
     print("B:\n" + lines(rb.notes))
     if ns.out:
         print(f"results written to {ns.out}")
     return 0
+
+
+def _compare_odds(ns: argparse.Namespace, both: dict[str, compare_sides.Side], runtimes: dict[str, str],
+                  sa: dict[str, Any], sb: dict[str, Any]) -> dict[str, Any]:
+    """``compare --uncertainty N``: the ratios' intervals and win chances (wafersim.uncertainty)."""
+    from .uncertainty import sample, side_ranges
+    ranges = [side_ranges(_load_side(one.system, one.system_sets, one.system_typed, runtimes[key], one.runtime_sets,
+                                     compare=True)) for key, one in both.items()]
+    return sample(sa, ranges[0], sb, ranges[1], ns.uncertainty, 0 if ns.seed is None else ns.seed)
 
 
 #: the class of software ``compare`` runs both sides in unless told otherwise: the class every
@@ -377,6 +398,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="each side's best deployment on each basis (per device, kW, dollar) among its envelope's "
                         "points where CONDITION holds, and which side wins: KEY>=VALUE or KEY<=VALUE of a summary "
                         "key, e.g. 'tokens_per_s_per_user>=50', 'ttft_s<=2 s'")
+    h.add_argument("--uncertainty", type=cli_args.int_in(1, UNCERTAINTY_MAX, "a number of samples"), default=None, metavar="N",
+                   help="sample what is uncertain N times (each unit's power and price over its sourced range, each "
+                        "side's speed within its kind's error band) and print each ratio's median and 90 %% interval "
+                        "and how often each side wins on each basis (--json: 'uncertainty')")
+    h.add_argument("--seed", type=_non_negative, default=None, help="with --uncertainty: the seed (default 0); "
+                   "the same seed gives the same answer bit for bit")
     h.add_argument("--spill", action="store_true", help="with --frontier: two points past the largest batch that fits")
     c.set_defaults(func=cmd_compare)
     pr = sub.add_parser("presets", help="list the bundled presets")
