@@ -71,7 +71,10 @@ def test_run_and_compare_tick_for_every_simulation_they_wait_on(monkeypatch, cap
     monkeypatch.setattr(progress, "Ticker", Recording)
     assert main(["run", "wse3", "llama-3.1-8b", "--json"]) == 0
     assert main(["compare", "wse3", "dgx-h100", "llama-3.1-8b", "--json"]) == 0
+    assert main(["compare", "mini-wafer", "dgx-h100", "llama-3.1-8b", "--frontier", "fixed", "--json"]) == 0
     assert main(["compare", "mini-wafer", "dgx-h100", "llama-3.1-8b", "--frontier", "--json"]) == 0
     capsys.readouterr()
     assert labels == ["wse3 running llama-3.1-8b", "wse3 running llama-3.1-8b", "dgx-h100 running llama-3.1-8b",
-                      "mini-wafer sweeping the batch for llama-3.1-8b", "dgx-h100 sweeping the batch for llama-3.1-8b"]
+                      "mini-wafer sweeping the batch for llama-3.1-8b", "dgx-h100 sweeping the batch for llama-3.1-8b",
+                      "mini-wafer searching its deployments for llama-3.1-8b",
+                      "dgx-h100 searching its deployments for llama-3.1-8b"]
