@@ -56,8 +56,7 @@ examples:
   wafersim explore wse3 llama-3.1-70b --budget 200 -o layouts.h5
   wafersim explore dgx-h100 llama-3.1-70b --objective per-kw --max-ttft "1 s"
   wafersim explore wse3 llama-3.1-8b --axis wafers=1 --axis mapping.region=,64x64,128x128 --axis batch=1:64:x2
-  wafersim explore wse3 llama-3.1-70b --hardware --constraint "area_mm2<=46000" \
-      --constraint "wafer_power_w<=25 kW" --write-design best.toml
+  wafersim explore wse3 llama-3.1-70b --hardware --max-power "80 kW" --constraint "area_mm2<=46000"
 """
 
 
@@ -150,7 +149,7 @@ def cmd_explore(ns: argparse.Namespace) -> int:
     mapping = sets["mapping"] or None
     probe = point_scenario(scenario, {a.key: a.values[0] for a in axes if not a.key.startswith("mapping.")})
     if hw is not None:
-        from .explore.hardware import hardware_space
+        from .explore.defaults import hardware_space
         space = hardware_space(hw)
     else:
         space = default_space(system, model, probe, mapping if system.kind == "wafer" else None)

@@ -8,7 +8,8 @@ import wafersim
 from wafersim.config import ConfigError
 from wafersim.design import load_design, to_system
 from wafersim.explore import explore, parse_axis
-from wafersim.explore.hardware import DESIGN_METRICS, Hardware, hardware_space
+from wafersim.explore.defaults import hardware_space
+from wafersim.explore.hardware import DESIGN_METRICS, Hardware
 
 #: a small space run whole: SRAM against SIMD width, at the largest batch that fits
 SPACE = {"design.sram_per_core": ["48 KiB", "96 KiB"], "design.simd_lanes": [8, 16], "batch": ["max"]}

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from ..config import ConfigError, build
@@ -18,9 +18,9 @@ from ..results.run_result import RunResult
 from ..sizing import FOREIGN_KEYS, check_kind
 from ..workload.model import ModelSpec
 from ..workload.scenario import Scenario
-from .defaults import default_space
+from .defaults import default_space, hardware_space
 from .evaluate import Evaluator, Point, point_scenario
-from .hardware import DESIGN_METRICS, PREFIX as DESIGN, Hardware, check_values, hardware_space
+from .hardware import DESIGN_METRICS, PREFIX as DESIGN, Hardware, check_values
 from .goals import DEFAULT_CONSTRAINTS, DEFAULT_PARETO, Constraint, Objective, constraint, objective as as_objective
 from .pareto import pareto_front
 from .methods import DEFAULT_BUDGET, METHODS, Trace, search

@@ -10,22 +10,21 @@ run's summary, so constraints and objectives may name them (``area_mm2<=46000``,
 ``wafer_power_w<=25 kW``).  A design the model cannot build (cores that do not fit a die, a
 mesh no wafer forms) is a refused point.
 
-The default space (:func:`hardware_space`) scales the design's own values by
+The default space (:func:`wafersim.explore.defaults.hardware_space`) scales the design's own values by
 :data:`DEFAULT_SCALES` and serves the largest batch that fits (:data:`DEFAULT_BATCH`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
 from typing import Any, Mapping
 
 from ..config import ConfigError, parse_override
 from ..units import format_quantity
 
-__all__ = ["PREFIX", "OBJECTIVE", "PARETO", "SHOWN", "DESIGN_METRICS", "variable_doc", "design_command", "DEFAULT_SCALES", "DEFAULT_BATCH", "DIE_SHARE", "Hardware", "hardware_space",
-           "design_keys", "int_keys", "metric_info", "metric_kind", "metric_cell", "axis_value", "check_values",
+__all__ = ["PREFIX", "OBJECTIVE", "PARETO", "SHOWN", "DESIGN_METRICS", "variable_doc", "design_command", "DEFAULT_SCALES", "DEFAULT_BATCH", "DIE_SHARE", "Hardware",
+           "design_keys", "int_keys", "scaled", "metric_info", "metric_kind", "metric_cell", "axis_value", "check_values",
            "figures"]
 
 #: what an axis key of a design variable starts with
@@ -179,7 +178,7 @@ def figures(ds: Any) -> dict[str, Any]:
             "wafer_cost_usd": f.cost.total_usd}
 
 
-def _scaled(key: str, value: float, scale: float) -> Any:
+def scaled(key: str, value: float, scale: float) -> Any:
     """``value`` times ``scale`` as the axis writes it: whole KiB, whole MHz, at least 1 of a count."""
     v = value * scale
     if key == "sram_per_core":
@@ -189,21 +188,6 @@ def _scaled(key: str, value: float, scale: float) -> Any:
     if isinstance(value, int):
         return max(1, int(round(v)))
     return int(v) if float(v).is_integer() else v
-
-
-def hardware_space(hw: Hardware) -> Any:
-    """The default space of a hardware search: :data:`DEFAULT_SCALES` of the design's variables,
-    cores per die (``design.die_cols``: :data:`DIE_SHARE` of a die's columns, or all) and
-    ``batch`` :data:`DEFAULT_BATCH`."""
-    from .space import Space
-    d, g = hw.design, hw.base.figures.geometry
-    axes: dict[str, list[Any]] = {}
-    for key, scales in DEFAULT_SCALES.items():
-        values = [_scaled(key, getattr(d, key), s) for s in scales]
-        axes[PREFIX + key] = list(dict.fromkeys(values))
-    axes[PREFIX + "die_cols"] = list(dict.fromkeys([max(1, math.floor(g.die_cols * DIE_SHARE)), 0]))
-    axes["batch"] = [DEFAULT_BATCH]
-    return Space.of(axes)
 
 
 def check_values(hw: Hardware, space: Any) -> None:
