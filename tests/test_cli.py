@@ -55,6 +55,8 @@ def test_presets_lists_everything(capsys):
     for name in ("wse2", "wse3", "mini-wafer", "dgx-a100", "dgx-h100", "hgx-h200", "dgx-b200", "gb200-nvl72",
                  "llama-3.1-8b", "llama-3.1-405b", "gpt-j-6b", "mixtral-8x7b"):
         assert name in out
+    designs = out.split("wafer designs (designs/")[1]        # the designs are listed, in their own section
+    assert "\n  wse3 " in designs and "\n  wse2 " in designs
 
 
 def test_output_file_and_show(tmp_path, capsys):

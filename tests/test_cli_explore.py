@@ -6,7 +6,7 @@ import h5py
 import pytest
 
 from wafersim.cli import main
-from wafersim.presets import DEFAULT_RUNTIME
+from wafersim.presets import DEFAULT_RUNTIME, load_system
 from wafersim.results.hdf5 import read_run, read_table
 
 WAFER = ["explore", "wse3", "llama-3.1-70b", "--budget", "80"]
@@ -204,3 +204,42 @@ def test_speculative_decoding_as_an_axis_and_as_fixed_flags(capsys):
     assert data["best"][0]["params"]["acceptance"] == 0.9 and data["fixed"]["speculative"] == 2
     assert main([*base, "--axis", "speculative=2"]) == 2              # no acceptance rate: refused up front
     assert "acceptance" in capsys.readouterr().err
+
+
+def test_hardware_search_writes_a_design_that_compare_runs(capsys, tmp_path):
+    out, design = tmp_path / "hw.h5", tmp_path / "best-wafer.toml"
+    assert main(["explore", "wse3", "llama-3.1-70b", "--hardware", "--budget", "12", "--constraint",
+                 "area_mm2<=46000", "--constraint", "wafer_power_w<=25 kW", "-o", str(out),
+                 "--write-design", str(design)]) == 0
+    text = capsys.readouterr().out
+    assert "designs varied from wse3" in text and "dollars per million tokens" in text
+    assert "Pareto front, tokens/s per user against dollars per million tokens" in text
+    assert f"best design written to {design}" in text and "wafersim design wse3 --set" in text
+    best = read_table(out, "explore/best")
+    with h5py.File(out) as f:
+        assert f["explore/points/area_mm2"].attrs["units"] == "mm2"
+        assert json.loads(f.attrs["explore"])["design"] == "wse3"
+    from wafersim.explore.output import read
+    assert read(out).design == "wse3"
+    system = load_system(str(design))
+    assert system.name == "best-wafer" and system.cores == best["enabled_cores"][0]
+    assert system.deployment.unit_power_w == pytest.approx(best["wafer_power_w"][0])
+    assert main(["compare", "wse3", str(design), "llama-3.1-70b", "--json"]) == 0
+    sides = json.loads(capsys.readouterr().out)
+    b = sides["b"]
+    assert b["system"] == "best-wafer" and b["cores_per_wafer"] <= system.cores
+    assert b["cost_usd"] / b["devices"] == pytest.approx(system.deployment.unit_price_usd)
+
+
+@pytest.mark.parametrize("argv", [
+    ["explore", "wse3", "llama-3.1-70b", "--write-design", "x.toml"],
+    ["explore", "wse3", "llama-3.1-70b", "--hardware", "--set", "system.core.clock_hz=1e9"],
+    ["explore", "wse3", "llama-3.1-70b", "--hardware", "--runtime", "ideal"],
+    ["explore", "wse3", "llama-3.1-70b", "--hardware", "--axis", "design.sram_per_core=lots"],
+    ["explore", "wse3", "llama-3.1-70b", "--constraint", "area_mm2<=46000"],
+    ["explore", "wse9", "llama-3.1-70b", "--hardware"],
+])
+def test_hardware_refusals_are_one_line(argv, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("wafersim: error:") and len(err.splitlines()) == 1, err

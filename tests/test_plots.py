@@ -284,3 +284,42 @@ def test_without_matplotlib_the_hint_is_a_command_that_works(tool, argv, monkeyp
     assert err.startswith("error: plotting needs matplotlib") and err.count("\n") == 1
     assert "pip install -e '.[plot]'" in err and "pip install matplotlib" in err and "wafersim[plot]" not in err
     assert not list(tmp_path.iterdir())                              # nothing run, nothing written
+
+
+@pytest.mark.parametrize("sets", [[], ["die_cols=70", 'sram_per_core="96 KiB"']])
+def test_design_plot_draws_the_design_models_dies_and_core_shares(sets, tmp_path, capsys) -> None:
+    need_matplotlib()
+    import matplotlib.pyplot as plt
+
+    from wafersim.config import parse_override
+    from wafersim.design import load_design, to_system
+    from wafersim.plotting.design import DIE_GID, SHARE_GID, design_figure
+
+    ds = to_system(load_design("wse3", dict(parse_override(s) for s in sets) or None))
+    g = ds.figures.geometry
+    fig = design_figure(ds)
+    plan, parts = fig.axes[:2]
+    dies = [p for p in plan.patches if p.get_gid() == DIE_GID]
+    assert len(dies) == g.dies == g.dies_x * g.dies_y
+    assert all(p.get_width() == pytest.approx(g.die_x_mm) and p.get_height() == pytest.approx(g.die_y_mm)
+               for p in dies)
+    # the dies sit inside the usable square, a scribe line apart, and cover the dies' area
+    xs = sorted({round(p.get_x(), 6) for p in dies})
+    scribe = ds.figures.design.wafer.scribe_m * 1e3
+    assert xs[1] - xs[0] == pytest.approx(g.die_x_mm + scribe)
+    assert max(p.get_x() + p.get_width() for p in dies) - min(p.get_x() for p in dies) <= g.chip_side_mm
+    assert sum(p.get_width() * p.get_height() for p in dies) == pytest.approx(g.dies_mm2)
+    bars = {p.get_label(): p.get_width() for p in parts.patches if p.get_gid() == SHARE_GID}
+    parts_mm2 = {"SRAM": g.sram_mm2, "SIMD lanes": g.lanes_mm2, "router": g.router_mm2, "control": g.control_mm2}
+    assert bars == pytest.approx({k: v / g.core_mm2 for k, v in parts_mm2.items()})
+    assert sum(bars.values()) == pytest.approx(1.0)
+    title = fig._suptitle.get_text()
+    assert title.startswith("wse3") and f"{g.enabled_cores:,} enabled" in title
+    plt.close(fig)
+    tool = load_tool("plot_design")
+    out = tmp_path / "d.png"
+    assert tool.main(["wse3", *(a for s in sets for a in ("--set", s)), "-o", str(out)]) == 0
+    assert out.stat().st_size > 0 and f"wrote {out}" in capsys.readouterr().out
+    assert tool.main(["wse3", "--set", "simd_lanes=lots"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and len(err.splitlines()) == 1

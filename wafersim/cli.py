@@ -280,10 +280,13 @@ def _compare_loaded(ns: argparse.Namespace, both: dict[str, compare_sides.Side],
 
 def cmd_presets(ns: argparse.Namespace) -> int:
     """List the presets; one that does not load is listed with its error (and the exit status is 2)."""
+    from .design import load_design
+
     broken = 0
-    loaders = {"meshes": load_system, "workloads": load_model, "runtimes": load_runtime}
+    loaders = {"meshes": load_system, "workloads": load_model, "runtimes": load_runtime, "designs": load_design}
     for folder, title in (("meshes", "systems (meshes/)"), ("workloads", "models (workloads/)"),
-                          ("runtimes", "serving runtimes (runtimes/)")):
+                          ("runtimes", "serving runtimes (runtimes/)"),
+                          ("designs", "wafer designs (designs/; `wafersim design`, `explore --hardware`)")):
         print(title)
         for name in list_presets(folder):
             try:

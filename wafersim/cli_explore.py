@@ -31,6 +31,19 @@ Objectives: tpot, per-user, per-device, per-kw, per-dollar, throughput, energy, 
 or max:KEY / min:KEY for any numeric summary key.  Points that the engine refuses
 are recorded as refused; points that break a constraint as violates.
 
+--hardware searches the wafer design too: SYSTEM names a design (designs/, see
+`wafersim design`) and the axes are design variables, design.<variable>: by default
+design.sram_per_core, design.simd_lanes and design.link_bytes_per_cycle at half, once
+and twice the design's, design.clock at 0.75, 1 and 1.25 times, design.io_ports at half,
+once and twice, design.die_cols (cores per die along x: three quarters of a die's columns,
+or 0 = all) and batch max.  Any design variable may be an axis (design.dies_x,
+design.die_rows, design.spare_cols_per_die, ...).  The design's figures join each point's
+metrics for constraints and objectives: area_mm2, wafer_power_w, wafer_price_usd,
+wafer_cost_usd, chip_power_w, wafer_yield, enabled_cores, physical_cores, die_cores,
+sram_per_wafer_bytes, clock_hz, clock_derating.  The objective defaults to per-dollar and
+the front to per-user,per-dollar; --write-design writes the best design as a system preset
+that run and compare accept.
+
 Search: local (default) draws a stratified random sample of a quarter of the budget,
 then refines the best points over their neighbours (one step on one axis), then the
 Pareto front, then fresh random points; grid runs an evenly thinned grid; random a
@@ -43,6 +56,7 @@ examples:
   wafersim explore wse3 llama-3.1-70b --budget 200 -o layouts.h5
   wafersim explore dgx-h100 llama-3.1-70b --objective per-kw --max-ttft "1 s"
   wafersim explore wse3 llama-3.1-8b --axis wafers=1 --axis mapping.region=,64x64,128x128 --axis batch=1:64:x2
+  wafersim explore wse3 llama-3.1-70b --hardware --max-power "80 kW" --constraint "area_mm2<=46000"
 """
 
 
@@ -64,10 +78,14 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     s.add_argument("--method", choices=METHODS, default="local", help="search method (default local)")
     s.add_argument("--top", type=cli_args.positive, default=5, help="best layouts reported and written (default 5)")
     g = e.add_argument_group("objective and constraints")
-    g.add_argument("--objective", default="per-device",
-                   help=f"what to optimise: {', '.join(OBJECTIVES)}, or max:KEY / min:KEY (default per-device)")
-    g.add_argument("--pareto", default=",".join(DEFAULT_PARETO), metavar="X,Y",
-                   help=f"the two objectives of the Pareto front (default {','.join(DEFAULT_PARETO)})")
+    s.add_argument("--hardware", action="store_true",
+                   help="SYSTEM is a wafer design (designs/); search its design variables (design.* axes) too")
+    g.add_argument("--objective", default=None,
+                   help=f"what to optimise: {', '.join(OBJECTIVES)}, or max:KEY / min:KEY (default per-device; "
+                        f"per-dollar with --hardware)")
+    g.add_argument("--pareto", default=None, metavar="X,Y",
+                   help=f"the two objectives of the Pareto front (default {','.join(DEFAULT_PARETO)}; "
+                        "per-user,per-dollar with --hardware)")
     g.add_argument("--constraint", action="append", default=[], metavar="RULE",
                    help="KEY<=VALUE or KEY>=VALUE on a summary key, units allowed: 'ttft_s<=2 s', "
                         "'tokens_per_s_per_user>=50'")
@@ -88,6 +106,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     o = e.add_argument_group("output")
     o.add_argument("-o", "--out", default=None, metavar="FILE.h5",
                    help="write the points, best layouts (with their full runs) and Pareto front to HDF5")
+    o.add_argument("--write-design", default=None, metavar="FILE.toml",
+                   help="with --hardware: write the best design as a system preset (run and compare accept it)")
     o.add_argument("--force", action="store_true",
                    help="replace an existing -o file, and run --fidelity cycle points above the work bound")
     o.add_argument("--json", action="store_true", help="print JSON instead of the text report")
@@ -116,7 +136,9 @@ def cmd_explore(ns: argparse.Namespace) -> int:
 
     cli_args.check_out(ns)
     sets = cli_args.split_sets(ns.set, ["system"])
-    system = load_system(ns.system, sets["system"], runtime=ns.runtime, runtime_overrides=sets["runtime"] or None)
+    hw = _hardware(ns, sets)
+    system = hw.system if hw is not None else load_system(ns.system, sets["system"], runtime=ns.runtime,
+                                                          runtime_overrides=sets["runtime"] or None)
     model = load_model(ns.model, sets["model"])
     scenario = {"prompt_tokens": ns.prompt, "output_tokens": ns.output, "dtype": ns.dtype,
                 "kv_dtype": ns.kv_dtype, "layers": ns.layers, "fidelity": ns.fidelity,
@@ -126,10 +148,14 @@ def cmd_explore(ns: argparse.Namespace) -> int:
     scenario = {k: v for k, v in scenario.items() if k not in {a.key for a in axes}}   # an axis wins over a flag
     mapping = sets["mapping"] or None
     probe = point_scenario(scenario, {a.key: a.values[0] for a in axes if not a.key.startswith("mapping.")})
-    space = default_space(system, model, probe, mapping if system.kind == "wafer" else None)
+    if hw is not None:
+        from .explore.defaults import hardware_space
+        space = hardware_space(hw)
+    else:
+        space = default_space(system, model, probe, mapping if system.kind == "wafer" else None)
     space = space.without([f"mapping.{k}" for k in sets["mapping"]]).with_axes(axes)
     scenario = {k: v for k, v in scenario.items() if k not in space.keys}
-    pareto = [p.strip() for p in ns.pareto.split(",")]
+    objective, pareto = _goals(ns)
     bar: list[Any] = []
 
     def progress(point: Any, total: int) -> None:        # points done, refused, left, rate (a terminal only)
@@ -137,9 +163,9 @@ def cmd_explore(ns: argparse.Namespace) -> int:
             bar.append(Progress(total))
         bar[0].update(point.status != "refused")
 
-    result = explore(system, model, space=space, objective=ns.objective, constraints=_constraints(ns),
-                     pareto=pareto, budget=ns.budget, seed=ns.seed, method=ns.method, top=max(ns.top, 1),
-                     mapping=mapping, progress=progress, **scenario)
+    result = explore(ns.system if hw is not None else system, model, space=space, objective=objective,
+                     constraints=_constraints(ns), pareto=pareto, budget=ns.budget, seed=ns.seed, method=ns.method,
+                     top=max(ns.top, 1), mapping=mapping, progress=progress, hardware=hw is not None, **scenario)
     if bar:
         bar[0].close()
     if ns.out:
@@ -151,4 +177,49 @@ def cmd_explore(ns: argparse.Namespace) -> int:
                           f"(first: {result.points[0].message}); change the axes or flags that fix them")
     if ns.out and not ns.json:
         print(f"results written to {Path(ns.out)}")
+    if ns.write_design:
+        _write_design(ns.write_design, result, quiet=ns.json)
     return 0
+
+
+def _hardware(ns: argparse.Namespace, sets: dict[str, Any]) -> Any:
+    """The design a ``--hardware`` search starts from (None without the flag); the flags
+    that only make sense with it, or without it, refused before anything runs."""
+    from .atomic import check_output_path
+    from .config import ConfigError
+
+    if not ns.hardware:
+        if ns.write_design is not None:
+            raise ConfigError("--write-design", "", "writes the best design of a hardware search; add --hardware")
+        return None
+    if sets["system"] or ns.runtime is not None or sets["runtime"]:
+        raise ConfigError("--hardware", "", "each point's system comes from the design: vary it with "
+                                            "--axis design.KEY=VALUES (or one value to fix it), not --set system.* "
+                                            "or --runtime")
+    if ns.write_design is not None:
+        check_output_path(ns.write_design, "--write-design", overwrite=ns.force)
+    from .explore.hardware import Hardware
+    return Hardware(ns.system)
+
+
+def _goals(ns: argparse.Namespace) -> tuple[str, list[str]]:
+    """The objective and the two objectives of the front: the flags, or the defaults of the search's kind."""
+    from .explore.goals import DEFAULT_PARETO
+    from .explore.hardware import OBJECTIVE, PARETO
+
+    objective = ns.objective or (OBJECTIVE if ns.hardware else "per-device")
+    pareto = ns.pareto.split(",") if ns.pareto else list(PARETO if ns.hardware else DEFAULT_PARETO)
+    return objective, [p.strip() for p in pareto]
+
+
+def _write_design(path: str, result: Any, quiet: bool) -> None:
+    from .atomic import atomic_path
+    from .design import preset_text
+    from .explore.hardware import design_command
+
+    designed = result.best_design(name=Path(path).stem)
+    command = design_command(result.design, result.best[0].params)
+    with atomic_path(path) as tmp:
+        tmp.write_text(preset_text(designed, command), encoding="utf-8")
+    if not quiet:
+        print(f"best design written to {path} (the same as: {command} -o {path})")

@@ -34,6 +34,7 @@ import numpy as np
 
 from .hardware.directions import DIRECTIONS
 from .plotting.cliff import plot_cliff, run_rows
+from .plotting.design import design_figure
 from .plotting.frontier import frontier_figure, plot_frontier
 from .plotting.sweep import plot_sweep_heatmap, plot_sweep_lines
 from .plotting.text import precision_text, runtime_text
@@ -44,7 +45,7 @@ from .text import plural
 
 __all__ = ["NotAFlowRunError", "MAX_PIXELS", "plot_sram_occupancy", "plot_link_utilisation",
            "block_max", "sram_occupancy", "max_link_utilisation", "plot_cliff", "plot_frontier", "frontier_figure",
-           "plot_validation", "validation_figure", "plot_sweep_lines", "plot_sweep_heatmap", "save_png",
+           "plot_validation", "validation_figure", "design_figure", "plot_sweep_lines", "plot_sweep_heatmap", "save_png",
            "headless_pyplot", "tool_pyplot"]
 
 MAX_PIXELS = 600

@@ -74,6 +74,26 @@ def test_more_dies_cost_cores_to_scribe_lines_and_die_edges():
     assert more.scribe_mm2 > base.scribe_mm2 and more.physical_cores < base.physical_cores
 
 
+def test_fewer_cores_per_die_build_a_smaller_chip():
+    base = _figures(load_design("wse3")).geometry
+    d = _variant(die_cols=80, die_rows=90)
+    f = _figures(d)
+    g = f.geometry
+    scribe, edge = d.wafer.scribe_m * 1e3, d.wafer.die_edge_m * 1e3
+    assert (g.die_cols, g.die_rows) == (80, 90) and g.pitch_x_mm == pytest.approx(base.pitch_x_mm)
+    assert g.die_x_mm == pytest.approx(80 * g.pitch_x_mm + 2 * edge)      # the die is built around its cores
+    assert g.die_y_mm == pytest.approx(90 * g.pitch_y_mm + 2 * edge)
+    assert g.chip_mm2 == pytest.approx(g.dies_x * (g.die_x_mm + scribe) * g.dies_y * (g.die_y_mm + scribe))
+    assert g.dies_mm2 + g.scribe_mm2 == pytest.approx(g.chip_mm2)
+    assert g.chip_mm2 < base.chip_mm2 and g.physical_cores == g.dies * 80 * 90
+    assert f.power.static_w == pytest.approx(d.power.static_w_per_mm2 * g.chip_mm2)
+    # as many as the die holds is the same as leaving it to the grid
+    same = _figures(_variant(die_cols=base.die_cols, die_rows=base.die_rows)).geometry
+    assert same.physical_cores == base.physical_cores and same.chip_mm2 <= base.chip_mm2
+    with pytest.raises(ConfigError, match="do not fit"):
+        _figures(_variant(die_cols=base.die_cols + 1))
+
+
 # ---- yield --------------------------------------------------------------------------------
 
 def test_core_yield_poisson_and_negative_binomial():

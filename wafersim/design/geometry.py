@@ -11,7 +11,10 @@ Closed forms, in millimetres:
   line narrower; a die larger than the reticle cannot be printed;
 * each die holds ``floor(W / pitch_x)`` columns by ``floor(H / pitch_y)`` rows of cores
   in its core array (the die less its edge ring), of which spare and reserved columns
-  are not given to software.
+  are not given to software;
+* a design that sets fewer cores per die (``die_cols``, ``die_rows``) builds each die
+  just around them, ``cols x pitch_x + 2 x edge`` wide, and the chip is the dies and
+  their scribe lines: ``dies_x x (die + scribe)`` a side, smaller than the square.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ class Geometry:
     control_mm2: float
     pitch_x_mm: float
     pitch_y_mm: float
-    chip_side_mm: float
+    chip_side_mm: float             # the largest square in the usable round
     dies_x: int
     dies_y: int
     die_x_mm: float
@@ -46,14 +49,16 @@ class Geometry:
     die_rows: int
     logical_cols: int               # columns per die given to software
     gross_dies: float               # dies of this size a conventionally diced wafer gives
+    chip_x_mm: float                # the chip: the dies and their scribe lines (the square, unless
+    chip_y_mm: float                # die_cols or die_rows build smaller dies)
+
+    @property
+    def chip_mm2(self) -> float:
+        return self.chip_x_mm * self.chip_y_mm
 
     @property
     def dies(self) -> int:
         return self.dies_x * self.dies_y
-
-    @property
-    def chip_mm2(self) -> float:
-        return self.chip_side_mm ** 2
 
     @property
     def dies_mm2(self) -> float:
@@ -109,6 +114,18 @@ def _dies(n: int, side: float, reticle: float, scribe: float, key: str) -> int:
     return n
 
 
+def _cores_per_die(asked: int, room: float, edge: float, pitch: float, key: str) -> tuple[int, float]:
+    """(cores along one side of a die, the die's length): as many cores as the room the die
+    grid gives holds, or ``asked`` of them in a die built just around them."""
+    fit = math.floor(max(room - 2 * edge, 0.0) / pitch)
+    if not asked:
+        return fit, room
+    if asked > fit:
+        raise ConfigError("", key, f"{asked} cores of {pitch:.4f} mm pitch do not fit a {room:.2f} mm die "
+                                   f"(the die grid's); expected at most {fit}")
+    return asked, asked * pitch + 2 * edge
+
+
 def gross_dies_per_wafer(diameter_mm: float, die_mm2: float) -> float:
     """Whole dies a conventionally diced wafer of ``diameter_mm`` gives (the usual
     estimate: wafer area over die area less the dies the edge cuts)."""
@@ -128,8 +145,8 @@ def geometry(d: WaferDesign) -> Geometry:
     sram, lanes, router, control = core_parts(d)
     core = sram + lanes + router + control
     px, py = math.sqrt(core / d.area.core_aspect), math.sqrt(core * d.area.core_aspect)
-    cols = math.floor(max(die_x - 2 * edge, 0.0) / px)
-    rows = math.floor(max(die_y - 2 * edge, 0.0) / py)
+    cols, die_x = _cores_per_die(d.die_cols, die_x, edge, px, "die_cols")
+    rows, die_y = _cores_per_die(d.die_rows, die_y, edge, py, "die_rows")
     logical = cols - d.spare_cols_per_die - d.reserved_cols_per_die
     if rows < 1 or logical < 1:
         raise ConfigError("", "sram_per_core", f"a {die_x:.1f} x {die_y:.1f} mm die holds {cols} x {rows} cores of "
@@ -139,4 +156,5 @@ def geometry(d: WaferDesign) -> Geometry:
     return Geometry(core_mm2=core, sram_mm2=sram, lanes_mm2=lanes, router_mm2=router, control_mm2=control,
                     pitch_x_mm=px, pitch_y_mm=py, chip_side_mm=side, dies_x=nx, dies_y=ny, die_x_mm=die_x,
                     die_y_mm=die_y, die_cols=cols, die_rows=rows, logical_cols=logical,
-                    gross_dies=gross_dies_per_wafer(w.diameter_m * MM, die_x * die_y))
+                    gross_dies=gross_dies_per_wafer(w.diameter_m * MM, die_x * die_y),
+                    chip_x_mm=nx * (die_x + scribe), chip_y_mm=ny * (die_y + scribe))

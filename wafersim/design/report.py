@@ -84,7 +84,9 @@ def report_sections(ds: DesignedSystem, sources: Mapping[str, str]) -> list[tupl
     area = [
         ("chip", _mm2(g.chip_mm2), _vs(g.chip_mm2, pub.area_mm2, _mm2) or
          f"the largest square in the {usable:g} mm usable round"),
-        ("die grid", f"{g.dies_x} x {g.dies_y} dies of {g.die_x_mm:.2f} x {g.die_y_mm:.2f} mm",
+        ("die grid", f"{g.dies_x} x {g.dies_y} dies of {g.die_x_mm:.2f} x {g.die_y_mm:.2f} mm"
+         + ("" if g.chip_mm2 >= g.chip_side_mm ** 2 * (1 - 1e-9) else
+            f" ({g.chip_x_mm:.1f} x {g.chip_y_mm:.1f} mm with scribe lines)"),
          f"reticle {w.reticle_x_m * 1e3:g} x {w.reticle_y_m * 1e3:g} mm; " + _src(sources, "dies_x")),
         ("scribe lines", f"{_mm2(g.scribe_mm2)} ({g.scribe_mm2 / g.chip_mm2:.1%})", _src(sources, "wafer.scribe_m")),
         ("cores' silicon", f"{_mm2(g.cores_mm2)} ({g.cores_mm2 / g.chip_mm2:.0%})",
@@ -171,7 +173,8 @@ def report_json(ds: DesignedSystem) -> dict[str, Any]:
         "area": {"chip_mm2": g.chip_mm2, "scribe_mm2": g.scribe_mm2, "dies": [g.dies_y, g.dies_x],
                  "die_mm": [g.die_y_mm, g.die_x_mm], "core_mm2": g.core_mm2, "core_sram_mm2": g.sram_mm2,
                  "core_lanes_mm2": g.lanes_mm2, "core_router_mm2": g.router_mm2, "core_control_mm2": g.control_mm2,
-                 "die_cores": [g.die_rows, g.die_cols], "gross_dies": g.gross_dies},
+                 "die_cores": [g.die_rows, g.die_cols], "gross_dies": g.gross_dies,
+                 "chip_mm": [g.chip_y_mm, g.chip_x_mm]},
         "yield": {"core_yield": y.core_yield, "wafer_yield": y.wafer_yield, "physical_cores": g.physical_cores,
                   "enabled_cores": g.enabled_cores, "mesh": [g.cores_y, g.cores_x],
                   "failed_cores": y.failed_cores(g.physical_cores)},

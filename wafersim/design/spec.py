@@ -130,6 +130,11 @@ class WaferDesign(Spec):
     clock: float = quantity("frequency", "core clock asked for; the power envelope may lower it")
     dies_x: int = integer("dies along x; 0 = the fewest the reticle allows", minimum=0, maximum=1024)
     dies_y: int = integer("dies along y; 0 = the fewest the reticle allows", minimum=0, maximum=1024)
+    die_cols: int = integer("core columns built per die (cores per die along x); 0 = as many as the die the "
+                            "grid gives holds. Fewer make a narrower die and a smaller chip", default=0, minimum=0,
+                            maximum=4096)
+    die_rows: int = integer("core rows per die (cores per die along y); 0 = as many as the die the grid gives "
+                            "holds", default=0, minimum=0, maximum=4096)
     spare_cols_per_die: int = integer("spare core columns per die: each die row routes around up to this many "
                                       "failed cores", minimum=0, maximum=4096)
     reserved_cols_per_die: int = integer("core columns per die built but not given to software", default=0,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from ..config import ConfigError, build
@@ -17,8 +18,9 @@ from ..results.run_result import RunResult
 from ..sizing import FOREIGN_KEYS, check_kind
 from ..workload.model import ModelSpec
 from ..workload.scenario import Scenario
-from .defaults import default_space
+from .defaults import default_space, hardware_space
 from .evaluate import Evaluator, Point, point_scenario
+from .hardware import DESIGN_METRICS, PREFIX as DESIGN, Hardware, check_values
 from .goals import DEFAULT_CONSTRAINTS, DEFAULT_PARETO, Constraint, Objective, constraint, objective as as_objective
 from .pareto import pareto_front
 from .methods import DEFAULT_BUDGET, METHODS, Trace, search
@@ -69,6 +71,17 @@ class Exploration:
     front: tuple[Point, ...]         # feasible points no other feasible point beats on both pareto objectives
     cost: Cost
     runs: dict[tuple[int, ...], RunResult] = field(default_factory=dict, repr=False)   # the runs of ``best``
+    design: str | None = None        # a hardware search: the design (designs/) its points vary
+
+    def best_design(self, name: str | None = None) -> Any:
+        """The :class:`~wafersim.design.DesignedSystem` of the best point of a hardware search
+        (its system named ``name``); a ConfigError when no point satisfies the constraints."""
+        if self.design is None:
+            raise ConfigError("explore", "hardware", "the search varied no design (explore --hardware does)")
+        if not self.best or not self.best[0].ok:
+            raise ConfigError("explore", "design", "no design evaluated satisfies every constraint, so there is "
+                                                   "none to write; relax a constraint or raise --budget")
+        return Hardware(self.design).designed(self.best[0].params, name=name)
 
 
 def _number(name: str, value: Any, least: int, most: int) -> int:
@@ -77,9 +90,13 @@ def _number(name: str, value: Any, least: int, most: int) -> int:
     return value
 
 
-def _check_axes(kind: str, space: Space, fixed: dict[str, Any], mapping: Mapping[str, Any], model: Any) -> None:
+def _check_axes(kind: str, space: Space, fixed: dict[str, Any], mapping: Mapping[str, Any], model: Any,
+                hardware: Hardware | None = None) -> None:
     """Refuse up front an axis or a fixed key that no point of this kind of system could run."""
     for axis in space.axes:
+        if axis.key.startswith(DESIGN) and hardware is None:
+            raise ConfigError("--axis", axis.key, "design.* varies a wafer design; give --hardware and a design "
+                                                  "(designs/) as the system")
         if axis.key in fixed:
             raise ConfigError("--axis", axis.key, "is also given as a fixed value; give it once")
         if axis.key.startswith("mapping.") and axis.key.removeprefix("mapping.") in mapping:
@@ -99,6 +116,8 @@ def _check_axes(kind: str, space: Space, fixed: dict[str, Any], mapping: Mapping
                 build(MappingOptions, {**mapping, axis.key.removeprefix("mapping."): value}, "mapping")
             elif axis.key in Scenario.__dataclass_fields__:     # checked at a point of the space: the first
                 Scenario(**point_scenario(fixed, {**first, axis.key: value}))   # values of the other axes
+    if hardware is not None:
+        check_values(hardware, space)
     tp = next((a for a in space.axes if a.key == "tp"), None)
     if kind == "gpu" and tp is not None:
         _check_tensor_parallel(tp.values, model)
@@ -127,8 +146,9 @@ def _check_deployment(system: Any, wants: Sequence[tuple[str, str]]) -> None:
 
 
 def _first(space: Space | None) -> dict[str, Any]:
-    """The first value of each axis of ``space`` that is not a mapping option."""
-    return {} if space is None else {a.key: a.values[0] for a in space.axes if not a.key.startswith("mapping.")}
+    """The first value of each axis of ``space`` that is not a mapping option or a design variable."""
+    return {} if space is None else {a.key: a.values[0] for a in space.axes
+                                     if not a.key.startswith(("mapping.", DESIGN))}
 
 
 def _front(points: Sequence[Point], pareto: tuple[Objective, Objective]) -> list[Point]:
@@ -143,7 +163,8 @@ def explore(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
             constraints: Sequence[str | Constraint] = DEFAULT_CONSTRAINTS,
             pareto: Sequence[str | Objective] = DEFAULT_PARETO, budget: int = DEFAULT_BUDGET, seed: int = 0,
             method: str = "local", top: int = 5, mapping: Mapping[str, Any] | None = None,
-            progress: Callable[[Point, int], None] | None = None, **scenario: Any) -> Exploration:
+            progress: Callable[[Point, int], None] | None = None, hardware: bool = False,
+            **scenario: Any) -> Exploration:
     """Search ``space`` (default: :func:`~wafersim.explore.defaults.default_space`) for the
     ``top`` best layouts of ``model`` on ``system`` by ``objective`` among the points that
     satisfy ``constraints``, evaluating at most ``budget`` points.
@@ -156,9 +177,22 @@ def explore(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
     scenario keys every point shares (``prompt_tokens``, ``dtype``, ``fidelity``, ...);
     ``mapping`` holds mapping options every point shares.  ``progress(point, total)`` is called
     after each point with the most points the search will evaluate.
+
+    With ``hardware``, ``system`` names a wafer design (``designs/``) and the search varies
+    it too: ``design.<variable>`` axes (default: :func:`~wafersim.explore.hardware.hardware_space`),
+    each point's system built from its design, the design's figures (``area_mm2``,
+    ``wafer_power_w``, ``wafer_price_usd``, ``wafer_yield``, ...) joined to its metrics for the
+    constraints and objectives; :meth:`Exploration.best_design` gives the best design back.
     """
     start = time.perf_counter()
-    if isinstance(system, str):
+    hw = None
+    if hardware:
+        if not isinstance(system, (str, Path)):
+            raise ConfigError("explore", "system", "a hardware search starts from a design name or file "
+                                                   f"(designs/); got {type(system).__name__}")
+        hw = Hardware(system)
+        system = hw.system
+    elif isinstance(system, str):
         system = load_system(system)
     if isinstance(model, str):
         model = load_model(model)
@@ -177,6 +211,12 @@ def explore(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
     if isinstance(pareto, str) or len(pareto) != 2:
         raise ConfigError("explore", "pareto", f"expected two objectives; got {pareto!r}")
     front_goals = (as_objective(pareto[0]), as_objective(pareto[1]))
+    if hw is None:
+        for what, key in [("objective", goal.key), *(("pareto", o.key) for o in front_goals),
+                          *(("constraint", c.key) for c in rules)]:
+            if key in DESIGN_METRICS:
+                raise ConfigError("explore", what, f"{key} is a design's figure; a search varies a design with "
+                                                   "--hardware")
     _check_deployment(system, [("objective", goal.key), *(("pareto", o.key) for o in front_goals),
                                *(("constraint", c.key) for c in rules)])
     mapping = dict(mapping or {})
@@ -190,12 +230,13 @@ def explore(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
         raise ConfigError("explore", "", f"{exc}; scenario keys: {', '.join(Scenario.__dataclass_fields__)}") from None
     engines.DEFAULT.get(kind, fixed.fidelity)       # no engine for this kind at this fidelity: refused once, here
     if space is None:
-        space = default_space(system, model, scenario, mapping or None).without(
-            [*scenario, *(f"mapping.{k}" for k in mapping)])
-    _check_axes(kind, space, scenario, mapping, model)
+        space = (hardware_space(hw) if hw is not None else default_space(system, model, scenario, mapping or None)
+                 ).without([*scenario, *(f"mapping.{k}" for k in mapping)])
+    _check_axes(kind, space, scenario, mapping, model, hw)
 
     evaluator = Evaluator(system, model, space, goal, rules, dict(scenario), mapping, keep=top,
-                          progress=None if progress is None else lambda p: progress(p, min(budget, space.size)))
+                          progress=None if progress is None else lambda p: progress(p, min(budget, space.size)),
+                          hardware=hw)
     front_cache: dict[int, list[tuple[int, ...]]] = {}
 
     def front_hook(trace: Trace) -> list[tuple[int, ...]]:
@@ -220,4 +261,5 @@ def explore(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
                        fixed={**{k: v for k, v in scenario.items() if v is not None},
                               **{f"mapping.{k}": v for k, v in mapping.items()}},
                        points=points, best=best, front=tuple(_front(points, front_goals)), cost=cost,
-                       runs={p.index: evaluator.runs[p.index] for p in best if p.index in evaluator.runs})
+                       runs={p.index: evaluator.runs[p.index] for p in best if p.index in evaluator.runs},
+                       design=None if hw is None else hw.source)

@@ -12,12 +12,16 @@ powers of two up to :data:`PP_MOST` stages (at most the layers), ``ep`` the powe
 up to a node's GPUs that divide the experts (1 for a dense model), ``batch`` in powers of two up
 to the largest that fits on the largest layout, and that largest.
 
+A hardware search (``explore --hardware``): :func:`hardware_space`, the design's variables
+scaled (:mod:`wafersim.explore.hardware`).
+
 Each bound comes from one or two sizing runs of the same engine; ``replicas`` is not
 searched by default, since it changes no per-user or per-unit figure.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Any
 
@@ -25,9 +29,10 @@ from ..mapping.options import KV_PLACES, ORDERS, PLACEMENTS
 from ..runner import simulate
 from ..sizing import tensor_parallel_options
 from ..workload.scenario import Scenario
+from .hardware import DEFAULT_BATCH, DEFAULT_SCALES, DIE_SHARE, PREFIX, Hardware, scaled
 from .space import Space
 
-__all__ = ["default_space", "BATCH_MOST", "PP_MOST", "REGION_SIDES", "CORE_SHARES"]
+__all__ = ["default_space", "hardware_space", "BATCH_MOST", "PP_MOST", "REGION_SIDES", "CORE_SHARES"]
 
 #: the largest batch a default axis reaches (powers of two up to the largest that fits)
 BATCH_MOST = 4096
@@ -81,3 +86,17 @@ def default_space(system: Any, model: Any, fixed: dict[str, Any], mapping: dict[
     # the system's nodes is a refused point, not a bound)
     biggest = _largest_batch(system, model, fixed, None, tp=max(tps), pp=max(pps), ep=1)
     return Space.of({"tp": tps, "pp": pps, "ep": eps, "batch": _batches(biggest)})
+
+
+def hardware_space(hw: Hardware) -> Space:
+    """The default space of a hardware search: :data:`DEFAULT_SCALES` of the design's variables,
+    cores per die (``design.die_cols``: :data:`DIE_SHARE` of a die's columns, or all) and
+    ``batch`` :data:`DEFAULT_BATCH`."""
+    d, g = hw.design, hw.base.figures.geometry
+    axes: dict[str, list[Any]] = {}
+    for key, scales in DEFAULT_SCALES.items():
+        values = [scaled(key, getattr(d, key), s) for s in scales]
+        axes[PREFIX + key] = list(dict.fromkeys(values))
+    axes[PREFIX + "die_cols"] = list(dict.fromkeys([max(1, math.floor(g.die_cols * DIE_SHARE)), 0]))
+    axes["batch"] = [DEFAULT_BATCH]
+    return Space.of(axes)

@@ -18,6 +18,7 @@ from ..headtohead import with_replicas
 from ..results.run_result import RunResult
 from ..runner import simulate
 from .goals import Constraint, Objective
+from .hardware import PREFIX as DESIGN
 from .space import REPLICAS, Space
 
 __all__ = ["Point", "Evaluator", "STATUSES", "point_scenario"]
@@ -46,7 +47,8 @@ def point_scenario(fixed: dict[str, Any], params: dict[str, Any]) -> dict[str, A
     """The scenario keys of a point: the fixed ones, then the point's own.  A point of a
     ``speculative`` axis at 0 (no speculation) drops the acceptance rate and draft model
     the other points of the axis share."""
-    out = {**fixed, **{k: v for k, v in params.items() if not k.startswith("mapping.") and k != REPLICAS}}
+    out = {**fixed, **{k: v for k, v in params.items()
+                       if not k.startswith(("mapping.", DESIGN)) and k != REPLICAS}}
     if "speculative" in params and not params["speculative"]:
         out.pop("acceptance", None)
         out.pop("draft", None)
@@ -58,12 +60,16 @@ class Evaluator:
     point's score for :func:`wafersim.explore.methods.search`: ``(tier, value)`` with tier
     0 for a point that satisfies the constraints (value: the objective's loss), 1 for one
     that breaks a constraint (value: the summed relative violation), 2 for a refused one.
-    The runs of the ``keep`` best-scored points are kept for the results file."""
+    The runs of the ``keep`` best-scored points are kept for the results file.
+
+    ``hardware`` (a search over designs) maps a point's values to its system and the
+    design's figures, which join the run's summary."""
 
     def __init__(self, system: Any, model: Any, space: Space, objective: Objective,
                  constraints: Sequence[Constraint], scenario: dict[str, Any], mapping: dict[str, Any],
-                 keep: int, progress: Callable[[Point], None] | None = None):
-        self.system, self.model, self.space = system, model, space
+                 keep: int, progress: Callable[[Point], None] | None = None,
+                 hardware: Callable[[dict[str, Any]], tuple[Any, dict[str, Any]]] | None = None):
+        self.system, self.model, self.space, self.hardware = system, model, space, hardware
         self.objective, self.constraints = objective, tuple(constraints)
         self.scenario, self.mapping, self.keep, self.progress = scenario, mapping, keep, progress
         self.points: dict[tuple[int, ...], Point] = {}
@@ -94,11 +100,14 @@ class Evaluator:
             if key.startswith("mapping."):
                 mapping[key.removeprefix("mapping.")] = value
         order = len(self.points)
+        system, design = self.system, {}
         try:
-            result = simulate(self.system, self.model, mapping=mapping or None, **scenario)
+            if self.hardware is not None:
+                system, design = self.hardware(params)
+            result = simulate(system, self.model, mapping=mapping or None, **scenario)
         except WafersimError as exc:
             return Point(order, index, params, "refused", {}, str(exc)), None
-        metrics = with_replicas(result.summary.to_dict(), params.get(REPLICAS, 1))
+        metrics = {**design, **with_replicas(result.summary.to_dict(), params.get(REPLICAS, 1))}
         broken = [c.text() for c in self.constraints if c.violation(metrics) is not None]
         if broken:
             return Point(order, index, params, "violates", metrics, "breaks " + ", ".join(broken)), result

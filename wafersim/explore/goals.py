@@ -17,6 +17,7 @@ from typing import Any, Mapping
 from ..config import ConfigError
 from ..results.summary import Summary, field_info
 from ..units import UnitError, parse_quantity
+from .hardware import DESIGN_METRICS, metric_info
 
 __all__ = ["Objective", "Constraint", "OBJECTIVES", "objective", "constraint", "DEFAULT_CONSTRAINTS",
            "DEFAULT_PARETO"]
@@ -63,9 +64,15 @@ OBJECTIVES: dict[str, tuple[str, bool, str]] = {
 
 
 def _numeric_keys() -> list[str]:
-    """Summary keys that hold numbers, and ``replicas``."""
+    """Summary keys that hold numbers, ``replicas``, and a design's figures (a hardware search)."""
     return [f.name for f in dataclasses.fields(Summary)
-            if ("int" in str(f.type) or "float" in str(f.type)) and "bool" not in str(f.type)] + ["replicas"]
+            if ("int" in str(f.type) or "float" in str(f.type)) and "bool" not in str(f.type)] + ["replicas",
+                                                                                                 *DESIGN_METRICS]
+
+
+def key_info(key: str) -> tuple[str, str]:
+    """(units, description) of a summary key or a design's figure."""
+    return field_info(key) if key in Summary.__dataclass_fields__ else metric_info(key)
 
 
 def objective(spec: "str | Objective") -> Objective:
@@ -85,7 +92,7 @@ def objective(spec: "str | Objective") -> Objective:
 
 
 #: summary units -> the quantity kind a constraint's value is read as
-_UNIT_KIND = {"s": "time", "W": "power", "B": "bytes"}
+_UNIT_KIND = {"s": "time", "W": "power", "B": "bytes", "Hz": "frequency"}
 #: the least |bound| a violation is measured relative to, so that a bound of 0 gives a finite violation
 _BOUND_TINY = 1e-300
 #: the least shortfall of a yes/no key that is no: above 0, so the point still counts as breaking it
@@ -116,7 +123,7 @@ class Constraint:
     def text(self) -> str:
         if self.op == "is":
             return self.key
-        unit = field_info(self.key)[0]
+        unit = key_info(self.key)[0]
         return f"{self.key} {self.op} {self.bound:g}{' ' + unit if unit else ''}"
 
 
@@ -151,8 +158,9 @@ def constraint(spec: "str | Constraint") -> Constraint:
     key, op, raw = m.groups()
     if key not in _numeric_keys():
         raise ConfigError("--constraint", key, f"expected a numeric summary key such as ttft_s, devices, power_w, "
-                                               "tokens_per_s_per_user")
-    unit = field_info(key)[0]
+                                               "tokens_per_s_per_user, or a design's figure (--hardware) such as "
+                                               "area_mm2, wafer_power_w")
+    unit = key_info(key)[0]
     try:
         if unit in _UNIT_KIND:
             bound = parse_quantity(raw, _UNIT_KIND[unit])

@@ -31,7 +31,8 @@ from ..text import plural
 from ..results.summary import Summary, field_info
 from .api import Cost, Exploration
 from .evaluate import Point
-from .goals import OBJECTIVES, Objective, constraint
+from .goals import OBJECTIVES, Objective, constraint, key_info
+from .hardware import DESIGN_METRICS, PREFIX as DESIGN, SHOWN, metric_cell, variable_doc
 from .space import Space, value_label
 
 __all__ = ["report", "to_json", "write", "read", "METRICS"]
@@ -43,20 +44,26 @@ METRICS = ("tokens_per_s_per_user", "tokens_per_s_per_device", "tokens_per_s", "
 _SHORT = {"tokens_per_s_per_user": "tok/s/user", "tokens_per_s_per_device": "tok/s/device", "tokens_per_s": "tok/s",
           "tokens_per_s_per_kw": "tok/s/kW", "usd_per_million_tokens": "$/Mtok", "tpot_s": "tpot", "ttft_s": "ttft",
           "devices": "devices", "power_w": "power", "cost_usd": "price", "fits_on_chip": "fits",
-          "decode_bottleneck": "bound by"}
+          "decode_bottleneck": "bound by", "area_mm2": "area mm2", "wafer_power_w": "wafer power",
+          "wafer_price_usd": "wafer price", "wafer_yield": "yield"}
 #: what the text tables show (the HDF5 file and JSON hold every metric of METRICS)
 _SHOWN = ("tokens_per_s_per_user", "tokens_per_s_per_device", "tpot_s", "ttft_s", "devices", "power_w",
           "usd_per_million_tokens")
 
 
-def _metric_keys(e: Exploration, base: Sequence[str]) -> list[str]:
-    keys = [e.objective.key, e.pareto[0].key, e.pareto[1].key, *(c.key for c in e.constraints), *base]
+def _metric_keys(e: Exploration, base: Sequence[str], design: Sequence[str] = tuple(DESIGN_METRICS)) -> list[str]:
+    """The objective's, the front's and the constraints' keys, then ``base``, then (a hardware
+    search) the design's figures ``design``."""
+    keys = [e.objective.key, e.pareto[0].key, e.pareto[1].key, *(c.key for c in e.constraints), *base,
+            *(design if e.design is not None else ())]
     return list(dict.fromkeys(keys))
 
 
 def _cell(key: str, value: Any) -> str:
     if value is None:
         return "-"
+    if key in DESIGN_METRICS:
+        return metric_cell(key, value)
     text = fmt(key, value)
     for unit in (" tokens/s/kW", " tokens/s"):
         text = text.replace(unit, "")
@@ -64,8 +71,8 @@ def _cell(key: str, value: Any) -> str:
 
 
 def _table(e: Exploration, points: Sequence[Point], first: tuple[str, Sequence[Any]] | None = None) -> str:
-    keys = _metric_keys(e, _SHOWN)
-    head = ([first[0]] if first else []) + [k.removeprefix("mapping.") for k in e.space.keys] + \
+    keys = _metric_keys(e, _SHOWN, SHOWN)
+    head = ([first[0]] if first else []) + [k.removeprefix("mapping.").removeprefix(DESIGN) for k in e.space.keys] + \
         [_SHORT.get(k, k) for k in keys] + ["status"]
     rows = [head]
     for n, p in enumerate(points):
@@ -88,6 +95,8 @@ def report(e: Exploration) -> str:
     share = c.evaluated / c.space_size
     runtime = _runtime(e)
     on = f"{e.system} ({runtime} runtime)" if runtime else e.system
+    if e.design is not None:
+        on = f"designs varied from {e.design} ({on})"
     lines = [f"{on} running {e.model}: best {e.objective.text()}, subject to {rules}",
              f"space: {e.space.describe()}"]
     if e.fixed:
@@ -133,7 +142,7 @@ def _runtime(e: Exploration) -> str | None:
 
 
 def _setup(e: Exploration) -> dict[str, Any]:
-    return {"system": e.system, "model": e.model, "kind": e.kind, "runtime": _runtime(e),
+    return {"system": e.system, "model": e.model, "kind": e.kind, "runtime": _runtime(e), "design": e.design,
             "space": {a.key: list(a.values) for a in e.space.axes},
             "objective": {"key": e.objective.key, "maximize": e.objective.maximize},
             "constraints": [r.text() for r in e.constraints],
@@ -154,7 +163,7 @@ def _columns(e: Exploration, points: Sequence[Point]) -> list[tuple[str, list[An
     cols.append(("message", [p.message for p in points], "", "why the point breaks a constraint or was refused"))
     for key in _metric_keys(e, METRICS):
         values = [_plain(p.metrics.get(key)) for p in points]
-        units, meaning = field_info(key)
+        units, meaning = key_info(key)
         if key == "fits_on_chip":
             meaning += " (1 yes, 0 no)"
         if any(v is not None for v in values):
@@ -165,6 +174,8 @@ def _columns(e: Exploration, points: Sequence[Point]) -> list[tuple[str, list[An
 def _axis_info(key: str) -> tuple[str, str]:
     if key == "replicas":
         return "", "data-parallel copies of the whole system"
+    if key.startswith(DESIGN):
+        return "", variable_doc(key)
     if key.startswith("mapping."):
         return "", f"mapping option {key.removeprefix('mapping.')} (wafersim.mapping.options.MappingOptions)"
     return field_info(key) if field_info(key) != ("", "") else ("", f"scenario key {key}")
@@ -238,4 +249,4 @@ def read(path: str | Path) -> Exploration:
     pareto = tuple(_objective(o) for o in setup["pareto"])
     return Exploration(setup["system"], setup["model"], setup["kind"], space, _objective(setup["objective"]),
                        tuple(constraint(c) for c in setup["constraints"]), (pareto[0], pareto[1]), setup["fixed"],
-                       points, best, front, Cost(**setup["cost"]))
+                       points, best, front, Cost(**setup["cost"]), design=setup.get("design"))

@@ -24,6 +24,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from ..config import ConfigError
 from ..text import plural
 from ..mapping.options import MappingOptions
+from .hardware import PREFIX as DESIGN, axis_value, design_keys, int_keys
 from ..workload.scenario import DEFAULT_MAXIMUM, MAXIMUM, Scenario
 
 __all__ = ["Axis", "Space", "parse_axis", "axis_keys", "REPLICAS", "REPLICAS_MAX"]
@@ -51,9 +52,9 @@ _VALUES_SHOWN = 6
 
 
 def axis_keys() -> tuple[str, ...]:
-    """Every key an axis may set."""
+    """Every key an axis may set (``design.*``: only a hardware search, ``explore --hardware``)."""
     scen = [f.name for f in dataclasses.fields(Scenario) if f.name not in _FIXED_SCENARIO]
-    return (*scen, REPLICAS, *(f"mapping.{f.name}" for f in dataclasses.fields(MappingOptions)))
+    return (*scen, REPLICAS, *(f"mapping.{f.name}" for f in dataclasses.fields(MappingOptions)), *design_keys())
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,10 @@ class Axis:
             for v in self.values:
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                     raise ConfigError("--axis", self.key, f"expected numbers; got {v!r}")
+        elif self.key.startswith(DESIGN):
+            for v in self.values:
+                if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+                    raise ConfigError("--axis", self.key, f"expected numbers or sizes such as '48 KiB'; got {v!r}")
         elif not all(isinstance(v, str) for v in self.values):
             raise ConfigError("--axis", self.key, f"expected text values; got {list(self.values)}")
 
@@ -216,8 +221,12 @@ def parse_axis(text: str) -> Axis:
     key, _, raw = (s.strip() for s in text.partition("="))
     if key not in axis_keys():
         raise ConfigError("--axis", key[:40], f"expected one of {', '.join(axis_keys())}")
-    if key in _INT_KEYS:
-        values: list[Any] = []
+    values: list[Any] = []
+    if key.startswith(DESIGN):
+        for item in raw.split(","):
+            item = item.strip()
+            values.extend(_range(key, item) if ":" in item and key in int_keys() else [axis_value(key, item)])
+    elif key in _INT_KEYS:
         for item in raw.split(","):
             item = item.strip()
             values.extend(_range(key, item) if ":" in item else [_number(key, item)])
