@@ -44,6 +44,7 @@ def _scenario_args(p: argparse.ArgumentParser, compare: bool = False) -> None:
     g.add_argument("--batch", type=_int_or("max"), default=1, help="sequences decoded together, or 'max' (default 1)")
     cli_args.workload_args(g, "engine (default analytic; `wafersim engines` lists them)"
                            + ("; a side without it runs its default" if compare else ""))
+    cli_args.precision_args(p.add_argument_group("precision"), compare)
     cli_args.speculative_args(p.add_argument_group("speculative decoding"))
     w = p.add_argument_group("wafer systems")
     w.add_argument("--wafers", type=_int_or("auto"), default=None,
@@ -91,7 +92,8 @@ def _scenario(ns: argparse.Namespace) -> dict[str, Any]:
     return {"batch": ns.batch, "prompt_tokens": ns.prompt, "output_tokens": ns.output, "dtype": ns.dtype,
             "kv_dtype": ns.kv_dtype, "wafers": ns.wafers, "tp": ns.tp, "pp": ns.pp, "ep": ns.ep, "gpus": ns.gpus,
             "layers": ns.layers, "fidelity": ns.fidelity, "speculative": ns.speculative,
-            "acceptance": ns.acceptance, "draft": ns.draft, "request_rate": ns.request_rate}
+            "acceptance": ns.acceptance, "draft": ns.draft, "request_rate": ns.request_rate,
+            **cli_args.precision_keys(ns, getattr(ns, "side", None)), **getattr(ns, "parity", {})}
 
 
 def _mapping(ns: argparse.Namespace, sets: dict[str, Any]) -> dict[str, Any]:
@@ -182,8 +184,9 @@ def cmd_compare(ns: argparse.Namespace) -> int:
     from .sweep.progress import Ticker
     def side(name: str, key: str, copies: int = 1):
         # under load, each of a side's data-parallel copies takes its share of the requests
-        side_ns = ns if copies == 1 else argparse.Namespace(**{**vars(ns), "request_rate": ns.request_rate / copies})
         one = both[key]
+        side_ns = argparse.Namespace(**{**vars(ns), "request_rate": ns.request_rate / copies, "side": key,
+                                        "parity": compare_sides.side_precision(ns, key, one.model)})
         with Ticker(f"{name} running {one.model.name}"):      # a line on a terminal when a side takes a while
             return _run_one(name, one.model, side_ns, one.system_sets, _mapping(ns, one.mapping_sets), compare=True,
                             typed=one.system_typed, runtime=runtimes[key], runtime_sets=one.runtime_sets)
@@ -200,13 +203,16 @@ def cmd_compare(ns: argparse.Namespace) -> int:
     if ns.out:
         from .results.hdf5 import write_results
         write_results(ns.out, [ra, rb], run_ids=["a", "b"])
+    precision = compare_sides.parity(ns, ra.summary["precision"], rb.summary["precision"])
     if ns.json:
-        print(_dumps(compare_json(ra, rb, sa, sb, ns.basis, labels, both, runtimes, runtime_text)))
+        print(_dumps({**compare_json(ra, rb, sa, sb, ns.basis, labels, both, runtimes, runtime_text),
+                      "precision": precision}))
         return 0
     print(f"{model.name}: A = {compare_sides.named(both['a'])}, B = {compare_sides.named(both['b'])}; basis {ns.basis}")
     print(side_line("A", sa))
     print(side_line("B", sb))
     print(runtime_text)
+    print(precision["text"])
     print(comparison_table(sa, sb))
     print(verdict(sa, sb, labels))
     print(headline(sa, sb, labels))
@@ -254,11 +260,13 @@ def _compare_frontier(ns: argparse.Namespace, both: dict[str, compare_sides.Side
         mapping = _mapping(ns, one.mapping_sets)
         extra = {"mapping": mapping} if system.kind == "wafer" and mapping else {}
         with Ticker(f"{one.system} sweeping the batch for {one.model.name}"):
-            sides.append(frontier(system, one.model, spill=ns.spill, fidelity=ns.fidelity, **common, **extra))
+            sides.append(frontier(system, one.model, spill=ns.spill, fidelity=ns.fidelity,
+                                  **{**common, **compare_sides.side_precision(ns, label, one.model)}, **extra))
     fa, fb = sides
     model = both["a"].model
     names = compare_sides.labels(both["a"], both["b"], fa.system, fb.system)
     texts = {basis: crossovers(*labelled_frontiers(fa, fb, names), basis)[1] for basis in BASES}
+    precision = compare_sides.parity(ns, fa.runs[0].summary["precision"], fb.runs[0].summary["precision"])
     if ns.out:
         from .results.hdf5 import write_results
         runs = [*fa.runs, *fb.runs]
@@ -270,11 +278,13 @@ def _compare_frontier(ns: argparse.Namespace, both: dict[str, compare_sides.Side
                              "max_batch": f.max_batch,
                              "points": [{k: r.summary.get(k) for k in FRONTIER_KEYS} for r in f.runs]}
                       for side, f, name in (("a", fa, names[0]), ("b", fb, names[1]))}
-                     | {"crossovers": texts, "runtime": {"a": runtimes["a"], "b": runtimes["b"], "text": runtime_text}}))
+                     | {"crossovers": texts, "runtime": {"a": runtimes["a"], "b": runtimes["b"], "text": runtime_text},
+                        "precision": precision}))
         return 0
     print(f"{model.name}: throughput against interactivity, each side sized to hold one sequence; "
           f"A = {compare_sides.named(both['a'])}, B = {compare_sides.named(both['b'])}")
     print(runtime_text)
+    print(precision["text"])
     for label, f in (("A", fa), ("B", fb)):
         print(side_line(label, f.runs[0].summary) + f"; batch 1 to {f.max_batch}")
         print(frontier_rows(f.runs))
