@@ -45,6 +45,7 @@ def _scenario_args(p: argparse.ArgumentParser, compare: bool = False) -> None:
     g.add_argument("--batch", type=_int_or("max"), default=1, help="sequences decoded together, or 'max' (default 1)")
     cli_args.workload_args(g, "engine (default analytic; `wafersim engines` lists them)"
                            + ("; a side without it runs its default" if compare else ""))
+    cli_args.precision_args(p.add_argument_group("precision"), compare)
     cli_args.speculative_args(p.add_argument_group("speculative decoding"))
     w = p.add_argument_group("wafer systems")
     w.add_argument("--wafers", type=_int_or("auto"), default=None,
@@ -92,7 +93,8 @@ def _scenario(ns: argparse.Namespace) -> dict[str, Any]:
     return {"batch": ns.batch, "prompt_tokens": ns.prompt, "output_tokens": ns.output, "dtype": ns.dtype,
             "kv_dtype": ns.kv_dtype, "wafers": ns.wafers, "tp": ns.tp, "pp": ns.pp, "ep": ns.ep, "gpus": ns.gpus,
             "layers": ns.layers, "fidelity": ns.fidelity, "speculative": ns.speculative,
-            "acceptance": ns.acceptance, "draft": ns.draft, "request_rate": ns.request_rate}
+            "acceptance": ns.acceptance, "draft": ns.draft, "request_rate": ns.request_rate,
+            **cli_args.precision_keys(ns, getattr(ns, "side", None)), **getattr(ns, "parity", {})}
 
 
 def _mapping(ns: argparse.Namespace, sets: dict[str, Any]) -> dict[str, Any]:
@@ -193,8 +195,9 @@ def cmd_compare(ns: argparse.Namespace) -> int:
     from .sweep.progress import Ticker
     def side(name: str, key: str, copies: int = 1):
         # under load, each of a side's data-parallel copies takes its share of the requests
-        side_ns = ns if copies == 1 else argparse.Namespace(**{**vars(ns), "request_rate": ns.request_rate / copies})
         one = both[key]
+        side_ns = argparse.Namespace(**{**vars(ns), "request_rate": ns.request_rate / copies, "side": key,
+                                        "parity": compare_sides.side_precision(ns, key, one.model)})
         with Ticker(f"{name} running {one.model.name}"):      # a line on a terminal when a side takes a while
             return _run_one(name, one.model, side_ns, one.system_sets, _mapping(ns, one.mapping_sets), compare=True,
                             typed=one.system_typed, runtime=runtimes[key], runtime_sets=one.runtime_sets)
@@ -212,14 +215,16 @@ def cmd_compare(ns: argparse.Namespace) -> int:
     if ns.out:
         from .results.hdf5 import write_results
         write_results(ns.out, [ra, rb], run_ids=["a", "b"])
+    precision = compare_sides.parity(ns, ra.summary["precision"], rb.summary["precision"])
     if ns.json:
-        data = compare_json(ra, rb, sa, sb, ns.basis, labels, both, runtimes, runtime_text)
+        data = {**compare_json(ra, rb, sa, sb, ns.basis, labels, both, runtimes, runtime_text), "precision": precision}
         print(_dumps(data if odds is None else {**data, "uncertainty": odds}))
         return 0
     print(f"{model.name}: A = {compare_sides.named(both['a'])}, B = {compare_sides.named(both['b'])}; basis {ns.basis}")
     print(side_line("A", sa))
     print(side_line("B", sb))
     print(runtime_text)
+    print(precision["text"])
     print(comparison_table(sa, sb))
     print(verdict(sa, sb, labels))
     print(headline(sa, sb, labels))
@@ -274,7 +279,8 @@ def _compare_loaded(ns: argparse.Namespace, both: dict[str, compare_sides.Side],
         system = _load_side(one.system, one.system_sets, one.system_typed, runtimes[label], one.runtime_sets,
                             compare=True)
         mapping = _mapping(ns, one.mapping_sets)
-        out[label] = (system, one.model, {"mapping": mapping} if system.kind == "wafer" and mapping else {})
+        out[label] = (system, one.model, {**({"mapping": mapping} if system.kind == "wafer" and mapping else {}),
+                                          **compare_sides.side_precision(ns, label, one.model)})
     return out
 
 

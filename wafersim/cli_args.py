@@ -112,13 +112,47 @@ def workload_args(g: argparse._ArgumentGroup, fidelity_help: str) -> None:
     """``--prompt``, ``--output``, ``--dtype``, ``--kv-dtype``, ``--layers`` and ``--fidelity``."""
     g.add_argument("--prompt", type=positive, default=2048, help="prompt tokens per sequence (default 2048)")
     g.add_argument("--output", type=positive, default=128, help="generated tokens per sequence (default 128)")
-    g.add_argument("--dtype", default=None, help="weight format: bf16, fp16, fp8, int8, int4 (default: the model's)")
+    g.add_argument("--dtype", default=None, help="weight format of every tensor group: bf16, fp16, fp8, int8, int4, "
+                   "nvfp4, mxfp4, fp8_b128 (default: the model's checkpoint formats)")
     g.add_argument("--kv-dtype", default=None, help="KV-cache format (default: same as --dtype)")
     g.add_argument("--layers", type=positive, default=None, help="simulate only the first N decoder layers")
     g.add_argument("--fidelity", choices=engines.fidelities(), default="analytic", help=fidelity_help)
     g.add_argument("--request-rate", type=rate, default=0.0, metavar="R",
                    help="requests arriving per second while the batch decodes: each one's prefill stalls the decode "
                         "(online serving under load; default 0: a static batch)")
+
+
+def precision_args(g: argparse._ArgumentGroup, compare: bool = False) -> None:
+    """``--precision`` (and, in ``compare``, ``--precision-a``/``--precision-b``)."""
+    from .workload.precision import NAMED
+    g.add_argument("--precision", default=None, metavar="P",
+                   help=f"weights, matmuls and KV cache: {', '.join(NAMED)} (fp4 = nvfp4; 4-bit formats keep an fp8 "
+                        "KV cache) or W/C/KV, e.g. mxfp4/bf16/bf16; a format the hardware cannot multiply in is "
+                        "refused" + ("; both sides (default: the model's weights with 16-bit matmuls on both)"
+                                     if compare else " (default: the model's weights, multiplied in their own format "
+                                                     "where the hardware has it, else bf16)"))
+    if compare:
+        for side in ("a", "b"):
+            g.add_argument(f"--precision-{side}", default=None, metavar="P",
+                           help=f"precision of side {side.upper()} alone (breaks parity, and says so)")
+
+
+def precision_keys(ns: argparse.Namespace, side: str | None = None) -> dict[str, str]:
+    """Scenario keys of ``--precision`` (of one side in ``compare``); {} when none is given.
+    Refuses it beside ``--dtype``/``--kv-dtype``."""
+    from .workload.precision import parse_precision
+    flag, text = "precision", getattr(ns, "precision", None)
+    if side and getattr(ns, f"precision_{side}", None):
+        flag, text = f"precision-{side}", getattr(ns, f"precision_{side}")
+    if text is None:
+        return {}
+    if ns.dtype or ns.kv_dtype:
+        raise ConfigError("command line", flag, "sets the weight and KV formats itself; give --precision or "
+                                                "--dtype/--kv-dtype, not both")
+    try:
+        return parse_precision(text)
+    except ValueError as exc:
+        raise ConfigError("command line", flag, str(exc)) from None
 
 
 def speculative_args(g: argparse._ArgumentGroup) -> None:

@@ -27,13 +27,14 @@ def frontiers(ns: argparse.Namespace, loaded: dict[str, tuple[Any, Any, dict[str
               "layers": ns.layers}
     out = {}
     for label, (system, model, extra) in loaded.items():
+        extra = {**common, **extra}          # a side's precision names its formats over --dtype/--kv-dtype
         if mode == "fixed":
             with Ticker(f"{system.name} sweeping the batch for {model.name}"):
-                out[label] = frontier(system, model, spill=ns.spill, fidelity=ns.fidelity, **common, **extra)
+                out[label] = frontier(system, model, spill=ns.spill, fidelity=ns.fidelity, **extra)
         else:
             from .envelope import envelope
             with Ticker(f"{system.name} searching its deployments for {model.name}"):
-                out[label] = envelope(system, model, spill=ns.spill, fidelity=ns.fidelity, **common, **extra)
+                out[label] = envelope(system, model, spill=ns.spill, fidelity=ns.fidelity, **extra)
     return out
 
 
@@ -51,6 +52,7 @@ def frontier_command(ns: argparse.Namespace, both: dict[str, Any], loaded: dict[
     names = compare_sides.labels(both["a"], both["b"], fa.system, fb.system)
     texts = {basis: crossovers(*labelled_frontiers(fa, fb, names), basis)[1] for basis in BASES}
     ids = {side: run_ids(f, side) for side, f in sides.items()}
+    precision = compare_sides.parity(ns, fa.runs[0].summary["precision"], fb.runs[0].summary["precision"])
     if ns.out:
         from .results.hdf5 import write_results
         write_results(ns.out, [*fa.runs, *fb.runs], run_ids=[*ids["a"], *ids["b"]],
@@ -62,7 +64,8 @@ def frontier_command(ns: argparse.Namespace, both: dict[str, Any], loaded: dict[
                             "points": [_point(r, d, rid) for r, d, rid in
                                        zip(f.runs, f.deployments or [None] * len(f.runs), ids[side])]}
                      for side, f, name in (("a", fa, names[0]), ("b", fb, names[1]))}
-                    | {"crossovers": texts, "runtime": {"a": runtimes["a"], "b": runtimes["b"], "text": runtime_text}}))
+                    | {"crossovers": texts, "runtime": {"a": runtimes["a"], "b": runtimes["b"], "text": runtime_text},
+                       "precision": precision}))
         return 0
     if mode == "fixed":
         how = "each side sized to hold one sequence"
@@ -74,6 +77,7 @@ def frontier_command(ns: argparse.Namespace, both: dict[str, Any], loaded: dict[
     print(f"{model.name}: throughput against interactivity, {how}; "
           f"A = {compare_sides.named(both['a'])}, B = {compare_sides.named(both['b'])}")
     print(runtime_text)
+    print(precision["text"])
     for label, f in (("A", fa), ("B", fb)):
         if mode == "fixed":
             print(side_line(label, f.runs[0].summary) + f"; batch 1 to {f.max_batch}")
@@ -145,10 +149,14 @@ def at_command(ns: argparse.Namespace, both: dict[str, Any], loaded: dict[str, t
     sides = frontiers(ns, loaded, "envelope")
     names = compare_sides.labels(both["a"], both["b"], sides["a"].system, sides["b"].system)
     data = at_json(sides, names, condition)
+    first = {side: f.runs[0].summary["precision"] for side, f in sides.items()}
+    precision = compare_sides.parity(ns, first["a"], first["b"])
     if ns.json:
-        print(dumps({**data, "runtime": {"a": runtimes["a"], "b": runtimes["b"], "text": runtime_text}}))
+        print(dumps({**data, "runtime": {"a": runtimes["a"], "b": runtimes["b"], "text": runtime_text},
+                     "precision": precision}))
         return 0
     print(f"{both['a'].model.name}: A = {compare_sides.named(both['a'])}, B = {compare_sides.named(both['b'])}")
     print(runtime_text)
+    print(precision["text"])
     print(_at_text(data))
     return 0

@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .cli_args import TARGETS, typed
+from .cli_args import TARGETS, precision_keys, typed
 from .config import ConfigError
 from .presets import _check_setting, load_model, load_system
 
-__all__ = ["Side", "sides", "labels", "named", "compare_json"]
+__all__ = ["Side", "sides", "labels", "named", "compare_json", "side_precision", "parity"]
 
 #: the two sides, as ``--set`` names them
 SIDES = ("a", "b")
@@ -100,6 +100,27 @@ def named(side: Side) -> str:
 
 def _changed(label: str, side: Side) -> str:
     return f"{label} (changed: {', '.join(side.changed)})" if side.changed else label
+
+
+def side_precision(ns: Any, key: str, model: Any) -> dict[str, str]:
+    """Scenario keys of side ``key``'s precision: its ``--precision-a``/``-b``, else ``--precision``,
+    else the parity rule's default, the model's weights (or ``--dtype``) multiplied in 16 bits on
+    both sides (:data:`wafersim.workload.precision.PARITY_RULE`)."""
+    from .workload.precision import sixteen_bit
+    return precision_keys(ns, key) or {"compute_dtype": sixteen_bit(model.dtype)}
+
+
+def parity(ns: Any, pa: str, pb: str) -> dict[str, Any]:
+    """The parity rule, whether the sides meet it, and the line ``compare`` prints."""
+    from .workload.precision import PARITY_RULE
+    same = pa == pb
+    if same:
+        line = f"precision: {pa} on both sides (parity: {PARITY_RULE})"
+    else:
+        why = ("as asked (--precision-a/--precision-b)" if ns.precision_a or ns.precision_b
+               else "the sides store the model differently")
+        line = f"precision: A {pa}; B {pb}; not at parity, {why}"
+    return {"rule": PARITY_RULE, "parity": same, "a": pa, "b": pb, "text": line}
 
 
 #: the figures ``compare --json`` divides, A over B (of the deployments compared: totals for all copies)

@@ -17,6 +17,7 @@ from .config import ConfigError, build, to_dict
 from .engines import registry as engines
 from .engines import arrivals, speculative
 from .hardware.gpu import GpuSystemSpec
+from .hardware.precision import check_precision, unpack_notes
 from .hardware.wafer import WaferSpec
 from .mapping.options import MappingOptions
 from .presets import load_model, load_system, with_runtime
@@ -82,7 +83,7 @@ def simulate(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
     (system_dict, system_record), (model_dict, model_record) = _spec_record(system), _spec_record(model)
     config = {**result.config, "system": system_dict, "model": model_dict,
               "provenance": {"system": system_record, "model": model_record}}
-    return dataclasses.replace(result, config=config, notes=[*sized.notes, *result.notes])
+    return dataclasses.replace(result, config=config, notes=[*sized.notes, *unpack_notes(system, sc), *result.notes])
 
 
 def _speculate(engine: Any, system: Any, model: ModelSpec, scenario: Scenario, mapping: MappingOptions,
@@ -149,6 +150,7 @@ def prepare(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
         raise ConfigError("simulate", "system", f"expected a spec of a kind with an engine "
                           f"({', '.join(registry.kinds())}); got {type(system).__name__}")
     sc = check_kind(kind, sc)
+    check_precision(system, sc)
     engine = registry.get(kind, sc.fidelity).engine()
     sized = size(engine, system, model, sc, mapping)
     return Prepared(engine, sized.system or system, model, sc, sized, mapping, scenario)

@@ -108,8 +108,8 @@ def test_bytes_default_to_the_model_format():
 
 
 def test_unknown_format_is_named():
-    assert DTYPES == ("bf16", "fp16", "fp8", "int8", "int4")
-    with pytest.raises(ValueError, match="unknown dtype 'fp4'; expected one of bf16, fp16, fp8, int8, int4"):
+    assert DTYPES == ("bf16", "fp16", "fp8", "int8", "int4", "nvfp4", "mxfp4", "fp8_b128")
+    with pytest.raises(ValueError, match="unknown dtype 'fp4'; expected one of bf16, fp16, fp8, int8, int4, nvfp4"):
         dtype_bytes("fp4")
 
 

@@ -21,7 +21,7 @@ def test_defaults():
     s = Scenario()
     assert (s.batch, s.prompt_tokens, s.output_tokens, s.wafers, s.tp, s.pp, s.ep) == (1, 2048, 128, 1, 1, 1, 1)
     assert (s.dtype, s.kv_dtype, s.act_dtype, s.layers, s.fidelity) == (None, None, "bf16", None, "analytic")
-    assert s.as_dict()["prompt_tokens"] == 2048 and len(s.as_dict()) == 18 and s.gpus is None
+    assert s.as_dict()["prompt_tokens"] == 2048 and len(s.as_dict()) == 20 and s.gpus is None
     assert (s.speculative, s.acceptance, s.draft, s.query_tokens, s.request_rate) == (0, None, None, 1, 0.0)
 
 

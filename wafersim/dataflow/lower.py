@@ -180,7 +180,8 @@ def lower_pass(placement: Placement, model: ModelSpec, scenario: Scenario, token
     """
     pl = placement
     R = pl.regions
-    wb = dtype_bytes(scenario.dtype)
+    wb = model.layer_bytes_per_param(scenario.weights)
+    wb_head = scenario.weights.bytes("embedding")
     act = dtype_bytes(scenario.act_dtype)
     kvl = model.kv_bytes_per_token_layer(scenario.kv_dtype, context)
     cores = pl.layer_cores.astype(np.float64)
@@ -213,7 +214,7 @@ def lower_pass(placement: Placement, model: ModelSpec, scenario: Scenario, token
                 reduce.append((wafer, i, r_t))
             if w_i:
                 flops[i] = 2.0 * tokens * k_i * n_i
-                sram[i] = w_i * wb * (w_frac[i] if is_layer[i] else 1.0)
+                sram[i] = w_i * wb * w_frac[i] if is_layer[i] else w_i * wb_head
             elif name in ATTENTION_STAGES:
                 flops[i] = model.attention_flops(tokens, context) / len(ATTENTION_STAGES)
                 sram[i] = kv_tokens * kvl * kv_frac[i] / len(ATTENTION_STAGES)

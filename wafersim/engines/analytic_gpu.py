@@ -48,6 +48,7 @@ from typing import Protocol
 import numpy as np
 
 from ..hardware.gpu import GpuSystemSpec
+from ..hardware.precision import compute_format
 from ..mapping.options import MappingOptions
 from ..results.phase import PhaseTime
 from ..results.run_result import LayerArray, RunResult
@@ -136,35 +137,43 @@ class AnalyticGpu:
     def gpus(self) -> int:
         return self.memory.gpus
 
+    def gemm_rate(self, dtype: str) -> float:
+        """Achieved tensor rate of a GEMM with weights in ``dtype`` (multiplying in the scenario's
+        compute format, or the weights' own where the GPU has it: :mod:`wafersim.hardware.precision`)."""
+        gpu, compute = self.system.gpu, self.scenario.compute_dtype
+        return gpu.flops_per_s(dtype, compute) * self.system.efficiency.gemm_share(
+            compute_format(self.system, dtype, compute))
+
     def gemm_unit(self, dtype: str) -> GemmUnit:
-        """One GPU as the GEMM model sees it, at the runtime's achieved rates for ``dtype``."""
+        """One GPU as the GEMM model sees it, at the runtime's achieved rates for weights in ``dtype``."""
         gpu, eff = self.system.gpu, self.system.efficiency
         return GemmUnit(sms=gpu.sms, tile_m=gpu.tile_m, tile_n=gpu.tile_n, tile_k=gpu.tile_k, mma_m=gpu.mma_m,
-                        flops_per_s=gpu.flops_per_s(dtype) * eff.gemm_share(dtype),
+                        flops_per_s=self.gemm_rate(dtype),
                         bytes_per_s=gpu.hbm_bandwidth_bytes_per_s * eff.weight_memory_share(dtype))
 
-    def projections(self, local_tokens: int, tokens: int) -> list[tuple[float, int, int, int]]:
-        """The GEMMs of one layer on one GPU: (count, M, N, K).  Dense projections see the
+    def projections(self, local_tokens: int, tokens: int) -> list[tuple[float, int, int, int, str]]:
+        """The GEMMs of one layer on one GPU: (count, M, N, K, tensor group).  Dense projections see the
         rank's ``local_tokens``; each routed expert the batch touches sees its share of all
         ``tokens``, the busiest rank's experts their share of them (``busiest_rank_share``).
         Layers that differ (dense first layers, MoE every other layer) count by their share."""
         m, tp, ep = self.model, self.tp, self.ep
         d, f = m.hidden_size, m.ffn_size
-        out = [(1.0, local_tokens, math.ceil(m.attention_in_width / tp), d),
-               (1.0, local_tokens, d, math.ceil(m.value_size / tp))]
+        out = [(1.0, local_tokens, math.ceil(m.attention_in_width / tp), d, "attention"),
+               (1.0, local_tokens, d, math.ceil(m.value_size / tp), "attention")]
         mlp_in = 2 if m.mlp == "gated" else 1
         fixed = m.fixed_mlp_width            # the MLPs every token runs: dense layers, shared experts
         if fixed:
-            out += [(1.0, local_tokens, math.ceil(mlp_in * fixed / tp), d),
-                    (1.0, local_tokens, d, math.ceil(fixed / tp))]
+            out += [(1.0, local_tokens, math.ceil(mlp_in * fixed / tp), d, "mlp"),
+                    (1.0, local_tokens, d, math.ceil(fixed / tp), "mlp")]
         if m.is_moe:
             frac = m.moe_layer_fraction
             # the busiest rank's experts: how many it runs and the tokens each sees on average
             touched = m.busiest_rank_params_read(tokens, ep) / (frac * m.expert_params)
             rows = math.ceil(tokens * m.experts_per_token * m.busiest_rank_share(ep) / touched)
-            out.append((frac, local_tokens, m.num_experts, d))
+            out.append((frac, local_tokens, m.num_experts, d, ""))
             count = frac * touched
-            out += [(count, rows, math.ceil(mlp_in * f / tp), d), (count, rows, d, math.ceil(f / tp))]
+            out += [(count, rows, math.ceil(mlp_in * f / tp), d, "experts"),
+                    (count, rows, d, math.ceil(f / tp), "experts")]
         return out
 
     def layer_time(self, tokens: int, attn_flops: float, kv_read_bytes: float, hbm_fraction: float,
@@ -188,19 +197,23 @@ class AnalyticGpu:
         matmul_flops = (dense_flops + tokens * expert_flops * busiest) / self.tp
         attention_flops = attn_flops * local / self.tp
         flops = matmul_flops + attention_flops
-        expert_bytes = m.routed_params_read(tokens) * self.weight_bytes_per_param
-        rank_bytes = m.busiest_rank_params_read(tokens, ep) * self.weight_bytes_per_param   # the busiest rank's
-        wbytes = (m.layer_weight_bytes_read(tokens, s.dtype) - expert_bytes + rank_bytes) / self.tp
+        fmt = s.weights
+        expert_bytes = m.routed_params_read(tokens) * fmt.bytes("experts")
+        rank_bytes = m.busiest_rank_params_read(tokens, ep) * fmt.bytes("experts")   # the busiest rank's
+        wbytes = (m.layer_weight_bytes_read(tokens, fmt) - expert_bytes + rank_bytes) / self.tp
         kv_bytes = kv_read_bytes * local * self.memory.kv_share
         hbm_bytes = wbytes * weights_hbm_fraction + kv_bytes * hbm_fraction
         pcie_bytes = wbytes * (1 - weights_hbm_fraction) + kv_bytes * (1 - hbm_fraction)
         if g.gpu.kernel_model == "roofline":
             # the whole layer at max(FLOPs / achieved peak, HBM bytes / achieved bandwidth)
-            t_cmp = (matmul_flops / (g.gpu.flops_per_s(s.dtype) * eff.gemm_share(s.dtype))
+            # the routed experts at their format's rate, the rest at the attention weights' one
+            expert_part = tokens * expert_flops * busiest / self.tp
+            t_cmp = ((matmul_flops - expert_part) / self.gemm_rate(fmt.of("attention"))
+                     + expert_part / self.gemm_rate(fmt.of("experts"))
                      + attention_flops / (g.gpu.bf16_flops_per_s * eff.attention_share))
             # weights stream at the dtype's achieved share (memory_8bit for 8-bit weights), KV at memory
             bw = g.gpu.hbm_bandwidth_bytes_per_s
-            t_mem = (wbytes * weights_hbm_fraction / (bw * eff.weight_memory_share(s.dtype))
+            t_mem = (wbytes * weights_hbm_fraction / (bw * eff.weight_memory_share(fmt.default))
                      + kv_bytes * hbm_fraction / (bw * eff.memory))
             t_hbm = max(t_cmp, t_mem)
         else:
@@ -236,10 +249,11 @@ class AnalyticGpu:
         (:mod:`.gpu_gemm`); attention is spread over the SMs by sequence, head and tile of queries
         (its FLOPs at the runtime's attention rate) or of keys (the KV bytes it reads)."""
         g, m, s, eff = self.system, self.model, self.scenario, self.system.efficiency
-        unit = self.gemm_unit(s.dtype)
+        fmt = s.weights
+        units = {w: self.gemm_unit(w) for w in fmt.formats}
         t_cmp = t_mem = 0.0
-        for count, rows, n, depth in self.projections(math.ceil(local_tokens), tokens):
-            op = gemm_time(rows, n, depth, unit, s.act_bytes, self.weight_bytes_per_param, s.act_bytes,
+        for count, rows, n, depth, group in self.projections(math.ceil(local_tokens), tokens):
+            op = gemm_time(rows, n, depth, units[fmt.of(group)], s.act_bytes, fmt.bytes(group), s.act_bytes,
                            weights_hbm_fraction)
             if op.compute_bound:
                 t_cmp += count * op.time_s
@@ -275,14 +289,15 @@ class AnalyticGpu:
             return 0.0, 0.0, 0.0
         m, eff, s = self.model, self.system.efficiency, self.scenario
         flops = 2.0 * tokens * m.hidden_size * m.vocab_size / self.tp
-        nbytes = m.hidden_size * m.vocab_size * self.weight_bytes_per_param / self.tp
+        head = s.weights.of("embedding")
+        nbytes = m.lm_head_weight_bytes(s.weights) / self.tp
         if self.system.gpu.kernel_model == "roofline":
             g = self.system.gpu
-            t = max(flops / (g.flops_per_s(s.dtype) * eff.gemm_share(s.dtype)),
-                    nbytes / (g.hbm_bandwidth_bytes_per_s * eff.weight_memory_share(s.dtype)))
+            t = max(flops / self.gemm_rate(head),
+                    nbytes / (g.hbm_bandwidth_bytes_per_s * eff.weight_memory_share(head)))
         else:
-            t = gemm_time(tokens, math.ceil(m.vocab_size / self.tp), m.hidden_size, self.gemm_unit(s.dtype),
-                          s.act_bytes, self.weight_bytes_per_param, s.act_bytes).time_s
+            t = gemm_time(tokens, math.ceil(m.vocab_size / self.tp), m.hidden_size, self.gemm_unit(head),
+                          s.act_bytes, s.weights.bytes("embedding"), s.act_bytes).time_s
         return t + eff.kernel_launch_s, flops, nbytes
 
     def stage_send_time(self, tokens: int) -> float:

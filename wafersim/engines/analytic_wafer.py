@@ -30,6 +30,7 @@ import math
 import numpy as np
 
 from ..dataflow.stages import gemm_steps, is_gemm, reduction_steps, stage_shapes
+from ..hardware.precision import layer_flops_per_cycle
 from ..hardware.wafer import WaferSpec
 from ..mapping.options import MappingOptions
 from ..mapping.placement import block_shape, program_note
@@ -165,11 +166,11 @@ class AnalyticWafer:
         cores = self.layer_cores(wafers)
         core = w.core
         flops = tokens * m.layer_matmul_flops_per_token + m.attention_flops(tokens, context)
-        rate = core.flops_per_cycle(s.dtype) * core.clock_hz * w.calibration.compute_efficiency
+        rate = layer_flops_per_cycle(core, m, s) * core.clock_hz * w.calibration.compute_efficiency
         # the busiest expert's cores set the time (routing skew); ``flops`` stays the work done
         busy = m.layer_busy_matmul_flops(tokens, self.batch * s.query_tokens)
         t_compute = (busy + m.attention_flops(tokens, context)) / cores / rate
-        weight_read = m.layer_weight_bytes_read(tokens, s.dtype) * weights_onchip_fraction
+        weight_read = m.layer_weight_bytes_read(tokens, s.weights) * weights_onchip_fraction
         kv_read = kv_tokens * m.kv_bytes_per_token_layer(s.kv_dtype, context) * kv_onchip_fraction
         sram_bytes = weight_read + kv_read
         t_sram = sram_bytes / cores / core.sram_read_bytes_per_s
@@ -287,8 +288,10 @@ class AnalyticWafer:
         m, core = self.model, self.system.core
         cores = self.head_cores(wafers)
         flops = 2.0 * tokens * m.hidden_size * m.vocab_size
-        rate = core.flops_per_cycle(self.scenario.dtype) * core.clock_hz * self.system.calibration.compute_efficiency
-        t_sram = m.vocab_size * m.hidden_size * self.weight_bytes_per_param / cores / core.sram_read_bytes_per_s
+        s = self.scenario
+        rate = (core.flops_per_cycle(s.weights.of("embedding"), s.compute_dtype) * core.clock_hz
+                * self.system.calibration.compute_efficiency)
+        t_sram = m.lm_head_weight_bytes(s.weights) / cores / core.sram_read_bytes_per_s
         rows = cols = math.sqrt(cores)
         hop_lat, step_lat = self._stage_latency_s(rows, cols)
         return max(flops / cores / rate, t_sram) + hop_lat + step_lat, flops

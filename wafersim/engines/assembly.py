@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..config import InputError
+from ..hardware.precision import precision_text
 from ..mapping.options import MappingOptions
 from ..results.phase import PhaseTime
 from ..results.run_result import LayerArray, RunResult
@@ -157,6 +158,7 @@ def assemble(*, system: Any, model: Any, kind: str, fidelity: str, scenario: Sce
         energy_per_token_j=sum(step_energy_j.values()) / batch,
         decode_layer_s=decode_layer_s, prefill_layer_s=prefill_layer_s,
         tokens_per_s_per_device=batch / tpot / devices,
+        precision=precision_text(system, scenario),
         request_tokens_per_s=batch * scenario.output_tokens / (prefill.time_s + (scenario.output_tokens - 1) * tpot),
         **runtime_fields(system),
         **deployment_metrics(system.deployment, deployment_units(system, devices) if units is None else units,

@@ -34,6 +34,7 @@ import numpy as np
 
 from ..dataflow.program import StageBatch
 from ..dataflow.transfers import Transfers
+from ..hardware.precision import layer_flops_per_cycle
 from ..hardware.wafer import WaferSpec
 from ..mapping.options import MappingOptions
 from ..results.run_result import RunResult
@@ -247,7 +248,8 @@ def network_times(system: WaferSpec, model: ModelSpec, scenario: Scenario, mappi
     links = _links(mesh)
     prog = lower_pass(pl, model, scenario, tokens, scenario.mean_decode_context, tokens * scenario.mean_decode_context,
                       io_edges=io_edges(system), io_ports=system.external_memory.io_ports)
-    timer = CycleTimer(system, mesh, pl, scenario.dtype, keep_links=False)
+    timer = CycleTimer(system, mesh, pl, scenario.dtype, keep_links=False,
+                       flops_per_cycle=layer_flops_per_cycle(system.core, model, scenario))
     timer.config = config
     rows = []
     for sb in (*prog.stages, prog.handoff, prog.io):

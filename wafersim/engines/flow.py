@@ -32,6 +32,7 @@ from ..dataflow.stages import stage_shapes
 from ..hardware.defects import DefectSpec
 from ..hardware.directions import DIRECTIONS, EAST, NORTH, SOUTH, WEST
 from ..hardware.mesh import PhysicalMesh
+from ..hardware.precision import layer_flops_per_cycle
 from ..hardware.wafer import WaferSpec
 from ..mapping.options import MappingOptions
 from ..mapping.placement import Placement, block_shape, place, program_note
@@ -96,14 +97,15 @@ class _Timer:
     """Times a dataflow program on the wafers' meshes and keeps the link loads."""
 
     def __init__(self, system: WaferSpec, mesh: PhysicalMesh, placement: Placement, dtype: str,
-                 buffers: RoutingBuffers | None = None, keep_links: bool = True):
+                 buffers: RoutingBuffers | None = None, keep_links: bool = True, flops_per_cycle: float | None = None):
         """``buffers`` is accepted for callers that pass one; stages route without whole-mesh work
         arrays now (:func:`~wafersim.engines.flow_routing.route_stage`).  With
         ``keep_links=False`` the per-link totals ``load`` and ``link_time`` are not kept
         (``None``), which saves two (wafers, ny, nx, 4) arrays where nobody reads them."""
         self.system, self.mesh, self.pl = system, mesh, placement
         core = system.core
-        self.rate = core.flops_per_cycle(dtype) * core.clock_hz * system.calibration.compute_efficiency
+        # a mixed checkpoint's rate comes from its tensor groups (hardware.precision.layer_flops_per_cycle)
+        self.rate = (flops_per_cycle or core.flops_per_cycle(dtype)) * core.clock_hz * system.calibration.compute_efficiency
         self.sram_bw = core.sram_read_bytes_per_s
         self.step_s = system.calibration.collective_step_cycles / core.clock_hz
         self.shift_s = system.calibration.gemm_step_cycles / core.clock_hz
@@ -415,7 +417,8 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
                               full if full.io_bytes > 0 else None)
 
     # ---- decode: micro-batches follow each other through the layer regions ---------------
-    timer = timer_class(system, mesh, pl, s.dtype)
+    fpc = layer_flops_per_cycle(system.core, model, s)
+    timer = timer_class(system, mesh, pl, s.dtype, flops_per_cycle=fpc)
     out = timer.run(prog)
     # every boundary once, and back to the first wafer for the next token (pipeline.decode_crossings)
     crossing_s = system.crossing_latency_s(pl.block[1])
@@ -426,7 +429,7 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
     io_timer = None                                     # edge I/O for the whole batch, once a step
     t_io = 0.0
     if io_bytes > 0:
-        io_timer = timer_class(system, mesh, pl, s.dtype)
+        io_timer = timer_class(system, mesh, pl, s.dtype, flops_per_cycle=fpc)
         io = full.io
         t_ports = port_time(system, wafers, io.transfer_wafer, full.io_edge, full.io_position, io.transfers.nbytes)
         t_io = max(t_ports, io_timer.route_io(full)) + ext.latency_s
@@ -453,13 +456,13 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
     decode_layer_s = float(layer_time.mean()) if onchip_bound else tpot / L
 
     # ---- prefill: blocks of prompt tokens pipelined through the regions ---------------
-    p_timer = timer_class(system, mesh, pl, s.dtype, keep_links=False)
+    p_timer = timer_class(system, mesh, pl, s.dtype, flops_per_cycle=fpc, keep_links=False)
     p_out = p_timer.run(p_prog)
     pipelined = mapping.placement == "pipelined"
     # logits for each sequence's last prompt token, after the last block
     t_phead = 0.0
     if pl.has_head:
-        h_out = timer_class(system, mesh, pl, s.dtype, keep_links=False).run(h_prog)
+        h_out = timer_class(system, mesh, pl, s.dtype, flops_per_cycle=fpc, keep_links=False).run(h_prog)
         t_phead = float(h_out["region_time"][-1])
 
     def prefill_pass(block: int, region_time: np.ndarray) -> tuple[float, float]:
@@ -496,7 +499,7 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
         if timer_class is _Timer and not model.is_moe:       # exact: every term is linear in the block
             p_out = scaled_pass(p_out, block / probe)
         else:
-            p_timer = timer_class(system, mesh, pl, s.dtype, keep_links=False)
+            p_timer = timer_class(system, mesh, pl, s.dtype, flops_per_cycle=fpc, keep_links=False)
             p_out = p_timer.run(prefill_prog(block))
     n_blocks = math.ceil(p_tokens / block)
     per_block = p_out["region_time"]

@@ -98,6 +98,13 @@ class GpuMemory:
     def weight_bytes_per_gpu(self) -> float:
         m = self.model
         experts = m.routed_params_per_layer / self.ep
+        f = self.scenario.weights
+        if not f.uniform:
+            ends = (m.embedding_params + m.lm_head_params if self.pp == 1
+                    else max(m.embedding_params, m.lm_head_params)) if self.include_head else 0
+            dense_bytes = m.layer_weight_bytes(f) - m.routed_params_per_layer * f.bytes("experts")
+            return (self.layers_per_stage * (dense_bytes + experts * f.bytes("experts"))
+                    + ends * f.bytes("embedding")) / self.tp
         b = self.layers_per_stage * (self.dense_layer_params + experts) / self.tp
         if self.include_head:
             # one stage holds both ends when pp = 1; else the first holds the embedding,
@@ -131,9 +138,9 @@ class GpuMemory:
         w_spill = max(0.0, w - usable)
         kv_cap = max(0.0, usable - w)
         m = self.model
-        total_w = self.layers * m.layer_params * self.weight_bytes_per_param
+        total_w = self.layers * m.layer_weight_bytes(self.scenario.weights)
         if self.include_head:
-            total_w += (m.embedding_params + m.lm_head_params + m.final_norm_params) * self.weight_bytes_per_param
+            total_w += m.head_weight_bytes(self.scenario.weights)
         ctx = self.scenario.max_context
         total_kv = batch * ctx * self.layers * m.kv_bytes_per_token_layer(self.scenario.kv_dtype, ctx)
         return GpuMemoryPlan(self.gpus, w, kv, kv_cap, w_spill, max(0.0, kv - kv_cap), total_w, total_kv)

@@ -90,6 +90,9 @@ class WaferMemory:
 
     def weight_bytes(self) -> float:
         m = self.model
+        f = self.scenario.weights
+        if not f.uniform:
+            return self.layers * m.layer_weight_bytes(f) + (m.head_weight_bytes(f) if self.include_head else 0.0)
         b = self.layers * m.layer_params
         if self.include_head:
             b += m.embedding_params + m.lm_head_params + m.final_norm_params
@@ -133,7 +136,7 @@ class WaferMemory:
                                    self.weight_bytes(), self.kv_bytes(batch), float(sw.sum()), float(skv.sum()))
         cap = self.capacity_per_wafer(batch, wafers)
         m = self.model
-        layer_w = m.layer_params * self.weight_bytes_per_param
+        layer_w = m.layer_weight_bytes(self.scenario.weights)
         ctx = self.scenario.max_context
         layer_kv = batch * ctx * m.kv_bytes_per_token_layer(self.scenario.kv_dtype, ctx)
         head_w = self.weight_bytes() - self.layers * layer_w

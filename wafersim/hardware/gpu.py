@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from ..config import ConfigError, Spec, choice, flag, integer, number, quantity, text
 from ..provenance import Provenance, provenance_field
+from ..workload.dtypes import compute_class, dtype_format
 from .deployment import DeploymentSpec
 
 
@@ -16,6 +17,9 @@ class GpuSpec(Spec):
     hbm_bandwidth_bytes_per_s: float = quantity("bandwidth", "HBM bandwidth per GPU")
     bf16_flops_per_s: float = quantity("flop_rate", "dense BF16 tensor-core peak")
     fp8_flops_per_s: float = quantity("flop_rate", "dense FP8 peak; 0 means none (BF16 rate)", allow_zero=True, default=0.0)
+    fp4_flops_per_s: float = quantity("flop_rate", "dense FP4 (NVFP4, MXFP4) tensor-core peak; 0 means none: FP4 "
+                                      "weights are unpacked to the 16-bit format in the GEMM", allow_zero=True,
+                                      default=0.0)
     l2_bytes: float = quantity("bytes", "L2 cache", default=0.0, allow_zero=True)
     kernel_model: str = choice(
         ("tiles", "roofline"), "how kernels are costed: tiles (each GEMM from its shape, tiles in waves over the SMs, "
@@ -30,9 +34,21 @@ class GpuSpec(Spec):
     mma_m: int = integer("smallest tile height a tensor-core GEMM uses (the MMA instruction's M); "
                          "a GEMM of fewer rows still computes this many", default=64, maximum=4096)
 
-    def flops_per_s(self, dtype: str) -> float:
-        if dtype in ("fp8", "int8") and self.fp8_flops_per_s > 0:
+    def computes(self, dtype: str) -> bool:
+        """Whether the tensor cores multiply operands in ``dtype``'s rate class natively."""
+        cls = dtype_format(dtype).compute
+        return bool(cls) and {"16bit": True, "8bit": self.fp8_flops_per_s > 0, "4bit": self.fp4_flops_per_s > 0}[cls]
+
+    def flops_per_s(self, dtype: str, compute: str | None = None) -> float:
+        """Dense tensor peak of a GEMM with weights in ``dtype`` multiplying in ``compute`` (None: the
+        weights' own format where the tensor cores have it, else the 16-bit one).  Weights in another
+        format are unpacked in the GEMM's loads (mixed-input kernels such as Marlin, Frantar et al.
+        2024): no time of their own beyond the compute format's rate and the stored bytes read."""
+        cls = compute_class(compute or (dtype if self.computes(dtype) else "bf16"))
+        if cls == "8bit" and self.fp8_flops_per_s > 0:
             return self.fp8_flops_per_s
+        if cls == "4bit" and self.fp4_flops_per_s > 0:
+            return self.fp4_flops_per_s
         return self.bf16_flops_per_s
 
     def check(self) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from ..config import ConfigError, Spec, choice, integer, number, quantity, text
 from ..provenance import Provenance, provenance_field
+from ..workload.dtypes import compute_class, dtype_format
 from .deployment import DeploymentSpec
 
 
@@ -22,6 +23,10 @@ class CoreSpec(Spec):
     sram_write_bytes_per_cycle: float = number("bytes a core can write to its SRAM per cycle")
     flops_per_cycle_16bit: float = number("FP16/BF16 FLOP per cycle (SIMD lanes x 2 for a fused multiply-add)")
     flops_per_cycle_8bit: float = number("8-bit FLOP per cycle; 0 means the 16-bit rate", default=0.0, allow_zero=True)
+    unpack_elements_per_cycle: float = number(
+        "weight elements a core widens to 16 bits per cycle when they are stored in a format it does not "
+        "multiply (fp8, int8, int4, FP4); 0 means half of flops_per_cycle_16bit (one SIMD lane operation an "
+        "element, as the multiply-add itself)", default=0.0, allow_zero=True)
     code_bytes: float = quantity(
         "bytes", "SRAM one core's program takes (kernel code and its constants)", default=0.0, allow_zero=True)
     routing_buffer_bytes: float = quantity(
@@ -54,11 +59,29 @@ class CoreSpec(Spec):
             return self.sram_bytes * self.reserved_sram_fraction
         return self.code_bytes + self.routing_buffer_bytes
 
-    def flops_per_cycle(self, dtype: str) -> float:
-        # int4 is weight-only: weights widen to 16 bits before the multiply, as on GPUs
-        if dtype in ("fp8", "int8") and self.flops_per_cycle_8bit > 0:
-            return self.flops_per_cycle_8bit
-        return self.flops_per_cycle_16bit
+    def computes(self, dtype: str) -> bool:
+        """Whether a core multiplies operands in ``dtype``'s rate class natively (16-bit always; 8-bit
+        where flops_per_cycle_8bit is set; no 4-bit)."""
+        cls = dtype_format(dtype).compute
+        return bool(cls) and {"16bit": True, "8bit": self.flops_per_cycle_8bit > 0, "4bit": False}[cls]
+
+    @property
+    def unpack_rate(self) -> float:
+        """Weight elements widened per cycle (see ``unpack_elements_per_cycle``)."""
+        return self.unpack_elements_per_cycle or self.flops_per_cycle_16bit / 2
+
+    def flops_per_cycle(self, dtype: str, compute: str | None = None) -> float:
+        """Matmul FLOP per cycle with weights stored in ``dtype``, multiplying in ``compute`` (None:
+        ``dtype`` where the core multiplies it, else 16-bit).  Weights in a format the core does not
+        multiply are widened as they are used: each weight element's two FLOPs then cost one unpack
+        besides, ``flops / (1 + flops / (2 x unpack_rate))`` (int4 and fp8 on WSE-2/3)."""
+        if compute is None:
+            compute = dtype if self.computes(dtype) else "bf16"
+        cls = compute_class(compute)
+        rate = self.flops_per_cycle_8bit if cls == "8bit" and self.flops_per_cycle_8bit > 0 else self.flops_per_cycle_16bit
+        if dtype_format(dtype).compute == cls:
+            return rate
+        return rate / (1.0 + rate / (2.0 * self.unpack_rate))
 
     @property
     def usable_sram_bytes(self) -> float:

@@ -37,7 +37,7 @@ import numpy as np
 
 from ..config import ConfigError
 from ..hardware.wafer import WaferSpec
-from ..workload.dtypes import dtype_bytes
+from ..workload.dtypes import WeightFormats
 from ..workload.model import ModelSpec
 from .buffers import core_buffers
 from .options import MappingOptions
@@ -158,12 +158,12 @@ def split_layers(layers: int, wafers: int, layer_bytes: float, head_bytes: float
     return first
 
 
-def head_band_rows(model: ModelSpec, dtype: str, rows: int, layers: int) -> int:
+def head_band_rows(model: ModelSpec, dtype: "str | WeightFormats", rows: int, layers: int) -> int:
     """Rows of a ``rows``-row block for the LM head's band beside ``layers`` layer regions: its
     share of the weights a decode pass reads per token (the LM head's ``vocab x hidden`` and
     each layer's), so that the head and a layer region take about as long per token.  It does
     not depend on the batch or the SRAM."""
-    w_h = model.vocab_size * model.hidden_size * dtype_bytes(dtype)
+    w_h = model.lm_head_weight_bytes(dtype)
     w_l = model.layer_weight_bytes_read(1, dtype)
     return round(rows * w_h / (w_h + layers * w_l))
 
@@ -340,12 +340,12 @@ def _layout(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: Ma
         raise ConfigError("scenario", "wafers", f"{wafers} wafers for {L} layers: each wafer needs at least one layer")
     ny, nx = system.mesh.cores_y, system.mesh.cores_x
     by, bx = block_shape(system, mapping)
-    wb = dtype_bytes(scenario.dtype)
+    f = scenario.weights
     has_head = L == model.num_layers
-    layer_w = int(round(model.layer_params * wb))
+    layer_w = int(round(model.layer_weight_bytes(f)))
     ctx = scenario.max_context
     layer_kv = int(round(batch * ctx * model.kv_bytes_per_token_layer(scenario.kv_dtype, ctx)))
-    head_w = int(round((model.embedding_params + model.lm_head_params + model.final_norm_params) * wb)) if has_head else 0
+    head_w = int(round(model.head_weight_bytes(f))) if has_head else 0
 
     first = split_layers(L, wafers, layer_w + layer_kv, head_w)
     rw, ry, rx, rr, rc = [], [], [], [], []
@@ -369,7 +369,7 @@ def _layout(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping: Ma
                 weights = head_w + n_layers * layer_w
                 need = math.ceil(head_w / (bx * cap)) if cap else by       # rows the head's weights need
                 if weights <= room:
-                    rows = max(need, head_band_rows(model, scenario.dtype, by, n_layers))
+                    rows = max(need, head_band_rows(model, scenario.weights, by, n_layers))
                 else:
                     rows = round(by * head_w / weights)
                 head_rows = min(by - 1, max(1, rows))

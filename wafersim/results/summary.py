@@ -59,6 +59,8 @@ class Summary(Mapping):
     decode_layer_s: float = _f("s", "mean time of one decoder layer in a decode step")
     prefill_layer_s: float = _f("s", "mean time of one decoder layer in prefill")
     tokens_per_s_per_device: float = _f("tokens/s", "decode throughput per wafer or GPU")
+    precision: str | None = _opt("", "formats of the weights (per tensor group where they differ), of the matmuls "
+                                     "(compute: the activations they multiply) and of the KV cache")
     request_tokens_per_s: float | None = _opt("tokens/s", "output tokens of the whole batch over the whole request, prefill "
                                                  "included: batch x output / (ttft + (output - 1) x tpot)")
     # ---- the system as a data centre sees it (presets' [deployment]; absent where unknown) ----

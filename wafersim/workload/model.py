@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from ..config import ConfigError, Spec, choice, flag, integer, number, text
 from ..provenance import Provenance, provenance_field
-from .dtypes import dtype_bytes
+from .dtypes import DTYPES, WEIGHT_GROUPS, WeightFormats, dtype_bytes, weight_formats
 
 
 #: Most parameters a model may have: 2**50 (~1.1e15), so byte counts (at most 4 bytes a
@@ -126,6 +126,19 @@ class MoeSpec(Spec):
 
 
 @dataclass(frozen=True, kw_only=True)
+class WeightsSpec(Spec):
+    """``[weights]``: the checkpoint's format of each tensor group where it is not ``dtype``
+    (empty: ``dtype``); norms and routers stay in ``dtype``.  Block-scaled formats count their
+    scales (:mod:`.dtypes`).  ``--dtype`` puts every group in one format."""
+    attention: str = choice(("", *DTYPES), "attention projections (Q, K, V, O; MLA's compressions)", default="")
+    mlp: str = choice(("", *DTYPES), "dense MLPs and shared experts", default="")
+    experts: str = choice(("", *DTYPES), "routed experts", default="")
+    embedding: str = choice(("", *DTYPES), "input embedding and LM head", default="")
+    source: str = text("where the formats come from (the checkpoint's config.json quantization_config)",
+                       default="")
+
+
+@dataclass(frozen=True, kw_only=True)
 class ModelSpec(Spec):
     name: str = text("preset name")
     description: str = text("what the model is", default="")
@@ -150,7 +163,9 @@ class ModelSpec(Spec):
     num_experts: int = integer("MLP experts per layer (1 = dense)", default=1, maximum=2**12)
     experts_per_token: int = integer("experts routed per token", default=1, maximum=2**12)
     max_context: int = integer("longest context the model supports", default=131072, maximum=2**24)
-    dtype: str = choice(("bf16", "fp16", "fp8", "int8", "int4"), "default weight format", default="bf16")
+    dtype: str = choice(DTYPES, "default weight format (of every tensor group [weights] leaves out)",
+                        default="bf16")
+    weights: WeightsSpec = dataclasses.field(default_factory=WeightsSpec)
     attention: AttentionSpec = dataclasses.field(default_factory=AttentionSpec)
     moe: MoeSpec = dataclasses.field(default_factory=MoeSpec)
     provenance: Provenance | None = provenance_field()
@@ -374,11 +389,48 @@ class ModelSpec(Spec):
         return self._layers_active_total + self.embedding_params + self.lm_head_params + self.final_norm_params
 
     # ---- bytes --------------------------------------------------------------
-    def weight_bytes(self, dtype: str | None = None) -> float:
-        return self.param_count * dtype_bytes(dtype or self.dtype)
+    def weight_formats(self, dtype: "str | WeightFormats | None" = None) -> WeightFormats:
+        """The format of each tensor group: ``dtype`` for all of them when given (a format name),
+        else the checkpoint's: ``[weights]`` over ``dtype``."""
+        if dtype:
+            return weight_formats(dtype)
+        w = self.weights
+        return WeightFormats(self.dtype, tuple((g, getattr(w, g)) for g in WEIGHT_GROUPS if getattr(w, g)))
 
-    def layer_weight_bytes(self, dtype: str | None = None) -> float:
-        return self.layer_params * dtype_bytes(dtype or self.dtype)
+    def _group_layer_params(self) -> dict[str, float]:
+        """Mean per layer of each tensor group's parameters ('' for norms and routers)."""
+        n = self.num_layers
+        return {"attention": self.attention_params, "": self.norm_params_per_layer + self.router_params,
+                "mlp": self._fixed_mlp_params_total / n, "experts": self.routed_params_per_layer}
+
+    def weight_bytes(self, dtype: "str | WeightFormats | None" = None) -> float:
+        f = self.weight_formats(dtype)
+        if f.uniform:
+            return self.param_count * dtype_bytes(f.default)
+        return (self.num_layers * self.layer_weight_bytes(f) + self.head_weight_bytes(f))
+
+    def head_weight_bytes(self, dtype: "str | WeightFormats | None" = None) -> float:
+        """Bytes of the input embedding, the LM head and the final norm."""
+        f = self.weight_formats(dtype)
+        if f.uniform:
+            return (self.embedding_params + self.lm_head_params + self.final_norm_params) * dtype_bytes(f.default)
+        return ((self.embedding_params + self.lm_head_params) * f.bytes("embedding")
+                + self.final_norm_params * f.bytes(""))
+
+    def lm_head_weight_bytes(self, dtype: "str | WeightFormats | None" = None) -> float:
+        """Bytes of the LM head's ``d x vocab`` matrix (what a step reads of it)."""
+        return self.vocab_size * self.hidden_size * self.weight_formats(dtype).bytes("embedding")
+
+    def layer_bytes_per_param(self, dtype: "str | WeightFormats | None" = None) -> float:
+        """Mean weight bytes a parameter of a layer takes (the format's size where it is one)."""
+        f = self.weight_formats(dtype)
+        return dtype_bytes(f.default) if f.uniform else self.layer_weight_bytes(f) / self.layer_params
+
+    def layer_weight_bytes(self, dtype: "str | WeightFormats | None" = None) -> float:
+        f = self.weight_formats(dtype)
+        if f.uniform:
+            return self.layer_params * dtype_bytes(f.default)
+        return sum(p * f.bytes(g) for g, p in self._group_layer_params().items())
 
     def kv_bytes_per_token(self, dtype: str | None = None, context: float | None = None) -> float:
         """KV-cache bytes one token adds across all layers (at ``context``: see below)."""
@@ -450,10 +502,14 @@ class ModelSpec(Spec):
         """Mean per layer of the routed-expert parameters a batch of ``tokens`` reads."""
         return self.moe_layer_fraction * self.experts_touched(tokens) * self.expert_params
 
-    def layer_weight_bytes_read(self, tokens: int, dtype: str | None = None) -> float:
+    def layer_weight_bytes_read(self, tokens: int, dtype: "str | WeightFormats | None" = None) -> float:
         """Weight bytes one layer reads to process ``tokens`` tokens at once."""
-        p = self.layer_params - self.routed_params_per_layer + self.routed_params_read(tokens)
-        return p * dtype_bytes(dtype or self.dtype)
+        f = self.weight_formats(dtype)
+        if f.uniform:
+            p = self.layer_params - self.routed_params_per_layer + self.routed_params_read(tokens)
+            return p * dtype_bytes(f.default)
+        return (self.layer_weight_bytes(f) - self.routed_params_per_layer * f.bytes("experts")
+                + self.routed_params_read(tokens) * f.bytes("experts"))
 
     # ---- FLOPs --------------------------------------------------------------
     @property

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..config import ConfigError
-from .dtypes import DTYPES, dtype_bytes
+from .dtypes import DTYPES, WEIGHT_GROUPS, WeightFormats, dtype_bytes
 
 __all__ = ["Scenario"]
 
@@ -24,6 +24,10 @@ class Scenario:
     dtype: str | None = None          # weights; None = the model's default
     kv_dtype: str | None = None       # KV cache; None = same as dtype
     act_dtype: str = "bf16"           # activations exchanged between cores / GPUs
+    compute_dtype: str | None = None  # format the matmuls multiply in (their activations: --precision);
+                                      # None = each weight group's own where the system computes it, else 16-bit
+    weight_groups: tuple[tuple[str, str], ...] = ()   # the checkpoint's tensor groups in a format of their
+                                      # own ([weights] of the model; resolved() fills it where dtype is left out)
     wafers: int | str = 1
     tp: int | str = 1                 # "auto": smallest that holds the job (GPU systems)
     pp: int = 1
@@ -49,10 +53,15 @@ class Scenario:
             _positive_or(getattr(self, key), key, None)
         if self.layers is not None:
             _positive_or(self.layers, "layers", None)
-        for key in ("dtype", "kv_dtype", "act_dtype"):
+        for key in ("dtype", "kv_dtype", "act_dtype", "compute_dtype"):
             v = getattr(self, key)
             if v is not None and (not isinstance(v, str) or v not in DTYPES):
                 raise ConfigError("scenario", key, f"expected one of {', '.join(DTYPES)}; got {_short(v)}")
+        groups = self.weight_groups
+        if not isinstance(groups, tuple) or not all(
+                isinstance(g, tuple) and len(g) == 2 and g[0] in WEIGHT_GROUPS and g[1] in DTYPES for g in groups):
+            raise ConfigError("scenario", "weight_groups", f"expected (group, format) pairs, groups from "
+                              f"{', '.join(WEIGHT_GROUPS)} and formats from {', '.join(DTYPES)}; got {_short(groups)}")
         self._check_speculation()
         rate = self.request_rate
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate <= MAXIMUM["request_rate"]:
@@ -89,7 +98,8 @@ class Scenario:
         if self.max_context > model.max_context:
             raise ConfigError("scenario", "prompt_tokens", f"prompt + output = {self.max_context} tokens exceeds the "
                               f"{model.max_context}-token context of {model.name}")
-        out = replace(self, dtype=dtype, kv_dtype=self.kv_dtype or dtype, layers=layers)
+        groups = self.weight_groups if self.dtype else model.weight_formats().groups
+        out = replace(self, dtype=dtype, kv_dtype=self.kv_dtype or dtype, layers=layers, weight_groups=groups)
         out.check_size(model)
         return out
 
@@ -118,6 +128,11 @@ class Scenario:
         mean context costs.
         """
         return self.prompt_tokens + (self.output_tokens + 1) / 2.0
+
+    @property
+    def weights(self) -> WeightFormats:
+        """The weight format of each tensor group (``dtype`` where the checkpoint has no other)."""
+        return WeightFormats(self.dtype or "bf16", tuple(self.weight_groups))
 
     @property
     def act_bytes(self) -> float:
