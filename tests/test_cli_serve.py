@@ -61,3 +61,46 @@ def test_bad_input_is_one_line_and_exit_2(capsys):
         assert main([*BASE, *extra]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("wafersim: error") and "\n" not in err and "Traceback" not in err
+
+
+def test_disaggregated_pools_show_the_kv_transfer_and_the_aggregated_comparison(capsys, tmp_path):
+    out = tmp_path / "d.h5"
+    argv = ["serve", "dgx-h100", "llama-3.2-1b", "--prefill", "1", "--decode", "dgx-h100:2", "--prompt", "512",
+            "--output", "uniform:1:32", "--requests", "200", "--max-running", "16", "--arrivals", "poisson:50",
+            "--slo", "ttft=1s,tpot=50ms"]
+    assert main([*argv, "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    for word in ("disaggregated", "KV transfer", "aggregated on the same requests", "dgx-h100 x3"):
+        assert word in text
+    with h5py.File(out) as f:
+        g = f["requests"]
+        moved = g["decode_copy"][()] >= 0
+        assert np.all(moved == (g["output_tokens"][()] > 1))
+        # one DGX H100's eight 400 Gb/s NICs: 400 GB/s, 3 us
+        expected = g["kv_bytes"][()][moved] / 400e9 + 3e-6
+        assert np.all(g["kv_transfer_s"][()][moved] >= expected * (1 - 1e-9))
+        assert sorted(f["runs"]) == ["decode", "prefill"]
+    assert main([*argv, "--json", "--no-compare"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["prefill"]["copies"] == 1 and data["decode"]["copies"] == 2 and data["aggregated"] == []
+    assert data["summary"]["requests"] == 200 and data["kv_transfer"] == "async"
+
+
+def test_disaggregated_bad_input_is_one_line_and_exit_2(capsys):
+    base = ["serve", "llama-3.2-1b", "--requests", "10"]
+    for extra in (["--prefill", "dgx-h100:1"], ["--prefill", "2", "--decode", "2"], ["--kv-transfer", "async"],
+                  ["--prefill", "dgx-h100:1", "--decode", "dgx-h100:0"],
+                  ["--prefill", "dgx-h100:1", "--decode", "dgx-h100:1", "--find-rate", "--slo", "ttft=1s"], []):
+        assert main([*base, *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("wafersim: error") and "\n" not in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_gpu_prefill_wafer_decode(capsys):
+    assert main(["serve", "--prefill", "dgx-h100:1", "--decode", "wse3:2", "llama-3.2-1b", "--requests", "200",
+                 "--arrivals", "poisson:20", "--slo", "ttft=2s,tpot=50ms", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    # the slower end: one wafer's 1.2 Tb/s edge I/O against eight 400 Gb/s NICs
+    assert data["summary"]["kv_link_bytes_per_s"] == pytest.approx(150e9)
+    assert {a["system"] for a in data["aggregated"]} == {"dgx-h100", "wse3"}

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from . import cli_args
+from .config import ConfigError
 from .presets import load_model, load_system
 
 __all__ = ["add_parser", "cmd_explore"]
@@ -98,6 +99,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     cli_args.workload_args(w, "engine of every point (default analytic, about a millisecond a point; flow routes every "
                            "transfer on the mesh and takes seconds a point)")
     cli_args.speculative_args(e.add_argument_group("speculative decoding (shared by every point)"))
+    w.add_argument("--serve", action="append", default=[], metavar="KEY=VALUE",
+                   help="make every point a serving simulation with this `wafersim serve` setting (rate, requests, "
+                        "prompt, output, slo, seed, max_running, ...; e.g. --serve rate=4 --serve slo=ttft=2s,tpot=50ms); "
+                        "--objective goodput ranks by requests/s meeting the SLOs, --axis serve.KEY=... varies one")
     w.add_argument("--runtime", default=None, metavar="NAME",
                    help="serving-runtime profile of every point (runtimes/; default: the system kind's)")
     w.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -126,6 +131,25 @@ def _constraints(ns: argparse.Namespace) -> list[str]:
     return rules + list(ns.constraint)
 
 
+def _serve_settings(items: list[str]) -> dict[str, Any]:
+    """``--serve KEY=VALUE`` settings: a whole number, a number, or text as written."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError("--serve", item[:40], "expected KEY=VALUE, such as rate=4 or slo=ttft=2s,tpot=50ms")
+        text = value.strip()
+        for kind in (int, float):
+            try:
+                out[key.strip()] = kind(text)
+                break
+            except ValueError:
+                continue
+        else:
+            out[key.strip()] = text
+    return out
+
+
 def cmd_explore(ns: argparse.Namespace) -> int:
     from .explore.api import explore
     from .explore.defaults import default_space
@@ -148,12 +172,13 @@ def cmd_explore(ns: argparse.Namespace) -> int:
     scenario = {k: v for k, v in scenario.items() if k not in {a.key for a in axes}}   # an axis wins over a flag
     mapping = sets["mapping"] or None
     probe = point_scenario(scenario, {a.key: a.values[0] for a in axes if not a.key.startswith("mapping.")})
+    serve = _serve_settings(ns.serve) if ns.serve else None
     if hw is not None:
         from .explore.defaults import hardware_space
         space = hardware_space(hw)
     else:
         space = default_space(system, model, probe, mapping if system.kind == "wafer" else None)
-    space = space.without([f"mapping.{k}" for k in sets["mapping"]]).with_axes(axes)
+    space = space.without([f"mapping.{k}" for k in sets["mapping"]] + (["batch"] if serve else [])).with_axes(axes)
     scenario = {k: v for k, v in scenario.items() if k not in space.keys}
     objective, pareto = _goals(ns)
     bar: list[Any] = []
@@ -165,7 +190,8 @@ def cmd_explore(ns: argparse.Namespace) -> int:
 
     result = explore(ns.system if hw is not None else system, model, space=space, objective=objective,
                      constraints=_constraints(ns), pareto=pareto, budget=ns.budget, seed=ns.seed, method=ns.method,
-                     top=max(ns.top, 1), mapping=mapping, progress=progress, hardware=hw is not None, **scenario)
+                     top=max(ns.top, 1), mapping=mapping, progress=progress, hardware=hw is not None, serve=serve,
+                     **scenario)
     if bar:
         bar[0].close()
     if ns.out:

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from . import cli_args
+from .config import ConfigError
 
 __all__ = ["add_parser", "cmd_serve"]
 
@@ -21,6 +22,15 @@ The system is sized for the longest request as every command sizes one (--wafers
 --gpus auto); the scheduler's limits come from the runtime profile (--runtime) where it
 sets them and from vLLM's defaults otherwise; the flags below win over both.
 
+Disaggregated: --prefill SYSTEM:N --decode SYSTEM:M run prefill on N copies of one sized
+deployment and decode on M copies of another (any mix of wafer and GPU presets; SYSTEM
+may then be left out, or named once and the pools given as counts: --prefill 1
+--decode 3).  Each request's KV moves between them over the slower end's link (a GPU
+system's scale-out NICs, a wafer's edge I/O), while the decode pool goes on decoding
+(--kv-transfer async) or stalling the step that receives it (blocking); the report shows
+the transfer and the same requests on aggregated deployments of equal devices, power
+and cost.
+
 Arrivals: poisson:RATE, gamma:RATE:cvC (bursty for C > 1) or trace:FILE (CSV or JSONL
 with an arrival time, prompt tokens and output tokens per row; :ms after the name reads
 milliseconds).  Lengths (--prompt, --output): N, uniform:LO:HI, lognormal:MEDIAN:SIGMA or
@@ -33,16 +43,19 @@ examples:
   wafersim serve wse3 llama-3.1-70b --arrivals gamma:2:cv3 --prompt lognormal:2048:0.5 --output uniform:64:256
   wafersim serve dgx-h100 llama-3.1-8b --arrivals trace:wafersim/serving/data/example-trace.csv
   wafersim serve dgx-h100 llama-3.1-8b --find-rate --slo ttft=1s,tpot=40ms --requests 500
+  wafersim serve --prefill dgx-h100:1 --decode wse3:4 llama-3.1-70b --arrivals poisson:4 --slo ttft=2s,tpot=50ms
 """
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add ``serve`` to the subcommands of the ``wafersim`` parser."""
-    from .serving.settings import DEFAULTS, MIXED_STEPS, POLICIES
+    from .serving.settings import DEFAULTS, KV_TRANSFERS, MIXED_STEPS, POLICIES
 
     e = sub.add_parser("serve", help="simulate requests arriving over time: latency percentiles, goodput under SLOs",
                        description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    e.add_argument("system", help="hardware preset name or path (see `wafersim presets`)")
+    e.add_argument("system", nargs="?", default=None,
+                   help="hardware preset name or path (see `wafersim presets`); may be left out when --prefill and "
+                        "--decode name their systems")
     e.add_argument("model", help="model preset name or path")
     w = e.add_argument_group("requests")
     w.add_argument("--arrivals", default="poisson:1", metavar="SPEC",
@@ -72,6 +85,15 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     s.add_argument("--policy", choices=POLICIES, default=None, help="queue order (default fcfs)")
     s.add_argument("--mixed-step", choices=MIXED_STEPS, default=None,
                    help="a step with decode and prefill lasts the larger of the two (max, default) or their sum")
+    p = e.add_argument_group("disaggregated prefill and decode")
+    p.add_argument("--prefill", default=None, metavar="SYSTEM:N",
+                   help="prefill on N copies of SYSTEM sized for the requests (N alone: of the positional SYSTEM)")
+    p.add_argument("--decode", default=None, metavar="SYSTEM:M", help="decode on M copies of SYSTEM, as --prefill")
+    p.add_argument("--kv-transfer", choices=KV_TRANSFERS, default=None,
+                   help="the decode pool receives KV while decoding (async, default) or in the step that admits "
+                        "the request, which stalls for it (blocking)")
+    p.add_argument("--no-compare", action="store_true",
+                   help="leave out the aggregated deployments of equal devices, power and cost")
     d = e.add_argument_group("deployment")
     d.add_argument("--runtime", default=None, metavar="NAME",
                    help="serving-runtime profile (runtimes/; default: the system kind's)")
@@ -101,6 +123,15 @@ def cmd_serve(ns: argparse.Namespace) -> int:
     scheduler = {"max_running": ns.max_running, "max_batched_tokens": ns.max_batched_tokens,
                  "block_tokens": ns.block_tokens, "round_steps": ns.scheduler_steps, "policy": ns.policy,
                  "mixed_step": ns.mixed_step}
+    if ns.prefill is not None or ns.decode is not None:
+        return _disaggregated(ns, sizing, scheduler)
+    for flag in ("kv_transfer", "no_compare"):
+        if getattr(ns, flag):
+            raise ConfigError(f"--{flag.replace('_', '-')}", "", "applies to disaggregated serving: give --prefill "
+                              "and --decode")
+    if ns.system is None:
+        raise ConfigError("serve", "SYSTEM", "expected SYSTEM MODEL, or MODEL with --prefill SYSTEM:N --decode "
+                          "SYSTEM:M")
     found = None
     if ns.find_rate:
         rate, result, tried = find_rate(ns.system, ns.model, slo=ns.slo, attainment=ns.attainment,
@@ -113,6 +144,32 @@ def cmd_serve(ns: argparse.Namespace) -> int:
     if ns.out:
         write(ns.out, result, found)
     print(cli_args.dumps(to_json(result, found)) if ns.json else report(result, found))
+    if ns.out and not ns.json:
+        print(f"results written to {ns.out}")
+    return 0
+
+
+def _disaggregated(ns: argparse.Namespace, sizing: dict[str, Any], scheduler: dict[str, Any]) -> int:
+    from .serving.disagg import parse_pool, serve_disaggregated
+    from .serving.disagg_output import report, to_json, write
+
+    if ns.prefill is None or ns.decode is None:
+        raise ConfigError("--prefill" if ns.prefill is None else "--decode", "",
+                          "disaggregated serving needs both --prefill SYSTEM:N and --decode SYSTEM:M")
+    if ns.find_rate:
+        raise ConfigError("--find-rate", "", "searches the rate of one deployment; leave out --prefill/--decode "
+                          "(or sweep --arrivals over the disaggregated one)")
+    pools = [parse_pool(text, flag, ns.system) for flag, text in (("--prefill", ns.prefill), ("--decode", ns.decode))]
+    if ns.system is not None and all(name != ns.system for name, _ in pools):
+        raise ConfigError("serve", "SYSTEM", f"{ns.system!r} is neither pool's system: leave it out when --prefill "
+                          "and --decode name theirs, or give the pools as counts")
+    result = serve_disaggregated(pools[0], pools[1], ns.model, arrivals=ns.arrivals, requests=ns.requests,
+                                 prompt=ns.prompt, output=ns.output, slo=ns.slo, seed=ns.seed, runtime=ns.runtime,
+                                 scheduler=scheduler, kv_transfer=ns.kv_transfer or "async",
+                                 compare=not ns.no_compare, **sizing)
+    if ns.out:
+        write(ns.out, result)
+    print(cli_args.dumps(to_json(result)) if ns.json else report(result))
     if ns.out and not ns.json:
         print(f"results written to {ns.out}")
     return 0

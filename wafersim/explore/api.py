@@ -24,7 +24,7 @@ from .hardware import DESIGN_METRICS, PREFIX as DESIGN, Hardware, check_values
 from .goals import DEFAULT_CONSTRAINTS, DEFAULT_PARETO, Constraint, Objective, constraint, objective as as_objective
 from .pareto import pareto_front
 from .methods import DEFAULT_BUDGET, METHODS, Trace, search
-from .space import Axis, Space, parse_axis
+from .space import REPLICAS, Axis, Space, parse_axis
 
 __all__ = ["explore", "Exploration", "Cost", "Space", "Axis", "Point", "parse_axis", "DEFAULT_BUDGET",
            "DEFAULT_CONSTRAINTS", "DEFAULT_PARETO", "METHODS"]
@@ -88,6 +88,29 @@ def _number(name: str, value: Any, least: int, most: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= most:
         raise ConfigError("explore", name, f"expected an integer from {least} to {most}; got {value!r}")
     return value
+
+
+def _check_serve(serve: Mapping[str, Any] | None, space: Space) -> dict[str, Any] | None:
+    """The serving settings checked (with each ``serve.<key>`` axis's values); None without them."""
+    serving_axes = [a for a in space.axes if a.key.startswith("serve.")]
+    if serve is None:
+        if serving_axes:
+            raise ConfigError("--axis", serving_axes[0].key, "sets a serving setting: give --serve settings too "
+                              "(e.g. --serve rate=4)")
+        return None
+    from ..serving.points import check
+    settings = dict(serve)
+    check(settings)
+    for axis in space.axes:
+        if axis.key in (REPLICAS, "batch", "prompt_tokens", "output_tokens", "request_rate"):
+            raise ConfigError("--axis", axis.key, "a serving point's requests set the batch and lengths (--serve "
+                              "prompt=..., output=...) and its rate (serve.rate)")
+        for value in axis.values if axis in serving_axes else ():
+            check({**settings, axis.key.removeprefix("serve."): value})
+    if "prefill" in settings or "decode" in settings:
+        raise ConfigError("--serve", "prefill", "explore searches one deployment's layout; run disaggregated "
+                          "pools with wafersim serve --prefill/--decode")
+    return settings
 
 
 def _check_axes(kind: str, space: Space, fixed: dict[str, Any], mapping: Mapping[str, Any], model: Any,
@@ -164,6 +187,7 @@ def explore(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
             pareto: Sequence[str | Objective] = DEFAULT_PARETO, budget: int = DEFAULT_BUDGET, seed: int = 0,
             method: str = "local", top: int = 5, mapping: Mapping[str, Any] | None = None,
             progress: Callable[[Point, int], None] | None = None, hardware: bool = False,
+            serve: Mapping[str, Any] | None = None,
             **scenario: Any) -> Exploration:
     """Search ``space`` (default: :func:`~wafersim.explore.defaults.default_space`) for the
     ``top`` best layouts of ``model`` on ``system`` by ``objective`` among the points that
@@ -183,6 +207,12 @@ def explore(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
     each point's system built from its design, the design's figures (``area_mm2``,
     ``wafer_power_w``, ``wafer_price_usd``, ``wafer_yield``, ...) joined to its metrics for the
     constraints and objectives; :meth:`Exploration.best_design` gives the best design back.
+
+    ``serve`` (settings of ``wafersim serve``: ``{"rate": 4, "slo": "ttft=2s,tpot=50ms"}``)
+    makes every point a serving simulation of requests on the point's layout (each builds
+    its own step table: seconds a point on large models), scored by its goodput,
+    percentiles and SLO attainment (objective ``goodput``); ``serve.<key>`` axes vary them.
+    Its requests set the batch: the default space has no ``batch`` axis then.
     """
     start = time.perf_counter()
     hw = None
@@ -231,12 +261,13 @@ def explore(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
     engines.DEFAULT.get(kind, fixed.fidelity)       # no engine for this kind at this fidelity: refused once, here
     if space is None:
         space = (hardware_space(hw) if hw is not None else default_space(system, model, scenario, mapping or None)
-                 ).without([*scenario, *(f"mapping.{k}" for k in mapping)])
+                 ).without([*scenario, *(f"mapping.{k}" for k in mapping), *(["batch"] if serve is not None else [])])
     _check_axes(kind, space, scenario, mapping, model, hw)
+    serve = _check_serve(serve, space)
 
     evaluator = Evaluator(system, model, space, goal, rules, dict(scenario), mapping, keep=top,
                           progress=None if progress is None else lambda p: progress(p, min(budget, space.size)),
-                          hardware=hw)
+                          hardware=hw, serve=serve)
     front_cache: dict[int, list[tuple[int, ...]]] = {}
 
     def front_hook(trace: Trace) -> list[tuple[int, ...]]:
@@ -259,7 +290,8 @@ def explore(system: WaferSpec | GpuSystemSpec | str, model: ModelSpec | str, *,
     return Exploration(system=system.name, model=model.name, kind=kind, space=space, objective=goal,
                        constraints=rules, pareto=front_goals,
                        fixed={**{k: v for k, v in scenario.items() if v is not None},
-                              **{f"mapping.{k}": v for k, v in mapping.items()}},
+                              **{f"mapping.{k}": v for k, v in mapping.items()},
+                              **{f"serve.{k}": v for k, v in (serve or {}).items()}},
                        points=points, best=best, front=tuple(_front(points, front_goals)), cost=cost,
                        runs={p.index: evaluator.runs[p.index] for p in best if p.index in evaluator.runs},
                        design=None if hw is None else hw.source)

@@ -4,7 +4,10 @@ A point's values go to ``simulate``: scenario keys as they are, ``mapping.<field
 the mapping options, ``replicas`` to :func:`wafersim.headtohead.with_replicas` (data-parallel
 copies: devices, power, price and total tokens/s multiply; per-user and per-unit figures do
 not).  A layout the engine or the sizing refuses (a ``WafersimError``) is recorded as
-``refused`` with its message; a run that breaks a constraint as ``violates``.
+``refused`` with its message; a run that breaks a constraint as ``violates``.  With
+``serve`` settings every point is a serving simulation
+(:func:`wafersim.serving.points.run_point`: its goodput, percentiles and SLO attainment
+in its summary), ``serve.<key>`` axes setting them per point.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from .space import REPLICAS, Space
 
 __all__ = ["Point", "Evaluator", "STATUSES", "point_scenario"]
 
+#: the prefix of a serving setting's axis (``serve.rate``)
+SERVE = "serve."
 #: a point's status: its run satisfies every constraint, breaks one, or was refused
 STATUSES = ("ok", "violates", "refused")
 _TIER = {status: n for n, status in enumerate(STATUSES)}
@@ -48,7 +53,7 @@ def point_scenario(fixed: dict[str, Any], params: dict[str, Any]) -> dict[str, A
     ``speculative`` axis at 0 (no speculation) drops the acceptance rate and draft model
     the other points of the axis share."""
     out = {**fixed, **{k: v for k, v in params.items()
-                       if not k.startswith(("mapping.", DESIGN)) and k != REPLICAS}}
+                       if not k.startswith(("mapping.", DESIGN, SERVE)) and k != REPLICAS}}
     if "speculative" in params and not params["speculative"]:
         out.pop("acceptance", None)
         out.pop("draft", None)
@@ -68,8 +73,10 @@ class Evaluator:
     def __init__(self, system: Any, model: Any, space: Space, objective: Objective,
                  constraints: Sequence[Constraint], scenario: dict[str, Any], mapping: dict[str, Any],
                  keep: int, progress: Callable[[Point], None] | None = None,
-                 hardware: Callable[[dict[str, Any]], tuple[Any, dict[str, Any]]] | None = None):
+                 hardware: Callable[[dict[str, Any]], tuple[Any, dict[str, Any]]] | None = None,
+                 serve: dict[str, Any] | None = None):
         self.system, self.model, self.space, self.hardware = system, model, space, hardware
+        self.serve, self._deployments = serve, {}
         self.objective, self.constraints = objective, tuple(constraints)
         self.scenario, self.mapping, self.keep, self.progress = scenario, mapping, keep, progress
         self.points: dict[tuple[int, ...], Point] = {}
@@ -104,7 +111,12 @@ class Evaluator:
         try:
             if self.hardware is not None:
                 system, design = self.hardware(params)
-            result = simulate(system, self.model, mapping=mapping or None, **scenario)
+            if self.serve is None:
+                result = simulate(system, self.model, mapping=mapping or None, **scenario)
+            else:
+                from ..serving.points import run_point
+                settings = {**self.serve, **{k.removeprefix(SERVE): v for k, v in params.items() if k.startswith(SERVE)}}
+                result = run_point(system, self.model, mapping or None, scenario, settings, cache=self._deployments)
         except WafersimError as exc:
             return Point(order, index, params, "refused", {}, str(exc)), None
         metrics = {**design, **with_replicas(result.summary.to_dict(), params.get(REPLICAS, 1))}

@@ -60,6 +60,7 @@ OBJECTIVES: dict[str, tuple[str, bool, str]] = {
     "throughput": ("tokens_per_s", True, "tokens/s of the whole system"),
     "energy": ("energy_per_token_j", False, "energy per token"),
     "ttft": ("ttft_s", False, "time to first token"),
+    "goodput": ("goodput_requests_per_s", True, "requests/s meeting the SLOs (explore --serve)"),
 }
 
 

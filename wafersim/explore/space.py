@@ -37,24 +37,33 @@ REPLICAS_MAX = 4096
 #: query tokens per step the runner sets
 _FIXED_SCENARIO = ("fidelity", "layers", "act_dtype", "query_tokens")
 #: keys whose values have no order, so every other value is a neighbour
-_UNORDERED = frozenset({"dtype", "kv_dtype", "mapping.placement", "mapping.order", "mapping.kv"})
+_UNORDERED = frozenset({"dtype", "kv_dtype", "mapping.placement", "mapping.order", "mapping.kv", "serve.policy",
+                        "serve.mixed_step"})
 #: scenario keys whose values are integers (or a word such as 'max')
 _INT_KEYS = frozenset({"batch", "prompt_tokens", "output_tokens", "wafers", "tp", "pp", "ep", "gpus", "speculative",
-                       REPLICAS})
+                       REPLICAS, "serve.max_running", "serve.max_batched_tokens", "serve.block_tokens",
+                       "serve.scheduler_steps"})
 #: integer keys whose least value is not 1
 _LEAST = {"speculative": 0}
 #: scenario keys whose values are numbers
-_FLOAT_KEYS = frozenset({"acceptance", "request_rate"})
+_FLOAT_KEYS = frozenset({"acceptance", "request_rate", "serve.rate"})
 #: the most values one axis may list
 AXIS_MAX_VALUES = 4096
 #: values of an axis that Space.describe shows before it elides the middle ones: a line stays short
 _VALUES_SHOWN = 6
 
 
+#: serving settings an axis may set when every point is a serving simulation (``serve``):
+#: integers, the arrival rate (a number) and the queue order and mixed step (text)
+SERVE_INT_KEYS = ("serve.max_running", "serve.max_batched_tokens", "serve.block_tokens", "serve.scheduler_steps")
+SERVE_AXIS_KEYS = (*SERVE_INT_KEYS, "serve.rate", "serve.policy", "serve.mixed_step")
+
+
 def axis_keys() -> tuple[str, ...]:
     """Every key an axis may set (``design.*``: only a hardware search, ``explore --hardware``)."""
     scen = [f.name for f in dataclasses.fields(Scenario) if f.name not in _FIXED_SCENARIO]
-    return (*scen, REPLICAS, *(f"mapping.{f.name}" for f in dataclasses.fields(MappingOptions)), *design_keys())
+    return (*scen, REPLICAS, *(f"mapping.{f.name}" for f in dataclasses.fields(MappingOptions)), *design_keys(),
+            *SERVE_AXIS_KEYS)
 
 
 @dataclass(frozen=True)

@@ -237,6 +237,13 @@ class GpuSystemSpec(Spec):
         ic = self.interconnect
         return max(ic.nodes, ic.max_nodes)
 
+    def scale_out_link(self, devices: int) -> tuple[float, float]:
+        """(bytes/s, one-way seconds) with which ``devices`` GPUs of this system reach another
+        system: each GPU's scale-out NIC at once (each holds its share of the KV cache), and
+        the latency across the scale-out network."""
+        ic = self.interconnect
+        return devices * ic.nic_bandwidth_bytes_per_s, ic.nic_latency_s
+
     def summary(self) -> dict:
         return {
             "name": self.name, "kind": "gpu", "gpu": self.gpu.model, "gpus": self.num_gpus,

@@ -254,6 +254,12 @@ class WaferSpec(Spec):
     def sram_bandwidth_bytes_per_s(self) -> float:
         return self.cores * self.core.sram_read_bytes_per_s
 
+    def scale_out_link(self, devices: int) -> tuple[float, float]:
+        """(bytes/s, one-way seconds) with which ``devices`` wafers of this system reach another
+        system: each wafer's edge I/O at once (each holds the KV cache of its own layers), and
+        the latency of the network between systems (``interwafer.latency_s``)."""
+        return devices * self.external_memory.io_bandwidth_bytes_per_s, self.interwafer.latency_s
+
     def peak_flops(self, dtype: str = "bf16") -> float:
         return self.cores * self.core.flops_per_cycle(dtype) * self.core.clock_hz
 

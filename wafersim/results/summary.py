@@ -107,6 +107,29 @@ class Summary(Mapping):
     unloaded_tpot_s: float | None = _opt("s", "time per output token of the same batch with no arrivals")
     requests_in_flight: float | None = _opt("", "requests in flight at this rate by Little's law: request_rate x "
                                                 "(time to first token + (output - 1) x time per output token)")
+    # ---- requests simulated one by one (a sweep's [serve] points: wafersim.serving) --------
+    serve_requests: int | None = _opt("", "requests the serving simulation ran")
+    ttft_s_p50: float | None = _opt("s", "median time to first token over the simulated requests")
+    ttft_s_p90: float | None = _opt("s", "90th-percentile time to first token over the simulated requests")
+    ttft_s_p99: float | None = _opt("s", "99th-percentile time to first token over the simulated requests")
+    tpot_s_p50: float | None = _opt("s", "median time per output token over the simulated requests")
+    tpot_s_p90: float | None = _opt("s", "90th-percentile time per output token over the simulated requests")
+    tpot_s_p99: float | None = _opt("s", "99th-percentile time per output token over the simulated requests")
+    e2e_s_p50: float | None = _opt("s", "median end-to-end latency over the simulated requests")
+    e2e_s_p90: float | None = _opt("s", "90th-percentile end-to-end latency over the simulated requests")
+    e2e_s_p99: float | None = _opt("s", "99th-percentile end-to-end latency over the simulated requests")
+    throughput_requests_per_s: float | None = _opt("requests/s", "simulated requests finished per second")
+    throughput_tokens_per_s: float | None = _opt("tokens/s", "simulated output tokens per second")
+    goodput_requests_per_s: float | None = _opt("requests/s", "simulated requests per second that met every SLO")
+    goodput_tokens_per_s: float | None = _opt("tokens/s", "output tokens per second of the requests that met every "
+                                                          "SLO")
+    slo_attainment: float | None = _opt("", "share of the simulated requests that met every SLO")
+    tokens_per_s_per_user_p90: float | None = _opt("tokens/s", "1 / P90 time per output token (MLPerf's "
+                                                               "interactivity figure)")
+    goodput_requests_per_s_per_kw: float | None = _opt("requests/s/kW", "goodput per kW of wall power")
+    goodput_requests_per_usd: float | None = _opt("1/USD", "requests meeting every SLO that a dollar buys")
+    kv_transfer_s_p90: float | None = _opt("s", "90th-percentile time moving a request's KV from the prefill "
+                                                "pool to the decode pool (disaggregated serving)")
     # ---- speculative decoding (--speculative K) -------------------------------------------
     speculative_tokens: int | None = _opt("tokens", "tokens proposed per sequence in each speculative step")
     acceptance_rate: float | None = _opt("", "probability that a proposed token is accepted")

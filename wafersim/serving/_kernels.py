@@ -9,6 +9,12 @@ table says.  Requests that arrive during a step wait for the next one; with noth
 run, time jumps to the next arrival.  Every choice is a pure function of the arrays,
 so a run is deterministic; ties in the waiting queue go to the lower key (priority,
 then arrival order).
+
+A request may bring KV computed elsewhere (``held_in``: its tokens, the prompt a
+prefill pool computed; ``gen_in``: the tokens it has generated already): once admitted
+it decodes in the same step, its blocks taken at once, and the step lasts ``join`` of
+it longer (a runtime that receives the KV inside the step); preempted, it loses that KV
+and recomputes it like any other request.
 """
 
 from __future__ import annotations
@@ -80,12 +86,13 @@ def decode_time(rows, ctx, dec, length, b, c):
 
 @njit(cache=True)
 def simulate(arrival, ready, prompt, output, key, max_running, max_tokens, block_tokens, total_blocks,
-             round_steps, mix, rows, ctx, dec, length, pf_n, pf_t):
+             round_steps, mix, rows, ctx, dec, length, pf_n, pf_t, held_in, gen_in, join):
     n = len(arrival)
     first = np.full(n, np.nan)
     finish = np.full(n, np.nan)
     preempt = np.zeros(n, np.int64)
-    gen = np.zeros(n, np.int64)
+    gen = gen_in.copy()
+    held = held_in.copy()
     done = np.zeros(n, np.int64)
     target = np.zeros(n, np.int64)
     blocks = np.zeros(n, np.int64)
@@ -123,6 +130,7 @@ def simulate(arrival, ready, prompt, output, key, max_running, max_tokens, block
         ndec = 0
         ctx_sum = 0.0
         pf_cost = 0.0
+        join_cost = 0.0
         i = 0
         while i < nrun:
             r = run[i]
@@ -164,6 +172,25 @@ def simulate(arrival, ready, prompt, output, key, max_running, max_tokens, block
         if round_pos == 0 or nrun == 0:
             while hsize > 0 and nrun < max_running and budget > 0:
                 r = heap[0] % n
+                if held[r] > 0:
+                    # its KV arrived from elsewhere: it joins the decode part of this step at once
+                    need = (held[r] + block_tokens) // block_tokens
+                    if need > free:
+                        break
+                    _, hsize = _pop(heap, hsize)
+                    target[r] = held[r]
+                    done[r] = held[r]
+                    blocks[r] = need
+                    free -= need
+                    tok[r] = 1
+                    budget -= 1
+                    run[nrun] = r
+                    nrun += 1
+                    ndec += 1
+                    ctx_sum += held[r] + 1
+                    join_cost += join[r]
+                    held[r] = 0            # a preemption later loses it: the request recomputes
+                    continue
                 want = prompt[r] + gen[r]
                 k = min(want, budget)
                 need = (k + block_tokens - 1) // block_tokens
@@ -182,7 +209,7 @@ def simulate(arrival, ready, prompt, output, key, max_running, max_tokens, block
                 stats[STAT_PREFILL_TOKENS] += k
         round_pos = (round_pos + 1) % round_steps
         t_dec = decode_time(rows, ctx, dec, length, ndec, ctx_sum / ndec) if ndec else 0.0
-        dt = max(t_dec, pf_cost) if mix == MIX_MAX else t_dec + pf_cost
+        dt = (max(t_dec, pf_cost) if mix == MIX_MAX else t_dec + pf_cost) + join_cost
         t_end = t + dt
         while arrived < n and arrival[arrived] <= t_end:
             a = arrival[arrived] if arrival[arrived] > t else t

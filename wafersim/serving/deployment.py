@@ -9,7 +9,11 @@ job), then asks the engine of the system's kind, through the registry, for
   the longest context that fit on the devices chosen, times that context, is the KV
   cache in tokens the scheduler's blocks share;
 * step times for a table (:mod:`wafersim.serving.steptable`);
-* the sized run at one sequence: devices, wall power and price per hour.
+* the sized run at one sequence: devices, wall power and price per hour;
+* the link its devices reach other systems with (``scale_out_link`` of the system
+  spec: a GPU system's scale-out NICs, a wafer's edge I/O) and the KV bytes a request
+  of ``n`` tokens holds, for moving KV between a prefill and a decode pool
+  (:mod:`wafersim.serving.disagg`).
 
 The simulator never asks what kind of system it runs on: a pipelined wafer, whose
 decode step already counts the micro-batches in flight through its layer regions and
@@ -19,9 +23,13 @@ whose capacity is the KV its placement leaves, looks to it like any other deploy
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
+
+import numpy as np
 
 from ..config import ConfigError
 from ..engines.arrivals import prefill_busy_s
@@ -51,6 +59,17 @@ class Deployment:
     run: RunResult | None = None
     notes: tuple[str, ...] = ()
     build_s: float = 0.0
+    link_bytes_per_s: float = math.inf
+    link_latency_s: float = 0.0
+    kv_bytes_per_token: Callable[[float], float] | None = None
+
+    def kv_bytes(self, tokens: np.ndarray) -> np.ndarray:
+        """KV bytes requests of ``tokens`` tokens hold (zero where the deployment does not say)."""
+        tokens = np.asarray(tokens, np.float64)
+        if self.kv_bytes_per_token is None:
+            return np.zeros_like(tokens)
+        lengths, which = np.unique(tokens, return_inverse=True)
+        return tokens * np.array([self.kv_bytes_per_token(n) for n in lengths])[which]
 
 
 def deploy(system: Any, model: Any, *, max_context: int, max_running: int, runtime: str | None = None,
@@ -95,5 +114,9 @@ def deploy(system: Any, model: Any, *, max_context: int, max_running: int, runti
     placement = s.get("placement")
     name = (f"{s.system}: {devices} device{'s' if devices != 1 else ''}"
             + (f", {layout}" if layout else "") + (f", {placement} placement" if placement else ""))
+    link = getattr(system, "scale_out_link", None)
+    bandwidth, latency = link(devices) if link is not None else (math.inf, 0.0)
+    per_token = functools.partial(model.kv_bytes_per_token, sized.kv_dtype or sized.dtype)
     return Deployment(name, table, int(kv_tokens), overhead, devices, s.get("power_w"), s.get("usd_per_hour"),
-                      knobs, run, tuple(notes), time.perf_counter() - started)
+                      knobs, run, tuple(notes), time.perf_counter() - started, float(bandwidth), float(latency),
+                      lambda n: float(per_token(float(n))))

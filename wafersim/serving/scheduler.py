@@ -104,8 +104,16 @@ class Outcome:
     stats: dict[str, float]
 
 
-def run(requests: Requests, deployment: "Deployment", config: SchedulerConfig) -> Outcome:
-    """Simulate ``requests`` on ``deployment`` under ``config``."""
+def run(requests: Requests, deployment: "Deployment", config: SchedulerConfig, *,
+        ready: np.ndarray | None = None, held: np.ndarray | None = None, generated: np.ndarray | None = None,
+        join_s: np.ndarray | None = None) -> Outcome:
+    """Simulate ``requests`` on ``deployment`` under ``config``.
+
+    A request may be seen later than it arrives (``ready``: when the scheduler may admit
+    it, in non-decreasing order; default: its arrival plus the runtime's per-request host
+    time) and bring its KV from another deployment: ``held`` tokens of it, ``generated``
+    tokens generated already, and ``join_s`` seconds the step that admits it lasts longer
+    (see :mod:`._kernels`; the default zeros run every request from its prompt)."""
     from . import _kernels
     n = len(requests)
     if n == 0:
@@ -120,14 +128,21 @@ def run(requests: Requests, deployment: "Deployment", config: SchedulerConfig) -
     max_running = min(config.max_running, t.max_batch)
     # the KV cache in whole blocks; a deployment that holds the longest request holds it paged
     total_blocks = max(deployment.kv_tokens // config.block_tokens, -(-longest // config.block_tokens))
-    ready = requests.arrival_s + deployment.request_overhead_s
+    if ready is None:
+        ready = requests.arrival_s + deployment.request_overhead_s
+    elif np.any(np.diff(ready) < 0):
+        raise ValueError("ready times must be in order")
+    zeros = np.zeros(n, np.int64)
+    held = zeros if held is None else np.asarray(held, np.int64)
+    generated = zeros if generated is None else np.asarray(generated, np.int64)
+    join_s = np.zeros(n) if join_s is None else np.asarray(join_s, np.float64)
     index = np.arange(n, dtype=np.int64)
     key = index + (requests.priority * n if config.policy == "priority" else 0)
     mix = _kernels.MIX_MAX if config.mixed_step == "max" else _kernels.MIX_SUM
     first, finish, preempt, gen, stats = _kernels.simulate(
         requests.arrival_s, ready, requests.prompt_tokens, requests.output_tokens, key, max_running,
         config.max_batched_tokens, config.block_tokens, total_blocks, config.round_steps, mix,
-        t.rows, t.ctx, t.dec, t.length, t.pf_n, t.pf_t)
+        t.rows, t.ctx, t.dec, t.length, t.pf_n, t.pf_t, held, generated, join_s)
     names = ("area_request_s", "end_s", "steps", "busy_s", "peak_running", "peak_blocks", "prefill_tokens",
              "decode_tokens")
     return Outcome(requests, ready, first, finish, preempt, gen,

@@ -36,6 +36,10 @@ spec format (see sweeps/*.toml):
   batch = { start = 1, stop = 64, factor = 2 }            # also {start, stop, step}
   output = { start = 64, stop = 1024, num = 5, log = true }
   length = { zip = { prompt = [1024, 8192], kv_dtype = ["bf16", "fp8"] } }   # together: one axis
+  [serve]                              # optional: every point a `wafersim serve` run; keys are its
+  requests = 500                       #   flags (arrivals, rate, requests, prompt, output, slo, seed,
+  slo = "ttft=1s,tpot=50ms"            #   max_running, ..., prefill, decode, kv_transfer); as axes
+                                       #   "serve.rate" = [1, 4, 16]; goodput and percentiles are kept
 """
 
 #: Most processes -j takes: far above any one machine's cores (a local pool of more only

@@ -24,11 +24,12 @@ from ..presets import load_model, load_runtime, load_system
 from ..sizing import check_gpu_count, check_kind, default_sizing
 from ..units import base_unit
 from ..workload.scenario import Scenario
-from .spec import GPU_ONLY, SCENARIO_KEYS, WAFER_ONLY, SweepSpec, _number, _short
+from .spec import GPU_ONLY, SCENARIO_KEYS, SERVE_KEYS, WAFER_ONLY, SweepSpec, _number, _short
 
 __all__ = ["Coordinate", "SweepPlan", "plan", "job_for", "settings_of"]
 
-_SCENARIO_UNITS = {"prompt_tokens": "tokens", "output_tokens": "tokens"}
+_SCENARIO_UNITS = {"prompt_tokens": "tokens", "output_tokens": "tokens", "serve.rate": "1/s",
+                   "serve.max_running": "", "serve.max_batched_tokens": "tokens", "serve.block_tokens": "tokens"}
 #: quantity kinds counted in whole base units: an axis of them is stored as integers where
 #: every value is whole (bytes of SRAM: 65536, not 65536.0)
 WHOLE_UNITS = frozenset({"bytes"})
@@ -115,7 +116,22 @@ def job_for(spec: SweepSpec, index: tuple[int, ...], cache: dict | None = None) 
         scenario["fidelity"] = engines.DEFAULT.fidelity_or_default(system.kind, sc.fidelity)
     job = {"system": system_ref, "model": model_ref, "runtime": runtime, "system_sets": system_sets, "model_sets": model_sets,
            "mapping": mapping_sets if wafer else None, "scenario": scenario}
+    if spec.command == "serve":
+        job["serve"] = _serve_settings(s)
     return job, system, model, mapping
+
+
+def _serve_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """A serving point's settings, checked (an error names the ``serve.<key>`` it is in)."""
+    from ..serving.points import check
+    out = {k[6:]: v for k, v in settings.items() if k.startswith("serve.")}
+    try:
+        check(out)
+    except ConfigError as exc:
+        named = [k for k in (exc.key, exc.source) if k in SERVE_KEYS]
+        exc.sweep_key = f"serve.{named[0]}" if named else "serve"
+        raise
+    return out
 
 
 def _gpu_checks(system: Any, model: Any, sc: Scenario) -> None:

@@ -1,7 +1,8 @@
 """One point of a sweep run, and its outcome as bytes.
 
 :func:`run_point` is what a worker runs: it loads the point's system and model
-(with the sweep's overrides), calls :func:`wafersim.simulate` and returns the
+(with the sweep's overrides), calls :func:`wafersim.simulate` (or, for a ``[serve]``
+point, :func:`wafersim.serving.points.run_point`) and returns the
 outcome encoded by :func:`encode`, a run or the error that stopped it.  The
 bytes travel back to the one process that writes, which appends them to the
 journal as they are; :func:`decode` turns them into a :class:`PointOutcome`.
@@ -65,7 +66,12 @@ def run_point(job: dict[str, Any], cache: dict | None = None) -> bytes:
     try:
         system = _load(cache, load_system, job["system"], job["system_sets"], job.get("runtime"))
         model = _load(cache, load_model, job["model"], job["model_sets"])
-        result = simulate(system, model, mapping=job["mapping"], **job["scenario"])
+        if job.get("serve") is not None:
+            from ..serving.points import run_point as serve_point
+            result = serve_point(system, model, job["mapping"], job["scenario"], job["serve"], job.get("runtime"),
+                                 cache)
+        else:
+            result = simulate(system, model, mapping=job["mapping"], **job["scenario"])
         return encode(PointOutcome(job["index"], result, "", time.perf_counter() - t0))
     except Exception as exc:       # a bug in one point is recorded too (its type says it is one)
         return encode(PointOutcome(job["index"], None, error_text(exc), time.perf_counter() - t0))

@@ -18,6 +18,14 @@ A spec::
     batch = { start = 1, stop = 64, factor = 2 }          # 1, 2, 4, ..., 64
     length = { zip = { prompt = [1024, 8192], output = [512, 64] } }   # keys varied together: one axis
 
+A ``[serve]`` table (or a ``serve.<key>`` axis) makes every point a serving simulation
+(``wafersim serve``) of the point's system and model: its keys are the command's
+flags (``arrivals``, ``rate`` (the arrivals' rate), ``requests``, ``prompt``,
+``output``, ``slo``, ``seed``, ``max_running``, ``max_batched_tokens``,
+``block_tokens``, ``scheduler_steps``, ``policy``, ``mixed_step``, ``prefill``,
+``decode``, ``kv_transfer``), and the collection gains the percentiles, goodput and
+SLO attainment of each point.
+
 An axis is a list of values or a range: ``{start, stop, step}`` (inclusive),
 ``{start, stop, num}`` (evenly spaced; ``log = true`` for evenly spaced
 logarithms) or ``{start, stop, factor}`` (geometric).  Its key is a scenario
@@ -46,7 +54,7 @@ from typing import Any, Mapping
 from ..config import ConfigError, load_toml, parse_toml_text
 
 __all__ = ["Axis", "SweepSpec", "load_spec", "parse_spec", "MAX_POINTS", "SCENARIO_KEYS", "ALIASES", "WAFER_ONLY",
-           "GPU_ONLY"]
+           "GPU_ONLY", "SERVE_KEYS"]
 
 #: Most points one sweep may hold (each point is a run and a group in the results file):
 #: what ``--check`` builds and checks in about ten seconds on a shared two-core machine
@@ -62,7 +70,13 @@ ALIASES = {"prompt": "prompt_tokens", "output": "output_tokens", "kv-dtype": "kv
 WAFER_ONLY = ("wafers",)
 GPU_ONLY = ("gpus", "tp", "pp", "ep")
 _RANGE_KEYS = {"start", "stop", "step", "num", "log", "factor"}
-_TOP_KEYS = ("description", "system", "model", "runtime", "scenario", "set", "axes")
+_TOP_KEYS = ("description", "system", "model", "runtime", "scenario", "set", "serve", "axes")
+#: a serving point's settings (``[serve]``, or ``serve.<key>`` in [axes]): wafersim.serving.points.KEYS
+#: (listed here too, so that reading a spec loads nothing of the simulator)
+SERVE_KEYS = ("arrivals", "rate", "requests", "prompt", "output", "slo", "seed", "max_running", "max_batched_tokens",
+              "block_tokens", "scheduler_steps", "policy", "mixed_step", "prefill", "decode", "kv_transfer")
+#: scenario keys a serving point does not take: its requests set batch and lengths
+NOT_SERVED = ("batch", "prompt_tokens", "output_tokens", "request_rate", "layers")
 #: the keys whose values name presets: a system, a model, a serving-runtime profile
 PRESET_KEYS = ("system", "model", "runtime")
 
@@ -90,6 +104,7 @@ class SweepSpec:
     fixed: dict[str, Any]
     axes: tuple[Axis, ...]
     folder: str = "."
+    command: str = "run"            # "serve": each point a serving simulation ([serve])
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -142,18 +157,28 @@ def parse_spec(data: Mapping[str, Any] | str, source: str = "sweep spec", *, tex
         if canon in fixed:
             raise ConfigError(source, f"set.{key}", f"sets {canon}, which [scenario] sets too; give one of them")
         fixed[canon] = value
+    for key, value in _table(data, "serve", source).items():
+        if key not in SERVE_KEYS:
+            raise ConfigError(source, f"serve.{key}", f"unknown key; [serve] takes {', '.join(SERVE_KEYS)}")
+        fixed[f"serve.{key}"] = value
     axes = _axes(_table(data, "axes", source), source)
     keys = [k for a in axes for k in a.keys]
+    command = "serve" if "serve" in data or any(k.startswith("serve.") for k in keys) else "run"
+    if command == "serve":
+        for key in [*fixed, *keys]:
+            if key in NOT_SERVED:
+                raise ConfigError(source, key, "a [serve] sweep's requests set the batch and lengths: give "
+                                               "serve.prompt, serve.output and serve.rate instead")
     for key in keys:
         if keys.count(key) > 1:
             raise ConfigError(source, f"axes.{key}", "swept twice; an axis key may appear once")
         if key in fixed:
-            raise ConfigError(source, f"axes.{key}", "is both fixed (in [scenario], [set] or at the top) and swept")
+            raise ConfigError(source, f"axes.{key}", "is both fixed (in [scenario], [set], [serve] or at the top) and swept")
     for name in ("system", "model"):
         if name not in fixed and name not in keys:
             raise ConfigError(source, name, f"missing: name the {name} preset at the top of the spec, or sweep "
                                             f"it in [axes]")
-    spec = SweepSpec(source, text, description, fixed, tuple(axes), folder)
+    spec = SweepSpec(source, text, description, fixed, tuple(axes), folder, command)
     if spec.size > MAX_POINTS:
         raise ConfigError(source, "axes", f"{spec.size} points ({' x '.join(map(str, spec.shape))}); "
                                           f"a sweep holds at most {MAX_POINTS}")
@@ -184,6 +209,10 @@ def _canonical(key: str, source: str, where: str, *, sets: bool) -> str:
     key = ALIASES.get(key, key)
     head, _, rest = key.partition(".")
     if head in ("system", "model", "mapping") and rest:
+        return key
+    if head == "serve" and not sets:
+        if rest not in SERVE_KEYS:
+            raise ConfigError(source, where, f"expected serve.<key> with key one of {', '.join(SERVE_KEYS)}")
         return key
     if head == "deployment" and rest:           # as on the command line: short for system.deployment.KEY
         return f"system.{key}"
