@@ -22,6 +22,10 @@ class CoreSpec(Spec):
     sram_write_bytes_per_cycle: float = number("bytes a core can write to its SRAM per cycle")
     flops_per_cycle_16bit: float = number("FP16/BF16 FLOP per cycle (SIMD lanes x 2 for a fused multiply-add)")
     flops_per_cycle_8bit: float = number("8-bit FLOP per cycle; 0 means the 16-bit rate", default=0.0, allow_zero=True)
+    accumulator_bytes: float = quantity(
+        "bytes", "partial sums a core keeps beside its SRAM ports (registers, local cache) while one weight "
+        "read feeds several tokens (engines/core_datapath.py); 0: every partial sum goes through the ports",
+        default=0.0, allow_zero=True)
     code_bytes: float = quantity(
         "bytes", "SRAM one core's program takes (kernel code and its constants)", default=0.0, allow_zero=True)
     routing_buffer_bytes: float = quantity(
