@@ -380,3 +380,22 @@ def test_per_core_bytes_are_stricter_than_the_region_total():
     system = wafersim.load_system(SYSTEM, over)
     analytic = wafersim.simulate(system, wafersim.load_model(MODEL), mapping={"placement": "pipelined"}, **kw)
     assert analytic.summary["devices"] == 1 and analytic.summary["spilled_bytes"] == 0
+
+
+def test_verify_pass_shares_each_weight_read():
+    """A speculative verify pass over k + 1 = 5 tokens, one layer over the whole block: every stage's
+    core work is the hand datapath's for 5 tokens (each weight read shared by them, lane-bound),
+    where a plain step's projections are GEMVs bound by the SRAM ports at half the lanes, so the
+    pass costs less than 5 plain steps."""
+    kw = dict(batch=1, prompt_tokens=64, output_tokens=16, layers=1)
+    ctx = 64 + (16 + 1) / 2
+    plain, spec = run(**kw), run(speculative=4, acceptance=0.8, **kw)
+    one, five = whole_block_stages(1, ctx, ctx), whole_block_stages(5, ctx, ctx)
+    assert plain.summary["tpot_s"] == pytest.approx(total(one, "time"), rel=REL)
+    assert spec.summary["verify_step_s"] == pytest.approx(total(five, "time"), rel=REL)
+    assert spec.decode.components["compute"] == pytest.approx(total(five, "compute"), rel=REL)
+    assert spec.decode.components["sram_bandwidth"] == pytest.approx(total(five, "sram"), rel=REL)
+    qkv1, qkv5 = one[1], five[1]
+    assert qkv1["sram"] > qkv1["compute"] and qkv5["compute"] > qkv5["sram"]
+    assert max(qkv5["compute"], qkv5["sram"]) == pytest.approx(2.5 * max(qkv1["compute"], qkv1["sram"]), rel=REL)
+    assert spec.summary["verify_step_s"] < 5 * plain.summary["tpot_s"]
