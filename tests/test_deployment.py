@@ -90,7 +90,7 @@ def test_compare_405b_states_both_sides_and_four_ratios(capsys):
     assert main(["compare", "wse3", "dgx-h100", "llama-3.1-405b"]) == 0
     out = capsys.readouterr().out
     assert "B: 16 GPUs in 2 nodes, tp 8 x pp 2 x ep 1, 20.4 kW, $590,000" in out     # 2 x (10.2 kW, $295,000)
-    assert "A: 26 wafers, 676 kW, $65,000,000" in out                                 # 26 x (26 kW, $2.5M)
+    assert "A: 22 wafers, 572 kW, $55,000,000" in out                                 # 22 x (26 kW, $2.5M); 1 KiB of program a core
     line = next(l for l in out.splitlines() if l.startswith("better per user"))
     for words in ("per user", "per device", "per kW", "per dollar"):
         assert words in line

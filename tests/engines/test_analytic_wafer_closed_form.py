@@ -31,8 +31,10 @@ HOP = 2                        # cycles per hop
 EXTRA = 10                     # cycles a scribe crossing adds
 DIE = 32                       # cores per die along x and y
 STEP = 7                       # cycles per software tree step
-RATE = {"bf16": 16 * CLK * 0.5, "fp8": 32 * CLK * 0.5}   # FLOP/s per core (x compute efficiency 0.5)
-SRAM_BPS = 16 * CLK            # SRAM read bytes/s per core
+LANES = {"bf16": 8, "fp8": 16}  # FMAC lanes per core
+READ, WRITE = 16, 8            # SRAM port bytes per cycle
+ACC = 256                      # bytes of partial sums beside the ports: 256 / (lanes x 2 B) tokens per weight read
+EFF_HZ = 0.5 * CLK             # datapath cycles -> seconds at the compute efficiency
 USABLE = 48 * 1024 * 0.875     # usable SRAM per core
 CORES = 64 * 64
 IO_BPS, IO_LAT = 100e9, 2e-6
@@ -81,23 +83,42 @@ def slowest_link(rows: float, cols: float) -> float:
     return SCRIBE_BPS if rows > DIE or cols > DIE else LINK_BPS
 
 
+def datapath(fmacs, operand, reuse, dtype="bf16"):
+    """(lane-bound, port-bound) seconds of one core: a GEMV (reuse 1) reads each operand element
+    and a partial sum and writes the partial sum per FMAC; a block of tokens reads the operand
+    once per ACC / (lanes x 2) tokens and an activation scalar per lanes FMACs, writing nothing."""
+    lanes = LANES[dtype]
+    if reuse <= 1:
+        port = max((operand + 2 * fmacs) / READ, 2 * fmacs / WRITE)
+    else:
+        port = (operand * math.ceil(reuse / (ACC // (lanes * 2))) + 2 * fmacs / lanes) / READ
+    return fmacs / lanes / EFF_HZ, port / EFF_HZ
+
+
 def layer(tokens, context, kv_tokens, rows, cols, kv_on=1.0, w_on=1.0, dtype="bf16"):
     wb = 1 if dtype == "fp8" else 2
     cores = rows * cols
     flops = tokens * 2 * LAYER_PARAMS + 4 * Q * tokens * context
-    sram = LAYER_PARAMS * wb * w_on + kv_tokens * kv_bytes_per_token_layer(wb) * kv_on
-    t_compute, t_sram = flops / cores / RATE[dtype], sram / cores / SRAM_BPS
+    w_read, kv_read = LAYER_PARAMS * wb * w_on, kv_tokens * kv_bytes_per_token_layer(wb) * kv_on
+    sram = w_read + kv_read
+    # the projections (each weight read shared by the tokens), then attention (each key read by
+    # HEADS / KV_HEADS = 2 query heads of each of the tokens per sequence; a prefill block: all of them)
+    per_seq = tokens * context / kv_tokens if kv_tokens else tokens
+    w_lane, w_port = datapath(tokens * LAYER_PARAMS / cores, w_read / cores, tokens, dtype)
+    a_lane, a_port = datapath(2 * Q * tokens * context / cores, kv_read / cores, 2 * per_seq, dtype)
+    t_compute, t_sram = w_lane + a_lane, w_port + a_port
+    t_core = max(w_lane, w_port) + max(a_lane, a_port)
     hop, step = stage_latency(rows, cols)
     latency = len(STAGES) * (hop + step)
     t_link = sum(tokens * ACT * (k / rows + n / cols) for k, n in STAGES) / slowest_link(rows, cols)
     bit_hops = 8 * tokens * ACT * sum(k * (cols - 1) + n * (rows - 1) for k, n in STAGES)
-    return dict(time=max(t_compute, t_sram) + latency + t_link, compute=t_compute, sram=t_sram, latency=latency,
+    return dict(time=t_core + latency + t_link, compute=t_compute, sram=t_sram, latency=latency,
                 link=t_link, flops=flops, sram_bytes=sram, bit_hops=bit_hops)
 
 
 def head(tokens, cores):
     flops = 2 * tokens * D * VOCAB
-    t = max(flops / cores / RATE["bf16"], VOCAB * D * 2 / cores / SRAM_BPS)
+    t = max(datapath(tokens * D * VOCAB / cores, VOCAB * D * 2 / cores, tokens))
     hop, step = stage_latency(math.sqrt(cores), math.sqrt(cores))
     return t + hop + step, flops
 
@@ -183,10 +204,16 @@ def test_moe_layer_reads_every_expert_the_batch_touches():
     attention_norms = LAYER_PARAMS - expert
     ctx = 64 + (16 + 1) / 2
     flops = 2 * 2 * (attention_norms + 2 * expert + router) + 4 * Q * 2 * ctx
-    sram = (attention_norms + router + 3 * expert) * 2 + 2 * ctx * kv_bytes_per_token_layer()
+    w_read = (attention_norms + router + 3 * expert) * 2
+    kv_read = 2 * ctx * kv_bytes_per_token_layer()
+    # each weight read feeds the FMACs the batch does with the weights (2 tokens x 2 experts of 4 of
+    # them) over the weights it reads; each key read 2 query heads of one token
+    reuse = 2 * (attention_norms + router + 2 * expert) / (attention_norms + router + 3 * expert)
+    w_lane, w_port = datapath(flops / 2 / CORES - 2 * Q * 2 * ctx / CORES, w_read / CORES, reuse)
+    a_lane, a_port = datapath(2 * Q * 2 * ctx / CORES, kv_read / CORES, 2)
     c = r.decode.components
-    assert c["compute"] == pytest.approx(flops / CORES / RATE["bf16"], rel=REL)
-    assert c["sram_bandwidth"] == pytest.approx(sram / CORES / SRAM_BPS, rel=REL)
+    assert c["compute"] == pytest.approx(w_lane + a_lane, rel=REL)
+    assert c["sram_bandwidth"] == pytest.approx(w_port + a_port, rel=REL)
     stages = STAGES[:8] + [(D, 2 * F * 2), (F * 2, D)]
     assert c["mesh_bandwidth"] == pytest.approx(sum(2 * ACT * (k + n) / 64 for k, n in stages) / SCRIBE_BPS, rel=REL)
 
@@ -333,3 +360,23 @@ def test_streaming_reads_every_weight_through_edge_io():
     parked = 2 * 2 * 64 * D * ACT
     assert r.prefill.components["edge_io"] == pytest.approx(
         (weights + min((blocks - 1) * weights, parked)) / IO_BPS + IO_LAT, rel=REL)
+
+
+def test_verify_pass_shares_each_weight_read():
+    """A speculative verify pass over k + 1 = 5 tokens against a plain one-token step, two layers
+    over the whole block: the plain step's projections are a GEMV, port-bound at 4 FMACs a cycle
+    (a weight and a partial sum read, the partial sum written: 16 B of reads, 8 B of writes, per
+    4 FMACs); the verify pass shares each weight read among its 5 tokens (at most 256 / (8 x 2) =
+    16), lane-bound at 8 FMACs a cycle: its projections cost 5/8 over 1/4 = 2.5 times the plain
+    step's, not 5 times."""
+    kw = dict(batch=1, prompt_tokens=64, output_tokens=16, layers=2)
+    plain, spec = run(**kw).summary, run(speculative=4, acceptance=0.8, **kw).summary
+    ctx = 64 + (16 + 1) / 2
+    assert plain.tpot_s == pytest.approx(2 * layer(1, ctx, ctx, 64, 64)["time"], rel=REL)
+    assert spec.verify_step_s == pytest.approx(2 * layer(5, ctx, ctx, 64, 64)["time"], rel=REL)
+    one = datapath(LAYER_PARAMS / CORES, LAYER_PARAMS * 2 / CORES, 1)
+    five = datapath(5 * LAYER_PARAMS / CORES, LAYER_PARAMS * 2 / CORES, 5)
+    assert one[1] == pytest.approx(LAYER_PARAMS / CORES / 4 / EFF_HZ, rel=REL) and one[1] > one[0]
+    assert five[0] == pytest.approx(5 * LAYER_PARAMS / CORES / 8 / EFF_HZ, rel=REL) and five[0] > five[1]
+    assert max(five) / max(one) == pytest.approx(2.5, rel=REL)
+    assert spec.verify_step_s < 5 * plain.tpot_s

@@ -7,7 +7,8 @@ spreads over the whole 64 x 64 block, and each stage of it is
 
 * a broadcast: every row gets ``tokens x 2 x K / 64`` bytes from its west core, a row
   multicast over 63 links of which one (between columns 31 and 32) crosses the scribe;
-* the cores' work (the larger of compute and SRAM reads, spread evenly);
+* the cores' work (the larger of the lanes' and the SRAM ports' bound, spread evenly:
+  engines/core_datapath.py);
 * a reduction: column ``j`` sends ``tokens x 2 x N / 64`` bytes from both ends toward row
   ``j`` (the diagonal); of the 63 links of a column exactly one crosses the scribe, and the
   longest chain (column 0 from the bottom, column 63 from the top) is 63 hops.
@@ -19,6 +20,7 @@ link and the I/O port each the term that sets the step.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -34,8 +36,9 @@ REL = 1e-9
 CLK = 1e9
 LINK_BPS, SCRIBE_BPS = 4 * CLK, 1 * CLK
 HOP, EXTRA, STEP = 2, 10, 7
-RATE = {"bf16": 16 * CLK * 0.5, "fp8": 32 * CLK * 0.5}
-SRAM_BPS = 16 * CLK
+LANES = {"bf16": 8, "fp8": 16}   # FMAC lanes per core
+READ, WRITE, ACC = 16, 8, 256    # SRAM port bytes per cycle; bytes of partial sums beside the ports
+EFF_HZ = 0.5 * CLK               # datapath cycles -> seconds at the compute efficiency
 IO_BPS, IO_LAT = 100e9, 2e-6
 IW_BPS, IW_LAT = 50e9, 3e-6
 BLOCK = 16
@@ -60,19 +63,33 @@ TREE = 8 * STEP / CLK                       # a two-level chain over 64 cores: 8
 LINK_ENERGY_PER_BYTE = 8 * (62 * E_LINK + E_SCRIBE)   # one byte over a 63-link row or column
 
 
+def core_stage(name, k, n, w, tokens, context, kv_tokens, cores, kv_on=1.0, dtype="bf16"):
+    """One stage's core work on ``cores`` cores: (FLOPs, SRAM bytes, lane-bound s, port-bound s).
+    A GEMV (one token per weight read) reads a weight and a partial sum and writes the partial sum
+    per FMAC; a block reads each weight once per 256 / (lanes x 2) tokens and an activation scalar
+    per lanes FMACs."""
+    wb = 1 if dtype == "fp8" else 2
+    lanes = LANES[dtype]
+    if w:                        # each weight read shared by the tokens
+        flops, sram, reuse = 2 * tokens * k * n, w * wb, tokens
+    elif name in ("scores", "weighted_sum"):   # each key read by 2 query heads of each query per sequence
+        flops, sram = 4 * Q * tokens * context / 2, kv_tokens * 2 * KV * wb * kv_on / 2
+        reuse = 2 * (tokens * context / kv_tokens if kv_tokens else tokens)
+    else:
+        return 0.0, 0.0, 0.0, 0.0
+    fmacs, operand = flops / 2 / cores, sram / cores
+    if reuse <= 1:
+        port = max((operand + 2 * fmacs) / READ, 2 * fmacs / WRITE)
+    else:
+        port = (operand * math.ceil(reuse / (ACC // (2 * lanes))) + 2 * fmacs / lanes) / READ
+    return flops, sram, fmacs / lanes / EFF_HZ, port / EFF_HZ
+
+
 def whole_block_stages(tokens, context, kv_tokens, dtype="bf16", kv_on=1.0, stages=STAGES):
     """Per stage on the 64 x 64 block: (time, compute, sram, link, latency, flops, sram bytes, link energy)."""
-    wb = 1 if dtype == "fp8" else 2
-    kvl = 2 * KV * wb
     out = []
     for name, k, n, w in stages:
-        if w:
-            flops, sram = 2 * tokens * k * n, w * wb
-        elif name in ("scores", "weighted_sum"):
-            flops, sram = 4 * Q * tokens * context / 2, kv_tokens * kvl * kv_on / 2
-        else:
-            flops = sram = 0.0
-        t_c, t_s = flops / N64 ** 2 / RATE[dtype], sram / N64 ** 2 / SRAM_BPS
+        flops, sram, t_c, t_s = core_stage(name, k, n, w, tokens, context, kv_tokens, N64 ** 2, kv_on, dtype)
         b, r = tokens * ACT * k / N64, tokens * ACT * n / N64         # bytes per row, per column chain
         link = b / SCRIBE_BPS + r / SCRIBE_BPS
         latency = 2 * PATH + TREE          # the broadcast is a hardware multicast: no software steps
@@ -217,15 +234,8 @@ UNIFORM = {"scribe.link_bytes_per_cycle": 4, "scribe.extra_latency_cycles": 0, "
 
 
 def core_work(tokens, ctx, kv_tokens, cores, kv_on=1.0):
-    """Sum over a layer's stages of max(compute, SRAM reads) on ``cores`` cores."""
-    work = 0.0
-    for name, k, n, w in STAGES:
-        if w:
-            work += max(2 * tokens * k * n / cores / RATE["bf16"], w * 2 / cores / SRAM_BPS)
-        elif name in ("scores", "weighted_sum"):
-            work += max(4 * Q * tokens * ctx / 2 / cores / RATE["bf16"],
-                        kv_tokens * 2 * KV * 2 * kv_on / 2 / cores / SRAM_BPS)
-    return work
+    """Sum over a layer's stages of max(lane-bound, port-bound) on ``cores`` cores."""
+    return sum(max(core_stage(name, k, n, w, tokens, ctx, kv_tokens, cores, kv_on)[2:]) for name, k, n, w in STAGES)
 
 
 def two_regions(tokens, ctx, kv_tokens, kv_on=1.0):
@@ -370,3 +380,22 @@ def test_per_core_bytes_are_stricter_than_the_region_total():
     system = wafersim.load_system(SYSTEM, over)
     analytic = wafersim.simulate(system, wafersim.load_model(MODEL), mapping={"placement": "pipelined"}, **kw)
     assert analytic.summary["devices"] == 1 and analytic.summary["spilled_bytes"] == 0
+
+
+def test_verify_pass_shares_each_weight_read():
+    """A speculative verify pass over k + 1 = 5 tokens, one layer over the whole block: every stage's
+    core work is the hand datapath's for 5 tokens (each weight read shared by them, lane-bound),
+    where a plain step's projections are GEMVs bound by the SRAM ports at half the lanes, so the
+    pass costs less than 5 plain steps."""
+    kw = dict(batch=1, prompt_tokens=64, output_tokens=16, layers=1)
+    ctx = 64 + (16 + 1) / 2
+    plain, spec = run(**kw), run(speculative=4, acceptance=0.8, **kw)
+    one, five = whole_block_stages(1, ctx, ctx), whole_block_stages(5, ctx, ctx)
+    assert plain.summary["tpot_s"] == pytest.approx(total(one, "time"), rel=REL)
+    assert spec.summary["verify_step_s"] == pytest.approx(total(five, "time"), rel=REL)
+    assert spec.decode.components["compute"] == pytest.approx(total(five, "compute"), rel=REL)
+    assert spec.decode.components["sram_bandwidth"] == pytest.approx(total(five, "sram"), rel=REL)
+    qkv1, qkv5 = one[1], five[1]
+    assert qkv1["sram"] > qkv1["compute"] and qkv5["compute"] > qkv5["sram"]
+    assert max(qkv5["compute"], qkv5["sram"]) == pytest.approx(2.5 * max(qkv1["compute"], qkv1["sram"]), rel=REL)
+    assert spec.summary["verify_step_s"] < 5 * plain.summary["tpot_s"]

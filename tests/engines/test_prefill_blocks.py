@@ -80,7 +80,7 @@ def test_block_activations_fit_the_sram_left():
     mean_region = cores / 33                                       # 32 layers and the head band
     per_token = activation_bytes_per_token(m, mean_region ** 0.5, mean_region ** 0.5, 2.0)
     assert r.summary["prefill_block_tokens"] * per_token <= room * 1.05
-    assert any("at most 56 tokens' activations fit" in n for n in r.notes)
+    assert any("at most 63 tokens' activations fit" in n for n in r.notes)     # 56 with 4 KiB of program a core
 
 
 @pytest.mark.parametrize("fidelity", ["analytic", "flow"])

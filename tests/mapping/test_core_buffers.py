@@ -15,7 +15,7 @@ from wafersim.engines.wafer_memory import WaferCapacity, WaferMemory
 from wafersim.mapping.placement import place
 
 DATA = Path(__file__).resolve().parent.parent / "data"
-SRAM, CODE, ROUTING = 48 * 1024, 4 * 1024, 1024       # mini-wafer's preset
+SRAM, CODE, ROUTING = 48 * 1024, 1024, 1024           # mini-wafer's preset
 
 
 def _job(batch, placement="pipelined", kv="local", overrides=None, prompt=200):

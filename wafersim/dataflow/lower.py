@@ -42,7 +42,7 @@ from ..workload.model import ModelSpec
 from ..workload.scenario import Scenario
 from .program import DataflowProgram, StageBatch
 from .edge_io import region_flows
-from .stages import ATTENTION_STAGES, gemm_steps, is_gemm, reduction_steps, stage_shapes
+from .stages import ATTENTION_STAGES, attention_reuse, gemm_steps, is_gemm, reduction_steps, stage_shapes
 from .transfers import COL_MULTICAST, ROW_MULTICAST, UNICAST, Transfers
 
 __all__ = ["lower_pass", "COL_MULTICAST", "KV_POOL_STAGE", "pool_flows"]
@@ -52,7 +52,7 @@ KV_POOL_STAGE = "kv_pool.fetch"
 
 
 
-def _batch(name, parts, regions, flops, sram, steps, cores, shifts=None) -> StageBatch:
+def _batch(name, parts, regions, flops, sram, steps, cores, shifts=None, reuse=None) -> StageBatch:
     sy, sx, dy, dx, nb, kd, tw, tr = ([] for _ in range(8))
     for (wafer, region, t) in parts:
         sy.append(t[0]); sx.append(t[1]); dy.append(t[2]); dx.append(t[3]); nb.append(t[4]); kd.append(t[5])
@@ -62,7 +62,7 @@ def _batch(name, parts, regions, flops, sram, steps, cores, shifts=None) -> Stag
                           cat(nb, np.float64), cat(kd, np.int8))
     return StageBatch(name, transfers, cat(tw, np.int32), cat(tr, np.int32),
                       flops / cores, sram / cores, steps.astype(np.int32),
-                      np.zeros(regions, np.int32) if shifts is None else shifts.astype(np.int32), flops, sram)
+                      np.zeros(regions, np.int32) if shifts is None else shifts.astype(np.int32), flops, sram, reuse)
 
 
 def _orientations(pl: Placement) -> np.ndarray:
@@ -192,7 +192,7 @@ def lower_pass(placement: Placement, model: ModelSpec, scenario: Scenario, token
     stages = []
     for name, K, N, weight_elems in stage_shapes(model, tokens):
         bcast, reduce = [], []
-        flops, sram = np.zeros(R), np.zeros(R)
+        flops, sram, reuse = np.zeros(R), np.zeros(R), np.ones(R)
         steps_b, steps_r, shifts = np.zeros(R, np.int32), np.zeros(R, np.int32), np.zeros(R, np.int32)
         for i in range(R):
             y0, x0, r, c, wafer = (int(pl.region_y0[i]), int(pl.region_x0[i]), int(pl.region_rows[i]),
@@ -215,12 +215,14 @@ def lower_pass(placement: Placement, model: ModelSpec, scenario: Scenario, token
             if w_i:
                 flops[i] = 2.0 * tokens * k_i * n_i
                 sram[i] = w_i * wb * w_frac[i] if is_layer[i] else w_i * wb_head
+                reuse[i] = tokens * k_i * n_i / w_i         # the tokens sharing each weight read
             elif name in ATTENTION_STAGES:
                 flops[i] = model.attention_flops(tokens, context) / len(ATTENTION_STAGES)
                 sram[i] = kv_tokens * kvl * kv_frac[i] / len(ATTENTION_STAGES)
+                reuse[i] = attention_reuse(model, tokens, context, kv_tokens)
         zero = np.zeros(R)
         # the broadcast, then the cores' work, then the reduction: dependent, so their times add
-        stages.append(_batch(f"{name}.broadcast", bcast, R, flops, sram, steps_b, cores, shifts))
+        stages.append(_batch(f"{name}.broadcast", bcast, R, flops, sram, steps_b, cores, shifts, reuse))
         stages.append(_batch(f"{name}.reduce", reduce, R, zero, zero, steps_r, cores))
 
     if pl.pooled:

@@ -35,6 +35,9 @@ class StageBatch:
     shift_steps: np.ndarray           # int32 [regions]: a prefill GEMM's shift-and-compute steps (dataflow.stages.gemm_steps)
     flops: np.ndarray                 # float64 [regions]: total, for energy
     sram_bytes: np.ndarray            # float64 [regions]: total, for energy
+    reuse: np.ndarray | None = None   # float64 [regions]: FMACs each element of the stationary operand read from SRAM
+                                      # feeds (a weight: the tokens sharing it; a cached key: the query heads and tokens
+                                      # sharing it; engines.core_datapath); None: 1 everywhere
 
 
 @dataclass(frozen=True, eq=False)

@@ -39,3 +39,14 @@ def reduction_steps(n: float) -> int:
     g = max(1, round(math.sqrt(n)))
     groups = math.ceil(n / g)
     return math.ceil((g - 1) / 2) + math.ceil((groups - 1) / 2)
+
+
+def attention_reuse(model, tokens: float, context: float, kv_tokens: float) -> float:
+    """FMACs each cached key or value element read feeds in attention's stages: the query heads
+    sharing a key (the GQA group; every head under MLA's latent) times the query tokens each
+    sequence sends (``tokens`` over the ``kv_tokens / context`` sequences whose caches are
+    read; a prefill block, reading none, shares its in-flight keys among all ``tokens``)."""
+    per_key = model.attention_flops(1, 1.0) / 2.0                 # FMACs of one query against one key
+    elems = model.kv_bytes_per_token_layer("bf16", 1.0) / 2.0      # elements one cached token holds
+    queries = tokens * context / kv_tokens if kv_tokens > 0 and context > 0 else tokens
+    return per_key / elems * max(queries, 1.0)

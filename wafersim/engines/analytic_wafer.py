@@ -17,7 +17,9 @@ The wafer model, per decoder layer:
   WaferLLM MeshGEMV pattern): latency = hops x hop latency + scribe crossings x
   extra latency + the reduction's dependent software steps x step cost (the
   broadcast is a hardware multicast: one pass, no software steps); bandwidth =
-  slice bytes / link bandwidth.  Core work is max(compute, SRAM reads) spread evenly.
+  slice bytes / link bandwidth.  Core work, spread evenly, is the larger of the SIMD lanes'
+  and the SRAM ports' bound per stage (:mod:`.core_datapath`: a GEMV reads every weight once
+  per token; a block of tokens shares each weight read).
 * **Spill.** Spilled weights and KV are read through edge I/O every step,
   overlapped with on-chip work: the step takes the longer of the two.
 * **Prefill** pipelines blocks of prompt tokens through the layers.
@@ -25,11 +27,13 @@ The wafer model, per decoder layer:
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 
 import numpy as np
 
-from ..dataflow.stages import gemm_steps, is_gemm, reduction_steps, stage_shapes
+from ..dataflow.stages import attention_reuse, gemm_steps, is_gemm, reduction_steps, stage_shapes
 from ..hardware.precision import layer_flops_per_cycle
 from ..hardware.wafer import WaferSpec
 from ..mapping.options import MappingOptions
@@ -39,6 +43,7 @@ from ..results.run_result import LayerArray, RunResult
 from ..workload.model import ModelSpec
 from ..workload.scenario import Scenario
 from .assembly import MemoryUse, assemble
+from .core_datapath import core_cycles
 from .pipeline import decode_crossings, decode_step_time, micro_batch_note, micro_batches, prefill_time
 from .prefill_blocks import activation_bytes_per_token, block_limit, choose_block
 from .prefill_spill import (KV_DISPLACEMENT_TRIPS, displaced_kv_bytes, io_stretch, offchip_activation_bytes,
@@ -165,15 +170,25 @@ class AnalyticWafer:
         rows, cols = self.layer_shape(wafers)
         cores = self.layer_cores(wafers)
         core = w.core
-        flops = tokens * m.layer_matmul_flops_per_token + m.attention_flops(tokens, context)
-        rate = layer_flops_per_cycle(core, m, s) * core.clock_hz * w.calibration.compute_efficiency
+        attn_flops = m.attention_flops(tokens, context)
+        flops = tokens * m.layer_matmul_flops_per_token + attn_flops
         # the busiest expert's cores set the time (routing skew); ``flops`` stays the work done
         busy = m.layer_busy_matmul_flops(tokens, self.batch * s.query_tokens)
-        t_compute = (busy + m.attention_flops(tokens, context)) / cores / rate
-        weight_read = m.layer_weight_bytes_read(tokens, s.weights) * weights_onchip_fraction
+        weights_all = m.layer_weight_bytes_read(tokens, s.weights)
+        params_read = m.layer_params - m.routed_params_per_layer + m.routed_params_read(tokens)
+        weight_read = weights_all * weights_onchip_fraction
+        # each expert's weights live on its own cores, so the busiest expert's region sets the time:
+        # its reads grow with its load as its multiply-adds do (routing_slowdown); the weights a
+        # skewed batch touches in all (fewer experts) do not shorten that region's work
+        hot = self._hot_expert_reads(tokens) * weights_onchip_fraction
         kv_read = kv_tokens * m.kv_bytes_per_token_layer(s.kv_dtype, context) * kv_onchip_fraction
         sram_bytes = weight_read + kv_read
-        t_sram = sram_bytes / cores / core.sram_read_bytes_per_s
+        # the core datapath (core_datapath): the projections, each weight read feeding the tokens
+        # that share it, then attention, each key read feeding its query heads and tokens
+        w_reuse = tokens * m.layer_matmul_flops_per_token / 2.0 / params_read
+        a_reuse = attention_reuse(m, tokens, context, kv_tokens)
+        t_compute, t_sram, t_core = self._core_time(
+            ((busy / 2.0, weight_read + hot, w_reuse), (attn_flops / 2.0, kv_read, a_reuse)), cores)
         hop_lat, step_lat = self._stage_latency_s(rows, cols)
         link_bw = self._link_bytes_per_s(rows, cols)
         act = s.act_bytes
@@ -191,14 +206,48 @@ class AnalyticWafer:
             comps["mesh_latency"] += pool_lat
             comps["mesh_bandwidth"] += pool_link
             t_link += pool_link
-        # Core work overlaps with SRAM reads; stage latencies and link transfers add.
-        t = max(t_compute, t_sram) + comps["mesh_latency"] + t_link
+        # Core work is the larger of lane- and port-bound work per stage; stage latencies and link transfers add.
+        t = t_core + comps["mesh_latency"] + t_link
         # link bit-hops: every stage moves its slices across the region's rows and columns
         bit_hops = 8 * tokens * act * per_token_bit_hops
         if self.pooled and kv_read > 0:
             bit_hops += pool_bit_hops
         work = {"flops": flops, "sram_bytes": sram_bytes, "link_bit_hops": bit_hops}
         return PhaseTime(t, comps), work
+
+    def _hot_expert_reads(self, tokens: int) -> float:
+        """Weight bytes the busiest expert region reads beyond what the layer reads in all: the
+        routed weights a batch reads under uniform routing, times the busiest expert's extra load
+        (:meth:`~wafersim.workload.model.ModelSpec.routing_slowdown` - 1), less the reads the skew
+        saves by touching fewer experts.  0 without routing skew."""
+        m, s = self.model, self.scenario
+        if not m.is_moe or m.moe.routing_skew == 0:
+            return 0.0
+        uniform = self._uniform_routing
+        per_param = m.weight_formats(s.weights).bytes("experts")
+        routed_uniform = uniform.routed_params_read(tokens) * per_param
+        slow = m.routing_slowdown(max(tokens, self.batch * s.query_tokens))
+        return routed_uniform * slow - m.routed_params_read(tokens) * per_param
+
+    @functools.cached_property
+    def _uniform_routing(self):
+        """The model with its routing skew at 0 (uniform routing)."""
+        m = self.model
+        return dataclasses.replace(m, moe=dataclasses.replace(m.moe, routing_skew=0.0))
+
+    def _core_time(self, stages, cores: float, rate: float | None = None) -> tuple[float, float, float]:
+        """(lane-bound, port-bound, core) seconds of ``stages`` of (FMACs, operand bytes, reuse) run
+        one after another on ``cores`` cores, at the fitted share of the datapath's bound
+        (:mod:`~wafersim.engines.core_datapath`): the core time is each stage's larger bound, added.
+        ``rate``: matmul FLOP per cycle (default: the layer's, its tensor groups' formats weighed)."""
+        core, s = self.system.core, self.scenario
+        rate = layer_flops_per_cycle(core, self.model, s) if rate is None else rate
+        scale = core.clock_hz * self.system.calibration.compute_efficiency
+        lane = port = both = 0.0
+        for fmacs, operand, reuse in stages:
+            p, l = core_cycles(core, rate, fmacs / cores, operand / cores, reuse, s.act_bytes)
+            lane, port, both = lane + l, port + p, both + max(p, l)
+        return lane / scale, port / scale, both / scale
 
     @property
     def pooled(self) -> bool:
@@ -279,22 +328,21 @@ class AnalyticWafer:
 
     def head_sram_bytes(self) -> float:
         """LM head weights read once per pass."""
-        return self.model.vocab_size * self.model.hidden_size * self.weight_bytes_per_param if self.include_head else 0.0
+        return self.model.lm_head_weight_bytes(self.scenario.weights) if self.include_head else 0.0
 
     def head_time(self, tokens: int, wafers: int) -> tuple[float, float]:
         """LM head GEMV (d x vocab) over the head's cores: (seconds, FLOPs)."""
         if not self.include_head:
             return 0.0, 0.0
-        m, core = self.model, self.system.core
+        m = self.model
         cores = self.head_cores(wafers)
         flops = 2.0 * tokens * m.hidden_size * m.vocab_size
         s = self.scenario
-        rate = (core.flops_per_cycle(s.weights.of("embedding"), s.compute_dtype) * core.clock_hz
-                * self.system.calibration.compute_efficiency)
-        t_sram = m.lm_head_weight_bytes(s.weights) / cores / core.sram_read_bytes_per_s
+        rate = self.system.core.flops_per_cycle(s.weights.of("embedding"), s.compute_dtype)
+        _, _, t_core = self._core_time(((flops / 2.0, self.head_sram_bytes(), tokens),), cores, rate)
         rows = cols = math.sqrt(cores)
         hop_lat, step_lat = self._stage_latency_s(rows, cols)
-        return max(flops / cores / rate, t_sram) + hop_lat + step_lat, flops
+        return t_core + hop_lat + step_lat, flops
 
 
 def _sum_components(parts: list[PhaseTime], scale: float = 1.0) -> dict[str, float]:

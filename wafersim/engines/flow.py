@@ -44,6 +44,7 @@ from ..workload.model import ModelSpec
 from ..workload.scenario import Scenario
 from .assembly import MemoryUse, assemble
 from .capacity import largest_fitting
+from .core_datapath import core_cycles
 from . import _flow_kernels as _k
 from .flow_routing import RoutingBuffers, route_stage, warm_up
 from .pipeline import decode_crossings, decode_step_time, micro_batch_note, micro_batches, prefill_time
@@ -97,16 +98,19 @@ class _Timer:
     """Times a dataflow program on the wafers' meshes and keeps the link loads."""
 
     def __init__(self, system: WaferSpec, mesh: PhysicalMesh, placement: Placement, dtype: str,
-                 buffers: RoutingBuffers | None = None, keep_links: bool = True, flops_per_cycle: float | None = None):
+                 buffers: RoutingBuffers | None = None, keep_links: bool = True, act_bytes: float = 2.0,
+                 flops_per_cycle: float | None = None):
         """``buffers`` is accepted for callers that pass one; stages route without whole-mesh work
         arrays now (:func:`~wafersim.engines.flow_routing.route_stage`).  With
         ``keep_links=False`` the per-link totals ``load`` and ``link_time`` are not kept
-        (``None``), which saves two (wafers, ny, nx, 4) arrays where nobody reads them."""
+        (``None``), which saves two (wafers, ny, nx, 4) arrays where nobody reads them.
+        ``act_bytes``: bytes of an activation and of a partial sum (the core datapath's)."""
         self.system, self.mesh, self.pl = system, mesh, placement
         core = system.core
         # a mixed checkpoint's rate comes from its tensor groups (hardware.precision.layer_flops_per_cycle)
-        self.rate = (flops_per_cycle or core.flops_per_cycle(dtype)) * core.clock_hz * system.calibration.compute_efficiency
-        self.sram_bw = core.sram_read_bytes_per_s
+        self.dtype = flops_per_cycle if flops_per_cycle is not None else dtype
+        self.act_bytes = act_bytes
+        self.core_hz = core.clock_hz * system.calibration.compute_efficiency   # datapath cycles -> seconds
         self.step_s = system.calibration.collective_step_cycles / core.clock_hz
         self.shift_s = system.calibration.gemm_step_cycles / core.clock_hz
         self.buffers = buffers
@@ -238,6 +242,7 @@ class _Timer:
         # so that scaled_pass can give another block its own
         side = np.ceil(np.maximum(pl.region_rows, pl.region_cols)).astype(np.float64)
         flops = sram = 0.0
+        fmacs, operand, reuse = (np.zeros((pl.regions, len(prog.stages))) for _ in range(3))
         shared = pl.strategy != "pipelined"      # every layer on the same cores, one after another
         block = [(0, 0, pl.block[0], pl.block[1])] * pl.regions
         for s, sb in enumerate(prog.stages):
@@ -247,7 +252,10 @@ class _Timer:
                 link_max, lat_max = self._route(sb, block, one_at_a_time=True, distinct=True)
             else:
                 link_max, lat_max = self._route(sb, own, one_at_a_time=shared)
-            t_cmp, t_sram = sb.flops_per_core / self.rate, sb.sram_bytes_per_core / self.sram_bw
+            t_sram, t_cmp = self.core_time(sb.flops_per_core / 2.0, sb.sram_bytes_per_core,
+                                           np.ones(pl.regions) if sb.reuse is None else sb.reuse)
+            fmacs[:, s], operand[:, s] = sb.flops_per_core / 2.0, sb.sram_bytes_per_core
+            reuse[:, s] = 1.0 if sb.reuse is None else sb.reuse
             t_shift = sb.shift_steps * self.shift_s
             t_lat = lat_max + sb.tree_steps * self.step_s + t_shift
             stage_time[:, s] = np.maximum(t_cmp, t_sram) + link_max + t_lat
@@ -264,7 +272,14 @@ class _Timer:
         return {"region_time": stage_time.sum(axis=1) + h_link + h_lat, "stage_time": stage_time,
                 "flops": flops, "sram_bytes": sram, **{f"c_{k}": v for k, v in comps.items()},
                 "parts": {**parts, "handoff_link": h_link, "handoff_latency": h_lat},
+                "core": (fmacs, operand, reuse, self.core_time),
                 "tokens": prog.tokens, "shift_s": self.shift_s}
+
+    def core_time(self, fmacs, operand, reuse) -> tuple[np.ndarray, np.ndarray]:
+        """(port-bound, lane-bound) seconds of a core's work (:mod:`.core_datapath`) at the fitted
+        share of the bound: ``fmacs`` FMACs on ``operand`` bytes read, each element feeding ``reuse``."""
+        port, lane = core_cycles(self.system.core, self.dtype, fmacs, operand, reuse, self.act_bytes)
+        return port / self.core_hz, lane / self.core_hz
 
 
 def scaled_pass(out: dict, factor: float) -> dict:
@@ -273,17 +288,21 @@ def scaled_pass(out: dict, factor: float) -> dict:
     steps do not; a prefill GEMM's shift steps become min(tokens, side) for the new block
     (exact for a dense model's pass, whose transfers all carry tokens x bytes)."""
     p = out["parts"]
-    cmp, link = p["compute"] * factor, p["link"] * factor
+    link = p["link"] * factor
     tokens = round(out["tokens"] * factor)
+    fmacs, operand, reuse, core_time = out["core"]
+    fmacs, reuse = fmacs * factor, reuse * factor       # the operand read once, shared by more tokens
+    sram, cmp = core_time(fmacs, operand, reuse)
     latency = p["latency"] - p["shift"] + np.minimum(tokens, p["shift_side"]) * out["shift_s"]
-    stage_time = np.maximum(cmp, p["sram"]) + link + latency
+    stage_time = np.maximum(cmp, sram) + link + latency
     h_link = p["handoff_link"] * factor
     return {"region_time": stage_time.sum(axis=1) + h_link + p["handoff_latency"], "stage_time": stage_time,
             "flops": out["flops"] * factor, "sram_bytes": out["sram_bytes"],
-            "c_compute": cmp.sum(axis=1), "c_sram_bandwidth": p["sram"].sum(axis=1),
+            "c_compute": cmp.sum(axis=1), "c_sram_bandwidth": sram.sum(axis=1),
             "c_mesh_bandwidth": link.sum(axis=1) + h_link,
             "c_mesh_latency": latency.sum(axis=1) + p["handoff_latency"],
-            "parts": {**p, "compute": cmp, "link": link, "latency": latency, "handoff_link": h_link,
+            "core": (fmacs, operand, reuse, core_time),
+            "parts": {**p, "compute": cmp, "sram": sram, "link": link, "latency": latency, "handoff_link": h_link,
                       "shift": np.minimum(tokens, p["shift_side"]) * out["shift_s"]},
             "tokens": tokens, "shift_s": out["shift_s"]}
 
@@ -418,7 +437,7 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
 
     # ---- decode: micro-batches follow each other through the layer regions ---------------
     fpc = layer_flops_per_cycle(system.core, model, s)
-    timer = timer_class(system, mesh, pl, s.dtype, flops_per_cycle=fpc)
+    timer = timer_class(system, mesh, pl, s.dtype, act_bytes=s.act_bytes, flops_per_cycle=fpc)
     out = timer.run(prog)
     # every boundary once, and back to the first wafer for the next token (pipeline.decode_crossings)
     crossing_s = system.crossing_latency_s(pl.block[1])
@@ -429,7 +448,7 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
     io_timer = None                                     # edge I/O for the whole batch, once a step
     t_io = 0.0
     if io_bytes > 0:
-        io_timer = timer_class(system, mesh, pl, s.dtype, flops_per_cycle=fpc)
+        io_timer = timer_class(system, mesh, pl, s.dtype, act_bytes=s.act_bytes, flops_per_cycle=fpc)
         io = full.io
         t_ports = port_time(system, wafers, io.transfer_wafer, full.io_edge, full.io_position, io.transfers.nbytes)
         t_io = max(t_ports, io_timer.route_io(full)) + ext.latency_s
@@ -456,13 +475,13 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
     decode_layer_s = float(layer_time.mean()) if onchip_bound else tpot / L
 
     # ---- prefill: blocks of prompt tokens pipelined through the regions ---------------
-    p_timer = timer_class(system, mesh, pl, s.dtype, flops_per_cycle=fpc, keep_links=False)
+    p_timer = timer_class(system, mesh, pl, s.dtype, keep_links=False, act_bytes=s.act_bytes, flops_per_cycle=fpc)
     p_out = p_timer.run(p_prog)
     pipelined = mapping.placement == "pipelined"
     # logits for each sequence's last prompt token, after the last block
     t_phead = 0.0
     if pl.has_head:
-        h_out = timer_class(system, mesh, pl, s.dtype, flops_per_cycle=fpc, keep_links=False).run(h_prog)
+        h_out = timer_class(system, mesh, pl, s.dtype, keep_links=False, act_bytes=s.act_bytes, flops_per_cycle=fpc).run(h_prog)
         t_phead = float(h_out["region_time"][-1])
 
     def prefill_pass(block: int, region_time: np.ndarray) -> tuple[float, float]:
@@ -499,7 +518,7 @@ def run_program(system: WaferSpec, model: ModelSpec, scenario: Scenario, mapping
         if timer_class is _Timer and not model.is_moe:       # exact: every term is linear in the block
             p_out = scaled_pass(p_out, block / probe)
         else:
-            p_timer = timer_class(system, mesh, pl, s.dtype, flops_per_cycle=fpc, keep_links=False)
+            p_timer = timer_class(system, mesh, pl, s.dtype, keep_links=False, act_bytes=s.act_bytes, flops_per_cycle=fpc)
             p_out = p_timer.run(prefill_prog(block))
     n_blocks = math.ceil(p_tokens / block)
     per_block = p_out["region_time"]

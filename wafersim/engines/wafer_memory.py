@@ -15,6 +15,8 @@ import functools
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..config import ConfigError
 from ..hardware.wafer import WaferSpec
 from ..mapping.options import MappingOptions
@@ -179,8 +181,9 @@ class WaferCapacity(Capacity):
         the cores' buffers grown with the batch: the decode tile takes room in proportion to
         the batch, so the room lost at a first guess (the batch that would fit if the buffers
         stayed as small as they are at no batch) gives the loss per sequence.  Exact when the
-        plan pools the memory and the tile grows linearly; a few steps off when regions hold
-        it apart.  It costs one layout and no memory plan."""
+        plan pools the memory and the tile grows linearly; where each layer region holds its own
+        KV (pipelined, local) the guess is then cut to what every region of its layout holds.
+        It costs one or two layouts and no memory plan."""
         mem = self.memory
         full = mem.max_capacity_per_wafer()
         free = devices * full - mem.weight_bytes()
@@ -191,7 +194,21 @@ class WaferCapacity(Capacity):
             first = min(first, MAX_SEARCH - 1)
             lost_per_sequence = devices * (full - mem.capacity_per_wafer(first, devices)) / first
             guess = int(free // (per_sequence + max(0.0, lost_per_sequence)))
+        if guess > 1 and mem.mapping.placement == "pipelined" and mem.mapping.kv != "pooled":
+            guess = min(guess, self._regions_hold(min(guess, MAX_SEARCH - 1), devices))
         return largest_fitting(lambda b: self.fits(b, devices), max(1, min(guess, MAX_SEARCH - 1)))
+
+    def _regions_hold(self, batch: int, devices: int) -> int:
+        """The sequences whose KV every layer region of the layout at ``batch`` holds beside its
+        weights (each region keeps its own layer's KV): the least over the regions."""
+        lay = self.memory.layout(batch, devices)
+        cap = lay.region_rows.astype(np.int64) * lay.region_cols * lay.core_capacity_bytes
+        kv = lay.region_kv_bytes.astype(np.float64) / batch
+        room = cap - lay.region_weight_bytes
+        has = kv > 0
+        if not has.any():
+            return batch
+        return max(1, int(np.floor(np.min(np.maximum(room[has], 0) / kv[has]))))
 
     def check_devices(self, devices: int) -> None:
         mem = self.memory

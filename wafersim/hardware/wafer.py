@@ -27,6 +27,10 @@ class CoreSpec(Spec):
         "weight elements a core widens to 16 bits per cycle when they are stored in a format it does not "
         "multiply (fp8, int8, int4, FP4); 0 means half of flops_per_cycle_16bit (one SIMD lane operation an "
         "element, as the multiply-add itself)", default=0.0, allow_zero=True)
+    accumulator_bytes: float = quantity(
+        "bytes", "partial sums a core keeps beside its SRAM ports (registers, local cache) while one weight "
+        "read feeds several tokens (engines/core_datapath.py); 0: every partial sum goes through the ports",
+        default=0.0, allow_zero=True)
     code_bytes: float = quantity(
         "bytes", "SRAM one core's program takes (kernel code and its constants)", default=0.0, allow_zero=True)
     routing_buffer_bytes: float = quantity(

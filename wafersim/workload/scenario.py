@@ -139,7 +139,11 @@ class Scenario:
         return dtype_bytes(self.act_dtype)
 
     def as_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        """The scenario as JSON holds it (``weight_groups`` as lists of ``[group, format]``), so a
+        run's configuration reads back from its results file as it was written."""
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        out["weight_groups"] = [list(pair) for pair in self.weight_groups]
+        return out
 
 
 #: Largest value of each integer scenario key: far beyond any real job, and small enough
