@@ -63,12 +63,13 @@ class PointOutcome:
         return self.result is not None
 
 
-def texts(outcome: PointOutcome) -> dict[str, str]:
+def texts(outcome: PointOutcome, shared: dict | None = None) -> dict[str, str]:
     """What a collection's row of a point that ran holds as text (system, model, and config,
     summary and notes as JSON; wafersim.results.hdf5 writes a run's attributes the same), made
-    once per outcome: its record embeds the same JSON."""
+    once per outcome: its record embeds the same JSON.  ``shared`` (a dict kept for a sweep or
+    a chunk of it) lets points reuse the text of the system and model they share."""
     if not outcome._texts and outcome.result is not None:
-        outcome._texts.update(_run_texts(outcome.result))
+        outcome._texts.update(_run_texts(outcome.result, shared))
     return outcome._texts
 
 
@@ -116,10 +117,11 @@ def run_batch(jobs: list[dict[str, Any]]) -> list[Finished]:
     records (in parallel with the other workers), and the writer appends them to the journal
     as they are and writes the collection from the outcomes."""
     cache: dict = {}
+    shared: dict = {}
     out = []
     for job in jobs:
         outcome = run_outcome(job, cache)
-        out.append((encode(outcome), outcome))
+        out.append((encode(outcome, shared), outcome))
     return out
 
 
@@ -127,7 +129,8 @@ def _phase(p: PhaseTime) -> dict[str, Any]:
     return {"time_s": p.time_s, "components": dict(sorted(p.components.items()))}
 
 
-def encode(outcome: PointOutcome) -> bytes:
+def encode(outcome: PointOutcome, shared: dict | None = None) -> bytes:
+    """The record of ``outcome`` (``shared``: see :func:`texts`)."""
     head: dict[str, Any] = {"index": outcome.index, "ok": outcome.ok, "error": outcome.error,
                             "seconds": round(outcome.seconds, 6)}
     blobs: list[bytes] = []
@@ -151,7 +154,7 @@ def encode(outcome: PointOutcome) -> bytes:
         blobs += [data for _, data in attached]
     parts = {k: _ENCODER.encode(v) for k, v in head.items()}
     if r is not None:       # the texts the collection stores too, made once (the summary with the phases)
-        made = texts(outcome)
+        made = texts(outcome, shared)
         parts.update(config=made["config"], summary=made["summary"], notes=made["notes"])
     text = ("{" + ", ".join(f"{json.dumps(k)}: {v}" for k, v in sorted(parts.items())) + "}").encode()
     return b"".join([_LEN.pack(len(text)), text, *blobs])

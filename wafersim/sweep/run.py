@@ -125,10 +125,11 @@ def run_sweep(spec: str | Path | SweepSpec | SweepPlan | dict, out: str | Path, 
     arrived: dict[int, PointOutcome] = {}
 
     writing = [0.0]          # seconds this process spends writing: records, journal, collection
+    shared: dict = {}        # JSON of the system and model parts the points share (records.texts)
 
     def deliver(batch: list[Finished]) -> None:
         t = time.perf_counter()
-        writer.append_many([encode(outcome) if record is None else record for record, outcome in batch])
+        writer.append_many([encode(outcome, shared) if record is None else record for record, outcome in batch])
         writing[0] += time.perf_counter() - t
         for _, outcome in batch:
             arrived.setdefault(outcome.index, outcome)

@@ -21,7 +21,7 @@ from ..config import ConfigError
 from ..extras import install_hint
 from .records import Finished, PointOutcome, encode, error_text, run_batch, run_outcome
 
-__all__ = ["run_serial", "run_pool", "run_dask", "dask_client", "chunks", "WorkerLost"]
+__all__ = ["run_serial", "run_pool", "run_dask", "dask_client", "chunks", "usable_cores", "WorkerLost"]
 
 Deliver = Callable[[list[Finished]], None]
 
@@ -90,14 +90,18 @@ def _watch_parent(owner: int) -> None:
 
 
 def run_pool(jobs: Sequence[dict[str, Any]], deliver: Deliver, workers: int) -> None:
-    """A local process pool of ``workers`` processes."""
+    """A local process pool of ``workers`` processes, at most one per usable core (more
+    would only take turns) and per point."""
     import concurrent.futures as cf
     import multiprocessing as mp
     from concurrent.futures.process import BrokenProcessPool
 
     if not jobs:
         return
+    workers = max(1, min(workers, usable_cores(), len(jobs)))
     ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload(list(WORKER_PRELOAD))    # no effect once the server runs: it has them
     with _terminate_raises(), cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_watch_parent,
                                                      initargs=(os.getpid(),)) as pool:
         try:
@@ -110,6 +114,20 @@ def run_pool(jobs: Sequence[dict[str, Any]], deliver: Deliver, workers: int) -> 
         except BaseException:
             _stop_workers(pool)
             raise
+
+
+#: Modules the pool's fork server imports once, so that each worker starts with them (the
+#: point runner and the analytic engines, a second of imports per worker otherwise); the
+#: flow and cycle engines' Numba kernels load in the workers that use them.
+WORKER_PRELOAD = ("wafersim.sweep.records", "wafersim.engines.analytic_wafer", "wafersim.engines.analytic_gpu")
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the system says)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 #: seconds a stopped worker gets to end before it is killed
