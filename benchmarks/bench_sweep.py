@@ -12,6 +12,10 @@ included), so the figures are what a user waits for:
 * ``flow``: ``--flow-points`` points (default 100) of the flow engine on the
   16 x 16 ``mini-wafer`` (SRAM per core x batch, two decoder layers).
 
+Each row also gives the share of the time the writing process spent writing
+(encoding records, appending them to the journal, writing the collection:
+``SweepReport.write_seconds``); in a pool or on Dask the workers encode the records.
+
 Each is timed serially (``jobs=1``; once more without the per-point arrays,
 ``--no-arrays``, which shows what writing them costs), on a process pool of ``-j`` workers and
 on a Dask LocalCluster of ``-j`` single-threaded worker processes (started
@@ -19,8 +23,7 @@ before the clock starts).  The flow kernels are compiled in this process
 before timing; the process pool pays its start-up (processes import wafersim
 and compile the flow kernels) inside the timed run, and Dask workers compile
 them on their first flow point.  One process writes: the journal as points
-arrive and the collection at the end, so on two cores a short sweep gains
-little from more processes.  Prints points
+arrive and the collection at the end, a chunk of points per journal write.  Prints points
 per second and, with ``--write``, records them in ``benchmarks/results/sweep.json``.
 Figures on a shared 2-core machine vary by ~30 % run to run.
 """
@@ -78,15 +81,17 @@ batch = {{ start = 1, stop = {n_batch}, step = 1 }}
 """
 
 
-def _time(plans, folder: Path, tag: str, **kw) -> tuple[float, int, list[str]]:
-    t0 = time.perf_counter()
-    digests, n = [], 0
+def _time(plans, folder: Path, tag: str, **kw) -> tuple[float, int, list[str], float]:
+    """Seconds, points, summary digests and seconds this process spent writing."""
+    seconds, digests, n, writing = 0.0, [], 0, 0.0
     for i, p in enumerate(plans):
         out = folder / f"{tag}-{i}.h5"
         report = run_sweep(p, out, force=True, progress=False, **kw)
         n += report.ran
+        seconds += report.seconds
+        writing += report.write_seconds
         digests.append(summary_digest(out))
-    return time.perf_counter() - t0, n, digests
+    return seconds, n, digests, writing
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,13 +122,15 @@ def main(argv: list[str] | None = None) -> int:
                     runners[f"dask-local-{ns.jobs}"] = {"client": client}
                 reference = None
                 for runner, kw in runners.items():
-                    seconds, n, digests = _time(plans, folder, f"{name}-{runner}", **kw)
+                    seconds, n, digests, writing = _time(plans, folder, f"{name}-{runner}", **kw)
                     reference = reference or digests
                     same = digests == reference
                     rows[f"{name}/{runner}"] = {"points": n, "seconds": seconds, "points_per_s": n / seconds,
+                                                "write_seconds": writing, "write_share": writing / seconds,
                                                 "same_summary_as_serial": same}
-                    print(f"{name:<9} {runner:<14} {n:>5} points in {seconds:7.2f} s: {n / seconds:8.1f} points/s"
-                          f"{'' if same else '  (summary differs from serial!)'}", flush=True)
+                    print(f"{name:<9} {runner:<16} {n:>5} points in {seconds:7.2f} s: {n / seconds:8.1f} points/s, "
+                          f"writing {writing / seconds:5.1%}{'' if same else '  (summary differs from serial!)'}",
+                          flush=True)
     finally:
         if client is not None:
             client.close()

@@ -16,15 +16,20 @@ them in ``benchmarks/results/targets.json``.  Sections:
 * ``startup``: ``wafersim run wse3 llama-3.1-8b --json`` and ``wafersim presets`` as
   processes (0.15 s; CPU time of the process, and its wall time apart), with
   ``python -c "import numpy"`` and a bare interpreter timed in the same run as the
-  floor they stand on.
+  floor they stand on; ``run --json`` above ``import numpy`` (50 ms: what wafersim
+  costs of its own) and ``presets`` above the bare interpreter.
 * ``flow``: the decode step of llama-3.1-8b on a whole WSE-3 (0.1 s) and the whole
   ``simulate`` (0.2 s); the decode step of llama-3.1-70b on four wafers (0.5 s);
   each also as a ratio to one plain NumPy pass over the same mesh (``a += b`` on two
   (wafers, ny, nx, 4) float64 arrays) timed in the same process, which tracks the
   machine's speed: compare ratios between runs on a shared machine.
-* ``memory``: peak resident memory of a process that runs the flow engine on
-  ``--cores 100x100`` (150 MB) and on the whole wafer (1 GB), and of one that only loads
-  the flow kernels (the floor: interpreter, NumPy, Numba and the compiled kernels).
+* ``memory``: peak resident memory of a process that runs the flow engine on one
+  wafer's ``--cores 100x100`` (150 MB; sized by default, the job would take 32 such
+  wafers, one layer each) and on the whole wafer (1 GB), and of one that only loads
+  the flow kernels (the floor: interpreter, NumPy, Numba and the compiled kernels); each
+  run above the floor (``--cores 100x100``: 50 MB, what the run holds of its own).
+
+With ``--write`` and ``--only``, the sections not run keep their recorded figures.
 
 In-process times are medians of ``--repeat`` runs of this process's CPU time
 (``time.process_time``: on a shared two-core machine wall time counts the neighbours'
@@ -54,9 +59,10 @@ TARGETS = {
     "analytic_batch1_worst_s": 0.3e-3, "analytic_batch_max_worst_s": 0.3e-3,
     "gb200_405b_tp_auto_s": 5e-3, "gb200_405b_gpus_auto_s": 5e-3,
     "sweep_1000_points_engine_s": 1.0,
-    "startup_run_json_s": 0.15, "startup_presets_s": 0.15,
+    "startup_run_json_s": 0.15, "startup_presets_s": 0.15, "startup_run_json_above_numpy_s": 0.05,
     "flow_8b_decode_step_s": 0.1, "flow_8b_simulate_s": 0.2, "flow_70b_4_wafers_decode_step_s": 0.5,
     "flow_memory_cores_100x100_bytes": 150 * MB, "flow_memory_full_wafer_bytes": 1000 * MB,
+    "flow_memory_cores_100x100_above_floor_bytes": 50 * MB,
 }
 
 
@@ -150,8 +156,9 @@ def analytic(repeat: int) -> dict:
 
 # ---- start-up ---------------------------------------------------------------------------
 
-def _process_s(argv: list[str], repeat: int) -> tuple[float, float]:
-    """Medians of (wall, CPU) seconds of a process, CPU from the children's resource usage."""
+def _process_s(argv: list[str], repeat: int, pick=statistics.median) -> tuple[float, float]:
+    """Medians (or ``pick``) of (wall, CPU) seconds of a process, CPU from the children's
+    resource usage."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     walls, cpus = [], []
     for _ in range(repeat + 1):
@@ -161,7 +168,7 @@ def _process_s(argv: list[str], repeat: int) -> tuple[float, float]:
         walls.append(time.perf_counter() - t0)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
-    return statistics.median(walls[1:]), statistics.median(cpus[1:])   # the first run fills the file caches
+    return pick(walls[1:]), pick(cpus[1:])   # the first run fills the file caches
 
 
 def startup(repeat: int) -> dict:
@@ -172,6 +179,10 @@ def startup(repeat: int) -> dict:
                        ("bare_python", ["-c", "pass"])):
         wall, cpu = _process_s([py, *argv], repeat)
         out[f"startup_{name}_s"], out[f"startup_{name}_wall_s"] = cpu, wall
+    # what the commands cost of their own, above the floor they stand on: run imports NumPy,
+    # presets only the interpreter
+    out["startup_run_json_above_numpy_s"] = out["startup_run_json_s"] - out["startup_import_numpy_s"]
+    out["startup_presets_above_python_s"] = out["startup_presets_s"] - out["startup_bare_python_s"]
     return out
 
 
@@ -228,7 +239,7 @@ import sys, wafersim
 from wafersim.engines.flow_routing import warm_up
 warm_up()
 if sys.argv[1] != "floor":
-    wafersim.simulate("wse3", "llama-3.1-8b", fidelity="flow",
+    wafersim.simulate("wse3", "llama-3.1-8b", fidelity="flow", wafers=1,
                       mapping=None if sys.argv[1] == "full" else {"cores": sys.argv[1]})
 hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 print(int(hwm.split()[1]) * 1024)
@@ -243,9 +254,13 @@ def _peak_bytes(case: str) -> int:
 
 
 def memory(repeat: int) -> dict:
-    return {"flow_memory_cores_100x100_bytes": _peak_bytes("100x100"),
-            "flow_memory_full_wafer_bytes": _peak_bytes("full"),
-            "flow_memory_floor_bytes": _peak_bytes("floor")}
+    out = {"flow_memory_cores_100x100_bytes": _peak_bytes("100x100"),
+           "flow_memory_full_wafer_bytes": _peak_bytes("full"),
+           "flow_memory_floor_bytes": _peak_bytes("floor")}
+    # what the runs hold of their own, above the floor (NumPy, Numba and the loaded kernels)
+    for case in ("cores_100x100", "full_wafer"):
+        out[f"flow_memory_{case}_above_floor_bytes"] = out[f"flow_memory_{case}_bytes"] - out["flow_memory_floor_bytes"]
+    return out
 
 
 # ---- report -----------------------------------------------------------------------------
@@ -293,10 +308,17 @@ def main(argv: list[str] | None = None) -> int:
         for key, ratio in before["now_over_before"].items():
             print(f"{key:<48} now / before {ratio:8.3f}")
     if ns.write:
+        import json
+
         from _results import write_json
 
         import numba
         import numpy as np
+        if set(ns.only) != set(SECTIONS) and ns.out.exists():      # the other sections' figures are kept
+            kept = json.loads(ns.out.read_text())
+            figures = {**kept.get("figures", {}), **figures}
+            targets = {**kept.get("targets", {}), **targets}
+            before = before or kept.get("before", {})
         write_json(ns.out, {"benchmark": "speed targets", "repeat": ns.repeat, "sections": ns.only,
                             "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
                                         "python": platform.python_version(), "numpy": np.__version__,

@@ -28,15 +28,16 @@ def test_engine_all_reduce_equals_collective_time_on_the_graph():
     assert gc.chosen["all_reduce"] == expected.algorithm
 
 
-def test_cache_reuses_costs():
-    """Sizes within NBYTES_DIGITS share one entry, and every call on the same spec shares the cache."""
+def test_each_group_is_planned_once_for_every_size():
+    """One closed form per (op, group, algorithm): a size not seen before adds no entry, sizes
+    within NBYTES_DIGITS cost the same, and every call on the same spec shares the plans."""
     system = wafersim.load_system("dgx-h100", {"efficiency.collective_latency_s": "7.9 us"})   # a fresh spec
     gc = GraphCollectives(system, tp=8, pp=1)
     before = len(gc._cache)
     a = gc("all_reduce", 16384.0, 8)
     assert len(gc._cache) == before + 1
     assert gc("all_reduce", 16384.0 * (1 + 1e-9), 8) == a
-    assert len(gc._cache) == before + 1
+    assert gc("all_reduce", 3 * 16384.0, 8) > a and len(gc._cache) == before + 1
     again = GraphCollectives(system, tp=8, pp=1)
     assert again._cache is gc._cache and again("all_reduce", 16384.0, 8) == a
     assert len(gc._cache) == before + 1

@@ -95,7 +95,7 @@ def test_a_version_1_file_with_float_bytes_and_text_booleans_still_reads(tmp_pat
     path = tmp_path / "v1.h5"
     run_sweep(parse_spec(spec, "v1.toml"), path, jobs=1)
     monkeypatch.undo()
-    assert fileformat.FORMAT_VERSION == 2
+    assert fileformat.FORMAT_VERSION == 3
     with h5py.File(path) as f:
         assert f.attrs["format-version"] == 1 and f["summary/system.core.sram_bytes"].dtype.kind == "f"
     c = read_collection(path)
@@ -133,13 +133,14 @@ def test_h5py_reader_and_runs(small):
     assert tpot.dims == c.dims and tpot.units == "s" and tpot.data.shape == (3, 4)
     assert c.attrs["points"] == 12 and c.attrs["failed"] == 3 and "sram_bytes" in c.attrs["spec"]
     with h5py.File(small) as f:
-        run = f["runs"][point_id(5)]
-        assert "config" in run.attrs and "decode_layer_s" in f["arrays"] and "decode_layer_s" not in run
+        runs = f["runs"]                                # a table: one row per point
+        assert "decode_layer_s" in f["arrays"] and point_id(5) not in runs
+        assert json.loads(runs["config"][5])["scenario"]["wafers"] == 2
         assert f["arrays/decode_layer_s"].shape == (3, 4, 4)                 # sweep axes, then layer
-        assert "error" in f["runs"][point_id(3)].attrs
-        assert json.loads(run.attrs["summary"])["tpot_s"] == float(f["summary/tpot_s"][1, 1])
+        assert runs["error"][3] and not runs["error"][5]
+        assert json.loads(runs["summary"][5])["tpot_s"] == float(f["summary/tpot_s"][1, 1])
         assert int(f["summary/point"][1, 1]) == 5
-        assert json.loads(run.attrs["point"])["scenario"]["wafers"] == 2
+        assert json.loads(runs["point"][5])["scenario"]["wafers"] == 2
 
 
 def test_same_spec_same_summary_bytes_serial_and_pool(small, tmp_path):
@@ -166,8 +167,20 @@ def test_a_partial_collection_marks_points_not_run(tmp_path):
     assert np.isnan(c.variables["tpot_s"].data.ravel()[5:]).all()
     assert c.attrs["finished"] == 5 and c.attrs["failed"] == 1
     with h5py.File(tmp_path / "part.h5") as f:
-        assert sorted(f["runs"]) == [point_id(i) for i in range(5)]
+        assert [bool(t) for t in f["runs/point"][()]] == [True] * 5 + [False] * 7
 
+
+#: two models, one or two layers: array shapes differ between points, so each keeps its own
+MODELS = f"""
+system = "mini-wafer"
+[scenario]
+prompt = 256
+[axes]
+model = ["{DATA / 'tiny-llama.toml'}", "llama-3.1-8b"]
+layers = [1, 2]
+"""
+#: a GPU system: each run has its topology attached
+GPU_TP = f'model = "{DATA / "tiny-llama.toml"}"\nsystem = "dgx-h100"\n[scenario]\nprompt = 256\n[axes]\ntp = [1, 2]\n'
 
 #: flow runs of the tiny model on the test wafer; the axes follow
 FLOW = f"""
@@ -181,14 +194,9 @@ wafers = 1
 """
 
 
-@pytest.mark.parametrize("text", [SMALL, FLOW + "batch = [1, 2]\n", f"""
-system = "mini-wafer"
-[scenario]
-prompt = 256
-[axes]
-model = ["{DATA / 'tiny-llama.toml'}", "llama-3.1-8b"]
-layers = [1, 2]
-""", FLOW + 'cores = ["6x10", "16x16", "12x4"]\n'], ids=["analytic", "flow", "models", "flow-blocks"])
+@pytest.mark.parametrize("text", [SMALL, FLOW + "batch = [1, 2]\n", MODELS, FLOW + 'cores = ["6x10", "16x16", "12x4"]\n',
+                                  GPU_TP],
+    ids=["analytic", "flow", "models", "flow-blocks", "gpu-attachments"])
 def test_each_point_reads_back_as_the_run_it_was(tmp_path, text):
     """Arrays stacked on the axes (same shape at every point) or kept in the point's group
     (shapes that differ) come back as the run simulated: /arrays plus /runs/p<index>."""
@@ -202,13 +210,57 @@ def test_each_point_reads_back_as_the_run_it_was(tmp_path, text):
             assert_same_run(read_point(tmp_path / "s.h5", job["index"]), direct.result)
     with h5py.File(tmp_path / "s.h5") as f:
         stacked = set(f["arrays"])
-        own = set(f["runs"][point_id(0)])
+        own = set(f["runs"].get(point_id(0), ()))
     if 'fidelity = "flow"' in text:
         assert {"link_load_bytes", "sram_weight_bytes"} <= stacked       # per-core and per-link arrays, stacked
     if "layers = [1, 2]" in text:                    # one layer or two: shapes differ, each point keeps its own
         assert "decode_layer_s" not in stacked and "decode_layer_s" in own
     else:
         assert "decode_layer_s" in stacked and "decode_layer_s" not in own
+
+
+def _version_2_runs(f, jobs, ran, stacked, arrays):
+    """/runs as version 2 wrote it: one group per point, its row as attributes, its attachments
+    as scalar datasets (the reference for reading older files)."""
+    from wafersim.results.hdf5 import _json, _run_attrs, _write_array, _write_attachments
+    runs = f.create_group("runs", track_order=True)
+    for i, o in enumerate(ran):
+        if o is None:
+            continue
+        rg = runs.create_group(point_id(i))
+        rg.attrs["point"] = _json(jobs[i])
+        if not o.ok:
+            rg.attrs["error"] = o.error
+            continue
+        _run_attrs(rg, o.result)
+        if arrays:
+            rg.attrs["components"] = _json(sorted(set(o.result.prefill.components) | set(o.result.decode.components)))
+            for name, arr in sorted(o.result.arrays.items()):
+                if name not in stacked:
+                    _write_array(rg, name, arr)
+            _write_attachments(rg, o.result)
+
+
+@pytest.mark.parametrize("text", [MODELS, GPU_TP], ids=["own-arrays", "attachments"])
+def test_a_version_2_file_with_a_group_per_point_still_reads(tmp_path, monkeypatch, text):
+    """Files written before /runs became a table: each point, its attachments (a GPU system's
+    topology) and its own arrays read back as the run simulated, and the plots' precisions."""
+    from wafersim.plotting.text import sweep_precisions
+    from wafersim.sweep import collection, plan, read_point
+    from wafersim.sweep.records import decode, run_point
+    p = plan(parse_spec(text, "v2.toml"))
+    monkeypatch.setattr(collection, "FORMAT_VERSION", 2)
+    monkeypatch.setattr(collection, "write_runs", _version_2_runs)
+    run_sweep(p, tmp_path / "v2.h5")
+    monkeypatch.undo()
+    with h5py.File(tmp_path / "v2.h5") as f:
+        assert f.attrs["format-version"] == 2 and "config" in f["runs"][point_id(0)].attrs
+    runs = [decode(run_point(job)) for job in p.jobs]
+    assert any(o.ok and o.result.attachments for o in runs) == ("dgx" in text)
+    for o in runs:
+        if o.ok:
+            assert_same_run(read_point(tmp_path / "v2.h5", o.index), o.result)
+    assert sweep_precisions(tmp_path / "v2.h5") == {o.index: ("bf16", "bf16") for o in runs if o.ok}
 
 
 def test_a_sweep_file_with_a_mangled_version_is_refused_and_closed(tmp_path):

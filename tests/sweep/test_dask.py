@@ -68,7 +68,7 @@ def test_a_point_that_kills_its_workers_is_recorded_failed_and_its_chunk_runs(cl
     allowing no retry (as here, to keep the test short), Dask also fails a task that was queued
     on the worker when it died; such a point is recorded as killed too, never left unrecorded."""
     from wafersim.sweep import records, runners
-    poison, real = 20, records.run_chunk
+    poison, real = 20, records.run_batch
 
     def killing_chunk(jobs):             # defined here, so pickled by value to the worker
         if any(job["index"] == poison for job in jobs):
@@ -78,7 +78,7 @@ def test_a_point_that_kills_its_workers_is_recorded_failed_and_its_chunk_runs(cl
     out = tmp_path / "p.h5"
     scheduler = client.cluster.scheduler
     allowed, scheduler.allowed_failures = scheduler.allowed_failures, 0      # the first death is final
-    monkeypatch.setattr(runners, "run_chunk", killing_chunk)
+    monkeypatch.setattr(runners, "run_batch", killing_chunk)
     try:
         report = run_sweep(parse_spec(big(N), "dask.toml"), out, client=client)
     finally:
@@ -98,7 +98,7 @@ def test_a_chunk_the_cluster_loses_is_left_for_resume(client, serial, tmp_path, 
     CommClosedError) is not journaled, failed or otherwise; the other chunks are delivered,
     then WorkerLost says so, and --resume runs exactly the missing points."""
     from wafersim.sweep import records, runners
-    lost_point, real = 20, records.run_chunk
+    lost_point, real = 20, records.run_batch
 
     def losing_chunk(jobs):              # defined here, so pickled by value to the worker
         if any(job["index"] == lost_point for job in jobs):
@@ -106,7 +106,7 @@ def test_a_chunk_the_cluster_loses_is_left_for_resume(client, serial, tmp_path, 
         return real(jobs)
 
     out = tmp_path / "l.h5"
-    monkeypatch.setattr(runners, "run_chunk", losing_chunk)
+    monkeypatch.setattr(runners, "run_batch", losing_chunk)
     try:
         with pytest.raises(runners.WorkerLost, match="--resume") as err:
             run_sweep(parse_spec(big(N), "dask.toml"), out, client=client)

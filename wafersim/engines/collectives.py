@@ -53,7 +53,8 @@ import networkx as nx
 
 from .routing import Edge, Router
 
-__all__ = ["OPS", "ALGORITHMS", "CollectiveParams", "CollectiveCost", "collective_time", "available_algorithms"]
+__all__ = ["OPS", "ALGORITHMS", "CollectiveParams", "CollectiveCost", "CollectiveModel", "collective_time",
+           "collective_model", "available_algorithms"]
 
 OPS = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all", "point_to_point")
 ALGORITHMS: dict[str, tuple[str, ...]] = {
@@ -114,6 +115,9 @@ class _Plan:
     time_s: float
     bottleneck: Edge | None
     steps: int
+    load_s: float
+    """the bandwidth term of ``time_s``: every flow's bytes, so every link's load, are
+    proportional to the message, so the rest of ``time_s`` does not depend on it"""
 
 
 def _bus_factor(op: str, n: int) -> float:
@@ -168,7 +172,8 @@ def _ring(graph, router, gpus, op, nbytes, params) -> _Plan:
     loads, latency = _route_flows(router, flows)
     load_t, where = _load_time(graph, loads, params.efficiency)
     steps = 2 * (n - 1) if op == "all_reduce" else n - 1
-    return _Plan(params.call_latency_s + steps * (load_t + latency + params.step_latency_s), where, steps)
+    return _Plan(params.call_latency_s + steps * (load_t + latency + params.step_latency_s), where, steps,
+                 steps * load_t)
 
 
 def _tree_edges(gpus: Sequence[str]) -> list[tuple[str, str]]:
@@ -191,7 +196,7 @@ def _tree(graph, router, gpus, op, nbytes, params) -> _Plan:
     load_t, where = _load_time(graph, loads, params.efficiency)
     depth = int(math.floor(math.log2(n)))
     steps = 2 * depth
-    return _Plan(params.call_latency_s + load_t + steps * (latency + params.step_latency_s), where, steps)
+    return _Plan(params.call_latency_s + load_t + steps * (latency + params.step_latency_s), where, steps, load_t)
 
 
 def _nvls_switches(graph: nx.DiGraph, gpus: Sequence[str]) -> list[str]:
@@ -221,7 +226,7 @@ def _nvls(graph, router, gpus, op, nbytes, params) -> _Plan:
             loads[(s, g)] = down * share
             latency = max(latency, graph.edges[g, s]["latency_s"] + graph.edges[s, g]["latency_s"])
     load_t, where = _load_time(graph, loads, params.nvls_efficiency)
-    return _Plan(params.call_latency_s + load_t + latency + params.step_latency_s, where, 1)
+    return _Plan(params.call_latency_s + load_t + latency + params.step_latency_s, where, 1, load_t)
 
 
 def _direct(graph, router, gpus, op, nbytes, params) -> _Plan:
@@ -232,7 +237,7 @@ def _direct(graph, router, gpus, op, nbytes, params) -> _Plan:
         flows = [(a, b, nbytes / n) for a in gpus for b in gpus if a != b]
     loads, latency = _route_flows(router, flows)
     load_t, where = _load_time(graph, loads, params.efficiency)
-    return _Plan(params.call_latency_s + load_t + latency + params.step_latency_s, where, 1)
+    return _Plan(params.call_latency_s + load_t + latency + params.step_latency_s, where, 1, load_t)
 
 
 _PLANNERS = {"ring": _ring, "tree": _tree, "nvls": _nvls, "direct": _direct}
@@ -265,6 +270,61 @@ def available_algorithms(graph: nx.DiGraph, gpus: Sequence[str], op: str) -> tup
     op = _normalise_op(op)
     gpus = _check_gpus(graph, gpus)
     return tuple(a for a in ALGORITHMS[op] if a != "nvls" or _nvls_switches(graph, gpus))
+
+
+@dataclass(frozen=True)
+class CollectiveModel:
+    """The cost of collective ``op`` over one group of ``n`` GPUs in closed form: each
+    algorithm's time is ``fixed_s + per_byte_s x nbytes`` (every flow's bytes, so every
+    link's load, are proportional to the message, and nothing else depends on it), so a
+    message size never seen costs a few multiplications, not a routing of its flows.
+    ``lines`` holds (algorithm, fixed_s, per_byte_s, bottleneck link, steps) of each
+    algorithm allowed, in :data:`ALGORITHMS` order; :meth:`cost` takes the fastest (ties to
+    the earlier), as :func:`collective_time` does."""
+    op: str
+    n: int
+    lines: tuple[tuple[str, float, float, Edge | None, int], ...]
+
+    def cost(self, nbytes: float) -> CollectiveCost:
+        if self.n == 1 or nbytes == 0:
+            return CollectiveCost(0.0, "none", 0.0, 0.0, None, 0)
+        best = None
+        for line in self.lines:
+            t = line[1] + line[2] * nbytes
+            if best is None or t < best[0]:
+                best = (t, line)
+        t, (name, _, _, where, steps) = best
+        algbw = nbytes / t
+        return CollectiveCost(t, name, algbw * _bus_factor(self.op, self.n), algbw, where, steps)
+
+
+#: the message size (bytes) a :class:`CollectiveModel` is planned at: any size gives the
+#: same lines, since the flows' bytes scale with it
+_UNIT_BYTES = 1.0
+
+
+def collective_model(graph: nx.DiGraph, gpus: Sequence[str], op: str, params: CollectiveParams,
+                     algorithm: str = "auto", router: Router | None = None) -> CollectiveModel:
+    """:func:`collective_time` of ``op`` over ``gpus`` for every message size at once: the
+    routes are found once (``router`` keeps them), then each size costs O(algorithms)."""
+    op = _normalise_op(op)
+    gpus = _check_gpus(graph, gpus)
+    n = len(gpus)
+    if n == 1 or (op == "point_to_point" and n != 2):
+        collective_time(graph, gpus, op, 0.0, params, algorithm, router)          # the same errors
+        return CollectiveModel(op, n, ())
+    available = available_algorithms(graph, gpus, op)
+    if algorithm != "auto":
+        collective_time(graph, gpus, op, 0.0, params, algorithm, router)          # checks the name
+        if algorithm not in available:
+            raise ValueError(f"algorithm {algorithm!r} is not available for {op} over these GPUs")
+    router = router if router is not None else Router(graph)
+    lines = []
+    for name in (available if algorithm == "auto" else (algorithm,)):
+        plan = _PLANNERS[name](graph, router, gpus, op, _UNIT_BYTES, params)
+        per_byte = plan.load_s / _UNIT_BYTES
+        lines.append((name, plan.time_s - plan.load_s, per_byte, plan.bottleneck, plan.steps))
+    return CollectiveModel(op, n, tuple(lines))
 
 
 def collective_time(graph: nx.DiGraph, gpus: Sequence[str], op: str, nbytes: float,

@@ -3,7 +3,8 @@
 :class:`GraphCollectives` builds the topology graph of a system once
 (:func:`~wafersim.hardware.topology.build_topology`), places the parallel groups on
 its GPUs and costs each collective with
-:func:`~wafersim.engines.collectives.collective_time`.
+:func:`~wafersim.engines.collectives.collective_model` (the costs of
+:func:`~wafersim.engines.collectives.collective_time` for every message size).
 
 Placement.  GPUs are taken in :func:`~wafersim.hardware.topology.gpu_nodes` order
 (node 0 first, then node 1, ...), and rank ``r`` of a job with ``tp`` x ``ep`` x
@@ -28,9 +29,12 @@ in-switch reduction) the fastest available is used, as with "auto".
 
 The graph, its router (shortest paths per source) and the costs are built once
 per system spec and shared by every simulate call on it (specs are frozen, so
-this is safe; treat ``GraphCollectives.graph`` as read-only).  Costs are cached
-on (op, nbytes rounded to :data:`NBYTES_DIGITS` significant digits, group): a
-cost depends on nothing else, so a cached answer is the answer.
+this is safe; treat ``GraphCollectives.graph`` as read-only).  Each (op, group,
+algorithm) is planned once, as a closed form in the message size
+(:class:`~wafersim.engines.collectives.CollectiveModel`: every algorithm's time
+is affine in the bytes), so a message size not seen before (a new prompt length)
+costs a few multiplications; sizes are rounded to :data:`NBYTES_DIGITS`
+significant digits, as they were when each size was routed and cached.
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ import networkx as nx
 from ..config import ConfigError
 from ..hardware.gpu import GpuSystemSpec
 from ..hardware.topology import build_topology, gpu_nodes, nodes_to_build, topology_to_graphml
-from .collectives import ALGORITHMS, CollectiveCost, CollectiveParams, available_algorithms, collective_time
+from .collectives import (ALGORITHMS, CollectiveCost, CollectiveModel, CollectiveParams, available_algorithms,
+                          collective_model)
 from .routing import Router
 
 __all__ = ["NBYTES_DIGITS", "GpuPlacement", "GraphCollectives"]
@@ -95,7 +100,7 @@ class SystemGraph:
     gpus: tuple[str, ...]
     params: CollectiveParams
     router: Router
-    costs: dict[tuple[str, float, tuple[str, ...]], CollectiveCost] = field(default_factory=dict)
+    costs: dict[tuple[str, tuple[str, ...], str], CollectiveModel] = field(default_factory=dict)
 
 
 def system_graph(system: GpuSystemSpec, gpus: int | None = None) -> SystemGraph:
@@ -165,15 +170,16 @@ class GraphCollectives:
         if op not in _OPS:
             raise ValueError(f"unknown collective {op!r}; expected one of {', '.join(_OPS)}")
         name = _OPS[op]
-        key = (name, float(f"{nbytes:.{NBYTES_DIGITS}g}"), tuple(group))
-        hit = self._cache.get(key)
-        if hit is None:
+        key = (name, tuple(group), self.algorithm)
+        model = self._cache.get(key)
+        if model is None:
             algorithm = self.algorithm
             if algorithm != "auto" and (algorithm not in ALGORITHMS[name]
                                         or algorithm not in available_algorithms(self.graph, group, name)):
                 algorithm = "auto"
-            hit = collective_time(self.graph, group, name, key[1], self.params, algorithm, self._router)
-            self._cache[key] = hit
+            model = collective_model(self.graph, group, name, self.params, algorithm, self._router)
+            self._cache[key] = model
+        hit = model.cost(float(f"{nbytes:.{NBYTES_DIGITS}g}"))
         if hit.algorithm != "none":
             self.chosen[op] = hit.algorithm
         return hit

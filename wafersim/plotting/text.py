@@ -247,13 +247,11 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
 
 def sweep_precisions(path: str | Path) -> dict[int, tuple[str, str]]:
     """Point index -> (weight format, KV-cache format) of each point of a sweep file that ran."""
-    from ..results.hdf5 import _text
     from ..sweep.fileformat import open_sweep
+    from ..sweep.runs_table import configs
     out = {}
     with open_sweep(path) as f:
-        for name, g in f.get("runs", {}).items():
-            if "config" not in g.attrs:
-                continue
-            scenario = json.loads(_text(g.attrs["config"])).get("scenario", {})
-            out[int(name.lstrip("p"))] = (scenario.get("dtype") or "", scenario.get("kv_dtype") or "")
+        for index, config in configs(f).items():
+            scenario = config.get("scenario", {})
+            out[index] = (scenario.get("dtype") or "", scenario.get("kv_dtype") or "")
     return out

@@ -21,15 +21,15 @@ import h5py
 import numpy as np
 
 from ..results.errors import ResultsFormatError
-from ..results.hdf5 import (_dataset, _dim_scale, _empty_dataset, _json, _run_attrs, _scale, _text, _write_array,
-                             _write_attachments)
+from ..results.hdf5 import _dataset, _dim_scale, _empty_dataset, _scale, _text
 from ..results.phase import PhaseTime
 from ..results.run_result import LayerArray, RunResult
 from ..results.summary import Summary
-from .fileformat import attach_dims, open_sweep, point_id
+from .fileformat import attach_dims, open_sweep
 from .records import PointOutcome
+from .runs_table import own_group, read_attachments, read_row
 
-__all__ = ["stackable", "write_arrays", "write_point", "read_point", "GROUP", "PHASES"]
+__all__ = ["stackable", "write_arrays", "read_point", "GROUP", "PHASES"]
 
 GROUP = "arrays"
 PHASES = (("prefill_components_s", "prefill"), ("decode_components_s", "decode"))
@@ -69,11 +69,8 @@ def write_arrays(f: h5py.File, ran: Sequence[PointOutcome | None], shape: tuple[
         a = template.arrays[name]
         for axis in range(len(a.dims)):
             _dim_scale(g, a, axis)
-        # one point at a time, NaN where none ran: memory does not grow with points x array size
         ds = _empty_dataset(g, name, (*shape, *a.shape), np.float64, np.nan)
-        for i, o in enumerate(ran):
-            if o is not None and o.ok:
-                _write_point_array(ds, np.unravel_index(i, shape), o.result.arrays[name])
+        _write_stacked(ds, ran, shape, name, a)
         _describe(ds, g, [*dims, *a.dims], a.units, a.description, coords, str(a.dtype))
     components = sorted({c for r in ok for p in (r.prefill, r.decode) for c in p.components})
     _scale(g, "component", np.array(components, dtype=str))
@@ -85,6 +82,39 @@ def write_arrays(f: h5py.File, ran: Sequence[PointOutcome | None], shape: tuple[
                 data[i] = [comps.get(c, 0.0) for c in components]
         _write(g, label, data.reshape(*shape, len(components)), [*dims, "component"], "s",
                f"{phase}: seconds each resource alone would need", coords, "float64")
+
+
+#: Most bytes of one write of a stacked array: points are written together, a run of them
+#: along the last axis at a time, up to this much (a point whose array is larger on its own
+#: is written alone, a chunk at a time), so memory does not grow with points x array size.
+SLAB_BYTES = 64 << 20
+
+
+def _write_stacked(ds: h5py.Dataset, ran: Sequence[PointOutcome | None], shape: tuple[int, ...], name: str,
+                   a: LayerArray) -> None:
+    """Array ``name`` of every point that ran into ``ds``, NaN where none ran: one write per run
+    of points along the last axis (as many as SLAB_BYTES holds)."""
+    whole = int(np.prod(a.shape, dtype=np.int64)) * 8
+    step = max(1, min(shape[-1], SLAB_BYTES // max(1, whole)))
+    lead = int(np.prod(shape[:-1], dtype=np.int64))
+    for row in range(lead):
+        at = np.unravel_index(row, shape[:-1]) if shape[:-1] else ()
+        for j0 in range(0, shape[-1], step):
+            j1 = min(shape[-1], j0 + step)
+            points = [ran[row * shape[-1] + j] for j in range(j0, j1)]
+            if not any(o is not None and o.ok for o in points):
+                continue
+            if j1 - j0 == 1:
+                _write_point_array(ds, (*at, j0), points[0].result.arrays[name])
+                continue
+            block = np.full((j1 - j0, *a.shape), np.nan)
+            for k, o in enumerate(points):
+                if o is not None and o.ok:
+                    b = o.result.arrays[name]
+                    if b.stored.shape != b.shape:          # a corner of the whole: zero elsewhere
+                        block[k] = 0.0
+                    block[(k, *b.corner)] = b.stored
+            ds[(*(int(i) for i in at), slice(j0, j1))] = block
 
 
 def _write_point_array(ds: h5py.Dataset, point: tuple[int, ...], a: LayerArray) -> None:
@@ -119,42 +149,28 @@ def _describe(ds: h5py.Dataset, g: h5py.Group, dims: list[str], units: str, desc
     attach_dims(ds, g, dims, coords)
 
 
-def write_point(rg: h5py.Group, result: RunResult, stacked: set[str], arrays: bool) -> None:
-    """A point's group: its configuration, summary and notes, the arrays not stacked, attachments."""
-    _run_attrs(rg, result)
-    if not arrays:
-        return
-    rg.attrs["components"] = _json(sorted(set(result.prefill.components) | set(result.decode.components)))
-    for name, arr in sorted(result.arrays.items()):
-        if name not in stacked:
-            _write_array(rg, name, arr)
-    _write_attachments(rg, result)
-
-
 def read_point(path: str | Path, index: int) -> RunResult:
     """Point ``index`` of a sweep file as a :class:`RunResult` (summary, configuration, notes,
     both phases' components and every array, from /arrays and its own group)."""
     with open_sweep(path) as f:
-        runs = f.get("runs")
-        pid = point_id(index)
-        if runs is None or pid not in runs:
+        row = read_row(f, index)
+        if row is None:
             raise ResultsFormatError(f"{path}: no point {index} (it did not run, or the file has no /runs)")
-        rg = runs[pid]
-        if "error" in rg.attrs:
-            raise ResultsFormatError(f"{path}: point {index} failed: {_text(rg.attrs['error'])}")
-        if GROUP not in f or "components" not in rg.attrs:
+        if "error" in row:
+            raise ResultsFormatError(f"{path}: point {index} failed: {row['error']}")
+        if GROUP not in f or not row.get("components"):
             raise ResultsFormatError(f"{path}: point {index} was stored without its arrays (--no-arrays)")
-        stored = json.loads(_text(rg.attrs["summary"]))
+        stored = json.loads(row["summary"])
         g = f[GROUP]
         where = np.unravel_index(index, f["summary/point"].shape)
-        own = set(json.loads(_text(rg.attrs["components"])))
+        own = set(json.loads(row["components"]))
         names = [_text(n) for n in g["component"][()]]
         phases = {}
         for label, phase in PHASES:
             values = g[label][where]
             total = stored["ttft_s" if phase == "prefill" else "tpot_s"]
             phases[phase] = PhaseTime(float(total), {n: float(v) for n, v in zip(names, values) if n in own})
-        arrays, attachments = {}, {}
+        arrays = {}
         for name, ds in g.items():
             if ds.is_scale or name in dict(PHASES) or len(ds.dims) <= len(where):
                 continue
@@ -163,16 +179,15 @@ def read_point(path: str | Path, index: int) -> RunResult:
             data = ds[where].astype(_text(ds.attrs["dtype"]))
             arrays[name] = LayerArray(data, dims, str(_text(ds.attrs["units"])), str(_text(ds.attrs["description"])),
                                       labels or None)
-        for name, ds in rg.items():
-            if ds.is_scale:
-                continue
-            if ds.shape == () and h5py.check_string_dtype(ds.dtype):
-                attachments[name] = _text(ds[()])
-                continue
+        rg = own_group(f, index)
+        for name, ds in (rg.items() if rg is not None else ()):
+            if ds.is_scale or (ds.shape == () and h5py.check_string_dtype(ds.dtype)):
+                continue                 # an attachment (version 2): read_attachments has it
             dims = tuple(d[0].name.rsplit("/", 1)[-1] for d in ds.dims)
             labels = {d: tuple(str(_text(v)) for v in rg[d][()]) for d in dims
                       if d in rg and h5py.check_string_dtype(rg[d].dtype)}
             arrays[name] = LayerArray(ds[()], dims, str(_text(ds.attrs["units"])), str(_text(ds.attrs["description"])),
                                       labels or None)
-        return RunResult(Summary.from_mapping(stored), json.loads(_text(rg.attrs["config"])), phases["prefill"],
-                         phases["decode"], arrays, json.loads(_text(rg.attrs["notes"])), attachments)
+        attachments = read_attachments(f, index)
+        return RunResult(Summary.from_mapping(stored), json.loads(row["config"]), phases["prefill"],
+                         phases["decode"], arrays, json.loads(row["notes"]), attachments)

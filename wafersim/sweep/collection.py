@@ -10,13 +10,14 @@ Layout (format ``wafersim-sweep``, version 2; docs/results-schema.md)::
                        a zipped axis counts 0..n-1 and each of its keys is a coordinate along it
       /<metric>        one variable per summary field, shaped like the sweep: numbers as float64
                        (NaN where the point failed), true/false as int8 (-1), text ("" )
-      /point           the index of each point (its group under /runs), /status (1 ran, 0 failed,
+      /point           the index of each point (its row of /runs), /status (1 ran, 0 failed,
                        -1 not run) and /error (the error of a failed point)
     /arrays            each point's arrays stacked on the sweep's axes where their shapes agree
                        (wafersim.sweep.arrays): (axes..., layer), (axes..., y, x, direction), ...
-    /runs/p000000      one group per point: its job, resolved configuration and summary (JSON
-                       attrs) and any array whose shape differs between points; a failed point
-                       keeps its job and error
+    /runs              a table, one row per point (wafersim.sweep.runs_table): its job, resolved
+                       configuration, summary and notes (JSON), its error where it failed, its
+                       attachments; /runs/p000000 holds a point's arrays whose shape differs
+                       between points
 
 so that ``xarray.open_dataset(path, engine="h5netcdf", group="summary")`` is an
 n-dimensional Dataset and ``.to_dataframe()`` a table.  Writing needs only
@@ -39,8 +40,9 @@ from ..results.hdf5 import _column, _dataset, _json, _stamp, _text
 from ..results.integrity import signed_h5
 from ..results.run_result import LayerArray
 from ..results.summary import FIELDS
-from .arrays import stackable, write_arrays, write_point
+from .arrays import stackable, write_arrays
 from .fileformat import FORMAT, FORMAT_VERSION, attach_dims, open_sweep as _open, point_id
+from .runs_table import write_runs
 from .records import PointOutcome
 from .points import SweepPlan
 
@@ -52,10 +54,10 @@ NOT_RUN, FAILED, RAN = -1, 0, 1
 
 
 def _kind(values: list[Any]) -> str:
-    present = [v for v in values if v is not None]
-    if present and all(isinstance(v, (bool, np.bool_)) for v in present):
+    types = {type(v) for v in values} - {type(None)}      # by type: a column has few
+    if types and all(issubclass(t, (bool, np.bool_)) for t in types):
         return "bool"
-    if all(isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_)) for v in present):
+    if all(issubclass(t, (int, float, np.number)) and not issubclass(t, (bool, np.bool_)) for t in types):
         return "number"
     return "text"
 
@@ -65,11 +67,11 @@ def _variable(g: h5py.Group, name: str, values: list[Any], shape: tuple[int, ...
     kind = _kind(values)
     if kind == "number":
         data = np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64).reshape(shape)
-        ds = _dataset(g, name, data, fillvalue=np.nan)
+        ds = g.create_dataset(name, data=data, fillvalue=np.nan, track_times=False)      # small: not compressed
         ds.attrs["_FillValue"] = np.float64(np.nan)
     elif kind == "bool":
         data = np.array([-1 if v is None else int(v) for v in values], dtype=np.int8).reshape(shape)
-        ds = _dataset(g, name, data, fillvalue=np.int8(-1))
+        ds = g.create_dataset(name, data=data, fillvalue=np.int8(-1), track_times=False)
         ds.attrs["_FillValue"] = np.int8(-1)
         ds.attrs["flag_values"] = np.array([0, 1], dtype=np.int8)
         ds.attrs["flag_meanings"] = "false true"
@@ -137,10 +139,10 @@ def write_collection(path: str | Path, plan: SweepPlan, outcomes: Mapping[int, P
                                   "units": [c.units for c in plan.coordinates[a.name]]} for a in plan.spec.axes])
         g = f.create_group(GROUP, track_order=True)
         coords = _axes(g, plan)
-        summaries = [o.result.summary if o is not None and o.ok else {} for o in ran]
+        summaries = [vars(o.result.summary) if o is not None and o.ok else {} for o in ran]   # fields, None unset
         status = [NOT_RUN if o is None else RAN if o.ok else FAILED for o in ran]
         _ints(g, "point", np.arange(n, dtype=np.int64).reshape(shape), dims, coords,
-              "index of the point: its run is /runs/p<index> (six digits)")
+              "index of the point: its row of the /runs table")
         _ints(g, "status", np.array(status, dtype=np.int8).reshape(shape), dims, coords,
               "1: the point ran; 0: it failed (see error); -1: not run",
               flags=(np.array([NOT_RUN, FAILED, RAN], dtype=np.int8), "not_run failed ran"))
@@ -154,16 +156,7 @@ def write_collection(path: str | Path, plan: SweepPlan, outcomes: Mapping[int, P
         stacked = stackable([o.result for o in ran if o is not None and o.ok], dims) if arrays else []
         if arrays:
             write_arrays(f, ran, shape, dims, lambda group: _axes(group, plan), stacked)
-        runs = f.create_group("runs", track_order=True)
-        for i, o in enumerate(ran):
-            if o is None:
-                continue
-            rg = runs.create_group(point_id(i))
-            rg.attrs["point"] = _json(plan.jobs[i])
-            if o.ok:
-                write_point(rg, o.result, set(stacked), arrays)
-            else:
-                rg.attrs["error"] = o.error
+        write_runs(f, plan.jobs, ran, set(stacked), arrays)
     return path
 
 

@@ -15,11 +15,13 @@ from ..results.integrity import verify
 __all__ = ["FORMAT", "FORMAT_VERSION", "point_id", "open_sweep", "attach_dims"]
 
 FORMAT = SWEEP_FORMAT
-FORMAT_VERSION = 2   # 2: axes of whole bytes as integers, boolean axes as booleans (1: float64, "true"/"false")
+#: 2: axes of whole bytes as integers, boolean axes as booleans (1: float64, "true"/"false");
+#: 3: /runs a table of one row per point (2: one group per point, its row as attributes)
+FORMAT_VERSION = 3
 
 
 def point_id(index: int) -> str:
-    """The group of point ``index`` under /runs."""
+    """The group of point ``index`` under /runs (its arrays that are not stacked)."""
     return f"p{index:06d}"
 
 

@@ -1,9 +1,10 @@
 """The append-only journal of a running sweep: what survives ``kill -9``.
 
-While a sweep runs, its one writer appends each finished point to
-``OUT.journal`` beside the results file, one ``write`` per point, so that the
-point is in the file (the operating system's page cache) before the next one
-is taken; a killed process loses only the points not yet appended.  The
+While a sweep runs, its one writer appends finished points to ``OUT.journal``
+beside the results file, one ``write`` per batch that arrives (a chunk of a
+pool's or a cluster's points; in one process, each point), so that the batch
+is in the file (the operating system's page cache) before the next one is
+taken; a killed process loses only the points not yet appended.  The
 journal is fsynced when the sweep ends; the results file is then written from
 it atomically and the journal removed.
 
@@ -92,7 +93,7 @@ def _frame(kind: bytes, payload: bytes) -> bytes:
 
 
 class JournalWriter:
-    """Appends frames to a journal, one ``os.write`` per frame."""
+    """Appends frames to a journal, one ``os.write`` per call."""
 
     def __init__(self, path: str | Path, header: dict[str, Any], resume: Journal | None = None):
         self.path = Path(path)
@@ -116,6 +117,10 @@ class JournalWriter:
 
     def append(self, record: bytes) -> None:
         self._write(_frame(b"P", record))
+
+    def append_many(self, records: list[bytes]) -> None:
+        """Several points' records in one write (a chunk of points)."""
+        self._write(b"".join(_frame(b"P", r) for r in records))
 
     def close(self, sync: bool = True) -> None:
         if self._fd is not None:

@@ -8,9 +8,12 @@ bytes travel back to the one process that writes, which appends them to the
 journal as they are; :func:`decode` turns them into a :class:`PointOutcome`.
 
 Encoding: a little-endian ``uint32`` header length, the header as UTF-8 JSON
-(the index, the status, the summary, configuration, phases, notes, and each
+(the index, the status, the summary (with both phases' components and the
+notes, the text a collection's row holds), configuration, phases, notes, and each
 array's dtype, shape, units and dimensions), then each array's bytes in that
-order.  An array held as a leading corner of a larger one, zero elsewhere
+order, then each attachment's UTF-8 text (``attachment_bytes`` gives their names
+and lengths: a topology's GraphML is tens of kB, which JSON would escape).  An
+array held as a leading corner of a larger one, zero elsewhere
 (:class:`~wafersim.results.run_result.LayerArray`), records the corner's shape
 and bytes and the whole array's shape as ``whole``; records without it hold
 whole arrays.  JSON keeps every float exactly (shortest round-trip text), so a
@@ -22,19 +25,21 @@ from __future__ import annotations
 import json
 import struct
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..config import ERROR_TEXT_MAX
 from ..presets import load_model, load_system
+from ..results.hdf5 import _run_texts
 from ..results.phase import PhaseTime
 from ..results.run_result import LayerArray, RunResult
 from ..results.summary import Summary
 from ..runner import simulate
 
-__all__ = ["PointOutcome", "run_point", "run_chunk", "encode", "decode", "error_text", "header_of"]
+__all__ = ["PointOutcome", "Finished", "run_outcome", "run_point", "run_chunk", "run_batch", "encode", "decode",
+           "error_text", "header_of"]
 
 #: The length of a record's JSON header that leads it: a little-endian uint32.
 _LEN = struct.Struct("<I")
@@ -51,13 +56,31 @@ class PointOutcome:
     result: RunResult | None
     error: str = ""
     seconds: float = 0.0
+    #: the run's JSON texts once made (:func:`texts`): made once, for the record and the collection
+    _texts: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def ok(self) -> bool:
         return self.result is not None
 
 
-def run_point(job: dict[str, Any], cache: dict | None = None) -> bytes:
+def texts(outcome: PointOutcome, shared: dict | None = None) -> dict[str, str]:
+    """What a collection's row of a point that ran holds as text (system, model, and config,
+    summary and notes as JSON; wafersim.results.hdf5 writes a run's attributes the same), made
+    once per outcome: its record embeds the same JSON.  ``shared`` (a dict kept for a sweep or
+    a chunk of it) lets points reuse the text of the system and model they share."""
+    if not outcome._texts and outcome.result is not None:
+        outcome._texts.update(_run_texts(outcome.result, shared))
+    return outcome._texts
+
+
+#: A finished point as a runner hands it to the one process that writes: its record (the
+#: bytes the journal holds; None where the writer is to encode it) and its outcome (what the
+#: collection is written from), so that the writer never decodes a record.
+Finished = tuple["bytes | None", PointOutcome]
+
+
+def run_outcome(job: dict[str, Any], cache: dict | None = None) -> PointOutcome:
     """Run one point's job (see :func:`wafersim.sweep.points.job_for`); any error becomes a
     recorded outcome, so that one bad point never stops a sweep.  ``cache`` (a dict kept
     for one sweep or one chunk of it) lets points share a loaded preset: specs are frozen."""
@@ -72,9 +95,14 @@ def run_point(job: dict[str, Any], cache: dict | None = None) -> bytes:
                                  cache)
         else:
             result = simulate(system, model, mapping=job["mapping"], **job["scenario"])
-        return encode(PointOutcome(job["index"], result, "", time.perf_counter() - t0))
+        return PointOutcome(job["index"], result, "", time.perf_counter() - t0)
     except Exception as exc:       # a bug in one point is recorded too (its type says it is one)
-        return encode(PointOutcome(job["index"], None, error_text(exc), time.perf_counter() - t0))
+        return PointOutcome(job["index"], None, error_text(exc), time.perf_counter() - t0)
+
+
+def run_point(job: dict[str, Any], cache: dict | None = None) -> bytes:
+    """:func:`run_outcome`, encoded (:func:`encode`)."""
+    return encode(run_outcome(job, cache))
 
 
 def _load(cache: dict, loader: Any, ref: str, sets: dict[str, Any], runtime: str | None = None) -> Any:
@@ -90,11 +118,25 @@ def run_chunk(jobs: list[dict[str, Any]]) -> list[bytes]:
     return [run_point(job, cache) for job in jobs]
 
 
+def run_batch(jobs: list[dict[str, Any]]) -> list[Finished]:
+    """Several points in one task, each as its record and its outcome: a worker encodes the
+    records (in parallel with the other workers), and the writer appends them to the journal
+    as they are and writes the collection from the outcomes."""
+    cache: dict = {}
+    shared: dict = {}
+    out = []
+    for job in jobs:
+        outcome = run_outcome(job, cache)
+        out.append((encode(outcome, shared), outcome))
+    return out
+
+
 def _phase(p: PhaseTime) -> dict[str, Any]:
     return {"time_s": p.time_s, "components": dict(sorted(p.components.items()))}
 
 
-def encode(outcome: PointOutcome) -> bytes:
+def encode(outcome: PointOutcome, shared: dict | None = None) -> bytes:
+    """The record of ``outcome`` (``shared``: see :func:`texts`)."""
     head: dict[str, Any] = {"index": outcome.index, "ok": outcome.ok, "error": outcome.error,
                             "seconds": round(outcome.seconds, 6)}
     blobs: list[bytes] = []
@@ -112,10 +154,20 @@ def encode(outcome: PointOutcome) -> bytes:
             if a.shape != data.shape:
                 arrays[-1]["whole"] = list(a.shape)
             blobs.append(data.tobytes())
-        head.update(summary=r.summary.to_dict(), config=r.config, prefill=_phase(r.prefill),
-                    decode=_phase(r.decode), notes=list(r.notes), attachments=dict(r.attachments), arrays=arrays)
-    text = json.dumps(head, sort_keys=True, allow_nan=True, default=_plain).encode()
+        attached = [(name, text.encode()) for name, text in sorted(r.attachments.items())]
+        head.update(prefill=_phase(r.prefill), decode=_phase(r.decode), attachments={}, arrays=arrays,
+                    attachment_bytes=[[name, len(data)] for name, data in attached])
+        blobs += [data for _, data in attached]
+    parts = {k: _ENCODER.encode(v) for k, v in head.items()}
+    if r is not None:       # the texts the collection stores too, made once (the summary with the phases)
+        made = texts(outcome, shared)
+        parts.update(config=made["config"], summary=made["summary"], notes=made["notes"])
+    text = ("{" + ", ".join(f"{json.dumps(k)}: {v}" for k, v in sorted(parts.items())) + "}").encode()
     return b"".join([_LEN.pack(len(text)), text, *blobs])
+
+
+#: the header's JSON (an encoder made once: see wafersim.results.hdf5._ENCODER)
+_ENCODER = json.JSONEncoder(sort_keys=True, allow_nan=True, default=lambda o: _plain(o))
 
 
 def _plain(o: Any) -> Any:
@@ -151,10 +203,14 @@ def decode(payload: bytes) -> PointOutcome:
         labels = {k: tuple(v) for k, v in a["labels"].items()} if a["labels"] else None
         arrays[a["name"]] = LayerArray(data, tuple(a["dims"]), a["units"], a["description"], labels,
                                        shape=a.get("whole"))
+    attachments = dict(head["attachments"])
+    for name, size in head.get("attachment_bytes", ()):       # records before them held the text in JSON
+        attachments[name] = payload[offset:offset + size].decode()
+        offset += size
     if offset != len(payload):
         raise ValueError(f"record of {len(payload)} bytes holds {offset}")
     phase = {k: PhaseTime(float(head[k]["time_s"]), {c: float(v) for c, v in head[k]["components"].items()})
              for k in ("prefill", "decode")}
     result = RunResult(Summary.from_mapping(head["summary"]), head["config"], phase["prefill"], phase["decode"],
-                       arrays, list(head["notes"]), dict(head["attachments"]))
+                       arrays, list(head["notes"]), attachments)
     return PointOutcome(int(head["index"]), result, "", float(head["seconds"]))

@@ -5,10 +5,11 @@
     from wafersim.sweep import run_sweep
     report = run_sweep("sweeps/sram-batch.toml", "sweep.h5", jobs=2)
 
-The points are checked first (:func:`wafersim.sweep.spec.plan`); each finished
-point is appended to ``OUT.journal`` (:mod:`wafersim.sweep.journal`) by this
-process alone; at the end the collection is written atomically from the
-journal and the journal removed.  A sweep killed at any moment leaves the
+The points are checked first (:func:`wafersim.sweep.spec.plan`); finished
+points are appended to ``OUT.journal`` (:mod:`wafersim.sweep.journal`) by this
+process alone, a chunk at a time, and kept in memory as they arrive; at the end
+the collection is written atomically from them (and from the journal's points
+of an earlier run, when resuming) and the journal removed.  A sweep killed at any moment leaves the
 journal; ``resume=True`` runs only the points it lacks.
 """
 
@@ -25,7 +26,7 @@ from ..config import ConfigError
 from .collection import write_collection
 from .journal import Journal, JournalWriter, journal_path, read_journal
 from .progress import Progress
-from .records import PointOutcome, decode, header_of
+from .records import Finished, PointOutcome, decode, encode, header_of
 from .runners import dask_client, run_dask, run_pool, run_serial
 from .points import SweepPlan, plan as make_plan
 from .spec import SweepSpec, load_spec, parse_spec
@@ -36,7 +37,9 @@ __all__ = ["run_sweep", "SweepReport", "outcomes_of"]
 @dataclass(frozen=True)
 class SweepReport:
     """What a sweep did: where it wrote, how many points it holds, ran now, reused from the
-    journal, and failed, and how long this run took."""
+    journal, and failed, and how long this run took; of that, how long this process spent
+    writing (encoding records, the journal, the collection) and how long the points took to
+    run, summed over the processes that ran them."""
     path: Path
     points: int
     ran: int
@@ -44,6 +47,13 @@ class SweepReport:
     failed: int
     seconds: float
     digest: str
+    write_seconds: float = 0.0
+    point_seconds: float = 0.0
+
+    @property
+    def write_share(self) -> float:
+        """The share of this run's time this process spent writing."""
+        return self.write_seconds / self.seconds if self.seconds > 0 else 0.0
 
     @property
     def points_per_s(self) -> float:
@@ -112,12 +122,20 @@ def run_sweep(spec: str | Path | SweepSpec | SweepPlan | dict, out: str | Path, 
     bar = Progress(len(plan.jobs), len(done), stream=stream, enabled=progress)
     bar.failed = failed_before
     writer = JournalWriter(jpath, _header(plan), resume=journal)
+    arrived: dict[int, PointOutcome] = {}
 
-    def deliver(record: bytes) -> None:
-        writer.append(record)
-        bar.update(decode_ok(record))
-        if on_point is not None:
-            on_point(bar.done, bar.total)
+    writing = [0.0]          # seconds this process spends writing: records, journal, collection
+    shared: dict = {}        # JSON of the system and model parts the points share (records.texts)
+
+    def deliver(batch: list[Finished]) -> None:
+        t = time.perf_counter()
+        writer.append_many([encode(outcome, shared) if record is None else record for record, outcome in batch])
+        writing[0] += time.perf_counter() - t
+        for _, outcome in batch:
+            arrived.setdefault(outcome.index, outcome)
+            bar.update(outcome.ok)
+            if on_point is not None:
+                on_point(bar.done, bar.total)
 
     try:
         if client is not None:
@@ -133,15 +151,20 @@ def run_sweep(spec: str | Path | SweepSpec | SweepPlan | dict, out: str | Path, 
             client.close()
             if cluster is not None:
                 cluster.close()
-    journal = read_journal(jpath)
-    outcomes = outcomes_of(journal)
+    outcomes = {i: decode(rec) for i, rec in done.items()}       # an earlier run's points
+    for i, outcome in arrived.items():
+        outcomes.setdefault(i, outcome)
+    outcomes = dict(sorted(outcomes.items()))
     missing = len(plan.jobs) - len(outcomes)
     if missing:
         raise ConfigError(str(jpath), "", f"{missing} points have no result; run again with --resume")
+    t = time.perf_counter()
     write_collection(out, plan, outcomes, arrays=arrays)
     os.unlink(jpath)
+    writing[0] += time.perf_counter() - t
     failed = sum(1 for o in outcomes.values() if not o.ok)
-    return SweepReport(out, len(plan.jobs), len(todo), len(done), failed, time.perf_counter() - t0, plan.digest)
+    return SweepReport(out, len(plan.jobs), len(todo), len(done), failed, time.perf_counter() - t0, plan.digest,
+                       writing[0], sum(o.seconds for i, o in arrived.items()))
 
 
 def decode_ok(record: bytes) -> bool:

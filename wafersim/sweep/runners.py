@@ -1,9 +1,12 @@
 """Where a sweep's points run: in this process, on a local process pool, or on a Dask cluster.
 
-Every runner takes the jobs still to run and calls ``deliver(record)`` in the calling
-process for each finished point (the bytes :func:`wafersim.sweep.records.run_point`
-returns), so one process writes.  Points travel in chunks to save round trips; the
-chunk size is small enough that a killed sweep loses little work.
+Every runner takes the jobs still to run and calls ``deliver(batch)`` in the calling
+process with finished points, each its record and its outcome
+(:data:`wafersim.sweep.records.Finished`), so one process writes, and writes each
+batch at once.  Points travel in chunks to save round trips, and a pool's or a
+cluster's chunk is delivered as one batch (one journal write); in one process each
+point is delivered as it finishes (a journal write costs microseconds next to a
+point).  The chunk size is small enough that a killed sweep loses little work.
 """
 
 from __future__ import annotations
@@ -16,11 +19,11 @@ from typing import Any, Callable, Sequence
 
 from ..config import ConfigError
 from ..extras import install_hint
-from .records import PointOutcome, encode, error_text, run_chunk, run_point
+from .records import Finished, PointOutcome, encode, error_text, run_batch, run_outcome
 
-__all__ = ["run_serial", "run_pool", "run_dask", "dask_client", "chunks", "WorkerLost"]
+__all__ = ["run_serial", "run_pool", "run_dask", "dask_client", "chunks", "usable_cores", "WorkerLost"]
 
-Deliver = Callable[[bytes], None]
+Deliver = Callable[[list[Finished]], None]
 
 #: Chunks a runner aims for per worker: enough that the workers stay busy to the end while
 #: the points take unequal times, few enough that each chunk saves round trips.
@@ -55,7 +58,7 @@ def chunks(jobs: Sequence[dict[str, Any]], workers: int, most: int = CHUNK_MOST)
 def run_serial(jobs: Sequence[dict[str, Any]], deliver: Deliver) -> None:
     cache: dict = {}
     for job in jobs:
-        deliver(run_point(job, cache))
+        deliver([(None, run_outcome(job, cache))])         # the writer encodes it
 
 
 def _gone(pid: int) -> bool:
@@ -87,27 +90,44 @@ def _watch_parent(owner: int) -> None:
 
 
 def run_pool(jobs: Sequence[dict[str, Any]], deliver: Deliver, workers: int) -> None:
-    """A local process pool of ``workers`` processes."""
+    """A local process pool of ``workers`` processes, at most one per usable core (more
+    would only take turns) and per point."""
     import concurrent.futures as cf
     import multiprocessing as mp
     from concurrent.futures.process import BrokenProcessPool
 
     if not jobs:
         return
+    workers = max(1, min(workers, usable_cores(), len(jobs)))
     ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload(list(WORKER_PRELOAD))    # no effect once the server runs: it has them
     with _terminate_raises(), cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_watch_parent,
                                                      initargs=(os.getpid(),)) as pool:
         try:
-            futures = [pool.submit(run_chunk, chunk) for chunk in chunks(jobs, workers)]
+            futures = [pool.submit(run_batch, chunk) for chunk in chunks(jobs, workers)]
             for fut in cf.as_completed(futures):
-                for record in fut.result():
-                    deliver(record)
+                deliver(fut.result())
         except BrokenProcessPool:
             pool.shutdown(wait=False, cancel_futures=True)
             raise _worker_lost("a worker process died (killed, or out of memory)") from None
         except BaseException:
             _stop_workers(pool)
             raise
+
+
+#: Modules the pool's fork server imports once, so that each worker starts with them (the
+#: point runner and the analytic engines, a second of imports per worker otherwise); the
+#: flow and cycle engines' Numba kernels load in the workers that use them.
+WORKER_PRELOAD = ("wafersim.sweep.records", "wafersim.engines.analytic_wafer", "wafersim.engines.analytic_gpu")
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the system says)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 #: seconds a stopped worker gets to end before it is killed
@@ -167,12 +187,18 @@ def _cluster_failures() -> tuple[tuple[type[BaseException], ...], type[BaseExcep
     """What a Dask future raises when the cluster, not the chunk's code, failed: a connection
     closed (``CommClosedError`` and other ``OSError``s) or the scheduler dropped the task
     (cancelled); and ``KilledWorker``, which Dask raises once a task has taken down as many
-    workers as it allows (a point that runs out of memory does).  ``run_chunk`` itself
+    workers as it allows (a point that runs out of memory does).  ``run_batch`` itself
     raises nothing else: a point's own error is in its record."""
     import asyncio
     import concurrent.futures as cf
     from distributed import KilledWorker
     return (OSError, cf.CancelledError, asyncio.CancelledError), KilledWorker
+
+
+def _failed(jobs: Sequence[dict[str, Any]], exc: BaseException) -> list[Finished]:
+    """Each job's point recorded as failed with ``exc``."""
+    outcomes = [PointOutcome(job["index"], None, error_text(exc)) for job in jobs]
+    return [(encode(o), o) for o in outcomes]
 
 
 def run_dask(jobs: Sequence[dict[str, Any]], deliver: Deliver, client: Any) -> None:
@@ -187,7 +213,7 @@ def run_dask(jobs: Sequence[dict[str, Any]], deliver: Deliver, client: Any) -> N
     from distributed import as_completed
     lost_to, killed = _cluster_failures()
     n = max(1, len(client.scheduler_info().get("workers", {})))
-    futures = {client.submit(run_chunk, part, pure=False): part for part in chunks(jobs, n)}
+    futures = {client.submit(run_batch, part, pure=False): part for part in chunks(jobs, n)}
     pending = as_completed(list(futures))
     lost, why = 0, ""
     for fut in pending:
@@ -198,18 +224,18 @@ def run_dask(jobs: Sequence[dict[str, Any]], deliver: Deliver, client: Any) -> N
             if len(part) > 1:         # find the point that kills its workers: one point per task
                 records = []
                 for job in part:
-                    one = client.submit(run_chunk, [job], pure=False)
+                    one = client.submit(run_batch, [job], pure=False)
                     futures[one] = [job]
                     pending.add(one)
             else:
-                records = [encode(PointOutcome(part[0]["index"], None, error_text(exc)))]
+                records = _failed([part[0]], exc)
         except lost_to as exc:        # the cluster lost the task: no records, left for --resume
             records = []
             lost, why = lost + len(part), why or error_text(exc)
         except Exception as exc:      # the task itself failed: its points are recorded as failed
-            records = [encode(PointOutcome(job["index"], None, error_text(exc))) for job in part]
-        for record in records:
-            deliver(record)
+            records = _failed(part, exc)
+        if records:
+            deliver(records)
         fut.release()
     if lost:
         raise _worker_lost(f"the Dask cluster lost {lost} of {len(jobs)} points ({why})")

@@ -188,7 +188,7 @@ class ModelSpec(Spec):
                               f"{MAX_PARAMS:.3g} are modelled (byte and FLOP counts stay exact in float64)")
 
     # ---- shapes -------------------------------------------------------------
-    @property
+    @functools.cached_property
     def hd(self) -> int:
         return self.head_dim or self.hidden_size // self.num_heads
 
@@ -196,17 +196,17 @@ class ModelSpec(Spec):
     def is_mla(self) -> bool:
         return self.attention.kind == "mla"
 
-    @property
+    @functools.cached_property
     def q_size(self) -> int:
         """Query width of one token: heads x the width a query meets a key with."""
         a = self.attention
         return self.num_heads * (a.qk_nope_head_dim + a.qk_rope_head_dim if self.is_mla else self.hd)
 
-    @property
+    @functools.cached_property
     def kv_size(self) -> int:
         return self.num_kv_heads * self.hd
 
-    @property
+    @functools.cached_property
     def value_size(self) -> int:
         """Width of the attention output of one token, before the O projection."""
         return self.num_heads * (self.attention.v_head_dim if self.is_mla else self.hd)
@@ -264,8 +264,8 @@ class ModelSpec(Spec):
         """A per-layer mean of an integer total: exact (an int) where the layers are alike."""
         return total // self.num_layers if total % self.num_layers == 0 else total / self.num_layers
 
-    # ---- parameters ---------------------------------------------------------
-    @property
+    # ---- parameters (cached: a spec is frozen, and an analytic run asks for them hundreds of times)
+    @functools.cached_property
     def attention_params(self) -> int:
         d, a = self.hidden_size, self.attention
         if self.is_mla:
@@ -295,22 +295,22 @@ class ModelSpec(Spec):
             p += (mats - 1) * f + d
         return p
 
-    @property
+    @functools.cached_property
     def expert_params(self) -> int:
         """Parameters of one MLP (one routed expert)."""
         return self._mlp_params(self.ffn_size)
 
-    @property
+    @functools.cached_property
     def shared_expert_params(self) -> int:
         """Parameters of the shared experts of one MoE layer."""
         return self.moe.shared_experts * self._mlp_params(self.moe.shared_ffn_size or self.ffn_size)
 
-    @property
+    @functools.cached_property
     def dense_mlp_params(self) -> int:
         """Parameters of the MLP of a dense layer."""
         return self._mlp_params((self.moe.dense_ffn_size or self.ffn_size) if self.is_moe else self.ffn_size)
 
-    @property
+    @functools.cached_property
     def router_params(self) -> int:
         """Mean per layer of the router (``d x E``, and a bias if any) over the layers."""
         if not self.is_moe:
@@ -318,72 +318,72 @@ class ModelSpec(Spec):
         per = self.hidden_size * self.num_experts + (self.num_experts if self.moe.router_bias else 0)
         return self._mean(self.moe_layers * per)
 
-    @property
+    @functools.cached_property
     def norm_params_per_layer(self) -> int:
         per = self.hidden_size * (2 if self.norm == "layer" else 1)
         return per * self.norms_per_layer
 
-    @property
+    @functools.cached_property
     def _dense_layers(self) -> int:
         return self.num_layers - self.moe_layers
 
-    @property
+    @functools.cached_property
     def routed_params_per_layer(self) -> int | float:
         """Mean per layer of the routed experts' parameters (every expert)."""
         return self._mean(self.moe_layers * self.num_experts * self.expert_params)
 
-    @property
+    @functools.cached_property
     def routed_active_params_per_layer(self) -> int | float:
         """Mean per layer of the routed experts' parameters one token runs (``k`` experts)."""
         return self._mean(self.moe_layers * self.experts_per_token * self.expert_params)
 
-    @property
+    @functools.cached_property
     def _fixed_mlp_params_total(self) -> int:
         """Over all layers: the MLP parameters every token runs (shared experts, dense MLPs)."""
         return self.moe_layers * self.shared_expert_params + self._dense_layers * self.dense_mlp_params
 
-    @property
+    @functools.cached_property
     def layer_params(self) -> int | float:
         """Parameters of a layer: the mean over the model's layers (exact where they are alike)."""
         return self._mean(self._layers_total)
 
-    @property
+    @functools.cached_property
     def layer_active_params(self) -> int | float:
         """Parameters one token touches in a layer (routed experts only), mean over the layers."""
         return self._mean(self._layers_active_total)
 
-    @property
+    @functools.cached_property
     def _router_per_moe_layer(self) -> int:
         return self.hidden_size * self.num_experts + (self.num_experts if self.moe.router_bias else 0)
 
-    @property
+    @functools.cached_property
     def _layers_total(self) -> int:
         return (self.num_layers * (self.attention_params + self.norm_params_per_layer) + self._fixed_mlp_params_total
                 + self.moe_layers * (self.num_experts * self.expert_params + self._router_per_moe_layer))
 
-    @property
+    @functools.cached_property
     def _layers_active_total(self) -> int:
         return (self.num_layers * (self.attention_params + self.norm_params_per_layer) + self._fixed_mlp_params_total
                 + self.moe_layers * (self.experts_per_token * self.expert_params + self._router_per_moe_layer))
 
-    @property
+    @functools.cached_property
     def embedding_params(self) -> int:
         return self.vocab_size * self.hidden_size
 
-    @property
+    @functools.cached_property
     def lm_head_params(self) -> int:
         p = 0 if self.tie_embeddings else self.vocab_size * self.hidden_size
         return p + (self.vocab_size if self.lm_head_bias else 0)
 
-    @property
+    @functools.cached_property
     def final_norm_params(self) -> int:
         return self.hidden_size * (2 if self.norm == "layer" else 1)
 
-    @property
+    @functools.cached_property
     def param_count(self) -> int:
         return self._layers_total + self.embedding_params + self.lm_head_params + self.final_norm_params
 
-    @property
+    @functools.cached_property
     def active_param_count(self) -> int:
         """Parameters one token touches, the input embedding included (a lookup of one row)."""
         return self._layers_active_total + self.embedding_params + self.lm_head_params + self.final_norm_params
