@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import io
 import json
 import math
 import os
@@ -18,30 +16,12 @@ import pytest
 
 import wafersim
 from wafersim.atomic import TEMP_MARK, atomic_path, check_output_path, remove_stale_temporaries
-from wafersim.cli import main
+
+from tests.cli_calls import cli, refused
 from wafersim.config import ConfigError, InputError, WafersimError
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            rc = main(list(args))
-        except SystemExit as exc:
-            rc = exc.code
-    return rc, out.getvalue(), err.getvalue()
-
-
-def refused(*args: str, match: str = "") -> str:
-    rc, _, err = cli(*args)
-    assert rc == 2, (args, rc, err)
-    lines = err.strip().splitlines()
-    assert lines and "error" in lines[-1] and "Traceback" not in err, err
-    assert match in err, err
-    return err
 
 
 @pytest.mark.parametrize("args,match", [

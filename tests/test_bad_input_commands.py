@@ -4,33 +4,14 @@ damaged collections, interrupted pools, API edges)."""
 
 from __future__ import annotations
 
-import contextlib
 import io
 import time
 
 import pytest
 
-from wafersim.cli import main
+
+from tests.cli_calls import cli, refused
 from wafersim.engines import cost
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            rc = main(list(args))
-        except SystemExit as exc:
-            rc = exc.code
-    return rc, out.getvalue(), err.getvalue()
-
-
-def refused(*args: str, match: str = "") -> str:
-    rc, _, err = cli(*args)
-    assert rc == 2, (args, rc, err)
-    lines = err.strip().splitlines()
-    assert lines and "error" in lines[-1] and "Traceback" not in err and "internal" not in err, err
-    assert match in err, err
-    return err
 
 
 @pytest.mark.parametrize("args,match", [
