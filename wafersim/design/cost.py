@@ -40,6 +40,8 @@ def cost(spec: CostSpec, wafer_yield: float, io_ports: int, hbm: HbmSpec, stacks
 
     def total(suffix: str) -> float:
         get = lambda part: getattr(spec, f"{part}_usd{suffix}")   # noqa: E731
-        return (get("wafer") + get("packaging")) / wafer_yield + get("system") + io + stacks * getattr(hbm, f"usd{suffix}")
+        hbm_usd = stacks * getattr(hbm, f"usd{suffix}")
+        return (get("wafer") + get("packaging")) / wafer_yield + get("system") + io + hbm_usd
     return Cost(wafer_usd=spec.wafer_usd / wafer_yield, packaging_usd=spec.packaging_usd / wafer_yield,
-                system_usd=spec.system_usd, io_usd=io, hbm_usd=stacks * hbm.usd, low_usd=total("_low"), high_usd=total("_high"))
+                system_usd=spec.system_usd, io_usd=io, hbm_usd=stacks * hbm.usd,
+                low_usd=total("_low"), high_usd=total("_high"))

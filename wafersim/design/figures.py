@@ -84,7 +84,8 @@ def derive(design: WaferDesign, system: WaferSpec) -> DesignFigures:
     read = system.core.sram_read_bytes_per_cycle
     _check_hbm_room(design, g)
     return DesignFigures(design=design, geometry=g, defects=y, power=power(design, g, read),
-                         cost=cost(design.cost, y.wafer_yield, design.io_ports, design.hbm, design.hbm_stacks), sram_read_bytes_per_cycle=read)
+                         cost=cost(design.cost, y.wafer_yield, design.io_ports, design.hbm, design.hbm_stacks),
+                         sram_read_bytes_per_cycle=read)
 
 
 def hbm_room_mm2(design: WaferDesign, g: Geometry) -> float:

@@ -67,6 +67,7 @@ def power(d: WaferDesign, g: Geometry, read_bytes_per_cycle: float) -> Power:
     io = d.io_ports * p.io_port_w
     hbm = d.hbm_stacks * d.hbm.power_w
     chip = static + sram_w + flop_w
-    return Power(clock_hz=clock, asked_clock_hz=d.clock, static_w=static, sram_w=sram_w, flop_w=flop_w, io_w=io, hbm_w=hbm,
-                 system_w=chip / p.delivery_efficiency + p.system_overhead_w + io + hbm, sram_j_per_bit=e_sram,
+    return Power(clock_hz=clock, asked_clock_hz=d.clock, static_w=static, sram_w=sram_w, flop_w=flop_w, io_w=io,
+                 hbm_w=hbm, system_w=chip / p.delivery_efficiency + p.system_overhead_w + io + hbm,
+                 sram_j_per_bit=e_sram,
                  flop_j=p.flop_j, link_j_per_bit=p.wire_j_per_bit_mm * PJ * g.hop_mm)

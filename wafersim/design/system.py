@@ -3,7 +3,8 @@
 Structural figures are the design's own: the logical mesh and its dies, SRAM per
 core, FLOPs per cycle, the clock the power envelope allows, the link width, the edge
 I/O, the external memory (the system preset's, plus the design's HBM stacks: capacity and
-bandwidth add, and the energy per bit is the bandwidth-weighted mean).  Continuous figures the presets state from other sources (per-operation
+bandwidth add, and the energy per bit is the bandwidth-weighted mean).  Continuous figures
+the presets state from other sources (per-operation
 energies, static power, the envelope, wall power, price) move from the system
 preset's values by what the model derives against the *reference* design, the one in
 ``designs/`` named as the system preset: a ratio for energies and price (the vendor's
