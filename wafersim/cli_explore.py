@@ -38,10 +38,12 @@ design.sram_per_core, design.simd_lanes and design.link_bytes_per_cycle at half,
 and twice the design's, design.clock at 0.75, 1 and 1.25 times, design.io_ports at half,
 once and twice, design.die_cols (cores per die along x: three quarters of a die's columns,
 or 0 = all) and batch max.  Any design variable may be an axis (design.dies_x,
-design.die_rows, design.spare_cols_per_die, ...).  The design's figures join each point's
+design.die_rows, design.spare_cols_per_die, design.hbm_stacks for
+HBM stacks at the edge, ...).  The design's figures join each point's
 metrics for constraints and objectives: area_mm2, wafer_power_w, wafer_price_usd,
 wafer_cost_usd, chip_power_w, wafer_yield, enabled_cores, physical_cores, die_cores,
-sram_per_wafer_bytes, clock_hz, clock_derating.  The objective defaults to per-dollar and
+sram_per_wafer_bytes, clock_hz, clock_derating, external_memory_bytes,
+external_bandwidth_bytes_per_s.  The objective defaults to per-dollar and
 the front to per-user,per-dollar; --write-design writes the best design as a system preset
 that run and compare accept.
 

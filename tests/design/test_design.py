@@ -253,3 +253,51 @@ def test_bad_design_input_is_named():
         to_system(load_design("wse3", {"sram_per_core": "64 MiB"}))
     with pytest.raises(ConfigError, match="cost.wafer_usd"):
         load_design("wse3", {"cost.wafer_usd": 1e6})
+
+
+# ---- external memory: HBM stacks at the edge ---------------------------------------------
+
+def test_hbm_stacks_add_capacity_bandwidth_power_and_cost_in_closed_form():
+    plain, hbm = to_system(load_design("wse3")), to_system(_variant(hbm_stacks=8))
+    one = hbm.figures.design.hbm
+    f, ext, base = hbm.figures, hbm.system.external_memory, plain.system.external_memory
+    assert f.hbm_bytes == pytest.approx(8 * one.capacity_bytes) and one.capacity_bytes == pytest.approx(36e9)
+    assert f.hbm_bandwidth_bytes_per_s == pytest.approx(8 * one.bandwidth_bytes_per_s)
+    assert f.hbm_mm2 == pytest.approx(8 * one.footprint_mm2)
+    assert ext.capacity_bytes == pytest.approx(base.capacity_bytes + 8 * one.capacity_bytes)
+    assert ext.io_bandwidth_bytes_per_s == pytest.approx(base.io_bandwidth_bytes_per_s + 8 * one.bandwidth_bytes_per_s)
+    # a spill streams over both in proportion to their bandwidth: the energy per bit is their weighted mean
+    hbm_j = one.power_w / (8 * one.bandwidth_bytes_per_s)
+    assert ext.energy_j_per_bit == pytest.approx(
+        (base.energy_j_per_bit * base.io_bandwidth_bytes_per_s + hbm_j * 8 * one.bandwidth_bytes_per_s)
+        / ext.io_bandwidth_bytes_per_s)
+    # the chip is untouched; the stacks' power and cost are added to the system's
+    assert f.power.chip_w == pytest.approx(plain.figures.power.chip_w)
+    assert f.power.system_w - plain.figures.power.system_w == pytest.approx(8 * one.power_w)
+    assert f.cost.total_usd - plain.figures.cost.total_usd == pytest.approx(8 * one.usd)
+    assert f.cost.low_usd - plain.figures.cost.low_usd == pytest.approx(8 * one.usd_low)
+    assert f.cost.high_usd - plain.figures.cost.high_usd == pytest.approx(8 * one.usd_high)
+    dep, dep0 = hbm.system.deployment, plain.system.deployment
+    assert dep.unit_power_w - dep0.unit_power_w == pytest.approx(8 * one.power_w)
+    assert dep.unit_price_usd / dep0.unit_price_usd == pytest.approx(f.cost.total_usd / plain.figures.cost.total_usd)
+    # the interwafer links are the I/O ports', not the stacks'
+    assert hbm.system.interwafer == plain.system.interwafer
+    assert hbm.system.cores == plain.system.cores
+
+
+def test_no_hbm_stacks_keeps_the_presets_external_memory():
+    for name in ("wse2", "wse3"):
+        d = load_design(name)
+        assert d.hbm_stacks == 0
+        assert to_system(d).system.external_memory.capacity_bytes == load_system(name).external_memory.capacity_bytes
+
+
+def test_hbm_stacks_must_fit_beside_the_chip_and_need_a_stack():
+    d = load_design("wse3")
+    room = math.pi * 300 ** 2 / 4 - 45_000                        # the usable round outside the chip's square
+    fits = int(room // d.hbm.footprint_mm2)
+    _figures(dataclasses.replace(d, hbm_stacks=fits))
+    with pytest.raises(ConfigError, match="hbm_stacks"):
+        _figures(dataclasses.replace(d, hbm_stacks=fits + 1))
+    with pytest.raises(ConfigError, match=r"\[hbm\]"):
+        load_design("wse3", {"hbm_stacks": 4, "hbm.capacity_bytes": 0})

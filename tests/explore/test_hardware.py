@@ -111,3 +111,14 @@ def test_the_documented_default_runs_in_under_a_minute():
     ends = sorted(e.front, key=lambda p: p.metrics["tokens_per_s_per_user"])
     assert ends[0].metrics["usd_per_million_tokens"] < ends[-1].metrics["usd_per_million_tokens"]
     assert e.best[0].ok
+
+
+def test_hbm_stacks_are_an_axis_with_their_figures():
+    from wafersim.explore.hardware import design_keys
+    assert "design.hbm_stacks" in design_keys()
+    hw = Hardware("wse3")
+    (plain, m0), (hbm, m8) = hw({}), hw({"design.hbm_stacks": 8})
+    one = hw.design.hbm
+    assert m8["external_memory_bytes"] - m0["external_memory_bytes"] == pytest.approx(8 * one.capacity_bytes)
+    assert m8["external_bandwidth_bytes_per_s"] == pytest.approx(hbm.external_memory.io_bandwidth_bytes_per_s)
+    assert m8["wafer_price_usd"] > m0["wafer_price_usd"] and m8["wafer_power_w"] > m0["wafer_power_w"]

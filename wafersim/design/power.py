@@ -7,7 +7,8 @@ peak SRAM reads and peak FLOPs; links are left out).  Static power is
 ``e_sram = e_ref x (size / reference) ** exponent``.  When ``P(f)`` exceeds the
 envelope the clock is lowered to ``f x (envelope - static) / dynamic`` (dynamic
 power is proportional to the clock at a fixed voltage): the derating.  The system
-draws ``P / delivery efficiency + overhead + I/O ports``.
+draws ``P / delivery efficiency + overhead + I/O ports + HBM stacks`` (a stack at its
+full-bandwidth power; the stacks sit outside the chip's envelope).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Power:
     sram_w: float                   # at clock_hz and the activity
     flop_w: float
     io_w: float
+    hbm_w: float
     system_w: float
     sram_j_per_bit: float
     flop_j: float
@@ -63,7 +65,9 @@ def power(d: WaferDesign, g: Geometry, read_bytes_per_cycle: float) -> Power:
     clock = d.clock if static + dynamic <= p.envelope_w else d.clock * (p.envelope_w - static) / dynamic
     sram_w, flop_w = per_hz[0] * clock, per_hz[1] * clock
     io = d.io_ports * p.io_port_w
+    hbm = d.hbm_stacks * d.hbm.power_w
     chip = static + sram_w + flop_w
     return Power(clock_hz=clock, asked_clock_hz=d.clock, static_w=static, sram_w=sram_w, flop_w=flop_w, io_w=io,
-                 system_w=chip / p.delivery_efficiency + p.system_overhead_w + io, sram_j_per_bit=e_sram,
+                 hbm_w=hbm, system_w=chip / p.delivery_efficiency + p.system_overhead_w + io + hbm,
+                 sram_j_per_bit=e_sram,
                  flop_j=p.flop_j, link_j_per_bit=p.wire_j_per_bit_mm * PJ * g.hop_mm)

@@ -7,6 +7,7 @@ import dataclasses
 from typing import Any, Mapping
 
 from ..units import format_quantity
+from .figures import hbm_room_mm2
 from .system import DesignedSystem
 
 __all__ = ["report_sections", "report_json", "deviation"]
@@ -104,6 +105,10 @@ def report_sections(ds: DesignedSystem, sources: Mapping[str, str]) -> list[tupl
          f"{d.spare_cols_per_die} spare and {d.reserved_cols_per_die} reserved columns"),
         ("as diced dies", f"{g.gross_dies:.0f} dies of this size", "what one wafer gives diced conventionally"),
     ]
+    if d.hbm_stacks:
+        area.append(("HBM stacks", f"{d.hbm_stacks} x {d.hbm.footprint_mm2:g} mm2 = {_mm2(f.hbm_mm2)}",
+                     f"of {_mm2(hbm_room_mm2(d, g))} in the round outside the chip; "
+                     + _src(sources, "hbm.footprint_mm2")))
     yields = [
         ("defect density", f"{d.defects.density_per_mm2:g} per mm2", _src(sources, "defects.density_per_mm2")),
         ("core yield", f"{y.core_yield:.6f}", "Poisson" if not d.defects.clustering else
@@ -123,6 +128,13 @@ def report_sections(ds: DesignedSystem, sources: Mapping[str, str]) -> list[tupl
         ("peak compute", format_quantity(f.peak_flops, "flop_rate"), "16-bit, dense"),
         ("edge I/O", format_quantity(f.io_bandwidth_bytes_per_s * 8, "bandwidth").replace("B/s", "b/s"),
          f"{d.io_ports} ports"),
+        ("HBM", f"{d.hbm_stacks} x {format_quantity(d.hbm.capacity_bytes, 'bytes')} = "
+                f"{format_quantity(f.hbm_bytes, 'bytes')}, {format_quantity(f.hbm_bandwidth_bytes_per_s, 'bandwidth')}"
+         if d.hbm_stacks else "none", (d.hbm.generation + "; " + _src(sources, "hbm.capacity_bytes",
+                                                                       "hbm.bandwidth_bytes_per_s"))
+         if d.hbm_stacks else "hbm_stacks = 0"),
+        ("external memory", format_quantity(ds.system.external_memory.capacity_bytes, "bytes"),
+         f"a spill reads at {format_quantity(ds.system.external_memory.io_bandwidth_bytes_per_s, 'bandwidth')}"),
     ]
     derate = (f"derated to {p.derating:.1%} by the {d.power.envelope_w / 1e3:g} kW envelope"
               if p.derating < 1 else f"within the {d.power.envelope_w / 1e3:g} kW envelope")
@@ -137,12 +149,17 @@ def report_sections(ds: DesignedSystem, sources: Mapping[str, str]) -> list[tupl
          _src(sources, "power.system_overhead_w")),
         ("mesh hop", f"{p.link_j_per_bit * 1e12:.3g} pJ/bit", _src(sources, "power.wire_j_per_bit_mm")),
     ]
+    if d.hbm_stacks:
+        power.insert(-1, ("HBM stacks", format_quantity(p.hbm_w, "power"), f"{d.hbm_stacks} x "
+                          f"{format_quantity(d.hbm.power_w, 'power')} in the system's; " + _src(sources, "hbm.power_w")))
     dep, ref = ds.system.deployment, ds.reference
     markup = ds.preset.deployment.unit_price_usd / ref.cost.total_usd if ref.cost.total_usd else 0.0
     cost = [
         ("good wafer", _usd(c.wafer_usd), f"{d.area.node}; " + _src(sources, "cost.wafer_usd")),
         ("packaging", _usd(c.packaging_usd), _src(sources, "cost.packaging_usd")),
         ("box", _usd(c.system_usd + c.io_usd), _src(sources, "cost.system_usd")),
+        *([("HBM stacks", _usd(c.hbm_usd), f"{d.hbm_stacks} x {_usd(d.hbm.usd)}; " + _src(sources, "hbm.usd"))]
+          if d.hbm_stacks else []),
         ("system cost", _usd(c.total_usd), f"range {_usd(c.low_usd)} - {_usd(c.high_usd)}"),
         ("price", _usd(dep.unit_price_usd) if dep.unit_price_usd else "unknown",
          f"the {ds.preset.name} preset's price x this cost over the reference design's "
@@ -174,18 +191,21 @@ def report_json(ds: DesignedSystem) -> dict[str, Any]:
                  "die_mm": [g.die_y_mm, g.die_x_mm], "core_mm2": g.core_mm2, "core_sram_mm2": g.sram_mm2,
                  "core_lanes_mm2": g.lanes_mm2, "core_router_mm2": g.router_mm2, "core_control_mm2": g.control_mm2,
                  "die_cores": [g.die_rows, g.die_cols], "gross_dies": g.gross_dies,
-                 "chip_mm": [g.chip_y_mm, g.chip_x_mm]},
+                 "chip_mm": [g.chip_y_mm, g.chip_x_mm], "hbm_mm2": f.hbm_mm2},
         "yield": {"core_yield": y.core_yield, "wafer_yield": y.wafer_yield, "physical_cores": g.physical_cores,
                   "enabled_cores": g.enabled_cores, "mesh": [g.cores_y, g.cores_x],
                   "failed_cores": y.failed_cores(g.physical_cores)},
         "memory": {"sram_bytes": f.sram_bytes, "sram_bandwidth_bytes_per_s": f.sram_bandwidth_bytes_per_s,
                    "fabric_bandwidth_bytes_per_s": f.fabric_bandwidth_bytes_per_s, "peak_flops": f.peak_flops,
-                   "io_bandwidth_bytes_per_s": f.io_bandwidth_bytes_per_s},
+                   "io_bandwidth_bytes_per_s": f.io_bandwidth_bytes_per_s, "hbm_stacks": f.design.hbm_stacks,
+                   "hbm_bytes": f.hbm_bytes, "hbm_bandwidth_bytes_per_s": f.hbm_bandwidth_bytes_per_s,
+                   "external_memory_bytes": ds.system.external_memory.capacity_bytes,
+                   "external_bandwidth_bytes_per_s": ds.system.external_memory.io_bandwidth_bytes_per_s},
         "power": {"clock_hz": p.clock_hz, "asked_clock_hz": p.asked_clock_hz, "derating": p.derating,
-                  "static_w": p.static_w, "sram_w": p.sram_w, "flop_w": p.flop_w, "chip_w": p.chip_w,
+                  "static_w": p.static_w, "sram_w": p.sram_w, "flop_w": p.flop_w, "chip_w": p.chip_w, "hbm_w": p.hbm_w,
                   "system_w": p.system_w},
         "cost": {"wafer_usd": c.wafer_usd, "packaging_usd": c.packaging_usd, "system_usd": c.system_usd,
-                 "io_usd": c.io_usd, "total_usd": c.total_usd, "low_usd": c.low_usd, "high_usd": c.high_usd,
+                 "io_usd": c.io_usd, "hbm_usd": c.hbm_usd, "total_usd": c.total_usd, "low_usd": c.low_usd, "high_usd": c.high_usd,
                  "unit_price_usd": ds.system.deployment.unit_price_usd,
                  "unit_power_w": ds.system.deployment.unit_power_w},
     }

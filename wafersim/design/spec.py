@@ -1,10 +1,10 @@
 """A wafer design: what an architect chooses, and what the fab and the box give.
 
 The design variables sit at the top of a design file (SRAM per core, SIMD lanes,
-clock, die grid, link width, edge I/O); the technology a design is built in sits in
+clock, die grid, link width, edge I/O, HBM stacks); the technology a design is built in sits in
 tables below them: the wafer and reticle (``[wafer]``), per-core area by part at the
-process node (``[area]``), defects (``[defects]``), power (``[power]``) and cost
-(``[cost]``).  ``[published]`` holds the vendor's figures a design is checked against.
+process node (``[area]``), defects (``[defects]``), power (``[power]``), cost
+(``[cost]``) and one HBM stack (``[hbm]``).  ``[published]`` holds the vendor's figures a design is checked against.
 Lengths are read with units ("26 mm") and kept in metres like every length in
 wafersim; areas are plain numbers in mm2 (the unit is in the key's name).
 """
@@ -105,6 +105,31 @@ class CostSpec(Spec):
 
 
 @dataclass(frozen=True, kw_only=True)
+class HbmSpec(Spec):
+    """One HBM stack at the wafer's edge (``hbm_stacks`` of them); 0 where a design has none."""
+    generation: str = text("the memory generation (e.g. HBM3E 12-high)", default="")
+    capacity_bytes: float = quantity("bytes", "capacity of one stack", default=0.0, allow_zero=True)
+    bandwidth_bytes_per_s: float = quantity("bandwidth", "bandwidth of one stack", default=0.0, allow_zero=True)
+    power_w: float = quantity("power", "power of one stack and its PHY at full bandwidth", default=0.0,
+                              allow_zero=True)
+    footprint_mm2: float = number("area one stack takes beside the chip, in the wafer's round outside the "
+                                  "chip's square (mm2)", default=0.0, allow_zero=True)
+    usd: float = number("one stack, bought and attached", default=0.0, allow_zero=True)
+    usd_low: float = number("low end of usd", default=0.0, allow_zero=True)
+    usd_high: float = number("high end of usd", default=0.0, allow_zero=True)
+
+    def check(self) -> None:
+        if not self.usd_low <= self.usd <= self.usd_high:
+            raise ConfigError("", "usd", f"expected usd_low <= usd <= usd_high, got {self.usd_low:g}, "
+                                         f"{self.usd:g}, {self.usd_high:g}")
+
+    @property
+    def energy_j_per_bit(self) -> float:
+        """Energy per bit read at full bandwidth: power over bits a second (0 without a bandwidth)."""
+        return self.power_w / (8 * self.bandwidth_bytes_per_s) if self.bandwidth_bytes_per_s else 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
 class PublishedSpec(Spec):
     """The vendor's figures a design is checked against; 0 where none is published."""
     area_mm2: float = number("chip area", default=0.0, allow_zero=True)
@@ -142,6 +167,9 @@ class WaferDesign(Spec):
     link_bytes_per_cycle: float = number("bytes a mesh link moves per cycle each way", maximum=4096)
     io_ports: int = integer("edge I/O ports", maximum=4096)
     io_port_bandwidth: float = quantity("bandwidth", "one edge I/O port's bandwidth")
+    hbm_stacks: int = integer("HBM stacks at the wafer's edge ([hbm] gives one stack); they add to the external "
+                              "memory's capacity and to the bandwidth a spill reads at", default=0, minimum=0,
+                              maximum=4096)
     activity: float = number("share of peak SRAM reads and FLOPs the power is reckoned at (1 = peak, as the "
                              "presets' power envelopes)", maximum=1.0)
     wafer: WaferGeometrySpec = field(metadata={"doc": "wafer, reticle and scribe"})
@@ -149,9 +177,14 @@ class WaferDesign(Spec):
     defects: DefectSpec = field(metadata={"doc": "defect density"})
     power: PowerSpec = field(metadata={"doc": "energies, static power and the envelope"})
     cost: CostSpec = field(metadata={"doc": "wafer, packaging and system cost"})
+    hbm: HbmSpec = field(default_factory=HbmSpec, metadata={"doc": "one HBM stack: capacity, bandwidth, power, "
+                                                                    "area and cost"})
     published: PublishedSpec = field(default_factory=PublishedSpec, metadata={"doc": "the vendor's figures"})
     provenance: Provenance | None = provenance_field()
 
     def check(self) -> None:
         if self.kind != "design":
             raise ConfigError("", "kind", f"expected 'design', got {self.kind!r}")
+        if self.hbm_stacks and not (self.hbm.capacity_bytes and self.hbm.bandwidth_bytes_per_s):
+            raise ConfigError("", "hbm_stacks", f"{self.hbm_stacks} stacks need [hbm] capacity_bytes and "
+                                                "bandwidth_bytes_per_s (one stack's)")

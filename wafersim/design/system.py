@@ -2,7 +2,9 @@
 
 Structural figures are the design's own: the logical mesh and its dies, SRAM per
 core, FLOPs per cycle, the clock the power envelope allows, the link width, the edge
-I/O.  Continuous figures the presets state from other sources (per-operation
+I/O, the external memory (the system preset's, plus the design's HBM stacks: capacity and
+bandwidth add, and the energy per bit is the bandwidth-weighted mean).  Continuous figures
+the presets state from other sources (per-operation
 energies, static power, the envelope, wall power, price) move from the system
 preset's values by what the model derives against the *reference* design, the one in
 ``designs/`` named as the system preset: a ratio for energies and price (the vendor's
@@ -98,6 +100,17 @@ def _moved_deployment(spec: WaferSpec, fig: DesignFigures, ref: DesignFigures) -
     return dataclasses.replace(dep, **changes)
 
 
+def _external(preset: WaferSpec, fig: DesignFigures, io_ports: int) -> Any:
+    """The external memory: the preset's reached through the design's ports, and its HBM stacks."""
+    ext, io = preset.external_memory, fig.io_bandwidth_bytes_per_s
+    if not fig.design.hbm_stacks:
+        return dataclasses.replace(ext, io_bandwidth_bytes_per_s=io, io_ports=io_ports)
+    hbm_bw, total = fig.hbm_bandwidth_bytes_per_s, fig.external_bandwidth_bytes_per_s
+    energy = (ext.energy_j_per_bit * io + fig.design.hbm.energy_j_per_bit * hbm_bw) / total
+    return dataclasses.replace(ext, io_bandwidth_bytes_per_s=total, io_ports=io_ports,
+                               capacity_bytes=ext.capacity_bytes + fig.hbm_bytes, energy_j_per_bit=energy)
+
+
 def _program(n: int, preset_n: int, preset_program: int) -> int:
     """The design's largest program extent: the preset's margin kept (0 = all)."""
     if not preset_program:
@@ -128,7 +141,7 @@ def to_system(design: WaferDesign, name: str | None = None) -> DesignedSystem:
     scribe = dataclasses.replace(preset.scribe, link_bytes_per_cycle=_ratio(
         preset.scribe.link_bytes_per_cycle, design.link_bytes_per_cycle, ref_design.link_bytes_per_cycle))
     io = fig.io_bandwidth_bytes_per_s
-    external = dataclasses.replace(preset.external_memory, io_bandwidth_bytes_per_s=io, io_ports=design.io_ports)
+    external = _external(preset, fig, design.io_ports)
     inter = dataclasses.replace(preset.interwafer, bandwidth_bytes_per_s=_ratio(
         preset.interwafer.bandwidth_bytes_per_s, io, ref.io_bandwidth_bytes_per_s))
     description = design.description or preset.description

@@ -2,7 +2,7 @@
 
 A point of a hardware space sets ``design.<variable>`` keys (any top-level design variable
 of :class:`~wafersim.design.WaferDesign`: ``design.sram_per_core``, ``design.simd_lanes``,
-``design.clock``, ...) beside the usual scenario and mapping keys.  The design named on the
+``design.clock``, ``design.hbm_stacks``, ...) beside the usual scenario and mapping keys.  The design named on the
 command line, with the point's variables laid over it as ``--set`` would, gives a system
 (:func:`wafersim.design.to_system`) that the point's run uses; the design's own figures
 (:data:`DESIGN_METRICS`: chip area, wafer power and price, yield, cores, clock) join the
@@ -64,10 +64,12 @@ DESIGN_METRICS: dict[str, tuple[str, str]] = {
     "chip_power_w": ("W", "one chip's power at the design's activity"),
     "wafer_power_w": ("W", "wall power of one wafer's system (the preset's unit power)"),
     "wafer_price_usd": ("USD", "price of one wafer's system (the preset's unit price)"),
-    "wafer_cost_usd": ("USD", "modelled cost of one wafer's system: good wafer, packaging, box, I/O"),
+    "wafer_cost_usd": ("USD", "modelled cost of one wafer's system: good wafer, packaging, box, I/O, HBM"),
+    "external_memory_bytes": ("B", "external memory of one wafer: the system preset's and the HBM stacks'"),
+    "external_bandwidth_bytes_per_s": ("B/s", "bandwidth a spill reads at: edge I/O ports and HBM stacks"),
 }
 #: units of the design metrics -> the quantity kind a value is read and printed as
-_KIND = {"W": "power", "B": "bytes", "Hz": "frequency"}
+_KIND = {"W": "power", "B": "bytes", "B/s": "bandwidth", "Hz": "frequency"}
 
 
 def design_keys() -> tuple[str, ...]:
@@ -175,7 +177,8 @@ def figures(ds: Any) -> dict[str, Any]:
             "die_cores": g.die_cols * g.die_rows, "sram_per_wafer_bytes": f.sram_bytes,
             "wafer_yield": f.defects.wafer_yield, "clock_hz": p.clock_hz, "clock_derating": p.derating,
             "chip_power_w": p.chip_w, "wafer_power_w": dep.unit_power_w, "wafer_price_usd": dep.unit_price_usd,
-            "wafer_cost_usd": f.cost.total_usd}
+            "wafer_cost_usd": f.cost.total_usd, "external_memory_bytes": ds.system.external_memory.capacity_bytes,
+            "external_bandwidth_bytes_per_s": ds.system.external_memory.io_bandwidth_bytes_per_s}
 
 
 def scaled(key: str, value: float, scale: float) -> Any:
