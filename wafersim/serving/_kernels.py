@@ -64,6 +64,22 @@ def _pop(heap, size):
 
 
 @njit(cache=True)
+def _advance(t, t_to, arrival, arrived, insys, area):
+    """Move the clock from ``t`` to ``t_to``, counting in the requests that arrive on the way, and
+    add the time-integral of the requests in the system (Little's law's area): the new clock,
+    arrivals counted, requests in the system and area."""
+    n = arrival.shape[0]
+    while arrived < n and arrival[arrived] <= t_to:
+        a = arrival[arrived] if arrival[arrived] > t else t
+        area += insys * (a - t)
+        t = a
+        insys += 1
+        arrived += 1
+    area += insys * (t_to - t)
+    return t_to, arrived, insys, area
+
+
+@njit(cache=True)
 def _row_time(ctx, dec, length, j, c):
     return np.interp(c, ctx[j, :length[j]], dec[j, :length[j]])
 
@@ -115,15 +131,7 @@ def simulate(arrival, ready, prompt, output, key, max_running, max_tokens, block
             hsize = _push(heap, hsize, key[nxt])
             nxt += 1
         if nrun == 0 and hsize == 0:
-            t_next = ready[nxt]
-            while arrived < n and arrival[arrived] <= t_next:
-                a = arrival[arrived] if arrival[arrived] > t else t
-                area += insys * (a - t)
-                t = a
-                insys += 1
-                arrived += 1
-            area += insys * (t_next - t)
-            t = t_next
+            t, arrived, insys, area = _advance(t, ready[nxt], arrival, arrived, insys, area)
             continue
         # the running requests first, in the order they were admitted
         budget = max_tokens
@@ -210,15 +218,7 @@ def simulate(arrival, ready, prompt, output, key, max_running, max_tokens, block
         round_pos = (round_pos + 1) % round_steps
         t_dec = decode_time(rows, ctx, dec, length, ndec, ctx_sum / ndec) if ndec else 0.0
         dt = (max(t_dec, pf_cost) if mix == MIX_MAX else t_dec + pf_cost) + join_cost
-        t_end = t + dt
-        while arrived < n and arrival[arrived] <= t_end:
-            a = arrival[arrived] if arrival[arrived] > t else t
-            area += insys * (a - t)
-            t = a
-            insys += 1
-            arrived += 1
-        area += insys * (t_end - t)
-        t = t_end
+        t, arrived, insys, area = _advance(t, t + dt, arrival, arrived, insys, area)
         stats[STAT_STEPS] += 1
         stats[STAT_BUSY] += dt
         stats[STAT_DECODE_TOKENS] += ndec
